@@ -1,0 +1,298 @@
+/*
+ * libmpool: run many IO-bound tasks at once across all cores.
+ *
+ * A coordinator (the caller's process) forks N worker processes through a
+ * forkserver; each worker runs a libevent loop and up to `concurrency` tasks
+ * at once as stackful coroutines; batches of tasks and results travel over
+ * one nanomsg PAIR per worker.
+ *
+ * Ownership, once for the whole API:
+ *  - a buffer passed in (task input, init argument) is copied before the call
+ *    that takes it returns, or, for mp_pool_map, read only while the call
+ *    runs;
+ *  - an mp_result filled by mp_pool_map / mp_pool_apply owns its `data` and
+ *    `error`; mp_result_clear() frees them;
+ *  - an mp_result handed to an mp_result_fn belongs to the pool and, with
+ *    its data and error, is valid only during the callback (it points into
+ *    the received batch, so nothing is copied): copy what you keep;
+ *  - an mp_http_response owns everything it points to;
+ *    mp_http_response_clear() frees it.
+ *
+ * Errors: functions that can fail return 0 or a negative MP_E* code.
+ * A per-task failure is the status of that task's result: it never fails
+ * the whole call.
+ */
+#ifndef MPOOL_H
+#define MPOOL_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define MP_EXTERN __attribute__((visibility("default")))
+#define MP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MP_EXTERN
+#define MP_PRINTF(a, b)
+#endif
+
+#define MP_VERSION_MAJOR 0
+#define MP_VERSION_MINOR 1
+#define MP_VERSION_PATCH 0
+#define MP_VERSION_STRING "0.1.0"
+
+/*
+ * The error table: XX(name, value, message). Values never change once
+ * released. Where an errno fits, the value is its negation (Linux).
+ */
+#define MP_ERRNO_MAP(XX)                                                    \
+    XX(EINVAL, -EINVAL, "invalid argument")                                 \
+    XX(ENOMEM, -ENOMEM, "out of memory")                                    \
+    XX(E2BIG, -E2BIG, "input larger than the limit")                        \
+    XX(EAGAIN, -EAGAIN, "resource temporarily unavailable")                 \
+    XX(EIO, -EIO, "i/o error")                                              \
+    XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                  \
+    XX(ECANCELED, -ECANCELED, "canceled")                                   \
+    XX(ECONNREFUSED, -ECONNREFUSED, "connection refused")                   \
+    XX(ECONNRESET, -ECONNRESET, "connection closed by peer")                \
+    XX(EPROTO, -EPROTO, "protocol error")                                   \
+    XX(EFBIG, -EFBIG, "response body larger than the limit")                \
+    XX(ENOSYS, -ENOSYS, "not supported here")                               \
+    XX(EWORKER, -4001, "worker process died")                               \
+    XX(EINIT, -4002, "worker init failed")                                  \
+    XX(ETASK, -4003, "task failed")                                         \
+    XX(ESYS, -4004, "system call failed")                                   \
+    XX(EDNS, -4010, "could not resolve host")                               \
+    XX(ETLS, -4011, "TLS handshake or certificate error")                   \
+    XX(EREDIRECT, -4012, "too many redirects")                              \
+    XX(EURL, -4013, "malformed or unsupported URL")                         \
+    XX(EHTTP, -4014, "HTTP transfer failed")                                \
+    XX(EINPUT, -4015, "malformed input line")
+
+typedef enum mp_errno {
+    MP_OK = 0,
+#define MP__XX(name, value, msg) MP_##name = (value),
+    MP_ERRNO_MAP(MP__XX)
+#undef MP__XX
+} mp_errno;
+
+/* Largest task input or task result, in bytes. Larger: MP_E2BIG. */
+#define MP_MAX_PAYLOAD ((size_t)64 << 20)
+
+/* Returns a sentence for err ("timed out"); never NULL. */
+MP_EXTERN const char *mp_strerror(int err);
+/* Returns the code's name ("MP_ETIMEDOUT"); "MP_UNKNOWN" for others. */
+MP_EXTERN const char *mp_err_name(int err);
+
+typedef struct mp_pool mp_pool; /* coordinator side */
+typedef struct mp_task mp_task; /* a running task, worker side */
+
+typedef struct mp_buf {
+    const void *data;
+    size_t len;
+} mp_buf;
+
+typedef struct mp_result {
+    int status;   /* 0, or a negative MP_E* code */
+    void *data;   /* what the task returned (mp_return); NULL if nothing */
+    size_t len;
+    char *error;  /* message from mp_fail or the pool, or NULL */
+} mp_result;
+
+/*
+ * A task. Runs in a worker, on a coroutine. Returns 0 for success (the
+ * result carries what mp_return stored, or nothing), or a negative MP_E*
+ * code for failure (mp_fail sets a message too). The function pointer is
+ * valid in workers because workers are forks of the caller's image taken at
+ * mp_init(): functions in libraries dlopen()ed later are not.
+ */
+typedef int (*mp_task_fn)(mp_task *t, const void *in, size_t len);
+
+/*
+ * Input source of mp_pool_imap. Stores the next input in *in and returns 1;
+ * returns 0 at the end of input; MP_EAGAIN for "nothing now, ask again after
+ * the next result arrives"; any other negative code aborts the call with it.
+ * The buffer must stay valid until the next call of the function.
+ */
+typedef int (*mp_next_fn)(void *ud, mp_buf *in);
+
+/*
+ * Result sink of mp_pool_imap, called in completion order. index is the
+ * input's position in the order `next` produced it (0-based). Return 0 to go
+ * on, non-zero to cancel the rest of the call (imap returns MP_ECANCELED).
+ */
+typedef int (*mp_result_fn)(void *ud, size_t index, mp_result *r);
+
+typedef struct mp_pool_options {
+    int workers;                   /* 0 = online CPUs; at most 1024 */
+    int concurrency;               /* coroutines per worker; 0 = 64 */
+    int prefetch;                  /* queued tasks per worker beyond
+                                      concurrency; 0 = concurrency */
+    unsigned max_tasks_per_worker; /* recycle after this many; 0 = never */
+    unsigned task_timeout_ms;      /* 0 = none */
+    unsigned max_attempts;         /* tries of a task whose worker died;
+                                      0 = 3 */
+    size_t stack_size;             /* coroutine stack; 0 = 256 KiB */
+    double rate;                   /* task starts per second over the whole
+                                      pool; 0 = unlimited */
+    /* Once in each worker before any task; non-zero fails mp_pool_create
+       with MP_EINIT. The argument is copied. */
+    int (*init)(const void *arg, size_t len);
+    const void *init_arg;
+    size_t init_len;
+} mp_pool_options;
+
+/*
+ * Starts the forkserver. Call it at the top of main() in programs that
+ * start threads or open sockets; mp_pool_create() calls it otherwise.
+ * Returns 0, or MP_ESYS if the forkserver could not be started.
+ */
+MP_EXTERN int mp_init(void);
+
+/* Creates a pool and waits until every worker is ready. opts may be NULL.
+   Returns 0, MP_EINVAL, MP_ENOMEM, MP_ESYS, MP_EINIT or MP_EWORKER. */
+MP_EXTERN int mp_pool_create(mp_pool **out, const mp_pool_options *opts);
+
+/*
+ * Runs fn on each of the n inputs and stores result i in out[i]. Blocks.
+ * Returns 0 when every input has a result (per-task failures are in out),
+ * MP_ECANCELED after mp_pool_cancel (unrun tasks: status MP_ECANCELED),
+ * MP_EWORKER when no worker can be kept alive, MP_EINVAL or MP_E2BIG for bad
+ * arguments (out untouched). out[] is filled in every case but the last.
+ */
+MP_EXTERN int mp_pool_map(mp_pool *p, mp_task_fn fn, const mp_buf *in,
+                          size_t n, mp_result *out);
+
+/*
+ * Streams: pulls inputs through next only while a worker has room for them
+ * and hands each result to on_result as it completes, so memory is bounded
+ * by in-flight work, never by the input's size. Returns 0, MP_ECANCELED,
+ * MP_EWORKER, MP_EINVAL, or the error next returned.
+ */
+MP_EXTERN int mp_pool_imap(mp_pool *p, mp_task_fn fn, mp_next_fn next,
+                           mp_result_fn on_result, void *ud);
+
+/* One task. Returns the call's error, or 0 with the task's result in out. */
+MP_EXTERN int mp_pool_apply(mp_pool *p, mp_task_fn fn, const void *in,
+                            size_t len, mp_result *out);
+
+/*
+ * Stops the call in progress (or the next call, if none is running): no
+ * more input is pulled, tasks not finished end with MP_ECANCELED. Safe from
+ * a signal handler and from another thread.
+ */
+MP_EXTERN void mp_pool_cancel(mp_pool *p);
+
+/* Number of workers the pool keeps. */
+MP_EXTERN int mp_pool_workers(const mp_pool *p);
+
+/* Counters since the pool was created. */
+typedef struct mp_pool_stats {
+    uint64_t tasks_done;      /* results delivered */
+    uint64_t tasks_retried;   /* re-dispatched after a worker died */
+    uint64_t workers_started; /* every fork, initial ones included */
+    uint64_t workers_died;    /* exits that were not asked for */
+    uint64_t workers_recycled;
+    size_t max_buffered;      /* most tasks held by the coordinator at once */
+} mp_pool_stats;
+MP_EXTERN void mp_pool_get_stats(const mp_pool *p, mp_pool_stats *out);
+
+/* Frees data and error and zeroes the result. NULL is fine. */
+MP_EXTERN void mp_result_clear(mp_result *r);
+
+/* Cancels work in flight, reaps every process, frees the pool. NULL ok. */
+MP_EXTERN void mp_pool_destroy(mp_pool *p);
+
+/* ---- inside a task (worker side) -------------------------------------- */
+
+/* Stores the task's result (copied). Returns 0 or MP_E2BIG. */
+MP_EXTERN int mp_return(mp_task *t, const void *data, size_t len);
+
+/* Marks the task failed with err (MP_ETASK if err >= 0) and a message.
+   Returns the code stored, so `return mp_fail(t, ...)` works. */
+MP_EXTERN int mp_fail(mp_task *t, int err, const char *fmt, ...)
+    MP_PRINTF(3, 4);
+
+/* Suspends the task for ms milliseconds. Returns 0, MP_ETIMEDOUT (the
+   task's deadline passed) or MP_ECANCELED. */
+MP_EXTERN int mp_sleep(mp_task *t, unsigned ms);
+
+#define MP_READ 0x02  /* == EV_READ */
+#define MP_WRITE 0x04 /* == EV_WRITE */
+/* Suspends until fd is ready for what (MP_READ|MP_WRITE) or timeout_ms
+   passes (0 = no timeout of its own). Returns the ready bits (> 0),
+   MP_ETIMEDOUT or MP_ECANCELED. */
+MP_EXTERN int mp_wait_fd(mp_task *t, int fd, short what,
+                         unsigned timeout_ms);
+
+/* Runs fn on n inputs as child coroutines of t, all at once, and waits for
+   all of them (asyncio.gather). out[i] owns its data (mp_result_clear).
+   Returns 0, or MP_EINVAL. */
+MP_EXTERN int mp_gather(mp_task *t, mp_task_fn fn, const mp_buf *in,
+                        size_t n, mp_result *out);
+
+/* The slot number (0..workers-1) of the calling worker; -1 outside one. */
+MP_EXTERN int mp_worker_slot(void);
+
+/* ---- HTTP inside a task ------------------------------------------------ */
+
+typedef struct mp_http_request {
+    const char *method;  /* NULL: GET, or POST when body is set */
+    const char *url;
+    const char *const *headers; /* "Name: value" lines */
+    size_t n_headers;
+    const void *body;
+    size_t body_len;
+    unsigned timeout_ms;         /* whole transfer; 0 = none */
+    unsigned connect_timeout_ms; /* 0 = 10 s */
+    int follow_redirects;
+    unsigned max_redirects;      /* with follow_redirects; 0 = 10 */
+    int compressed;              /* send Accept-Encoding, decode */
+    int insecure;                /* skip TLS verification */
+    const char *cafile;          /* NULL = system CAs */
+    size_t max_body;             /* in-memory body cap; 0 = 16 MiB */
+    const char *body_path;       /* write the body to this file instead */
+    int want_headers;            /* fill mp_http_response.headers */
+    int no_body;                 /* drop the body (still counted) */
+} mp_http_request;
+
+typedef struct mp_http_response {
+    int error;            /* 0, or MP_E* (MP_ECONNREFUSED, MP_ETIMEDOUT...) */
+    char *message;        /* what failed, in words; NULL on success */
+    long status;          /* HTTP status of the final response, 0 if none */
+    long http_version;    /* 10, 11, 20, 30 */
+    char *final_url;
+    char *headers;        /* raw header block of the final response */
+    size_t headers_len;
+    char *body;           /* NULL with body_path or no_body */
+    size_t body_len;      /* bytes of the body received (decoded) */
+    uint64_t bytes_down;  /* bytes on the wire for the body */
+    unsigned redirects;
+    /* microseconds from the start: name resolved, connected, TLS done,
+       first byte, end */
+    uint64_t t_dns_us, t_connect_us, t_tls_us, t_first_byte_us, t_total_us;
+} mp_http_response;
+
+/*
+ * Performs one HTTP(S) transfer on the worker's shared curl multi handle.
+ * Returns 0 when a response arrived (any status), or the same negative code
+ * it stores in resp->error; resp is filled in both cases and must be cleared
+ * with mp_http_response_clear.
+ */
+MP_EXTERN int mp_http(mp_task *t, const mp_http_request *req,
+                      mp_http_response *resp);
+MP_EXTERN void mp_http_response_clear(mp_http_response *resp);
+
+/* Per-worker connection limits (aiohttp's limit / limit_per_host); call from
+   the pool's init function. 0 = no limit. Returns 0 or MP_EINVAL. */
+MP_EXTERN int mp_http_set_limits(unsigned total, unsigned per_host);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MPOOL_H */

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project needs, only those missing.
+# Usage: scripts/deps.sh [--bench]   (--bench adds the peers bench/ compares)
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libevent-dev libnanomsg-dev
+      libcmocka-dev libcurl4-openssl-dev libjansson-dev libssl-dev zlib1g-dev
+      nginx-light libnginx-mod-http-echo openssl curl)
+if [ "${1:-}" = "--bench" ]; then
+  pkgs+=(wrk python3 python3-aiohttp hyperfine)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# nginx from the package starts a system instance; the tests run their own.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi

@@ -1,0 +1,35 @@
+/* The error table: mp_strerror and mp_err_name from MP_ERRNO_MAP. */
+#include "mpool.h"
+
+/* Returns the sentence for err; "unknown error" for codes not in the
+   table. */
+const char *mp_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+#define XX(name, value, msg) \
+    case MP_##name:          \
+        return msg;
+        MP_ERRNO_MAP(XX)
+#undef XX
+    default:
+        return "unknown error";
+    }
+}
+
+/* Returns the name of err ("MP_ETIMEDOUT"); "MP_UNKNOWN" for others. */
+const char *mp_err_name(int err)
+{
+    switch (err) {
+    case 0:
+        return "MP_OK";
+#define XX(name, value, msg) \
+    case MP_##name:          \
+        return "MP_" #name;
+        MP_ERRNO_MAP(XX)
+#undef XX
+    default:
+        return "MP_UNKNOWN";
+    }
+}

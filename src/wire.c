@@ -1,0 +1,176 @@
+/* Batched messages in nanomsg chunks: see wire.h. */
+#include "wire.h"
+
+#include <errno.h>
+#include <nanomsg/nn.h>
+#include <string.h>
+
+#include "mpool.h"
+
+int mp__msg_begin(mp__msg *m, uint32_t type, uint64_t arg, size_t hint)
+{
+    size_t cap = hint < 256 ? 256 : hint;
+    m->buf = nn_allocmsg(cap, 0);
+    if (!m->buf)
+        return MP_ENOMEM;
+    m->cap = cap;
+    m->len = sizeof(mp__hdr);
+    m->count = 0;
+    mp__hdr h = {.type = type, .count = 0, .arg = arg};
+    memcpy(m->buf, &h, sizeof(h));
+    return 0;
+}
+
+void *mp__msg_reserve(mp__msg *m, size_t n)
+{
+    size_t need = m->len + MP_ALIGN8(n);
+    if (need > m->cap) {
+        size_t cap = m->cap * 2;
+        while (cap < need)
+            cap *= 2;
+        char *nb = nn_reallocmsg(m->buf, cap);
+        if (!nb)
+            return NULL;
+        m->buf = nb;
+        m->cap = cap;
+    }
+    char *at = m->buf + m->len;
+    size_t pad = MP_ALIGN8(n) - n;
+    if (pad)
+        memset(at + n, 0, pad);
+    m->len = need;
+    return at;
+}
+
+int mp__msg_put_task(mp__msg *m, uint32_t id, const void *data, uint32_t len)
+{
+    char *at = mp__msg_reserve(m, sizeof(mp__task_rec) + len);
+    if (!at)
+        return MP_ENOMEM;
+    mp__task_rec rec = {.id = id, .len = len};
+    memcpy(at, &rec, sizeof(rec));
+    if (len)
+        memcpy(at + sizeof(rec), data, len);
+    m->count++;
+    return 0;
+}
+
+int mp__msg_put_result(mp__msg *m, uint32_t id, int32_t status,
+                       const void *data, uint32_t len, const char *err)
+{
+    uint32_t errlen = err ? (uint32_t)strlen(err) + 1 : 0;
+    char *at = mp__msg_reserve(m, sizeof(mp__result_rec) + len + errlen);
+    if (!at)
+        return MP_ENOMEM;
+    mp__result_rec rec = {
+        .id = id, .status = status, .len = len, .errlen = errlen};
+    memcpy(at, &rec, sizeof(rec));
+    if (len)
+        memcpy(at + sizeof(rec), data, len);
+    if (errlen)
+        memcpy(at + sizeof(rec) + len, err, errlen);
+    m->count++;
+    return 0;
+}
+
+int mp__msg_send(int sock, mp__msg *m, int block)
+{
+    mp__hdr h;
+    memcpy(&h, m->buf, sizeof(h));
+    h.count = m->count;
+    memcpy(m->buf, &h, sizeof(h));
+    if (m->cap != m->len) { /* NN_MSG sends the whole chunk: trim it */
+        char *nb = nn_reallocmsg(m->buf, m->len);
+        if (!nb)
+            return MP_ENOMEM;
+        m->buf = nb;
+        m->cap = m->len;
+    }
+    void *buf = m->buf;
+    int rc;
+    do
+        rc = nn_send(sock, &buf, NN_MSG, block ? 0 : NN_DONTWAIT);
+    while (rc < 0 && nn_errno() == EINTR);
+    if (rc < 0)
+        return nn_errno() == EAGAIN ? MP_EAGAIN : MP_ESYS;
+    m->buf = NULL; /* nanomsg owns the chunk now */
+    m->len = m->cap = 0;
+    m->count = 0;
+    return 0;
+}
+
+void mp__msg_discard(mp__msg *m)
+{
+    if (m->buf)
+        nn_freemsg(m->buf);
+    m->buf = NULL;
+    m->len = m->cap = 0;
+    m->count = 0;
+}
+
+int mp__reader_init(mp__reader *r, const void *msg, size_t len,
+                    mp__hdr *hdr)
+{
+    if (len < sizeof(mp__hdr))
+        return MP_EPROTO;
+    memcpy(hdr, msg, sizeof(*hdr));
+    r->p = (const char *)msg + sizeof(mp__hdr);
+    r->end = (const char *)msg + len;
+    r->left = hdr->count;
+    return 0;
+}
+
+/* Claims the next record of size n (plus padding). Returns its start, or
+   NULL if it runs past the message. */
+static const char *take(mp__reader *r, size_t n)
+{
+    if ((size_t)(r->end - r->p) < n)
+        return NULL;
+    const char *at = r->p;
+    size_t adv = MP_ALIGN8(n);
+    r->p = (size_t)(r->end - r->p) < adv ? r->end : r->p + adv;
+    return at;
+}
+
+int mp__read_task(mp__reader *r, uint32_t *id, const void **data,
+                  uint32_t *len)
+{
+    if (r->left == 0)
+        return 0;
+    mp__task_rec rec;
+    if ((size_t)(r->end - r->p) < sizeof(rec))
+        return MP_EPROTO;
+    memcpy(&rec, r->p, sizeof(rec));
+    const char *at = take(r, sizeof(rec) + (size_t)rec.len);
+    if (!at)
+        return MP_EPROTO;
+    *id = rec.id;
+    *len = rec.len;
+    *data = at + sizeof(rec);
+    r->left--;
+    return 1;
+}
+
+int mp__read_result(mp__reader *r, mp__result_view *v)
+{
+    if (r->left == 0)
+        return 0;
+    mp__result_rec rec;
+    if ((size_t)(r->end - r->p) < sizeof(rec))
+        return MP_EPROTO;
+    memcpy(&rec, r->p, sizeof(rec));
+    size_t body = (size_t)rec.len + rec.errlen;
+    const char *at = take(r, sizeof(rec) + body);
+    if (!at)
+        return MP_EPROTO;
+    const char *err = at + sizeof(rec) + rec.len;
+    if (rec.errlen && err[rec.errlen - 1] != '\0')
+        return MP_EPROTO;
+    v->id = rec.id;
+    v->status = rec.status;
+    v->len = rec.len;
+    v->data = rec.len ? at + sizeof(rec) : NULL;
+    v->error = rec.errlen ? err : NULL;
+    r->left--;
+    return 1;
+}

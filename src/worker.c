@@ -1,0 +1,771 @@
+/*
+ * A worker process: one libevent loop, tasks as coroutines, batches in and
+ * out over one nanomsg PAIR. Everything here runs in the worker, which is a
+ * fork of the pool forkserver, itself a fork of the caller's image.
+ *
+ * Scheduling: a task runs on its coroutine until it awaits (mp_sleep,
+ * mp_wait_fd, mp_http, mp_gather) or returns. Wake-ups go through one ready
+ * queue drained from the main context, so a coroutine is never resumed from
+ * inside another coroutine or from inside a curl callback.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <fcntl.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/pair.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coro.h"
+#include "wire.h"
+#include "worker.h"
+
+#define MP_SPIN_GRACE_MS 1000u /* CPU past the deadline before a kill */
+#define MP_EXIT_SPIN 71        /* exit status: a task spun past it */
+#define MP_FLUSH_BYTES (256u << 10)
+#define PRIO_RECV 0
+#define PRIO_TASK 1
+#define PRIO_FLUSH 2
+
+/* A received TASKS message, freed when its last task is done. */
+typedef struct inmsg {
+    void *buf;
+    uint32_t refs;
+} inmsg;
+
+/* A task waiting for a coroutine. */
+typedef struct queued {
+    uint32_t id;
+    uint32_t len;
+    const void *data;
+    mp_task_fn fn;
+    inmsg *msg;
+} queued;
+
+struct mp_task {
+    mp__coro *co;
+    struct event ev;       /* the current await's event */
+    struct event deadline; /* task_timeout_ms */
+    mp_task *next;         /* free list or ready queue */
+    mp_task *prev_active, *next_active;
+    /* what runs */
+    mp_task_fn fn;
+    const void *in;
+    size_t in_len;
+    uint32_t id;
+    inmsg *msg;
+    uint64_t deadline_ns;
+    /* what it produced */
+    int rc, failed, status;
+    char *data;
+    size_t len, cap;
+    char *error;
+    /* await state */
+    int suspended, wake_code, done, timed_out, canceled, deadline_armed;
+    mp__cancel_fn cancel;
+    void *cancel_arg;
+    /* mp_gather */
+    mp_task *parent, *first_child, *sibling;
+    size_t child_index, pending_children;
+    mp_result *gather_out;
+    int waiting_children;
+};
+
+static struct worker {
+    struct event_base *base;
+    int sock, slot;
+    struct event *rev, *sev, *flush_ev;
+    uint32_t concurrency, timeout_ms;
+    size_t stack_size;
+    queued *q; /* ring of tasks not started */
+    size_t q_head, q_len, q_cap;
+    uint32_t running;
+    mp_task *free_tasks, *ready_head, *ready_tail, *active;
+    int draining, flush_scheduled;
+    mp__msg out, pending; /* results being batched; a batch not sent yet */
+    timer_t watchdog;
+    int watchdog_armed;
+    char spin_path[256];
+    mp_task *volatile current; /* on CPU now, for the watchdog */
+} W = {.slot = -1};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct event_base *mp__worker_base(void)
+{
+    return W.base;
+}
+
+int mp_worker_slot(void)
+{
+    return W.slot;
+}
+
+/* ---- results out ------------------------------------------------------ */
+
+/* Sends what is batched, or parks it until the socket is writable. */
+static void flush(void)
+{
+    if (W.pending.buf || !W.out.buf || W.out.count == 0)
+        return;
+    int rc = mp__msg_send(W.sock, &W.out, 0);
+    if (rc == MP_EAGAIN) {
+        W.pending = W.out;
+        W.out = (mp__msg){0};
+        event_add(W.sev, NULL);
+    } else if (rc < 0) {
+        _exit(1); /* the coordinator is gone */
+    }
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    W.flush_scheduled = 0;
+    flush();
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+    int rc = mp__msg_send(W.sock, &W.pending, 0);
+    if (rc == MP_EAGAIN)
+        return;
+    if (rc < 0)
+        _exit(1);
+    event_del(W.sev);
+    flush();
+}
+
+/* Appends a result to the outgoing batch; sends when it is big, otherwise
+   when the loop runs out of other work (the flush event has the lowest
+   priority). */
+static void emit(uint32_t id, int status, const void *data, size_t len,
+                 const char *err)
+{
+    if (!W.out.buf && mp__msg_begin(&W.out, MP_MSG_RESULTS, 0, 64 << 10))
+        _exit(1);
+    if (mp__msg_put_result(&W.out, id, status, data, (uint32_t)len, err))
+        _exit(1);
+    if (W.out.len >= MP_FLUSH_BYTES)
+        flush();
+    else if (!W.flush_scheduled) {
+        W.flush_scheduled = 1;
+        event_active(W.flush_ev, EV_TIMEOUT, 1);
+    }
+}
+
+static void release_msg(inmsg *m)
+{
+    if (m && --m->refs == 0) {
+        nn_freemsg(m->buf);
+        free(m);
+    }
+}
+
+/* ---- the spin watchdog ------------------------------------------------ */
+
+/* SIGALRM while tasks run: a task still on the CPU past its deadline plus
+   the grace period can't be woken, so the worker names it in a file beside
+   its endpoint and exits; the coordinator reports that task MP_ETIMEDOUT
+   and re-runs the others. Async-signal-safe. */
+static void on_alarm(int sig)
+{
+    mp_task *t = W.current;
+    if (!t || !t->deadline_ns)
+        return;
+    if (now_ns() < t->deadline_ns + MP_SPIN_GRACE_MS * 1000000ull)
+        return;
+    int fd = open(W.spin_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) {
+        char buf[16];
+        int n = 0;
+        uint32_t id = t->id;
+        do
+            buf[n++] = (char)('0' + id % 10);
+        while ((id /= 10));
+        for (int i = 0; i < n / 2; i++) {
+            char c = buf[i];
+            buf[i] = buf[n - 1 - i], buf[n - 1 - i] = c;
+        }
+        if (write(fd, buf, (size_t)n) < 0) {
+        }
+        close(fd);
+    }
+    _exit(MP_EXIT_SPIN);
+}
+
+static void watchdog_arm(int on)
+{
+    if (!W.timeout_ms || W.watchdog_armed == on)
+        return;
+    struct itimerspec its = {0};
+    if (on) {
+        its.it_interval.tv_nsec = 100 * 1000000;
+        its.it_value = its.it_interval;
+    }
+    timer_settime(W.watchdog, 0, &its, NULL);
+    W.watchdog_armed = on;
+}
+
+/* ---- tasks ------------------------------------------------------------ */
+
+static void task_body(void *arg);
+
+/* Returns a task from the free list or a new one, or NULL (no memory). */
+static mp_task *task_alloc(void)
+{
+    mp_task *t = W.free_tasks;
+    if (t) {
+        W.free_tasks = t->next;
+        return t;
+    }
+    t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->co = mp__coro_create(W.stack_size, task_body, t);
+    if (!t->co) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Clears the per-run state of t (keeps its coroutine and buffer). */
+static void task_reset(mp_task *t)
+{
+    free(t->error);
+    t->error = NULL;
+    t->rc = t->failed = t->status = 0;
+    t->len = 0;
+    t->suspended = t->wake_code = t->done = 0;
+    t->timed_out = t->canceled = 0;
+    t->cancel = NULL;
+    t->parent = t->first_child = t->sibling = NULL;
+    t->pending_children = 0;
+    t->gather_out = NULL;
+    t->waiting_children = 0;
+    t->msg = NULL;
+    t->deadline_ns = 0;
+}
+
+static void schedule(mp_task *t)
+{
+    t->next = NULL;
+    if (W.ready_tail)
+        W.ready_tail->next = t;
+    else
+        W.ready_head = t;
+    W.ready_tail = t;
+}
+
+/* The coroutine of every task: runs one task per resume cycle, forever. */
+static void task_body(void *arg)
+{
+    mp_task *t = arg;
+    for (;;) {
+        t->rc = t->fn(t, t->in, t->in_len);
+        t->done = 1;
+        mp__coro_yield(t->co);
+    }
+}
+
+/* Decides the status of a finished task. */
+static int final_status(mp_task *t)
+{
+    if (t->timed_out)
+        return MP_ETIMEDOUT;
+    if (t->canceled)
+        return MP_ECANCELED;
+    if (t->failed)
+        return t->status;
+    return t->rc < 0 ? t->rc : 0;
+}
+
+static const char *final_message(mp_task *t, int status, char *buf,
+                                 size_t n)
+{
+    if (t->timed_out && !t->parent) {
+        snprintf(buf, n, "task timed out after %u ms", W.timeout_ms);
+        return buf;
+    }
+    if (t->canceled && !t->error)
+        return "task canceled";
+    return t->error;
+}
+
+/* Hands a finished child's result to its parent; wakes the parent when it
+   was the last one. */
+static void child_done(mp_task *t, int status)
+{
+    mp_task *p = t->parent;
+    mp_result *r = &p->gather_out[t->child_index];
+    r->status = status;
+    if (t->len && (r->data = malloc(t->len))) {
+        memcpy(r->data, t->data, t->len);
+        r->len = t->len;
+    }
+    r->error = t->error;
+    t->error = NULL;
+    if (--p->pending_children == 0 && p->waiting_children)
+        schedule(p);
+}
+
+static void active_unlink(mp_task *t)
+{
+    if (t->prev_active)
+        t->prev_active->next_active = t->next_active;
+    else
+        W.active = t->next_active;
+    if (t->next_active)
+        t->next_active->prev_active = t->prev_active;
+    t->prev_active = t->next_active = NULL;
+}
+
+/* Emits the result of a task that returned and recycles the task. */
+static void task_finish(mp_task *t)
+{
+    int status = final_status(t);
+    if (t->parent) {
+        child_done(t, status);
+    } else {
+        char buf[64];
+        emit(t->id, status, t->len ? t->data : NULL, t->len,
+             final_message(t, status, buf, sizeof(buf)));
+        release_msg(t->msg);
+        if (t->deadline_armed)
+            event_del(&t->deadline);
+        t->deadline_armed = 0;
+        active_unlink(t);
+        if (--W.running == 0)
+            watchdog_arm(0);
+    }
+    task_reset(t);
+    t->next = W.free_tasks;
+    W.free_tasks = t;
+}
+
+/* Resumes t on its coroutine until it awaits or returns. */
+static void task_run(mp_task *t)
+{
+    W.current = t;
+    mp__coro_resume(t->co);
+    W.current = NULL;
+    if (t->done)
+        task_finish(t);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg);
+
+/* Starts queued tasks while coroutines are free. */
+static void start_queued(void)
+{
+    while (W.q_len && W.running < W.concurrency) {
+        mp_task *t = task_alloc();
+        if (!t)
+            _exit(1);
+        queued *e = &W.q[W.q_head];
+        W.q_head = (W.q_head + 1) % W.q_cap;
+        W.q_len--;
+        t->fn = e->fn;
+        t->in = e->data;
+        t->in_len = e->len;
+        t->id = e->id;
+        t->msg = e->msg;
+        t->next_active = W.active;
+        t->prev_active = NULL;
+        if (W.active)
+            W.active->prev_active = t;
+        W.active = t;
+        if (W.timeout_ms) {
+            struct timeval tv = {W.timeout_ms / 1000,
+                                 (W.timeout_ms % 1000) * 1000};
+            t->deadline_ns = now_ns() + W.timeout_ms * 1000000ull;
+            evtimer_assign(&t->deadline, W.base, on_deadline, t);
+            evtimer_add(&t->deadline, &tv);
+            t->deadline_armed = 1;
+        }
+        if (W.running++ == 0)
+            watchdog_arm(1);
+        schedule(t);
+    }
+}
+
+/* Runs ready tasks and starts queued ones until neither is left. Not
+   reentrant: a nested call (a wake inside a wake) only queues. */
+static void drain(void)
+{
+    if (W.draining)
+        return;
+    W.draining = 1;
+    for (;;) {
+        start_queued();
+        mp_task *t = W.ready_head;
+        if (!t)
+            break;
+        W.ready_head = t->next;
+        if (!W.ready_head)
+            W.ready_tail = NULL;
+        task_run(t);
+    }
+    W.draining = 0;
+}
+
+/* Wakes t early with code (deadline, cancel): undoes its await first. For
+   a task waiting on children, the children are woken instead; the last one
+   to finish wakes the parent. */
+static void task_abort(mp_task *t, int code)
+{
+    for (mp_task *c = t->first_child; c; c = c->sibling) {
+        if (code == MP_ETIMEDOUT)
+            c->timed_out = 1;
+        else
+            c->canceled = 1;
+        task_abort(c, code);
+    }
+    if (t->waiting_children || !t->suspended)
+        return;
+    if (t->cancel)
+        t->cancel(t, t->cancel_arg);
+    t->cancel = NULL;
+    t->suspended = 0;
+    t->wake_code = code;
+    schedule(t);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    mp_task *t = arg;
+    t->deadline_armed = 0;
+    t->timed_out = 1;
+    task_abort(t, MP_ETIMEDOUT);
+    drain();
+}
+
+int mp__task_suspend(mp_task *t, mp__cancel_fn cancel, void *arg)
+{
+    if (t->timed_out)
+        return MP_ETIMEDOUT;
+    if (t->canceled)
+        return MP_ECANCELED;
+    t->cancel = cancel;
+    t->cancel_arg = arg;
+    t->suspended = 1;
+    mp__coro_yield(t->co);
+    t->cancel = NULL;
+    return t->wake_code;
+}
+
+void mp__task_wake(mp_task *t, int code)
+{
+    if (!t->suspended)
+        return;
+    t->suspended = 0;
+    t->wake_code = code;
+    schedule(t);
+    drain();
+}
+
+/* ---- awaits ----------------------------------------------------------- */
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    mp__task_wake(arg, 0);
+}
+
+static void on_fd(evutil_socket_t fd, short what, void *arg)
+{
+    int code = what & EV_TIMEOUT ? MP_ETIMEDOUT : what & (EV_READ | EV_WRITE);
+    mp__task_wake(arg, code);
+}
+
+static void cancel_event(mp_task *t, void *arg)
+{
+    event_del(&t->ev);
+}
+
+int mp_sleep(mp_task *t, unsigned ms)
+{
+    if (!t)
+        return MP_EINVAL;
+    if (t->timed_out || t->canceled)
+        return t->timed_out ? MP_ETIMEDOUT : MP_ECANCELED;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_assign(&t->ev, W.base, on_timer, t);
+    event_priority_set(&t->ev, PRIO_TASK);
+    evtimer_add(&t->ev, &tv);
+    return mp__task_suspend(t, cancel_event, NULL);
+}
+
+int mp_wait_fd(mp_task *t, int fd, short what, unsigned timeout_ms)
+{
+    if (!t || fd < 0 || !(what & (MP_READ | MP_WRITE)))
+        return MP_EINVAL;
+    if (t->timed_out || t->canceled)
+        return t->timed_out ? MP_ETIMEDOUT : MP_ECANCELED;
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    event_assign(&t->ev, W.base, fd, what & (EV_READ | EV_WRITE), on_fd, t);
+    event_priority_set(&t->ev, PRIO_TASK);
+    event_add(&t->ev, timeout_ms ? &tv : NULL);
+    return mp__task_suspend(t, cancel_event, NULL);
+}
+
+int mp_return(mp_task *t, const void *data, size_t len)
+{
+    if (!t || (!data && len))
+        return MP_EINVAL;
+    if (len > MP_MAX_PAYLOAD)
+        return MP_E2BIG;
+    if (len > t->cap) {
+        char *d = realloc(t->data, len);
+        if (!d)
+            return MP_ENOMEM;
+        t->data = d, t->cap = len;
+    }
+    if (len)
+        memcpy(t->data, data, len);
+    t->len = len;
+    return 0;
+}
+
+int mp_fail(mp_task *t, int err, const char *fmt, ...)
+{
+    if (!t)
+        return MP_EINVAL;
+    t->failed = 1;
+    t->status = err < 0 ? err : MP_ETASK;
+    free(t->error);
+    t->error = NULL;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&t->error, fmt, ap) < 0)
+            t->error = NULL;
+        va_end(ap);
+    }
+    return t->status;
+}
+
+int mp_gather(mp_task *t, mp_task_fn fn, const mp_buf *in, size_t n,
+              mp_result *out)
+{
+    if (!t || !fn || (n && (!in || !out)))
+        return MP_EINVAL;
+    if (n)
+        memset(out, 0, n * sizeof(*out));
+    for (size_t i = 0; i < n; i++) {
+        mp_task *c = task_alloc();
+        if (!c)
+            _exit(1);
+        c->fn = fn;
+        c->in = in[i].data;
+        c->in_len = in[i].len;
+        c->id = t->id;
+        c->deadline_ns = t->deadline_ns;
+        c->timed_out = t->timed_out;
+        c->canceled = t->canceled;
+        c->parent = t;
+        c->child_index = i;
+        c->sibling = t->first_child;
+        t->first_child = c;
+        schedule(c);
+    }
+    t->gather_out = out;
+    t->pending_children = n;
+    if (n) {
+        t->waiting_children = 1;
+        mp__coro_yield(t->co); /* the last child to finish schedules us */
+        t->waiting_children = 0;
+    }
+    t->first_child = NULL;
+    return 0;
+}
+
+/* ---- tasks in --------------------------------------------------------- */
+
+static void queue_push(const queued *e)
+{
+    if (W.q_len == W.q_cap) {
+        size_t cap = W.q_cap ? W.q_cap * 2 : 256;
+        queued *q = malloc(cap * sizeof(*q));
+        if (!q)
+            _exit(1);
+        for (size_t i = 0; i < W.q_len; i++)
+            q[i] = W.q[(W.q_head + i) % W.q_cap];
+        free(W.q);
+        W.q = q, W.q_cap = cap, W.q_head = 0;
+    }
+    W.q[(W.q_head + W.q_len) % W.q_cap] = *e;
+    W.q_len++;
+}
+
+/* Queues the tasks of a TASKS message; the message lives until the last
+   of them is done. */
+static void take_tasks(void *buf, const mp__hdr *h, mp__reader *r)
+{
+    inmsg *m = malloc(sizeof(*m));
+    if (!m)
+        _exit(1);
+    m->buf = buf;
+    m->refs = 1; /* held while queueing */
+    queued e = {.fn = (mp_task_fn)(uintptr_t)h->arg, .msg = m};
+    while (mp__read_task(r, &e.id, &e.data, &e.len) == 1) {
+        m->refs++;
+        queue_push(&e);
+    }
+    release_msg(m);
+}
+
+/* MP_MSG_CANCEL: every queued task ends now, every running one is woken
+   with MP_ECANCELED. */
+static void cancel_all(void)
+{
+    while (W.q_len) {
+        queued *e = &W.q[W.q_head];
+        emit(e->id, MP_ECANCELED, NULL, 0, "task canceled");
+        release_msg(e->msg);
+        W.q_head = (W.q_head + 1) % W.q_cap;
+        W.q_len--;
+    }
+    for (mp_task *t = W.active; t; t = t->next_active) {
+        t->canceled = 1;
+        task_abort(t, MP_ECANCELED);
+    }
+}
+
+/* Drains the socket: every message the coordinator sent. */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    for (;;) {
+        void *buf = NULL;
+        int n = nn_recv(W.sock, &buf, NN_MSG, NN_DONTWAIT);
+        if (n < 0) {
+            if (nn_errno() == EINTR)
+                continue;
+            if (nn_errno() == EAGAIN)
+                break;
+            _exit(1);
+        }
+        mp__hdr h;
+        mp__reader r;
+        if (mp__reader_init(&r, buf, (size_t)n, &h) < 0)
+            _exit(1);
+        if (h.type == MP_MSG_TASKS) {
+            take_tasks(buf, &h, &r);
+            continue;
+        }
+        nn_freemsg(buf);
+        if (h.type == MP_MSG_EXIT)
+            _exit(0);
+        if (h.type == MP_MSG_CANCEL)
+            cancel_all();
+    }
+    drain();
+}
+
+/* ---- start-up --------------------------------------------------------- */
+
+/* Receives CONFIG, runs the pool's init and answers READY. Returns the
+   init status. */
+static int handshake(void)
+{
+    void *buf = NULL;
+    int n = nn_recv(W.sock, &buf, NN_MSG, 0);
+    mp__config c;
+    if (n < (int)(sizeof(mp__hdr) + sizeof(c)))
+        _exit(2);
+    memcpy(&c, (char *)buf + sizeof(mp__hdr), sizeof(c));
+    W.concurrency = c.concurrency;
+    W.timeout_ms = c.task_timeout_ms;
+    W.stack_size = c.stack_size;
+    W.slot = (int)c.slot;
+    int rc = 0;
+    int (*init)(const void *, size_t) =
+        (int (*)(const void *, size_t))(uintptr_t)c.init_fn;
+    if (init) /* the CONFIG message stays alive: the argument too */
+        rc = init((char *)buf + sizeof(mp__hdr) + sizeof(c), c.init_len);
+    mp__msg m;
+    mp__ready rd = {.status = rc, .pid = getpid()};
+    if (mp__msg_begin(&m, MP_MSG_READY, 0, 256))
+        _exit(2);
+    memcpy(mp__msg_reserve(&m, sizeof(rd)), &rd, sizeof(rd));
+    if (mp__msg_send(W.sock, &m, 1) < 0)
+        _exit(2);
+    return rc;
+}
+
+/* Sets up the loop's events. */
+static void setup_loop(void)
+{
+    int rfd, sfd;
+    size_t sz = sizeof(int);
+    W.base = event_base_new();
+    if (!W.base || event_base_priority_init(W.base, 3) < 0)
+        _exit(2);
+    if (nn_getsockopt(W.sock, NN_SOL_SOCKET, NN_RCVFD, &rfd, &sz) < 0 ||
+        nn_getsockopt(W.sock, NN_SOL_SOCKET, NN_SNDFD, &sfd, &sz) < 0)
+        _exit(2);
+    /* Both nanomsg fds signal readiness as readable (nanomsg docs). */
+    W.rev = event_new(W.base, rfd, EV_READ | EV_PERSIST, on_readable, NULL);
+    W.sev = event_new(W.base, sfd, EV_READ | EV_PERSIST, on_writable, NULL);
+    W.flush_ev = event_new(W.base, -1, 0, on_flush, NULL);
+    if (!W.rev || !W.sev || !W.flush_ev)
+        _exit(2);
+    event_priority_set(W.rev, PRIO_RECV);
+    event_priority_set(W.sev, PRIO_RECV);
+    event_priority_set(W.flush_ev, PRIO_FLUSH);
+    event_add(W.rev, NULL);
+}
+
+/* Sets up the spin watchdog (only when tasks have a deadline). */
+static void setup_watchdog(const char *endpoint)
+{
+    const char *path = strncmp(endpoint, "ipc://", 6) ? endpoint : endpoint + 6;
+    snprintf(W.spin_path, sizeof(W.spin_path), "%s.spin", path);
+    if (!W.timeout_ms)
+        return;
+    struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL,
+                           .sigev_signo = SIGALRM};
+    if (timer_create(CLOCK_MONOTONIC, &sev, &W.watchdog) < 0)
+        W.timeout_ms = 0; /* degrade: awaits still time out */
+}
+
+void mp__worker_main(const char *endpoint, int slot)
+{
+    signal(SIGINT, SIG_IGN); /* the coordinator decides about Ctrl-C */
+    signal(SIGPIPE, SIG_IGN);
+    W.slot = slot;
+    W.sock = nn_socket(AF_SP, NN_PAIR);
+    int unlimited = -1, timeout = 30000;
+    if (W.sock < 0 ||
+        nn_setsockopt(W.sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &unlimited,
+                      sizeof(int)) < 0 ||
+        nn_setsockopt(W.sock, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout,
+                      sizeof(int)) < 0 ||
+        nn_setsockopt(W.sock, NN_SOL_SOCKET, NN_SNDTIMEO, &timeout,
+                      sizeof(int)) < 0 ||
+        nn_connect(W.sock, endpoint) < 0)
+        _exit(2);
+    if (handshake() != 0) {
+        void *buf; /* wait to be told or killed: nanomsg has no linger */
+        for (;;)
+            if (nn_recv(W.sock, &buf, NN_MSG, 0) >= 0)
+                _exit(0);
+    }
+    setup_watchdog(endpoint);
+    setup_loop();
+    event_base_dispatch(W.base);
+    _exit(0);
+}

@@ -1,0 +1,361 @@
+/*
+ * The pool with real forked workers and real nanomsg pipes: ordering,
+ * streaming in bounded memory, concurrency inside workers, init, several
+ * pools, the awaits, and argument errors.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "mpool.h"
+
+/* ---- tasks (they run in workers) ---- */
+
+static int triple(mp_task *t, const void *in, size_t len)
+{
+    uint64_t v;
+    memcpy(&v, in, sizeof(v));
+    v *= 3;
+    return mp_return(t, &v, sizeof(v));
+}
+
+static int noop(mp_task *t, const void *in, size_t len)
+{
+    return 0;
+}
+
+static int running_now, running_max; /* per worker process */
+
+static int sleepy(mp_task *t, const void *in, size_t len)
+{
+    if (++running_now > running_max)
+        running_max = running_now;
+    int rc = mp_sleep(t, 200);
+    running_now--;
+    int out[2] = {running_max, rc};
+    return mp_return(t, out, sizeof(out));
+}
+
+static char init_seen[64];
+
+static int init_ok(const void *arg, size_t len)
+{
+    if (len >= sizeof(init_seen))
+        return -1;
+    memcpy(init_seen, arg, len);
+    return 0;
+}
+
+static int init_fails(const void *arg, size_t len)
+{
+    return -1;
+}
+
+static int report_init(mp_task *t, const void *in, size_t len)
+{
+    return mp_return(t, init_seen, strlen(init_seen) + 1);
+}
+
+static int failing(mp_task *t, const void *in, size_t len)
+{
+    int kind = *(const int *)in;
+    if (kind == 1)
+        return mp_fail(t, MP_EIO, "disk %d is on fire", 7);
+    if (kind == 2)
+        return MP_ECONNRESET; /* a bare code, no message */
+    return 0;                 /* empty success */
+}
+
+/* A child for gather: kind 0 writes to the fd after a short sleep, kind 1
+   waits for the fd to be readable. */
+typedef struct pipe_job {
+    int kind, fd;
+} pipe_job;
+
+static int pipe_child(mp_task *t, const void *in, size_t len)
+{
+    const pipe_job *j = in;
+    if (j->kind == 0) {
+        mp_sleep(t, 20);
+        return write(j->fd, "x", 1) == 1 ? 0 : MP_EIO;
+    }
+    int rc = mp_wait_fd(t, j->fd, MP_READ, 5000);
+    if (rc < 0)
+        return rc;
+    char c;
+    if (read(j->fd, &c, 1) != 1)
+        return MP_EIO;
+    return mp_return(t, &c, 1);
+}
+
+static int gather_pipe(mp_task *t, const void *in, size_t len)
+{
+    int fds[2];
+    if (pipe(fds) < 0)
+        return MP_ESYS;
+    pipe_job jobs[2] = {{1, fds[0]}, {0, fds[1]}};
+    mp_buf bufs[2] = {{&jobs[0], sizeof(jobs[0])}, {&jobs[1], sizeof(jobs[1])}};
+    mp_result res[2];
+    int rc = mp_gather(t, pipe_child, bufs, 2, res);
+    /* and a wait that times out: nothing will ever be written */
+    int rc2 = mp_wait_fd(t, fds[0], MP_READ, 30);
+    close(fds[0]);
+    close(fds[1]);
+    char out[4] = {(char)(rc == 0), (char)(res[0].status == 0),
+                   res[0].len == 1 ? ((char *)res[0].data)[0] : '?',
+                   (char)(rc2 == MP_ETIMEDOUT)};
+    mp_result_clear(&res[0]);
+    mp_result_clear(&res[1]);
+    return mp_return(t, out, sizeof(out));
+}
+
+/* ---- tests ---- */
+
+static mp_pool *make_pool(int workers, int concurrency)
+{
+    mp_pool *p = NULL;
+    mp_pool_options o = {.workers = workers, .concurrency = concurrency};
+    assert_int_equal(mp_pool_create(&p, &o), 0);
+    assert_non_null(p);
+    return p;
+}
+
+static void map_keeps_order_of_100k(void **state)
+{
+    enum { N = 100000 };
+    uint64_t *v = malloc(N * sizeof(*v));
+    mp_buf *in = malloc(N * sizeof(*in));
+    mp_result *out = calloc(N, sizeof(*out));
+    for (size_t i = 0; i < N; i++) {
+        v[i] = i;
+        in[i] = (mp_buf){&v[i], sizeof(v[i])};
+    }
+    mp_pool *p = make_pool(2, 64);
+    assert_int_equal(mp_pool_map(p, triple, in, N, out), 0);
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(out[i].status, 0);
+        assert_int_equal(out[i].len, 8);
+        uint64_t r;
+        memcpy(&r, out[i].data, 8);
+        assert_int_equal(r, 3 * i);
+        mp_result_clear(&out[i]);
+    }
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    assert_int_equal(st.tasks_done, N);
+    assert_int_equal(st.workers_died, 0);
+    mp_pool_destroy(p);
+    free(v), free(in), free(out);
+}
+
+typedef struct stream {
+    uint64_t next, n, seen, sum, bad;
+    uint64_t cur;
+    unsigned char *got;
+} stream;
+
+static int gen_next(void *ud, mp_buf *in)
+{
+    stream *s = ud;
+    if (s->next == s->n)
+        return 0;
+    s->cur = s->next++;
+    in->data = &s->cur;
+    in->len = sizeof(s->cur);
+    return 1;
+}
+
+static int gen_result(void *ud, size_t index, mp_result *r)
+{
+    stream *s = ud;
+    uint64_t v = 0;
+    if (r->status == 0 && r->len == 8)
+        memcpy(&v, r->data, 8);
+    s->bad += v != 3 * (uint64_t)index || s->got[index];
+    s->got[index] = 1;
+    s->seen++;
+    s->sum += v;
+    return 0;
+}
+
+static void imap_million_in_bounded_memory(void **state)
+{
+    stream s = {.n = 1000000};
+    s.got = calloc(s.n, 1);
+    mp_pool_options o = {.workers = 2, .concurrency = 64, .prefetch = 64};
+    mp_pool *p;
+    assert_int_equal(mp_pool_create(&p, &o), 0);
+    assert_int_equal(mp_pool_imap(p, triple, gen_next, gen_result, &s), 0);
+    assert_int_equal(s.seen, s.n);
+    assert_int_equal(s.bad, 0);
+    assert_true(s.sum == 3 * (s.n * (s.n - 1) / 2));
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    /* held at most what the workers have credit for, whatever the input */
+    assert_true(st.max_buffered <= 2 * (64 + 64));
+    assert_true(st.max_buffered > 0);
+    mp_pool_destroy(p);
+    free(s.got);
+}
+
+static void tasks_run_concurrently_inside_workers(void **state)
+{
+    enum { N = 1000 };
+    mp_buf in[N];
+    mp_result out[N];
+    for (int i = 0; i < N; i++)
+        in[i] = (mp_buf){NULL, 0};
+    mp_pool *p = make_pool(2, 500);
+    assert_int_equal(mp_pool_map(p, sleepy, in, N, out), 0);
+    int max = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(out[i].status, 0);
+        int r[2];
+        memcpy(r, out[i].data, sizeof(r));
+        assert_int_equal(r[1], 0);
+        assert_true(r[0] <= 500); /* never above the concurrency limit */
+        if (r[0] > max)
+            max = r[0];
+        mp_result_clear(&out[i]);
+    }
+    /* 1000 sleeps of 200 ms ran 500 at a time, not one by one */
+    assert_int_equal(max, 500);
+    mp_pool_destroy(p);
+}
+
+static void init_runs_in_every_worker(void **state)
+{
+    const char arg[] = "hello workers";
+    mp_pool_options o = {.workers = 2, .init = init_ok, .init_arg = arg,
+                         .init_len = sizeof(arg)};
+    mp_pool *p;
+    assert_int_equal(mp_pool_create(&p, &o), 0);
+    mp_buf in[50] = {{0}};
+    mp_result out[50];
+    assert_int_equal(mp_pool_map(p, report_init, in, 50, out), 0);
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(out[i].status, 0);
+        assert_string_equal(out[i].data, "hello workers");
+        mp_result_clear(&out[i]);
+    }
+    mp_pool_destroy(p);
+}
+
+static void init_failure_is_reported(void **state)
+{
+    mp_pool_options o = {.workers = 2, .init = init_fails};
+    mp_pool *p = (mp_pool *)1;
+    assert_int_equal(mp_pool_create(&p, &o), MP_EINIT);
+    assert_null(p);
+}
+
+static void two_pools_at_once_and_in_turn(void **state)
+{
+    mp_pool *a = make_pool(1, 8), *b = make_pool(2, 8);
+    uint64_t v = 14;
+    mp_result r;
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(mp_pool_apply(a, triple, &v, sizeof(v), &r), 0);
+        assert_int_equal(*(uint64_t *)r.data, 42);
+        mp_result_clear(&r);
+        assert_int_equal(mp_pool_apply(b, triple, &v, sizeof(v), &r), 0);
+        assert_int_equal(*(uint64_t *)r.data, 42);
+        mp_result_clear(&r);
+    }
+    mp_pool_destroy(a);
+    assert_int_equal(mp_pool_apply(b, triple, &v, sizeof(v), &r), 0);
+    mp_result_clear(&r);
+    mp_pool_destroy(b);
+    for (int i = 0; i < 3; i++) { /* one after another */
+        mp_pool *c = make_pool(2, 4);
+        assert_int_equal(mp_pool_apply(c, triple, &v, sizeof(v), &r), 0);
+        assert_int_equal(*(uint64_t *)r.data, 42);
+        mp_result_clear(&r);
+        mp_pool_destroy(c);
+    }
+}
+
+static void failures_are_per_task(void **state)
+{
+    int kinds[3] = {1, 2, 0};
+    mp_buf in[3];
+    mp_result out[3];
+    for (int i = 0; i < 3; i++)
+        in[i] = (mp_buf){&kinds[i], sizeof(int)};
+    mp_pool *p = make_pool(2, 4);
+    assert_int_equal(mp_pool_map(p, failing, in, 3, out), 0);
+    assert_int_equal(out[0].status, MP_EIO);
+    assert_string_equal(out[0].error, "disk 7 is on fire");
+    assert_int_equal(out[1].status, MP_ECONNRESET);
+    assert_null(out[1].error);
+    assert_int_equal(out[2].status, 0);
+    assert_null(out[2].data);
+    assert_int_equal(out[2].len, 0);
+    for (int i = 0; i < 3; i++)
+        mp_result_clear(&out[i]);
+    mp_pool_destroy(p);
+}
+
+static void gather_and_wait_fd(void **state)
+{
+    mp_pool *p = make_pool(1, 4);
+    mp_result r;
+    assert_int_equal(mp_pool_apply(p, gather_pipe, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.len, 4);
+    assert_memory_equal(r.data, "\1\1x\1", 4);
+    mp_result_clear(&r);
+    mp_pool_destroy(p);
+}
+
+static void bad_arguments(void **state)
+{
+    mp_pool *p = NULL;
+    mp_pool_options o = {.workers = -1};
+    assert_int_equal(mp_pool_create(NULL, NULL), MP_EINVAL);
+    assert_int_equal(mp_pool_create(&p, &o), MP_EINVAL);
+    o = (mp_pool_options){.concurrency = -3};
+    assert_int_equal(mp_pool_create(&p, &o), MP_EINVAL);
+    o = (mp_pool_options){.init_len = 10};
+    assert_int_equal(mp_pool_create(&p, &o), MP_EINVAL);
+    p = make_pool(1, 2);
+    mp_result out[2];
+    mp_buf in[2] = {{"a", 1}, {"b", MP_MAX_PAYLOAD + 1}};
+    assert_int_equal(mp_pool_map(p, noop, in, 2, out), MP_E2BIG);
+    assert_int_equal(mp_pool_map(p, NULL, in, 1, out), MP_EINVAL);
+    assert_int_equal(mp_pool_map(p, noop, NULL, 1, out), MP_EINVAL);
+    assert_int_equal(mp_pool_map(p, noop, in, 1, NULL), MP_EINVAL);
+    assert_int_equal(mp_pool_map(NULL, noop, in, 1, out), MP_EINVAL);
+    assert_int_equal(mp_pool_map(p, noop, NULL, 0, NULL), 0); /* n = 0 */
+    assert_int_equal(mp_pool_imap(p, noop, NULL, NULL, NULL), MP_EINVAL);
+    assert_int_equal(mp_pool_apply(p, noop, "x", 1, NULL), MP_EINVAL);
+    /* and the pool still works */
+    assert_int_equal(mp_pool_map(p, noop, in, 1, out), 0);
+    assert_int_equal(out[0].status, 0);
+    mp_pool_destroy(p);
+    mp_pool_destroy(NULL);
+    mp_result_clear(NULL);
+}
+
+int main(void)
+{
+    mp_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(map_keeps_order_of_100k),
+        cmocka_unit_test(imap_million_in_bounded_memory),
+        cmocka_unit_test(tasks_run_concurrently_inside_workers),
+        cmocka_unit_test(init_runs_in_every_worker),
+        cmocka_unit_test(init_failure_is_reported),
+        cmocka_unit_test(two_pools_at_once_and_in_turn),
+        cmocka_unit_test(failures_are_per_task),
+        cmocka_unit_test(gather_and_wait_fd),
+        cmocka_unit_test(bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,62 @@
+/*
+ * The fetch task: the built-in task mpfetch runs in every worker. One raw
+ * input line in (a URL, or a JSON object), one JSON record out. The worker
+ * does all the per-request work (parsing the line, the transfer, retries,
+ * body handling, formatting the record) so the coordinator only moves bytes.
+ */
+#ifndef MP_FETCH_H
+#define MP_FETCH_H
+
+#include <stdint.h>
+
+#include "mpool.h"
+
+/*
+ * Configuration: a JSON object given as the pool's init_arg; mp_fetch_init
+ * is the pool's init function. Every key is optional:
+ *   "method": "GET", "headers": ["Name: value", ...], "data": "body",
+ *   "timeout_ms": 30000, "connect_timeout_ms": 10000,
+ *   "follow": false, "max_redirs": 10, "compressed": false,
+ *   "insecure": false, "cacert": "/path/ca.pem",
+ *   "retries": 0, "retry_base_ms": 100, "retry_max_ms": 10000,
+ *   "per_host": 0, "total_conns": 0,
+ *   "body": "none" | "inline" | "sha256" | "dir", "body_dir": "/path",
+ *   "include_headers": false, "max_body": 16777216
+ * Returns 0, or MP_EINVAL for a malformed configuration.
+ */
+int mp_fetch_init(const void *arg, size_t len);
+
+/* Task input: this header, then the raw input line (no newline). */
+typedef struct mp_fetch_in {
+    uint64_t line; /* 1-based line number in the input */
+} mp_fetch_in;
+
+/* Task output: this header, then the JSON record (UTF-8, no newline). */
+typedef struct mp_fetch_out {
+    uint64_t line;
+    uint64_t total_us; /* latency of the last attempt */
+    uint64_t bytes;    /* body bytes received */
+    int32_t status;    /* HTTP status, 0 if none */
+    int32_t error;     /* 0 or MP_E* (MP_EINPUT for a malformed line) */
+    uint32_t attempts;
+    uint32_t ok;       /* 1: no error and status < 400 */
+} mp_fetch_out;
+
+/*
+ * The record, one JSON object:
+ *   {"line":12, "id":<the input's id, if any>, "url":"...",
+ *    "method":"GET", "final_url":"...", "status":200, "ok":true,
+ *    "error":null | {"code":"MP_ETIMEDOUT","message":"..."},
+ *    "bytes":1024, "attempts":1, "redirects":0, "http_version":"1.1",
+ *    "time":{"dns":0.0001,"connect":0.0002,"tls":0,"first_byte":0.001,
+ *            "total":0.0012},                           (seconds)
+ *    "headers":{"content-type":"text/plain",...}        (include_headers)
+ *    "body":"...", "body_encoding":"utf-8"|"base64"     (body "inline")
+ *    "sha256":"hex..."                                  (body "sha256")
+ *    "body_file":"/dir/..."}                            (body "dir")
+ * A malformed line yields status 0, ok false, error MP_EINPUT naming what is
+ * wrong, and "input" holding the line (truncated to 1 KiB).
+ */
+int mp_fetch_task(mp_task *t, const void *in, size_t len);
+
+#endif
