@@ -391,9 +391,14 @@ static int run_call(mp_pool *p, mp__call *c)
     p->call = c;
     if (atomic_exchange(&p->cancel_flag, 0))
         mp__abort_call(p, MP_ECANCELED, "canceled by mp_pool_cancel");
-    for (int i = 0; i < p->nworkers; i++)
-        if (p->slots[i].state == S_DEAD && p->slots[i].fails >= MP_MAX_FAILS)
-            p->slots[i].fails = MP_MAX_FAILS - 1; /* a new call, new tries */
+    for (int i = 0; i < p->nworkers; i++) { /* a new call, new tries */
+        mp__slot *s = &p->slots[i];
+        if (s->state != S_DEAD || evtimer_pending(s->respawn, NULL))
+            continue;
+        if (s->fails >= MP_MAX_FAILS)
+            s->fails = MP_MAX_FAILS - 1;
+        mp__on_respawn(-1, 0, s);
+    }
     mp__dispatch_all(p);
     while (!(c->input_done && c->delivered == c->pulled)) {
         if (c->input_paused && c->delivered == c->pulled) {

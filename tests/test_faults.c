@@ -1,0 +1,526 @@
+/*
+ * The pool under faults, with real processes: workers killed, crashing,
+ * exiting, spinning past their deadline, recycled; cancel from a signal
+ * handler; destroy with work in flight; the coordinator SIGKILLed; workers
+ * that cannot start; and an idle pool that must not use CPU.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "mpool.h"
+
+extern char **environ;
+static char self_path[512];
+static char tmpdir[64];
+
+typedef struct job {
+    uint64_t value;
+    int kind; /* what the task does, see chaos() */
+    int arg;
+    char marker[96];
+} job;
+
+enum { J_OK, J_KILL_ONCE, J_SEGV, J_EXIT_ONCE, J_SLEEP, J_SPIN, J_PID,
+       J_SIGNAL, J_DIE_IF_MARKER };
+
+/* Returns 1 the first time it is called for path across all processes. */
+static int first_time(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return 1;
+}
+
+static int chaos(mp_task *t, const void *in, size_t len)
+{
+    const job *j = in;
+    switch (j->kind) {
+    case J_KILL_ONCE:
+        if (first_time(j->marker))
+            kill(getpid(), SIGKILL);
+        break;
+    case J_SEGV:
+        raise(SIGSEGV);
+        break;
+    case J_EXIT_ONCE:
+        if (first_time(j->marker))
+            exit(3);
+        break;
+    case J_SLEEP: {
+        int rc = mp_sleep(t, (unsigned)j->arg);
+        if (rc < 0)
+            return rc;
+        break;
+    }
+    case J_SPIN:
+        for (volatile uint64_t i = 0;; i++)
+            ;
+    case J_PID: {
+        int pids[2] = {getpid(), getppid()};
+        return mp_return(t, pids, sizeof(pids));
+    }
+    case J_SIGNAL:
+        kill((pid_t)j->arg, SIGUSR1);
+        return mp_sleep(t, 20000);
+    case J_DIE_IF_MARKER:
+        if (access(j->marker, F_OK) == 0)
+            _exit(1);
+        break;
+    }
+    uint64_t v = j->value * 3;
+    return mp_return(t, &v, sizeof(v));
+}
+
+static int init_die_if_marker(const void *arg, size_t len)
+{
+    if (access((const char *)arg, F_OK) == 0)
+        _exit(1);
+    return 0;
+}
+
+static job *make_jobs(size_t n, int kind)
+{
+    job *jobs = calloc(n, sizeof(*jobs));
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].value = i;
+        jobs[i].kind = kind;
+        snprintf(jobs[i].marker, sizeof(jobs[i].marker), "%s/m%d", tmpdir,
+                 kind);
+    }
+    return jobs;
+}
+
+static mp_buf *bufs_of(job *jobs, size_t n)
+{
+    mp_buf *in = malloc(n * sizeof(*in));
+    for (size_t i = 0; i < n; i++)
+        in[i] = (mp_buf){&jobs[i], sizeof(job)};
+    return in;
+}
+
+/* Asserts out[i] is the right value for every input but the listed
+   exception, and clears them. */
+static void check_values(mp_result *out, size_t n, size_t except)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i != except) {
+            assert_int_equal(out[i].status, 0);
+            assert_int_equal(out[i].len, 8);
+            assert_int_equal(*(uint64_t *)out[i].data, 3 * i);
+        }
+        mp_result_clear(&out[i]);
+    }
+}
+
+static mp_pool *pool(int workers, int conc, unsigned timeout_ms,
+                     unsigned max_tasks)
+{
+    mp_pool *p = NULL;
+    mp_pool_options o = {.workers = workers, .concurrency = conc,
+                         .task_timeout_ms = timeout_ms,
+                         .max_tasks_per_worker = max_tasks};
+    assert_int_equal(mp_pool_create(&p, &o), 0);
+    return p;
+}
+
+static void sigkill_mid_map_loses_nothing(void **state)
+{
+    enum { N = 100000 };
+    job *jobs = make_jobs(N, J_OK);
+    jobs[N / 2].kind = J_KILL_ONCE; /* kills its worker, mid-map */
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    mp_pool *p = pool(2, 64, 0, 0);
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    check_values(out, N, SIZE_MAX);
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    assert_int_equal(st.workers_died, 1);
+    assert_true(st.tasks_retried >= 1);
+    assert_int_equal(st.workers_started, 3); /* a replacement was forked */
+    assert_int_equal(st.tasks_done, N);
+    mp_pool_destroy(p);
+    free(jobs), free(in), free(out);
+}
+
+static void poison_task_fails_alone(void **state)
+{
+    enum { N = 2000 };
+    job *jobs = make_jobs(N, J_OK);
+    jobs[777].kind = J_SEGV;
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    mp_pool *p = pool(2, 32, 0, 0);
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    assert_int_equal(out[777].status, MP_EWORKER);
+    assert_non_null(strstr(out[777].error, "3 times"));
+    /* "killed by signal 11"; under ASan, whose SEGV handler exits: "exited
+       with status 1" */
+    assert_non_null(strstr(out[777].error, "(last one "));
+    check_values(out, N, 777);
+    mp_pool_destroy(p);
+    free(jobs), free(in), free(out);
+}
+
+static void exit_in_a_task_is_survived(void **state)
+{
+    enum { N = 5000 };
+    job *jobs = make_jobs(N, J_OK);
+    jobs[100].kind = J_EXIT_ONCE;
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    mp_pool *p = pool(2, 16, 0, 0);
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    check_values(out, N, SIZE_MAX);
+    mp_pool_destroy(p);
+    free(jobs), free(in), free(out);
+}
+
+static void await_timeout_wakes_the_task(void **state)
+{
+    enum { N = 50 };
+    job *jobs = make_jobs(N, J_OK);
+    jobs[5].kind = J_SLEEP;
+    jobs[5].arg = 20000;
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    mp_pool *p = pool(1, 8, 200, 0);
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    assert_int_equal(out[5].status, MP_ETIMEDOUT);
+    assert_non_null(strstr(out[5].error, "200 ms"));
+    check_values(out, N, 5);
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    assert_int_equal(st.workers_died, 0); /* the worker went on */
+    mp_pool_destroy(p);
+    free(jobs), free(in), free(out);
+}
+
+static void cpu_spin_gets_its_worker_replaced(void **state)
+{
+    enum { N = 40 };
+    job *jobs = make_jobs(N, J_OK);
+    jobs[3].kind = J_SPIN;
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    mp_pool *p = pool(2, 8, 200, 0);
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    assert_int_equal(out[3].status, MP_ETIMEDOUT);
+    assert_non_null(strstr(out[3].error, "CPU"));
+    check_values(out, N, 3);
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    assert_int_equal(st.workers_died, 1);
+    mp_pool_destroy(p);
+    free(jobs), free(in), free(out);
+}
+
+static void recycling_every_100_tasks(void **state)
+{
+    enum { N = 10000 };
+    job *jobs = make_jobs(N, J_PID);
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    mp_pool *p = pool(2, 16, 0, 100);
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    int *pids = calloc(N, sizeof(int)), npids = 0;
+    int *counts = calloc(N, sizeof(int));
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(out[i].status, 0);
+        int pid = ((int *)out[i].data)[0], k;
+        for (k = 0; k < npids && pids[k] != pid; k++)
+            ;
+        if (k == npids)
+            pids[npids++] = pid;
+        counts[k]++;
+        mp_result_clear(&out[i]);
+    }
+    for (int k = 0; k < npids; k++)
+        assert_true(counts[k] <= 100);
+    assert_true(npids >= N / 100);
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    assert_int_equal(st.workers_died, 0);
+    assert_true(st.workers_recycled >= N / 100 - 2);
+    assert_int_equal(st.tasks_done, N);
+    mp_pool_destroy(p);
+    free(jobs), free(in), free(out), free(pids), free(counts);
+}
+
+/* True once pid is gone (or a zombie awaiting its reaper). */
+static int gone(pid_t pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 1;
+    char *s = fgets(buf, sizeof(buf), f);
+    fclose(f);
+    char *rp = s ? strrchr(buf, ')') : NULL;
+    return !rp || rp[2] == 'Z' || rp[2] == 'X';
+}
+
+/* Waits, bounded, for every pid to be gone. Returns how many remain. */
+static int wait_gone(const pid_t *pids, int n, int seconds)
+{
+    for (int tries = 0; tries < seconds * 100; tries++) {
+        int left = 0;
+        for (int i = 0; i < n; i++)
+            left += !gone(pids[i]);
+        if (!left)
+            return 0;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    int left = 0;
+    for (int i = 0; i < n; i++)
+        left += !gone(pids[i]);
+    return left;
+}
+
+typedef struct feed {
+    job *jobs;
+    size_t i, n;
+    int pids[2];
+} feed;
+
+static int feed_next(void *ud, mp_buf *in)
+{
+    feed *f = ud;
+    if (f->i == f->n)
+        return 0;
+    *in = (mp_buf){&f->jobs[f->i++], sizeof(job)};
+    return 1;
+}
+
+static int stop_after_first(void *ud, size_t index, mp_result *r)
+{
+    feed *f = ud;
+    if (r->status == 0 && r->len == sizeof(f->pids))
+        memcpy(f->pids, r->data, sizeof(f->pids));
+    return 1; /* cancel the rest: they stay in flight as orphans */
+}
+
+static void destroy_with_work_in_flight(void **state)
+{
+    enum { N = 20 };
+    job *jobs = make_jobs(N, J_SLEEP);
+    for (int i = 0; i < N; i++)
+        jobs[i].arg = 30000;
+    jobs[0].kind = J_PID;
+    mp_pool *p = pool(1, 32, 0, 0);
+    feed f = {jobs, 0, N, {0, 0}};
+    assert_int_equal(mp_pool_imap(p, chaos, feed_next, stop_after_first, &f),
+                     MP_ECANCELED);
+    assert_true(f.pids[0] > 0 && f.pids[1] > 0);
+    mp_pool_destroy(p); /* 19 tasks still sleeping in the worker */
+    assert_int_equal(wait_gone(f.pids, 2, 2), 0);
+    free(jobs);
+}
+
+/* --child-coordinator: a coordinator for the SIGKILL test. Prints the pids
+   of its workers, their forkserver and the main forkserver, then waits to
+   be killed. */
+static int child_coordinator(void)
+{
+    mp_init();
+    mp_pool *p = NULL;
+    mp_pool_options o = {.workers = 2, .concurrency = 1, .prefetch = 1};
+    if (mp_pool_create(&p, &o) < 0)
+        return 1;
+    job jobs[4];
+    mp_buf in[4];
+    mp_result out[4];
+    for (int i = 0; i < 4; i++) {
+        memset(&jobs[i], 0, sizeof(job));
+        jobs[i].kind = J_PID;
+        in[i] = (mp_buf){&jobs[i], sizeof(job)};
+    }
+    if (mp_pool_map(p, chaos, in, 4, out) < 0)
+        return 1;
+    int fs = ((int *)out[0].data)[1];
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", fs);
+    FILE *f = fopen(path, "r");
+    int main_fs = 0;
+    if (f && fgets(buf, sizeof(buf), f))
+        sscanf(strrchr(buf, ')') + 2, "%*c %d", &main_fs);
+    if (f)
+        fclose(f);
+    printf("%d %d %d %d\n", ((int *)out[0].data)[0],
+           ((int *)out[3].data)[0], fs, main_fs);
+    fflush(stdout);
+    for (;;)
+        pause();
+}
+
+static void coordinator_sigkill_leaves_nothing(void **state)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    char *argv[] = {self_path, "--child-coordinator", NULL};
+    pid_t child;
+    assert_int_equal(posix_spawn(&child, self_path, &fa, NULL, argv, environ),
+                     0);
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    pid_t pids[4] = {0};
+    assert_int_equal(fscanf(f, "%d %d %d %d", &pids[0], &pids[1], &pids[2],
+                            &pids[3]), 4);
+    fclose(f);
+    assert_true(pids[0] != pids[1]); /* two distinct workers */
+    for (int i = 0; i < 4; i++)
+        assert_false(gone(pids[i]));
+    kill(child, SIGKILL);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    assert_int_equal(wait_gone(pids, 4, 2), 0); /* within a second or two */
+    posix_spawn_file_actions_destroy(&fa);
+}
+
+static mp_pool *g_pool;
+
+static void on_usr1(int sig)
+{
+    mp_pool_cancel(g_pool);
+}
+
+static void cancel_from_a_signal_handler(void **state)
+{
+    enum { N = 100 };
+    job *jobs = make_jobs(N, J_SIGNAL);
+    for (int i = 0; i < N; i++)
+        jobs[i].arg = getpid();
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    g_pool = pool(2, 8, 0, 0);
+    struct sigaction sa = {.sa_handler = on_usr1}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    assert_int_equal(mp_pool_map(g_pool, chaos, in, N, out), MP_ECANCELED);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(out[i].status, MP_ECANCELED);
+        mp_result_clear(&out[i]);
+    }
+    sigaction(SIGUSR1, &old, NULL);
+    /* the pool is still good for the next call */
+    job ok = {.value = 5, .kind = J_OK};
+    mp_result r;
+    assert_int_equal(mp_pool_apply(g_pool, chaos, &ok, sizeof(ok), &r), 0);
+    assert_int_equal(*(uint64_t *)r.data, 15);
+    mp_result_clear(&r);
+    mp_pool_destroy(g_pool);
+    free(jobs), free(in), free(out);
+}
+
+static void workers_that_cannot_start_back_off(void **state)
+{
+    enum { N = 10 };
+    job *jobs = make_jobs(N, J_DIE_IF_MARKER);
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    mp_pool *p = NULL;
+    mp_pool_options o = {.workers = 2, .init = init_die_if_marker,
+                         .init_arg = jobs[0].marker,
+                         .init_len = strlen(jobs[0].marker) + 1};
+    assert_int_equal(mp_pool_create(&p, &o), 0);
+    assert_true(first_time(jobs[0].marker)); /* from now on, all die */
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), MP_EWORKER);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(out[i].status, MP_EWORKER);
+        mp_result_clear(&out[i]);
+    }
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    assert_true(st.workers_started <= 2 + 2 * 6); /* backed off, no spin */
+    unlink(jobs[0].marker); /* workers can live again */
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    check_values(out, N, SIZE_MAX);
+    mp_pool_destroy(p);
+    free(jobs), free(in), free(out);
+}
+
+static int cpu_usage(mp_task *t, const void *in, size_t len)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    int64_t us = (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+                 ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+    return mp_return(t, &us, sizeof(us));
+}
+
+static void idle_pool_uses_no_cpu(void **state)
+{
+    mp_pool *p = NULL;
+    mp_pool_options o = {.workers = 1, .task_timeout_ms = 1000};
+    assert_int_equal(mp_pool_create(&p, &o), 0);
+    mp_result a, b;
+    assert_int_equal(mp_pool_apply(p, cpu_usage, NULL, 0, &a), 0);
+    struct timespec idle = {1, 0}; /* the interval measured, not a sync */
+    nanosleep(&idle, NULL);
+    assert_int_equal(mp_pool_apply(p, cpu_usage, NULL, 0, &b), 0);
+    int64_t used = *(int64_t *)b.data - *(int64_t *)a.data;
+    assert_true(used >= 0);
+    assert_true(used < 10000); /* under 1% of a core over that second */
+    mp_result_clear(&a);
+    mp_result_clear(&b);
+    mp_pool_destroy(p);
+}
+
+static int setup(void **state)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/mp-faults-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--child-coordinator") == 0)
+        return child_coordinator();
+    ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+    if (n > 0)
+        self_path[n] = '\0';
+    struct rlimit nocore = {0, 0};
+    setrlimit(RLIMIT_CORE, &nocore); /* the crashes below are on purpose */
+    mp_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sigkill_mid_map_loses_nothing),
+        cmocka_unit_test(poison_task_fails_alone),
+        cmocka_unit_test(exit_in_a_task_is_survived),
+        cmocka_unit_test(await_timeout_wakes_the_task),
+        cmocka_unit_test(cpu_spin_gets_its_worker_replaced),
+        cmocka_unit_test(recycling_every_100_tasks),
+        cmocka_unit_test(destroy_with_work_in_flight),
+        cmocka_unit_test(coordinator_sigkill_leaves_nothing),
+        cmocka_unit_test(cancel_from_a_signal_handler),
+        cmocka_unit_test(workers_that_cannot_start_back_off),
+        cmocka_unit_test(idle_pool_uses_no_cpu),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
