@@ -1,0 +1,749 @@
+/*
+ * Helpers for the cmocka suites; see testutil.h.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 10000
+#define IO_TIMEOUT_S 10
+#define MAX_ARGS 32
+
+extern char **environ;
+
+/* ---- processes ------------------------------------------------------ */
+
+/* The function returns milliseconds on the monotonic clock. */
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps ms milliseconds; only for bounded polling of outside processes. */
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Starts argv[0] (a path, or a name looked up in PATH) with stdin from
+ * in_fd, stdout to out_fd and stderr to err_fd (-1: /dev/null for stdin,
+ * inherited for the others), default signal handling, an empty mask and
+ * no fds beyond 0-2. The function returns 0 and stores the pid in *pid,
+ * or -1 after a message. */
+static int spawn(char *const argv[], int in_fd, int out_fd, int err_fd,
+                 pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    int rc;
+
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    if (in_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (out_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    if (err_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        fprintf(stderr, "testutil: posix_spawn(%s): %s\n", argv[0],
+                strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Waits up to timeout_ms for pid to exit, reaping it. The function
+ * returns 1 with the wait status in *status, 0 if it is still running, or
+ * -1 if waitpid failed. */
+static int wait_exit(pid_t pid, long timeout_ms, int *status)
+{
+    long long deadline = now_ms() + timeout_ms;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    pid_t r;
+
+    for (;;) {
+        while ((r = waitpid(pid, status, WNOHANG)) < 0 && errno == EINTR)
+            ;
+        if (r != 0 || now_ms() >= deadline)
+            break;
+        if (fd >= 0) {
+            struct pollfd p = {fd, POLLIN, 0};
+            poll(&p, 1, (int)(deadline - now_ms()));
+        } else {
+            nap_ms(10);
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    return r == pid ? 1 : r == 0 ? 0 : -1;
+}
+
+/* Ends pid: SIGTERM, SIGKILL if it is still there after the bound. The
+ * function returns its wait status, or -1 if it could not be reaped. */
+static int terminate(pid_t pid)
+{
+    int status = -1;
+
+    kill(pid, SIGTERM);
+    if (wait_exit(pid, STOP_TIMEOUT_MS, &status) == 0) {
+        fprintf(stderr, "testutil: pid %d ignored SIGTERM; killing it\n",
+                (int)pid);
+        kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+    }
+    return status;
+}
+
+/* ---- mp-testserver -------------------------------------------------- */
+
+/* Finds the mp-testserver binary. The function returns 0 with its path
+ * in out, or -1. */
+static int find_server(char *out, size_t len)
+{
+    const char *env = getenv("MP_TEST_SERVER");
+    char self[PATH_MAX];
+    ssize_t n;
+    char *slash;
+
+    if (env != NULL && *env != '\0') {
+        snprintf(out, len, "%s", env);
+        return access(out, X_OK);
+    }
+    snprintf(out, len, "./tests/mp-testserver");
+    if (access(out, X_OK) == 0)
+        return 0;
+    snprintf(out, len, "./mp-testserver");
+    if (access(out, X_OK) == 0)
+        return 0;
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    if ((slash = strrchr(self, '/')) != NULL)
+        *slash = '\0';
+    if (snprintf(out, len, "%s/mp-testserver", self) >= (int)len)
+        return -1;
+    return access(out, X_OK);
+}
+
+/* Reads from fd until a line "PORT n" arrives, for timeout_ms at most.
+ * The function returns n, or -1 on EOF, timeout or a malformed line. */
+static int read_port(int fd, long timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    char line[128];
+    size_t used = 0;
+    int port;
+
+    while (used < sizeof(line) - 1 && memchr(line, '\n', used) == NULL) {
+        struct pollfd p = {fd, POLLIN, 0};
+        long long left = deadline - now_ms();
+        ssize_t n;
+
+        if (left <= 0 || poll(&p, 1, (int)left) == 0)
+            return -1;
+        n = read(fd, line + used, sizeof(line) - 1 - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        used += (size_t)n;
+    }
+    line[used] = '\0';
+    if (sscanf(line, "PORT %d", &port) != 1 || port <= 0 || port > 65535)
+        return -1;
+    return port;
+}
+
+/* Splits a copy of words into argv after the fixed entries already in it
+ * (*argc of them). The function returns the copy (free it after the
+ * spawn), or NULL if there were too many words or no memory. */
+static char *split_args(const char *words, char **argv, int *argc)
+{
+    char *copy = strdup(words != NULL ? words : ""), *save = NULL, *w;
+
+    if (copy == NULL)
+        return NULL;
+    for (w = strtok_r(copy, " \t\n", &save); w != NULL;
+         w = strtok_r(NULL, " \t\n", &save)) {
+        if (*argc >= MAX_ARGS - 1) {
+            free(copy);
+            return NULL;
+        }
+        argv[(*argc)++] = w;
+    }
+    argv[*argc] = NULL;
+    return copy;
+}
+
+/* Runs the server argv with a pipe on its stdin (write end kept in
+ * s->stdin_fd) and one on its stdout, read for the PORT line. The function
+ * returns 0 with s->pid and s->port set, or -1 after a message (s->pid and
+ * s->stdin_fd then say what mp_ts_stop must clean up). */
+static int ts_spawn(mp_ts *s, char *const argv[])
+{
+    int in[2], out[2], rc;
+
+    if (pipe2(in, O_CLOEXEC) != 0) {
+        perror("testutil: pipe2");
+        return -1;
+    }
+    s->stdin_fd = in[1];
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        perror("testutil: pipe2");
+        close(in[0]);
+        return -1;
+    }
+    rc = spawn(argv, in[0], out[1], -1, &s->pid);
+    close(in[0]);
+    close(out[1]); /* so a server that dies means EOF, not a wait */
+    if (rc == 0 && (s->port = read_port(out[0], START_TIMEOUT_MS)) < 0) {
+        fprintf(stderr, "testutil: %s printed no PORT line\n", argv[0]);
+        rc = -1;
+    }
+    close(out[0]);
+    return rc;
+}
+
+int mp_ts_start(mp_ts *s, const char *extra_args)
+{
+    char path[PATH_MAX], *argv[MAX_ARGS], *copy;
+    int argc = 0, i;
+
+    memset(s, 0, sizeof(*s));
+    s->stdin_fd = -1;
+    s->exit_status = -1;
+    if (find_server(path, sizeof(path)) != 0) {
+        fprintf(stderr, "testutil: mp-testserver not found (set "
+                        "MP_TEST_SERVER); last tried %s\n", path);
+        return -1;
+    }
+    argv[argc++] = path;
+    argv[argc++] = "--exit-on-stdin-eof";
+    if ((copy = split_args(extra_args, argv, &argc)) == NULL) {
+        fprintf(stderr, "testutil: bad extra_args \"%s\"\n", extra_args);
+        return -1;
+    }
+    for (i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--host") == 0 && strchr(argv[i + 1], ':'))
+            s->ipv6 = 1;
+    if (ts_spawn(s, argv) != 0) {
+        free(copy);
+        mp_ts_stop(s);
+        return -1;
+    }
+    free(copy);
+    snprintf(s->base, sizeof(s->base),
+             s->ipv6 ? "http://[::1]:%d" : "http://127.0.0.1:%d", s->port);
+    return 0;
+}
+
+void mp_ts_stop(mp_ts *s)
+{
+    if (s->pid > 0)
+        s->exit_status = terminate(s->pid);
+    s->pid = 0;
+    if (s->stdin_fd >= 0)
+        close(s->stdin_fd);
+    s->stdin_fd = -1;
+}
+
+/* Connects to the server. The function returns a socket with 10 s send
+ * and receive timeouts, or -1. */
+static int ts_connect(const mp_ts *s)
+{
+    struct sockaddr_in v4 = {0};
+    struct sockaddr_in6 v6 = {0};
+    struct timeval tv = {IO_TIMEOUT_S, 0};
+    int fd = socket(s->ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
+                    0);
+    int rc;
+
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (s->ipv6) {
+        v6.sin6_family = AF_INET6;
+        v6.sin6_port = htons((uint16_t)s->port);
+        v6.sin6_addr = in6addr_loopback;
+        rc = connect(fd, (struct sockaddr *)&v6, sizeof(v6));
+    } else {
+        v4.sin_family = AF_INET;
+        v4.sin_port = htons((uint16_t)s->port);
+        v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        rc = connect(fd, (struct sockaddr *)&v4, sizeof(v4));
+    }
+    if (rc != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads fd to EOF. The function returns the bytes, NUL-terminated and
+ * malloc'd, with their count in *len, or NULL. */
+static char *read_all(int fd, size_t *len)
+{
+    size_t cap = 4096, used = 0;
+    char *buf = malloc(cap), *n;
+    ssize_t r;
+
+    while (buf != NULL) {
+        if (used + 1 == cap) {
+            if ((n = realloc(buf, cap * 2)) == NULL)
+                break;
+            buf = n;
+            cap *= 2;
+        }
+        r = read(fd, buf + used, cap - 1 - used);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            break;
+        if (r == 0) {
+            buf[used] = '\0';
+            *len = used;
+            return buf;
+        }
+        used += (size_t)r;
+    }
+    free(buf);
+    return NULL;
+}
+
+int mp_ts_http_get(const mp_ts *s, const char *path, char **body)
+{
+    char req[1024], *resp = NULL, *sep;
+    size_t len = 0;
+    int fd, n, status = -1;
+
+    if ((fd = ts_connect(s)) < 0)
+        return -1;
+    n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n",
+                 path);
+    if (n > 0 && (size_t)n < sizeof(req) &&
+        send(fd, req, (size_t)n, MSG_NOSIGNAL) == n)
+        resp = read_all(fd, &len);
+    close(fd);
+    if (resp == NULL || sscanf(resp, "HTTP/1.%*d %d", &status) != 1 ||
+        (sep = strstr(resp, "\r\n\r\n")) == NULL) {
+        free(resp);
+        return -1;
+    }
+    if (body != NULL) {
+        memmove(resp, sep + 4, len - (size_t)(sep + 4 - resp) + 1);
+        *body = resp;
+    } else {
+        free(resp);
+    }
+    return status;
+}
+
+/* Finds "name": in JSON text. The function returns 0 and the number
+ * after it in *out (if out is not NULL), or -1. */
+static int json_long(const char *json, const char *name, long *out)
+{
+    char key[64];
+    const char *p;
+    char *end;
+    long v;
+
+    snprintf(key, sizeof(key), "\"%s\":", name);
+    if ((p = strstr(json, key)) == NULL)
+        return -1;
+    v = strtol(p + strlen(key), &end, 10);
+    if (end == p + strlen(key))
+        return -1;
+    if (out != NULL)
+        *out = v;
+    return 0;
+}
+
+int mp_ts_get_stats(mp_ts *s, long *connections, long *requests)
+{
+    char *body = NULL;
+    int rc = -1;
+
+    if (mp_ts_http_get(s, "/stats", &body) == 200 &&
+        json_long(body, "connections", connections) == 0 &&
+        json_long(body, "requests", requests) == 0)
+        rc = 0;
+    free(body);
+    return rc;
+}
+
+int mp_ts_get_open(mp_ts *s, long *open)
+{
+    char *body = NULL;
+    int rc = -1;
+
+    if (mp_ts_http_get(s, "/stats", &body) == 200 &&
+        json_long(body, "open", open) == 0)
+        rc = 0;
+    free(body);
+    return rc;
+}
+
+/* ---- ports and directories ------------------------------------------ */
+
+int mp_test_free_port(void)
+{
+    struct sockaddr_in a = {0};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+
+    if (fd < 0)
+        return -1;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+char *mp_test_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[PATH_MAX];
+
+    if (base == NULL || *base == '\0')
+        base = "/tmp";
+    snprintf(tmpl, sizeof(tmpl), "%s/mp-test-XXXXXX", base);
+    if (mkdtemp(tmpl) == NULL) {
+        fprintf(stderr, "testutil: mkdtemp(%s): %s\n", tmpl, strerror(errno));
+        return NULL;
+    }
+    return strdup(tmpl);
+}
+
+static int rm_one(const char *path, const struct stat *st, int type,
+                  struct FTW *ftw)
+{
+    if (remove(path) != 0 && errno != ENOENT) {
+        fprintf(stderr, "testutil: remove(%s): %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int mp_test_rm_rf(const char *dir)
+{
+    if (dir == NULL || *dir == '\0' || strcmp(dir, "/") == 0)
+        return -1;
+    return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+/* ---- nginx ---------------------------------------------------------- */
+
+#define ECHO_MODULE "/usr/lib/nginx/modules/ngx_http_echo_module.so"
+
+/* Finds the nginx binary. The function returns 0 with its path in out,
+ * or -1. */
+static int find_nginx(char *out, size_t len)
+{
+    static const char *const fixed[] = {"/usr/sbin/nginx",
+                                        "/usr/local/sbin/nginx",
+                                        "/usr/local/nginx/sbin/nginx"};
+    const char *path = getenv("PATH");
+    char *copy, *save = NULL, *d;
+    size_t i;
+
+    for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        snprintf(out, len, "%s", fixed[i]);
+        if (access(out, X_OK) == 0)
+            return 0;
+    }
+    if (path == NULL || (copy = strdup(path)) == NULL)
+        return -1;
+    for (d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, len, "%s/nginx", d);
+        if (access(out, X_OK) == 0) {
+            free(copy);
+            return 0;
+        }
+    }
+    free(copy);
+    return -1;
+}
+
+/* Writes dir/name: n bytes of the pattern 'a'+i%26, or of text repeated
+ * if text is not NULL. The function returns 0, or -1 after a message. */
+static int write_file(const char *dir, const char *name, size_t n,
+                      const char *text)
+{
+    char path[PATH_MAX];
+    FILE *f;
+    size_t i, tl = text != NULL ? strlen(text) : 0;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if ((f = fopen(path, "w")) == NULL) {
+        fprintf(stderr, "testutil: fopen(%s): %s\n", path, strerror(errno));
+        return -1;
+    }
+    for (i = 0; i < n; i++)
+        fputc(text != NULL ? text[i % tl] : 'a' + (int)(i % 26), f);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "testutil: fclose(%s): %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs openssl to make dir/cert.pem and dir/key.pem (self-signed, for
+ * 127.0.0.1 and localhost), unless they exist. The function returns 0, or
+ * -1 after a message. */
+static int make_cert(const char *dir)
+{
+    char cert[PATH_MAX], key[PATH_MAX], log[PATH_MAX];
+    char *argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", key, "-out", cert, NULL};
+    int fd, status = -1;
+    pid_t pid;
+
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    snprintf(log, sizeof(log), "%s/openssl.log", dir);
+    if (access(cert, R_OK) == 0 && access(key, R_OK) == 0)
+        return 0;
+    fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "testutil: open(%s): %s\n", log, strerror(errno));
+        return -1;
+    }
+    if (spawn(argv, -1, fd, fd, &pid) == 0 &&
+        wait_exit(pid, 60000, &status) == 0)
+        status = terminate(pid);
+    close(fd);
+    if (status != 0) {
+        fprintf(stderr, "testutil: openssl req failed (status %d); see %s\n",
+                status, log);
+        return -1;
+    }
+    return 0;
+}
+
+/* The text served as /text (text/plain, gzip'd on request). */
+static const char nginx_text[] =
+    "The quick brown fox jumps over the lazy dog. 0123456789\n";
+
+/* Writes dir/nginx.conf for the given ports (tls_port 0: no TLS). Keep in
+ * step with tests/nginx.sh. The function returns 0, or -1 after a message.
+ */
+static int write_conf(const char *dir, int port, int tls_port, int echo)
+{
+    char path[PATH_MAX];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/nginx.conf", dir);
+    if ((f = fopen(path, "w")) == NULL) {
+        fprintf(stderr, "testutil: fopen(%s): %s\n", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "daemon off;\nmaster_process on;\nworker_processes 1;\n%s"
+               "pid %s/nginx.pid;\nerror_log %s/error.log warn;\n%s"
+               "events { worker_connections 4096; }\n",
+            geteuid() == 0 ? "user root;\n" : "", dir, dir,
+            echo ? "load_module " ECHO_MODULE ";\n" : "");
+    fprintf(f, "http {\n access_log off;\n"
+               " client_body_temp_path %s/tmp/body;\n"
+               " proxy_temp_path %s/tmp/proxy;\n"
+               " fastcgi_temp_path %s/tmp/fastcgi;\n"
+               " uwsgi_temp_path %s/tmp/uwsgi;\n"
+               " scgi_temp_path %s/tmp/scgi;\n"
+               " default_type application/octet-stream;\n"
+               " keepalive_requests 100000;\n keepalive_timeout 75s;\n"
+               " gzip on;\n gzip_types text/plain;\n gzip_min_length 20;\n"
+               " sendfile on;\n server {\n  listen 127.0.0.1:%d;\n",
+            dir, dir, dir, dir, dir, port);
+    if (tls_port > 0)
+        fprintf(f, "  listen 127.0.0.1:%d ssl http2;\n"
+                   "  ssl_certificate %s/cert.pem;\n"
+                   "  ssl_certificate_key %s/key.pem;\n",
+                tls_port, dir, dir);
+    fprintf(f, "  root %s/www;\n  location = /text { default_type text/plain; }\n",
+            dir);
+    if (echo)
+        fputs("  location = /delay/100 { echo_sleep 0.1; echo ok; }\n", f);
+    fputs(" }\n}\n", f);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "testutil: fclose(%s): %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Makes dir/www with its files, dir/tmp and (tls) the certificate. The
+ * function returns 0, or -1 after a message. */
+static int prepare_dir(const char *dir, int tls)
+{
+    char www[PATH_MAX], tmp[PATH_MAX];
+
+    snprintf(www, sizeof(www), "%s/www", dir);
+    snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
+    if ((mkdir(www, 0755) != 0 && errno != EEXIST) ||
+        (mkdir(tmp, 0755) != 0 && errno != EEXIST)) {
+        fprintf(stderr, "testutil: mkdir(%s/{www,tmp}): %s\n", dir,
+                strerror(errno));
+        return -1;
+    }
+    if (write_file(www, "1k", 1024, NULL) != 0 ||
+        write_file(www, "256k", 256 * 1024, NULL) != 0 ||
+        write_file(www, "text", 70 * (sizeof(nginx_text) - 1), nginx_text))
+        return -1;
+    return tls ? make_cert(dir) : 0;
+}
+
+/* The function returns 1 if something accepts TCP connections on
+ * 127.0.0.1:port, else 0. */
+static int port_open(int port)
+{
+    mp_ts probe = {0};
+    int fd;
+
+    probe.port = port;
+    if ((fd = ts_connect(&probe)) < 0)
+        return 0;
+    close(fd);
+    return 1;
+}
+
+/* Waits (bounded) until nginx accepts on its ports. The function returns
+ * 0, or -1 if nginx exited (n->pid is then 0) or the bound passed. */
+static int nginx_wait_ready(mp_nginx *n)
+{
+    long long deadline = now_ms() + START_TIMEOUT_MS;
+    int status;
+
+    while (now_ms() < deadline) {
+        if (wait_exit(n->pid, 0, &status) != 0) {
+            n->pid = 0;
+            return -1;
+        }
+        if (port_open(n->port) && (n->tls_port == 0 || port_open(n->tls_port)))
+            return 0;
+        nap_ms(20);
+    }
+    return -1;
+}
+
+/* Starts a shell that waits for EOF on a pipe whose write end only we
+ * hold, then sends SIGTERM to nginx: if the test dies, nginx goes too. The
+ * function returns 0, or -1 (nginx then runs unguarded). */
+static int start_watchdog(mp_nginx *n)
+{
+    char pid[16];
+    char *argv[] = {"/bin/sh", "-c", "read _; kill -TERM \"$0\" 2>/dev/null",
+                    pid, NULL};
+    int p[2];
+
+    snprintf(pid, sizeof(pid), "%d", (int)n->pid);
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return -1;
+    if (spawn(argv, p[0], -1, -1, &n->watchdog) != 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    close(p[0]);
+    n->watch_fd = p[1];
+    return 0;
+}
+
+int mp_nginx_start(mp_nginx *n, const char *dir, int tls)
+{
+    char bin[PATH_MAX], conf[PATH_MAX], prefix[PATH_MAX], elog[PATH_MAX];
+    char *argv[] = {bin, "-e", elog, "-p", prefix, "-c", conf, NULL};
+    int attempt;
+
+    memset(n, 0, sizeof(*n));
+    n->watch_fd = -1;
+    if (find_nginx(bin, sizeof(bin)) != 0) {
+        fprintf(stderr, "testutil: nginx is not installed\n");
+        return -1;
+    }
+    snprintf(n->dir, sizeof(n->dir), "%s", dir);
+    snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
+    snprintf(prefix, sizeof(prefix), "%s/", dir);
+    snprintf(elog, sizeof(elog), "%s/error.log", dir);
+    n->has_echo = access(ECHO_MODULE, R_OK) == 0;
+    if (prepare_dir(dir, tls) != 0)
+        return -1;
+    if (tls)
+        snprintf(n->cafile, sizeof(n->cafile), "%s/cert.pem", dir);
+    /* A port found free can be taken before nginx binds it: retry. */
+    for (attempt = 0; attempt < 3; attempt++) {
+        n->port = mp_test_free_port();
+        n->tls_port = tls ? mp_test_free_port() : 0;
+        if (n->port < 0 || n->tls_port < 0 || n->port == n->tls_port)
+            continue;
+        if (write_conf(dir, n->port, n->tls_port, n->has_echo) != 0 ||
+            spawn(argv, -1, -1, -1, &n->pid) != 0)
+            return -1;
+        start_watchdog(n);
+        if (nginx_wait_ready(n) == 0)
+            return 0;
+        mp_nginx_stop(n);
+    }
+    fprintf(stderr, "testutil: nginx did not start; see %s\n", elog);
+    return -1;
+}
+
+void mp_nginx_stop(mp_nginx *n)
+{
+    if (n->watchdog > 0) {
+        kill(n->watchdog, SIGKILL);
+        while (waitpid(n->watchdog, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    n->watchdog = 0;
+    if (n->watch_fd > 0) /* never 0: a zeroed, unstarted n is fine */
+        close(n->watch_fd);
+    n->watch_fd = -1;
+    if (n->pid > 0)
+        terminate(n->pid);
+    n->pid = 0;
+}
