@@ -1,0 +1,827 @@
+/*
+ * HTTP inside a worker: the one file that talks to libcurl.
+ *
+ * Each worker process owns one curl multi handle (created on the first
+ * mp_http call), driven by curl_multi_socket_action from the worker's
+ * libevent loop: curl's socket callback keeps one persistent `event` per
+ * socket, its timer callback one evtimer (curl's hiperfifo pattern). A share
+ * handle holds the DNS cache and TLS sessions of every transfer; the multi's
+ * own connection cache keeps connections alive across tasks.
+ *
+ * A transfer lives on the calling task's coroutine stack (struct xfer): the
+ * task adds its easy handle and suspends. Finished transfers are collected
+ * with curl_multi_info_read only after curl_multi_socket_action returned,
+ * and only then is the task resumed: a coroutine is never resumed from
+ * inside a curl callback, because it may call into curl again.
+ *
+ * Every CURLcode becomes one of our codes through one table (code_map), and
+ * the message says which transfer failed and why (curl's error buffer).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "mpool.h"
+#include "worker.h"
+
+#define HTTP_MAX_BODY ((size_t)16 << 20)   /* default in-memory body cap */
+#define HTTP_CONNECT_MS 10000L             /* default connect timeout */
+#define HTTP_MAX_REDIRS 10L                /* default with follow_redirects */
+#define HTTP_MAX_HEADERS ((size_t)1 << 20) /* header block cap */
+#define HTTP_FREE_EASY 256                 /* idle easy handles kept */
+#define HTTP_IDLE_CONNS 256 /* idle connections kept without a total cap */
+#define HTTP_URL_SHOWN 200  /* URL bytes quoted in messages */
+
+/* The worker's curl state. One per process; `pid` tells a state inherited
+   through fork() (unusable: its sockets are shared) from our own. */
+typedef struct http_state {
+    CURLM *multi;
+    CURLSH *share;
+    struct event_base *base;
+    struct event *timer;
+    pid_t pid;
+    size_t n_free;
+    CURL *free_easy[HTTP_FREE_EASY];
+} http_state;
+
+static http_state g_http;
+static unsigned g_limit_total, g_limit_host; /* mp_http_set_limits */
+
+/* Where a transfer is. Only ACTIVE transfers are in the multi handle. */
+enum { XFER_NEW, XFER_ACTIVE, XFER_DONE, XFER_RELEASED };
+
+/* One transfer, on the task's coroutine stack while it runs. */
+typedef struct xfer {
+    mp_task *task;
+    const mp_http_request *req;
+    CURL *easy;
+    struct curl_slist *headers;
+    int state;
+    CURLcode result;
+    int werr;   /* MP_EFBIG / MP_EIO decided by a callback, or 0 */
+    int werrno; /* errno of a failed file write */
+    FILE *file; /* body_path, or NULL */
+    size_t max_body;
+    char *body; /* in-memory body, NUL-terminated */
+    size_t body_len, body_cap, body_seen;
+    char *hdr; /* header block of the latest response */
+    size_t hdr_len, hdr_cap;
+    char errbuf[CURL_ERROR_SIZE];
+} xfer;
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* CURLcode → MP_E*. COULDNT_CONNECT and WRITE_ERROR are refined by
+   xfer_error (OS error; which callback aborted). Unlisted codes: MP_EHTTP. */
+static const struct {
+    CURLcode cc;
+    int err;
+} code_map[] = {
+    /* clang-format off */
+    {CURLE_UNSUPPORTED_PROTOCOL, MP_EURL}, {CURLE_URL_MALFORMAT, MP_EURL},
+    {CURLE_COULDNT_RESOLVE_PROXY, MP_EDNS},
+    {CURLE_COULDNT_RESOLVE_HOST, MP_EDNS},
+    {CURLE_COULDNT_CONNECT, MP_ECONNREFUSED},
+    {CURLE_OPERATION_TIMEDOUT, MP_ETIMEDOUT},
+    {CURLE_TOO_MANY_REDIRECTS, MP_EREDIRECT},
+    {CURLE_PARTIAL_FILE, MP_ECONNRESET}, {CURLE_RECV_ERROR, MP_ECONNRESET},
+    {CURLE_SEND_ERROR, MP_ECONNRESET}, {CURLE_GOT_NOTHING, MP_ECONNRESET},
+    {CURLE_WRITE_ERROR, MP_EIO}, {CURLE_FILESIZE_EXCEEDED, MP_EFBIG},
+    {CURLE_OUT_OF_MEMORY, MP_ENOMEM},
+    {CURLE_WEIRD_SERVER_REPLY, MP_EPROTO}, {CURLE_HTTP2, MP_EPROTO},
+    {CURLE_HTTP2_STREAM, MP_EPROTO}, {CURLE_BAD_CONTENT_ENCODING, MP_EPROTO},
+    {CURLE_SSL_CONNECT_ERROR, MP_ETLS},
+    {CURLE_PEER_FAILED_VERIFICATION, MP_ETLS},
+    {CURLE_SSL_ENGINE_NOTFOUND, MP_ETLS},
+    {CURLE_SSL_ENGINE_SETFAILED, MP_ETLS},
+    {CURLE_SSL_ENGINE_INITFAILED, MP_ETLS},
+    {CURLE_SSL_CERTPROBLEM, MP_ETLS}, {CURLE_SSL_CIPHER, MP_ETLS},
+    {CURLE_SSL_CACERT_BADFILE, MP_ETLS}, {CURLE_SSL_CRL_BADFILE, MP_ETLS},
+    {CURLE_SSL_SHUTDOWN_FAILED, MP_ETLS}, {CURLE_SSL_ISSUER_ERROR, MP_ETLS},
+    {CURLE_SSL_PINNEDPUBKEYNOTMATCH, MP_ETLS},
+    {CURLE_SSL_INVALIDCERTSTATUS, MP_ETLS}, {CURLE_SSL_CLIENTCERT, MP_ETLS},
+    {CURLE_USE_SSL_FAILED, MP_ETLS},
+    /* clang-format on */
+};
+
+/* Returns the MP_E* code for cc from code_map (MP_EHTTP if unlisted). */
+static int code_lookup(CURLcode cc)
+{
+    for (size_t i = 0; i < sizeof code_map / sizeof code_map[0]; i++)
+        if (code_map[i].cc == cc)
+            return code_map[i].err;
+    return MP_EHTTP;
+}
+
+/* Stores err and a formatted message in resp (message allocation failure
+   leaves message NULL). Returns err. */
+static int resp_fail(mp_http_response *resp, int err, const char *fmt, ...)
+    MP_PRINTF(3, 4);
+static int resp_fail(mp_http_response *resp, int err, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg = NULL;
+
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    free(resp->message);
+    resp->error = err;
+    resp->message = msg;
+    return err;
+}
+
+/* The method as it will be sent. Returns a static or caller-owned string. */
+static const char *req_method(const mp_http_request *req)
+{
+    if (req->method && req->method[0])
+        return req->method;
+    return req->body ? "POST" : "GET";
+}
+
+/*
+ * Turns a finished transfer's CURLcode into our code and fills
+ * resp->error/message with which transfer failed and why. Returns the code
+ * (0 for CURLE_OK with no callback error).
+ */
+static int xfer_error(xfer *x, mp_http_response *resp)
+{
+    const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result);
+    const char *m = req_method(x->req);
+    int u = HTTP_URL_SHOWN, err;
+    long oserr = 0;
+
+    if (x->werr == MP_EFBIG)
+        return resp_fail(resp, MP_EFBIG,
+                         "%s %.*s: body larger than max_body (%zu bytes)", m,
+                         u, x->req->url, x->max_body);
+    if (x->werr == MP_EIO)
+        return resp_fail(resp, MP_EIO, "%s %.*s: write(%s): %s", m, u,
+                         x->req->url, x->req->body_path, strerror(x->werrno));
+    if (x->result == CURLE_OK)
+        return 0;
+    err = code_lookup(x->result);
+    if (x->result == CURLE_COULDNT_CONNECT) {
+        curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
+        if (oserr == ETIMEDOUT)
+            err = MP_ETIMEDOUT;
+        else if (oserr != 0 && oserr != ECONNREFUSED)
+            err = MP_EHTTP; /* unreachable and the like: not a refusal */
+    }
+    return resp_fail(resp, err, "%s %.*s: %s", m, u, x->req->url, why);
+}
+
+/* ---- curl callbacks (they never resume a task) -------------------------- */
+
+/* Grows x->body to hold need bytes plus a NUL, doubling. Returns 0 or -1. */
+static int body_reserve(xfer *x, size_t need)
+{
+    size_t cap = x->body_cap ? x->body_cap : 4096;
+    char *p;
+
+    if (need < x->body_cap)
+        return 0;
+    while (cap <= need)
+        cap = cap > SIZE_MAX / 2 ? need + 1 : cap * 2;
+    if (cap > x->max_body + 1)
+        cap = x->max_body + 1 > need ? x->max_body + 1 : need + 1;
+    p = realloc(x->body, cap);
+    if (!p)
+        return -1;
+    x->body = p;
+    x->body_cap = cap;
+    return 0;
+}
+
+/*
+ * Sizes the in-memory body from Content-Length before its first byte (not
+ * with decoding: the header then counts encoded bytes). Returns 0, or -1
+ * to abort: out of memory, or announced larger than max_body (x->werr).
+ */
+static int body_first(xfer *x)
+{
+    curl_off_t clen = -1;
+
+    if (x->req->compressed ||
+        curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+                          &clen) != CURLE_OK ||
+        clen <= 0)
+        return 0;
+    if ((uint64_t)clen > x->max_body) {
+        x->werr = MP_EFBIG;
+        return -1;
+    }
+    return body_reserve(x, (size_t)clen);
+}
+
+/*
+ * CURLOPT_WRITEFUNCTION: stores, writes or counts body bytes. Aborts the
+ * transfer (x->werr says why) over max_body or on a file write error.
+ * Returns n to go on, anything else to abort.
+ */
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    xfer *x = ud;
+
+    (void)size; /* always 1 */
+    x->body_seen += n;
+    if (x->file) {
+        errno = 0;
+        if (fwrite(p, 1, n, x->file) == n)
+            return n;
+        x->werr = MP_EIO;
+        x->werrno = errno ? errno : EIO;
+        return 0;
+    }
+    if (x->req->no_body)
+        return n;
+    if (x->body_len + n > x->max_body) {
+        x->werr = MP_EFBIG;
+        return 0;
+    }
+    if ((!x->body_cap && body_first(x) < 0) ||
+        body_reserve(x, x->body_len + n) < 0)
+        return 0;
+    memcpy(x->body + x->body_len, p, n);
+    x->body_len += n;
+    x->body[x->body_len] = '\0';
+    return n;
+}
+
+/*
+ * CURLOPT_HEADERFUNCTION: keeps the header block of the latest response;
+ * a status line starts a new one, so after redirects (and 1xx responses)
+ * only the final response's block remains. Returns n, or 0 to abort.
+ */
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    xfer *x = ud;
+    size_t cap;
+    char *q;
+
+    (void)size;
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0)
+        x->hdr_len = 0;
+    if (x->hdr_len + n + 1 > HTTP_MAX_HEADERS)
+        return n; /* keep what fits; curl limits headers itself */
+    if (x->hdr_len + n + 1 > x->hdr_cap) {
+        cap = x->hdr_cap ? x->hdr_cap : 1024;
+        while (cap < x->hdr_len + n + 1)
+            cap *= 2;
+        if (!(q = realloc(x->hdr, cap)))
+            return 0;
+        x->hdr = q;
+        x->hdr_cap = cap;
+    }
+    memcpy(x->hdr + x->hdr_len, p, n);
+    x->hdr_len += n;
+    x->hdr[x->hdr_len] = '\0';
+    return n;
+}
+
+/* ---- the event loop side ------------------------------------------------ */
+
+/*
+ * Collects every finished transfer after curl_multi_socket_action returned:
+ * removes its handle, then resumes its task. One message at a time: a
+ * resumed task may add a handle, or end a transfer whose message is still
+ * queued (curl_multi_remove_handle drops that message), so nothing is
+ * cached across a wake.
+ */
+static void drain(http_state *s)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
+        CURL *easy = msg->easy_handle;
+        CURLcode cc = msg->data.result;
+        xfer *x = NULL;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+        curl_multi_remove_handle(s->multi, easy);
+        if (!x || x->state != XFER_ACTIVE)
+            continue;
+        x->result = cc;
+        x->state = XFER_DONE;
+        mp__task_wake(x->task, 0);
+    }
+}
+
+/* libevent: a socket curl watches is ready. */
+static void on_event(evutil_socket_t fd, short what, void *arg)
+{
+    http_state *s = arg;
+    int flags = 0, running;
+
+    if (what & EV_READ)
+        flags |= CURL_CSELECT_IN;
+    if (what & EV_WRITE)
+        flags |= CURL_CSELECT_OUT;
+    curl_multi_socket_action(s->multi, fd, flags, &running);
+    drain(s);
+}
+
+/* libevent: curl's timer expired. */
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    http_state *s = arg;
+    int running;
+
+    (void)fd;
+    (void)what;
+    curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    drain(s);
+}
+
+/*
+ * CURLMOPT_SOCKETFUNCTION: keeps one persistent event per socket in step
+ * with what curl waits for (sockp is that event). Returns 0, or -1 when the
+ * event cannot be created (curl then fails the transfers on it).
+ */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *clientp,
+                     void *sockp)
+{
+    http_state *s = clientp;
+    struct event *ev = sockp;
+    short kind = EV_PERSIST;
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (ev)
+            event_free(ev); /* curl forgets sockp with the socket */
+        return 0;
+    }
+    if (what & CURL_POLL_IN)
+        kind |= EV_READ;
+    if (what & CURL_POLL_OUT)
+        kind |= EV_WRITE;
+    if (!ev) {
+        ev = event_new(s->base, fd, kind, on_event, s);
+        if (!ev)
+            return -1;
+        curl_multi_assign(s->multi, fd, ev);
+    } else {
+        event_del(ev);
+        event_assign(ev, s->base, fd, kind, on_event, s);
+    }
+    return event_add(ev, NULL) == 0 ? 0 : -1;
+}
+
+/* CURLMOPT_TIMERFUNCTION: (re)arms or deletes the one timer. Returns 0. */
+static int on_timer(CURLM *multi, long ms, void *clientp)
+{
+    http_state *s = clientp;
+    struct timeval tv;
+
+    (void)multi;
+    if (ms < 0)
+        return evtimer_del(s->timer) == 0 ? 0 : -1;
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    return evtimer_add(s->timer, &tv) == 0 ? 0 : -1;
+}
+
+/* ---- the per-worker state ----------------------------------------------- */
+
+/* Applies the connection limits to the multi handle. */
+static void apply_limits(CURLM *multi)
+{
+    long idle = g_limit_total                    ? (long)g_limit_total
+                : g_limit_host > HTTP_IDLE_CONNS ? (long)g_limit_host
+                                                 : HTTP_IDLE_CONNS;
+
+    curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      (long)g_limit_total);
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      (long)g_limit_host);
+    /* A fixed idle cache: curl's default (four per handle in the multi)
+       shrinks whenever few tasks are in flight and closes warm
+       connections that the next burst must open again; and in curl 7.x,
+       0 means no bound at all. */
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, idle);
+}
+
+/* Builds the multi and share handles and the timer on base. Returns 0,
+   MP_ENOMEM or MP_EHTTP (curl_global_init failed). */
+static int state_create(http_state *s, struct event_base *base)
+{
+    static int global_done;
+
+    if (!global_done) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return MP_EHTTP;
+        global_done = 1;
+    }
+    memset(s, 0, sizeof *s);
+    s->base = base;
+    s->pid = getpid();
+    s->multi = curl_multi_init();
+    s->share = curl_share_init();
+    s->timer = evtimer_new(base, on_timeout, s);
+    if (!s->multi || !s->share || !s->timer)
+        goto fail;
+    curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+    apply_limits(s->multi);
+    return 0;
+fail:
+    if (s->timer)
+        event_free(s->timer);
+    if (s->share)
+        curl_share_cleanup(s->share);
+    if (s->multi)
+        curl_multi_cleanup(s->multi);
+    memset(s, 0, sizeof *s);
+    return MP_ENOMEM;
+}
+
+/*
+ * Returns the calling worker's curl state in *out, creating it on first
+ * use. A state inherited from a parent process is abandoned, not cleaned
+ * up (its connections belong to the parent). Returns 0, MP_EINVAL outside a
+ * worker, MP_ENOMEM or MP_EHTTP.
+ */
+static int state_get(http_state **out)
+{
+    struct event_base *base = mp__worker_base();
+    int rc;
+
+    if (!base)
+        return MP_EINVAL;
+    if (g_http.multi && (g_http.pid != getpid() || g_http.base != base))
+        memset(&g_http, 0, sizeof g_http);
+    if (!g_http.multi && (rc = state_create(&g_http, base)) != 0)
+        return rc;
+    *out = &g_http;
+    return 0;
+}
+
+/* Returns an idle easy handle (warm caches) or a new one; NULL if out of
+   memory. */
+static CURL *easy_get(http_state *s)
+{
+    CURL *easy;
+
+    if (s->n_free)
+        return s->free_easy[--s->n_free];
+    easy = curl_easy_init();
+    if (easy)
+        curl_easy_setopt(easy, CURLOPT_SHARE, s->share); /* survives reset */
+    return easy;
+}
+
+/* Takes back an easy handle that is in no multi handle. */
+static void easy_put(http_state *s, CURL *easy)
+{
+    curl_easy_reset(easy);
+    if (s->n_free < HTTP_FREE_EASY)
+        s->free_easy[s->n_free++] = easy;
+    else
+        curl_easy_cleanup(easy);
+}
+
+/* ---- one transfer ------------------------------------------------------- */
+
+/* Sets the method and the request body. Returns a CURLcode. */
+static CURLcode set_method(CURL *e, const mp_http_request *req)
+{
+    const char *m = req_method(req);
+    CURLcode rc = CURLE_OK;
+
+    if (strcasecmp(m, "HEAD") == 0)
+        return curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    if (req->body || strcasecmp(m, "POST") == 0) {
+        /* The body stays valid: the task is suspended until the end. */
+        rc = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                              (curl_off_t)(req->body ? req->body_len : 0));
+        if (!rc)
+            rc = curl_easy_setopt(e, CURLOPT_POSTFIELDS,
+                                  req->body ? (const char *)req->body : "");
+    }
+    /* POST is curl's own method with a body; GET without one is the
+       default; anything else (GET with a body too) is named. */
+    if (!rc && strcmp(m, "POST") != 0 && (req->body || strcmp(m, "GET") != 0))
+        rc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+    return rc;
+}
+
+/* Builds the header list: the caller's lines, plus an empty "Expect:" with
+   a body (no 100-continue round trip). Returns 0 or -1 (out of memory). */
+static int set_headers(xfer *x)
+{
+    const mp_http_request *req = x->req;
+    int has_expect = 0;
+    struct curl_slist *l;
+
+    for (size_t i = 0; i < req->n_headers; i++) {
+        if (!req->headers[i])
+            continue;
+        if (strncasecmp(req->headers[i], "Expect:", 7) == 0)
+            has_expect = 1;
+        if (!(l = curl_slist_append(x->headers, req->headers[i])))
+            return -1;
+        x->headers = l;
+    }
+    if (req->body && !has_expect) {
+        if (!(l = curl_slist_append(x->headers, "Expect:")))
+            return -1;
+        x->headers = l;
+    }
+    return 0;
+}
+
+/* Sets the options that do not depend on the request: protocol, signals,
+   callbacks. Returns a CURLcode. */
+static CURLcode set_common(xfer *x)
+{
+    CURL *e = x->easy;
+    int rc = 0; /* OR of CURLcodes: any failure makes it non-zero */
+
+    rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
+    rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    rc |= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    rc |= curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                           (long)CURL_HTTP_VERSION_2TLS);
+    rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "mpool/" MP_VERSION_STRING);
+    rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    if (x->req->want_headers) {
+        rc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    }
+    return rc ? CURLE_BAD_FUNCTION_ARGUMENT : CURLE_OK;
+}
+
+/* Sets the request's own options on x->easy. Returns a CURLcode. */
+static CURLcode set_request(xfer *x)
+{
+    const mp_http_request *req = x->req;
+    CURL *e = x->easy;
+    int rc = 0; /* OR of CURLcodes */
+    long ct = req->connect_timeout_ms ? (long)req->connect_timeout_ms
+                                      : HTTP_CONNECT_MS;
+
+    rc |= curl_easy_setopt(e, CURLOPT_URL, req->url);
+    rc |= set_method(e, req);
+    if (x->headers)
+        rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
+    rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ct);
+    if (req->follow_redirects) {
+        rc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+        rc |= curl_easy_setopt(e, CURLOPT_MAXREDIRS,
+                               req->max_redirects ? (long)req->max_redirects
+                                                  : HTTP_MAX_REDIRS);
+    }
+    if (req->compressed)
+        rc |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    if (req->insecure) {
+        rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (req->cafile)
+        rc |= curl_easy_setopt(e, CURLOPT_CAINFO, req->cafile);
+    return rc ? CURLE_BAD_FUNCTION_ARGUMENT : CURLE_OK;
+}
+
+/*
+ * Releases what the transfer holds: takes its handle out of the multi if it
+ * is still there, returns the easy handle to the idle list, closes the
+ * file, frees the buffers. Idempotent. Safe to call from the worker's cancel
+ * path (never from a curl callback).
+ */
+static void xfer_release(xfer *x)
+{
+    if (x->state == XFER_RELEASED)
+        return;
+    if (x->state == XFER_ACTIVE)
+        curl_multi_remove_handle(g_http.multi, x->easy);
+    if (x->easy)
+        easy_put(&g_http, x->easy);
+    x->easy = NULL;
+    curl_slist_free_all(x->headers);
+    x->headers = NULL;
+    if (x->file)
+        fclose(x->file);
+    x->file = NULL;
+    free(x->body);
+    free(x->hdr);
+    x->body = x->hdr = NULL;
+    x->state = XFER_RELEASED;
+}
+
+/* mp__cancel_fn: the task's deadline passed or it was canceled while its
+   transfer ran. The task is not woken by us afterwards. */
+static void xfer_cancel(mp_task *t, void *arg)
+{
+    (void)t;
+    xfer_release(arg);
+}
+
+/*
+ * Prepares x (easy handle, options, body file) and adds it to the multi.
+ * On failure fills resp and releases x. Returns 0 or the MP_E* code.
+ */
+static int xfer_start(http_state *s, xfer *x, mp_http_response *resp)
+{
+    const mp_http_request *req = x->req;
+    CURLMcode mc;
+
+    x->max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
+    if (!(x->easy = easy_get(s)) || set_headers(x) < 0) {
+        xfer_release(x);
+        return resp_fail(resp, MP_ENOMEM, "%s %.*s: out of memory",
+                         req_method(req), HTTP_URL_SHOWN, req->url);
+    }
+    if (set_common(x) != CURLE_OK || set_request(x) != CURLE_OK) {
+        xfer_release(x);
+        return resp_fail(resp, MP_EINVAL,
+                         "%s %.*s: curl_easy_setopt refused an option",
+                         req_method(req), HTTP_URL_SHOWN, req->url);
+    }
+    if (req->body_path && !(x->file = fopen(req->body_path, "wb"))) {
+        int e = errno;
+        xfer_release(x);
+        return resp_fail(resp, MP_EIO, "fopen(%s): %s", req->body_path,
+                         strerror(e));
+    }
+    if ((mc = curl_multi_add_handle(s->multi, x->easy)) != CURLM_OK) {
+        xfer_release(x);
+        return resp_fail(resp,
+                         mc == CURLM_OUT_OF_MEMORY ? MP_ENOMEM : MP_EHTTP,
+                         "curl_multi_add_handle: %s", curl_multi_strerror(mc));
+    }
+    x->state = XFER_ACTIVE;
+    return 0;
+}
+
+/* Returns a CURLINFO_*_TIME_T value in microseconds (0 if unknown). */
+static uint64_t info_us(CURL *e, CURLINFO what)
+{
+    curl_off_t v = 0;
+
+    if (curl_easy_getinfo(e, what, &v) != CURLE_OK || v < 0)
+        return 0;
+    return (uint64_t)v;
+}
+
+/* Fills resp's status, version, URL, counters and timings from the
+   finished easy handle. */
+static void fill_info(CURL *e, mp_http_response *resp)
+{
+    long v = 0;
+    char *url = NULL;
+    curl_off_t down = 0;
+
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &v) == CURLE_OK)
+        resp->http_version = v == CURL_HTTP_VERSION_1_0   ? 10
+                             : v == CURL_HTTP_VERSION_1_1 ? 11
+                             : v == CURL_HTTP_VERSION_2_0 ? 20
+                             : v == CURL_HTTP_VERSION_3   ? 30
+                                                          : 0;
+    if (curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url)
+        resp->final_url = strdup(url);
+    if (curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &v) == CURLE_OK)
+        resp->redirects = v > 0 ? (unsigned)v : 0;
+    if (curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &down) == CURLE_OK &&
+        down > 0)
+        resp->bytes_down = (uint64_t)down;
+    resp->t_dns_us = info_us(e, CURLINFO_NAMELOOKUP_TIME_T);
+    resp->t_connect_us = info_us(e, CURLINFO_CONNECT_TIME_T);
+    resp->t_tls_us = info_us(e, CURLINFO_APPCONNECT_TIME_T);
+    resp->t_first_byte_us = info_us(e, CURLINFO_STARTTRANSFER_TIME_T);
+    resp->t_total_us = info_us(e, CURLINFO_TOTAL_TIME_T);
+}
+
+/*
+ * Fills resp from a transfer that curl finished: info, error, and the body
+ * and header block (moved into resp; on failure the body is dropped).
+ * Returns 0 or the MP_E* code stored in resp->error.
+ */
+static int xfer_finish(xfer *x, mp_http_response *resp)
+{
+    int err, ferr = 0;
+
+    fill_info(x->easy, resp);
+    err = xfer_error(x, resp);
+    if (x->file) {
+        ferr = fclose(x->file) == 0 ? 0 : errno;
+        x->file = NULL;
+        if (ferr && !err)
+            err = resp_fail(resp, MP_EIO, "close(%s): %s", x->req->body_path,
+                            strerror(ferr));
+    }
+    resp->body_len = x->body_seen;
+    if (!err && !x->req->body_path && !x->req->no_body) {
+        resp->body = x->body ? x->body : calloc(1, 1);
+        x->body = NULL;
+        if (!resp->body)
+            err = resp_fail(resp, MP_ENOMEM, "out of memory");
+    }
+    if (x->req->want_headers && x->hdr) {
+        resp->headers = x->hdr;
+        resp->headers_len = x->hdr_len;
+        x->hdr = NULL;
+    }
+    return err;
+}
+
+/* Checks mp_http's arguments. Returns 0 or MP_EINVAL (stored in resp). */
+static int check_request(mp_task *t, const mp_http_request *req,
+                         mp_http_response *resp)
+{
+    if (!t || !req || !req->url)
+        return resp_fail(resp, MP_EINVAL, "mp_http: %s is NULL",
+                         !t     ? "the task"
+                         : !req ? "the request"
+                                : "the URL");
+    if (req->n_headers && !req->headers)
+        return resp_fail(resp, MP_EINVAL,
+                         "mp_http: n_headers is %zu but "
+                         "headers is NULL",
+                         req->n_headers);
+    if (req->body_len && !req->body)
+        return resp_fail(resp, MP_EINVAL,
+                         "mp_http: body_len is %zu but "
+                         "body is NULL",
+                         req->body_len);
+    if (req->body_len > (size_t)INT64_MAX)
+        return resp_fail(resp, MP_EINVAL, "mp_http: body too large");
+    return 0;
+}
+
+int mp_http(mp_task *t, const mp_http_request *req, mp_http_response *resp)
+{
+    http_state *s;
+    xfer x;
+    int rc, woke;
+
+    if (!resp)
+        return MP_EINVAL;
+    memset(resp, 0, sizeof *resp);
+    if ((rc = check_request(t, req, resp)) != 0)
+        return rc;
+    if ((rc = state_get(&s)) != 0)
+        return resp_fail(resp, rc, "mp_http: %s",
+                         rc == MP_EINVAL ? "called outside a worker"
+                                         : "curl setup failed");
+    memset(&x, 0, sizeof x);
+    x.task = t;
+    x.req = req;
+    if ((rc = xfer_start(s, &x, resp)) != 0)
+        return rc;
+    woke = mp__task_suspend(t, xfer_cancel, &x);
+    if (x.state == XFER_DONE) {
+        rc = xfer_finish(&x, resp);
+    } else {
+        /* Deadline or cancel: cancel_fn released it, or (already past the
+           deadline) nothing did yet. */
+        xfer_release(&x);
+        rc = resp_fail(resp, woke < 0 ? woke : MP_ECANCELED,
+                       "%s %.*s: %s during the transfer", req_method(req),
+                       HTTP_URL_SHOWN, req->url, mp_strerror(woke));
+    }
+    xfer_release(&x);
+    return rc;
+}
+
+void mp_http_response_clear(mp_http_response *resp)
+{
+    if (!resp)
+        return;
+    free(resp->message);
+    free(resp->final_url);
+    free(resp->headers);
+    free(resp->body);
+    memset(resp, 0, sizeof *resp);
+}
+
+int mp_http_set_limits(unsigned total, unsigned per_host)
+{
+    if (total > INT_MAX || per_host > INT_MAX)
+        return MP_EINVAL;
+    g_limit_total = total;
+    g_limit_host = per_host;
+    if (g_http.multi && g_http.pid == getpid())
+        apply_limits(g_http.multi);
+    return 0;
+}

@@ -1,0 +1,597 @@
+/*
+ * test_fetch: the fetch task (workers/fetch.c) in real pools against the
+ * test server: URL and JSON lines, malformed lines, retries, body modes,
+ * headers, configuration errors, and a little fuzzing (every line, however
+ * broken, must give one well-formed record).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fetch.h"
+#include "mpool.h"
+#include "testutil.h"
+
+static mp_ts g_ts;
+
+/* One record as the test sees it. */
+typedef struct rec {
+    mp_fetch_out out;
+    json_t *j;
+} rec;
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* Creates a fetch pool with the configuration text cfg. */
+static mp_pool *fetch_pool(const char *cfg, int workers, int conc)
+{
+    mp_pool_options o = {.workers = workers,
+                         .concurrency = conc,
+                         .init = mp_fetch_init,
+                         .init_arg = cfg,
+                         .init_len = strlen(cfg)};
+    mp_pool *p = NULL;
+
+    assert_int_equal(mp_pool_create(&p, &o), 0);
+    return p;
+}
+
+/* Returns the pool-creation status for configuration cfg. */
+static int fetch_pool_status(const char *cfg)
+{
+    mp_pool_options o = {.workers = 1,
+                         .concurrency = 1,
+                         .init = mp_fetch_init,
+                         .init_arg = cfg,
+                         .init_len = strlen(cfg)};
+    mp_pool *p = NULL;
+    int rc = mp_pool_create(&p, &o);
+
+    mp_pool_destroy(p);
+    return rc;
+}
+
+/* Returns a malloc'd task input: header for line number no, then n bytes
+   of line. */
+static void *mkin(uint64_t no, const char *line, size_t n, size_t *len)
+{
+    mp_fetch_in h = {.line = no};
+    char *b = malloc(sizeof h + n + 1);
+
+    assert_non_null(b);
+    memcpy(b, &h, sizeof h);
+    memcpy(b + sizeof h, line, n);
+    *len = sizeof h + n;
+    return b;
+}
+
+/* Checks one task result and parses its record into r. */
+static void parse_result(mp_result *res, rec *r, uint64_t no)
+{
+    const char *text;
+    size_t n;
+    json_error_t je;
+
+    if (res->status != 0)
+        fail_msg("line %llu: task status %s (%s)", (unsigned long long)no,
+                 mp_err_name(res->status), res->error ? res->error : "");
+    assert_true(res->len > sizeof r->out);
+    memcpy(&r->out, res->data, sizeof r->out);
+    text = (const char *)res->data + sizeof r->out;
+    n = res->len - sizeof r->out;
+    assert_null(memchr(text, '\n', n));
+    assert_null(memchr(text, '\0', n));
+    r->j = json_loadb(text, n, 0, &je);
+    if (!json_is_object(r->j))
+        fail_msg("line %llu: record is not a JSON object: %s",
+                 (unsigned long long)no, je.text);
+    assert_int_equal(r->out.line, no);
+    assert_int_equal(json_integer_value(json_object_get(r->j, "line")),
+                     (json_int_t)no);
+}
+
+/* Runs n lines (line numbers 1..n) through p; fills recs[]. */
+static void run_lines(mp_pool *p, const char *const *lines, const size_t *lens,
+                      size_t n, rec *recs)
+{
+    mp_buf *in = calloc(n, sizeof *in);
+    mp_result *out = calloc(n, sizeof *out);
+
+    assert_non_null(in);
+    assert_non_null(out);
+    for (size_t i = 0; i < n; i++) {
+        size_t len, l = lens ? lens[i] : strlen(lines[i]);
+        in[i].data = mkin(i + 1, lines[i], l, &len);
+        in[i].len = len;
+    }
+    assert_int_equal(mp_pool_map(p, mp_fetch_task, in, n, out), 0);
+    for (size_t i = 0; i < n; i++) {
+        parse_result(&out[i], &recs[i], i + 1);
+        mp_result_clear(&out[i]);
+        free((void *)in[i].data);
+    }
+    free(in);
+    free(out);
+}
+
+/* Runs one line as line number no. */
+static rec run1(mp_pool *p, uint64_t no, const char *line)
+{
+    mp_result res;
+    size_t len;
+    void *in = mkin(no, line, strlen(line), &len);
+    rec r;
+
+    assert_int_equal(mp_pool_apply(p, mp_fetch_task, in, len, &res), 0);
+    parse_result(&res, &r, no);
+    mp_result_clear(&res);
+    free(in);
+    return r;
+}
+
+static void rec_free(rec *r)
+{
+    json_decref(r->j);
+    r->j = NULL;
+}
+
+/* Returns the string at key of o ("" when absent or not a string). */
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* Returns the error code name of a record, or "" for null. */
+static const char *jerr(const rec *r)
+{
+    return jstr(json_object_get(r->j, "error"), "code");
+}
+
+/* Asserts a successful 200 record. */
+static void expect_ok(const rec *r)
+{
+    if (!json_is_null(json_object_get(r->j, "error")))
+        fail_msg("line %llu: %s: %s", (unsigned long long)r->out.line, jerr(r),
+                 jstr(json_object_get(r->j, "error"), "message"));
+    assert_int_equal(r->out.error, 0);
+    assert_int_equal(r->out.status, 200);
+    assert_int_equal(r->out.ok, 1);
+    assert_true(json_is_true(json_object_get(r->j, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(r->j, "status")), 200);
+}
+
+/* Asserts an MP_EINPUT record for line no. */
+static void expect_einput(const rec *r, const char *what)
+{
+    char want[32];
+    const char *msg = jstr(json_object_get(r->j, "error"), "message");
+
+    if (strcmp(jerr(r), "MP_EINPUT") != 0)
+        fail_msg("line %llu: want MP_EINPUT, got \"%s\" (%s)",
+                 (unsigned long long)r->out.line, jerr(r), msg);
+    assert_int_equal(r->out.error, MP_EINPUT);
+    assert_int_equal(r->out.status, 0);
+    assert_int_equal(r->out.ok, 0);
+    assert_int_equal(r->out.attempts, 0);
+    assert_true(json_is_false(json_object_get(r->j, "ok")));
+    snprintf(want, sizeof want, "line %llu:", (unsigned long long)r->out.line);
+    assert_non_null(strstr(msg, want));
+    if (what && !strstr(msg, what))
+        fail_msg("message \"%s\" does not say \"%s\"", msg, what);
+    assert_true(json_is_string(json_object_get(r->j, "input")));
+    assert_true(strlen(jstr(r->j, "input")) <= 1024);
+}
+
+/* Returns the first n bytes of the test server's pattern. */
+static char *pattern(size_t n)
+{
+    char *p = malloc(n + 1);
+
+    for (size_t i = 0; i < n; i++)
+        p[i] = (char)('a' + i % 26);
+    p[n] = '\0';
+    return p;
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_url_lines(void **state)
+{
+    mp_pool *p = fetch_pool("{}", 1, 8);
+    char l[4][128];
+    const char *lines[4] = {l[0], l[1], l[2], l[3]};
+    rec r[4];
+
+    snprintf(l[0], sizeof l[0], "%s/ok", g_ts.base);
+    snprintf(l[1], sizeof l[1], "  %s/bytes/10 \r", g_ts.base);
+    snprintf(l[2], sizeof l[2], "%s/status/404", g_ts.base);
+    snprintf(l[3], sizeof l[3], "%s/redirect/2", g_ts.base);
+    run_lines(p, lines, NULL, 4, r);
+    expect_ok(&r[0]);
+    assert_string_equal(jstr(r[0].j, "url"), l[0]);
+    assert_string_equal(jstr(r[0].j, "final_url"), l[0]);
+    assert_string_equal(jstr(r[0].j, "method"), "GET");
+    assert_string_equal(jstr(r[0].j, "http_version"), "1.1");
+    assert_int_equal(r[0].out.attempts, 1);
+    assert_int_equal(r[0].out.bytes, 3);
+    assert_true(r[0].out.total_us > 0);
+    assert_true(json_real_value(json_object_get(
+                    json_object_get(r[0].j, "time"), "total")) > 0);
+    assert_null(json_object_get(r[0].j, "body")); /* body "none" */
+    expect_ok(&r[1]);
+    assert_int_equal(r[1].out.bytes, 10);
+    assert_int_equal(r[2].out.status, 404);
+    assert_int_equal(r[2].out.ok, 0);
+    assert_int_equal(r[2].out.error, 0);
+    assert_true(json_is_null(json_object_get(r[2].j, "error")));
+    assert_true(json_is_false(json_object_get(r[2].j, "ok")));
+    assert_int_equal(r[3].out.status, 302); /* "follow" is off */
+    for (int i = 0; i < 4; i++)
+        rec_free(&r[i]);
+    mp_pool_destroy(p);
+
+    p = fetch_pool("{\"follow\":true,\"max_redirs\":5}", 1, 2);
+    r[0] = run1(p, 9, l[3]);
+    expect_ok(&r[0]);
+    assert_int_equal(json_integer_value(json_object_get(r[0].j, "redirects")),
+                     2);
+    rec_free(&r[0]);
+    r[0] =
+        run1(p, 10,
+             (snprintf(l[0], sizeof l[0], "%s/redirect/9", g_ts.base), l[0]));
+    assert_string_equal(jerr(&r[0]), "MP_EREDIRECT");
+    rec_free(&r[0]);
+    mp_pool_destroy(p);
+}
+
+static void test_json_lines(void **state)
+{
+    mp_pool *p =
+        fetch_pool("{\"body\":\"inline\",\"headers\":[\"X-Cfg: yes\"]}", 1, 4);
+    char l[3][512];
+    const char *lines[3] = {l[0], l[1], l[2]};
+    rec r[3];
+    json_t *echo, *id;
+
+    snprintf(l[0], sizeof l[0],
+             "{\"url\":\"%s/echo\",\"method\":\"put\",\"headers\":{\"X-A\":"
+             "\"1\",\"X-B\":\"two\"},\"body\":\"hello\",\"id\":{\"k\":[1,2]}}",
+             g_ts.base);
+    snprintf(l[1], sizeof l[1],
+             "{\"id\":42,\"url\":\"%s/echo\",\"headers\":[\"X-C: 3\"],"
+             "\"body\":\"x=1\"}",
+             g_ts.base);
+    snprintf(l[2], sizeof l[2], "{\"url\":\"%s/echo\",\"id\":null}",
+             g_ts.base);
+    run_lines(p, lines, NULL, 3, r);
+    for (int i = 0; i < 3; i++)
+        expect_ok(&r[i]);
+
+    id = json_pack("{s:[i,i]}", "k", 1, 2);
+    assert_true(json_equal(json_object_get(r[0].j, "id"), id));
+    json_decref(id);
+    assert_string_equal(jstr(r[0].j, "method"), "PUT");
+    assert_string_equal(jstr(r[0].j, "body_encoding"), "utf-8");
+    echo = json_loads(jstr(r[0].j, "body"), 0, NULL);
+    assert_non_null(echo);
+    assert_string_equal(jstr(echo, "method"), "PUT");
+    assert_string_equal(jstr(echo, "body"), "hello");
+    assert_string_equal(jstr(json_object_get(echo, "headers"), "X-A"), "1");
+    assert_string_equal(jstr(json_object_get(echo, "headers"), "X-B"), "two");
+    assert_string_equal(jstr(json_object_get(echo, "headers"), "X-Cfg"),
+                        "yes");
+    json_decref(echo);
+
+    assert_int_equal(json_integer_value(json_object_get(r[1].j, "id")), 42);
+    assert_string_equal(jstr(r[1].j, "method"), "POST");
+    echo = json_loads(jstr(r[1].j, "body"), 0, NULL);
+    assert_string_equal(jstr(echo, "method"), "POST");
+    assert_string_equal(jstr(echo, "body"), "x=1");
+    assert_string_equal(jstr(json_object_get(echo, "headers"), "X-C"), "3");
+    json_decref(echo);
+
+    assert_true(json_is_null(json_object_get(r[2].j, "id")));
+    assert_string_equal(jstr(r[2].j, "method"), "GET");
+    for (int i = 0; i < 3; i++)
+        rec_free(&r[i]);
+    mp_pool_destroy(p);
+}
+
+static void test_malformed(void **state)
+{
+    enum { N = 17, DEEP = 20000, HUGE = 1 << 20 };
+    mp_pool *p = fetch_pool("{}", 1, 8);
+    char l[8][256], *deep = malloc(DEEP * 2 + 64), *huge = malloc(HUGE);
+    static const char nul[] = "http://127.0.0.1/a\0b";
+    const char *lines[N];
+    size_t lens[N];
+    rec r[N];
+    static const char *const why[N] = {
+        "bad URL",   "scheme", "bad JSON", "unknown method", "\"url\"", NULL,
+        "empty URL", NULL,     "header X", "bad header",     "nested",  "NUL",
+        "UTF-8",     NULL,     "\"body\"", "\"headers\"",    "bad URL"};
+
+    snprintf(l[0], sizeof l[0], "not a url");
+    snprintf(l[1], sizeof l[1], "ftp://127.0.0.1/x");
+    snprintf(l[2], sizeof l[2], "{\"url\": \"%s/ok\"", g_ts.base);
+    snprintf(l[3], sizeof l[3], "{\"url\":\"%s/ok\",\"method\":\"FROB\"}",
+             g_ts.base);
+    snprintf(l[4], sizeof l[4], "{\"url\":5}");
+    snprintf(l[5], sizeof l[5], "[1,2]");
+    snprintf(l[6], sizeof l[6], "{\"url\":\"%s/ok\",\"headers\":{\"X\":1}}",
+             g_ts.base);
+    snprintf(l[7], sizeof l[7],
+             "{\"url\":\"%s/ok\",\"headers\":{\"X\":\"a\\r\\nEvil: 1\"}}",
+             g_ts.base);
+    lines[0] = l[0], lines[1] = l[1], lines[2] = l[2], lines[3] = l[3];
+    lines[4] = l[4], lines[5] = l[5];
+    lines[6] = "   ";
+    lines[7] = "http://";
+    lines[8] = l[6];
+    lines[9] = l[7];
+    /* deep JSON */
+    strcpy(deep, "{\"url\":");
+    memset(deep + 7, '[', DEEP);
+    memset(deep + 7 + DEEP, ']', DEEP);
+    strcpy(deep + 7 + 2 * DEEP, "}");
+    lines[10] = deep;
+    lines[11] = nul;
+    lines[12] = "http://\xff\xfe/x";
+    /* a huge line: 1 MiB, not a URL */
+    memset(huge, 'a', HUGE - 1);
+    huge[HUGE - 1] = '\0';
+    lines[13] = huge;
+    lines[14] = "{\"url\":\"http://127.0.0.1/\",\"body\":[1]}";
+    lines[15] = "{\"url\":\"http://127.0.0.1/\",\"headers\":\"X: 1\"}";
+    lines[16] = "{\"url\":\"http:// spaces in host/\"}";
+    for (int i = 0; i < N; i++)
+        lens[i] = strlen(lines[i]);
+    lens[11] = sizeof nul - 1;
+    run_lines(p, lines, lens, N, r);
+    for (int i = 0; i < N; i++) {
+        expect_einput(&r[i], why[i]);
+        rec_free(&r[i]);
+    }
+    /* the worker is fine afterwards */
+    snprintf(l[0], sizeof l[0], "%s/ok", g_ts.base);
+    r[0] = run1(p, 100, l[0]);
+    expect_ok(&r[0]);
+    rec_free(&r[0]);
+    free(deep);
+    free(huge);
+    mp_pool_destroy(p);
+}
+
+static void test_retries(void **state)
+{
+    mp_pool *p = fetch_pool("{\"retries\":3,\"retry_base_ms\":1,"
+                            "\"retry_max_ms\":20,\"timeout_ms\":5000}",
+                            1, 8);
+    char l[5][160];
+    const char *lines[5] = {l[0], l[1], l[2], l[3], l[4]};
+    rec r[5];
+    int pid = (int)getpid();
+
+    snprintf(l[0], sizeof l[0], "%s/flaky/fetch-%d-a/2", g_ts.base, pid);
+    snprintf(l[1], sizeof l[1], "%s/flaky/fetch-%d-b/9", g_ts.base, pid);
+    snprintf(l[2], sizeof l[2], "%s/status/503?retry_after=100", g_ts.base);
+    snprintf(l[3], sizeof l[3], "http://127.0.0.1:%d/", mp_test_free_port());
+    snprintf(l[4], sizeof l[4], "http://nosuch.invalid/");
+    run_lines(p, lines, NULL, 5, r);
+    expect_ok(&r[0]);
+    assert_int_equal(r[0].out.attempts, 3);
+    assert_int_equal(json_integer_value(json_object_get(r[0].j, "attempts")),
+                     3);
+    assert_int_equal(r[1].out.status, 503); /* gave up: 1 + 3 attempts */
+    assert_int_equal(r[1].out.attempts, 4);
+    assert_int_equal(r[1].out.ok, 0);
+    /* Retry-After: 100 s is capped at retry_max_ms */
+    assert_int_equal(r[2].out.status, 503);
+    assert_int_equal(r[2].out.attempts, 4);
+    assert_string_equal(jerr(&r[3]), "MP_ECONNREFUSED");
+    assert_int_equal(r[3].out.attempts, 4);
+    assert_string_equal(jerr(&r[4]), "MP_EDNS"); /* not retried */
+    assert_int_equal(r[4].out.attempts, 1);
+    for (int i = 0; i < 5; i++)
+        rec_free(&r[i]);
+    mp_pool_destroy(p);
+}
+
+/* Returns the hex SHA-256 of p[0..n). */
+static void sha256_hex(const char *p, size_t n, char *hex)
+{
+    unsigned char md[32];
+    unsigned len = 0;
+
+    EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < len; i++)
+        sprintf(hex + 2 * i, "%02x", md[i]);
+}
+
+static void test_body_modes(void **state)
+{
+    mp_pool *p = fetch_pool("{\"body\":\"inline\"}", 1, 4);
+    char l[2][128], hex[65], cfg[600], path[600], *dir, *pat = pattern(5000);
+    const char *lines[2] = {l[0], l[1]};
+    unsigned char raw[64];
+    rec r[2];
+    FILE *f;
+    size_t n;
+
+    snprintf(l[0], sizeof l[0], "%s/bytes/5000", g_ts.base);
+    snprintf(l[1], sizeof l[1], "%s/gzip", g_ts.base); /* binary: base64 */
+    run_lines(p, lines, NULL, 2, r);
+    expect_ok(&r[0]);
+    assert_string_equal(jstr(r[0].j, "body_encoding"), "utf-8");
+    assert_string_equal(jstr(r[0].j, "body"), pat);
+    expect_ok(&r[1]);
+    assert_string_equal(jstr(r[1].j, "body_encoding"), "base64");
+    n = (size_t)EVP_DecodeBlock(
+        raw, (const unsigned char *)jstr(r[1].j, "body"), 40);
+    assert_true(n >= 2);
+    assert_int_equal(raw[0], 0x1f);
+    assert_int_equal(raw[1], 0x8b);
+    rec_free(&r[0]);
+    rec_free(&r[1]);
+    mp_pool_destroy(p);
+
+    p = fetch_pool("{\"body\":\"sha256\"}", 1, 4);
+    r[0] = run1(p, 1, l[0]);
+    expect_ok(&r[0]);
+    sha256_hex(pat, 5000, hex);
+    assert_string_equal(jstr(r[0].j, "sha256"), hex);
+    assert_null(json_object_get(r[0].j, "body"));
+    rec_free(&r[0]);
+    mp_pool_destroy(p);
+
+    assert_non_null(dir = mp_test_tmpdir());
+    snprintf(cfg, sizeof cfg, "{\"body\":\"dir\",\"body_dir\":\"%s/out\"}",
+             dir);
+    p = fetch_pool(cfg, 1, 4);
+    r[0] = run1(p, 7, l[0]);
+    expect_ok(&r[0]);
+    snprintf(path, sizeof path, "%s/out/7.body", dir);
+    assert_string_equal(jstr(r[0].j, "body_file"), path);
+    assert_non_null(f = fopen(path, "rb"));
+    memset(pat, 0, 5000);
+    assert_int_equal(fread(pat, 1, 5000, f), 5000);
+    fclose(f);
+    assert_memory_equal(pat, "abcdefghijklmnopqrstuvwxyzab", 28);
+    rec_free(&r[0]);
+    snprintf(l[1], sizeof l[1], "%s/drop", g_ts.base);
+    r[0] = run1(p, 8, l[1]);
+    assert_string_equal(jerr(&r[0]), "MP_ECONNRESET");
+    assert_null(json_object_get(r[0].j, "body_file"));
+    snprintf(path, sizeof path, "%s/out/8.body", dir);
+    assert_int_not_equal(access(path, F_OK), 0); /* partial file removed */
+    rec_free(&r[0]);
+    mp_pool_destroy(p);
+    mp_test_rm_rf(dir);
+    free(dir);
+    free(pat);
+}
+
+static void test_headers(void **state)
+{
+    mp_pool *p = fetch_pool("{\"include_headers\":true}", 1, 2);
+    char l[128];
+    json_t *h;
+    rec r;
+
+    snprintf(l, sizeof l, "%s/status/503?retry_after=7", g_ts.base);
+    r = run1(p, 1, l);
+    assert_int_equal(r.out.status, 503);
+    h = json_object_get(r.j, "headers");
+    assert_true(json_is_object(h));
+    assert_string_equal(jstr(h, "retry-after"), "7");
+    assert_string_equal(jstr(h, "content-type"), "text/plain");
+    assert_null(json_object_get(h, "Content-Type"));
+    rec_free(&r);
+    mp_pool_destroy(p);
+}
+
+static void test_config_errors(void **state)
+{
+    static const char *const bad[] = {"not json",
+                                      "[1]",
+                                      "{\"body\":\"bogus\"}",
+                                      "{\"nope\":1}",
+                                      "{\"retries\":-1}",
+                                      "{\"follow\":1}",
+                                      "{\"method\":\"FROB\"}",
+                                      "{\"headers\":[\"no colon\"]}",
+                                      "{\"body\":\"dir\"}",
+                                      "{\"timeout_ms\":\"5\"}"};
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (fetch_pool_status(bad[i]) != MP_EINIT)
+            fail_msg("configuration %s was accepted", bad[i]);
+    assert_int_equal(fetch_pool_status("{\"retries\":2,\"per_host\":4,"
+                                       "\"total_conns\":8}"),
+                     0);
+}
+
+/* Random and mutated lines: each gives exactly one well-formed record. */
+static void test_fuzz(void **state)
+{
+    enum { N = 400 };
+    mp_pool *p = fetch_pool("{\"body\":\"inline\",\"include_headers\":true,"
+                            "\"timeout_ms\":2000}",
+                            2, 16);
+    static const char *const seeds[] = {
+        "{\"url\":\"%s/ok\",\"method\":\"GET\",\"headers\":{\"A\":\"b\"}}",
+        "{\"url\":\"%s/echo\",\"body\":\"\\u00e9\",\"id\":[1,{\"x\":null}]}",
+        "%s/bytes/20", "{\"url\":\"%s/gzip\",\"headers\":[\"A: b\"]}"};
+    char *lines[N];
+    size_t lens[N];
+    rec r[N];
+    unsigned seed = 12345;
+
+    for (int i = 0; i < N; i++) {
+        size_t n = (size_t)(rand_r(&seed) % 300);
+        char *b = malloc(512);
+        if (i % 2 == 0) { /* random bytes, sometimes looking like JSON */
+            for (size_t k = 0; k < n; k++)
+                b[k] = (char)(rand_r(&seed) & 0xff);
+            if (n && i % 4 == 0)
+                b[0] = '{';
+        } else { /* a valid line with a few bytes changed */
+            n = (size_t)snprintf(b, 512, seeds[i / 2 % 4], g_ts.base);
+            for (int k = 0; k < 1 + i % 3; k++)
+                b[(size_t)rand_r(&seed) % n] = (char)(rand_r(&seed) & 0xff);
+        }
+        lines[i] = b;
+        lens[i] = n;
+    }
+    run_lines(p, (const char *const *)lines, lens, N, r);
+    for (int i = 0; i < N; i++) {
+        assert_true(json_is_object(r[i].j));
+        assert_true(json_is_boolean(json_object_get(r[i].j, "ok")));
+        assert_int_equal(r[i].out.ok,
+                         json_is_true(json_object_get(r[i].j, "ok")));
+        rec_free(&r[i]);
+        free(lines[i]);
+    }
+    mp_pool_destroy(p);
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static int setup(void **state)
+{
+    signal(SIGPIPE, SIG_IGN);
+    return mp_ts_start(&g_ts, NULL) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    mp_ts_stop(&g_ts);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url_lines),
+        cmocka_unit_test(test_json_lines),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_retries),
+        cmocka_unit_test(test_body_modes),
+        cmocka_unit_test(test_headers),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_fuzz),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,982 @@
+/*
+ * The fetch task (see fetch.h): one input line in, one JSON record out.
+ * Runs inside workers: the configuration is a per-worker static set by
+ * mp_fetch_init (the pool's init function); everything per request, from
+ * parsing the line to formatting the record, happens here so the
+ * coordinator only moves bytes.
+ *
+ * Retries: a failed attempt is retried (up to "retries" more) when the
+ * failure is likely to pass: connection refused or reset, a timeout, or
+ * HTTP 429/502/503/504. DNS failures are not retried: curl reports a name
+ * that does not exist (NXDOMAIN, every .invalid host) the same way as a
+ * resolver hiccup, and the former is by far the common case in URL lists.
+ * Waits are exponential with full jitter (random in [0, min(max, base *
+ * 2^k)]), and at least the server's Retry-After (seconds form only; the
+ * HTTP-date form is ignored), capped at retry_max_ms.
+ *
+ * Never crashes on input: every line, however broken, yields a record.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "fetch.h"
+
+#define FETCH_INPUT_SHOWN 1024 /* bytes of a bad line echoed in "input" */
+#define FETCH_MAX_DEPTH 32     /* nesting accepted in a JSON line */
+#define FETCH_REAL_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(10))
+
+enum { BODY_NONE, BODY_INLINE, BODY_SHA256, BODY_DIR };
+
+/* The worker's configuration (mp_fetch_init). */
+typedef struct fetch_cfg {
+    char *method;
+    char **headers;
+    size_t n_headers;
+    char *data;
+    size_t data_len;
+    int has_data;
+    unsigned timeout_ms, connect_timeout_ms, max_redirs;
+    int follow, compressed, insecure, include_headers;
+    char *cacert;
+    unsigned retries, retry_base_ms, retry_max_ms;
+    unsigned per_host, total_conns;
+    int body;
+    char *body_dir;
+    size_t max_body;
+} fetch_cfg;
+
+static fetch_cfg g_cfg;
+static int g_cfg_set;
+
+/* One parsed input line. Strings point into `root` or `owned`. */
+typedef struct fetch_line {
+    uint64_t no;
+    const char *raw;
+    size_t raw_len;
+    json_t *root; /* the JSON object of a JSON line */
+    json_t *id;   /* borrowed from root */
+    char *url;    /* NUL-terminated copy */
+    char method[8];
+    const char *body;
+    size_t body_len;
+    char **hdr; /* "Name: value" lines built from the JSON headers */
+    size_t n_hdr;
+    char why[160]; /* what is wrong with the line, for MP_EINPUT */
+} fetch_line;
+
+static const char *const methods[] = {"GET",    "HEAD",  "POST",   "PUT",
+                                      "DELETE", "PATCH", "OPTIONS"};
+
+/* ---- small helpers ----------------------------------------------------- */
+
+/* Returns 1 if p[0..n) is valid UTF-8 (no overlongs, surrogates or code
+   points past U+10FFFF), else 0. */
+static int utf8_valid(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned c = p[i], need, cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            cp = c & 0x07;
+        } else
+            return 0;
+        if (n - i <= need)
+            return 0;
+        for (unsigned k = 1; k <= need; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (p[i + k] & 0x3F);
+        }
+        if ((need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
+/* Returns 1 if p[0..n) is UTF-8 text without NUL bytes (a "\u0000" in a
+   record trips C consumers). */
+static int is_text(const char *p, size_t n)
+{
+    return !memchr(p, '\0', n) && utf8_valid((const unsigned char *)p, n);
+}
+
+/* Returns a JSON string of p[0..n): as is when it is text, else with NUL
+   and every byte >= 0x80 replaced by '?'. NULL only when out of memory. */
+static json_t *jstr_lossy(const char *p, size_t n)
+{
+    json_t *s;
+    char *copy;
+
+    if (is_text(p, n))
+        return json_stringn(p, n);
+    if (!(copy = malloc(n ? n : 1)))
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        copy[i] = (unsigned char)p[i] >= 0x80 || !p[i] ? '?' : p[i];
+    s = json_stringn(copy, n);
+    free(copy);
+    return s;
+}
+
+/* Returns the base64 of p[0..n) (no line breaks) as a JSON string. */
+static json_t *jstr_base64(const char *p, size_t n)
+{
+    size_t out_len = 4 * ((n + 2) / 3);
+    unsigned char *out = malloc(out_len + 1);
+    json_t *s;
+
+    if (!out)
+        return NULL;
+    /* EVP_EncodeBlock takes an int length: go in 3-byte-aligned chunks. */
+    for (size_t i = 0, o = 0; i < n;) {
+        size_t chunk = n - i > ((size_t)1 << 30) ? ((size_t)1 << 30) : n - i;
+        o += (size_t)EVP_EncodeBlock(out + o, (const unsigned char *)p + i,
+                                     (int)chunk);
+        i += chunk;
+    }
+    s = json_stringn((const char *)out, out_len);
+    free(out);
+    return s;
+}
+
+/* Returns the hex SHA-256 of p[0..n) as a JSON string; NULL on failure. */
+static json_t *jstr_sha256(const char *p, size_t n)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned md_len = 0;
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(ctx, p, n) == 1 &&
+             EVP_DigestFinal_ex(ctx, md, &md_len) == 1;
+
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return NULL;
+    for (unsigned i = 0; i < md_len; i++)
+        sprintf(hex + 2 * i, "%02x", md[i]);
+    return json_stringn(hex, 2 * md_len);
+}
+
+/* Returns the canonical (upper-case) spelling of a known method, or NULL. */
+static const char *method_known(const char *m)
+{
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strcasecmp(m, methods[i]) == 0)
+            return methods[i];
+    return NULL;
+}
+
+/* Returns 1 if a header line is acceptable: "Name: value" (or "Name;"),
+   no CR, LF or NUL that would split it. */
+static int header_ok(const char *h, size_t n)
+{
+    const char *sep = memchr(h, ':', n);
+
+    if (!sep)
+        sep = memchr(h, ';', n);
+    if (!sep || sep == h || memchr(h, '\r', n) || memchr(h, '\n', n) ||
+        strlen(h) != n)
+        return 0;
+    return 1;
+}
+
+/* ---- configuration ----------------------------------------------------- */
+
+/* Frees the configuration's strings and sets the defaults. */
+static void cfg_reset(fetch_cfg *c)
+{
+    free(c->method);
+    for (size_t i = 0; i < c->n_headers; i++)
+        free(c->headers[i]);
+    free(c->headers);
+    free(c->data);
+    free(c->cacert);
+    free(c->body_dir);
+    memset(c, 0, sizeof *c);
+    c->timeout_ms = 30000;
+    c->connect_timeout_ms = 10000;
+    c->max_redirs = 10;
+    c->retry_base_ms = 100;
+    c->retry_max_ms = 10000;
+    c->max_body = (size_t)16 << 20;
+}
+
+/* Reads an optional non-negative integer key no larger than max. Returns 0
+   (absent or stored) or -1 (wrong type or range). */
+static int cfg_uint(json_t *o, const char *key, json_int_t max, unsigned *out)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (!v)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > max)
+        return -1;
+    *out = (unsigned)json_integer_value(v);
+    return 0;
+}
+
+/* Reads an optional boolean key. Returns 0 or -1 (not a boolean). */
+static int cfg_bool(json_t *o, const char *key, int *out)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v))
+        return -1;
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* Reads an optional string key into a malloc'd copy. Returns 0 or -1. */
+static int cfg_str(json_t *o, const char *key, char **out)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (!v)
+        return 0;
+    if (!json_is_string(v) || !(*out = strdup(json_string_value(v))))
+        return -1;
+    return 0;
+}
+
+/* Reads "headers": an array of "Name: value" strings. Returns 0 or -1. */
+static int cfg_headers(json_t *o, fetch_cfg *c)
+{
+    json_t *a = json_object_get(o, "headers"), *v;
+    size_t i;
+
+    if (!a)
+        return 0;
+    if (!json_is_array(a) ||
+        !(c->headers = calloc(json_array_size(a) + 1, sizeof(char *))))
+        return -1;
+    json_array_foreach (a, i, v) {
+        if (!json_is_string(v) ||
+            !header_ok(json_string_value(v), json_string_length(v)) ||
+            !(c->headers[i] = strdup(json_string_value(v))))
+            return -1;
+        c->n_headers = i + 1;
+    }
+    return 0;
+}
+
+/* Reads "body" and "body_dir" (creating the directory). Returns 0 or -1. */
+static int cfg_body(json_t *o, fetch_cfg *c)
+{
+    static const char *const names[] = {"none", "inline", "sha256", "dir"};
+    json_t *v = json_object_get(o, "body");
+    struct stat st;
+
+    if (v) {
+        c->body = -1;
+        for (int i = 0; json_is_string(v) && i < 4; i++)
+            if (strcmp(json_string_value(v), names[i]) == 0)
+                c->body = i;
+        if (c->body < 0)
+            return -1;
+    }
+    if (cfg_str(o, "body_dir", &c->body_dir) < 0)
+        return -1;
+    if (c->body != BODY_DIR)
+        return 0;
+    if (!c->body_dir || !c->body_dir[0])
+        return -1;
+    if (mkdir(c->body_dir, 0777) < 0 && errno != EEXIST)
+        return -1;
+    return stat(c->body_dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+/* Returns 0 if every key of o is one the configuration knows, else -1. */
+static int cfg_keys_known(json_t *o)
+{
+    /* clang-format off */
+    static const char *const keys[] = {
+        "method", "headers", "data", "timeout_ms", "connect_timeout_ms",
+        "follow", "max_redirs", "compressed", "insecure", "cacert",
+        "retries", "retry_base_ms", "retry_max_ms", "per_host",
+        "total_conns", "body", "body_dir", "include_headers", "max_body"};
+    /* clang-format on */
+    const char *k;
+    json_t *v;
+
+    json_object_foreach (o, k, v) {
+        size_t i = 0;
+        while (i < sizeof keys / sizeof keys[0] && strcmp(k, keys[i]) != 0)
+            i++;
+        if (i == sizeof keys / sizeof keys[0])
+            return -1;
+    }
+    return 0;
+}
+
+/* Reads the optional "max_body" (bytes, 1 TiB at most). Returns 0 or -1. */
+static int cfg_max_body(json_t *o, fetch_cfg *c)
+{
+    json_t *v = json_object_get(o, "max_body");
+
+    if (!v)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > ((json_int_t)1 << 40))
+        return -1;
+    if (json_integer_value(v) > 0)
+        c->max_body = (size_t)json_integer_value(v);
+    return 0;
+}
+
+/* Fills c from the configuration object. Returns 0 or -1. */
+static int cfg_parse(json_t *o, fetch_cfg *c)
+{
+    const json_int_t big = 0xffffffff;
+
+    if (cfg_keys_known(o) < 0 || cfg_str(o, "method", &c->method) < 0 ||
+        (c->method && !method_known(c->method)) || cfg_headers(o, c) < 0 ||
+        cfg_str(o, "data", &c->data) < 0 || cfg_str(o, "cacert", &c->cacert) ||
+        cfg_uint(o, "timeout_ms", big, &c->timeout_ms) < 0 ||
+        cfg_uint(o, "connect_timeout_ms", big, &c->connect_timeout_ms) < 0 ||
+        cfg_uint(o, "max_redirs", big, &c->max_redirs) < 0 ||
+        cfg_uint(o, "retries", 1000000, &c->retries) < 0 ||
+        cfg_uint(o, "retry_base_ms", big, &c->retry_base_ms) < 0 ||
+        cfg_uint(o, "retry_max_ms", big, &c->retry_max_ms) < 0 ||
+        cfg_uint(o, "per_host", big, &c->per_host) < 0 ||
+        cfg_uint(o, "total_conns", big, &c->total_conns) < 0 ||
+        cfg_max_body(o, c) < 0 || cfg_bool(o, "follow", &c->follow) < 0 ||
+        cfg_bool(o, "compressed", &c->compressed) < 0 ||
+        cfg_bool(o, "insecure", &c->insecure) < 0 ||
+        cfg_bool(o, "include_headers", &c->include_headers) < 0 ||
+        cfg_body(o, c) < 0)
+        return -1;
+    if (c->method)
+        strcpy(c->method, method_known(c->method));
+    if (c->data) {
+        c->has_data = 1;
+        c->data_len = strlen(c->data);
+    }
+    return 0;
+}
+
+int mp_fetch_init(const void *arg, size_t len)
+{
+    json_t *o = NULL;
+    int rc = 0;
+
+    cfg_reset(&g_cfg);
+    g_cfg_set = 1;
+    if (arg && len) {
+        o = json_loadb(arg, len, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(o) || cfg_parse(o, &g_cfg) < 0) {
+            cfg_reset(&g_cfg);
+            rc = MP_EINVAL;
+        }
+        json_decref(o);
+    }
+    if (rc == 0 && mp_http_set_limits(g_cfg.total_conns, g_cfg.per_host))
+        rc = MP_EINVAL;
+    return rc;
+}
+
+/* ---- the input line ---------------------------------------------------- */
+
+/* Records what is wrong with the line. Returns MP_EINPUT. */
+static int line_bad(fetch_line *l, const char *fmt, const char *arg)
+{
+    snprintf(l->why, sizeof l->why, fmt, arg);
+    return MP_EINPUT;
+}
+
+/* Checks l->url with curl's URL parser: http or https, with a host.
+   Returns 0 or MP_EINPUT. */
+static int line_check_url(fetch_line *l)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL;
+    CURLUcode uc;
+    int rc = 0;
+
+    if (!u)
+        return line_bad(l, "%s", "out of memory");
+    if (!l->url[0])
+        rc = line_bad(l, "%s", "empty URL");
+    else if (!utf8_valid((const unsigned char *)l->url, strlen(l->url)))
+        rc = line_bad(l, "%s", "URL is not valid UTF-8");
+    else if ((uc = curl_url_set(u, CURLUPART_URL, l->url,
+                                CURLU_NON_SUPPORT_SCHEME)) != CURLUE_OK)
+        rc = line_bad(l, "bad URL: %s", curl_url_strerror(uc));
+    else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+             (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
+        rc = line_bad(l, "URL scheme %s is not http or https",
+                      scheme ? scheme : "(none)");
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+/* Appends one "Name: value" line (name and value of n and vn bytes) to
+   l->hdr. Returns 0 or MP_EINPUT. */
+static int line_add_header(fetch_line *l, const char *name, const char *v,
+                           size_t vn)
+{
+    size_t nn = strlen(name);
+    char *h = malloc(nn + vn + 3), **a;
+
+    if (!h)
+        return line_bad(l, "%s", "out of memory");
+    memcpy(h, name, nn);
+    /* "Name;" sends an empty header; "Name:" would remove it in curl. */
+    memcpy(h + nn, vn ? ": " : ";", vn ? 2 : 1);
+    memcpy(h + nn + (vn ? 2 : 1), v, vn);
+    h[nn + (vn ? 2 : 1) + vn] = '\0';
+    if (!header_ok(h, nn + (vn ? 2 : 1) + vn) || memchr(name, ':', nn) ||
+        !(a = realloc(l->hdr, (l->n_hdr + 1) * sizeof *a))) {
+        free(h);
+        return line_bad(l, "bad header \"%.60s\"", name);
+    }
+    l->hdr = a;
+    l->hdr[l->n_hdr++] = h;
+    return 0;
+}
+
+/* Reads "headers" of a JSON line: an object of name → string, or an array
+   of "Name: value" strings. Returns 0 or MP_EINPUT. */
+static int line_headers(fetch_line *l, json_t *h)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    int rc = 0;
+
+    if (json_is_object(h)) {
+        json_object_foreach (h, k, v) {
+            if (!json_is_string(v))
+                return line_bad(l, "header %.60s is not a string", k);
+            if ((rc = line_add_header(l, k, json_string_value(v),
+                                      json_string_length(v))) != 0)
+                return rc;
+        }
+        return 0;
+    }
+    if (!json_is_array(h))
+        return line_bad(l, "%s", "\"headers\" is not an object or array");
+    json_array_foreach (h, i, v) {
+        char **a;
+        if (!json_is_string(v) ||
+            !header_ok(json_string_value(v), json_string_length(v)))
+            return line_bad(l, "%s", "bad entry in \"headers\"");
+        if (!(a = realloc(l->hdr, (l->n_hdr + 1) * sizeof *a)) ||
+            !(a[l->n_hdr] = strdup(json_string_value(v))))
+            return line_bad(l, "%s", "out of memory");
+        l->hdr = a;
+        l->n_hdr++;
+    }
+    return 0;
+}
+
+/* Returns the deepest nesting of arrays and objects in a JSON text (strings
+   skipped), counting no further than limit + 1. jansson parses by
+   recursion, and a task runs on a small coroutine stack. */
+static int json_depth(const char *p, size_t n, int limit)
+{
+    int d = 0, max = 0, in_str = 0;
+
+    for (size_t i = 0; i < n && max <= limit; i++) {
+        if (in_str) {
+            if (p[i] == '\\')
+                i++;
+            else if (p[i] == '"')
+                in_str = 0;
+        } else if (p[i] == '"') {
+            in_str = 1;
+        } else if (p[i] == '[' || p[i] == '{') {
+            max = ++d > max ? d : max;
+        } else if (p[i] == ']' || p[i] == '}') {
+            d--;
+        }
+    }
+    return max;
+}
+
+/* Parses a JSON line {"url","method","headers","body","id"}. Returns 0 or
+   MP_EINPUT. */
+static int line_json(fetch_line *l)
+{
+    json_error_t je;
+    json_t *v;
+
+    if (json_depth(l->raw, l->raw_len, FETCH_MAX_DEPTH) > FETCH_MAX_DEPTH)
+        return line_bad(l, "%s", "JSON nested too deeply");
+    l->root = json_loadb(l->raw, l->raw_len, 0, &je);
+    if (!l->root)
+        return line_bad(l, "bad JSON: %.100s", je.text);
+    if (!json_is_object(l->root))
+        return line_bad(l, "%s", "JSON line is not an object");
+    l->id = json_object_get(l->root, "id");
+    v = json_object_get(l->root, "url");
+    if (!json_is_string(v))
+        return line_bad(l, "%s", "\"url\" missing or not a string");
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return line_bad(l, "%s", "URL contains a NUL byte");
+    if (!(l->url = strdup(json_string_value(v))))
+        return line_bad(l, "%s", "out of memory");
+    if ((v = json_object_get(l->root, "method")) != NULL) {
+        if (!json_is_string(v) || !method_known(json_string_value(v)))
+            return line_bad(l, "unknown method \"%.40s\"",
+                            json_is_string(v) ? json_string_value(v) : "?");
+        strcpy(l->method, method_known(json_string_value(v)));
+    }
+    if ((v = json_object_get(l->root, "body")) != NULL) {
+        if (!json_is_string(v))
+            return line_bad(l, "%s", "\"body\" is not a string");
+        l->body = json_string_value(v);
+        l->body_len = json_string_length(v);
+    }
+    v = json_object_get(l->root, "headers");
+    return v && !json_is_null(v) ? line_headers(l, v) : 0;
+}
+
+/* Parses the raw line (a URL or a JSON object) and checks the URL.
+   Returns 0 or MP_EINPUT with l->why set. */
+static int line_parse(fetch_line *l)
+{
+    const char *p = l->raw, *e = l->raw + l->raw_len;
+    int rc;
+
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    while (e > p &&
+           (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        e--;
+    l->raw = p;
+    l->raw_len = (size_t)(e - p);
+    if (l->raw_len && p[0] == '{') {
+        if ((rc = line_json(l)) != 0)
+            return rc;
+    } else {
+        if (memchr(p, '\0', l->raw_len))
+            return line_bad(l, "%s", "URL contains a NUL byte");
+        if (!(l->url = strndup(p, l->raw_len)))
+            return line_bad(l, "%s", "out of memory");
+    }
+    return line_check_url(l);
+}
+
+/* Frees what the line owns. */
+static void line_free(fetch_line *l)
+{
+    for (size_t i = 0; i < l->n_hdr; i++)
+        free(l->hdr[i]);
+    free(l->hdr);
+    free(l->url);
+    json_decref(l->root);
+}
+
+/* ---- the transfer ------------------------------------------------------ */
+
+/* One request as sent, its latest response and what the attempts gave. */
+typedef struct fetch_run {
+    mp_http_request req;
+    mp_http_response resp;
+    const char **hdrs; /* configuration's lines, then the line's */
+    char *path;        /* body_dir/<line>.body */
+    unsigned attempts;
+    int err;
+} fetch_run;
+
+/* Returns the method the request uses. */
+static const char *run_method(const fetch_line *l)
+{
+    if (l->method[0])
+        return l->method;
+    if (g_cfg.method)
+        return g_cfg.method;
+    return l->body || g_cfg.has_data ? "POST" : "GET";
+}
+
+/* Builds r->req from the configuration and the line. Returns 0 or
+   MP_ENOMEM. */
+static int run_build(const fetch_line *l, fetch_run *r)
+{
+    mp_http_request *q = &r->req;
+    size_t n = g_cfg.n_headers + l->n_hdr;
+
+    if (!(r->hdrs = calloc(n + 1, sizeof *r->hdrs)))
+        return MP_ENOMEM;
+    for (size_t i = 0; i < g_cfg.n_headers; i++)
+        r->hdrs[i] = g_cfg.headers[i];
+    for (size_t i = 0; i < l->n_hdr; i++)
+        r->hdrs[g_cfg.n_headers + i] = l->hdr[i];
+    q->method = run_method(l);
+    q->url = l->url;
+    q->headers = r->hdrs;
+    q->n_headers = n;
+    q->body = l->body ? l->body : g_cfg.has_data ? g_cfg.data : NULL;
+    q->body_len = l->body ? l->body_len : g_cfg.data_len;
+    q->timeout_ms = g_cfg.timeout_ms;
+    q->connect_timeout_ms = g_cfg.connect_timeout_ms;
+    q->follow_redirects = g_cfg.follow;
+    q->max_redirects = g_cfg.max_redirs;
+    q->compressed = g_cfg.compressed;
+    q->insecure = g_cfg.insecure;
+    q->cafile = g_cfg.cacert;
+    q->max_body = g_cfg.max_body;
+    q->want_headers = g_cfg.include_headers || g_cfg.retries > 0;
+    q->no_body = g_cfg.body == BODY_NONE;
+    if (g_cfg.body == BODY_DIR) {
+        if (asprintf(&r->path, "%s/%llu.body", g_cfg.body_dir,
+                     (unsigned long long)l->no) < 0) {
+            r->path = NULL;
+            return MP_ENOMEM;
+        }
+        q->body_path = r->path;
+    }
+    return 0;
+}
+
+/* Returns 1 if the latest attempt failed in a way worth another try. */
+static int run_retryable(const fetch_run *r)
+{
+    long s = r->resp.status;
+
+    if (r->err == MP_ECONNREFUSED || r->err == MP_ECONNRESET ||
+        r->err == MP_ETIMEDOUT)
+        return 1;
+    return r->err == 0 && (s == 429 || s == 502 || s == 503 || s == 504);
+}
+
+/* Returns the Retry-After of the latest response in ms (seconds form),
+   or 0 if absent or not a number of seconds. */
+static uint64_t run_retry_after(const fetch_run *r)
+{
+    const char *p = r->resp.headers, *end;
+    uint64_t sec = 0;
+
+    if (!p)
+        return 0;
+    for (end = p + r->resp.headers_len; p < end;) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if ((size_t)(end - p) > 12 &&
+            strncasecmp(p, "retry-after:", 12) == 0) {
+            for (p += 12; p < end && (*p == ' ' || *p == '\t'); p++)
+                ;
+            for (; p < end && *p >= '0' && *p <= '9' && sec < 1000000; p++)
+                sec = sec * 10 + (uint64_t)(*p - '0');
+            return sec * 1000;
+        }
+        p = eol ? eol + 1 : end;
+    }
+    return 0;
+}
+
+/* Returns a pseudo-random 64-bit number (xorshift64*, seeded per
+   process: workers are forks and must not share a sequence). */
+static uint64_t run_random(void)
+{
+    static uint64_t state;
+    static pid_t seeded;
+    struct timespec ts;
+
+    if (seeded != getpid()) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        state = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^
+                (uint64_t)ts.tv_sec * 0x9E3779B97F4A7C15ull;
+        state |= 1;
+        seeded = getpid();
+    }
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 0x2545F4914F6CDD1Dull;
+}
+
+/* Returns the wait before retry number k (0-based): full jitter over the
+   exponential step, at least Retry-After; everything capped at
+   retry_max_ms. */
+static unsigned run_delay(const fetch_run *r, unsigned k)
+{
+    uint64_t cap = g_cfg.retry_max_ms, step = g_cfg.retry_base_ms, ra, d;
+
+    for (unsigned i = 0; i < k && step < cap; i++)
+        step *= 2;
+    if (step > cap)
+        step = cap;
+    d = step ? run_random() % (step + 1) : 0;
+    ra = run_retry_after(r);
+    if (ra > cap)
+        ra = cap;
+    return (unsigned)(d > ra ? d : ra);
+}
+
+/* Runs the attempts, sleeping between them. The last response stays in
+   r->resp. */
+static void run_attempts(mp_task *t, fetch_run *r)
+{
+    for (;;) {
+        r->attempts++;
+        r->err = mp_http(t, &r->req, &r->resp);
+        if (r->attempts > g_cfg.retries || !run_retryable(r))
+            return;
+        if (mp_sleep(t, run_delay(r, r->attempts - 1)) != 0)
+            return; /* deadline or cancel: report the last attempt */
+        mp_http_response_clear(&r->resp);
+    }
+}
+
+/* ---- the record -------------------------------------------------------- */
+
+/* Returns the response headers as an object of lower-cased names, repeats
+   joined with ", ". The status line is skipped. */
+static json_t *headers_object(const char *b, size_t n)
+{
+    json_t *o = json_object();
+    const char *p = b, *end = b + n;
+    int first = 1;
+
+    while (o && p && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *le = eol ? eol : end, *c, *v;
+        char name[128], *joined = NULL;
+        json_t *old;
+
+        if (le > p && le[-1] == '\r')
+            le--;
+        c = memchr(p, ':', (size_t)(le - p));
+        if (!first && c && c > p && (size_t)(c - p) < sizeof name) {
+            for (size_t i = 0; i < (size_t)(c - p); i++)
+                name[i] =
+                    (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+            name[c - p] = '\0';
+            for (v = c + 1; v < le && (*v == ' ' || *v == '\t'); v++)
+                ;
+            while (le > v && (le[-1] == ' ' || le[-1] == '\t'))
+                le--;
+            old = json_object_get(o, name);
+            if (old && asprintf(&joined, "%s, %.*s", json_string_value(old),
+                                (int)(le - v), v) >= 0) {
+                json_object_set_new(o, name,
+                                    jstr_lossy(joined, strlen(joined)));
+                free(joined);
+            } else if (!old) {
+                json_object_set_new(o, name, jstr_lossy(v, (size_t)(le - v)));
+            }
+        }
+        first = 0;
+        p = eol ? eol + 1 : end;
+    }
+    return o;
+}
+
+/* Adds the body fields of the body mode. Drops a dir-mode file of a failed
+   transfer. */
+static void record_body(json_t *rec, fetch_run *r)
+{
+    const char *b = r->resp.body;
+    size_t n = r->resp.body_len;
+
+    if (g_cfg.body == BODY_DIR && r->path) {
+        if (r->err == 0 && r->attempts)
+            json_object_set_new(rec, "body_file",
+                                jstr_lossy(r->path, strlen(r->path)));
+        else if (r->attempts)
+            unlink(r->path);
+    }
+    if (r->err != 0 || !b)
+        return;
+    if (g_cfg.body == BODY_SHA256) {
+        json_object_set_new(rec, "sha256", jstr_sha256(b, n));
+    } else if (g_cfg.body == BODY_INLINE) {
+        int text = is_text(b, n);
+        json_object_set_new(rec, "body",
+                            text ? json_stringn(b, n) : jstr_base64(b, n));
+        json_object_set_new(rec, "body_encoding",
+                            json_string(text ? "utf-8" : "base64"));
+    }
+}
+
+/* Returns the "time" object, in seconds. */
+static json_t *record_time(const mp_http_response *s)
+{
+    return json_pack("{s:f,s:f,s:f,s:f,s:f}", "dns", s->t_dns_us / 1e6,
+                     "connect", s->t_connect_us / 1e6, "tls",
+                     s->t_tls_us / 1e6, "first_byte", s->t_first_byte_us / 1e6,
+                     "total", s->t_total_us / 1e6);
+}
+
+/* Returns the "error" value: null, or {"code","message"}. */
+static json_t *record_error(int err, const char *msg)
+{
+    if (!err)
+        return json_null();
+    return json_pack("{s:s,s:o}", "code", mp_err_name(err), "message",
+                     jstr_lossy(msg ? msg : mp_strerror(err),
+                                strlen(msg ? msg : mp_strerror(err))));
+}
+
+/* Adds the fields of a transfer's outcome. */
+static void record_result(json_t *rec, fetch_run *r)
+{
+    const mp_http_response *s = &r->resp;
+    long v = s->http_version;
+
+    if (s->final_url)
+        json_object_set_new(rec, "final_url",
+                            jstr_lossy(s->final_url, strlen(s->final_url)));
+    json_object_set_new(rec, "status", json_integer(s->status));
+    json_object_set_new(
+        rec, "ok", json_boolean(!r->err && s->status > 0 && s->status < 400));
+    json_object_set_new(rec, "error", record_error(r->err, s->message));
+    json_object_set_new(rec, "bytes", json_integer((json_int_t)s->body_len));
+    json_object_set_new(rec, "attempts", json_integer(r->attempts));
+    json_object_set_new(rec, "redirects", json_integer(s->redirects));
+    json_object_set_new(rec, "http_version",
+                        v == 10   ? json_string("1.0")
+                        : v == 11 ? json_string("1.1")
+                        : v == 20 ? json_string("2")
+                        : v == 30 ? json_string("3")
+                                  : json_null());
+    json_object_set_new(rec, "time", record_time(s));
+    if (g_cfg.include_headers && !r->err && s->headers)
+        json_object_set_new(rec, "headers",
+                            headers_object(s->headers, s->headers_len));
+    record_body(rec, r);
+}
+
+/* Builds the whole record of a line (err: the line's MP_EINPUT, or 0 for
+   a transfer's outcome in r). Returns it, or NULL when out of memory. */
+static json_t *record_build(const fetch_line *l, fetch_run *r, int err)
+{
+    json_t *rec = json_object();
+    char msg[256];
+    size_t n;
+
+    if (!rec)
+        return NULL;
+    json_object_set_new(rec, "line", json_integer((json_int_t)l->no));
+    if (l->id)
+        json_object_set(rec, "id", l->id);
+    if (l->url)
+        json_object_set_new(rec, "url", jstr_lossy(l->url, strlen(l->url)));
+    if (!err) {
+        json_object_set_new(rec, "method", json_string(r->req.method));
+        record_result(rec, r);
+        return rec;
+    }
+    snprintf(msg, sizeof msg, "line %llu: %s", (unsigned long long)l->no,
+             l->why[0] ? l->why : mp_strerror(err));
+    json_object_set_new(rec, "status", json_integer(0));
+    json_object_set_new(rec, "ok", json_false());
+    json_object_set_new(rec, "error", record_error(err, msg));
+    json_object_set_new(rec, "attempts", json_integer(0));
+    n = l->raw_len < FETCH_INPUT_SHOWN ? l->raw_len : FETCH_INPUT_SHOWN;
+    while (n > 0 && n < l->raw_len &&
+           ((unsigned char)l->raw[n] & 0xC0) == 0x80)
+        n--; /* do not split a UTF-8 sequence */
+    json_object_set_new(rec, "input", jstr_lossy(l->raw, n));
+    return rec;
+}
+
+/*
+ * Serializes the record after its mp_fetch_out header and returns it with
+ * mp_return. A record too big to return (a huge inline body) is replaced
+ * by one without the body that reports MP_E2BIG. Returns 0 or the code of
+ * a failed mp_return.
+ */
+static int record_emit(mp_task *t, const fetch_line *l, fetch_run *r, int err)
+{
+    mp_fetch_out out = {0};
+    json_t *rec = record_build(l, r, err);
+    char *text = rec ? json_dumps(rec, FETCH_REAL_FLAGS) : NULL;
+    size_t tn = text ? strlen(text) : 0;
+    char *buf = text ? malloc(sizeof out + tn) : NULL;
+    int rc;
+
+    out.line = l->no;
+    out.total_us = r->resp.t_total_us;
+    out.bytes = r->resp.body_len;
+    out.status = (int32_t)r->resp.status;
+    out.error = err ? err : r->err;
+    out.attempts = r->attempts;
+    out.ok = !out.error && out.status > 0 && out.status < 400;
+    json_decref(rec);
+    if (!buf) {
+        free(text);
+        return mp_fail(t, MP_ENOMEM, "line %llu: out of memory",
+                       (unsigned long long)l->no);
+    }
+    memcpy(buf, &out, sizeof out);
+    memcpy(buf + sizeof out, text, tn);
+    rc = mp_return(t, buf, sizeof out + tn);
+    free(buf);
+    free(text);
+    if (rc == MP_E2BIG && !err && r->err == 0) {
+        free(r->resp.body);
+        free(r->resp.message);
+        r->resp.body = NULL;
+        r->err = MP_E2BIG;
+        r->resp.message = strdup("record larger than MP_MAX_PAYLOAD; "
+                                 "use body \"dir\" or \"sha256\"");
+        return record_emit(t, l, r, 0);
+    }
+    return rc;
+}
+
+int mp_fetch_task(mp_task *t, const void *in, size_t len)
+{
+    fetch_line l;
+    fetch_run r;
+    mp_fetch_in hdr = {0};
+    int err, rc;
+
+    memset(&l, 0, sizeof l);
+    memset(&r, 0, sizeof r);
+    if (!g_cfg_set) {
+        cfg_reset(&g_cfg);
+        g_cfg_set = 1;
+    }
+    if (in && len >= sizeof hdr) {
+        memcpy(&hdr, in, sizeof hdr); /* in may be unaligned */
+        l.raw = (const char *)in + sizeof hdr;
+        l.raw_len = len - sizeof hdr;
+        l.no = hdr.line;
+        err = line_parse(&l);
+    } else {
+        l.raw = "";
+        err = line_bad(&l, "%s", "task input shorter than mp_fetch_in");
+    }
+    if (!err && (err = run_build(&l, &r)) == 0)
+        run_attempts(t, &r);
+    rc = record_emit(t, &l, &r, err == MP_EINPUT ? err : 0);
+    if (err && err != MP_EINPUT && rc == 0)
+        rc = mp_fail(t, err, "line %llu: %s", (unsigned long long)l.no,
+                     mp_strerror(err));
+    mp_http_response_clear(&r.resp);
+    free(r.hdrs);
+    free(r.path);
+    line_free(&l);
+    return rc;
+}
