@@ -708,9 +708,6 @@ static void setup_loop(void)
 {
     int rfd, sfd;
     size_t sz = sizeof(int);
-    W.base = event_base_new();
-    if (!W.base || event_base_priority_init(W.base, 3) < 0)
-        _exit(2);
     if (nn_getsockopt(W.sock, NN_SOL_SOCKET, NN_RCVFD, &rfd, &sz) < 0 ||
         nn_getsockopt(W.sock, NN_SOL_SOCKET, NN_SNDFD, &sfd, &sz) < 0)
         _exit(2);
@@ -757,6 +754,9 @@ void mp__worker_main(const char *endpoint, int slot)
         nn_setsockopt(W.sock, NN_SOL_SOCKET, NN_SNDTIMEO, &timeout,
                       sizeof(int)) < 0 ||
         nn_connect(W.sock, endpoint) < 0)
+        _exit(2);
+    W.base = event_base_new(); /* before init: it may use the loop */
+    if (!W.base || event_base_priority_init(W.base, 3) < 0)
         _exit(2);
     if (handshake() != 0) {
         void *buf; /* wait to be told or killed: nanomsg has no linger */

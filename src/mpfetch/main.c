@@ -1,0 +1,251 @@
+/*
+ * mpfetch: main() and the run. Opens the input and the output (reading back
+ * what --resume skips), starts the pool with the fetch task, streams the
+ * input through mp_pool_imap, then reports and picks the exit status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mpfetch.h"
+
+/* Says a file could not be used, in words. Returns MPF_EXIT_RUNTIME. */
+static int file_error(const char *what, const char *path, int err)
+{
+    fprintf(stderr, "mpfetch: could not %s %s: %s\n", what, path,
+            strerror(err));
+    return MPF_EXIT_RUNTIME;
+}
+
+/*
+ * --resume: reads back the records in the output open on fd and remembers
+ * their lines. Returns 0 or MPF_EXIT_RUNTIME after saying why.
+ */
+static int load_resume(mpf_app *a, int fd)
+{
+    const mpf_config *cfg = a->cfg;
+    uint64_t n = 0, torn = 0;
+    int rc = mpf_resume_load(fd, &a->resumed, &n, &torn);
+    if (rc)
+        return file_error("read back the output file", cfg->output, -rc);
+    if (torn)
+        fprintf(stderr, "mpfetch: %s ended in a torn record (%llu bytes); "
+                        "it was cut away and its line will run again\n",
+                cfg->output, (unsigned long long)torn);
+    if (!cfg->quiet)
+        fprintf(stderr, "mpfetch: resuming: %llu lines already in %s are "
+                        "skipped\n", (unsigned long long)n, cfg->output);
+    return 0;
+}
+
+/*
+ * Opens the output: stdout, -o FILE truncated, or -o FILE read back and
+ * appended to with --resume. Returns the descriptor, or -1 after saying
+ * why.
+ */
+static int open_output(mpf_app *a)
+{
+    const mpf_config *cfg = a->cfg;
+    if (!cfg->output)
+        return 1;
+    int flags = O_CLOEXEC | O_CREAT |
+                (cfg->resume ? O_RDWR : O_WRONLY | O_TRUNC);
+    int fd;
+    do
+        fd = open(cfg->output, flags, 0666);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        file_error("open the output file", cfg->output, errno);
+        return -1;
+    }
+    if (cfg->resume && load_resume(a, fd)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* --body dir:PATH: makes the directory if it is missing. Returns 0 or
+   MPF_EXIT_RUNTIME after saying why. */
+static int prepare_body_dir(const mpf_config *cfg)
+{
+    struct stat st;
+    if (cfg->body != MPF_BODY_DIR)
+        return 0;
+    if (mkdir(cfg->body_dir, 0777) != 0 && errno != EEXIST)
+        return file_error("create the --body directory", cfg->body_dir,
+                          errno);
+    if (stat(cfg->body_dir, &st) != 0)
+        return file_error("use the --body directory", cfg->body_dir, errno);
+    if (!S_ISDIR(st.st_mode))
+        return file_error("use the --body directory", cfg->body_dir,
+                          ENOTDIR);
+    if (access(cfg->body_dir, W_OK | X_OK) != 0)
+        return file_error("write to the --body directory", cfg->body_dir,
+                          errno);
+    return 0;
+}
+
+/*
+ * Starts the pool: the fetch task's configuration as every worker's init
+ * argument. Returns 0 with *out set, or an exit status after saying why.
+ */
+static int create_pool(const mpf_config *cfg, mp_pool **out)
+{
+    char *conf = mpf_fetch_config_json(cfg);
+    if (!conf)
+        return MPF_EXIT_USAGE;
+    mp_pool_options o;
+    memset(&o, 0, sizeof(o));
+    o.workers = cfg->workers;
+    o.concurrency = cfg->concurrency;
+    o.rate = cfg->rate;
+    o.task_timeout_ms = mpf_task_timeout_ms(cfg);
+    o.init = mp_fetch_init;
+    o.init_arg = conf;
+    o.init_len = strlen(conf);
+    int rc = mp_pool_create(out, &o);
+    free(conf);
+    if (rc == MP_EINIT)
+        fprintf(stderr, "mpfetch: the workers could not start with these "
+                        "options (%s); check --cacert and --body\n",
+                mp_strerror(rc));
+    else if (rc)
+        fprintf(stderr, "mpfetch: could not start the worker pool: %s\n",
+                mp_strerror(rc));
+    return rc ? MPF_EXIT_RUNTIME : 0;
+}
+
+/*
+ * Says what went wrong in the run, if anything: input, output, the pool.
+ * imap_rc is what mp_pool_imap returned. Returns 1 for a runtime error,
+ * else 0.
+ */
+static int report_errors(const mpf_app *a, int imap_rc, int finish_rc)
+{
+    const mpf_config *cfg = a->cfg;
+    int werr = a->write_error ? a->write_error : -finish_rc;
+    int failed = 0;
+    if (a->read_error)
+        failed = file_error("read", cfg->input ? cfg->input : "stdin",
+                            a->read_error);
+    if (werr) {
+        if (werr != EPIPE)
+            file_error("write", cfg->output ? cfg->output : "stdout", werr);
+        failed = 1;
+    }
+    if (!failed && imap_rc && imap_rc != MP_ECANCELED) {
+        fprintf(stderr, "mpfetch: the worker pool failed: %s\n",
+                mp_strerror(imap_rc));
+        failed = 1;
+    }
+    if (!failed && imap_rc == MP_ECANCELED && mpf_signals_count() == 0)
+        failed = 1; /* canceled by nobody we know of */
+    if (a->lost_results || (imap_rc == 0 && a->inflight.count)) {
+        fprintf(stderr, "mpfetch: the pool lost track of %llu tasks: %llu "
+                        "results were unexpected, %llu never came\n",
+                (unsigned long long)(a->lost_results + a->inflight.count),
+                (unsigned long long)a->lost_results,
+                (unsigned long long)a->inflight.count);
+        failed = 1;
+    }
+    return failed;
+}
+
+/*
+ * Streams the input through the pool with the ticker running, then flushes
+ * and destroys the pool. Returns the exit status.
+ */
+static int stream(mpf_app *a, mp_pool *pool)
+{
+    const mpf_config *cfg = a->cfg;
+    mpf_ticker t;
+    memset(&t, 0, sizeof(t));
+    t.show = cfg->progress == 1 || (cfg->progress == -1 && isatty(2));
+    t.quiet = cfg->quiet;
+    t.grace_s = cfg->grace_s;
+    t.pool = pool;
+    t.writer = &a->writer;
+    t.counters = &a->counters;
+    a->counters.input_size = a->reader.size;
+    mpf_signals_set_pool(pool);
+    if (mpf_signals_install() || mpf_ticker_start(&t))
+        fputs("mpfetch: could not set up signals or the progress thread; "
+              "going on without them\n", stderr);
+    uint64_t t0 = mpf_now_ns();
+    int rc = mp_pool_imap(pool, mp_fetch_task, mpf_next, mpf_on_result, a);
+    double elapsed = (double)(mpf_now_ns() - t0) / 1e9;
+    mpf_ticker_stop(&t);
+    int frc = mpf_writer_finish(&a->writer);
+    mpf_signals_set_pool(NULL);
+    mp_pool_destroy(pool);
+    int failed = report_errors(a, rc, frc);
+    int interrupted = mpf_signals_count() > 0;
+    if (!cfg->quiet)
+        mpf_stats_print(&a->stats, elapsed, interrupted);
+    if (interrupted)
+        return MPF_EXIT_INTERRUPTED;
+    if (failed)
+        return MPF_EXIT_RUNTIME;
+    if (cfg->fail_on_error && a->stats.failed)
+        return MPF_EXIT_HTTP_ERROR;
+    return MPF_EXIT_OK;
+}
+
+/* The whole run for a parsed configuration. Returns the exit status. */
+static int run(const mpf_config *cfg)
+{
+    int status = MPF_EXIT_RUNTIME, out_fd = -1, rc;
+    mp_pool *pool = NULL;
+    mpf_app *a = calloc(1, sizeof(*a));
+    if (!a)
+        goto oom;
+    a->cfg = cfg;
+    a->reader.fd = -1;
+    if ((rc = mpf_reader_open(&a->reader, cfg->input)) != 0) {
+        file_error("open the input file", cfg->input ? cfg->input : "-", -rc);
+        goto out;
+    }
+    if ((out_fd = open_output(a)) < 0 || (status = prepare_body_dir(cfg)))
+        goto out;
+    if (mpf_writer_init(&a->writer, out_fd, cfg->ordered))
+        goto oom;
+    if ((status = create_pool(cfg, &pool)) == 0)
+        status = stream(a, pool);
+    mpf_writer_destroy(&a->writer);
+out:
+    if (out_fd > 2)
+        close(out_fd);
+    if (a) {
+        mpf_reader_close(&a->reader);
+        mpf_inflight_free(&a->inflight);
+        mpf_bitset_free(&a->resumed);
+    }
+    free(a);
+    return status;
+oom:
+    fputs("mpfetch: out of memory\n", stderr);
+    status = MPF_EXIT_RUNTIME;
+    goto out;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = mp_init();
+    if (rc) {
+        fprintf(stderr, "mpfetch: could not start the process that forks "
+                        "the workers: %s\n", mp_strerror(rc));
+        return MPF_EXIT_RUNTIME;
+    }
+    mpf_config cfg;
+    mpf_config_defaults(&cfg);
+    rc = mpf_options_parse(&cfg, argc, argv);
+    if (rc == MPF_PARSE_RUN)
+        rc = run(&cfg);
+    mpf_config_free(&cfg);
+    return rc;
+}

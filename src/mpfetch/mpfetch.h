@@ -1,0 +1,267 @@
+/*
+ * mpfetch: fetch large batches of URLs across all cores, one JSON record per
+ * input line. Internal header shared by the CLI's files; the CLI uses only
+ * the public API (mpool.h) and the fetch task's header (fetch.h), the way
+ * curl's src/tool_*.c sit on top of lib/.
+ *
+ *   options.c    the getopt_long table, usage(), validation
+ *   fetchconf.c  the fetch task's JSON configuration built from the options
+ *   reader.c     streaming line reader (bounded memory, long-line guard)
+ *   inflight.c   pool index -> input line map for tasks in flight
+ *   writer.c     whole-line buffered output, --ordered reorder window
+ *   resume.c     --resume: line numbers already in the output file
+ *   stats.c      counters, latency histogram, the summary
+ *   ticker.c     progress line, stale-output flush, SIGINT grace timer
+ *   signals.c    SIGINT / SIGTERM handling
+ *   pipeline.c   the next() / on_result() pair given to mp_pool_imap
+ *   main.c       main() and the run
+ */
+#ifndef MPFETCH_H
+#define MPFETCH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fetch.h"
+#include "mpool.h"
+
+#ifndef MP_VERSION_FULL
+#define MP_VERSION_FULL MP_VERSION_STRING
+#endif
+
+/* Exit statuses (jq-style named codes; 22 is curl -f's). */
+enum {
+    MPF_EXIT_OK = 0,           /* every input has its record */
+    MPF_EXIT_RUNTIME = 1,      /* could not open/write, pool failure */
+    MPF_EXIT_USAGE = 2,        /* bad option or argument */
+    MPF_EXIT_HTTP_ERROR = 22,  /* --fail-on-http-error and a record not ok */
+    MPF_EXIT_INTERRUPTED = 130 /* SIGINT / SIGTERM */
+};
+
+/* Lines longer than this get an MP_E2BIG record instead of a request. */
+#define MPF_MAX_LINE ((size_t)1 << 20)
+/* --ordered: most records held back waiting for an earlier one. */
+#define MPF_ORDER_WINDOW ((uint64_t)1 << 16)
+
+typedef enum mpf_body {
+    MPF_BODY_NONE,   /* count the body, keep nothing */
+    MPF_BODY_INLINE, /* body text in the record */
+    MPF_BODY_SHA256, /* hex digest in the record */
+    MPF_BODY_DIR     /* one file per request under body_dir */
+} mpf_body;
+
+/* Everything the command line sets; mpf_config_defaults() fills it. */
+typedef struct mpf_config {
+    int workers;             /* 0: online CPUs */
+    int concurrency;         /* per worker */
+    double timeout_s;        /* whole transfer; 0: none */
+    double connect_timeout_s;
+    double grace_s;          /* after the first SIGINT */
+    int retries;
+    const char *method;      /* NULL: GET, or POST with --data */
+    const char **headers;    /* "Name: value", point into argv */
+    size_t n_headers;
+    char *data;              /* joined --data values, owned; NULL: none */
+    size_t data_len;
+    int follow;
+    int max_redirs;          /* -1: the fetch task's default */
+    int compressed;
+    int insecure;
+    const char *cacert;
+    int per_host;            /* 0: no limit */
+    double rate;             /* requests/s for the whole run; 0: unlimited */
+    int ordered;
+    const char *output;      /* NULL: stdout */
+    int resume;
+    uint64_t shard_k;        /* 1-based; shard_n == 0: no sharding */
+    uint64_t shard_n;
+    mpf_body body;
+    const char *body_dir;
+    int include_headers;
+    uint64_t max_body;       /* 0: the fetch task's default */
+    int fail_on_error;
+    int quiet;
+    int progress;            /* -1: if stderr is a TTY, 0: never, 1: always */
+    const char *input;       /* NULL or "-": stdin */
+} mpf_config;
+
+/* ---- options.c ---------------------------------------------------------- */
+#define MPF_PARSE_RUN (-1)
+void mpf_config_defaults(mpf_config *cfg);
+int mpf_options_parse(mpf_config *cfg, int argc, char **argv);
+void mpf_config_free(mpf_config *cfg);
+
+/* ---- fetchconf.c -------------------------------------------------------- */
+char *mpf_fetch_config_json(const mpf_config *cfg);
+unsigned mpf_task_timeout_ms(const mpf_config *cfg);
+
+/* ---- reader.c ----------------------------------------------------------- */
+typedef struct mpf_reader {
+    int fd;
+    int is_regular;          /* regular file: reads never block */
+    int eof;                 /* read() returned 0 */
+    int line_done;           /* the line was returned: start a new one */
+    char *chunk;             /* read buffer */
+    size_t chunk_len, chunk_pos;
+    char *task;              /* mp_fetch_in header, then the line */
+    size_t line_len;         /* bytes of the line kept (<= MPF_MAX_LINE) */
+    uint64_t dropped;        /* bytes past MPF_MAX_LINE, thrown away */
+    uint64_t lineno;         /* of the line last returned, 1-based */
+    uint64_t bytes_in;       /* consumed so far */
+    uint64_t size;           /* of a regular file; 0: unknown */
+} mpf_reader;
+
+int mpf_reader_open(mpf_reader *r, const char *path);
+int mpf_reader_next(mpf_reader *r, int wait_ms);
+const char *mpf_reader_line(const mpf_reader *r);
+void mpf_reader_close(mpf_reader *r);
+int mpf_line_is_skipped(const char *s, size_t n);
+uint64_t mpf_fnv1a64(const void *data, size_t n);
+
+/* ---- inflight.c --------------------------------------------------------- */
+typedef struct mpf_inflight_entry {
+    uint64_t key;  /* pool index + 1; 0: free slot */
+    uint64_t line;
+    uint64_t seq;
+} mpf_inflight_entry;
+
+typedef struct mpf_inflight {
+    mpf_inflight_entry *slots;
+    size_t cap; /* power of two */
+    size_t count;
+} mpf_inflight;
+
+int mpf_inflight_put(mpf_inflight *m, uint64_t index, uint64_t line,
+                     uint64_t seq);
+int mpf_inflight_take(mpf_inflight *m, uint64_t index, uint64_t *line,
+                      uint64_t *seq);
+void mpf_inflight_free(mpf_inflight *m);
+
+/* ---- writer.c ----------------------------------------------------------- */
+typedef struct mpf_slot {
+    char *text; /* NULL with state READY: an empty record */
+    size_t len;
+    int state;
+} mpf_slot;
+
+typedef struct mpf_writer {
+    int fd;
+    pthread_mutex_t mu; /* buf, len, err: the ticker flushes stale output */
+    char *buf;
+    size_t len, cap;
+    uint64_t last_flush_ns;
+    int err;            /* errno of the first failed write; then drop */
+    int ordered;
+    mpf_slot *ring;     /* MPF_ORDER_WINDOW slots, by seq */
+    uint64_t head;      /* next seq to write (ordered) */
+    uint64_t held;      /* records in the ring */
+} mpf_writer;
+
+int mpf_writer_init(mpf_writer *w, int fd, int ordered);
+int mpf_writer_put(mpf_writer *w, uint64_t seq, const char *text,
+                   size_t len);
+int mpf_writer_skip(mpf_writer *w, uint64_t seq);
+uint64_t mpf_writer_window(const mpf_writer *w, uint64_t next_seq);
+int mpf_writer_flush(mpf_writer *w);
+void mpf_writer_flush_stale(mpf_writer *w, uint64_t now_ns,
+                            uint64_t max_age_ns);
+int mpf_writer_finish(mpf_writer *w);
+void mpf_writer_destroy(mpf_writer *w);
+uint64_t mpf_now_ns(void);
+
+/* ---- resume.c ----------------------------------------------------------- */
+typedef struct mpf_bitset {
+    uint64_t *words;
+    size_t n_words;
+} mpf_bitset;
+
+int mpf_bitset_set(mpf_bitset *b, uint64_t i);
+int mpf_bitset_test(const mpf_bitset *b, uint64_t i);
+void mpf_bitset_free(mpf_bitset *b);
+int mpf_resume_load(int fd, mpf_bitset *done, uint64_t *n_records,
+                    uint64_t *torn_bytes);
+
+/* ---- stats.c ------------------------------------------------------------ */
+#define MPF_HIST_BUCKETS 976
+#define MPF_MAX_ERROR_KINDS 48
+
+typedef struct mpf_stats {
+    uint64_t records, ok, failed, canceled;
+    uint64_t status_class[6]; /* [0]: no HTTP status, [k]: kxx */
+    int error_code[MPF_MAX_ERROR_KINDS];
+    uint64_t error_count[MPF_MAX_ERROR_KINDS];
+    int n_error_kinds;
+    uint64_t bytes;
+    uint64_t hist[MPF_HIST_BUCKETS];
+    uint64_t hist_count, max_us;
+} mpf_stats;
+
+void mpf_stats_add(mpf_stats *s, const mp_fetch_out *h);
+void mpf_stats_add_error(mpf_stats *s, int code);
+uint64_t mpf_stats_percentile(const mpf_stats *s, double p);
+void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted);
+
+/* Counters the ticker thread reads while the coordinator runs. */
+typedef struct mpf_counters {
+    _Atomic uint64_t expected; /* records that will be produced so far */
+    _Atomic uint64_t done;     /* records written */
+    _Atomic uint64_t failed;   /* records not ok */
+    _Atomic uint64_t bytes_in; /* input bytes consumed */
+    _Atomic int eof;           /* input fully read: expected is the total */
+    uint64_t input_size;       /* regular input file size; 0: unknown */
+} mpf_counters;
+
+/* ---- signals.c ---------------------------------------------------------- */
+int mpf_signals_install(void);
+void mpf_signals_set_pool(mp_pool *p);
+int mpf_signals_count(void);
+int mpf_signals_block(void);
+int mpf_signals_unblock(void);
+
+/* ---- ticker.c ----------------------------------------------------------- */
+typedef struct mpf_ticker {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    int started;
+    int show;            /* render the progress line */
+    int quiet;
+    double grace_s;
+    mp_pool *pool;
+    mpf_writer *writer;
+    mpf_counters *counters;
+    size_t shown_width;  /* of the line on screen, to clear it */
+} mpf_ticker;
+
+int mpf_ticker_start(mpf_ticker *t);
+void mpf_ticker_stop(mpf_ticker *t);
+void mpf_progress_format(char *out, size_t cap, uint64_t done,
+                         uint64_t failed, uint64_t total, int total_kind,
+                         double rate);
+
+/* ---- pipeline.c --------------------------------------------------------- */
+typedef struct mpf_app {
+    const mpf_config *cfg;
+    mpf_reader reader;
+    mpf_writer writer;
+    mpf_inflight inflight;
+    mpf_bitset resumed;   /* lines already in the output (--resume) */
+    mpf_stats stats;
+    mpf_counters counters;
+    uint64_t next_index;  /* pool index of the next input */
+    uint64_t next_seq;    /* output position of the next record */
+    uint64_t in_flight;
+    int read_error;       /* errno of a failed input read */
+    int write_error;      /* errno of a failed output write */
+    int lost_results;     /* results whose line was unknown */
+} mpf_app;
+
+int mpf_next(void *ud, mp_buf *in);
+int mpf_on_result(void *ud, size_t index, mp_result *r);
+char *mpf_error_record(uint64_t line, int code, const char *message,
+                       size_t *len);
+
+#endif

@@ -1,0 +1,491 @@
+/*
+ * The command line: one getopt_long table, one config struct with defaults,
+ * usage(). Every complaint is one plain sentence on stderr that names the
+ * bad value, and the caller exits with MPF_EXIT_USAGE.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mpfetch.h"
+
+enum {
+    OPT_TIMEOUT = 256,
+    OPT_CONNECT_TIMEOUT,
+    OPT_RETRIES,
+    OPT_MAX_REDIRS,
+    OPT_COMPRESSED,
+    OPT_CACERT,
+    OPT_PER_HOST,
+    OPT_RATE,
+    OPT_ORDERED,
+    OPT_RESUME,
+    OPT_SHARD,
+    OPT_BODY,
+    OPT_MAX_BODY,
+    OPT_FAIL,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
+    OPT_GRACE,
+    OPT_VERSION
+};
+
+static const char short_opts[] = "w:c:X:H:d:Lko:ifqh";
+
+/* apply()'s "stop here with MPF_EXIT_OK" (--help, --version). */
+#define DONE (-2)
+
+static const struct option long_opts[] = {
+    {"workers", required_argument, NULL, 'w'},
+    {"concurrency", required_argument, NULL, 'c'},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"request", required_argument, NULL, 'X'},
+    {"header", required_argument, NULL, 'H'},
+    {"data", required_argument, NULL, 'd'},
+    {"location", no_argument, NULL, 'L'},
+    {"max-redirs", required_argument, NULL, OPT_MAX_REDIRS},
+    {"compressed", no_argument, NULL, OPT_COMPRESSED},
+    {"insecure", no_argument, NULL, 'k'},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"per-host", required_argument, NULL, OPT_PER_HOST},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"ordered", no_argument, NULL, OPT_ORDERED},
+    {"output", required_argument, NULL, 'o'},
+    {"resume", no_argument, NULL, OPT_RESUME},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"body", required_argument, NULL, OPT_BODY},
+    {"include", no_argument, NULL, 'i'},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"fail-on-http-error", no_argument, NULL, OPT_FAIL},
+    {"fail", no_argument, NULL, 'f'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"grace", required_argument, NULL, OPT_GRACE},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+
+/* Prints the help text to out. */
+static void usage(FILE *out)
+{
+    fputs(
+        "Usage: mpfetch [options] [FILE|-]\n"
+        "Fetch every URL in FILE (or stdin) across all cores; write one JSON\n"
+        "record per input line. A line is a URL or a JSON object\n"
+        "{\"url\":..., \"method\":..., \"headers\":{...}, \"body\":..., "
+        "\"id\":...};\n"
+        "blank lines and lines starting with # are skipped.\n"
+        "\n"
+        "Scale:\n"
+        "  -w, --workers N          worker processes (default: online cores)\n"
+        "  -c, --concurrency N      requests at once per worker (default 64)\n"
+        "      --per-host N         connections per host per worker\n"
+        "      --rate N             requests per second for the whole run\n"
+        "Requests:\n"
+        "  -X, --request METHOD     method for URL lines (default GET)\n"
+        "  -H, --header 'Name: v'   extra header (repeatable)\n"
+        "  -d, --data STRING|@FILE  request body (implies POST)\n"
+        "  -L, --location           follow redirects\n"
+        "      --max-redirs N       at most N redirects (with -L)\n"
+        "      --compressed         ask for gzip/br and decode it\n"
+        "  -k, --insecure           do not verify TLS certificates\n"
+        "      --cacert FILE        trust the CAs in FILE\n"
+        "      --timeout SECONDS    per attempt, whole transfer (default 30)\n"
+        "      --connect-timeout S  (default 10)\n"
+        "      --retries N          retry failed requests (default 0)\n"
+        "Records:\n"
+        "  -o, --output FILE        write records to FILE (default stdout)\n"
+        "      --ordered            in input order (default: as they finish)\n"
+        "      --resume             skip lines already in -o FILE, append\n"
+        "      --shard K/N          only lines whose FNV-1a hash % N == K-1\n"
+        "      --body MODE          none (default), inline, sha256, dir:PATH\n"
+        "  -i, --include            response headers in records\n"
+        "      --max-body BYTES     body size limit (suffixes k, M, G)\n"
+        "Run:\n"
+        "  -f, --fail-on-http-error exit 22 if any record is not ok\n"
+        "  -q, --quiet              no summary\n"
+        "      --progress           progress line even if stderr is no TTY\n"
+        "      --no-progress        never a progress line\n"
+        "      --grace SECONDS      after Ctrl-C, let requests finish "
+        "(default 2)\n"
+        "      --version            print the version\n"
+        "  -h, --help               this text\n"
+        "\n"
+        "Exit status: 0 all done, 1 runtime error, 2 usage error,\n"
+        "22 a request failed with --fail-on-http-error, 130 interrupted.\n",
+        out);
+}
+
+/* Complains about a bad option value in one sentence. Returns
+   MPF_EXIT_USAGE. */
+static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("mpfetch: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'mpfetch --help' for more information.\n", stderr);
+    return MPF_EXIT_USAGE;
+}
+
+/*
+ * Parses s as a whole number in [min, max] for the option named opt.
+ * Returns 0 with *out set, or MPF_EXIT_USAGE after saying what is wrong.
+ */
+static int parse_int(const char *opt, const char *s, long long min,
+                     long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0' || errno == ERANGE)
+        return bad("%s must be a whole number, got \"%s\"", opt, s);
+    if (v < min)
+        return bad("%s must be at least %lld, got %s", opt, min, s);
+    if (v > max)
+        return bad("%s must be at most %lld, got %s", opt, max, s);
+    *out = v;
+    return 0;
+}
+
+/* Like parse_int, into an int. Returns 0 or MPF_EXIT_USAGE. */
+static int parse_small(const char *opt, const char *s, int min, int max,
+                       int *out)
+{
+    long long v = 0;
+    int rc = parse_int(opt, s, min, max, &v);
+    if (rc == 0)
+        *out = (int)v;
+    return rc;
+}
+
+/*
+ * Parses s as a decimal number ("0.5") of unit in [min, max]. Returns 0
+ * with *out set, or MPF_EXIT_USAGE after saying what is wrong.
+ */
+static int parse_number(const char *opt, const char *s, const char *unit,
+                        double min, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+        return bad("%s must be a number of %s, got \"%s\"", opt, unit, s);
+    if (v < min)
+        return bad("%s must be at least %g, got %s", opt, min, s);
+    if (v > max)
+        return bad("%s must be at most %g, got %s", opt, max, s);
+    *out = v;
+    return 0;
+}
+
+/* A number of seconds, at least min, at most ten days. Returns 0 or
+   MPF_EXIT_USAGE. */
+static int parse_seconds(const char *opt, const char *s, double min,
+                         double *out)
+{
+    return parse_number(opt, s, "seconds", min, 864000, out);
+}
+
+/* Parses a byte count with an optional k/M/G suffix (powers of 1024).
+   Returns 0 with *out set, or MPF_EXIT_USAGE. */
+static int parse_bytes(const char *opt, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (end != s && *end) {
+        const char *u = strchr("kKmMgG", *end);
+        if (u && end[1] == '\0')
+            shift = 10 * (unsigned)(1 + (u - "kKmMgG") / 2);
+        else
+            end = (char *)s;
+    }
+    if (end == s || *s == '-' || errno == ERANGE || v == 0 ||
+        v > (UINT64_MAX >> 34))
+        return bad("%s must be a positive size in bytes such as 1048576 or "
+                   "16M, got \"%s\"",
+                   opt, s);
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+/* Parses --shard K/N (1 <= K <= N). Returns 0 or MPF_EXIT_USAGE. */
+static int parse_shard(const char *s, mpf_config *cfg)
+{
+    char *end, *end2;
+    errno = 0;
+    unsigned long long k = strtoull(s, &end, 10);
+    if (end == s || *end != '/' || *s == '-')
+        goto fail;
+    unsigned long long n = strtoull(end + 1, &end2, 10);
+    if (end2 == end + 1 || *end2 != '\0' || end[1] == '-' || errno)
+        goto fail;
+    if (n < 1 || k < 1 || k > n)
+        goto fail;
+    cfg->shard_k = k;
+    cfg->shard_n = n;
+    return 0;
+fail:
+    return bad("--shard must be K/N with 1 <= K <= N, got %s", s);
+}
+
+/* Parses --body none|inline|sha256|dir:PATH. Returns 0 or
+   MPF_EXIT_USAGE. */
+static int parse_body(const char *s, mpf_config *cfg)
+{
+    if (strcmp(s, "none") == 0)
+        cfg->body = MPF_BODY_NONE;
+    else if (strcmp(s, "inline") == 0)
+        cfg->body = MPF_BODY_INLINE;
+    else if (strcmp(s, "sha256") == 0)
+        cfg->body = MPF_BODY_SHA256;
+    else if (strncmp(s, "dir:", 4) == 0 && s[4] != '\0') {
+        cfg->body = MPF_BODY_DIR;
+        cfg->body_dir = s + 4;
+    } else
+        return bad("--body must be none, inline, sha256 or dir:PATH, got "
+                   "\"%s\"",
+                   s);
+    return 0;
+}
+
+/* Checks a header argument looks like "Name: value" and appends it.
+   Returns 0, or MPF_EXIT_USAGE / MPF_EXIT_RUNTIME. */
+static int add_header(mpf_config *cfg, const char *h)
+{
+    const char *colon = strchr(h, ':');
+    if (!colon || colon == h || strpbrk(h, "\r\n") ||
+        strcspn(h, " \t") < (size_t)(colon - h))
+        return bad("--header must look like \"Name: value\", got \"%s\"", h);
+    const char **v =
+        realloc(cfg->headers, (cfg->n_headers + 1) * sizeof(*v));
+    if (!v) {
+        fputs("mpfetch: out of memory\n", stderr);
+        return MPF_EXIT_RUNTIME;
+    }
+    v[cfg->n_headers++] = h;
+    cfg->headers = v;
+    return 0;
+}
+
+/*
+ * Reads FILE for -d @FILE the way curl does: carriage returns and newlines
+ * are dropped. Returns a malloc'd string with its length in *len, or NULL
+ * after saying why.
+ */
+static char *read_data_file(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "mpfetch: could not read the --data file %s: %s\n",
+                path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *s = malloc(cap);
+    int c;
+    while (s && (c = getc(f)) != EOF) {
+        if (c == '\r' || c == '\n')
+            continue;
+        if (n + 1 >= cap) {
+            char *t = realloc(s, cap *= 2);
+            if (!t)
+                free(s);
+            s = t;
+        }
+        if (s)
+            s[n++] = (char)c;
+    }
+    if (f != stdin)
+        fclose(f);
+    if (!s) {
+        fputs("mpfetch: out of memory\n", stderr);
+        return NULL;
+    }
+    s[n] = '\0';
+    *len = n;
+    return s;
+}
+
+/* Appends one -d value; several are joined with '&' like curl. Returns 0
+   or an exit status. */
+static int add_data(mpf_config *cfg, const char *arg)
+{
+    size_t n;
+    char *v = arg[0] == '@' ? read_data_file(arg + 1, &n) : strdup(arg);
+    if (!v)
+        return MPF_EXIT_RUNTIME;
+    if (arg[0] != '@')
+        n = strlen(v);
+    if (!cfg->data) {
+        cfg->data = v;
+        cfg->data_len = n;
+        return 0;
+    }
+    char *j = realloc(cfg->data, cfg->data_len + n + 2);
+    if (!j) {
+        free(v);
+        return MPF_EXIT_RUNTIME;
+    }
+    j[cfg->data_len] = '&';
+    memcpy(j + cfg->data_len + 1, v, n + 1);
+    cfg->data = j;
+    cfg->data_len += n + 1;
+    free(v);
+    return 0;
+}
+
+/* Fills cfg with the defaults every run starts from. */
+void mpf_config_defaults(mpf_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->concurrency = 64;
+    cfg->timeout_s = 30;
+    cfg->connect_timeout_s = 10;
+    cfg->grace_s = 2;
+    cfg->max_redirs = -1;
+    cfg->body = MPF_BODY_NONE;
+    cfg->progress = -1;
+}
+
+/*
+ * Applies one option c with argument arg to cfg. Returns 0, DONE after
+ * --help / --version, or an exit status after a complaint.
+ */
+static int apply(mpf_config *cfg, int c, const char *arg)
+{
+    switch (c) {
+    case 'w': return parse_small("--workers", arg, 1, 1024, &cfg->workers);
+    case 'c':
+        return parse_small("--concurrency", arg, 1, 100000,
+                           &cfg->concurrency);
+    case OPT_TIMEOUT:
+        return parse_seconds("--timeout", arg, 0, &cfg->timeout_s);
+    case OPT_CONNECT_TIMEOUT:
+        return parse_seconds("--connect-timeout", arg, 0.001,
+                             &cfg->connect_timeout_s);
+    case OPT_GRACE: return parse_seconds("--grace", arg, 0, &cfg->grace_s);
+    case OPT_RETRIES:
+        return parse_small("--retries", arg, 0, 100, &cfg->retries);
+    case 'X':
+        if (!*arg || strpbrk(arg, " \t\r\n:/"))
+            return bad("--request must be a method name such as GET or "
+                       "POST, got \"%s\"", arg);
+        cfg->method = arg;
+        return 0;
+    case 'H': return add_header(cfg, arg);
+    case 'd': return add_data(cfg, arg);
+    case 'L': cfg->follow = 1; return 0;
+    case OPT_MAX_REDIRS:
+        return parse_small("--max-redirs", arg, 0, 1000, &cfg->max_redirs);
+    case OPT_COMPRESSED: cfg->compressed = 1; return 0;
+    case 'k': cfg->insecure = 1; return 0;
+    case OPT_CACERT: cfg->cacert = arg; return 0;
+    case OPT_PER_HOST:
+        return parse_small("--per-host", arg, 0, 100000, &cfg->per_host);
+    case OPT_RATE:
+        return parse_number("--rate", arg, "requests per second", 0, 1e9,
+                            &cfg->rate);
+    case OPT_ORDERED: cfg->ordered = 1; return 0;
+    case 'o': cfg->output = arg; return 0;
+    case OPT_RESUME: cfg->resume = 1; return 0;
+    case OPT_SHARD: return parse_shard(arg, cfg);
+    case OPT_BODY: return parse_body(arg, cfg);
+    case 'i': cfg->include_headers = 1; return 0;
+    case OPT_MAX_BODY: return parse_bytes("--max-body", arg, &cfg->max_body);
+    case 'f':
+    case OPT_FAIL: cfg->fail_on_error = 1; return 0;
+    case 'q': cfg->quiet = 1; return 0;
+    case OPT_PROGRESS: cfg->progress = 1; return 0;
+    case OPT_NO_PROGRESS: cfg->progress = 0; return 0;
+    case OPT_VERSION:
+        printf("mpfetch %s (libmpool %s)\n", MP_VERSION_FULL,
+               MP_VERSION_STRING);
+        return DONE;
+    case 'h': usage(stdout); return DONE;
+    default: return bad("unknown option %d", c);
+    }
+}
+
+/* Checks the options that only make sense together. Returns 0 or
+   MPF_EXIT_USAGE. */
+static int check_combinations(const mpf_config *cfg)
+{
+    if (cfg->resume && !cfg->output)
+        return bad("--resume needs -o FILE: it reads the records already "
+                   "written there");
+    if (cfg->cacert && cfg->cacert[0] == '\0')
+        return bad("--cacert must name a file, got \"\"");
+    if (cfg->cacert && access(cfg->cacert, R_OK) != 0)
+        return bad("--cacert file %s cannot be read: %s", cfg->cacert,
+                   strerror(errno));
+    if (cfg->output && cfg->output[0] == '\0')
+        return bad("--output must name a file, got \"\"");
+    return 0;
+}
+
+/* Explains why getopt_long refused arg (optopt says which option).
+   Returns MPF_EXIT_USAGE. */
+static int complain(const char *arg)
+{
+    if (optopt == 0)
+        return bad("unknown option %s", arg);
+    if (optopt < 256 && !strchr(short_opts, optopt))
+        return bad("unknown option -%c", optopt);
+    if (strncmp(arg, "--", 2) != 0)
+        return bad("option -%c needs a value", optopt);
+    const char *eq = strchr(arg, '=');
+    if (eq)
+        return bad("option %.*s takes no value, got %s", (int)(eq - arg),
+                   arg, arg);
+    return bad("option %s needs a value", arg);
+}
+
+/*
+ * Parses argv into cfg (which mpf_config_defaults filled). Returns
+ * MPF_PARSE_RUN to go on with the run, or the exit status to leave with:
+ * MPF_EXIT_OK after --help or --version, MPF_EXIT_USAGE (or
+ * MPF_EXIT_RUNTIME if a --data file can't be read) after saying what is
+ * wrong on stderr.
+ */
+int mpf_options_parse(mpf_config *cfg, int argc, char **argv)
+{
+    int c, rc;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
+        if (c == '?')
+            return complain(argv[optind - 1]);
+        if ((rc = apply(cfg, c, optarg)) != 0)
+            return rc == DONE ? MPF_EXIT_OK : rc;
+    }
+    if (argc - optind > 1)
+        return bad("give one input FILE, got %d: %s %s%s",
+                   argc - optind, argv[optind], argv[optind + 1],
+                   argc - optind > 2 ? " ..." : "");
+    if (optind < argc)
+        cfg->input = argv[optind];
+    if ((!cfg->input || strcmp(cfg->input, "-") == 0) && isatty(0))
+        return bad("no input: give a FILE of URLs, or pipe them on stdin");
+    return check_combinations(cfg) ? MPF_EXIT_USAGE : MPF_PARSE_RUN;
+}
+
+/* Frees what parsing allocated. */
+void mpf_config_free(mpf_config *cfg)
+{
+    free(cfg->headers);
+    free(cfg->data);
+    cfg->headers = NULL;
+    cfg->data = NULL;
+}

@@ -1,0 +1,84 @@
+/*
+ * SIGINT and SIGTERM. The first SIGINT only raises a flag: the reader stops
+ * pulling input and the ticker gives the requests in flight a grace period
+ * before it cancels the pool. A second SIGINT, or SIGTERM, cancels at once
+ * from the handler (mp_pool_cancel is async-signal-safe). The handler does
+ * nothing else: output is flushed by the main thread after
+ * mp_pool_imap returns.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "mpfetch.h"
+
+static volatile sig_atomic_t g_count;
+static mp_pool *_Atomic g_pool;
+
+/* The handler: counts, and cancels from the second signal on. */
+static void on_signal(int sig)
+{
+    int saved = errno;
+    if (sig == SIGTERM && g_count < 2)
+        g_count = 2;
+    else if (g_count < 1000)
+        g_count = g_count + 1;
+    if (g_count >= 2) {
+        mp_pool *p = atomic_load(&g_pool);
+        if (p)
+            mp_pool_cancel(p);
+    }
+    errno = saved;
+}
+
+/* Installs the handlers and ignores SIGPIPE (a closed output is an EPIPE
+   error to report, not death). Returns 0 or a negative errno. */
+int mpf_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+        return -errno;
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &sa, NULL))
+        return -errno;
+    return 0;
+}
+
+/* Sets the pool the handler cancels (NULL before destroying it). */
+void mpf_signals_set_pool(mp_pool *p)
+{
+    atomic_store(&g_pool, p);
+}
+
+/* Returns how many interrupting signals arrived (SIGTERM counts 2). */
+int mpf_signals_count(void)
+{
+    return g_count;
+}
+
+/* Blocks (or unblocks) SIGINT and SIGTERM in the calling thread, so a
+   thread created meanwhile never runs the handler. Returns 0 or a positive
+   error number. */
+static int mask(int how)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGINT);
+    sigaddset(&s, SIGTERM);
+    return pthread_sigmask(how, &s, NULL);
+}
+
+int mpf_signals_block(void)
+{
+    return mask(SIG_BLOCK);
+}
+
+int mpf_signals_unblock(void)
+{
+    return mask(SIG_UNBLOCK);
+}

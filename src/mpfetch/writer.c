@@ -1,0 +1,237 @@
+/*
+ * The output: records appended whole to a large buffer and written with
+ * write(2) in runs of complete lines, so no reader of the file ever sees a
+ * torn record, not even after SIGKILL. With --ordered, a ring of
+ * MPF_ORDER_WINDOW slots holds the records that finished before an earlier
+ * one; the reader stops pulling input while the window is full.
+ *
+ * Called from the coordinator thread; the ticker thread only calls
+ * mpf_writer_flush_stale(), hence the mutex around the buffer.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpfetch.h"
+
+#define BUF_SIZE ((size_t)1 << 20)
+
+enum { SLOT_EMPTY, SLOT_READY, SLOT_SKIP };
+
+/* Returns CLOCK_MONOTONIC in nanoseconds. */
+uint64_t mpf_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Sets up w to write to fd. Returns 0 or -ENOMEM. */
+int mpf_writer_init(mpf_writer *w, int fd, int ordered)
+{
+    memset(w, 0, sizeof(*w));
+    w->fd = fd;
+    w->ordered = ordered;
+    w->cap = BUF_SIZE;
+    w->buf = malloc(w->cap);
+    if (ordered)
+        w->ring = calloc(MPF_ORDER_WINDOW, sizeof(*w->ring));
+    if (!w->buf || (ordered && !w->ring)) {
+        free(w->buf);
+        free(w->ring);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    w->last_flush_ns = mpf_now_ns();
+    return 0;
+}
+
+/*
+ * Writes the iovecs completely, going on after short writes and EINTR.
+ * Returns 0, or a negative errno (EPIPE when the reader went away).
+ */
+static int write_all(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t k = writev(fd, iov, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        while (n > 0 && (size_t)k >= iov->iov_len) {
+            k -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + k;
+            iov->iov_len -= (size_t)k;
+        }
+    }
+    return 0;
+}
+
+/* Writes the buffer out; w->mu is held. Returns 0 or the first write
+   error (negative errno), after which output is dropped. */
+static int flush_locked(mpf_writer *w)
+{
+    if (w->len && !w->err) {
+        struct iovec iov = {w->buf, w->len};
+        int rc = write_all(w->fd, &iov, 1);
+        if (rc)
+            w->err = -rc;
+    }
+    w->len = 0;
+    w->last_flush_ns = mpf_now_ns();
+    return w->err ? -w->err : 0;
+}
+
+/*
+ * Appends one record and its newline; a record larger than the buffer is
+ * written directly after what is buffered. Returns 0 or a negative errno.
+ */
+static int emit(mpf_writer *w, const char *text, size_t len)
+{
+    int rc = 0;
+    pthread_mutex_lock(&w->mu);
+    if (w->err)
+        rc = -w->err;
+    else if (w->len + len + 1 > w->cap)
+        rc = flush_locked(w);
+    if (rc == 0 && len + 1 > w->cap) {
+        struct iovec iov[2] = {{(void *)text, len}, {"\n", 1}};
+        rc = write_all(w->fd, iov, 2);
+        if (rc)
+            w->err = -rc;
+    } else if (rc == 0) {
+        memcpy(w->buf + w->len, text, len);
+        w->buf[w->len + len] = '\n';
+        w->len += len + 1;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* Writes the records that are next in order. Returns 0 or a negative
+   errno. */
+static int drain(mpf_writer *w)
+{
+    int rc = 0;
+    for (;;) {
+        mpf_slot *s = &w->ring[w->head % MPF_ORDER_WINDOW];
+        if (s->state == SLOT_EMPTY)
+            return rc;
+        if (s->state == SLOT_READY) {
+            if (rc == 0)
+                rc = emit(w, s->text, s->len);
+            free(s->text);
+            w->held--;
+        }
+        *s = (mpf_slot){NULL, 0, SLOT_EMPTY};
+        w->head++;
+    }
+}
+
+/*
+ * Adds the record for output position seq (ignored without --ordered).
+ * Ordered: written now if every earlier position is done, else copied into
+ * the window (the caller keeps seq - head below MPF_ORDER_WINDOW). Returns
+ * 0, -ENOMEM, or the write error as a negative errno.
+ */
+int mpf_writer_put(mpf_writer *w, uint64_t seq, const char *text, size_t len)
+{
+    if (!w->ordered)
+        return emit(w, text, len);
+    if (seq != w->head) {
+        mpf_slot *s = &w->ring[seq % MPF_ORDER_WINDOW];
+        s->text = malloc(len ? len : 1);
+        if (!s->text)
+            return -ENOMEM;
+        memcpy(s->text, text, len);
+        s->len = len;
+        s->state = SLOT_READY;
+        w->held++;
+        return 0;
+    }
+    int rc = emit(w, text, len);
+    w->head++;
+    int rc2 = drain(w);
+    return rc ? rc : rc2;
+}
+
+/* Marks output position seq as producing no record (a canceled task).
+   Returns 0 or a write error as a negative errno. */
+int mpf_writer_skip(mpf_writer *w, uint64_t seq)
+{
+    if (!w->ordered)
+        return 0;
+    w->ring[seq % MPF_ORDER_WINDOW].state = SLOT_SKIP;
+    return seq == w->head ? drain(w) : 0;
+}
+
+/* Returns how many output positions before next_seq are not written yet
+   (0 without --ordered). */
+uint64_t mpf_writer_window(const mpf_writer *w, uint64_t next_seq)
+{
+    return w->ordered ? next_seq - w->head : 0;
+}
+
+/* Writes out the buffer. Returns 0 or a negative errno. */
+int mpf_writer_flush(mpf_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int rc = flush_locked(w);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* Flushes when the oldest buffered record may be older than max_age_ns:
+   someone tailing the output sees records promptly. */
+void mpf_writer_flush_stale(mpf_writer *w, uint64_t now_ns,
+                            uint64_t max_age_ns)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->len && now_ns - w->last_flush_ns >= max_age_ns)
+        flush_locked(w);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/*
+ * End of run: writes the records still held by --ordered (their earlier
+ * neighbours never finished: the run was stopped), in order, then flushes.
+ * Returns 0 or the first write error as a negative errno.
+ */
+int mpf_writer_finish(mpf_writer *w)
+{
+    int rc = 0;
+    for (uint64_t i = 0; w->ordered && w->held && i < MPF_ORDER_WINDOW;
+         i++) {
+        mpf_slot *s = &w->ring[(w->head + i) % MPF_ORDER_WINDOW];
+        if (s->state == SLOT_READY) {
+            if (rc == 0)
+                rc = emit(w, s->text, s->len);
+            free(s->text);
+            w->held--;
+        }
+        *s = (mpf_slot){NULL, 0, SLOT_EMPTY};
+    }
+    int rc2 = mpf_writer_flush(w);
+    return rc ? rc : rc2;
+}
+
+/* Frees the buffers (call mpf_writer_finish first to keep the output). */
+void mpf_writer_destroy(mpf_writer *w)
+{
+    for (uint64_t i = 0; w->ring && i < MPF_ORDER_WINDOW; i++)
+        free(w->ring[i].text);
+    free(w->ring);
+    free(w->buf);
+    if (w->buf)
+        pthread_mutex_destroy(&w->mu);
+    w->ring = NULL;
+    w->buf = NULL;
+}

@@ -1,0 +1,510 @@
+/*
+ * End-to-end tests of the mpfetch binary ($MP_MPFETCH) against
+ * mp-testserver on loopback: the records (one per input line, exactly
+ * once, right fields), --ordered, --body, --rate, --shard, a worker killed
+ * mid-run, SIGINT then --resume, and option errors. No sleep synchronizes
+ * anything: runs are awaited, and mid-run events are triggered by polling
+ * the output file for growth in bounded loops.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <dirent.h>
+
+#include "mpfetch_e2e.h"
+#include "testutil.h"
+
+typedef struct fixture {
+    mp_ts ts;
+    char *dir;
+    const char *bin;
+    char in[600], out[600], err[600];
+} fixture;
+
+static fixture g;
+
+/* Starts the test server once for the suite. Returns 0 or -1. */
+static int setup(void **state)
+{
+    (void)state;
+    memset(&g, 0, sizeof(g));
+    g.bin = e2e_mpfetch();
+    g.dir = mp_test_tmpdir();
+    if (!g.dir || mp_ts_start(&g.ts, NULL) != 0)
+        return -1;
+    e2e_path(g.in, sizeof(g.in), g.dir, "in.txt");
+    e2e_path(g.out, sizeof(g.out), g.dir, "out.jsonl");
+    e2e_path(g.err, sizeof(g.err), g.dir, "err.txt");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    mp_ts_stop(&g.ts);
+    if (g.dir)
+        mp_test_rm_rf(g.dir);
+    free(g.dir);
+    return 0;
+}
+
+/* Skips the test when the binary is not there. */
+#define NEED_BIN()                                                          \
+    do {                                                                    \
+        if (!g.bin) {                                                       \
+            fprintf(stderr, "MP_MPFETCH not set; skipping\n");              \
+            skip();                                                         \
+        }                                                                   \
+    } while (0)
+
+/* Writes n lines "BASE/PATH" built by fmt(i) (i from 1) to g.in. */
+static void write_urls(size_t n, const char *fmt)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    for (size_t i = 1; i <= n; i++) {
+        fputs(g.ts.base, f);
+        fprintf(f, fmt, (unsigned)i, (unsigned)(i * 7 % 40));
+        fputc('\n', f);
+    }
+    fclose(f);
+    assert_int_equal(e2e_write_file(g.in, text, len), 0);
+    free(text);
+}
+
+/* Asserts the records in path are lines 1..n, each exactly once. */
+static json_t *assert_all_lines(const char *path, size_t n)
+{
+    json_t *recs = e2e_records(path);
+    assert_non_null(recs);
+    long long *lines = malloc(n * sizeof(*lines));
+    for (size_t i = 0; i < n; i++)
+        lines[i] = (long long)i + 1;
+    e2e_assert_exactly(recs, lines, n, (long long)n);
+    free(lines);
+    return recs;
+}
+
+/* Builds the mixed input (see the table in test_mixed_batch). */
+static void write_mixed(int refused_port)
+{
+    char *text = NULL, *big;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    const char *b = g.ts.base;
+    fprintf(f, "%s/ok\n\n# a comment\n%s/status/404\n", b, b);
+    fprintf(f, "http://127.0.0.1:%d/ok\n%s/hang\nnot a url\n", refused_port,
+            b);
+    fprintf(f, "{\"url\":\"%s/echo\",\"id\":\"abc\",\"method\":\"POST\","
+               "\"body\":\"hi\"}\n{\"url\":\n", b);
+    fprintf(f, "%s/bytes/100\n   # indented comment\n", b);
+    fprintf(f, "{\"url\":\"%s/ok\",\"id\":42}\n", b);
+    big = malloc((3u << 19) + 1);
+    memset(big, 'a', 3u << 19);
+    big[3u << 19] = '\0';
+    fprintf(f, "%s/%s\n", b, big); /* line 13: 1.5 MiB */
+    fprintf(f, "%s/ok", b);        /* line 14: no final newline */
+    free(big);
+    fclose(f);
+    assert_int_equal(e2e_write_file(g.in, text, len), 0);
+    free(text);
+}
+
+/* Asserts the record for line has this status, ok and error code. */
+static void expect(json_t *recs, long long line, int status, int ok,
+                   const char *code)
+{
+    json_t *r = e2e_by_line(recs, line);
+    assert_non_null(r);
+    if (status >= 0)
+        assert_int_equal(json_integer_value(json_object_get(r, "status")),
+                         status);
+    assert_int_equal(json_is_true(json_object_get(r, "ok")), ok);
+    assert_string_equal(e2e_error_code(r), code);
+}
+
+/*
+ * Lines: 1 /ok, 2 blank, 3 comment, 4 /status/404, 5 refused port,
+ * 6 /hang (--timeout 0.5), 7 "not a url", 8 JSON POST /echo id "abc",
+ * 9 broken JSON, 10 /bytes/100, 11 indented comment, 12 JSON id 42,
+ * 13 a 1.5 MiB line, 14 /ok without a final newline.
+ */
+static void test_mixed_batch(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    write_mixed(mp_test_free_port());
+    char *argv[] = {(char *)g.bin, "-w", "2", "-c", "8", "--timeout", "0.5",
+                    g.in, NULL};
+    assert_int_equal(e2e_run(argv, NULL, g.out, g.err), 0);
+    json_t *recs = e2e_records(g.out);
+    assert_non_null(recs);
+    const long long want[] = {1, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14};
+    e2e_assert_exactly(recs, want, 11, 14);
+    expect(recs, 1, 200, 1, "");
+    expect(recs, 4, 404, 0, "");
+    expect(recs, 5, 0, 0, "MP_ECONNREFUSED");
+    expect(recs, 6, 0, 0, "MP_ETIMEDOUT");
+    expect(recs, 7, 0, 0, "MP_EINPUT");
+    expect(recs, 8, 200, 1, "");
+    expect(recs, 9, 0, 0, "MP_EINPUT");
+    expect(recs, 10, 200, 1, "");
+    expect(recs, 13, 0, 0, "MP_E2BIG");
+    expect(recs, 14, 200, 1, "");
+    json_t *r8 = e2e_by_line(recs, 8), *r12 = e2e_by_line(recs, 12);
+    assert_string_equal(e2e_str(r8, "id"), "abc");
+    assert_string_equal(e2e_str(r8, "method"), "POST");
+    assert_int_equal(json_integer_value(json_object_get(r12, "id")), 42);
+    assert_int_equal(json_integer_value(json_object_get(
+                         e2e_by_line(recs, 10), "bytes")), 100);
+    assert_true(json_is_null(json_object_get(e2e_by_line(recs, 13), "url")));
+    char *err = e2e_slurp(g.err, NULL);
+    assert_non_null(strstr(err, "11 records"));
+    free(err);
+    json_decref(recs);
+}
+
+/* --fail-on-http-error: 22 when a record is not ok, else 0. */
+static void test_fail_on_http_error(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    char *argv[] = {(char *)g.bin, "-w", "1", "-q", "--fail-on-http-error",
+                    g.in, NULL};
+    write_urls(3, "/ok?%u");
+    assert_int_equal(e2e_run(argv, NULL, g.out, g.err), 0);
+    write_urls(3, "/status/50%u");
+    assert_int_equal(e2e_run(argv, NULL, g.out, g.err), 22);
+    assert_int_equal(e2e_count_lines(g.out), 3);
+}
+
+/* --ordered, input through a pipe: lines strictly increasing, all there,
+   although the delays make them finish out of order. */
+static void test_ordered_from_pipe(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    write_urls(150, "/delay/%2$u?%1$u");
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    char *argv[] = {(char *)g.bin, "-w", "2", "-c", "16", "--ordered", "-",
+                    NULL};
+    pid_t pid = e2e_spawn_fd(argv, NULL, p[0], g.out, g.err);
+    assert_true(pid > 0);
+    close(p[0]);
+    size_t len = 0;
+    char *text = e2e_slurp(g.in, &len);
+    assert_non_null(text);
+    for (size_t off = 0; off < len;) { /* in two writes: a slow producer */
+        size_t n = off ? len - off : len / 2;
+        ssize_t k = write(p[1], text + off, n);
+        assert_true(k > 0);
+        off += (size_t)k;
+    }
+    close(p[1]);
+    free(text);
+    assert_int_equal(e2e_wait(pid, E2E_RUN_TIMEOUT_S), 0);
+    json_t *recs = assert_all_lines(g.out, 150);
+    size_t i;
+    json_t *r;
+    long long prev = 0;
+    json_array_foreach(recs, i, r) {
+        assert_true(e2e_line_of(r) > prev);
+        prev = e2e_line_of(r);
+    }
+    json_decref(recs);
+}
+
+/* Runs sha256sum on path. Returns the hex digest, malloc'd. */
+static char *sha256_of(const char *path)
+{
+    char out[700];
+    e2e_path(out, sizeof(out), g.dir, "sha.txt");
+    char *argv[] = {"/usr/bin/sha256sum", (char *)path, NULL};
+    assert_int_equal(e2e_run(argv, NULL, out, NULL), 0);
+    char *s = e2e_slurp(out, NULL);
+    assert_non_null(s);
+    s[64] = '\0';
+    return s;
+}
+
+/* --body inline, dir:PATH and sha256 agree with the server's bytes. */
+static void test_body_modes(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    char *ref = NULL, body_arg[700], ref_path[700];
+    assert_int_equal(mp_ts_http_get(&g.ts, "/bytes/3000", &ref), 200);
+    e2e_path(ref_path, sizeof(ref_path), g.dir, "ref.bin");
+    assert_int_equal(e2e_write_file(ref_path, ref, 3000), 0);
+    write_urls(2, "/bytes/3000?%u");
+    const char *modes[3] = {"inline", "sha256", body_arg};
+    snprintf(body_arg, sizeof(body_arg), "dir:%s/bodies", g.dir);
+    char *sha = sha256_of(ref_path);
+    for (int m = 0; m < 3; m++) {
+        char *argv[] = {(char *)g.bin, "-w", "1", "--body", (char *)modes[m],
+                        g.in, NULL};
+        assert_int_equal(e2e_run(argv, NULL, g.out, g.err), 0);
+        json_t *recs = assert_all_lines(g.out, 2);
+        for (long long l = 1; l <= 2; l++) {
+            json_t *r = e2e_by_line(recs, l);
+            if (m == 0)
+                assert_string_equal(e2e_str(r, "body"), ref);
+            if (m == 1)
+                assert_string_equal(e2e_str(r, "sha256"), sha);
+            if (m == 2) {
+                const char *f = e2e_str(r, "body_file");
+                size_t n = 0;
+                char *got = e2e_slurp(f, &n);
+                assert_int_equal(n, 3000);
+                assert_memory_equal(got, ref, 3000);
+                free(got);
+            }
+        }
+        json_decref(recs);
+    }
+    free(sha);
+    free(ref);
+}
+
+/*
+ * --rate R: no run of N requests can end sooner than the limit allows.
+ * The bound is N <= R * elapsed + R (one second's worth of burst), with
+ * elapsed measured around the whole run, so a slow machine only makes it
+ * looser: this never fails for being slow.
+ */
+static void test_rate_bound(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    const double rate = 100;
+    const size_t n = 250;
+    write_urls(n, "/ok?%u");
+    char *argv[] = {(char *)g.bin, "-w", "2", "--rate", "100", g.in, NULL};
+    double t0 = e2e_now();
+    assert_int_equal(e2e_run(argv, NULL, g.out, g.err), 0);
+    double elapsed = e2e_now() - t0;
+    json_decref(assert_all_lines(g.out, n));
+    fprintf(stderr, "rate test: %zu requests at --rate %.0f took %.2f s\n",
+            n, rate, elapsed);
+    assert_true((double)n <= rate * elapsed + rate);
+}
+
+/* The FNV-1a 64 hash --shard documents. */
+static uint64_t fnv1a64(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* --shard K/3 for K = 1..3: disjoint, together the whole input, and each
+   line where the documented hash puts it. */
+static void test_shard_union(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    const size_t n = 90;
+    write_urls(n, "/ok?n=%u");
+    json_t *all = json_array();
+    for (int k = 1; k <= 3; k++) {
+        char shard[16];
+        snprintf(shard, sizeof(shard), "%d/3", k);
+        char *argv[] = {(char *)g.bin, "-w", "2", "--shard", shard, g.in,
+                        NULL};
+        assert_int_equal(e2e_run(argv, NULL, g.out, g.err), 0);
+        json_t *recs = e2e_records(g.out);
+        assert_non_null(recs);
+        assert_true(json_array_size(recs) > 0);
+        size_t i;
+        json_t *r;
+        json_array_foreach(recs, i, r) {
+            const char *u = e2e_str(r, "url");
+            assert_int_equal(fnv1a64(u, strlen(u)) % 3, (uint64_t)k - 1);
+        }
+        json_array_extend(all, recs);
+        json_decref(recs);
+    }
+    long long lines[90];
+    for (size_t i = 0; i < n; i++)
+        lines[i] = (long long)i + 1;
+    e2e_assert_exactly(all, lines, n, (long long)n);
+    json_decref(all);
+}
+
+/* Returns the parent pid of pid from /proc, or -1. */
+static pid_t ppid_of(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the name may hold spaces and parens */
+    int pp;
+    return p && sscanf(p + 1, " %*c %d", &pp) == 1 ? pp : -1;
+}
+
+/*
+ * Returns a worker of root: a descendant at depth 2 or more with no
+ * children of its own (mpfetch -> forkserver(s) -> workers; workers run
+ * curl in-process and fork nothing). Returns -1 if there is none.
+ */
+static pid_t find_worker(pid_t root)
+{
+    enum { MAXP = 4096 };
+    static pid_t pid[MAXP], pp[MAXP];
+    int n = 0, depth[MAXP];
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && n < MAXP && (e = readdir(d)) != NULL) {
+        pid_t p = (pid_t)atoi(e->d_name);
+        pid_t q = p > 0 ? ppid_of(p) : -1;
+        if (q > 0) {
+            pid[n] = p;
+            pp[n++] = q;
+        }
+    }
+    if (d)
+        closedir(d);
+    for (int i = 0; i < n; i++) { /* depth below root, 0: not below */
+        depth[i] = 0;
+        pid_t q = pp[i];
+        for (int hops = 1; hops < 8 && q > 1; hops++) {
+            if (q == root) {
+                depth[i] = hops;
+                break;
+            }
+            int j = 0;
+            while (j < n && pid[j] != q)
+                j++;
+            q = j < n ? pp[j] : -1;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        int leaf = 1;
+        for (int j = 0; j < n && leaf; j++)
+            leaf = pp[j] != pid[i];
+        if (depth[i] >= 2 && leaf)
+            return pid[i];
+    }
+    return -1;
+}
+
+/* Waits (bounded) until path has at least n lines. Returns the count. */
+static size_t wait_lines(const char *path, size_t n)
+{
+    size_t have = 0;
+    for (int i = 0; i < 6000 && (have = e2e_count_lines(path)) < n; i++)
+        e2e_nap(5);
+    return have;
+}
+
+/* SIGKILL of one worker mid-run: still exactly one record per input. */
+static void test_worker_killed(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    const size_t n = 600;
+    write_urls(n, "/delay/50?%u");
+    char *argv[] = {(char *)g.bin, "-w", "2", "-c", "8", "-o", g.out, g.in,
+                    NULL};
+    unlink(g.out);
+    pid_t pid = e2e_spawn(argv, NULL, NULL, g.err);
+    assert_true(pid > 0);
+    size_t before = wait_lines(g.out, 20);
+    assert_in_range(before, 20, n - 1);
+    pid_t w = find_worker(pid);
+    assert_true(w > 0);
+    assert_int_equal(kill(w, SIGKILL), 0);
+    assert_true(e2e_count_lines(g.out) < n); /* killed mid-run */
+    assert_int_equal(e2e_wait(pid, E2E_RUN_TIMEOUT_S), 0);
+    json_decref(assert_all_lines(g.out, n));
+}
+
+/* SIGINT mid-run exits 130 with fewer records; --resume (after a torn
+   line) completes the set with no duplicate and exits 0. */
+static void test_sigint_then_resume(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    const size_t n = 600;
+    write_urls(n, "/delay/50?%u");
+    char *argv[] = {(char *)g.bin, "-w", "2", "-c", "8", "-o", g.out, g.in,
+                    NULL};
+    unlink(g.out);
+    pid_t pid = e2e_spawn(argv, NULL, NULL, g.err);
+    assert_true(pid > 0);
+    assert_in_range(wait_lines(g.out, 10), 10, n - 1);
+    assert_int_equal(kill(pid, SIGINT), 0);
+    assert_int_equal(e2e_wait(pid, E2E_RUN_TIMEOUT_S), 130);
+    size_t first = e2e_count_lines(g.out);
+    assert_in_range(first, 10, n - 1);
+    json_decref(e2e_records(g.out)); /* whole lines only */
+    FILE *f = fopen(g.out, "a");     /* a crash's torn last record */
+    fputs("{\"line\":1,\"url\":\"torn", f);
+    fclose(f);
+    char *again[] = {(char *)g.bin, "-w", "2", "-c", "8", "--resume", "-o",
+                     g.out, g.in, NULL};
+    assert_int_equal(e2e_run(again, NULL, NULL, g.err), 0);
+    json_decref(assert_all_lines(g.out, n));
+}
+
+/* Runs mpfetch with one bad option. Asserts exit 2 and a message on stderr
+   that holds want. */
+static void expect_usage_error(const char *opt, const char *val,
+                               const char *want)
+{
+    char *argv[] = {(char *)g.bin, (char *)opt, (char *)val, g.in, NULL};
+    if (!val) {
+        argv[2] = g.in;
+        argv[3] = NULL;
+    }
+    assert_int_equal(e2e_run(argv, NULL, g.out, g.err), 2);
+    char *err = e2e_slurp(g.err, NULL);
+    assert_non_null(err);
+    if (!strstr(err, want))
+        fprintf(stderr, "stderr was: %s", err);
+    assert_non_null(strstr(err, want));
+    free(err);
+}
+
+/* Option errors: exit 2 with a sentence naming the bad value. */
+static void test_option_errors(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    write_urls(1, "/ok?%u");
+    expect_usage_error("-w", "0", "--workers must be at least 1, got 0");
+    expect_usage_error("--shard", "4/3", "got 4/3");
+    expect_usage_error("--body", "bogus", "\"bogus\"");
+    expect_usage_error("--timeout", "soon", "\"soon\"");
+    expect_usage_error("-H", "NoColon", "\"NoColon\"");
+    expect_usage_error("--resume", NULL, "--resume needs -o");
+    expect_usage_error("--frobnicate", NULL, "--frobnicate");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_option_errors),
+        cmocka_unit_test(test_mixed_batch),
+        cmocka_unit_test(test_fail_on_http_error),
+        cmocka_unit_test(test_ordered_from_pipe),
+        cmocka_unit_test(test_body_modes),
+        cmocka_unit_test(test_rate_bound),
+        cmocka_unit_test(test_shard_union),
+        cmocka_unit_test(test_worker_killed),
+        cmocka_unit_test(test_sigint_then_resume),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,197 @@
+/*
+ * mpfetch against a real nginx (mp_nginx_start): HTTP/1.1 keep-alive with
+ * many requests, HTTPS with and without --cacert, HTTP/2 over TLS, gzip
+ * with --compressed. Skipped when nginx is not installed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "mpfetch_e2e.h"
+#include "testutil.h"
+
+#define TEXT_LEN (70 * 56) /* /text: 70 lines of 56 bytes */
+
+typedef struct fixture {
+    mp_nginx ngx;
+    int up;
+    char *dir;
+    const char *bin;
+    char in[600], out[600], err[600];
+} fixture;
+
+static fixture g;
+
+/* Returns 1 if an nginx binary is installed where testutil looks. */
+static int nginx_installed(void)
+{
+    return access("/usr/sbin/nginx", X_OK) == 0 ||
+           access("/usr/local/sbin/nginx", X_OK) == 0 ||
+           access("/usr/local/nginx/sbin/nginx", X_OK) == 0;
+}
+
+/* Starts nginx with TLS once for the suite. Returns 0 or -1 (a failed
+   start of an installed nginx fails the suite). */
+static int setup(void **state)
+{
+    (void)state;
+    memset(&g, 0, sizeof(g));
+    g.bin = e2e_mpfetch();
+    g.dir = mp_test_tmpdir();
+    if (!g.dir)
+        return -1;
+    e2e_path(g.in, sizeof(g.in), g.dir, "in.txt");
+    e2e_path(g.out, sizeof(g.out), g.dir, "out.jsonl");
+    e2e_path(g.err, sizeof(g.err), g.dir, "err.txt");
+    if (!nginx_installed())
+        return 0;
+    if (mp_nginx_start(&g.ngx, g.dir, 1) != 0)
+        return -1;
+    g.up = 1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    mp_nginx_stop(&g.ngx);
+    if (g.dir)
+        mp_test_rm_rf(g.dir);
+    free(g.dir);
+    return 0;
+}
+
+#define NEED_NGINX()                                                        \
+    do {                                                                    \
+        if (!g.bin || !g.up) {                                              \
+            fprintf(stderr, "nginx or MP_MPFETCH missing; skipping\n");     \
+            skip();                                                         \
+        }                                                                   \
+    } while (0)
+
+/* Writes n lines "SCHEME://127.0.0.1:PORT/PATH?i" to g.in. */
+static void write_urls(size_t n, const char *scheme, int port,
+                       const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    for (size_t i = 1; i <= n; i++)
+        fprintf(f, "%s://127.0.0.1:%d%s?%zu\n", scheme, port, path, i);
+    fclose(f);
+    assert_int_equal(e2e_write_file(g.in, text, len), 0);
+    free(text);
+}
+
+/* Runs mpfetch with extra (NULL-terminated, at most 8) on g.in. Asserts
+   exit 0 and n records. Returns the records. */
+static json_t *fetch(size_t n, char *const extra[])
+{
+    char *argv[16] = {(char *)g.bin, "-w", "2", "-c", "8"};
+    int k = 5;
+    for (int i = 0; extra[i] && k < 14; i++)
+        argv[k++] = extra[i];
+    argv[k++] = g.in;
+    argv[k] = NULL;
+    assert_int_equal(e2e_run(argv, NULL, g.out, g.err), 0);
+    json_t *recs = e2e_records(g.out);
+    assert_non_null(recs);
+    assert_int_equal(json_array_size(recs), n);
+    return recs;
+}
+
+/* Asserts every record is ok with this body size and HTTP version. */
+static void all_ok(json_t *recs, long long bytes, const char *version)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r) {
+        if (!json_is_true(json_object_get(r, "ok"))) {
+            char *d = json_dumps(r, JSON_COMPACT);
+            fprintf(stderr, "not ok: %s\n", d);
+            free(d);
+        }
+        assert_true(json_is_true(json_object_get(r, "ok")));
+        assert_int_equal(json_integer_value(json_object_get(r, "status")),
+                         200);
+        assert_int_equal(json_integer_value(json_object_get(r, "bytes")),
+                         bytes);
+        assert_string_equal(e2e_str(r, "http_version"), version);
+    }
+}
+
+/* Many requests over HTTP/1.1 keep-alive connections: all ok. */
+static void test_keepalive_many(void **state)
+{
+    (void)state;
+    NEED_NGINX();
+    write_urls(2000, "http", g.ngx.port, "/1k");
+    char *extra[] = {"--per-host", "4", NULL};
+    json_t *recs = fetch(2000, extra);
+    all_ok(recs, 1024, "1.1");
+    json_decref(recs);
+}
+
+/* HTTPS with --cacert: ok, over HTTP/2 (ALPN). */
+static void test_https_cacert_http2(void **state)
+{
+    (void)state;
+    NEED_NGINX();
+    write_urls(50, "https", g.ngx.tls_port, "/256k");
+    char *extra[] = {"--cacert", g.ngx.cafile, NULL};
+    json_t *recs = fetch(50, extra);
+    all_ok(recs, 256 * 1024, "2");
+    json_decref(recs);
+}
+
+/* HTTPS without --cacert: the self-signed certificate fails, MP_ETLS. */
+static void test_https_untrusted(void **state)
+{
+    (void)state;
+    NEED_NGINX();
+    write_urls(3, "https", g.ngx.tls_port, "/1k");
+    char *extra[] = {NULL};
+    json_t *recs = fetch(3, extra);
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r) {
+        assert_false(json_is_true(json_object_get(r, "ok")));
+        assert_string_equal(e2e_error_code(r), "MP_ETLS");
+    }
+    json_decref(recs);
+}
+
+/* gzip: with --compressed the response is gzip'd on the wire and the
+   record counts the decoded bytes. */
+static void test_gzip_compressed(void **state)
+{
+    (void)state;
+    NEED_NGINX();
+    write_urls(5, "http", g.ngx.port, "/text");
+    char *extra[] = {"--compressed", "-i", NULL};
+    json_t *recs = fetch(5, extra);
+    all_ok(recs, TEXT_LEN, "1.1");
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r) {
+        json_t *h = json_object_get(r, "headers");
+        assert_true(json_is_object(h));
+        assert_string_equal(e2e_str(h, "content-encoding"), "gzip");
+    }
+    json_decref(recs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keepalive_many),
+        cmocka_unit_test(test_https_cacert_http2),
+        cmocka_unit_test(test_https_untrusted),
+        cmocka_unit_test(test_gzip_compressed),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
