@@ -230,11 +230,14 @@ static uint32_t next_task(mp_pool *p)
 
 /* ---- dispatch --------------------------------------------------------- */
 
-/* Room in a worker: credit minus what it holds, capped by recycling.
-   Returns 0 when a batch would be too small to be worth a message. */
-static uint32_t room(mp_pool *p, mp__slot *s)
+/* Room in a worker for tasks up to cap held: cap minus what it holds,
+   capped by recycling. Returns 0 when a batch would be too small to be worth
+   a message. */
+static uint32_t room(mp_pool *p, mp__slot *s, uint32_t cap)
 {
-    uint32_t r = p->capacity - s->inflight.n;
+    if (s->inflight.n >= cap)
+        return 0;
+    uint32_t r = cap - s->inflight.n;
     uint32_t quarter = p->capacity / 4 ? p->capacity / 4 : 1;
     /* A busy worker waits for a quarter of its credit: fewer, bigger
        batches. An idle coroutine is fed at once. */
@@ -276,7 +279,8 @@ static int dispatch_solo(mp_pool *p, mp__slot *s)
     return 1;
 }
 
-void mp__dispatch(mp_pool *p, mp__slot *s)
+/* Sends s a batch that brings what it holds up to cap tasks. */
+static void dispatch_upto(mp_pool *p, mp__slot *s, uint32_t cap)
 {
     if (s->state != S_READY || s->pending.buf || s->solo_busy || !p->call)
         return;
@@ -288,7 +292,7 @@ void mp__dispatch(mp_pool *p, mp__slot *s)
     }
     if (dispatch_solo(p, s))
         return;
-    uint32_t r = room(p, s);
+    uint32_t r = room(p, s, cap);
     if (r == 0)
         return;
     mp__msg m = {0};
@@ -308,10 +312,26 @@ void mp__dispatch(mp_pool *p, mp__slot *s)
         mp__slot_send(p, s, &m);
 }
 
+void mp__dispatch(mp_pool *p, mp__slot *s)
+{
+    dispatch_upto(p, s, p->capacity);
+}
+
 void mp__dispatch_all(mp_pool *p)
 {
     for (int i = 0; i < p->nworkers; i++)
-        mp__dispatch(p, &p->slots[i]);
+        dispatch_upto(p, &p->slots[i], p->capacity);
+}
+
+/* At the start of a call: feeds every worker's idle coroutines first, then
+   the prefetch credit, so a small batch is spread over all workers instead
+   of filling the first one's credit. (Only here: in steady state it would
+   halve the batches.) */
+static void dispatch_spread(mp_pool *p)
+{
+    for (int i = 0; i < p->nworkers; i++)
+        dispatch_upto(p, &p->slots[i], (uint32_t)p->o.concurrency);
+    mp__dispatch_all(p);
 }
 
 static void on_rate(int fd, short what, void *arg)
@@ -399,7 +419,7 @@ static int run_call(mp_pool *p, mp__call *c)
             s->fails = MP_MAX_FAILS - 1;
         mp__on_respawn(-1, 0, s);
     }
-    mp__dispatch_all(p);
+    dispatch_spread(p);
     while (!(c->input_done && c->delivered == c->pulled)) {
         if (c->input_paused && c->delivered == c->pulled) {
             c->input_paused = 0; /* nothing in flight to wait for */
