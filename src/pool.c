@@ -373,10 +373,8 @@ void mp__abort_call(mp_pool *p, int status, const char *why)
             mp__deliver(p, id, status, NULL, 0, why);
             any = 1;
         }
-        mp__msg m;
-        if (any && s->state >= S_READY &&
-            mp__msg_begin(&m, MP_MSG_CANCEL, 0, 64) == 0)
-            mp__slot_send(p, s, &m);
+        if (any && s->state >= S_READY)
+            mp__slot_control(p, s, MP_MSG_CANCEL);
     }
 }
 

@@ -48,6 +48,7 @@ typedef struct mp__slot {
     mp__list inflight;
     uint64_t dispatched; /* since this worker started (recycling) */
     int solo_busy, got_result, exit_sent;
+    uint32_t ctl; /* control messages waiting: 1 << MP_MSG_CANCEL... */
     unsigned fails; /* starts in a row that produced no result */
     mp__msg pending; /* a message waiting for the socket to be writable */
     char endpoint[200];
@@ -97,6 +98,9 @@ void mp__on_slot_readable(int fd, short what, void *arg);
 void mp__on_slot_writable(int fd, short what, void *arg);
 void mp__on_respawn(int fd, short what, void *arg);
 void mp__slot_retire(mp_pool *p, mp__slot *s);
+/* Sends a control message (MP_MSG_CANCEL, MP_MSG_EXIT) now, or as soon as
+   the parked message has gone. */
+void mp__slot_control(mp_pool *p, mp__slot *s, uint32_t type);
 
 /* pool.c */
 void mp__list_push(mp_pool *p, mp__list *l, uint32_t id);

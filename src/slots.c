@@ -19,14 +19,15 @@
 
 #define MP_EXIT_SPIN 71 /* worker.c: a task spun past its deadline */
 
-/* Sends m on the slot's socket, or parks it until the socket is writable
-   (only one message is ever parked: dispatch waits for it). Returns 0 or
-   MP_ESYS. */
+/* Sends m on the slot's socket, or parks it until the socket is writable.
+   Only one message is ever parked: dispatch waits for it, and control
+   messages wait as flags (mp__slot_control). Returns 0 or an error (m is
+   freed then). */
 int mp__slot_send(mp_pool *p, mp__slot *s, mp__msg *m)
 {
-    if (s->pending.buf) { /* keep order: behind the parked one */
+    if (s->pending.buf) {
         mp__msg_discard(m);
-        return MP_ESYS;
+        return MP_EAGAIN;
     }
     int rc = mp__msg_send(s->sock, m, 0);
     if (rc == MP_EAGAIN) {
@@ -40,6 +41,28 @@ int mp__slot_send(mp_pool *p, mp__slot *s, mp__msg *m)
     return rc;
 }
 
+/* Sends the control messages flagged in s->ctl, in order (CANCEL
+   before EXIT), as far as the socket takes them. */
+static void send_controls(mp_pool *p, mp__slot *s)
+{
+    static const uint32_t order[] = {MP_MSG_CANCEL, MP_MSG_EXIT};
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        uint32_t t = order[i];
+        if (!(s->ctl & (1u << t)) || s->pending.buf)
+            continue;
+        mp__msg m;
+        if (mp__msg_begin(&m, t, 0, 64) < 0 || mp__slot_send(p, s, &m) < 0)
+            return; /* stays flagged */
+        s->ctl &= ~(1u << t);
+    }
+}
+
+void mp__slot_control(mp_pool *p, mp__slot *s, uint32_t type)
+{
+    s->ctl |= 1u << type;
+    send_controls(p, s);
+}
+
 void mp__on_slot_writable(int fd, short what, void *arg)
 {
     mp__slot *s = arg;
@@ -49,6 +72,7 @@ void mp__on_slot_writable(int fd, short what, void *arg)
     event_del(s->sev);
     if (rc < 0)
         mp__msg_discard(&s->pending);
+    send_controls(s->pool, s);
     if (s->state == S_READY)
         mp__dispatch(s->pool, s);
 }
@@ -138,6 +162,7 @@ int mp__slot_spawn(mp_pool *p, mp__slot *s)
     s->inflight = (mp__list){MP_NIL, MP_NIL, 0};
     s->dispatched = 0;
     s->solo_busy = s->got_result = s->exit_sent = 0;
+    s->ctl = 0;
     s->pid = 0;
     int rc = open_socket(p, s);
     if (rc == 0)
@@ -365,12 +390,8 @@ void mp__slot_retire(mp_pool *p, mp__slot *s)
 {
     if (s->state != S_RETIRING || s->exit_sent || s->inflight.n)
         return;
-    mp__msg m;
-    if (mp__msg_begin(&m, MP_MSG_EXIT, 0, 64) == 0 &&
-        mp__slot_send(p, s, &m) == 0)
-        s->exit_sent = 1;
-    else
-        kill_slot(p, s);
+    s->exit_sent = 1; /* goes out now, or right after the parked message */
+    mp__slot_control(p, s, MP_MSG_EXIT);
 }
 
 void mp__on_slot_readable(int fd, short what, void *arg)
