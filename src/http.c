@@ -40,14 +40,15 @@
 #define HTTP_IDLE_CONNS 256 /* idle connections kept without a total cap */
 #define HTTP_URL_SHOWN 200  /* URL bytes quoted in messages */
 
-/* The worker's curl state. One per process; `pid` tells a state inherited
-   through fork() (unusable: its sockets are shared) from our own. */
+/* The worker's curl state. One per worker process (workers never fork,
+   and the forkserver they come from never runs mp_http). */
 typedef struct http_state {
     CURLM *multi;
     CURLSH *share;
     struct event_base *base;
     struct event *timer;
-    pid_t pid;
+    struct event **sock_ev; /* one event per fd number, kept and reused */
+    int n_sock_ev;
     size_t n_free;
     CURL *free_easy[HTTP_FREE_EASY];
 } http_state;
@@ -345,37 +346,53 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     drain(s);
 }
 
+/* Returns the event kept for fd number fd, allocating it (unassigned) the
+   first time; NULL if out of memory. The table holds pointers, so growing
+   it never moves an event libevent knows. */
+static struct event *sock_event(http_state *s, curl_socket_t fd)
+{
+    if (fd >= s->n_sock_ev) {
+        int n = s->n_sock_ev ? s->n_sock_ev : 64;
+        while (n <= fd)
+            n *= 2;
+        struct event **t = realloc(s->sock_ev, (size_t)n * sizeof(*t));
+        if (!t)
+            return NULL;
+        memset(t + s->n_sock_ev, 0, (size_t)(n - s->n_sock_ev) * sizeof(*t));
+        s->sock_ev = t;
+        s->n_sock_ev = n;
+    }
+    if (!s->sock_ev[fd])
+        s->sock_ev[fd] = calloc(1, event_get_struct_event_size());
+    return s->sock_ev[fd];
+}
+
 /*
- * CURLMOPT_SOCKETFUNCTION: keeps one persistent event per socket in step
- * with what curl waits for (sockp is that event). Returns 0, or -1 when the
- * event cannot be created (curl then fails the transfers on it).
+ * CURLMOPT_SOCKETFUNCTION: keeps the event of each socket in step with what
+ * curl waits for. Events are kept per fd number across transfers and
+ * connections, so a keep-alive transfer allocates nothing here. Returns 0,
+ * or -1 (curl then fails the transfers on the socket).
  */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *clientp,
                      void *sockp)
 {
     http_state *s = clientp;
-    struct event *ev = sockp;
     short kind = EV_PERSIST;
 
     (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        if (ev)
-            event_free(ev); /* curl forgets sockp with the socket */
+    (void)sockp;
+    struct event *ev = sock_event(s, fd);
+    if (!ev)
+        return -1;
+    if (event_initialized(ev))
+        event_del(ev);
+    if (what == CURL_POLL_REMOVE)
         return 0;
-    }
     if (what & CURL_POLL_IN)
         kind |= EV_READ;
     if (what & CURL_POLL_OUT)
         kind |= EV_WRITE;
-    if (!ev) {
-        ev = event_new(s->base, fd, kind, on_event, s);
-        if (!ev)
-            return -1;
-        curl_multi_assign(s->multi, fd, ev);
-    } else {
-        event_del(ev);
-        event_assign(ev, s->base, fd, kind, on_event, s);
-    }
+    event_assign(ev, s->base, fd, kind, on_event, s);
     return event_add(ev, NULL) == 0 ? 0 : -1;
 }
 
@@ -426,7 +443,6 @@ static int state_create(http_state *s, struct event_base *base)
     }
     memset(s, 0, sizeof *s);
     s->base = base;
-    s->pid = getpid();
     s->multi = curl_multi_init();
     s->share = curl_share_init();
     s->timer = evtimer_new(base, on_timeout, s);
@@ -453,9 +469,7 @@ fail:
 
 /*
  * Returns the calling worker's curl state in *out, creating it on first
- * use. A state inherited from a parent process is abandoned, not cleaned
- * up (its connections belong to the parent). Returns 0, MP_EINVAL outside a
- * worker, MP_ENOMEM or MP_EHTTP.
+ * use. Returns 0, MP_EINVAL outside a worker, MP_ENOMEM or MP_EHTTP.
  */
 static int state_get(http_state **out)
 {
@@ -464,7 +478,7 @@ static int state_get(http_state **out)
 
     if (!base)
         return MP_EINVAL;
-    if (g_http.multi && (g_http.pid != getpid() || g_http.base != base))
+    if (g_http.multi && g_http.base != base)
         memset(&g_http, 0, sizeof g_http);
     if (!g_http.multi && (rc = state_create(&g_http, base)) != 0)
         return rc;
@@ -821,7 +835,7 @@ int mp_http_set_limits(unsigned total, unsigned per_host)
         return MP_EINVAL;
     g_limit_total = total;
     g_limit_host = per_host;
-    if (g_http.multi && g_http.pid == getpid())
+    if (g_http.multi)
         apply_limits(g_http.multi);
     return 0;
 }
