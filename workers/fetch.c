@@ -30,10 +30,10 @@
 #include <openssl/evp.h>
 
 #include "fetch.h"
+#include "jsonw.h"
 
 #define FETCH_INPUT_SHOWN 1024 /* bytes of a bad line echoed in "input" */
 #define FETCH_MAX_DEPTH 32     /* nesting accepted in a JSON line */
-#define FETCH_REAL_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(10))
 
 enum { BODY_NONE, BODY_INLINE, BODY_SHA256, BODY_DIR };
 
@@ -79,49 +79,11 @@ static const char *const methods[] = {"GET",    "HEAD",  "POST",   "PUT",
 
 /* ---- small helpers ----------------------------------------------------- */
 
-/* Returns 1 if p[0..n) is valid UTF-8 (no overlongs, surrogates or code
-   points past U+10FFFF), else 0. */
-static int utf8_valid(const unsigned char *p, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned c = p[i], need, cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            cp = c & 0x07;
-        } else
-            return 0;
-        if (n - i <= need)
-            return 0;
-        for (unsigned k = 1; k <= need; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = cp << 6 | (p[i + k] & 0x3F);
-        }
-        if ((need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return 0;
-        i += need + 1;
-    }
-    return 1;
-}
-
 /* Returns 1 if p[0..n) is UTF-8 text without NUL bytes (a "\u0000" in a
    record trips C consumers). */
 static int is_text(const char *p, size_t n)
 {
-    return !memchr(p, '\0', n) && utf8_valid((const unsigned char *)p, n);
+    return jw_is_text(p, n);
 }
 
 /* Returns a JSON string of p[0..n): as is when it is text, else with NUL
@@ -424,7 +386,7 @@ static int line_check_url(fetch_line *l)
         return line_bad(l, "%s", "out of memory");
     if (!l->url[0])
         rc = line_bad(l, "%s", "empty URL");
-    else if (!utf8_valid((const unsigned char *)l->url, strlen(l->url)))
+    else if (!is_text(l->url, strlen(l->url)))
         rc = line_bad(l, "%s", "URL is not valid UTF-8");
     else if ((uc = curl_url_set(u, CURLUPART_URL, l->url,
                                 CURLU_NON_SUPPORT_SCHEME)) != CURLUE_OK)
@@ -791,130 +753,168 @@ static json_t *headers_object(const char *b, size_t n)
     return o;
 }
 
-/* Adds the body fields of the body mode. Drops a dir-mode file of a failed
-   transfer. */
-static void record_body(json_t *rec, fetch_run *r)
+/* Writes the body fields of the body mode. Drops a dir-mode file of a
+   failed transfer. */
+static void record_body(jw *w, fetch_run *r)
 {
     const char *b = r->resp.body;
     size_t n = r->resp.body_len;
 
     if (g_cfg.body == BODY_DIR && r->path) {
-        if (r->err == 0 && r->attempts)
-            json_object_set_new(rec, "body_file",
-                                jstr_lossy(r->path, strlen(r->path)));
-        else if (r->attempts)
+        if (r->err == 0 && r->attempts) {
+            jw_key(w, "body_file");
+            jw_cstr(w, r->path);
+        } else if (r->attempts) {
             unlink(r->path);
+        }
     }
     if (r->err != 0 || !b)
         return;
     if (g_cfg.body == BODY_SHA256) {
-        json_object_set_new(rec, "sha256", jstr_sha256(b, n));
+        json_t *h = jstr_sha256(b, n);
+        jw_key(w, "sha256");
+        jw_json(w, h);
+        json_decref(h);
     } else if (g_cfg.body == BODY_INLINE) {
         int text = is_text(b, n);
-        json_object_set_new(rec, "body",
-                            text ? json_stringn(b, n) : jstr_base64(b, n));
-        json_object_set_new(rec, "body_encoding",
-                            json_string(text ? "utf-8" : "base64"));
+        jw_key(w, "body");
+        if (text) {
+            jw_str(w, b, n);
+        } else {
+            json_t *b64 = jstr_base64(b, n);
+            jw_json(w, b64);
+            json_decref(b64);
+        }
+        jw_key(w, "body_encoding");
+        jw_cstr(w, text ? "utf-8" : "base64");
     }
 }
 
-/* Returns the "time" object, in seconds. */
-static json_t *record_time(const mp_http_response *s)
+/* Writes the "time" object, in seconds. */
+static void record_time(jw *w, const mp_http_response *s)
 {
-    return json_pack("{s:f,s:f,s:f,s:f,s:f}", "dns", s->t_dns_us / 1e6,
-                     "connect", s->t_connect_us / 1e6, "tls",
-                     s->t_tls_us / 1e6, "first_byte", s->t_first_byte_us / 1e6,
-                     "total", s->t_total_us / 1e6);
+    jw_key(w, "time");
+    jw_open(w);
+    jw_key(w, "dns");
+    jw_secs(w, s->t_dns_us);
+    jw_key(w, "connect");
+    jw_secs(w, s->t_connect_us);
+    jw_key(w, "tls");
+    jw_secs(w, s->t_tls_us);
+    jw_key(w, "first_byte");
+    jw_secs(w, s->t_first_byte_us);
+    jw_key(w, "total");
+    jw_secs(w, s->t_total_us);
+    jw_close(w);
 }
 
-/* Returns the "error" value: null, or {"code","message"}. */
-static json_t *record_error(int err, const char *msg)
+/* Writes the "error" member: null, or {"code","message"}. */
+static void record_error(jw *w, int err, const char *msg)
 {
-    if (!err)
-        return json_null();
-    return json_pack("{s:s,s:o}", "code", mp_err_name(err), "message",
-                     jstr_lossy(msg ? msg : mp_strerror(err),
-                                strlen(msg ? msg : mp_strerror(err))));
+    jw_key(w, "error");
+    if (!err) {
+        jw_null(w);
+        return;
+    }
+    jw_open(w);
+    jw_key(w, "code");
+    jw_cstr(w, mp_err_name(err));
+    jw_key(w, "message");
+    jw_cstr(w, msg ? msg : mp_strerror(err));
+    jw_close(w);
 }
 
-/* Adds the fields of a transfer's outcome. */
-static void record_result(json_t *rec, fetch_run *r)
+/* Writes the members of a transfer's outcome. */
+static void record_result(jw *w, fetch_run *r)
 {
     const mp_http_response *s = &r->resp;
     long v = s->http_version;
 
-    if (s->final_url)
-        json_object_set_new(rec, "final_url",
-                            jstr_lossy(s->final_url, strlen(s->final_url)));
-    json_object_set_new(rec, "status", json_integer(s->status));
-    json_object_set_new(
-        rec, "ok", json_boolean(!r->err && s->status > 0 && s->status < 400));
-    json_object_set_new(rec, "error", record_error(r->err, s->message));
-    json_object_set_new(rec, "bytes", json_integer((json_int_t)s->body_len));
-    json_object_set_new(rec, "attempts", json_integer(r->attempts));
-    json_object_set_new(rec, "redirects", json_integer(s->redirects));
-    json_object_set_new(rec, "http_version",
-                        v == 10   ? json_string("1.0")
-                        : v == 11 ? json_string("1.1")
-                        : v == 20 ? json_string("2")
-                        : v == 30 ? json_string("3")
-                                  : json_null());
-    json_object_set_new(rec, "time", record_time(s));
-    if (g_cfg.include_headers && !r->err && s->headers)
-        json_object_set_new(rec, "headers",
-                            headers_object(s->headers, s->headers_len));
-    record_body(rec, r);
+    if (s->final_url) {
+        jw_key(w, "final_url");
+        jw_cstr(w, s->final_url);
+    }
+    jw_key(w, "status");
+    jw_int(w, s->status);
+    jw_key(w, "ok");
+    jw_bool(w, !r->err && s->status > 0 && s->status < 400);
+    record_error(w, r->err, s->message);
+    jw_key(w, "bytes");
+    jw_int(w, (int64_t)s->body_len);
+    jw_key(w, "attempts");
+    jw_int(w, r->attempts);
+    jw_key(w, "redirects");
+    jw_int(w, s->redirects);
+    jw_key(w, "http_version");
+    jw_cstr(w, v == 10 ? "1.0" : v == 11 ? "1.1" : v == 20 ? "2"
+               : v == 30 ? "3" : NULL);
+    record_time(w, s);
+    if (g_cfg.include_headers && !r->err && s->headers) {
+        json_t *h = headers_object(s->headers, s->headers_len);
+        jw_key(w, "headers");
+        jw_json(w, h);
+        json_decref(h);
+    }
+    record_body(w, r);
 }
 
-/* Builds the whole record of a line (err: the line's MP_EINPUT, or 0 for
-   a transfer's outcome in r). Returns it, or NULL when out of memory. */
-static json_t *record_build(const fetch_line *l, fetch_run *r, int err)
+/* Writes the whole record of a line (err: the line's MP_EINPUT, or 0 for a
+   transfer's outcome in r). */
+static void record_build(jw *w, const fetch_line *l, fetch_run *r, int err)
 {
-    json_t *rec = json_object();
     char msg[256];
     size_t n;
 
-    if (!rec)
-        return NULL;
-    json_object_set_new(rec, "line", json_integer((json_int_t)l->no));
-    if (l->id)
-        json_object_set(rec, "id", l->id);
-    if (l->url)
-        json_object_set_new(rec, "url", jstr_lossy(l->url, strlen(l->url)));
+    jw_open(w);
+    jw_key(w, "line");
+    jw_int(w, (int64_t)l->no);
+    if (l->id) {
+        jw_key(w, "id");
+        jw_json(w, l->id);
+    }
+    if (l->url) {
+        jw_key(w, "url");
+        jw_cstr(w, l->url);
+    }
     if (!err) {
-        json_object_set_new(rec, "method", json_string(r->req.method));
-        record_result(rec, r);
-        return rec;
+        jw_key(w, "method");
+        jw_cstr(w, r->req.method);
+        record_result(w, r);
+        jw_close(w);
+        return;
     }
     snprintf(msg, sizeof msg, "line %llu: %s", (unsigned long long)l->no,
              l->why[0] ? l->why : mp_strerror(err));
-    json_object_set_new(rec, "status", json_integer(0));
-    json_object_set_new(rec, "ok", json_false());
-    json_object_set_new(rec, "error", record_error(err, msg));
-    json_object_set_new(rec, "attempts", json_integer(0));
+    jw_key(w, "status");
+    jw_int(w, 0);
+    jw_key(w, "ok");
+    jw_bool(w, 0);
+    record_error(w, err, msg);
+    jw_key(w, "attempts");
+    jw_int(w, 0);
     n = l->raw_len < FETCH_INPUT_SHOWN ? l->raw_len : FETCH_INPUT_SHOWN;
     while (n > 0 && n < l->raw_len &&
            ((unsigned char)l->raw[n] & 0xC0) == 0x80)
         n--; /* do not split a UTF-8 sequence */
-    json_object_set_new(rec, "input", jstr_lossy(l->raw, n));
-    return rec;
+    jw_key(w, "input");
+    jw_str(w, l->raw, n);
+    jw_close(w);
 }
 
 /*
- * Serializes the record after its mp_fetch_out header and returns it with
- * mp_return. A record too big to return (a huge inline body) is replaced
- * by one without the body that reports MP_E2BIG. Returns 0 or the code of
- * a failed mp_return.
+ * Writes the mp_fetch_out header and the record into the worker's reused
+ * buffer and returns them with mp_return. A record too big to return (a
+ * huge inline body) is replaced by one without the body that reports
+ * MP_E2BIG. Returns 0 or the code of a failed mp_return.
  */
 static int record_emit(mp_task *t, const fetch_line *l, fetch_run *r, int err)
 {
+    static jw w; /* one per worker: a task runs it without yielding */
     mp_fetch_out out = {0};
-    json_t *rec = record_build(l, r, err);
-    char *text = rec ? json_dumps(rec, FETCH_REAL_FLAGS) : NULL;
-    size_t tn = text ? strlen(text) : 0;
-    char *buf = text ? malloc(sizeof out + tn) : NULL;
     int rc;
 
+    jw_reset(&w, sizeof out);
+    record_build(&w, l, r, err);
     out.line = l->no;
     out.total_us = r->resp.t_total_us;
     out.bytes = r->resp.body_len;
@@ -922,17 +922,15 @@ static int record_emit(mp_task *t, const fetch_line *l, fetch_run *r, int err)
     out.error = err ? err : r->err;
     out.attempts = r->attempts;
     out.ok = !out.error && out.status > 0 && out.status < 400;
-    json_decref(rec);
-    if (!buf) {
-        free(text);
+    if (w.oom)
         return mp_fail(t, MP_ENOMEM, "line %llu: out of memory",
                        (unsigned long long)l->no);
+    memcpy(w.buf, &out, sizeof out);
+    rc = mp_return(t, w.buf, w.len);
+    if (w.cap > ((size_t)4 << 20)) { /* don't keep a huge body's buffer */
+        free(w.buf);
+        w = (jw){0};
     }
-    memcpy(buf, &out, sizeof out);
-    memcpy(buf + sizeof out, text, tn);
-    rc = mp_return(t, buf, sizeof out + tn);
-    free(buf);
-    free(text);
     if (rc == MP_E2BIG && !err && r->err == 0) {
         free(r->resp.body);
         free(r->resp.message);

@@ -1,0 +1,227 @@
+/* The record writer: see jsonw.h. */
+#include "jsonw.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Makes room for n more bytes. Returns 0, or -1 (w->oom set). */
+static int reserve(jw *w, size_t n)
+{
+    if (w->oom)
+        return -1;
+    if (w->len + n <= w->cap)
+        return 0;
+    size_t cap = w->cap ? w->cap : 1024;
+    while (cap < w->len + n)
+        cap *= 2;
+    char *b = realloc(w->buf, cap);
+    if (!b) {
+        w->oom = 1;
+        return -1;
+    }
+    w->buf = b;
+    w->cap = cap;
+    return 0;
+}
+
+void jw_reset(jw *w, size_t keep)
+{
+    w->oom = 0;
+    w->depth = 0;
+    w->len = 0;
+    if (reserve(w, keep) == 0)
+        w->len = keep;
+}
+
+void jw_raw(jw *w, const void *p, size_t n)
+{
+    if (reserve(w, n) == 0) {
+        memcpy(w->buf + w->len, p, n);
+        w->len += n;
+    }
+}
+
+/* Writes the comma before a value or member when one is due. */
+static void sep(jw *w)
+{
+    if (w->depth == 0)
+        return;
+    if (!w->first[w->depth - 1])
+        jw_raw(w, ",", 1);
+    w->first[w->depth - 1] = 0;
+}
+
+static void value_sep(jw *w);
+
+void jw_open(jw *w)
+{
+    value_sep(w);
+    jw_raw(w, "{", 1);
+    if (w->depth < JW_DEPTH)
+        w->first[w->depth++] = 1;
+}
+
+void jw_close(jw *w)
+{
+    jw_raw(w, "}", 1);
+    if (w->depth > 0)
+        w->depth--;
+}
+
+void jw_key(jw *w, const char *key)
+{
+    sep(w);
+    jw_raw(w, "\"", 1);
+    jw_raw(w, key, strlen(key));
+    jw_raw(w, "\":", 2);
+    w->first[w->depth - 1] = 2; /* the value that follows needs no comma */
+}
+
+/* Writes the separator before a value: none right after a key. */
+static void value_sep(jw *w)
+{
+    if (w->depth && w->first[w->depth - 1] == 2)
+        w->first[w->depth - 1] = 0;
+    else
+        sep(w);
+}
+
+int jw_is_text(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i], need, cp;
+        if (c < 0x80) {
+            if (!c)
+                return 0;
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 1, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            need = 2, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            need = 3, cp = c & 0x07;
+        else
+            return 0;
+        if (n - i <= need)
+            return 0;
+        for (unsigned k = 1; k <= need; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (p[i + k] & 0x3F);
+        }
+        if ((need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
+/* Appends the escape of control or quote character c. */
+static void escape(jw *w, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    switch (c) {
+    case '"': jw_raw(w, "\\\"", 2); return;
+    case '\\': jw_raw(w, "\\\\", 2); return;
+    case '\n': jw_raw(w, "\\n", 2); return;
+    case '\r': jw_raw(w, "\\r", 2); return;
+    case '\t': jw_raw(w, "\\t", 2); return;
+    case '\b': jw_raw(w, "\\b", 2); return;
+    case '\f': jw_raw(w, "\\f", 2); return;
+    default: jw_raw(w, e, 6);
+    }
+}
+
+void jw_str(jw *w, const char *p, size_t n)
+{
+    int text = jw_is_text(p, n);
+    size_t run = 0;
+    value_sep(w);
+    jw_raw(w, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        int bad = !text && (c >= 0x80 || c == 0);
+        if (c >= 0x20 && c != '"' && c != '\\' && !bad)
+            continue;
+        jw_raw(w, p + run, i - run); /* the clean run before it */
+        run = i + 1;
+        if (bad)
+            jw_raw(w, "?", 1);
+        else
+            escape(w, c);
+    }
+    jw_raw(w, p + run, n - run);
+    jw_raw(w, "\"", 1);
+}
+
+void jw_cstr(jw *w, const char *s)
+{
+    if (s)
+        jw_str(w, s, strlen(s));
+    else
+        jw_null(w);
+}
+
+/* Appends the decimal digits of v. */
+static void digits(jw *w, uint64_t v)
+{
+    char b[24];
+    int i = sizeof(b);
+    do
+        b[--i] = (char)('0' + v % 10);
+    while ((v /= 10));
+    jw_raw(w, b + i, sizeof(b) - (size_t)i);
+}
+
+void jw_int(jw *w, int64_t v)
+{
+    value_sep(w);
+    if (v < 0) {
+        jw_raw(w, "-", 1);
+        digits(w, (uint64_t)0 - (uint64_t)v);
+    } else {
+        digits(w, (uint64_t)v);
+    }
+}
+
+void jw_bool(jw *w, int v)
+{
+    value_sep(w);
+    jw_raw(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+void jw_null(jw *w)
+{
+    value_sep(w);
+    jw_raw(w, "null", 4);
+}
+
+void jw_secs(jw *w, uint64_t us)
+{
+    char frac[7];
+    uint64_t f = us % 1000000;
+    value_sep(w);
+    digits(w, us / 1000000);
+    for (int i = 5; i >= 0; i--, f /= 10)
+        frac[i + 1] = (char)('0' + f % 10);
+    frac[0] = '.';
+    jw_raw(w, frac, 7);
+}
+
+void jw_json(jw *w, const json_t *v)
+{
+    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (!s) {
+        jw_null(w);
+        return;
+    }
+    value_sep(w);
+    jw_raw(w, s, strlen(s));
+    free(s);
+}

@@ -1,0 +1,50 @@
+/*
+ * A JSON writer into one growable buffer, for the fetch task's records:
+ * one record per request is the hot path, and building a jansson tree only
+ * to serialize it cost ~10% of a worker's CPU. Output is compact JSON with
+ * the same escaping rules as jansson's JSON_COMPACT (UTF-8 kept as is).
+ */
+#ifndef MP_JSONW_H
+#define MP_JSONW_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JW_DEPTH 8
+
+typedef struct jw {
+    char *buf;
+    size_t len, cap;
+    int oom;                /* an allocation failed: the output is cut */
+    int depth;
+    unsigned char first[JW_DEPTH]; /* nothing written yet at this depth */
+} jw;
+
+/* Empties w down to its first keep bytes (kept as they are); the buffer
+   stays allocated for the next record. */
+void jw_reset(jw *w, size_t keep);
+/* Appends n raw bytes. */
+void jw_raw(jw *w, const void *p, size_t n);
+/* Opens / closes an object. */
+void jw_open(jw *w);
+void jw_close(jw *w);
+/* Starts the member named key (a literal needing no escapes). */
+void jw_key(jw *w, const char *key);
+/* A string value: p[0..n) escaped; when it is not UTF-8 text, NUL and every
+   byte >= 0x80 become '?'. */
+void jw_str(jw *w, const char *p, size_t n);
+void jw_cstr(jw *w, const char *s); /* NUL-terminated; NULL writes null */
+void jw_int(jw *w, int64_t v);
+void jw_bool(jw *w, int v);
+void jw_null(jw *w);
+/* Microseconds as seconds with six decimals ("0.001234"). */
+void jw_secs(jw *w, uint64_t us);
+/* Any jansson value, serialized compactly (for the rarer, richer parts). */
+void jw_json(jw *w, const json_t *v);
+
+/* Returns 1 if p[0..n) is valid UTF-8 (no overlongs, surrogates or code
+   points past U+10FFFF) without NUL bytes, else 0. */
+int jw_is_text(const char *p, size_t n);
+
+#endif
