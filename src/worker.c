@@ -755,7 +755,16 @@ void mp__worker_main(const char *endpoint, int slot)
                       sizeof(int)) < 0 ||
         nn_connect(W.sock, endpoint) < 0)
         _exit(2);
-    W.base = event_base_new(); /* before init: it may use the loop */
+    /* Before init: it may use the loop. The epoll changelist folds the
+       del + add curl asks for around every keep-alive transfer into no
+       epoll_ctl at all (curl never dup()s its sockets, the changelist's one
+       caveat). */
+    struct event_config *cfg = event_config_new();
+    if (cfg)
+        event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    W.base = cfg ? event_base_new_with_config(cfg) : NULL;
+    if (cfg)
+        event_config_free(cfg);
     if (!W.base || event_base_priority_init(W.base, 3) < 0)
         _exit(2);
     if (handshake() != 0) {
