@@ -242,35 +242,33 @@ static void test_delay(void **state)
     CURLM *m = curl_multi_init();
     CURL *h[N];
     struct resp r[N];
-    long long t0 = now_ms();
+    long open = -1;
     int i, running = 1;
 
-    get("/delay/200", &r[0]);
+    get("/delay/50", &r[0]);
     assert_int_equal(r[0].code, 200);
     assert_string_equal(r[0].body, "ok\n");
-    assert_true(now_ms() - t0 >= 200);
     resp_clear(&r[0]);
-    /* N delays of 500 ms at once end together, not one after another. */
-    t0 = now_ms();
+    /* N long delays are held at once (the server does not block on one):
+       the server itself reports N open connections. No clock involved. */
     for (i = 0; i < N; i++) {
-        h[i] = handle("/delay/500", &r[i]);
+        h[i] = handle("/delay/60000", &r[i]);
         curl_multi_add_handle(m, h[i]);
     }
-    while (running) {
+    long long deadline = now_ms() + 10000; /* a bound, not a measurement */
+    while (open != N && now_ms() < deadline) {
         assert_int_equal(curl_multi_perform(m, &running), CURLM_OK);
-        if (running)
-            curl_multi_poll(m, NULL, 0, 1000, NULL);
+        curl_multi_poll(m, NULL, 0, 50, NULL);
+        assert_int_equal(mp_ts_get_open(&ts, &open), 0);
     }
-    assert_true(now_ms() - t0 >= 500);
-    assert_true(now_ms() - t0 < 3000);
-    for (i = 0; i < N; i++) {
-        curl_easy_getinfo(h[i], CURLINFO_RESPONSE_CODE, &r[i].code);
-        assert_int_equal(r[i].code, 200);
+    assert_int_equal(open, N);
+    for (i = 0; i < N; i++) { /* the client leaves: all are freed */
         curl_multi_remove_handle(m, h[i]);
         curl_easy_cleanup(h[i]);
         resp_clear(&r[i]);
     }
     curl_multi_cleanup(m);
+    wait_no_open();
     get("/delay/600001", &r[0]);
     assert_int_equal(r[0].code, 400);
     resp_clear(&r[0]);
@@ -394,11 +392,9 @@ static void test_hang(void **state)
 {
     struct resp r;
     CURL *h = handle("/hang", &r);
-    long long t0 = now_ms();
 
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 300L);
     assert_int_equal(perform(h, &r), CURLE_OPERATION_TIMEDOUT);
-    assert_true(now_ms() - t0 >= 300);
     curl_easy_cleanup(h);
     /* A client that leaves a long /delay is noticed as well. */
     h = handle("/delay/60000", &r);
