@@ -199,6 +199,8 @@ typedef struct mp_pool_stats {
     uint64_t workers_died;    /* exits that were not asked for */
     uint64_t workers_recycled;
     size_t max_buffered;      /* most tasks held by the coordinator at once */
+    uint64_t worker_cpu_us;   /* user+sys CPU of the pool's workers, the
+                                 exited ones and the running ones */
 } mp_pool_stats;
 MP_EXTERN void mp_pool_get_stats(const mp_pool *p, mp_pool_stats *out);
 

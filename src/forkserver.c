@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -112,7 +113,12 @@ static void pool_fs_spawn(pool_fs *fs, const mp__fs_msg *m)
         pool_fs_exit(fs);
 }
 
-/* Reaps every exited worker and reports each one. */
+static uint64_t tv_us(const struct timeval *tv)
+{
+    return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec;
+}
+
+/* Reaps every exited worker and reports each one with its CPU time. */
 static void pool_fs_reap(pool_fs *fs)
 {
     struct signalfd_siginfo si;
@@ -120,13 +126,16 @@ static void pool_fs_reap(pool_fs *fs)
         ;
     int st;
     pid_t pid;
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+    struct rusage ru;
+    while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
         for (size_t i = 0; i < fs->n; i++) {
             if (fs->kids[i].pid != pid)
                 continue;
             mp__fs_msg r = {.type = MP_FS_EXITED, .slot = fs->kids[i].slot,
                             .gen = fs->kids[i].gen, .pid = pid,
-                            .status = st};
+                            .status = st,
+                            .cpu_us = tv_us(&ru.ru_utime) +
+                                      tv_us(&ru.ru_stime)};
             fs->kids[i] = fs->kids[--fs->n];
             if (mp__fs_send(fs->chan, &r) < 0)
                 pool_fs_exit(fs);

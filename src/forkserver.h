@@ -28,6 +28,7 @@ typedef struct mp__fs_msg {
     uint32_t gen;
     int32_t pid;
     int32_t status; /* wait status (EXITED) or errno (FAILED) */
+    uint64_t cpu_us; /* EXITED: the worker's user+sys CPU */
     char endpoint[200];
 } mp__fs_msg;
 

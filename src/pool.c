@@ -706,8 +706,10 @@ int mp_pool_workers(const mp_pool *p)
 
 void mp_pool_get_stats(const mp_pool *p, mp_pool_stats *out)
 {
-    if (p && out)
-        *out = p->stats;
+    if (!p || !out)
+        return;
+    *out = p->stats;
+    out->worker_cpu_us = mp__workers_cpu_us(p);
 }
 
 void mp_result_clear(mp_result *r)

@@ -87,6 +87,7 @@ struct mp_pool {
     double tokens;
     uint64_t tokens_ns;
     int rate_armed, creating, create_err, ready;
+    uint64_t dead_cpu_us; /* CPU of the workers that exited */
 };
 
 /* slots.c */
@@ -97,6 +98,9 @@ void mp__on_forkserver(int fd, short what, void *arg);
 void mp__on_slot_readable(int fd, short what, void *arg);
 void mp__on_slot_writable(int fd, short what, void *arg);
 void mp__on_respawn(int fd, short what, void *arg);
+/* CPU (us) of the pool's workers: exited ones, plus running ones from
+   /proc. */
+uint64_t mp__workers_cpu_us(const mp_pool *p);
 void mp__slot_retire(mp_pool *p, mp__slot *s);
 /* Sends a control message (MP_MSG_CANCEL, MP_MSG_EXIT) now, or as soon as
    the parked message has gone. */

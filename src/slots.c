@@ -324,8 +324,10 @@ void mp__on_forkserver(int fd, short what, void *arg)
             continue; /* an older generation */
         if (m.type == MP_FS_SPAWNED)
             s->pid = m.pid;
-        else if (m.type == MP_FS_EXITED)
+        else if (m.type == MP_FS_EXITED) {
+            p->dead_cpu_us += m.cpu_us;
             slot_exited(p, s, m.status);
+        }
         else if (m.type == MP_FS_FAILED)
             slot_exited(p, s, -1);
     }
@@ -421,4 +423,36 @@ void mp__on_slot_readable(int fd, short what, void *arg)
     }
     mp__slot_retire(p, s);
     mp__dispatch_all(p);
+}
+
+/* Returns the user+sys CPU (us) of the running worker pid from /proc, 0 if
+   it cannot be read. */
+static uint64_t proc_cpu_us(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')'); /* the name may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (!rp || sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                      "%llu %llu", &ut, &st) != 2)
+        return 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (ut + st) * 1000000ull / (unsigned long long)(hz > 0 ? hz : 100);
+}
+
+uint64_t mp__workers_cpu_us(const mp_pool *p)
+{
+    uint64_t us = p->dead_cpu_us;
+    for (int i = 0; i < p->nworkers; i++)
+        if (p->slots[i].state != S_DEAD && p->slots[i].pid > 0)
+            us += proc_cpu_us(p->slots[i].pid);
+    return us;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -113,6 +114,18 @@ static int gather_pipe(mp_task *t, const void *in, size_t len)
     mp_result_clear(&res[0]);
     mp_result_clear(&res[1]);
     return mp_return(t, out, sizeof(out));
+}
+
+/* Burns 30 ms of this process's CPU (measured, not timed). */
+static int burn(mp_task *t, const void *in, size_t len)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+    do
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+    while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) <
+           30000000L);
+    return 0;
 }
 
 /* ---- tests ---- */
@@ -314,6 +327,28 @@ static void gather_and_wait_fd(void **state)
     mp_pool_destroy(p);
 }
 
+static void worker_cpu_is_accounted(void **state)
+{
+    mp_buf in[8] = {{0}};
+    mp_result out[8];
+    /* running workers (read from /proc) ... */
+    mp_pool *p = make_pool(2, 4);
+    assert_int_equal(mp_pool_map(p, burn, in, 8, out), 0);
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    assert_true(st.worker_cpu_us >= 8 * 30000 - 2 * 10000); /* 10 ms ticks */
+    mp_pool_destroy(p);
+    /* ... and workers that exited (recycled after every task: wait4) */
+    mp_pool_options o = {.workers = 2, .concurrency = 1,
+                         .max_tasks_per_worker = 1};
+    assert_int_equal(mp_pool_create(&p, &o), 0);
+    assert_int_equal(mp_pool_map(p, burn, in, 8, out), 0);
+    mp_pool_get_stats(p, &st);
+    assert_true(st.workers_recycled >= 6);
+    assert_true(st.worker_cpu_us >= 6 * 30000);
+    mp_pool_destroy(p);
+}
+
 static void bad_arguments(void **state)
 {
     mp_pool *p = NULL;
@@ -355,6 +390,7 @@ int main(void)
         cmocka_unit_test(two_pools_at_once_and_in_turn),
         cmocka_unit_test(failures_are_per_task),
         cmocka_unit_test(gather_and_wait_fd),
+        cmocka_unit_test(worker_cpu_is_accounted),
         cmocka_unit_test(bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -182,11 +182,13 @@ static int stream(mpf_app *a, mp_pool *pool)
     mpf_ticker_stop(&t);
     int frc = mpf_writer_finish(&a->writer);
     mpf_signals_set_pool(NULL);
+    mp_pool_stats ps;
+    mp_pool_get_stats(pool, &ps); /* before destroy: workers' CPU */
     mp_pool_destroy(pool);
     int failed = report_errors(a, rc, frc);
     int interrupted = mpf_signals_count() > 0;
     if (!cfg->quiet)
-        mpf_stats_print(&a->stats, elapsed, interrupted);
+        mpf_stats_print(&a->stats, elapsed, interrupted, ps.worker_cpu_us);
     if (interrupted)
         return MPF_EXIT_INTERRUPTED;
     if (failed)

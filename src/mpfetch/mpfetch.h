@@ -201,7 +201,8 @@ typedef struct mpf_stats {
 void mpf_stats_add(mpf_stats *s, const mp_fetch_out *h);
 void mpf_stats_add_error(mpf_stats *s, int code);
 uint64_t mpf_stats_percentile(const mpf_stats *s, double p);
-void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted);
+void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted,
+                     uint64_t worker_cpu_us);
 
 /* Counters the ticker thread reads while the coordinator runs. */
 typedef struct mpf_counters {

@@ -6,6 +6,7 @@
  * thread; wrk-style, nothing is shared while the run goes.
  */
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -136,12 +137,30 @@ static void put_counts(FILE *f, const mpf_stats *s)
     fputc('\n', f);
 }
 
+/* Prints the CPU the run cost: the workers' (which `time mpfetch` cannot
+   see: they are not its children) and the coordinator's. */
+static void put_cpu(FILE *f, const mpf_stats *s, uint64_t worker_cpu_us)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    uint64_t self = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+                        1000000u +
+                    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    fprintf(f, "  cpu: workers %.2f s, mpfetch %.2f s", worker_cpu_us / 1e6,
+            self / 1e6);
+    if (s->records)
+        fprintf(f, ", %.0f us per request",
+                (double)(worker_cpu_us + self) / (double)s->records);
+    fputc('\n', f);
+}
+
 /*
  * Prints the end-of-run summary on stderr in one write: records, throughput,
  * status classes, errors, latency percentiles, and what an interruption
  * left undone.
  */
-void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted)
+void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted,
+                     uint64_t worker_cpu_us)
 {
     char *text = NULL;
     size_t len = 0;
@@ -163,6 +182,7 @@ void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted)
         put_latency(f, ", max", s->max_us);
         fputc('\n', f);
     }
+    put_cpu(f, s, worker_cpu_us);
     if (interrupted)
         fprintf(f, "  interrupted: %llu requests canceled; run again with "
                    "--resume -o FILE to finish\n",
