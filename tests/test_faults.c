@@ -34,7 +34,7 @@ typedef struct job {
 } job;
 
 enum { J_OK, J_KILL_ONCE, J_SEGV, J_EXIT_ONCE, J_SLEEP, J_SPIN, J_PID,
-       J_SIGNAL, J_DIE_IF_MARKER };
+       J_SIGNAL, J_DIE_IF_MARKER, J_BLOCK };
 
 /* Returns 1 the first time it is called for path across all processes. */
 static int first_time(const char *path)
@@ -78,6 +78,13 @@ static int chaos(mp_task *t, const void *in, size_t len)
         if (first_time(j->marker))
             kill((pid_t)j->arg, SIGUSR1);
         return mp_sleep(t, 20000);
+    case J_BLOCK: { /* a blocking read nobody will ever satisfy */
+        int fds[2];
+        char c;
+        if (pipe(fds) == 0 && read(fds[0], &c, 1) < 0)
+            return MP_EIO;
+        break;
+    }
     case J_DIE_IF_MARKER:
         if (access(j->marker, F_OK) == 0)
             _exit(1);
@@ -224,6 +231,24 @@ static void cpu_spin_gets_its_worker_replaced(void **state)
     assert_int_equal(out[3].status, MP_ETIMEDOUT);
     assert_non_null(strstr(out[3].error, "CPU"));
     check_values(out, N, 3);
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    assert_int_equal(st.workers_died, 1);
+    mp_pool_destroy(p);
+    free(jobs), free(in), free(out);
+}
+
+static void blocking_syscall_gets_its_worker_replaced(void **state)
+{
+    enum { N = 30 };
+    job *jobs = make_jobs(N, J_OK);
+    jobs[7].kind = J_BLOCK;
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    mp_pool *p = pool(2, 8, 200, 0);
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    assert_int_equal(out[7].status, MP_ETIMEDOUT);
+    check_values(out, N, 7);
     mp_pool_stats st;
     mp_pool_get_stats(p, &st);
     assert_int_equal(st.workers_died, 1);
@@ -520,6 +545,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(exit_in_a_task_is_survived),
         cmocka_unit_test(await_timeout_wakes_the_task),
         cmocka_unit_test(cpu_spin_gets_its_worker_replaced),
+        cmocka_unit_test(blocking_syscall_gets_its_worker_replaced),
         cmocka_unit_test(recycling_every_100_tasks),
         cmocka_unit_test(destroy_with_work_in_flight),
         cmocka_unit_test(coordinator_sigkill_leaves_nothing),
