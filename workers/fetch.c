@@ -29,34 +29,11 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "fetch.h"
+#include "fetch_int.h"
 #include "jsonw.h"
 
 #define FETCH_INPUT_SHOWN 1024 /* bytes of a bad line echoed in "input" */
 #define FETCH_MAX_DEPTH 32     /* nesting accepted in a JSON line */
-
-enum { BODY_NONE, BODY_INLINE, BODY_SHA256, BODY_DIR };
-
-/* The worker's configuration (mp_fetch_init). */
-typedef struct fetch_cfg {
-    char *method;
-    char **headers;
-    size_t n_headers;
-    char *data;
-    size_t data_len;
-    int has_data;
-    unsigned timeout_ms, connect_timeout_ms, max_redirs;
-    int follow, compressed, insecure, include_headers;
-    char *cacert;
-    unsigned retries, retry_base_ms, retry_max_ms;
-    unsigned per_host, total_conns;
-    int body;
-    char *body_dir;
-    size_t max_body;
-} fetch_cfg;
-
-static fetch_cfg g_cfg;
-static int g_cfg_set;
 
 /* One parsed input line. Strings point into `root` or `owned`. */
 typedef struct fetch_line {
@@ -73,9 +50,6 @@ typedef struct fetch_line {
     size_t n_hdr;
     char why[160]; /* what is wrong with the line, for MP_EINPUT */
 } fetch_line;
-
-static const char *const methods[] = {"GET",    "HEAD",  "POST",   "PUT",
-                                      "DELETE", "PATCH", "OPTIONS"};
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -144,226 +118,6 @@ static json_t *jstr_sha256(const char *p, size_t n)
     return json_stringn(hex, 2 * md_len);
 }
 
-/* Returns the canonical (upper-case) spelling of a known method, or NULL. */
-static const char *method_known(const char *m)
-{
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-        if (strcasecmp(m, methods[i]) == 0)
-            return methods[i];
-    return NULL;
-}
-
-/* Returns 1 if a header line is acceptable: "Name: value" (or "Name;"),
-   no CR, LF or NUL that would split it. */
-static int header_ok(const char *h, size_t n)
-{
-    const char *sep = memchr(h, ':', n);
-
-    if (!sep)
-        sep = memchr(h, ';', n);
-    if (!sep || sep == h || memchr(h, '\r', n) || memchr(h, '\n', n) ||
-        strlen(h) != n)
-        return 0;
-    return 1;
-}
-
-/* ---- configuration ----------------------------------------------------- */
-
-/* Frees the configuration's strings and sets the defaults. */
-static void cfg_reset(fetch_cfg *c)
-{
-    free(c->method);
-    for (size_t i = 0; i < c->n_headers; i++)
-        free(c->headers[i]);
-    free(c->headers);
-    free(c->data);
-    free(c->cacert);
-    free(c->body_dir);
-    memset(c, 0, sizeof *c);
-    c->timeout_ms = 30000;
-    c->connect_timeout_ms = 10000;
-    c->max_redirs = 10;
-    c->retry_base_ms = 100;
-    c->retry_max_ms = 10000;
-    c->max_body = (size_t)16 << 20;
-}
-
-/* Reads an optional non-negative integer key no larger than max. Returns 0
-   (absent or stored) or -1 (wrong type or range). */
-static int cfg_uint(json_t *o, const char *key, json_int_t max, unsigned *out)
-{
-    json_t *v = json_object_get(o, key);
-
-    if (!v)
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        json_integer_value(v) > max)
-        return -1;
-    *out = (unsigned)json_integer_value(v);
-    return 0;
-}
-
-/* Reads an optional boolean key. Returns 0 or -1 (not a boolean). */
-static int cfg_bool(json_t *o, const char *key, int *out)
-{
-    json_t *v = json_object_get(o, key);
-
-    if (!v)
-        return 0;
-    if (!json_is_boolean(v))
-        return -1;
-    *out = json_is_true(v);
-    return 0;
-}
-
-/* Reads an optional string key into a malloc'd copy. Returns 0 or -1. */
-static int cfg_str(json_t *o, const char *key, char **out)
-{
-    json_t *v = json_object_get(o, key);
-
-    if (!v)
-        return 0;
-    if (!json_is_string(v) || !(*out = strdup(json_string_value(v))))
-        return -1;
-    return 0;
-}
-
-/* Reads "headers": an array of "Name: value" strings. Returns 0 or -1. */
-static int cfg_headers(json_t *o, fetch_cfg *c)
-{
-    json_t *a = json_object_get(o, "headers"), *v;
-    size_t i;
-
-    if (!a)
-        return 0;
-    if (!json_is_array(a) ||
-        !(c->headers = calloc(json_array_size(a) + 1, sizeof(char *))))
-        return -1;
-    json_array_foreach (a, i, v) {
-        if (!json_is_string(v) ||
-            !header_ok(json_string_value(v), json_string_length(v)) ||
-            !(c->headers[i] = strdup(json_string_value(v))))
-            return -1;
-        c->n_headers = i + 1;
-    }
-    return 0;
-}
-
-/* Reads "body" and "body_dir" (creating the directory). Returns 0 or -1. */
-static int cfg_body(json_t *o, fetch_cfg *c)
-{
-    static const char *const names[] = {"none", "inline", "sha256", "dir"};
-    json_t *v = json_object_get(o, "body");
-    struct stat st;
-
-    if (v) {
-        c->body = -1;
-        for (int i = 0; json_is_string(v) && i < 4; i++)
-            if (strcmp(json_string_value(v), names[i]) == 0)
-                c->body = i;
-        if (c->body < 0)
-            return -1;
-    }
-    if (cfg_str(o, "body_dir", &c->body_dir) < 0)
-        return -1;
-    if (c->body != BODY_DIR)
-        return 0;
-    if (!c->body_dir || !c->body_dir[0])
-        return -1;
-    if (mkdir(c->body_dir, 0777) < 0 && errno != EEXIST)
-        return -1;
-    return stat(c->body_dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
-}
-
-/* Returns 0 if every key of o is one the configuration knows, else -1. */
-static int cfg_keys_known(json_t *o)
-{
-    /* clang-format off */
-    static const char *const keys[] = {
-        "method", "headers", "data", "timeout_ms", "connect_timeout_ms",
-        "follow", "max_redirs", "compressed", "insecure", "cacert",
-        "retries", "retry_base_ms", "retry_max_ms", "per_host",
-        "total_conns", "body", "body_dir", "include_headers", "max_body"};
-    /* clang-format on */
-    const char *k;
-    json_t *v;
-
-    json_object_foreach (o, k, v) {
-        size_t i = 0;
-        while (i < sizeof keys / sizeof keys[0] && strcmp(k, keys[i]) != 0)
-            i++;
-        if (i == sizeof keys / sizeof keys[0])
-            return -1;
-    }
-    return 0;
-}
-
-/* Reads the optional "max_body" (bytes, 1 TiB at most). Returns 0 or -1. */
-static int cfg_max_body(json_t *o, fetch_cfg *c)
-{
-    json_t *v = json_object_get(o, "max_body");
-
-    if (!v)
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        json_integer_value(v) > ((json_int_t)1 << 40))
-        return -1;
-    if (json_integer_value(v) > 0)
-        c->max_body = (size_t)json_integer_value(v);
-    return 0;
-}
-
-/* Fills c from the configuration object. Returns 0 or -1. */
-static int cfg_parse(json_t *o, fetch_cfg *c)
-{
-    const json_int_t big = 0xffffffff;
-
-    if (cfg_keys_known(o) < 0 || cfg_str(o, "method", &c->method) < 0 ||
-        (c->method && !method_known(c->method)) || cfg_headers(o, c) < 0 ||
-        cfg_str(o, "data", &c->data) < 0 || cfg_str(o, "cacert", &c->cacert) ||
-        cfg_uint(o, "timeout_ms", big, &c->timeout_ms) < 0 ||
-        cfg_uint(o, "connect_timeout_ms", big, &c->connect_timeout_ms) < 0 ||
-        cfg_uint(o, "max_redirs", big, &c->max_redirs) < 0 ||
-        cfg_uint(o, "retries", 1000000, &c->retries) < 0 ||
-        cfg_uint(o, "retry_base_ms", big, &c->retry_base_ms) < 0 ||
-        cfg_uint(o, "retry_max_ms", big, &c->retry_max_ms) < 0 ||
-        cfg_uint(o, "per_host", big, &c->per_host) < 0 ||
-        cfg_uint(o, "total_conns", big, &c->total_conns) < 0 ||
-        cfg_max_body(o, c) < 0 || cfg_bool(o, "follow", &c->follow) < 0 ||
-        cfg_bool(o, "compressed", &c->compressed) < 0 ||
-        cfg_bool(o, "insecure", &c->insecure) < 0 ||
-        cfg_bool(o, "include_headers", &c->include_headers) < 0 ||
-        cfg_body(o, c) < 0)
-        return -1;
-    if (c->method)
-        strcpy(c->method, method_known(c->method));
-    if (c->data) {
-        c->has_data = 1;
-        c->data_len = strlen(c->data);
-    }
-    return 0;
-}
-
-int mp_fetch_init(const void *arg, size_t len)
-{
-    json_t *o = NULL;
-    int rc = 0;
-
-    cfg_reset(&g_cfg);
-    g_cfg_set = 1;
-    if (arg && len) {
-        o = json_loadb(arg, len, JSON_REJECT_DUPLICATES, NULL);
-        if (!json_is_object(o) || cfg_parse(o, &g_cfg) < 0) {
-            cfg_reset(&g_cfg);
-            rc = MP_EINVAL;
-        }
-        json_decref(o);
-    }
-    if (rc == 0 && mp_http_set_limits(g_cfg.total_conns, g_cfg.per_host))
-        rc = MP_EINVAL;
-    return rc;
-}
-
 /* ---- the input line ---------------------------------------------------- */
 
 /* Records what is wrong with the line. Returns MP_EINPUT. */
@@ -415,7 +169,7 @@ static int line_add_header(fetch_line *l, const char *name, const char *v,
     memcpy(h + nn, vn ? ": " : ";", vn ? 2 : 1);
     memcpy(h + nn + (vn ? 2 : 1), v, vn);
     h[nn + (vn ? 2 : 1) + vn] = '\0';
-    if (!header_ok(h, nn + (vn ? 2 : 1) + vn) || memchr(name, ':', nn) ||
+    if (!mp__fetch_header_ok(h, nn + (vn ? 2 : 1) + vn) || memchr(name, ':', nn) ||
         !(a = realloc(l->hdr, (l->n_hdr + 1) * sizeof *a))) {
         free(h);
         return line_bad(l, "bad header \"%.60s\"", name);
@@ -449,7 +203,7 @@ static int line_headers(fetch_line *l, json_t *h)
     json_array_foreach (h, i, v) {
         char **a;
         if (!json_is_string(v) ||
-            !header_ok(json_string_value(v), json_string_length(v)))
+            !mp__fetch_header_ok(json_string_value(v), json_string_length(v)))
             return line_bad(l, "%s", "bad entry in \"headers\"");
         if (!(a = realloc(l->hdr, (l->n_hdr + 1) * sizeof *a)) ||
             !(a[l->n_hdr] = strdup(json_string_value(v))))
@@ -507,10 +261,10 @@ static int line_json(fetch_line *l)
     if (!(l->url = strdup(json_string_value(v))))
         return line_bad(l, "%s", "out of memory");
     if ((v = json_object_get(l->root, "method")) != NULL) {
-        if (!json_is_string(v) || !method_known(json_string_value(v)))
+        if (!json_is_string(v) || !mp__fetch_method(json_string_value(v)))
             return line_bad(l, "unknown method \"%.40s\"",
                             json_is_string(v) ? json_string_value(v) : "?");
-        strcpy(l->method, method_known(json_string_value(v)));
+        strcpy(l->method, mp__fetch_method(json_string_value(v)));
     }
     if ((v = json_object_get(l->root, "body")) != NULL) {
         if (!json_is_string(v))
@@ -575,9 +329,9 @@ static const char *run_method(const fetch_line *l)
 {
     if (l->method[0])
         return l->method;
-    if (g_cfg.method)
-        return g_cfg.method;
-    return l->body || g_cfg.has_data ? "POST" : "GET";
+    if (mp__fetch_cfg.method)
+        return mp__fetch_cfg.method;
+    return l->body || mp__fetch_cfg.has_data ? "POST" : "GET";
 }
 
 /* Builds r->req from the configuration and the line. Returns 0 or
@@ -585,32 +339,32 @@ static const char *run_method(const fetch_line *l)
 static int run_build(const fetch_line *l, fetch_run *r)
 {
     mp_http_request *q = &r->req;
-    size_t n = g_cfg.n_headers + l->n_hdr;
+    size_t n = mp__fetch_cfg.n_headers + l->n_hdr;
 
     if (!(r->hdrs = calloc(n + 1, sizeof *r->hdrs)))
         return MP_ENOMEM;
-    for (size_t i = 0; i < g_cfg.n_headers; i++)
-        r->hdrs[i] = g_cfg.headers[i];
+    for (size_t i = 0; i < mp__fetch_cfg.n_headers; i++)
+        r->hdrs[i] = mp__fetch_cfg.headers[i];
     for (size_t i = 0; i < l->n_hdr; i++)
-        r->hdrs[g_cfg.n_headers + i] = l->hdr[i];
+        r->hdrs[mp__fetch_cfg.n_headers + i] = l->hdr[i];
     q->method = run_method(l);
     q->url = l->url;
     q->headers = r->hdrs;
     q->n_headers = n;
-    q->body = l->body ? l->body : g_cfg.has_data ? g_cfg.data : NULL;
-    q->body_len = l->body ? l->body_len : g_cfg.data_len;
-    q->timeout_ms = g_cfg.timeout_ms;
-    q->connect_timeout_ms = g_cfg.connect_timeout_ms;
-    q->follow_redirects = g_cfg.follow;
-    q->max_redirects = g_cfg.max_redirs;
-    q->compressed = g_cfg.compressed;
-    q->insecure = g_cfg.insecure;
-    q->cafile = g_cfg.cacert;
-    q->max_body = g_cfg.max_body;
-    q->want_headers = g_cfg.include_headers || g_cfg.retries > 0;
-    q->no_body = g_cfg.body == BODY_NONE;
-    if (g_cfg.body == BODY_DIR) {
-        if (asprintf(&r->path, "%s/%llu.body", g_cfg.body_dir,
+    q->body = l->body ? l->body : mp__fetch_cfg.has_data ? mp__fetch_cfg.data : NULL;
+    q->body_len = l->body ? l->body_len : mp__fetch_cfg.data_len;
+    q->timeout_ms = mp__fetch_cfg.timeout_ms;
+    q->connect_timeout_ms = mp__fetch_cfg.connect_timeout_ms;
+    q->follow_redirects = mp__fetch_cfg.follow;
+    q->max_redirects = mp__fetch_cfg.max_redirs;
+    q->compressed = mp__fetch_cfg.compressed;
+    q->insecure = mp__fetch_cfg.insecure;
+    q->cafile = mp__fetch_cfg.cacert;
+    q->max_body = mp__fetch_cfg.max_body;
+    q->want_headers = mp__fetch_cfg.include_headers || mp__fetch_cfg.retries > 0;
+    q->no_body = mp__fetch_cfg.body == BODY_NONE;
+    if (mp__fetch_cfg.body == BODY_DIR) {
+        if (asprintf(&r->path, "%s/%llu.body", mp__fetch_cfg.body_dir,
                      (unsigned long long)l->no) < 0) {
             r->path = NULL;
             return MP_ENOMEM;
@@ -681,7 +435,7 @@ static uint64_t run_random(void)
    retry_max_ms. */
 static unsigned run_delay(const fetch_run *r, unsigned k)
 {
-    uint64_t cap = g_cfg.retry_max_ms, step = g_cfg.retry_base_ms, ra, d;
+    uint64_t cap = mp__fetch_cfg.retry_max_ms, step = mp__fetch_cfg.retry_base_ms, ra, d;
 
     for (unsigned i = 0; i < k && step < cap; i++)
         step *= 2;
@@ -701,7 +455,7 @@ static void run_attempts(mp_task *t, fetch_run *r)
     for (;;) {
         r->attempts++;
         r->err = mp_http(t, &r->req, &r->resp);
-        if (r->attempts > g_cfg.retries || !run_retryable(r))
+        if (r->attempts > mp__fetch_cfg.retries || !run_retryable(r))
             return;
         if (mp_sleep(t, run_delay(r, r->attempts - 1)) != 0)
             return; /* deadline or cancel: report the last attempt */
@@ -760,7 +514,7 @@ static void record_body(jw *w, fetch_run *r)
     const char *b = r->resp.body;
     size_t n = r->resp.body_len;
 
-    if (g_cfg.body == BODY_DIR && r->path) {
+    if (mp__fetch_cfg.body == BODY_DIR && r->path) {
         if (r->err == 0 && r->attempts) {
             jw_key(w, "body_file");
             jw_cstr(w, r->path);
@@ -770,12 +524,12 @@ static void record_body(jw *w, fetch_run *r)
     }
     if (r->err != 0 || !b)
         return;
-    if (g_cfg.body == BODY_SHA256) {
+    if (mp__fetch_cfg.body == BODY_SHA256) {
         json_t *h = jstr_sha256(b, n);
         jw_key(w, "sha256");
         jw_json(w, h);
         json_decref(h);
-    } else if (g_cfg.body == BODY_INLINE) {
+    } else if (mp__fetch_cfg.body == BODY_INLINE) {
         int text = is_text(b, n);
         jw_key(w, "body");
         if (text) {
@@ -849,7 +603,7 @@ static void record_result(jw *w, fetch_run *r)
     jw_cstr(w, v == 10 ? "1.0" : v == 11 ? "1.1" : v == 20 ? "2"
                : v == 30 ? "3" : NULL);
     record_time(w, s);
-    if (g_cfg.include_headers && !r->err && s->headers) {
+    if (mp__fetch_cfg.include_headers && !r->err && s->headers) {
         json_t *h = headers_object(s->headers, s->headers_len);
         jw_key(w, "headers");
         jw_json(w, h);
@@ -952,10 +706,7 @@ int mp_fetch_task(mp_task *t, const void *in, size_t len)
 
     memset(&l, 0, sizeof l);
     memset(&r, 0, sizeof r);
-    if (!g_cfg_set) {
-        cfg_reset(&g_cfg);
-        g_cfg_set = 1;
-    }
+    mp__fetch_cfg_ensure();
     if (in && len >= sizeof hdr) {
         memcpy(&hdr, in, sizeof hdr); /* in may be unaligned */
         l.raw = (const char *)in + sizeof hdr;

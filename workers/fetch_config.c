@@ -1,0 +1,248 @@
+/*
+ * The fetch task's configuration: the JSON object mpfetch passes as the
+ * pool's init argument, parsed once per worker by mp_fetch_init (see
+ * fetch.h for the keys). Unknown keys and wrong types fail the init.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "fetch_int.h"
+
+fetch_cfg mp__fetch_cfg;
+static int cfg_set;
+
+static const char *const methods[] = {"GET",    "HEAD",  "POST",   "PUT",
+                                      "DELETE", "PATCH", "OPTIONS"};
+
+/* Returns the canonical (upper-case) spelling of a known method, or NULL. */
+const char *mp__fetch_method(const char *m)
+{
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strcasecmp(m, methods[i]) == 0)
+            return methods[i];
+    return NULL;
+}
+
+/* Returns 1 if a header line is acceptable: "Name: value" (or "Name;"),
+   no CR, LF or NUL that would split it. */
+int mp__fetch_header_ok(const char *h, size_t n)
+{
+    const char *sep = memchr(h, ':', n);
+
+    if (!sep)
+        sep = memchr(h, ';', n);
+    if (!sep || sep == h || memchr(h, '\r', n) || memchr(h, '\n', n) ||
+        strlen(h) != n)
+        return 0;
+    return 1;
+}
+
+/* ---- configuration ----------------------------------------------------- */
+
+/* Frees the configuration's strings and sets the defaults. */
+static void cfg_reset(fetch_cfg *c)
+{
+    free(c->method);
+    for (size_t i = 0; i < c->n_headers; i++)
+        free(c->headers[i]);
+    free(c->headers);
+    free(c->data);
+    free(c->cacert);
+    free(c->body_dir);
+    memset(c, 0, sizeof *c);
+    c->timeout_ms = 30000;
+    c->connect_timeout_ms = 10000;
+    c->max_redirs = 10;
+    c->retry_base_ms = 100;
+    c->retry_max_ms = 10000;
+    c->max_body = (size_t)16 << 20;
+}
+
+/* Reads an optional non-negative integer key no larger than max. Returns 0
+   (absent or stored) or -1 (wrong type or range). */
+static int cfg_uint(json_t *o, const char *key, json_int_t max, unsigned *out)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (!v)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > max)
+        return -1;
+    *out = (unsigned)json_integer_value(v);
+    return 0;
+}
+
+/* Reads an optional boolean key. Returns 0 or -1 (not a boolean). */
+static int cfg_bool(json_t *o, const char *key, int *out)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v))
+        return -1;
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* Reads an optional string key into a malloc'd copy. Returns 0 or -1. */
+static int cfg_str(json_t *o, const char *key, char **out)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (!v)
+        return 0;
+    if (!json_is_string(v) || !(*out = strdup(json_string_value(v))))
+        return -1;
+    return 0;
+}
+
+/* Reads "headers": an array of "Name: value" strings. Returns 0 or -1. */
+static int cfg_headers(json_t *o, fetch_cfg *c)
+{
+    json_t *a = json_object_get(o, "headers"), *v;
+    size_t i;
+
+    if (!a)
+        return 0;
+    if (!json_is_array(a) ||
+        !(c->headers = calloc(json_array_size(a) + 1, sizeof(char *))))
+        return -1;
+    json_array_foreach (a, i, v) {
+        if (!json_is_string(v) ||
+            !mp__fetch_header_ok(json_string_value(v), json_string_length(v)) ||
+            !(c->headers[i] = strdup(json_string_value(v))))
+            return -1;
+        c->n_headers = i + 1;
+    }
+    return 0;
+}
+
+/* Reads "body" and "body_dir" (creating the directory). Returns 0 or -1. */
+static int cfg_body(json_t *o, fetch_cfg *c)
+{
+    static const char *const names[] = {"none", "inline", "sha256", "dir"};
+    json_t *v = json_object_get(o, "body");
+    struct stat st;
+
+    if (v) {
+        c->body = -1;
+        for (int i = 0; json_is_string(v) && i < 4; i++)
+            if (strcmp(json_string_value(v), names[i]) == 0)
+                c->body = i;
+        if (c->body < 0)
+            return -1;
+    }
+    if (cfg_str(o, "body_dir", &c->body_dir) < 0)
+        return -1;
+    if (c->body != BODY_DIR)
+        return 0;
+    if (!c->body_dir || !c->body_dir[0])
+        return -1;
+    if (mkdir(c->body_dir, 0777) < 0 && errno != EEXIST)
+        return -1;
+    return stat(c->body_dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+/* Returns 0 if every key of o is one the configuration knows, else -1. */
+static int cfg_keys_known(json_t *o)
+{
+    /* clang-format off */
+    static const char *const keys[] = {
+        "method", "headers", "data", "timeout_ms", "connect_timeout_ms",
+        "follow", "max_redirs", "compressed", "insecure", "cacert",
+        "retries", "retry_base_ms", "retry_max_ms", "per_host",
+        "total_conns", "body", "body_dir", "include_headers", "max_body"};
+    /* clang-format on */
+    const char *k;
+    json_t *v;
+
+    json_object_foreach (o, k, v) {
+        size_t i = 0;
+        while (i < sizeof keys / sizeof keys[0] && strcmp(k, keys[i]) != 0)
+            i++;
+        if (i == sizeof keys / sizeof keys[0])
+            return -1;
+    }
+    return 0;
+}
+
+/* Reads the optional "max_body" (bytes, 1 TiB at most). Returns 0 or -1. */
+static int cfg_max_body(json_t *o, fetch_cfg *c)
+{
+    json_t *v = json_object_get(o, "max_body");
+
+    if (!v)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > ((json_int_t)1 << 40))
+        return -1;
+    if (json_integer_value(v) > 0)
+        c->max_body = (size_t)json_integer_value(v);
+    return 0;
+}
+
+/* Fills c from the configuration object. Returns 0 or -1. */
+static int cfg_parse(json_t *o, fetch_cfg *c)
+{
+    const json_int_t big = 0xffffffff;
+
+    if (cfg_keys_known(o) < 0 || cfg_str(o, "method", &c->method) < 0 ||
+        (c->method && !mp__fetch_method(c->method)) || cfg_headers(o, c) < 0 ||
+        cfg_str(o, "data", &c->data) < 0 || cfg_str(o, "cacert", &c->cacert) ||
+        cfg_uint(o, "timeout_ms", big, &c->timeout_ms) < 0 ||
+        cfg_uint(o, "connect_timeout_ms", big, &c->connect_timeout_ms) < 0 ||
+        cfg_uint(o, "max_redirs", big, &c->max_redirs) < 0 ||
+        cfg_uint(o, "retries", 1000000, &c->retries) < 0 ||
+        cfg_uint(o, "retry_base_ms", big, &c->retry_base_ms) < 0 ||
+        cfg_uint(o, "retry_max_ms", big, &c->retry_max_ms) < 0 ||
+        cfg_uint(o, "per_host", big, &c->per_host) < 0 ||
+        cfg_uint(o, "total_conns", big, &c->total_conns) < 0 ||
+        cfg_max_body(o, c) < 0 || cfg_bool(o, "follow", &c->follow) < 0 ||
+        cfg_bool(o, "compressed", &c->compressed) < 0 ||
+        cfg_bool(o, "insecure", &c->insecure) < 0 ||
+        cfg_bool(o, "include_headers", &c->include_headers) < 0 ||
+        cfg_body(o, c) < 0)
+        return -1;
+    if (c->method)
+        strcpy(c->method, mp__fetch_method(c->method));
+    if (c->data) {
+        c->has_data = 1;
+        c->data_len = strlen(c->data);
+    }
+    return 0;
+}
+
+int mp_fetch_init(const void *arg, size_t len)
+{
+    json_t *o = NULL;
+    int rc = 0;
+
+    cfg_reset(&mp__fetch_cfg);
+    cfg_set = 1;
+    if (arg && len) {
+        o = json_loadb(arg, len, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(o) || cfg_parse(o, &mp__fetch_cfg) < 0) {
+            cfg_reset(&mp__fetch_cfg);
+            rc = MP_EINVAL;
+        }
+        json_decref(o);
+    }
+    if (rc == 0 && mp_http_set_limits(mp__fetch_cfg.total_conns, mp__fetch_cfg.per_host))
+        rc = MP_EINVAL;
+    return rc;
+}
+
+void mp__fetch_cfg_ensure(void)
+{
+    if (!cfg_set) {
+        cfg_reset(&mp__fetch_cfg);
+        cfg_set = 1;
+    }
+}
