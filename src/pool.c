@@ -200,13 +200,15 @@ static uint32_t pull_input(mp_pool *p)
         e->index = index;
         e->len = (uint32_t)b.len;
         e->data = b.data;
-        if (c->imap && b.len) {
-            void *copy = malloc(b.len);
+        if (c->imap && b.len) { /* kept for a re-run if the worker dies */
+            void *copy = b.len <= MP_INLINE_IN
+                             ? p->inline_in + (size_t)id * MP_INLINE_IN
+                             : malloc(b.len);
             if (!copy)
                 abort();
             memcpy(copy, b.data, b.len);
             e->data = copy;
-            e->owned = 1;
+            e->owned = b.len > MP_INLINE_IN;
         }
         return id;
     }
@@ -551,7 +553,8 @@ static int pool_setup(mp_pool *p)
     p->nents = (uint32_t)p->nworkers * p->capacity;
     p->ents = calloc(p->nents, sizeof(*p->ents));
     p->slots = calloc((size_t)p->nworkers, sizeof(*p->slots));
-    if (!p->ents || !p->slots)
+    p->inline_in = malloc((size_t)p->nents * MP_INLINE_IN);
+    if (!p->ents || !p->slots || !p->inline_in)
         return MP_ENOMEM;
     for (uint32_t i = 0; i < p->nents; i++)
         p->ents[i].next = i + 1 < p->nents ? i + 1 : MP_NIL;
@@ -694,6 +697,7 @@ void mp_pool_destroy(mp_pool *p)
         close(p->cancel_fd);
     remove_dir(p);
     free(p->ents);
+    free(p->inline_in);
     free(p->slots);
     free(p->init_copy);
     free(p);

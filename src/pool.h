@@ -14,7 +14,8 @@
 #include "wire.h"
 
 #define MP_NIL UINT32_MAX
-#define MP_MAX_FAILS 5 /* failed starts in a row before a slot gives up */
+#define MP_MAX_FAILS 5
+#define MP_INLINE_IN 256 /* imap inputs up to this size need no malloc */ /* failed starts in a row before a slot gives up */
 
 struct event;
 struct event_base;
@@ -80,6 +81,7 @@ struct mp_pool {
     char dir[120];
     mp__slot *slots;
     mp__entry *ents;
+    char *inline_in; /* MP_INLINE_IN bytes per entry: imap input copies */
     uint32_t nents, free_head, in_use;
     mp__list retry, solo;
     mp__call *call;

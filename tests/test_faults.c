@@ -343,6 +343,74 @@ static int stop_after_first(void *ud, size_t index, mp_result *r)
     return 1; /* cancel the rest: they stay in flight as orphans */
 }
 
+/* Echoes its input; the first task whose input starts with a marker path
+   that does not exist yet kills its worker. */
+static int echo_kill_once(mp_task *t, const void *in, size_t len)
+{
+    const char *marker = in; /* NUL-terminated path at the start */
+    if (marker[0] == '/' && first_time(marker))
+        kill(getpid(), SIGKILL);
+    return mp_return(t, in, len);
+}
+
+typedef struct echo_feed {
+    size_t i, n;
+    char buf[1100];
+    unsigned char *got;
+    size_t bad;
+    char marker[96];
+} echo_feed;
+
+/* Input i: 100 or 1000 bytes (inline and malloc'd coordinator copies),
+   filled with a pattern of i; input 50 carries the kill marker. */
+static int echo_next(void *ud, mp_buf *in)
+{
+    echo_feed *f = ud;
+    if (f->i == f->n)
+        return 0;
+    size_t len = f->i % 2 ? 1000 : 100;
+    for (size_t k = 0; k < len; k++)
+        f->buf[k] = (char)(f->i * 7 + k);
+    f->buf[0] = 'x';
+    if (f->i == 50)
+        memcpy(f->buf, f->marker, strlen(f->marker) + 1);
+    *in = (mp_buf){f->buf, len};
+    f->i++;
+    return 1;
+}
+
+static int echo_result(void *ud, size_t index, mp_result *r)
+{
+    echo_feed *f = ud;
+    size_t len = index % 2 ? 1000 : 100;
+    int ok = r->status == 0 && r->len == len && !f->got[index];
+    const char *d = r->data;
+    for (size_t k = 40; ok && k < len; k++) /* past a possible marker */
+        ok = d[k] == (char)(index * 7 + k);
+    f->bad += !ok;
+    f->got[index] = 1;
+    return 0;
+}
+
+static void imap_reruns_keep_their_input(void **state)
+{
+    echo_feed f = {.n = 400};
+    f.got = calloc(f.n, 1);
+    snprintf(f.marker, sizeof(f.marker), "%s/echo", tmpdir);
+    mp_pool *p = pool(2, 16, 0, 0);
+    assert_int_equal(mp_pool_imap(p, echo_kill_once, echo_next, echo_result,
+                                  &f), 0);
+    for (size_t i = 0; i < f.n; i++)
+        assert_true(f.got[i]);
+    assert_int_equal(f.bad, 0);
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    assert_int_equal(st.workers_died, 1);
+    assert_true(st.tasks_retried >= 1);
+    mp_pool_destroy(p);
+    free(f.got);
+}
+
 static void destroy_with_work_in_flight(void **state)
 {
     enum { N = 20 };
@@ -547,6 +615,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(cpu_spin_gets_its_worker_replaced),
         cmocka_unit_test(blocking_syscall_gets_its_worker_replaced),
         cmocka_unit_test(recycling_every_100_tasks),
+        cmocka_unit_test(imap_reruns_keep_their_input),
         cmocka_unit_test(destroy_with_work_in_flight),
         cmocka_unit_test(coordinator_sigkill_leaves_nothing),
         cmocka_unit_test(cancel_from_a_signal_handler),
