@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mpool.h"
@@ -180,6 +181,54 @@ static int kill_task(mp_task *t, const void *in, size_t len)
     mp_result_clear(&r[0]);
     mp_result_clear(&r[1]);
     return rc;
+}
+
+/* For the cancel test: url "/hang" hangs; url "/stats" polls the server
+   (bounded) until `repeat` connections are open there, then returns. */
+static int cancel_task(mp_task *t, const void *in, size_t len)
+{
+    const spec *s = in;
+    mp_http_request q = {.url = s->url};
+    mp_http_response r;
+    int rc;
+
+    if (!strstr(s->url, "/stats"))
+        return mp_http(t, &q, &r), mp_http_response_clear(&r), 0;
+    for (int i = 0; i < 1000; i++) {
+        rc = mp_http(t, &q, &r);
+        const char *o = r.body ? strstr(r.body, "\"open\":") : NULL;
+        long open = o ? strtol(o + 7, NULL, 10) : -1;
+        mp_http_response_clear(&r);
+        if (rc)
+            return rc;
+        if (open >= (long)s->repeat)
+            return 0;
+        mp_sleep(t, 10);
+    }
+    return mp_fail(t, MP_ETIMEDOUT, "the /hang requests never arrived");
+}
+
+typedef struct cancel_feed {
+    spec hang, stats;
+    int i, n, got_ok, got_canceled;
+} cancel_feed;
+
+static int cancel_next(void *ud, mp_buf *in)
+{
+    cancel_feed *f = ud;
+    if (f->i > f->n)
+        return 0;
+    const spec *s = f->i++ < f->n ? &f->hang : &f->stats;
+    *in = (mp_buf){s, sizeof *s};
+    return 1;
+}
+
+static int cancel_result(void *ud, size_t index, mp_result *r)
+{
+    cancel_feed *f = ud;
+    f->got_ok += r->status == 0;
+    f->got_canceled += r->status == MP_ECANCELED;
+    return r->status == 0; /* the /stats task is done: cancel the rest */
 }
 
 /* Pool init: 8 connections per host per worker. */
@@ -516,6 +565,35 @@ static void test_task_timeout(void **state)
     mp_pool_destroy(p);
 }
 
+/* mp_pool_cancel's path while tasks sit in mp_http: the worker removes
+   their transfers (the server sees the connections close) and the pool
+   goes on. */
+static void test_cancel_in_transfer(void **state)
+{
+    mp_pool *p = pool_new(1, 32, 0, NULL);
+    cancel_feed f = {.hang = mkspec("/hang"), .stats = mkspec("/stats"),
+                     .n = 10};
+    long open = -1;
+
+    f.stats.repeat = 10;
+    assert_int_equal(mp_pool_imap(p, cancel_task, cancel_next, cancel_result,
+                                  &f),
+                     MP_ECANCELED);
+    assert_int_equal(f.got_ok, 1);
+    assert_int_equal(f.got_canceled, 10);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do { /* bounded wait (10 s) for the worker to drop the transfers */
+        assert_int_equal(mp_ts_get_open(&g_ts, &open), 0);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (open != 0 && now.tv_sec - t0.tv_sec < 10);
+    assert_int_equal(open, 0);
+    spec ok = mkspec("/ok");
+    seen o = run(p, &ok);
+    expect_ok(&o, "ok");
+    mp_pool_destroy(p);
+}
+
 /* A worker killed while a transfer runs: the pool re-runs the task. */
 static void test_worker_killed(void **state)
 {
@@ -699,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_task_timeout),
         cmocka_unit_test(test_keepalive_limits),
+        cmocka_unit_test(test_cancel_in_transfer),
         cmocka_unit_test(test_worker_killed),
         cmocka_unit_test(test_https),
     };
