@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 #include <dirent.h>
+#include <sys/resource.h>
 
 #include "mpfetch_e2e.h"
 #include "testutil.h"
@@ -295,6 +296,32 @@ static void test_rate_bound(void **state)
     assert_true((double)n <= rate * elapsed + rate);
 }
 
+/* More connections than the soft limit on open files allows: mpfetch
+   raises it (to the hard limit), so every request still succeeds. */
+static void test_many_connections_low_fd_limit(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    if (old.rlim_max != RLIM_INFINITY && old.rlim_max < 1024)
+        skip(); /* the hard limit itself is too low to show anything */
+    write_urls(600, "/delay/200?%u");
+    low = old;
+    low.rlim_cur = 128; /* mpfetch inherits this soft limit */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    char *argv[] = {(char *)g.bin, "-w", "1", "-c", "500", g.in, NULL};
+    int rc = e2e_run(argv, NULL, g.out, g.err);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(rc, 0);
+    json_t *recs = assert_all_lines(g.out, 600);
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r)
+        assert_true(json_is_true(json_object_get(r, "ok")));
+    json_decref(recs);
+}
+
 /* The FNV-1a 64 hash --shard documents. */
 static uint64_t fnv1a64(const char *s, size_t n)
 {
@@ -502,6 +529,7 @@ int main(void)
         cmocka_unit_test(test_ordered_from_pipe),
         cmocka_unit_test(test_body_modes),
         cmocka_unit_test(test_rate_bound),
+        cmocka_unit_test(test_many_connections_low_fd_limit),
         cmocka_unit_test(test_shard_union),
         cmocka_unit_test(test_worker_killed),
         cmocka_unit_test(test_sigint_then_resume),

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -235,8 +236,21 @@ oom:
     goto out;
 }
 
+/* Every connection is a descriptor and workers inherit our limits: raise
+   the soft limit on open files to the hard one (nginx's
+   worker_rlimit_nofile), so -c 2000 works where the soft limit is 1024. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    raise_nofile(); /* before mp_init: the forkserver passes it on */
     int rc = mp_init();
     if (rc) {
         fprintf(stderr, "mpfetch: could not start the process that forks "
