@@ -67,6 +67,7 @@ extern "C" {
     XX(EINIT, -4002, "worker init failed")                                  \
     XX(ETASK, -4003, "task failed")                                         \
     XX(ESYS, -4004, "system call failed")                                   \
+    XX(EABORTED, -4005, "call ended before the task finished")              \
     XX(EDNS, -4010, "could not resolve host")                               \
     XX(ETLS, -4011, "TLS handshake or certificate error")                   \
     XX(EREDIRECT, -4012, "too many redirects")                              \
