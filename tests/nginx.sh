@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shell twin of mp_nginx_start()/mp_nginx_stop() in tests/testutil.c, for the
+# Shell twin of tu_nginx_start()/tu_nginx_stop() in tests/testutil.c, for the
 # benchmark scripts. Same configuration, same files; keep the two in step.
 #
 #   tests/nginx.sh start DIR [--tls]   prints "PORT n" (and "TLS_PORT n",

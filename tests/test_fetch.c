@@ -23,11 +23,11 @@
 #include "mpool.h"
 #include "testutil.h"
 
-static mp_ts g_ts;
+static tu_ts g_ts;
 
 /* One record as the test sees it. */
 typedef struct rec {
-    mp_fetch_out out;
+    fetch_out out;
     json_t *j;
 } rec;
 
@@ -38,7 +38,7 @@ static mp_pool *fetch_pool(const char *cfg, int workers, int conc)
 {
     mp_pool_options o = {.workers = workers,
                          .concurrency = conc,
-                         .init = mp_fetch_init,
+                         .init = fetch_init,
                          .init_arg = cfg,
                          .init_len = strlen(cfg)};
     mp_pool *p = NULL;
@@ -52,7 +52,7 @@ static int fetch_pool_status(const char *cfg)
 {
     mp_pool_options o = {.workers = 1,
                          .concurrency = 1,
-                         .init = mp_fetch_init,
+                         .init = fetch_init,
                          .init_arg = cfg,
                          .init_len = strlen(cfg)};
     mp_pool *p = NULL;
@@ -66,7 +66,7 @@ static int fetch_pool_status(const char *cfg)
    of line. */
 static void *mkin(uint64_t no, const char *line, size_t n, size_t *len)
 {
-    mp_fetch_in h = {.line = no};
+    fetch_in h = {.line = no};
     char *b = malloc(sizeof h + n + 1);
 
     assert_non_null(b);
@@ -115,7 +115,7 @@ static void run_lines(mp_pool *p, const char *const *lines, const size_t *lens,
         in[i].data = mkin(i + 1, lines[i], l, &len);
         in[i].len = len;
     }
-    assert_int_equal(mp_pool_map(p, mp_fetch_task, in, n, out), 0);
+    assert_int_equal(mp_pool_map(p, fetch_task, in, n, out), 0);
     for (size_t i = 0; i < n; i++) {
         parse_result(&out[i], &recs[i], i + 1);
         mp_result_clear(&out[i]);
@@ -133,7 +133,7 @@ static rec run1(mp_pool *p, uint64_t no, const char *line)
     void *in = mkin(no, line, strlen(line), &len);
     rec r;
 
-    assert_int_equal(mp_pool_apply(p, mp_fetch_task, in, len, &res), 0);
+    assert_int_equal(mp_pool_apply(p, fetch_task, in, len, &res), 0);
     parse_result(&res, &r, no);
     mp_result_clear(&res);
     free(in);
@@ -387,7 +387,7 @@ static void test_retries(void **state)
     snprintf(l[0], sizeof l[0], "%s/flaky/fetch-%d-a/2", g_ts.base, pid);
     snprintf(l[1], sizeof l[1], "%s/flaky/fetch-%d-b/9", g_ts.base, pid);
     snprintf(l[2], sizeof l[2], "%s/status/503?retry_after=100", g_ts.base);
-    snprintf(l[3], sizeof l[3], "http://127.0.0.1:%d/", mp_test_free_port());
+    snprintf(l[3], sizeof l[3], "http://127.0.0.1:%d/", tu_free_port());
     snprintf(l[4], sizeof l[4], "http://nosuch.invalid/");
     run_lines(p, lines, NULL, 5, r);
     expect_ok(&r[0]);
@@ -456,7 +456,7 @@ static void test_body_modes(void **state)
     rec_free(&r[0]);
     mp_pool_destroy(p);
 
-    assert_non_null(dir = mp_test_tmpdir());
+    assert_non_null(dir = tu_tmpdir());
     snprintf(cfg, sizeof cfg, "{\"body\":\"dir\",\"body_dir\":\"%s/out\"}",
              dir);
     p = fetch_pool(cfg, 1, 4);
@@ -478,7 +478,7 @@ static void test_body_modes(void **state)
     assert_int_not_equal(access(path, F_OK), 0); /* partial file removed */
     rec_free(&r[0]);
     mp_pool_destroy(p);
-    mp_test_rm_rf(dir);
+    tu_rm_rf(dir);
     free(dir);
     free(pat);
 }
@@ -572,12 +572,12 @@ static void test_fuzz(void **state)
 static int setup(void **state)
 {
     signal(SIGPIPE, SIG_IGN);
-    return mp_ts_start(&g_ts, NULL) == 0 ? 0 : -1;
+    return tu_ts_start(&g_ts, NULL) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    mp_ts_stop(&g_ts);
+    tu_ts_stop(&g_ts);
     return 0;
 }
 

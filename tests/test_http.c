@@ -55,7 +55,7 @@ typedef struct seen {
     char body[1024];
 } seen;
 
-static mp_ts g_ts;
+static tu_ts g_ts;
 
 /* ---- tasks (run in workers) ------------------------------------------- */
 
@@ -292,7 +292,7 @@ static void expect_ok(const seen *o, const char *text)
 /* Returns a loopback TCP port with nothing listening on it. */
 static int free_port(void)
 {
-    int port = mp_test_free_port();
+    int port = tu_free_port();
 
     assert_true(port > 0);
     return port;
@@ -470,7 +470,7 @@ static void test_keepalive_limits(void **state)
     assert_non_null(out);
     for (size_t i = 0; i < N; i++)
         in[i] = (mp_buf){&s, sizeof s};
-    assert_int_equal(mp_ts_get_stats(&g_ts, &c0, &r0), 0);
+    assert_int_equal(tu_ts_get_stats(&g_ts, &c0, &r0), 0);
     assert_int_equal(mp_pool_map(p, http_task, in, N, out), 0);
     for (size_t i = 0; i < N; i++) {
         seen o;
@@ -482,7 +482,7 @@ static void test_keepalive_limits(void **state)
         assert_int_equal(o.body_len, 100);
         mp_result_clear(&out[i]);
     }
-    assert_int_equal(mp_ts_get_stats(&g_ts, &c1, &r1), 0);
+    assert_int_equal(tu_ts_get_stats(&g_ts, &c1, &r1), 0);
     assert_int_equal(r1 - r0, N);
     print_message("keep-alive: %ld connections for %ld requests\n", c1 - c0,
                   r1 - r0);
@@ -584,7 +584,7 @@ static void test_cancel_in_transfer(void **state)
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     do { /* bounded wait (10 s) for the worker to drop the transfers */
-        assert_int_equal(mp_ts_get_open(&g_ts, &open), 0);
+        assert_int_equal(tu_ts_get_open(&g_ts, &open), 0);
         clock_gettime(CLOCK_MONOTONIC, &now);
     } while (open != 0 && now.tv_sec - t0.tv_sec < 10);
     assert_int_equal(open, 0);
@@ -624,7 +624,7 @@ static void test_worker_killed(void **state)
 /* A local TLS server: nginx (HTTP/2 over ALPN) when installed, else
    `openssl s_server -www` with a CA made at test time. */
 typedef struct tls_server {
-    mp_nginx nginx;
+    tu_nginx nginx;
     pid_t pid; /* s_server */
     FILE *out; /* s_server's stdout, open until it stops */
     int port;
@@ -692,22 +692,22 @@ static int sserver_start(tls_server *ts)
 /* Starts nginx with TLS, or s_server. Returns 0 or -1 (neither works). */
 static int tls_start(tls_server *ts)
 {
-    if (!(ts->dir = mp_test_tmpdir()))
+    if (!(ts->dir = tu_tmpdir()))
         return -1;
-    if (mp_nginx_start(&ts->nginx, ts->dir, 1) == 0 && ts->nginx.tls_port) {
+    if (tu_nginx_start(&ts->nginx, ts->dir, 1) == 0 && ts->nginx.tls_port) {
         ts->port = ts->nginx.tls_port;
         snprintf(ts->cafile, sizeof ts->cafile, "%s", ts->nginx.cafile);
         snprintf(ts->path, sizeof ts->path, "/1k");
         return 0;
     }
-    mp_nginx_stop(&ts->nginx);
+    tu_nginx_stop(&ts->nginx);
     snprintf(ts->path, sizeof ts->path, "/");
     return sserver_start(ts);
 }
 
 static void tls_stop(tls_server *ts)
 {
-    mp_nginx_stop(&ts->nginx);
+    tu_nginx_stop(&ts->nginx);
     if (ts->pid > 0) {
         kill(ts->pid, SIGTERM);
         waitpid(ts->pid, NULL, 0);
@@ -715,7 +715,7 @@ static void tls_stop(tls_server *ts)
     if (ts->out)
         fclose(ts->out);
     if (ts->dir)
-        mp_test_rm_rf(ts->dir);
+        tu_rm_rf(ts->dir);
     free(ts->dir);
 }
 
@@ -759,12 +759,12 @@ static void test_https(void **state)
 static int setup(void **state)
 {
     signal(SIGPIPE, SIG_IGN);
-    return mp_ts_start(&g_ts, NULL) == 0 ? 0 : -1;
+    return tu_ts_start(&g_ts, NULL) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    mp_ts_stop(&g_ts);
+    tu_ts_stop(&g_ts);
     return 0;
 }
 

@@ -19,7 +19,7 @@
 #include "testutil.h"
 
 typedef struct fixture {
-    mp_ts ts;
+    tu_ts ts;
     char *dir;
     const char *bin;
     char in[600], out[600], err[600];
@@ -33,8 +33,8 @@ static int setup(void **state)
     (void)state;
     memset(&g, 0, sizeof(g));
     g.bin = e2e_mpfetch();
-    g.dir = mp_test_tmpdir();
-    if (!g.dir || mp_ts_start(&g.ts, NULL) != 0)
+    g.dir = tu_tmpdir();
+    if (!g.dir || tu_ts_start(&g.ts, NULL) != 0)
         return -1;
     e2e_path(g.in, sizeof(g.in), g.dir, "in.txt");
     e2e_path(g.out, sizeof(g.out), g.dir, "out.jsonl");
@@ -45,9 +45,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    mp_ts_stop(&g.ts);
+    tu_ts_stop(&g.ts);
     if (g.dir)
-        mp_test_rm_rf(g.dir);
+        tu_rm_rf(g.dir);
     free(g.dir);
     return 0;
 }
@@ -139,7 +139,7 @@ static void test_mixed_batch(void **state)
 {
     (void)state;
     NEED_BIN();
-    write_mixed(mp_test_free_port());
+    write_mixed(tu_free_port());
     char *argv[] = {(char *)g.bin, "-w", "2", "-c", "8", "--timeout", "0.5",
                     g.in, NULL};
     assert_int_equal(e2e_run(argv, NULL, g.out, g.err), 0);
@@ -240,7 +240,7 @@ static void test_body_modes(void **state)
     (void)state;
     NEED_BIN();
     char *ref = NULL, body_arg[700], ref_path[700];
-    assert_int_equal(mp_ts_http_get(&g.ts, "/bytes/3000", &ref), 200);
+    assert_int_equal(tu_ts_http_get(&g.ts, "/bytes/3000", &ref), 200);
     e2e_path(ref_path, sizeof(ref_path), g.dir, "ref.bin");
     assert_int_equal(e2e_write_file(ref_path, ref, 3000), 0);
     write_urls(2, "/bytes/3000?%u");

@@ -1,5 +1,5 @@
 /*
- * mpfetch against a real nginx (mp_nginx_start): HTTP/1.1 keep-alive with
+ * mpfetch against a real nginx (tu_nginx_start): HTTP/1.1 keep-alive with
  * many requests, HTTPS with and without --cacert, HTTP/2 over TLS, gzip
  * with --compressed. Skipped when nginx is not installed.
  */
@@ -16,7 +16,7 @@
 #define TEXT_LEN (70 * 56) /* /text: 70 lines of 56 bytes */
 
 typedef struct fixture {
-    mp_nginx ngx;
+    tu_nginx ngx;
     int up;
     char *dir;
     const char *bin;
@@ -40,7 +40,7 @@ static int setup(void **state)
     (void)state;
     memset(&g, 0, sizeof(g));
     g.bin = e2e_mpfetch();
-    g.dir = mp_test_tmpdir();
+    g.dir = tu_tmpdir();
     if (!g.dir)
         return -1;
     e2e_path(g.in, sizeof(g.in), g.dir, "in.txt");
@@ -48,7 +48,7 @@ static int setup(void **state)
     e2e_path(g.err, sizeof(g.err), g.dir, "err.txt");
     if (!nginx_installed())
         return 0;
-    if (mp_nginx_start(&g.ngx, g.dir, 1) != 0)
+    if (tu_nginx_start(&g.ngx, g.dir, 1) != 0)
         return -1;
     g.up = 1;
     return 0;
@@ -57,9 +57,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    mp_nginx_stop(&g.ngx);
+    tu_nginx_stop(&g.ngx);
     if (g.dir)
-        mp_test_rm_rf(g.dir);
+        tu_rm_rf(g.dir);
     free(g.dir);
     return 0;
 }

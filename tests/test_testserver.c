@@ -21,7 +21,7 @@
 
 #include "testutil.h"
 
-static mp_ts ts; /* one server for the suite */
+static tu_ts ts; /* one server for the suite */
 
 struct resp {
     CURLcode rc;
@@ -132,7 +132,7 @@ static void wait_no_open(void)
     long open = -1;
 
     while (now_ms() < deadline) {
-        assert_int_equal(mp_ts_get_open(&ts, &open), 0);
+        assert_int_equal(tu_ts_get_open(&ts, &open), 0);
         if (open == 0)
             return;
     }
@@ -259,7 +259,7 @@ static void test_delay(void **state)
     while (open != N && now_ms() < deadline) {
         assert_int_equal(curl_multi_perform(m, &running), CURLM_OK);
         curl_multi_poll(m, NULL, 0, 50, NULL);
-        assert_int_equal(mp_ts_get_open(&ts, &open), 0);
+        assert_int_equal(tu_ts_get_open(&ts, &open), 0);
     }
     assert_int_equal(open, N);
     for (i = 0; i < N; i++) { /* the client leaves: all are freed */
@@ -439,13 +439,13 @@ static void test_stats(void **state)
     CURL *h;
     int i;
 
-    assert_int_equal(mp_ts_get_stats(&ts, &c0, &r0), 0);
+    assert_int_equal(tu_ts_get_stats(&ts, &c0, &r0), 0);
     h = handle("/ok", &r);
     for (i = 0; i < 50; i++) {
         assert_int_equal(perform(h, &r), CURLE_OK);
         assert_int_equal(r.code, 200);
     }
-    assert_int_equal(mp_ts_get_stats(&ts, &c1, &r1), 0);
+    assert_int_equal(tu_ts_get_stats(&ts, &c1, &r1), 0);
     assert_int_equal(c1 - c0, 1);
     assert_int_equal(r1 - r0, 50);
     curl_easy_cleanup(h);
@@ -457,7 +457,7 @@ static void test_stats(void **state)
         curl_easy_cleanup(h);
         resp_clear(&r);
     }
-    assert_int_equal(mp_ts_get_stats(&ts, &c2, &r2), 0);
+    assert_int_equal(tu_ts_get_stats(&ts, &c2, &r2), 0);
     assert_int_equal(c2 - c1, 5);
     assert_int_equal(r2 - r1, 5);
     wait_no_open();
@@ -481,13 +481,13 @@ static int accepts(int port)
 
 static void test_procs(void **state)
 {
-    mp_ts s2;
+    tu_ts s2;
     struct resp r;
     char url[128];
     CURL *h;
     int i;
 
-    assert_int_equal(mp_ts_start(&s2, "--procs 3"), 0);
+    assert_int_equal(tu_ts_start(&s2, "--procs 3"), 0);
     snprintf(url, sizeof(url), "%s/bytes/10", s2.base);
     for (i = 0; i < 30; i++) {
         h = handle("/", &r);
@@ -498,7 +498,7 @@ static void test_procs(void **state)
         curl_easy_cleanup(h);
         resp_clear(&r);
     }
-    mp_ts_stop(&s2);
+    tu_ts_stop(&s2);
     assert_true(WIFEXITED(s2.exit_status));
     assert_int_equal(WEXITSTATUS(s2.exit_status), 0);
     /* The helper processes went with the parent: nobody listens now. */
@@ -507,10 +507,10 @@ static void test_procs(void **state)
 
 static void test_stdin_eof(void **state)
 {
-    mp_ts s2;
+    tu_ts s2;
     int st = 0;
 
-    assert_int_equal(mp_ts_start(&s2, "--procs 2"), 0);
+    assert_int_equal(tu_ts_start(&s2, "--procs 2"), 0);
     close(s2.stdin_fd);
     s2.stdin_fd = -1;
     while (waitpid(s2.pid, &st, 0) < 0 && errno == EINTR)
@@ -523,12 +523,12 @@ static void test_stdin_eof(void **state)
 
 static void test_ipv6(void **state)
 {
-    mp_ts s2;
+    tu_ts s2;
     struct resp r;
     char url[128];
     CURL *h;
 
-    if (mp_ts_start(&s2, "--host ::1") != 0)
+    if (tu_ts_start(&s2, "--host ::1") != 0)
         skip(); /* no IPv6 loopback here */
     assert_non_null(strstr(s2.base, "://[::1]:"));
     snprintf(url, sizeof(url), "%s/ok", s2.base);
@@ -538,16 +538,16 @@ static void test_ipv6(void **state)
     assert_string_equal(r.body, "ok\n");
     curl_easy_cleanup(h);
     resp_clear(&r);
-    assert_int_equal(mp_ts_get_stats(&s2, NULL, NULL), 0);
-    mp_ts_stop(&s2);
+    assert_int_equal(tu_ts_get_stats(&s2, NULL, NULL), 0);
+    tu_ts_stop(&s2);
 }
 
 static void test_bad_args(void **state)
 {
-    mp_ts s2;
+    tu_ts s2;
 
-    assert_int_equal(mp_ts_start(&s2, "--host 10.0.0.1"), -1);
-    assert_int_equal(mp_ts_start(&s2, "--procs 0"), -1);
+    assert_int_equal(tu_ts_start(&s2, "--host 10.0.0.1"), -1);
+    assert_int_equal(tu_ts_start(&s2, "--procs 0"), -1);
 }
 
 /* GETs url (CA file ca if not NULL) and checks the body size. The
@@ -573,16 +573,16 @@ static long nginx_get(const char *url, const char *ca, size_t want)
 
 static void test_nginx(void **state)
 {
-    char *dir = mp_test_tmpdir(), url[128];
-    mp_nginx n;
+    char *dir = tu_tmpdir(), url[128];
+    tu_nginx n;
 
     assert_non_null(dir);
     if (access("/usr/sbin/nginx", X_OK) != 0) {
-        mp_test_rm_rf(dir);
+        tu_rm_rf(dir);
         free(dir);
         skip();
     }
-    assert_int_equal(mp_nginx_start(&n, dir, 1), 0);
+    assert_int_equal(tu_nginx_start(&n, dir, 1), 0);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/1k", n.port);
     nginx_get(url, NULL, 1024);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/256k", n.port);
@@ -598,15 +598,15 @@ static void test_nginx(void **state)
         snprintf(url, sizeof(url), "http://127.0.0.1:%d/delay/100", n.port);
         nginx_get(url, NULL, 3);
     }
-    mp_nginx_stop(&n);
-    assert_int_equal(mp_test_rm_rf(dir), 0);
+    tu_nginx_stop(&n);
+    assert_int_equal(tu_rm_rf(dir), 0);
     assert_int_equal(access(dir, F_OK), -1);
     free(dir);
 }
 
 static void test_free_port(void **state)
 {
-    int p = mp_test_free_port();
+    int p = tu_free_port();
 
     assert_true(p > 0 && p < 65536);
 }
@@ -614,7 +614,7 @@ static void test_free_port(void **state)
 /* Last: the suite's server exits cleanly (under ASan: without leaks). */
 static void test_shutdown(void **state)
 {
-    mp_ts_stop(&ts);
+    tu_ts_stop(&ts);
     assert_true(WIFEXITED(ts.exit_status));
     assert_int_equal(WEXITSTATUS(ts.exit_status), 0);
 }
@@ -622,12 +622,12 @@ static void test_shutdown(void **state)
 static int setup(void **state)
 {
     curl_global_init(CURL_GLOBAL_ALL);
-    return mp_ts_start(&ts, NULL);
+    return tu_ts_start(&ts, NULL);
 }
 
 static int teardown(void **state)
 {
-    mp_ts_stop(&ts);
+    tu_ts_stop(&ts);
     curl_global_cleanup();
     return 0;
 }

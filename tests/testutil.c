@@ -218,8 +218,8 @@ static char *split_args(const char *words, char **argv, int *argc)
 /* Runs the server argv with a pipe on its stdin (write end kept in
  * s->stdin_fd) and one on its stdout, read for the PORT line. The function
  * returns 0 with s->pid and s->port set, or -1 after a message (s->pid and
- * s->stdin_fd then say what mp_ts_stop must clean up). */
-static int ts_spawn(mp_ts *s, char *const argv[])
+ * s->stdin_fd then say what tu_ts_stop must clean up). */
+static int ts_spawn(tu_ts *s, char *const argv[])
 {
     int in[2], out[2], rc;
 
@@ -244,7 +244,7 @@ static int ts_spawn(mp_ts *s, char *const argv[])
     return rc;
 }
 
-int mp_ts_start(mp_ts *s, const char *extra_args)
+int tu_ts_start(tu_ts *s, const char *extra_args)
 {
     char path[PATH_MAX], *argv[MAX_ARGS], *copy;
     int argc = 0, i;
@@ -268,7 +268,7 @@ int mp_ts_start(mp_ts *s, const char *extra_args)
             s->ipv6 = 1;
     if (ts_spawn(s, argv) != 0) {
         free(copy);
-        mp_ts_stop(s);
+        tu_ts_stop(s);
         return -1;
     }
     free(copy);
@@ -277,7 +277,7 @@ int mp_ts_start(mp_ts *s, const char *extra_args)
     return 0;
 }
 
-void mp_ts_stop(mp_ts *s)
+void tu_ts_stop(tu_ts *s)
 {
     if (s->pid > 0)
         s->exit_status = terminate(s->pid);
@@ -289,7 +289,7 @@ void mp_ts_stop(mp_ts *s)
 
 /* Connects to the server. The function returns a socket with 10 s send
  * and receive timeouts, or -1. */
-static int ts_connect(const mp_ts *s)
+static int ts_connect(const tu_ts *s)
 {
     struct sockaddr_in v4 = {0};
     struct sockaddr_in6 v6 = {0};
@@ -351,7 +351,7 @@ static char *read_all(int fd, size_t *len)
     return NULL;
 }
 
-int mp_ts_http_get(const mp_ts *s, const char *path, char **body)
+int tu_ts_http_get(const tu_ts *s, const char *path, char **body)
 {
     char req[1024], *resp = NULL, *sep;
     size_t len = 0;
@@ -399,12 +399,12 @@ static int json_long(const char *json, const char *name, long *out)
     return 0;
 }
 
-int mp_ts_get_stats(mp_ts *s, long *connections, long *requests)
+int tu_ts_get_stats(tu_ts *s, long *connections, long *requests)
 {
     char *body = NULL;
     int rc = -1;
 
-    if (mp_ts_http_get(s, "/stats", &body) == 200 &&
+    if (tu_ts_http_get(s, "/stats", &body) == 200 &&
         json_long(body, "connections", connections) == 0 &&
         json_long(body, "requests", requests) == 0)
         rc = 0;
@@ -412,12 +412,12 @@ int mp_ts_get_stats(mp_ts *s, long *connections, long *requests)
     return rc;
 }
 
-int mp_ts_get_open(mp_ts *s, long *open)
+int tu_ts_get_open(tu_ts *s, long *open)
 {
     char *body = NULL;
     int rc = -1;
 
-    if (mp_ts_http_get(s, "/stats", &body) == 200 &&
+    if (tu_ts_http_get(s, "/stats", &body) == 200 &&
         json_long(body, "open", open) == 0)
         rc = 0;
     free(body);
@@ -426,7 +426,7 @@ int mp_ts_get_open(mp_ts *s, long *open)
 
 /* ---- ports and directories ------------------------------------------ */
 
-int mp_test_free_port(void)
+int tu_free_port(void)
 {
     struct sockaddr_in a = {0};
     socklen_t len = sizeof(a);
@@ -443,7 +443,7 @@ int mp_test_free_port(void)
     return port;
 }
 
-char *mp_test_tmpdir(void)
+char *tu_tmpdir(void)
 {
     const char *base = getenv("TMPDIR");
     char tmpl[PATH_MAX];
@@ -468,7 +468,7 @@ static int rm_one(const char *path, const struct stat *st, int type,
     return 0;
 }
 
-int mp_test_rm_rf(const char *dir)
+int tu_rm_rf(const char *dir)
 {
     if (dir == NULL || *dir == '\0' || strcmp(dir, "/") == 0)
         return -1;
@@ -641,7 +641,7 @@ static int prepare_dir(const char *dir, int tls)
  * 127.0.0.1:port, else 0. */
 static int port_open(int port)
 {
-    mp_ts probe = {0};
+    tu_ts probe = {0};
     int fd;
 
     probe.port = port;
@@ -653,7 +653,7 @@ static int port_open(int port)
 
 /* Waits (bounded) until nginx accepts on its ports. The function returns
  * 0, or -1 if nginx exited (n->pid is then 0) or the bound passed. */
-static int nginx_wait_ready(mp_nginx *n)
+static int nginx_wait_ready(tu_nginx *n)
 {
     long long deadline = now_ms() + START_TIMEOUT_MS;
     int status;
@@ -673,7 +673,7 @@ static int nginx_wait_ready(mp_nginx *n)
 /* Starts a shell that waits for EOF on a pipe whose write end only we
  * hold, then sends SIGTERM to nginx: if the test dies, nginx goes too. The
  * function returns 0, or -1 (nginx then runs unguarded). */
-static int start_watchdog(mp_nginx *n)
+static int start_watchdog(tu_nginx *n)
 {
     char pid[16];
     char *argv[] = {"/bin/sh", "-c", "read _; kill -TERM \"$0\" 2>/dev/null",
@@ -693,7 +693,7 @@ static int start_watchdog(mp_nginx *n)
     return 0;
 }
 
-int mp_nginx_start(mp_nginx *n, const char *dir, int tls)
+int tu_nginx_start(tu_nginx *n, const char *dir, int tls)
 {
     char bin[PATH_MAX], conf[PATH_MAX], prefix[PATH_MAX], elog[PATH_MAX];
     char *argv[] = {bin, "-e", elog, "-p", prefix, "-c", conf, NULL};
@@ -716,8 +716,8 @@ int mp_nginx_start(mp_nginx *n, const char *dir, int tls)
         snprintf(n->cafile, sizeof(n->cafile), "%s/cert.pem", dir);
     /* A port found free can be taken before nginx binds it: retry. */
     for (attempt = 0; attempt < 3; attempt++) {
-        n->port = mp_test_free_port();
-        n->tls_port = tls ? mp_test_free_port() : 0;
+        n->port = tu_free_port();
+        n->tls_port = tls ? tu_free_port() : 0;
         if (n->port < 0 || n->tls_port < 0 || n->port == n->tls_port)
             continue;
         if (write_conf(dir, n->port, n->tls_port, n->has_echo) != 0 ||
@@ -726,13 +726,13 @@ int mp_nginx_start(mp_nginx *n, const char *dir, int tls)
         start_watchdog(n);
         if (nginx_wait_ready(n) == 0)
             return 0;
-        mp_nginx_stop(n);
+        tu_nginx_stop(n);
     }
     fprintf(stderr, "testutil: nginx did not start; see %s\n", elog);
     return -1;
 }
 
-void mp_nginx_stop(mp_nginx *n)
+void tu_nginx_stop(tu_nginx *n)
 {
     if (n->watchdog > 0) {
         kill(n->watchdog, SIGKILL);

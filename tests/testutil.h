@@ -7,8 +7,8 @@
  * default signal dispositions, an empty signal mask and no inherited fds
  * beyond 0-2.
  */
-#ifndef MP_TESTUTIL_H
-#define MP_TESTUTIL_H
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
 
 #include <stddef.h>
 #include <sys/types.h>
@@ -20,14 +20,14 @@ extern "C" {
 /* A running mp-testserver. It exits when stopped, and also by itself as
  * soon as the test process dies (it holds a pipe to the server's stdin;
  * the server runs with --exit-on-stdin-eof). */
-typedef struct mp_ts {
+typedef struct tu_ts {
     pid_t pid;        /* 0 when not running */
     int port;
     int stdin_fd;     /* write end of the server's stdin; -1 when closed */
     int ipv6;         /* started with --host ::1 */
-    int exit_status;  /* wait status, filled by mp_ts_stop; -1 before */
+    int exit_status;  /* wait status, filled by tu_ts_stop; -1 before */
     char base[64];    /* "http://127.0.0.1:PORT" or "http://[::1]:PORT" */
-} mp_ts;
+} tu_ts;
 
 /* Starts mp-testserver with --exit-on-stdin-eof and extra_args (NULL or
  * whitespace-separated words, no quoting; e.g. "--procs 2"). The binary is
@@ -35,44 +35,44 @@ typedef struct mp_ts {
  * mp-testserver beside the running executable. Waits (10 s at most) for
  * its "PORT n" line. The function returns 0 with s filled, or -1 after a
  * message on stderr. */
-int mp_ts_start(mp_ts *s, const char *extra_args);
+int tu_ts_start(tu_ts *s, const char *extra_args);
 
 /* Stops the server: SIGTERM, then SIGKILL if it has not exited within
  * 10 s; reaps it (s->exit_status) and closes the pipe. Safe to call twice
  * or after a failed start. */
-void mp_ts_stop(mp_ts *s);
+void tu_ts_stop(tu_ts *s);
 
 /* GETs path from the server over a raw HTTP/1.0 connection (10 s bound).
  * The function returns the HTTP status and stores the body, NUL-terminated
  * and malloc'd, in *body if body is not NULL (the caller frees it); it
  * returns -1 on failure. */
-int mp_ts_http_get(const mp_ts *s, const char *path, char **body);
+int tu_ts_http_get(const tu_ts *s, const char *path, char **body);
 
 /* Reads /stats: accepted connections and served requests since start
  * (/stats traffic excluded; exact only with --procs 1). Either pointer may
  * be NULL. The function returns 0, or -1 on failure. */
-int mp_ts_get_stats(mp_ts *s, long *connections, long *requests);
+int tu_ts_get_stats(tu_ts *s, long *connections, long *requests);
 
-/* Like mp_ts_get_stats, for the number of connections open right now. */
-int mp_ts_get_open(mp_ts *s, long *open);
+/* Like tu_ts_get_stats, for the number of connections open right now. */
+int tu_ts_get_open(tu_ts *s, long *open);
 
 /* The function returns a TCP port on 127.0.0.1 that was free a moment
  * ago (bound to port 0, read, closed), or -1 on failure. */
-int mp_test_free_port(void);
+int tu_free_port(void);
 
 /* Creates a fresh directory under $TMPDIR (or /tmp). The function returns
  * its path, malloc'd (the caller frees it), or NULL on failure. */
-char *mp_test_tmpdir(void);
+char *tu_tmpdir(void);
 
 /* Removes dir and everything below it, without following symlinks. The
  * function returns 0, or -1 if something could not be removed. */
-int mp_test_rm_rf(const char *dir);
+int tu_rm_rf(const char *dir);
 
 /* A running nginx (master_process on, one worker) serving dir/www:
  * /1k (1024 bytes), /256k (262144 bytes), /text (text/plain, a few KB,
  * gzip'd on request), /delay/100 ("ok" after 100 ms, when the echo module
  * is installed). */
-typedef struct mp_nginx {
+typedef struct tu_nginx {
     pid_t pid;          /* the master; 0 when not running */
     int port;           /* HTTP/1.1 */
     int tls_port;       /* HTTPS with HTTP/2 (ALPN); 0 without tls */
@@ -82,7 +82,7 @@ typedef struct mp_nginx {
                            localhost; "" without tls */
     pid_t watchdog;     /* stops nginx if the test process dies */
     int watch_fd;       /* write end of the watchdog's stdin */
-} mp_nginx;
+} tu_nginx;
 
 /* Writes an nginx configuration, the files and (with tls) a certificate
  * into dir, which must exist, starts nginx in the foreground and waits
@@ -90,14 +90,14 @@ typedef struct mp_nginx {
  * stops nginx if the test process dies first. The function returns 0 with
  * n filled, or -1 after a message on stderr (also when nginx is not
  * installed: tests then skip). */
-int mp_nginx_start(mp_nginx *n, const char *dir, int tls);
+int tu_nginx_start(tu_nginx *n, const char *dir, int tls);
 
 /* Stops nginx (SIGTERM, SIGKILL after 10 s) and reaps it. Safe to call
  * twice or after a failed start. */
-void mp_nginx_stop(mp_nginx *n);
+void tu_nginx_stop(tu_nginx *n);
 
 #ifdef __cplusplus
 }
 #endif
 
-#endif /* MP_TESTUTIL_H */
+#endif /* TESTUTIL_H */

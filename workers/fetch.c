@@ -1,7 +1,7 @@
 /*
  * The fetch task (see fetch.h): one input line in, one JSON record out.
  * Runs inside workers: the configuration is a per-worker static set by
- * mp_fetch_init (the pool's init function); everything per request, from
+ * fetch_init (the pool's init function); everything per request, from
  * parsing the line to formatting the record, happens here so the
  * coordinator only moves bytes.
  *
@@ -169,7 +169,7 @@ static int line_add_header(fetch_line *l, const char *name, const char *v,
     memcpy(h + nn, vn ? ": " : ";", vn ? 2 : 1);
     memcpy(h + nn + (vn ? 2 : 1), v, vn);
     h[nn + (vn ? 2 : 1) + vn] = '\0';
-    if (!mp__fetch_header_ok(h, nn + (vn ? 2 : 1) + vn) || memchr(name, ':', nn) ||
+    if (!fetch_header_ok(h, nn + (vn ? 2 : 1) + vn) || memchr(name, ':', nn) ||
         !(a = realloc(l->hdr, (l->n_hdr + 1) * sizeof *a))) {
         free(h);
         return line_bad(l, "bad header \"%.60s\"", name);
@@ -203,7 +203,7 @@ static int line_headers(fetch_line *l, json_t *h)
     json_array_foreach (h, i, v) {
         char **a;
         if (!json_is_string(v) ||
-            !mp__fetch_header_ok(json_string_value(v), json_string_length(v)))
+            !fetch_header_ok(json_string_value(v), json_string_length(v)))
             return line_bad(l, "%s", "bad entry in \"headers\"");
         if (!(a = realloc(l->hdr, (l->n_hdr + 1) * sizeof *a)) ||
             !(a[l->n_hdr] = strdup(json_string_value(v))))
@@ -261,10 +261,10 @@ static int line_json(fetch_line *l)
     if (!(l->url = strdup(json_string_value(v))))
         return line_bad(l, "%s", "out of memory");
     if ((v = json_object_get(l->root, "method")) != NULL) {
-        if (!json_is_string(v) || !mp__fetch_method(json_string_value(v)))
+        if (!json_is_string(v) || !fetch_method_name(json_string_value(v)))
             return line_bad(l, "unknown method \"%.40s\"",
                             json_is_string(v) ? json_string_value(v) : "?");
-        strcpy(l->method, mp__fetch_method(json_string_value(v)));
+        strcpy(l->method, fetch_method_name(json_string_value(v)));
     }
     if ((v = json_object_get(l->root, "body")) != NULL) {
         if (!json_is_string(v))
@@ -329,9 +329,9 @@ static const char *run_method(const fetch_line *l)
 {
     if (l->method[0])
         return l->method;
-    if (mp__fetch_cfg.method)
-        return mp__fetch_cfg.method;
-    return l->body || mp__fetch_cfg.has_data ? "POST" : "GET";
+    if (fetch_conf.method)
+        return fetch_conf.method;
+    return l->body || fetch_conf.has_data ? "POST" : "GET";
 }
 
 /* Builds r->req from the configuration and the line. Returns 0 or
@@ -339,32 +339,32 @@ static const char *run_method(const fetch_line *l)
 static int run_build(const fetch_line *l, fetch_run *r)
 {
     mp_http_request *q = &r->req;
-    size_t n = mp__fetch_cfg.n_headers + l->n_hdr;
+    size_t n = fetch_conf.n_headers + l->n_hdr;
 
     if (!(r->hdrs = calloc(n + 1, sizeof *r->hdrs)))
         return MP_ENOMEM;
-    for (size_t i = 0; i < mp__fetch_cfg.n_headers; i++)
-        r->hdrs[i] = mp__fetch_cfg.headers[i];
+    for (size_t i = 0; i < fetch_conf.n_headers; i++)
+        r->hdrs[i] = fetch_conf.headers[i];
     for (size_t i = 0; i < l->n_hdr; i++)
-        r->hdrs[mp__fetch_cfg.n_headers + i] = l->hdr[i];
+        r->hdrs[fetch_conf.n_headers + i] = l->hdr[i];
     q->method = run_method(l);
     q->url = l->url;
     q->headers = r->hdrs;
     q->n_headers = n;
-    q->body = l->body ? l->body : mp__fetch_cfg.has_data ? mp__fetch_cfg.data : NULL;
-    q->body_len = l->body ? l->body_len : mp__fetch_cfg.data_len;
-    q->timeout_ms = mp__fetch_cfg.timeout_ms;
-    q->connect_timeout_ms = mp__fetch_cfg.connect_timeout_ms;
-    q->follow_redirects = mp__fetch_cfg.follow;
-    q->max_redirects = mp__fetch_cfg.max_redirs;
-    q->compressed = mp__fetch_cfg.compressed;
-    q->insecure = mp__fetch_cfg.insecure;
-    q->cafile = mp__fetch_cfg.cacert;
-    q->max_body = mp__fetch_cfg.max_body;
-    q->want_headers = mp__fetch_cfg.include_headers || mp__fetch_cfg.retries > 0;
-    q->no_body = mp__fetch_cfg.body == BODY_NONE;
-    if (mp__fetch_cfg.body == BODY_DIR) {
-        if (asprintf(&r->path, "%s/%llu.body", mp__fetch_cfg.body_dir,
+    q->body = l->body ? l->body : fetch_conf.has_data ? fetch_conf.data : NULL;
+    q->body_len = l->body ? l->body_len : fetch_conf.data_len;
+    q->timeout_ms = fetch_conf.timeout_ms;
+    q->connect_timeout_ms = fetch_conf.connect_timeout_ms;
+    q->follow_redirects = fetch_conf.follow;
+    q->max_redirects = fetch_conf.max_redirs;
+    q->compressed = fetch_conf.compressed;
+    q->insecure = fetch_conf.insecure;
+    q->cafile = fetch_conf.cacert;
+    q->max_body = fetch_conf.max_body;
+    q->want_headers = fetch_conf.include_headers || fetch_conf.retries > 0;
+    q->no_body = fetch_conf.body == FETCH_BODY_NONE;
+    if (fetch_conf.body == FETCH_BODY_DIR) {
+        if (asprintf(&r->path, "%s/%llu.body", fetch_conf.body_dir,
                      (unsigned long long)l->no) < 0) {
             r->path = NULL;
             return MP_ENOMEM;
@@ -435,7 +435,7 @@ static uint64_t run_random(void)
    retry_max_ms. */
 static unsigned run_delay(const fetch_run *r, unsigned k)
 {
-    uint64_t cap = mp__fetch_cfg.retry_max_ms, step = mp__fetch_cfg.retry_base_ms, ra, d;
+    uint64_t cap = fetch_conf.retry_max_ms, step = fetch_conf.retry_base_ms, ra, d;
 
     for (unsigned i = 0; i < k && step < cap; i++)
         step *= 2;
@@ -455,7 +455,7 @@ static void run_attempts(mp_task *t, fetch_run *r)
     for (;;) {
         r->attempts++;
         r->err = mp_http(t, &r->req, &r->resp);
-        if (r->attempts > mp__fetch_cfg.retries || !run_retryable(r))
+        if (r->attempts > fetch_conf.retries || !run_retryable(r))
             return;
         if (mp_sleep(t, run_delay(r, r->attempts - 1)) != 0)
             return; /* deadline or cancel: report the last attempt */
@@ -514,7 +514,7 @@ static void record_body(jw *w, fetch_run *r)
     const char *b = r->resp.body;
     size_t n = r->resp.body_len;
 
-    if (mp__fetch_cfg.body == BODY_DIR && r->path) {
+    if (fetch_conf.body == FETCH_BODY_DIR && r->path) {
         if (r->err == 0 && r->attempts) {
             jw_key(w, "body_file");
             jw_cstr(w, r->path);
@@ -524,12 +524,12 @@ static void record_body(jw *w, fetch_run *r)
     }
     if (r->err != 0 || !b)
         return;
-    if (mp__fetch_cfg.body == BODY_SHA256) {
+    if (fetch_conf.body == FETCH_BODY_SHA256) {
         json_t *h = jstr_sha256(b, n);
         jw_key(w, "sha256");
         jw_json(w, h);
         json_decref(h);
-    } else if (mp__fetch_cfg.body == BODY_INLINE) {
+    } else if (fetch_conf.body == FETCH_BODY_INLINE) {
         int text = is_text(b, n);
         jw_key(w, "body");
         if (text) {
@@ -603,7 +603,7 @@ static void record_result(jw *w, fetch_run *r)
     jw_cstr(w, v == 10 ? "1.0" : v == 11 ? "1.1" : v == 20 ? "2"
                : v == 30 ? "3" : NULL);
     record_time(w, s);
-    if (mp__fetch_cfg.include_headers && !r->err && s->headers) {
+    if (fetch_conf.include_headers && !r->err && s->headers) {
         json_t *h = headers_object(s->headers, s->headers_len);
         jw_key(w, "headers");
         jw_json(w, h);
@@ -656,7 +656,7 @@ static void record_build(jw *w, const fetch_line *l, fetch_run *r, int err)
 }
 
 /*
- * Writes the mp_fetch_out header and the record into the worker's reused
+ * Writes the fetch_out header and the record into the worker's reused
  * buffer and returns them with mp_return. A record too big to return (a
  * huge inline body) is replaced by one without the body that reports
  * MP_E2BIG. Returns 0 or the code of a failed mp_return.
@@ -664,7 +664,7 @@ static void record_build(jw *w, const fetch_line *l, fetch_run *r, int err)
 static int record_emit(mp_task *t, const fetch_line *l, fetch_run *r, int err)
 {
     static jw w; /* one per worker: a task runs it without yielding */
-    mp_fetch_out out = {0};
+    fetch_out out = {0};
     int rc;
 
     jw_reset(&w, sizeof out);
@@ -697,16 +697,16 @@ static int record_emit(mp_task *t, const fetch_line *l, fetch_run *r, int err)
     return rc;
 }
 
-int mp_fetch_task(mp_task *t, const void *in, size_t len)
+int fetch_task(mp_task *t, const void *in, size_t len)
 {
     fetch_line l;
     fetch_run r;
-    mp_fetch_in hdr = {0};
+    fetch_in hdr = {0};
     int err, rc;
 
     memset(&l, 0, sizeof l);
     memset(&r, 0, sizeof r);
-    mp__fetch_cfg_ensure();
+    fetch_conf_ensure();
     if (in && len >= sizeof hdr) {
         memcpy(&hdr, in, sizeof hdr); /* in may be unaligned */
         l.raw = (const char *)in + sizeof hdr;
@@ -715,7 +715,7 @@ int mp_fetch_task(mp_task *t, const void *in, size_t len)
         err = line_parse(&l);
     } else {
         l.raw = "";
-        err = line_bad(&l, "%s", "task input shorter than mp_fetch_in");
+        err = line_bad(&l, "%s", "task input shorter than fetch_in");
     }
     if (!err && (err = run_build(&l, &r)) == 0)
         run_attempts(t, &r);

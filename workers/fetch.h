@@ -4,15 +4,15 @@
  * does all the per-request work (parsing the line, the transfer, retries,
  * body handling, formatting the record) so the coordinator only moves bytes.
  */
-#ifndef MP_FETCH_H
-#define MP_FETCH_H
+#ifndef FETCH_H
+#define FETCH_H
 
 #include <stdint.h>
 
 #include "mpool.h"
 
 /*
- * Configuration: a JSON object given as the pool's init_arg; mp_fetch_init
+ * Configuration: a JSON object given as the pool's init_arg; fetch_init
  * is the pool's init function. Every key is optional:
  *   "method": "GET", "headers": ["Name: value", ...], "data": "body",
  *   "timeout_ms": 30000, "connect_timeout_ms": 10000,
@@ -24,15 +24,15 @@
  *   "include_headers": false, "max_body": 16777216
  * Returns 0, or MP_EINVAL for a malformed configuration.
  */
-int mp_fetch_init(const void *arg, size_t len);
+int fetch_init(const void *arg, size_t len);
 
 /* Task input: this header, then the raw input line (no newline). */
-typedef struct mp_fetch_in {
+typedef struct fetch_in {
     uint64_t line; /* 1-based line number in the input */
-} mp_fetch_in;
+} fetch_in;
 
 /* Task output: this header, then the JSON record (UTF-8, no newline). */
-typedef struct mp_fetch_out {
+typedef struct fetch_out {
     uint64_t line;
     uint64_t total_us; /* latency of the last attempt */
     uint64_t bytes;    /* body bytes received */
@@ -40,7 +40,7 @@ typedef struct mp_fetch_out {
     int32_t error;     /* 0 or MP_E* (MP_EINPUT for a malformed line) */
     uint32_t attempts;
     uint32_t ok;       /* 1: no error and status < 400 */
-} mp_fetch_out;
+} fetch_out;
 
 /*
  * The record, one JSON object:
@@ -57,6 +57,6 @@ typedef struct mp_fetch_out {
  * A malformed line yields status 0, ok false, error MP_EINPUT naming what is
  * wrong, and "input" holding the line (truncated to 1 KiB).
  */
-int mp_fetch_task(mp_task *t, const void *in, size_t len);
+int fetch_task(mp_task *t, const void *in, size_t len);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * The fetch task's configuration: the JSON object mpfetch passes as the
- * pool's init argument, parsed once per worker by mp_fetch_init (see
+ * pool's init argument, parsed once per worker by fetch_init (see
  * fetch.h for the keys). Unknown keys and wrong types fail the init.
  */
 #include <stdlib.h>
@@ -13,14 +13,14 @@
 
 #include "fetch_int.h"
 
-fetch_cfg mp__fetch_cfg;
+fetch_cfg fetch_conf;
 static int cfg_set;
 
 static const char *const methods[] = {"GET",    "HEAD",  "POST",   "PUT",
                                       "DELETE", "PATCH", "OPTIONS"};
 
 /* Returns the canonical (upper-case) spelling of a known method, or NULL. */
-const char *mp__fetch_method(const char *m)
+const char *fetch_method_name(const char *m)
 {
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
         if (strcasecmp(m, methods[i]) == 0)
@@ -30,7 +30,7 @@ const char *mp__fetch_method(const char *m)
 
 /* Returns 1 if a header line is acceptable: "Name: value" (or "Name;"),
    no CR, LF or NUL that would split it. */
-int mp__fetch_header_ok(const char *h, size_t n)
+int fetch_header_ok(const char *h, size_t n)
 {
     const char *sep = memchr(h, ':', n);
 
@@ -116,7 +116,7 @@ static int cfg_headers(json_t *o, fetch_cfg *c)
         return -1;
     json_array_foreach (a, i, v) {
         if (!json_is_string(v) ||
-            !mp__fetch_header_ok(json_string_value(v), json_string_length(v)) ||
+            !fetch_header_ok(json_string_value(v), json_string_length(v)) ||
             !(c->headers[i] = strdup(json_string_value(v))))
             return -1;
         c->n_headers = i + 1;
@@ -141,7 +141,7 @@ static int cfg_body(json_t *o, fetch_cfg *c)
     }
     if (cfg_str(o, "body_dir", &c->body_dir) < 0)
         return -1;
-    if (c->body != BODY_DIR)
+    if (c->body != FETCH_BODY_DIR)
         return 0;
     if (!c->body_dir || !c->body_dir[0])
         return -1;
@@ -194,7 +194,7 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
     const json_int_t big = 0xffffffff;
 
     if (cfg_keys_known(o) < 0 || cfg_str(o, "method", &c->method) < 0 ||
-        (c->method && !mp__fetch_method(c->method)) || cfg_headers(o, c) < 0 ||
+        (c->method && !fetch_method_name(c->method)) || cfg_headers(o, c) < 0 ||
         cfg_str(o, "data", &c->data) < 0 || cfg_str(o, "cacert", &c->cacert) ||
         cfg_uint(o, "timeout_ms", big, &c->timeout_ms) < 0 ||
         cfg_uint(o, "connect_timeout_ms", big, &c->connect_timeout_ms) < 0 ||
@@ -211,7 +211,7 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
         cfg_body(o, c) < 0)
         return -1;
     if (c->method)
-        strcpy(c->method, mp__fetch_method(c->method));
+        strcpy(c->method, fetch_method_name(c->method));
     if (c->data) {
         c->has_data = 1;
         c->data_len = strlen(c->data);
@@ -219,30 +219,30 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
     return 0;
 }
 
-int mp_fetch_init(const void *arg, size_t len)
+int fetch_init(const void *arg, size_t len)
 {
     json_t *o = NULL;
     int rc = 0;
 
-    cfg_reset(&mp__fetch_cfg);
+    cfg_reset(&fetch_conf);
     cfg_set = 1;
     if (arg && len) {
         o = json_loadb(arg, len, JSON_REJECT_DUPLICATES, NULL);
-        if (!json_is_object(o) || cfg_parse(o, &mp__fetch_cfg) < 0) {
-            cfg_reset(&mp__fetch_cfg);
+        if (!json_is_object(o) || cfg_parse(o, &fetch_conf) < 0) {
+            cfg_reset(&fetch_conf);
             rc = MP_EINVAL;
         }
         json_decref(o);
     }
-    if (rc == 0 && mp_http_set_limits(mp__fetch_cfg.total_conns, mp__fetch_cfg.per_host))
+    if (rc == 0 && mp_http_set_limits(fetch_conf.total_conns, fetch_conf.per_host))
         rc = MP_EINVAL;
     return rc;
 }
 
-void mp__fetch_cfg_ensure(void)
+void fetch_conf_ensure(void)
 {
     if (!cfg_set) {
-        cfg_reset(&mp__fetch_cfg);
+        cfg_reset(&fetch_conf);
         cfg_set = 1;
     }
 }

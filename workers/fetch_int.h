@@ -1,14 +1,14 @@
 /* Internals shared by the fetch task's files (fetch.c, fetch_config.c). */
-#ifndef MP_FETCH_INT_H
-#define MP_FETCH_INT_H
+#ifndef FETCH_INT_H
+#define FETCH_INT_H
 
 #include <stddef.h>
 
 #include "fetch.h"
 
-enum { BODY_NONE, BODY_INLINE, BODY_SHA256, BODY_DIR };
+enum { FETCH_BODY_NONE, FETCH_BODY_INLINE, FETCH_BODY_SHA256, FETCH_BODY_DIR };
 
-/* The worker's configuration (mp_fetch_init). */
+/* The worker's configuration (fetch_init). */
 typedef struct fetch_cfg {
     char *method;
     char **headers;
@@ -27,18 +27,18 @@ typedef struct fetch_cfg {
 } fetch_cfg;
 
 
-/* The worker's configuration, set by mp_fetch_init. */
-extern fetch_cfg mp__fetch_cfg;
+/* The worker's configuration, set by fetch_init. */
+extern fetch_cfg fetch_conf;
 
-/* Sets the defaults if mp_fetch_init never ran (a pool without it). */
-void mp__fetch_cfg_ensure(void);
+/* Sets the defaults if fetch_init never ran (a pool without it). */
+void fetch_conf_ensure(void);
 
 /* Returns the canonical (upper-case) spelling of a known method, or
    NULL. */
-const char *mp__fetch_method(const char *m);
+const char *fetch_method_name(const char *m);
 
 /* Returns 1 if a header line is acceptable: "Name: value" (or "Name;"),
    no CR, LF or NUL that would split it; else 0. */
-int mp__fetch_header_ok(const char *h, size_t n);
+int fetch_header_ok(const char *h, size_t n);
 
 #endif

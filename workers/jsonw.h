@@ -4,8 +4,8 @@
  * to serialize it cost ~10% of a worker's CPU. Output is compact JSON with
  * the same escaping rules as jansson's JSON_COMPACT (UTF-8 kept as is).
  */
-#ifndef MP_JSONW_H
-#define MP_JSONW_H
+#ifndef JSONW_H
+#define JSONW_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -106,7 +106,7 @@ static int create_pool(const mpf_config *cfg, mp_pool **out)
     o.concurrency = cfg->concurrency;
     o.rate = cfg->rate;
     o.task_timeout_ms = mpf_task_timeout_ms(cfg);
-    o.init = mp_fetch_init;
+    o.init = fetch_init;
     o.init_arg = conf;
     o.init_len = strlen(conf);
     int rc = mp_pool_create(out, &o);
@@ -178,7 +178,7 @@ static int stream(mpf_app *a, mp_pool *pool)
         fputs("mpfetch: could not set up signals or the progress thread; "
               "going on without them\n", stderr);
     uint64_t t0 = mpf_now_ns();
-    int rc = mp_pool_imap(pool, mp_fetch_task, mpf_next, mpf_on_result, a);
+    int rc = mp_pool_imap(pool, fetch_task, mpf_next, mpf_on_result, a);
     double elapsed = (double)(mpf_now_ns() - t0) / 1e9;
     mpf_ticker_stop(&t);
     int frc = mpf_writer_finish(&a->writer);

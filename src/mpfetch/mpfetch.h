@@ -27,8 +27,8 @@
 #include "fetch.h"
 #include "mpool.h"
 
-#ifndef MP_VERSION_FULL
-#define MP_VERSION_FULL MP_VERSION_STRING
+#ifndef MPF_VERSION_FULL
+#define MPF_VERSION_FULL MP_VERSION_STRING
 #endif
 
 /* Exit statuses (jq-style named codes; 22 is curl -f's). */
@@ -105,7 +105,7 @@ typedef struct mpf_reader {
     int line_done;           /* the line was returned: start a new one */
     char *chunk;             /* read buffer */
     size_t chunk_len, chunk_pos;
-    char *task;              /* mp_fetch_in header, then the line */
+    char *task;              /* fetch_in header, then the line */
     size_t line_len;         /* bytes of the line kept (<= MPF_MAX_LINE) */
     uint64_t dropped;        /* bytes past MPF_MAX_LINE, thrown away */
     uint64_t lineno;         /* of the line last returned, 1-based */
@@ -198,7 +198,7 @@ typedef struct mpf_stats {
     uint64_t hist_count, max_us;
 } mpf_stats;
 
-void mpf_stats_add(mpf_stats *s, const mp_fetch_out *h);
+void mpf_stats_add(mpf_stats *s, const fetch_out *h);
 void mpf_stats_add_error(mpf_stats *s, int code);
 uint64_t mpf_stats_percentile(const mpf_stats *s, double p);
 void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted,

@@ -411,7 +411,7 @@ static int apply(mpf_config *cfg, int c, const char *arg)
     case OPT_PROGRESS: cfg->progress = 1; return 0;
     case OPT_NO_PROGRESS: cfg->progress = 0; return 0;
     case OPT_VERSION:
-        printf("mpfetch %s (libmpool %s)\n", MP_VERSION_FULL,
+        printf("mpfetch %s (libmpool %s)\n", MPF_VERSION_FULL,
                MP_VERSION_STRING);
         return DONE;
     case 'h': usage(stdout); return DONE;

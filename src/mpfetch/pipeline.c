@@ -113,7 +113,7 @@ static int take_line(mpf_app *a, mp_buf *in)
         return too_long(a, seq, line, n + a->reader.dropped);
     if (mpf_inflight_put(&a->inflight, a->next_index, line, seq))
         return MP_ENOMEM;
-    mp_fetch_in hdr = {.line = line};
+    fetch_in hdr = {.line = line};
     memcpy(a->reader.task, &hdr, sizeof(hdr));
     in->data = a->reader.task;
     in->len = sizeof(hdr) + n;
@@ -169,7 +169,7 @@ int mpf_on_result(void *ud, size_t index, mp_result *r)
 {
     mpf_app *a = ud;
     uint64_t line, seq;
-    mp_fetch_out h;
+    fetch_out h;
     int rc;
     a->in_flight--;
     if (mpf_inflight_take(&a->inflight, index, &line, &seq) != 0) {

@@ -2,7 +2,7 @@
  * The input reader: streams lines from a file or stdin through one fixed
  * read buffer and one line buffer of at most MPF_MAX_LINE bytes, so ten
  * million lines (or one endless line) take bounded memory. The line is kept
- * right after room for an mp_fetch_in header, so the task input is built in
+ * right after room for a fetch_in header, so the task input is built in
  * place.
  */
 #include <errno.h>
@@ -38,7 +38,7 @@ int mpf_reader_open(mpf_reader *r, const char *path)
         r->size = (uint64_t)st.st_size;
     }
     r->chunk = malloc(CHUNK);
-    r->task = malloc(sizeof(mp_fetch_in) + MPF_MAX_LINE + 1);
+    r->task = malloc(sizeof(fetch_in) + MPF_MAX_LINE + 1);
     if (!r->chunk || !r->task) {
         mpf_reader_close(r);
         return -ENOMEM;
@@ -52,7 +52,7 @@ static void append(mpf_reader *r, const char *p, size_t n)
 {
     size_t room = MPF_MAX_LINE - r->line_len;
     size_t keep = n < room ? n : room;
-    memcpy(r->task + sizeof(mp_fetch_in) + r->line_len, p, keep);
+    memcpy(r->task + sizeof(fetch_in) + r->line_len, p, keep);
     r->line_len += keep;
     r->dropped += n - keep;
 }
@@ -87,7 +87,7 @@ static int refill(mpf_reader *r, int wait_ms)
    newline. */
 static void finish(mpf_reader *r)
 {
-    char *line = r->task + sizeof(mp_fetch_in);
+    char *line = r->task + sizeof(fetch_in);
     r->lineno++;
     if (r->dropped == 0 && r->line_len > 0 && line[r->line_len - 1] == '\r')
         r->line_len--;
@@ -141,7 +141,7 @@ int mpf_reader_next(mpf_reader *r, int wait_ms)
 /* The line mpf_reader_next returned, NUL-terminated (it may hold NULs). */
 const char *mpf_reader_line(const mpf_reader *r)
 {
-    return r->task + sizeof(mp_fetch_in);
+    return r->task + sizeof(fetch_in);
 }
 
 /* Closes the input (not stdin's descriptor) and frees the buffers. */

@@ -52,7 +52,7 @@ static void count_error(mpf_stats *s, int code)
 }
 
 /* Adds the record whose header is h. */
-void mpf_stats_add(mpf_stats *s, const mp_fetch_out *h)
+void mpf_stats_add(mpf_stats *s, const fetch_out *h)
 {
     s->records++;
     if (h->ok)
