@@ -132,11 +132,18 @@ static const char *take(mp__reader *r, size_t n)
     return at;
 }
 
+/* The end of the records: bytes left over mean the count disagrees with
+   them. Returns 0 or MP_EPROTO. */
+static int at_end(const mp__reader *r)
+{
+    return r->p == r->end ? 0 : MP_EPROTO;
+}
+
 int mp__read_task(mp__reader *r, uint32_t *id, const void **data,
                   uint32_t *len)
 {
     if (r->left == 0)
-        return 0;
+        return at_end(r);
     mp__task_rec rec;
     if ((size_t)(r->end - r->p) < sizeof(rec))
         return MP_EPROTO;
@@ -154,7 +161,7 @@ int mp__read_task(mp__reader *r, uint32_t *id, const void **data,
 int mp__read_result(mp__reader *r, mp__result_view *v)
 {
     if (r->left == 0)
-        return 0;
+        return at_end(r);
     mp__result_rec rec;
     if ((size_t)(r->end - r->p) < sizeof(rec))
         return MP_EPROTO;

@@ -103,10 +103,12 @@ void mp__msg_discard(mp__msg *m);
 int mp__reader_init(mp__reader *r, const void *msg, size_t len,
                     mp__hdr *hdr);
 /* Reads the next task record. Returns 1, 0 at the end, MP_EPROTO if the
-   record runs past the message. */
+   record runs past the message or the header's count disagrees with the
+   records (too few, or bytes left after the last). */
 int mp__read_task(mp__reader *r, uint32_t *id, const void **data,
                   uint32_t *len);
-/* Reads the next result record. Returns 1, 0 at the end, MP_EPROTO. */
+/* Reads the next result record. Returns 1, 0 at the end, MP_EPROTO as
+   mp__read_task does, or if the message is not NUL-terminated. */
 int mp__read_result(mp__reader *r, mp__result_view *v);
 
 #endif
