@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -88,6 +89,89 @@ static void strings_escape_and_replace(void **state)
     free(w.buf);
 }
 
+/* Writes the single string p[0..n) and returns the output between the
+   quotes, NUL-terminated (static buffer). Fails if the output is not
+   exactly one JSON string that jansson reads back. */
+static const char *str_out(const char *p, size_t n)
+{
+    static char out[256];
+    jw w = {0};
+    jw_reset(&w, 0);
+    jw_str(&w, p, n);
+    assert_false(w.oom);
+    assert_true(w.len >= 2 && w.len - 2 < sizeof(out));
+    assert_int_equal(w.buf[0], '"');
+    assert_int_equal(w.buf[w.len - 1], '"');
+    json_error_t e;
+    json_t *v = json_loadb(w.buf, w.len, JSON_DECODE_ANY, &e);
+    if (!v)
+        fail_msg("not JSON (%s): %.*s", e.text, (int)w.len, w.buf);
+    assert_true(json_is_string(v));
+    json_decref(v);
+    memcpy(out, w.buf + 1, w.len - 2);
+    out[w.len - 2] = '\0';
+    free(w.buf);
+    return out;
+}
+
+/* Every control character, alone between two letters, is escaped exactly
+   as RFC 8259 asks: the short forms where JSON has one, else \u00xx. DEL
+   (0x7f) is not a control character to JSON and stays as it is. */
+static void control_characters_pinned(void **state)
+{
+    static const char *const want[0x20] = {
+        NULL, /* NUL makes the string non-text: see invalid_utf8_pinned */
+        "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006",
+        "\\u0007", "\\b", "\\t", "\\n", "\\u000b", "\\f", "\\r", "\\u000e",
+        "\\u000f", "\\u0010", "\\u0011", "\\u0012", "\\u0013", "\\u0014",
+        "\\u0015", "\\u0016", "\\u0017", "\\u0018", "\\u0019", "\\u001a",
+        "\\u001b", "\\u001c", "\\u001d", "\\u001e", "\\u001f"};
+    for (int c = 1; c < 0x20; c++) {
+        char in[3] = {'a', (char)c, 'b'}, exp[16];
+        snprintf(exp, sizeof(exp), "a%sb", want[c]);
+        const char *got = str_out(in, 3);
+        if (strcmp(got, exp) != 0)
+            fail_msg("0x%02x: wrote \"%s\", want \"%s\"", c, got, exp);
+    }
+    assert_string_equal(str_out("\x1f", 1), "\\u001f");
+    assert_string_equal(str_out("a\x7f" "b", 3), "a\x7f" "b");
+    assert_string_equal(str_out("\x7f\x1f\x7f", 3), "\x7f\\u001f\x7f");
+    assert_string_equal(str_out("\"\\/", 3), "\\\"\\\\/");
+}
+
+/* A string that is not UTF-8 text is still written as valid JSON: NUL and
+   every byte >= 0x80 become '?', one '?' per byte (valid sequences in the
+   same string included: the string is not text as a whole), and control
+   characters are escaped as usual. Output is then plain ASCII. */
+static void invalid_utf8_pinned(void **state)
+{
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *want;
+    } cases[] = {
+        {"\xff", 1, "?"},
+        {"a\x80z", 3, "a?z"},              /* lone continuation byte */
+        {"\xc0\xaf", 2, "??"},             /* overlong '/' */
+        {"\xed\xa0\x80", 3, "???"},        /* UTF-16 surrogate */
+        {"\xf4\x90\x80\x80", 4, "????"},   /* past U+10FFFF */
+        {"ok\xe2\x82", 4, "ok??"},         /* cut at the end */
+        {"\xe2\x82\xac\xff", 4, "????"},   /* euro sign, then a bad byte */
+        {"a\0b", 3, "a?b"},                /* NUL */
+        {"\x1f\xfe\x7f", 3, "\\u001f?\x7f"},
+        {"\"\xff\\", 3, "\\\"?\\\\"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got = str_out(cases[i].in, cases[i].n);
+        if (strcmp(got, cases[i].want) != 0)
+            fail_msg("case %zu: wrote \"%s\", want \"%s\"", i, got,
+                     cases[i].want);
+    }
+    /* valid UTF-8 stays as it is */
+    assert_string_equal(str_out("\xe2\x82\xac\xf0\x9f\x98\x80", 7),
+                        "\xe2\x82\xac\xf0\x9f\x98\x80");
+}
+
 static void text_check(void **state)
 {
     assert_true(jw_is_text("plain", 5));
@@ -103,6 +187,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(members_nesting_and_types),
         cmocka_unit_test(strings_escape_and_replace),
+        cmocka_unit_test(control_characters_pinned),
+        cmocka_unit_test(invalid_utf8_pinned),
         cmocka_unit_test(text_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
