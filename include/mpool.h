@@ -130,7 +130,8 @@ typedef int (*mp_next_fn)(void *ud, mp_buf *in);
 typedef int (*mp_result_fn)(void *ud, size_t index, mp_result *r);
 
 typedef struct mp_pool_options {
-    int workers;                   /* 0 = online CPUs; at most 1024 */
+    int workers;                   /* 0 = mp_cpus_available(); at most
+                                      1024 */
     int concurrency;               /* coroutines per worker; 0 = 64 */
     int prefetch;                  /* queued tasks per worker beyond
                                       concurrency; 0 = concurrency */
@@ -191,6 +192,16 @@ MP_EXTERN void mp_pool_cancel(mp_pool *p);
 
 /* Number of workers the pool keeps. */
 MP_EXTERN int mp_pool_workers(const mp_pool *p);
+
+/*
+ * Returns the CPUs this process may use, the default number of workers:
+ * the CPUs in its affinity mask (taskset, cpusets) capped by the CPU quota
+ * of its cgroup and its ancestors (cgroup v2 cpu.max, v1
+ * cpu.cfs_quota_us / cpu.cfs_period_us: Slurm, a Kubernetes CPU limit,
+ * docker --cpus), rounded up; at least 1, at most 1024. The cgroup tree is
+ * read under $MP_CGROUP_ROOT if set (meant for tests), else /sys/fs/cgroup.
+ */
+MP_EXTERN int mp_cpus_available(void);
 
 /* Counters since the pool was created. */
 typedef struct mp_pool_stats {

@@ -496,10 +496,8 @@ static int resolve_options(mp_pool_options *o, const mp_pool_options *in)
         return MP_EINVAL;
     if (o->init_len > MP_MAX_PAYLOAD)
         return MP_E2BIG;
-    if (o->workers == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        o->workers = n > 0 ? (int)(n > 1024 ? 1024 : n) : 1;
-    }
+    if (o->workers == 0)
+        o->workers = mp_cpus_available();
     if (o->concurrency == 0)
         o->concurrency = MP_DEFAULT_CONCURRENCY;
     if (o->prefetch == 0)

@@ -54,7 +54,7 @@ typedef enum mpf_body {
 
 /* Everything the command line sets; mpf_config_defaults() fills it. */
 typedef struct mpf_config {
-    int workers;             /* 0: online CPUs */
+    int workers;             /* 0: mp_cpus_available() */
     int concurrency;         /* per worker */
     double timeout_s;        /* whole transfer; 0: none */
     double connect_timeout_s;
