@@ -523,6 +523,58 @@ static void test_config_errors(void **state)
                      0);
 }
 
+/* The validators every front end shares: one table of values, each
+   accepted or refused. */
+static void test_validators(void **state)
+{
+    static const struct {
+        const char *h;
+        int ok;
+    } hdr[] = {{"X-A: 1", 1},      {"X-A:", 1},       {"X-A;", 1},
+               {"X-A:1", 1},       {"NoColon", 0},    {": v", 0},
+               {"Bad Name: v", 0}, {"X-A: a\r\nB: c", 0},
+               {"X-A: a\nB", 0},   {"\tX: v", 0},     {";", 0},
+               {"", 0},            {"X\xc3\xa9: v", 0}};
+    static const struct {
+        const char *m, *canon;
+    } meth[] = {{"GET", "GET"},       {"put", "PUT"},    {"Options", "OPTIONS"},
+                {"PROPFIND", NULL},   {"", NULL},        {"GET ", NULL},
+                {"delete", "DELETE"}, {"CONNECT", NULL}};
+    static const struct {
+        const char *name, *dir;
+        int mode, dir_ok;
+    } body[] = {{"none", NULL, FETCH_BODY_NONE, 1},
+                {"inline", NULL, FETCH_BODY_INLINE, 1},
+                {"sha256", NULL, FETCH_BODY_SHA256, 1},
+                {"dir", "/tmp/x", FETCH_BODY_DIR, 1},
+                {"dir", "", FETCH_BODY_DIR, 0},
+                {"dir", NULL, FETCH_BODY_DIR, 0},
+                {"none", "/tmp/x", FETCH_BODY_NONE, 0},
+                {"Dir", NULL, -1, 0},
+                {"", NULL, -1, 0}};
+
+    for (size_t i = 0; i < sizeof hdr / sizeof hdr[0]; i++)
+        if (fetch_header_ok(hdr[i].h, strlen(hdr[i].h)) != hdr[i].ok)
+            fail_msg("header \"%s\": want %d", hdr[i].h, hdr[i].ok);
+    assert_int_equal(fetch_header_ok("X: a\0b", 6), 0); /* NUL inside */
+    for (size_t i = 0; i < sizeof meth / sizeof meth[0]; i++) {
+        const char *c = fetch_method_name(meth[i].m);
+        if (!c != !meth[i].canon || (c && strcmp(c, meth[i].canon) != 0))
+            fail_msg("method \"%s\" gave %s", meth[i].m, c ? c : "NULL");
+    }
+    for (size_t i = 0; i < sizeof body / sizeof body[0]; i++) {
+        int m = fetch_body_mode(body[i].name, strlen(body[i].name));
+        assert_int_equal(m, body[i].mode);
+        if (m >= 0) {
+            assert_string_equal(fetch_body_name(m), body[i].name);
+            assert_int_equal(fetch_body_dir_ok(m, body[i].dir),
+                             body[i].dir_ok);
+        }
+    }
+    assert_int_equal(fetch_body_mode("dir:x", 3), FETCH_BODY_DIR);
+    assert_null(fetch_body_name(4));
+}
+
 /* Random and mutated lines: each gives exactly one well-formed record. */
 static void test_fuzz(void **state)
 {
@@ -591,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_body_modes),
         cmocka_unit_test(test_headers),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_validators),
         cmocka_unit_test(test_fuzz),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -516,14 +516,41 @@ static void test_option_errors(void **state)
     expect_usage_error("--body", "bogus", "\"bogus\"");
     expect_usage_error("--timeout", "soon", "\"soon\"");
     expect_usage_error("-H", "NoColon", "\"NoColon\"");
+    /* The fetch task's own rules (fetch_method_name, fetch_header_ok,
+       fetch_body_mode): refused here, not by every worker later. */
+    expect_usage_error("-X", "PROPFIND", "got \"PROPFIND\"");
+    expect_usage_error("-X", "GET /", "got \"GET /\"");
+    expect_usage_error("-H", "Bad Name: v", "\"Bad Name: v\"");
+    expect_usage_error("--body", "dir:", "\"dir:\"");
+    expect_usage_error("--body", "inline:x", "\"inline:x\"");
     expect_usage_error("--resume", NULL, "--resume needs -o");
     expect_usage_error("--frobnicate", NULL, "--frobnicate");
+}
+
+/* -X takes any case and sends the canonical method the fetch task knows. */
+static void test_request_method(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    write_urls(1, "/echo?%u");
+    char *argv[] = {(char *)g.bin, "-w", "1", "-q", "-X", "put", "--body",
+                    "inline", g.in, NULL};
+    assert_int_equal(e2e_run(argv, NULL, g.out, g.err), 0);
+    json_t *recs = assert_all_lines(g.out, 1);
+    json_t *r = e2e_by_line(recs, 1);
+    assert_string_equal(e2e_str(r, "method"), "PUT");
+    json_t *echo = json_loads(e2e_str(r, "body"), 0, NULL);
+    assert_non_null(echo);
+    assert_string_equal(e2e_str(echo, "method"), "PUT");
+    json_decref(echo);
+    json_decref(recs);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_option_errors),
+        cmocka_unit_test(test_request_method),
         cmocka_unit_test(test_mixed_batch),
         cmocka_unit_test(test_fail_on_http_error),
         cmocka_unit_test(test_ordered_from_pipe),

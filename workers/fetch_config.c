@@ -16,30 +16,54 @@
 fetch_cfg fetch_conf;
 static int cfg_set;
 
-static const char *const methods[] = {"GET",    "HEAD",  "POST",   "PUT",
-                                      "DELETE", "PATCH", "OPTIONS"};
+const char *const fetch_methods[] = {"GET",    "HEAD",  "POST",   "PUT",
+                                     "DELETE", "PATCH", "OPTIONS", NULL};
 
-/* Returns the canonical (upper-case) spelling of a known method, or NULL. */
+static const char *const body_names[] = {"none", "inline", "sha256", "dir"};
+
 const char *fetch_method_name(const char *m)
 {
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-        if (strcasecmp(m, methods[i]) == 0)
-            return methods[i];
+    for (size_t i = 0; fetch_methods[i]; i++)
+        if (strcasecmp(m, fetch_methods[i]) == 0)
+            return fetch_methods[i];
     return NULL;
 }
 
-/* Returns 1 if a header line is acceptable: "Name: value" (or "Name;"),
-   no CR, LF or NUL that would split it. */
 int fetch_header_ok(const char *h, size_t n)
 {
-    const char *sep = memchr(h, ':', n);
+    const unsigned char *u = (const unsigned char *)h;
+    size_t k = 0; /* length of the name */
 
-    if (!sep)
-        sep = memchr(h, ';', n);
-    if (!sep || sep == h || memchr(h, '\r', n) || memchr(h, '\n', n) ||
-        strlen(h) != n)
+    while (k < n && u[k] > ' ' && u[k] < 0x7f && u[k] != ':')
+        k++;
+    if (k == 0 || memchr(h, '\r', n) || memchr(h, '\n', n) ||
+        memchr(h, '\0', n))
         return 0;
-    return 1;
+    if (k == n) /* "Name;" */
+        return n >= 2 && h[n - 1] == ';';
+    return h[k] == ':';
+}
+
+int fetch_body_mode(const char *name, size_t n)
+{
+    for (int i = 0; i < (int)(sizeof body_names / sizeof body_names[0]); i++)
+        if (strlen(body_names[i]) == n && memcmp(name, body_names[i], n) == 0)
+            return i;
+    return -1;
+}
+
+const char *fetch_body_name(int mode)
+{
+    if (mode < 0 || mode >= (int)(sizeof body_names / sizeof body_names[0]))
+        return NULL;
+    return body_names[mode];
+}
+
+int fetch_body_dir_ok(int mode, const char *dir)
+{
+    if (mode == FETCH_BODY_DIR)
+        return dir && dir[0];
+    return !dir && fetch_body_name(mode) != NULL;
 }
 
 /* ---- configuration ----------------------------------------------------- */
@@ -127,23 +151,18 @@ static int cfg_headers(json_t *o, fetch_cfg *c)
 /* Reads "body" and "body_dir" (creating the directory). Returns 0 or -1. */
 static int cfg_body(json_t *o, fetch_cfg *c)
 {
-    static const char *const names[] = {"none", "inline", "sha256", "dir"};
     json_t *v = json_object_get(o, "body");
     struct stat st;
 
-    if (v) {
-        c->body = -1;
-        for (int i = 0; json_is_string(v) && i < 4; i++)
-            if (strcmp(json_string_value(v), names[i]) == 0)
-                c->body = i;
-        if (c->body < 0)
-            return -1;
-    }
+    if (v && (!json_is_string(v) ||
+              (c->body = fetch_body_mode(json_string_value(v),
+                                         json_string_length(v))) < 0))
+        return -1;
     if (cfg_str(o, "body_dir", &c->body_dir) < 0)
         return -1;
     if (c->body != FETCH_BODY_DIR)
         return 0;
-    if (!c->body_dir || !c->body_dir[0])
+    if (!fetch_body_dir_ok(c->body, c->body_dir))
         return -1;
     if (mkdir(c->body_dir, 0777) < 0 && errno != EEXIST)
         return -1;

@@ -6,8 +6,6 @@
 
 #include "fetch.h"
 
-enum { FETCH_BODY_NONE, FETCH_BODY_INLINE, FETCH_BODY_SHA256, FETCH_BODY_DIR };
-
 /* The worker's configuration (fetch_init). */
 typedef struct fetch_cfg {
     char *method;
@@ -32,13 +30,5 @@ extern fetch_cfg fetch_conf;
 
 /* Sets the defaults if fetch_init never ran (a pool without it). */
 void fetch_conf_ensure(void);
-
-/* Returns the canonical (upper-case) spelling of a known method, or
-   NULL. */
-const char *fetch_method_name(const char *m);
-
-/* Returns 1 if a header line is acceptable: "Name: value" (or "Name;"),
-   no CR, LF or NUL that would split it; else 0. */
-int fetch_header_ok(const char *h, size_t n);
 
 #endif

@@ -12,8 +12,6 @@
 
 #include "mpfetch.h"
 
-static const char *const body_names[] = {"none", "inline", "sha256", "dir"};
-
 /* Converts seconds to whole milliseconds, at least 1 when s > 0. Returns
    the milliseconds, capped at UINT_MAX. */
 static unsigned to_ms(double s)
@@ -38,9 +36,8 @@ static int set_string(json_t *o, const char *key, const char *s, size_t n)
    0, or -1 after saying which value is not UTF-8. */
 static int add_request(json_t *o, const mpf_config *cfg)
 {
-    if (cfg->method && set_string(o, "method", cfg->method,
-                                  strlen(cfg->method)))
-        goto bad_method;
+    if (cfg->method) /* one of fetch_methods: ASCII */
+        json_object_set_new(o, "method", json_string(cfg->method));
     json_t *h = json_array();
     json_object_set_new(o, "headers", h);
     for (size_t i = 0; i < cfg->n_headers; i++) {
@@ -63,10 +60,6 @@ static int add_request(json_t *o, const mpf_config *cfg)
     json_object_set_new(o, "compressed", json_boolean(cfg->compressed));
     json_object_set_new(o, "insecure", json_boolean(cfg->insecure));
     return 0;
-bad_method:
-    fprintf(stderr, "mpfetch: --request must be UTF-8 text, got \"%s\"\n",
-            cfg->method);
-    return -1;
 }
 
 /*
@@ -89,7 +82,7 @@ static int add_transfer(json_t *o, const mpf_config *cfg)
                         json_integer(to_ms(cfg->connect_timeout_s)));
     json_object_set_new(o, "retries", json_integer(cfg->retries));
     json_object_set_new(o, "per_host", json_integer(cfg->per_host));
-    json_object_set_new(o, "body", json_string(body_names[cfg->body]));
+    json_object_set_new(o, "body", json_string(fetch_body_name(cfg->body)));
     json_object_set_new(o, "include_headers",
                         json_boolean(cfg->include_headers));
     if (cfg->max_body)

@@ -75,7 +75,7 @@ static int open_output(mpf_app *a)
 static int prepare_body_dir(const mpf_config *cfg)
 {
     struct stat st;
-    if (cfg->body != MPF_BODY_DIR)
+    if (cfg->body != FETCH_BODY_DIR)
         return 0;
     if (mkdir(cfg->body_dir, 0777) != 0 && errno != EEXIST)
         return file_error("create the --body directory", cfg->body_dir,

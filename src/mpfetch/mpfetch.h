@@ -45,13 +45,6 @@ enum {
 /* --ordered: most records held back waiting for an earlier one. */
 #define MPF_ORDER_WINDOW ((uint64_t)1 << 16)
 
-typedef enum mpf_body {
-    MPF_BODY_NONE,   /* count the body, keep nothing */
-    MPF_BODY_INLINE, /* body text in the record */
-    MPF_BODY_SHA256, /* hex digest in the record */
-    MPF_BODY_DIR     /* one file per request under body_dir */
-} mpf_body;
-
 /* Everything the command line sets; mpf_config_defaults() fills it. */
 typedef struct mpf_config {
     int workers;             /* 0: mp_cpus_available() */
@@ -77,7 +70,7 @@ typedef struct mpf_config {
     int resume;
     uint64_t shard_k;        /* 1-based; shard_n == 0: no sharding */
     uint64_t shard_n;
-    mpf_body body;
+    fetch_body body;         /* FETCH_BODY_* */
     const char *body_dir;
     int include_headers;
     uint64_t max_body;       /* 0: the fetch task's default */

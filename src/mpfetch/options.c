@@ -91,7 +91,8 @@ static void usage(FILE *out)
         "      --per-host N         connections per host per worker\n"
         "      --rate N             requests per second for the whole run\n"
         "Requests:\n"
-        "  -X, --request METHOD     method for URL lines (default GET)\n"
+        "  -X, --request METHOD     method for URL lines (default GET): GET,\n"
+        "                           HEAD, POST, PUT, DELETE, PATCH, OPTIONS\n"
         "  -H, --header 'Name: v'   extra header (repeatable)\n"
         "  -d, --data STRING|@FILE  request body (implies POST)\n"
         "  -L, --location           follow redirects\n"
@@ -242,34 +243,46 @@ fail:
     return bad("--shard must be K/N with 1 <= K <= N, got %s", s);
 }
 
-/* Parses --body none|inline|sha256|dir:PATH. Returns 0 or
-   MPF_EXIT_USAGE. */
+/* Parses --body none|inline|sha256|dir:PATH with the fetch task's rules.
+   Returns 0 or MPF_EXIT_USAGE. */
 static int parse_body(const char *s, mpf_config *cfg)
 {
-    if (strcmp(s, "none") == 0)
-        cfg->body = MPF_BODY_NONE;
-    else if (strcmp(s, "inline") == 0)
-        cfg->body = MPF_BODY_INLINE;
-    else if (strcmp(s, "sha256") == 0)
-        cfg->body = MPF_BODY_SHA256;
-    else if (strncmp(s, "dir:", 4) == 0 && s[4] != '\0') {
-        cfg->body = MPF_BODY_DIR;
-        cfg->body_dir = s + 4;
-    } else
+    const char *colon = strchr(s, ':');
+    const char *dir = colon ? colon + 1 : NULL;
+    int mode = fetch_body_mode(s, colon ? (size_t)(colon - s) : strlen(s));
+
+    if (mode < 0 || !fetch_body_dir_ok(mode, dir))
         return bad("--body must be none, inline, sha256 or dir:PATH, got "
                    "\"%s\"",
                    s);
+    cfg->body = (fetch_body)mode;
+    cfg->body_dir = dir;
     return 0;
 }
 
-/* Checks a header argument looks like "Name: value" and appends it.
+/* Checks -X with the fetch task's rules and keeps its canonical spelling.
+   Returns 0 or MPF_EXIT_USAGE. */
+static int set_method(mpf_config *cfg, const char *m)
+{
+    char known[80] = "";
+
+    if ((cfg->method = fetch_method_name(m)) != NULL)
+        return 0;
+    for (size_t i = 0; fetch_methods[i]; i++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+                 i ? (fetch_methods[i + 1] ? ", " : " or ") : "",
+                 fetch_methods[i]);
+    return bad("--request must be %s, got \"%s\"", known, m);
+}
+
+/* Checks a header argument with the fetch task's rules and appends it.
    Returns 0, or MPF_EXIT_USAGE / MPF_EXIT_RUNTIME. */
 static int add_header(mpf_config *cfg, const char *h)
 {
-    const char *colon = strchr(h, ':');
-    if (!colon || colon == h || strpbrk(h, "\r\n") ||
-        strcspn(h, " \t") < (size_t)(colon - h))
-        return bad("--header must look like \"Name: value\", got \"%s\"", h);
+    if (!fetch_header_ok(h, strlen(h)))
+        return bad("--header must look like \"Name: value\" (or \"Name;\" "
+                   "for an empty value), got \"%s\"",
+                   h);
     const char **v =
         realloc(cfg->headers, (cfg->n_headers + 1) * sizeof(*v));
     if (!v) {
@@ -357,7 +370,7 @@ void mpf_config_defaults(mpf_config *cfg)
     cfg->connect_timeout_s = 10;
     cfg->grace_s = 2;
     cfg->max_redirs = -1;
-    cfg->body = MPF_BODY_NONE;
+    cfg->body = FETCH_BODY_NONE;
     cfg->progress = -1;
 }
 
@@ -380,12 +393,7 @@ static int apply(mpf_config *cfg, int c, const char *arg)
     case OPT_GRACE: return parse_seconds("--grace", arg, 0, &cfg->grace_s);
     case OPT_RETRIES:
         return parse_small("--retries", arg, 0, 100, &cfg->retries);
-    case 'X':
-        if (!*arg || strpbrk(arg, " \t\r\n:/"))
-            return bad("--request must be a method name such as GET or "
-                       "POST, got \"%s\"", arg);
-        cfg->method = arg;
-        return 0;
+    case 'X': return set_method(cfg, arg);
     case 'H': return add_header(cfg, arg);
     case 'd': return add_data(cfg, arg);
     case 'L': cfg->follow = 1; return 0;
