@@ -21,6 +21,22 @@
  * Errors: functions that can fail return 0 or a negative MP_E* code.
  * A per-task failure is the status of that task's result: it never fails
  * the whole call.
+ *
+ * What a task's status says about the task (so a caller can tell what to
+ * run again, e.g. after an interruption):
+ *  - 0 or the task's own code (MP_ETASK, MP_ETIMEDOUT, ...): it ran;
+ *  - MP_EWORKER: the task killed its worker max_attempts times on its own
+ *    (a crash of a worker it shared kills no innocent task: those re-run);
+ *  - MP_ECANCELED: mp_pool_cancel, or the result callback, stopped the call
+ *    before the task finished;
+ *  - MP_EABORTED: the pool or the call failed (forkserver gone, no worker
+ *    can be kept alive, input error, event loop failure) before the task
+ *    finished. Never the task's fault, never final: run it again.
+ *
+ * Signals: the forkservers and workers ignore SIGINT, SIGTERM and SIGHUP,
+ * which a terminal, timeout(1), systemd or Slurm send to the whole process
+ * group: only the coordinator (the caller) decides what happens, e.g. a
+ * handler that calls mp_pool_cancel. They still die with the coordinator.
  */
 #ifndef MPOOL_H
 #define MPOOL_H
@@ -163,9 +179,11 @@ MP_EXTERN int mp_pool_create(mp_pool **out, const mp_pool_options *opts);
 /*
  * Runs fn on each of the n inputs and stores result i in out[i]. Blocks.
  * Returns 0 when every input has a result (per-task failures are in out),
- * MP_ECANCELED after mp_pool_cancel (unrun tasks: status MP_ECANCELED),
- * MP_EWORKER when no worker can be kept alive, MP_EINVAL or MP_E2BIG for bad
- * arguments (out untouched). out[] is filled in every case but the last.
+ * MP_ECANCELED after mp_pool_cancel (unfinished tasks: status
+ * MP_ECANCELED), MP_EWORKER when no worker can be kept alive (unfinished
+ * tasks: MP_EABORTED), MP_ESYS when the pool itself failed (unfinished
+ * tasks: MP_EABORTED), MP_EINVAL or MP_E2BIG for bad arguments (out
+ * untouched). out[] is filled in every case but the last.
  */
 MP_EXTERN int mp_pool_map(mp_pool *p, mp_task_fn fn, const mp_buf *in,
                           size_t n, mp_result *out);
@@ -174,7 +192,9 @@ MP_EXTERN int mp_pool_map(mp_pool *p, mp_task_fn fn, const mp_buf *in,
  * Streams: pulls inputs through next only while a worker has room for them
  * and hands each result to on_result as it completes, so memory is bounded
  * by in-flight work, never by the input's size. Returns 0, MP_ECANCELED,
- * MP_EWORKER, MP_EINVAL, or the error next returned.
+ * MP_EWORKER, MP_ESYS, MP_EINVAL, or the error next returned. When the call
+ * ends early, every task pulled but not finished still gets its result:
+ * MP_ECANCELED after a cancel, MP_EABORTED otherwise.
  */
 MP_EXTERN int mp_pool_imap(mp_pool *p, mp_task_fn fn, mp_next_fn next,
                            mp_result_fn on_result, void *ud);

@@ -19,6 +19,13 @@
 #include "mpool.h"
 #include "worker.h"
 
+void mp__ignore_stop_signals(void)
+{
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+}
+
 static pthread_mutex_t fs_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fs_chan = -1;  /* coordinator's end of the main channel */
 static pid_t fs_owner;    /* the process that started it */
@@ -224,7 +231,7 @@ static int main_fs_recv_fd(int chan)
 static void main_fs_main(int chan)
 {
     signal(SIGCHLD, SIG_IGN); /* pool forkservers are reaped by the kernel */
-    signal(SIGINT, SIG_IGN);  /* Ctrl-C is the coordinator's to handle */
+    mp__ignore_stop_signals(); /* inherited by pool forkservers, workers */
     signal(SIGPIPE, SIG_IGN);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) {

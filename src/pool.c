@@ -345,9 +345,11 @@ static void on_rate(int fd, short what, void *arg)
 
 /* ---- stopping a call -------------------------------------------------- */
 
-/* Ends everything the call still holds with status: queued tasks, unread
-   map inputs, and tasks at workers (their late results are dropped: the
-   entries become orphans and the workers are told to cancel them). */
+/* Ends the call with status and everything it still holds: queued tasks,
+   unread map inputs, and tasks at workers (their late results are dropped:
+   the entries become orphans and the workers are told to cancel them).
+   Those tasks get MP_ECANCELED for a cancel and MP_EABORTED for anything
+   else: a failure of the pool or of the call is never a task's own. */
 void mp__abort_call(mp_pool *p, int status, const char *why)
 {
     mp__call *c = p->call;
@@ -357,6 +359,7 @@ void mp__abort_call(mp_pool *p, int status, const char *why)
     c->input_done = 1;
     if (!why)
         why = mp_strerror(status);
+    status = status == MP_ECANCELED ? MP_ECANCELED : MP_EABORTED;
     uint32_t id;
     while ((id = mp__list_pop(p, &p->retry)) != MP_NIL ||
            (id = mp__list_pop(p, &p->solo)) != MP_NIL) {

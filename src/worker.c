@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "coro.h"
+#include "forkserver.h"
 #include "wire.h"
 #include "worker.h"
 
@@ -741,7 +742,7 @@ static void setup_watchdog(const char *endpoint)
 
 void mp__worker_main(const char *endpoint, int slot)
 {
-    signal(SIGINT, SIG_IGN); /* the coordinator decides about Ctrl-C */
+    mp__ignore_stop_signals(); /* the coordinator decides about those */
     signal(SIGPIPE, SIG_IGN);
     W.slot = slot;
     W.sock = nn_socket(AF_SP, NN_PAIR);

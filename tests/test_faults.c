@@ -5,6 +5,7 @@
  * that cannot start; and an idle pool that must not use CPU.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
@@ -34,7 +35,7 @@ typedef struct job {
 } job;
 
 enum { J_OK, J_KILL_ONCE, J_SEGV, J_EXIT_ONCE, J_SLEEP, J_SPIN, J_PID,
-       J_SIGNAL, J_DIE_IF_MARKER, J_BLOCK };
+       J_SIGNAL, J_DIE_IF_MARKER, J_BLOCK, J_ANNOUNCE };
 
 /* Returns 1 the first time it is called for path across all processes. */
 static int first_time(const char *path)
@@ -89,6 +90,16 @@ static int chaos(mp_task *t, const void *in, size_t len)
         if (access(j->marker, F_OK) == 0)
             _exit(1);
         break;
+    case J_ANNOUNCE: { /* tells the test (on fd 1) it runs, then sleeps */
+        char line[32];
+        int n = snprintf(line, sizeof(line), "S %d\n", (int)getpid());
+        if (write(1, line, (size_t)n) < 0)
+            return MP_EIO;
+        int rc = mp_sleep(t, (unsigned)j->arg);
+        if (rc < 0)
+            return rc;
+        break;
+    }
     }
     uint64_t v = j->value * 3;
     return mp_return(t, &v, sizeof(v));
@@ -320,6 +331,122 @@ static int wait_gone(const pid_t *pids, int n, int seconds)
     return left;
 }
 
+/* Processes (or process groups, as negative ids) a test started: killed
+   by the teardown on every way out of the test, a failed assertion
+   included, so nothing it forked outlives it. */
+static pid_t g_forked[4];
+
+static void forget_forked(pid_t pid)
+{
+    for (int i = 0; i < 4; i++)
+        if (g_forked[i] == pid)
+            g_forked[i] = 0;
+}
+
+static void remember_forked(pid_t pid)
+{
+    for (int i = 0; i < 4; i++)
+        if (!g_forked[i]) {
+            g_forked[i] = pid;
+            return;
+        }
+    fail_msg("too many processes to remember");
+}
+
+static int kill_forked(void **state)
+{
+    for (int i = 0; i < 4; i++) {
+        if (!g_forked[i])
+            continue;
+        kill(g_forked[i], SIGKILL);
+        waitpid(g_forked[i] < 0 ? -g_forked[i] : g_forked[i], NULL, 0);
+        g_forked[i] = 0;
+    }
+    return 0;
+}
+
+/* Reads one line (without its newline) from fd into buf within seconds;
+   fails the test, naming what it waited for, on timeout or end of file. */
+static void read_line_within(int fd, char *buf, size_t n, int seconds,
+                             const char *what)
+{
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    size_t len = 0;
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (long)(now.tv_sec - t0.tv_sec) * 1000 +
+                  (now.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms >= seconds * 1000L)
+            fail_msg("no %s within %d s (read so far: \"%.*s\")", what,
+                     seconds, (int)len, buf);
+        struct pollfd pf = {fd, POLLIN, 0};
+        int rc = poll(&pf, 1, (int)(seconds * 1000L - ms));
+        if (rc <= 0)
+            continue;
+        char c;
+        ssize_t got = read(fd, &c, 1);
+        if (got == 0)
+            fail_msg("end of output while waiting for %s (read so far: "
+                     "\"%.*s\")", what, (int)len, buf);
+        if (got < 0)
+            continue;
+        if (c == '\n' || len + 1 == n) {
+            buf[len] = '\0';
+            return;
+        }
+        buf[len++] = c;
+    }
+}
+
+/* Waits for pid to exit within seconds and returns its wait status;
+   fails the test, naming what it waited for, if it does not. */
+static int wait_exit_within(pid_t pid, int seconds, const char *what)
+{
+    for (int tries = 0; tries < seconds * 100; tries++) {
+        int st;
+        pid_t rc = waitpid(pid, &st, WNOHANG);
+        if (rc == pid)
+            return st;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("%s did not exit within %d s", what, seconds);
+    return -1;
+}
+
+/* Starts this test program again as a child in mode (its stdout a pipe
+   whose read end goes to *out), in a process group of its own if asked,
+   and remembers it for kill_forked. Returns its pid. */
+static pid_t spawn_child(const char *mode, int own_group, int *out)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    if (own_group) {
+        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+        posix_spawnattr_setpgroup(&at, 0);
+    }
+    char *argv[] = {self_path, (char *)mode, NULL};
+    pid_t child;
+    int rc = posix_spawn(&child, self_path, &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        fail_msg("posix_spawn %s: %s", mode, strerror(rc));
+    }
+    remember_forked(own_group ? -child : child);
+    *out = fds[0];
+    return child;
+}
+
 typedef struct feed {
     job *jobs;
     size_t i, n;
@@ -428,6 +555,20 @@ static void destroy_with_work_in_flight(void **state)
     free(jobs);
 }
 
+/* Finds the parent of pid in /proc; 0 if it cannot be read. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    int ppid = 0;
+    if (f && fgets(buf, sizeof(buf), f) && strrchr(buf, ')'))
+        sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid);
+    if (f)
+        fclose(f);
+    return ppid;
+}
+
 /* --child-coordinator: a coordinator for the SIGKILL test. Prints the pids
    of its workers, their forkserver and the main forkserver, then waits to
    be killed. */
@@ -449,14 +590,7 @@ static int child_coordinator(void)
     if (mp_pool_map(p, chaos, in, 4, out) < 0)
         return 1;
     int fs = ((int *)out[0].data)[1];
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", fs);
-    FILE *f = fopen(path, "r");
-    int main_fs = 0;
-    if (f && fgets(buf, sizeof(buf), f))
-        sscanf(strrchr(buf, ')') + 2, "%*c %d", &main_fs);
-    if (f)
-        fclose(f);
+    int main_fs = parent_of(fs);
     printf("%d %d %d %d\n", ((int *)out[0].data)[0],
            ((int *)out[3].data)[0], fs, main_fs);
     fflush(stdout);
@@ -466,29 +600,133 @@ static int child_coordinator(void)
 
 static void coordinator_sigkill_leaves_nothing(void **state)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    char *argv[] = {self_path, "--child-coordinator", NULL};
-    pid_t child;
-    assert_int_equal(posix_spawn(&child, self_path, &fa, NULL, argv, environ),
-                     0);
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
+    int fd;
+    pid_t child = spawn_child("--child-coordinator", 0, &fd);
+    char line[256];
+    read_line_within(fd, line, sizeof(line), 30,
+                     "the child coordinator's pids");
+    close(fd);
     pid_t pids[4] = {0};
-    assert_int_equal(fscanf(f, "%d %d %d %d", &pids[0], &pids[1], &pids[2],
-                            &pids[3]), 4);
-    fclose(f);
+    assert_int_equal(sscanf(line, "%d %d %d %d", &pids[0], &pids[1],
+                            &pids[2], &pids[3]), 4);
     assert_true(pids[0] != pids[1]); /* two distinct workers */
     for (int i = 0; i < 4; i++)
         assert_false(gone(pids[i]));
     kill(child, SIGKILL);
-    assert_int_equal(waitpid(child, NULL, 0), child);
+    wait_exit_within(child, 10, "the SIGKILLed child coordinator");
+    forget_forked(child);
     assert_int_equal(wait_gone(pids, 4, 2), 0); /* within a second or two */
-    posix_spawn_file_actions_destroy(&fa);
+}
+
+static mp_pool *volatile g_stop_pool;
+
+static void on_stop_signal(int sig)
+{
+    if (g_stop_pool)
+        mp_pool_cancel(g_stop_pool);
+}
+
+/* --child-group-signal: a coordinator in its own process group, as under
+   timeout(1) or a terminal. SIGTERM, SIGINT and SIGHUP cancel its call. It
+   learns its workers and forkservers, runs slow tasks that announce
+   themselves on stdout, and after the call (the test signals the group
+   meanwhile) prints what its tasks got and whether its processes lived
+   through the signals. */
+static int child_group_signal(void)
+{
+    mp_init(); /* first, as mpfetch does: the forkservers' dispositions
+                  are their own, not the handlers below */
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    mp_pool *p = NULL;
+    mp_pool_options o = {.workers = 2, .concurrency = 1, .prefetch = 1};
+    if (mp_pool_create(&p, &o) < 0)
+        return 1;
+    enum { N = 8 };
+    job jobs[N];
+    mp_buf in[N];
+    mp_result out[N];
+    for (int i = 0; i < N; i++) {
+        memset(&jobs[i], 0, sizeof(job));
+        jobs[i].kind = J_PID;
+        in[i] = (mp_buf){&jobs[i], sizeof(job)};
+    }
+    if (mp_pool_map(p, chaos, in, 4, out) < 0)
+        return 1;
+    pid_t pids[4] = {((int *)out[0].data)[0], ((int *)out[3].data)[0],
+                     ((int *)out[0].data)[1]};
+    pids[3] = parent_of(pids[2]);
+    for (int i = 0; i < 4; i++)
+        mp_result_clear(&out[i]);
+    for (int i = 0; i < N; i++) {
+        jobs[i].kind = J_ANNOUNCE;
+        jobs[i].arg = 30000;
+    }
+    g_stop_pool = p;
+    int rc = mp_pool_map(p, chaos, in, N, out);
+    int ok = 0, canceled = 0, eworker = 0, other = 0, alive = 0;
+    for (int i = 0; i < N; i++) {
+        ok += out[i].status == 0;
+        canceled += out[i].status == MP_ECANCELED;
+        eworker += out[i].status == MP_EWORKER;
+        other += out[i].status != 0 && out[i].status != MP_ECANCELED &&
+                 out[i].status != MP_EWORKER;
+        mp_result_clear(&out[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        alive += pids[i] > 0 && !gone(pids[i]);
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    g_stop_pool = NULL;
+    mp_pool_destroy(p);
+    int left = wait_gone(pids, 3, 5);
+    printf("R rc=%d ok=%d canceled=%d eworker=%d other=%d alive=%d "
+           "died=%d left=%d\n", rc, ok, canceled, eworker, other, alive,
+           (int)st.workers_died, left);
+    fflush(stdout);
+    return 0;
+}
+
+/* SIGHUP, SIGINT and SIGTERM to the coordinator's whole process group, as
+   timeout(1), systemd, Slurm or a closed terminal send them, while tasks
+   run: the workers and forkservers ignore them, the coordinator's handler
+   cancels the call, and no task ends up looking like it crashed its
+   worker. */
+static void group_signals_leave_workers_alone(void **state)
+{
+    int fd;
+    pid_t child = spawn_child("--child-group-signal", 1, &fd);
+    char line[256];
+    read_line_within(fd, line, sizeof(line), 30,
+                     "line from a task saying it runs");
+    assert_int_equal(line[0], 'S');
+    assert_int_equal(kill(-child, SIGHUP), 0);
+    assert_int_equal(kill(-child, SIGINT), 0);
+    assert_int_equal(kill(-child, SIGTERM), 0);
+    do
+        read_line_within(fd, line, sizeof(line), 30,
+                         "the coordinator's report after the signals");
+    while (line[0] == 'S');
+    close(fd);
+    int st = wait_exit_within(child, 10, "the child coordinator");
+    forget_forked(-child);
+    kill(-child, SIGKILL); /* its main forkserver, if still there */
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    int rc, ok, canceled, eworker, other, alive, died, left;
+    assert_int_equal(sscanf(line, "R rc=%d ok=%d canceled=%d eworker=%d "
+                            "other=%d alive=%d died=%d left=%d", &rc, &ok,
+                            &canceled, &eworker, &other, &alive, &died,
+                            &left), 8);
+    assert_int_equal(rc, MP_ECANCELED);
+    assert_int_equal(ok + canceled, 8);
+    assert_int_equal(eworker, 0);
+    assert_int_equal(other, 0);
+    assert_int_equal(alive, 4); /* 2 workers, pool and main forkserver */
+    assert_int_equal(died, 0);
+    assert_int_equal(left, 0);  /* and gone after mp_pool_destroy */
 }
 
 static mp_pool *volatile g_pool;
@@ -543,8 +781,8 @@ static void workers_that_cannot_start_back_off(void **state)
     assert_int_equal(mp_pool_create(&p, &o), 0);
     assert_true(first_time(jobs[0].marker)); /* from now on, all die */
     assert_int_equal(mp_pool_map(p, chaos, in, N, out), MP_EWORKER);
-    for (int i = 0; i < N; i++) {
-        assert_int_equal(out[i].status, MP_EWORKER);
+    for (int i = 0; i < N; i++) { /* not the tasks' fault: not final */
+        assert_int_equal(out[i].status, MP_EABORTED);
         mp_result_clear(&out[i]);
     }
     mp_pool_stats st;
@@ -601,6 +839,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--child-coordinator") == 0)
         return child_coordinator();
+    if (argc > 1 && strcmp(argv[1], "--child-group-signal") == 0)
+        return child_group_signal();
     ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
     if (n > 0)
         self_path[n] = '\0';
@@ -617,8 +857,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(recycling_every_100_tasks),
         cmocka_unit_test(imap_reruns_keep_their_input),
         cmocka_unit_test(destroy_with_work_in_flight),
-        cmocka_unit_test(coordinator_sigkill_leaves_nothing),
+        cmocka_unit_test_teardown(coordinator_sigkill_leaves_nothing,
+                                  kill_forked),
         cmocka_unit_test(cancel_from_a_signal_handler),
+        cmocka_unit_test_teardown(group_signals_leave_workers_alone,
+                                  kill_forked),
         cmocka_unit_test(workers_that_cannot_start_back_off),
         cmocka_unit_test(idle_pool_uses_no_cpu),
     };
