@@ -1,24 +1,22 @@
 /*
- * The coordinator: pool creation, the calls (map, imap, apply), the ledger
- * of tasks handed to workers, credit-based dispatch, cancel and destroy.
- * Worker processes themselves are slots.c's.
+ * The coordinator: pool creation, the calls (map, imap, apply), credit-based
+ * dispatch, cancel and destroy, and every change of a slot's state (start,
+ * ready, retire, death, respawn). It drives the ledger (ledger.c: which task
+ * is where) and the slots (slots.c: worker processes), which report back
+ * only through the hooks registered here.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <math.h>
-#include <nanomsg/nn.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include "forkserver.h"
+#include "clock.h"
 #include "pool.h"
 
 #define MP_DEFAULT_CONCURRENCY 64
@@ -27,83 +25,15 @@
 #define MP_BATCH_BYTES (512u << 10) /* stop filling a batch past this */
 #define MP_CREATE_TIMEOUT_S 60
 
-uint64_t mp__now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+static void abort_call(mp_pool *p, int status, const char *why);
 
-/* ---- the ledger ------------------------------------------------------- */
-
-void mp__list_push(mp_pool *p, mp__list *l, uint32_t id)
-{
-    mp__entry *e = &p->ents[id];
-    e->next = MP_NIL;
-    e->prev = l->tail;
-    if (l->tail != MP_NIL)
-        p->ents[l->tail].next = id;
-    else
-        l->head = id;
-    l->tail = id;
-    l->n++;
-}
-
-void mp__list_unlink(mp_pool *p, mp__list *l, uint32_t id)
-{
-    mp__entry *e = &p->ents[id];
-    if (e->prev != MP_NIL)
-        p->ents[e->prev].next = e->next;
-    else
-        l->head = e->next;
-    if (e->next != MP_NIL)
-        p->ents[e->next].prev = e->prev;
-    else
-        l->tail = e->prev;
-    l->n--;
-}
-
-uint32_t mp__list_pop(mp_pool *p, mp__list *l)
-{
-    uint32_t id = l->head;
-    if (id != MP_NIL)
-        mp__list_unlink(p, l, id);
-    return id;
-}
-
-/* Returns a free entry, or MP_NIL when the ledger is full. */
-static uint32_t entry_alloc(mp_pool *p)
-{
-    uint32_t id = p->free_head;
-    if (id == MP_NIL)
-        return MP_NIL;
-    p->free_head = p->ents[id].next;
-    mp__entry *e = &p->ents[id];
-    memset(e, 0, sizeof(*e));
-    e->slot = -1;
-    e->state = E_QUEUED;
-    if (++p->in_use > p->stats.max_buffered)
-        p->stats.max_buffered = p->in_use;
-    return id;
-}
-
-void mp__entry_free(mp_pool *p, uint32_t id)
-{
-    mp__entry *e = &p->ents[id];
-    if (e->owned)
-        free((void *)e->data);
-    e->data = NULL;
-    e->owned = 0;
-    e->state = E_FREE;
-    e->next = p->free_head;
-    p->free_head = id;
-    p->in_use--;
-}
+/* ---- results ---------------------------------------------------------- */
 
 /* Hands one result to the call: into out[] (copied, owned by the result)
-   for map, to on_result (borrowed) for imap. */
-static void deliver_index(mp_pool *p, size_t index, int status,
-                          const void *data, size_t len, const char *err)
+   for map, to on_result (borrowed) for imap. A callback that asks to stop
+   aborts the call. */
+static void deliver(mp_pool *p, size_t index, int status, const void *data,
+                    size_t len, const char *err)
 {
     mp__call *c = p->call;
     c->delivered++;
@@ -124,13 +54,22 @@ static void deliver_index(mp_pool *p, size_t index, int status,
     }
     mp_result r = {status, (void *)data, len, (char *)err};
     if (c->on_result(c->ud, index, &r) != 0 && !c->status)
-        mp__abort_call(p, MP_ECANCELED, "canceled by the result callback");
+        abort_call(p, MP_ECANCELED, "canceled by the result callback");
 }
 
-void mp__deliver(mp_pool *p, uint32_t id, int status, const void *data,
-                 size_t len, const char *err)
+/* Delivers the ledger's verdict on a task whose worker died (how: the
+   death in words). */
+static void deliver_verdict(mp_pool *p, const mp__verdict *v,
+                            const char *how)
 {
-    deliver_index(p, p->ents[id].index, status, data, len, err);
+    char msg[160];
+    if (v->status == MP_ETIMEDOUT)
+        snprintf(msg, sizeof(msg), "task ran on the CPU past its deadline "
+                 "of %u ms; its worker was killed", p->o.task_timeout_ms);
+    else
+        snprintf(msg, sizeof(msg), "worker died %u times running this task "
+                 "(last one %s)", v->deaths, how);
+    deliver(p, v->index, v->status, NULL, 0, msg);
 }
 
 /* ---- input ------------------------------------------------------------ */
@@ -161,13 +100,14 @@ static int take_token(mp_pool *p)
     return 0;
 }
 
-/* Pulls one input into a new entry. Returns the entry, or MP_NIL when there
-   is no input now (ended, paused, ledger full, or no token). */
+/* Pulls one input into a new ledger entry. Returns the entry, or MP_NIL
+   when there is no input now (ended, paused, ledger full). */
 static uint32_t pull_input(mp_pool *p)
 {
     mp__call *c = p->call;
     for (;;) {
-        if (!c || c->input_done || c->input_paused || p->free_head == MP_NIL)
+        if (!c || c->input_done || c->input_paused ||
+            mp__ledger_full(&p->L))
             return MP_NIL;
         mp_buf b = {0};
         if (!c->imap) {
@@ -184,45 +124,32 @@ static uint32_t pull_input(mp_pool *p)
                 else if (rc == 0)
                     c->input_done = 1;
                 else
-                    mp__abort_call(p, rc, NULL);
+                    abort_call(p, rc, NULL);
                 return MP_NIL;
             }
         }
         size_t index = c->pulled++;
         if (b.len > MP_MAX_PAYLOAD || (!b.data && b.len)) {
-            deliver_index(p, index, b.data ? MP_E2BIG : MP_EINVAL, NULL, 0,
-                          b.data ? "input larger than MP_MAX_PAYLOAD"
-                                 : "input with NULL data");
+            deliver(p, index, b.data ? MP_E2BIG : MP_EINVAL, NULL, 0,
+                    b.data ? "input larger than MP_MAX_PAYLOAD"
+                           : "input with NULL data");
             continue;
         }
-        uint32_t id = entry_alloc(p);
-        mp__entry *e = &p->ents[id];
-        e->index = index;
-        e->len = (uint32_t)b.len;
-        e->data = b.data;
-        if (c->imap && b.len) { /* kept for a re-run if the worker dies */
-            void *copy = b.len <= MP_INLINE_IN
-                             ? p->inline_in + (size_t)id * MP_INLINE_IN
-                             : malloc(b.len);
-            if (!copy)
-                abort();
-            memcpy(copy, b.data, b.len);
-            e->data = copy;
-            e->owned = b.len > MP_INLINE_IN;
-        }
-        return id;
+        return mp__ledger_add(&p->L, index, b.data, (uint32_t)b.len,
+                              c->imap);
     }
 }
 
-/* The next task for a worker with room: retries first, then new input. */
+/* The next task for a worker with room: retries first, then new input.
+   Returns an entry, or MP_NIL. */
 static uint32_t next_task(mp_pool *p)
 {
     if (!p->call || p->call->status)
         return MP_NIL;
-    if (p->retry.n)
-        return take_token(p) ? mp__list_pop(p, &p->retry) : MP_NIL;
+    if (p->L.retry.n)
+        return take_token(p) ? mp__ledger_pop_retry(&p->L) : MP_NIL;
     if (p->call->input_done || p->call->input_paused ||
-        p->free_head == MP_NIL || !take_token(p))
+        mp__ledger_full(&p->L) || !take_token(p))
         return MP_NIL;
     uint32_t id = pull_input(p);
     if (id == MP_NIL && p->o.rate > 0)
@@ -232,97 +159,77 @@ static uint32_t next_task(mp_pool *p)
 
 /* ---- dispatch --------------------------------------------------------- */
 
-/* Room in a worker for tasks up to cap held: cap minus what it holds,
-   capped by recycling. Returns 0 when a batch would be too small to be worth
-   a message. */
-static uint32_t room(mp_pool *p, mp__slot *s, uint32_t cap)
+/* Sends a suspect task alone to slot i if it is idle. Returns 1 if it
+   did. */
+static int dispatch_solo(mp_pool *p, int i)
 {
-    if (s->inflight.n >= cap)
+    if (!p->call || p->call->status)
         return 0;
-    uint32_t r = cap - s->inflight.n;
-    uint32_t quarter = p->capacity / 4 ? p->capacity / 4 : 1;
-    /* A busy worker waits for a quarter of its credit: fewer, bigger
-       batches. An idle coroutine is fed at once. */
-    if (s->inflight.n >= (uint32_t)p->o.concurrency && r < quarter)
+    uint32_t id = mp__ledger_give_solo(&p->L, i);
+    if (id == MP_NIL)
         return 0;
-    if (p->o.max_tasks_per_worker) {
-        uint64_t left = p->o.max_tasks_per_worker - s->dispatched;
-        if (left < r)
-            r = (uint32_t)left;
-    }
-    return r;
-}
-
-/* Moves entry id into s's in-flight list. */
-static void hand_over(mp_pool *p, mp__slot *s, uint32_t id)
-{
-    mp__entry *e = &p->ents[id];
-    e->slot = s->index;
-    e->state = E_SENT;
-    mp__list_push(p, &s->inflight, id);
-    s->dispatched++;
-}
-
-/* Sends a suspect task alone to an idle worker. Returns 1 if it did. */
-static int dispatch_solo(mp_pool *p, mp__slot *s)
-{
-    if (!p->solo.n || s->inflight.n || !p->call || p->call->status)
-        return 0;
-    uint32_t id = mp__list_pop(p, &p->solo);
     mp__msg m;
-    mp__entry *e = &p->ents[id];
+    mp__entry *e = &p->L.ents[id];
     if (mp__msg_begin(&m, MP_MSG_TASKS, (uintptr_t)p->call->fn, e->len + 64))
         abort();
     if (mp__msg_put_task(&m, id, e->data, e->len))
         abort();
-    hand_over(p, s, id);
-    s->solo_busy = 1;
-    mp__slot_send(p, s, &m);
+    mp__slot_send(&p->S, i, &m);
     return 1;
 }
 
-/* Sends s a batch that brings what it holds up to cap tasks. */
-static void dispatch_upto(mp_pool *p, mp__slot *s, uint32_t cap)
+/* Tells a worker that reached max_tasks_per_worker to leave, once every
+   result it owed has arrived. */
+static void retire(mp_pool *p, int i)
 {
-    if (s->state != S_READY || s->pending.buf || s->solo_busy || !p->call)
+    mp__life *w = &p->life[i];
+    if (w->state != MP__S_RETIRING || w->exit_sent ||
+        mp__ledger_held(&p->L, i))
+        return;
+    w->exit_sent = 1; /* goes out now, or right after the parked message */
+    mp__slot_control(&p->S, i, MP_MSG_EXIT);
+}
+
+/* Sends slot i a batch that brings what it holds up to cap tasks. */
+static void dispatch_upto(mp_pool *p, int i, uint32_t cap)
+{
+    mp__life *w = &p->life[i];
+    if (w->state != MP__S_READY || mp__slot_parked(&p->S, i) ||
+        p->L.holders[i].solo_busy || !p->call)
         return;
     if (p->o.max_tasks_per_worker &&
-        s->dispatched >= p->o.max_tasks_per_worker) {
-        s->state = S_RETIRING;
-        mp__slot_retire(p, s);
+        p->L.holders[i].given >= p->o.max_tasks_per_worker) {
+        w->state = MP__S_RETIRING;
+        retire(p, i);
         return;
     }
-    if (dispatch_solo(p, s))
+    if (dispatch_solo(p, i))
         return;
-    uint32_t r = room(p, s, cap);
+    uint32_t r = mp__ledger_room(&p->L, i, cap);
     if (r == 0)
         return;
     mp__msg m = {0};
     uint32_t id;
     while (r-- && (id = next_task(p)) != MP_NIL) {
-        mp__entry *e = &p->ents[id];
+        mp__entry *e = &p->L.ents[id];
         if (!m.buf && mp__msg_begin(&m, MP_MSG_TASKS, (uintptr_t)p->call->fn,
                                     16u << 10))
             abort();
         if (mp__msg_put_task(&m, id, e->data, e->len))
             abort();
-        hand_over(p, s, id);
+        mp__ledger_give(&p->L, i, id);
         if (m.len >= MP_BATCH_BYTES)
             break;
     }
     if (m.buf)
-        mp__slot_send(p, s, &m);
+        mp__slot_send(&p->S, i, &m);
 }
 
-void mp__dispatch(mp_pool *p, mp__slot *s)
-{
-    dispatch_upto(p, s, p->capacity);
-}
-
-void mp__dispatch_all(mp_pool *p)
+/* Fills every ready worker up to its credit. */
+static void dispatch_all(mp_pool *p)
 {
     for (int i = 0; i < p->nworkers; i++)
-        dispatch_upto(p, &p->slots[i], p->capacity);
+        dispatch_upto(p, i, p->L.capacity);
 }
 
 /* At the start of a call: feeds every worker's idle coroutines first, then
@@ -332,15 +239,15 @@ void mp__dispatch_all(mp_pool *p)
 static void dispatch_spread(mp_pool *p)
 {
     for (int i = 0; i < p->nworkers; i++)
-        dispatch_upto(p, &p->slots[i], (uint32_t)p->o.concurrency);
-    mp__dispatch_all(p);
+        dispatch_upto(p, i, (uint32_t)p->o.concurrency);
+    dispatch_all(p);
 }
 
 static void on_rate(int fd, short what, void *arg)
 {
     mp_pool *p = arg;
     p->rate_armed = 0;
-    mp__dispatch_all(p);
+    dispatch_all(p);
 }
 
 /* ---- stopping a call -------------------------------------------------- */
@@ -350,7 +257,7 @@ static void on_rate(int fd, short what, void *arg)
    the entries become orphans and the workers are told to cancel them).
    Those tasks get MP_ECANCELED for a cancel and MP_EABORTED for anything
    else: a failure of the pool or of the call is never a task's own. */
-void mp__abort_call(mp_pool *p, int status, const char *why)
+static void abort_call(mp_pool *p, int status, const char *why)
 {
     mp__call *c = p->call;
     if (!c || c->status)
@@ -360,26 +267,20 @@ void mp__abort_call(mp_pool *p, int status, const char *why)
     if (!why)
         why = mp_strerror(status);
     status = status == MP_ECANCELED ? MP_ECANCELED : MP_EABORTED;
-    uint32_t id;
-    while ((id = mp__list_pop(p, &p->retry)) != MP_NIL ||
-           (id = mp__list_pop(p, &p->solo)) != MP_NIL) {
-        mp__deliver(p, id, status, NULL, 0, why);
-        mp__entry_free(p, id);
-    }
+    size_t index;
+    while (mp__ledger_drop_queued(&p->L, &index))
+        deliver(p, index, status, NULL, 0, why);
     while (!c->imap && c->pulled < c->n)
-        deliver_index(p, c->pulled++, status, NULL, 0, why);
+        deliver(p, c->pulled++, status, NULL, 0, why);
     for (int i = 0; i < p->nworkers; i++) {
-        mp__slot *s = &p->slots[i];
+        uint32_t cur = mp__ledger_first(&p->L, i);
         int any = 0;
-        for (id = s->inflight.head; id != MP_NIL; id = p->ents[id].next) {
-            if (p->ents[id].state != E_SENT)
-                continue;
-            p->ents[id].state = E_ORPHAN;
-            mp__deliver(p, id, status, NULL, 0, why);
+        while (mp__ledger_orphan_next(&p->L, &cur, &index)) {
+            deliver(p, index, status, NULL, 0, why);
             any = 1;
         }
-        if (any && s->state >= S_READY)
-            mp__slot_control(p, s, MP_MSG_CANCEL);
+        if (any && p->life[i].state >= MP__S_READY)
+            mp__slot_control(&p->S, i, MP_MSG_CANCEL);
     }
 }
 
@@ -390,7 +291,7 @@ static void on_cancel(int fd, short what, void *arg)
     if (read(p->cancel_fd, &v, sizeof(v)) < 0) {
     }
     if (p->call && atomic_exchange(&p->cancel_flag, 0))
-        mp__abort_call(p, MP_ECANCELED, "canceled by mp_pool_cancel");
+        abort_call(p, MP_ECANCELED, "canceled by mp_pool_cancel");
 }
 
 void mp_pool_cancel(mp_pool *p)
@@ -405,6 +306,170 @@ void mp_pool_cancel(mp_pool *p)
     errno = saved;
 }
 
+/* ---- slot lifecycle --------------------------------------------------- */
+
+/* Starts a new worker in dead slot i. Returns 0 or an error (the slot stays
+   dead). */
+static int start_slot(mp_pool *p, int i)
+{
+    mp__life *w = &p->life[i];
+    mp__ledger_holder_reset(&p->L, i);
+    w->got_result = w->exit_sent = 0;
+    int rc = mp__slot_spawn(&p->S, i);
+    if (rc < 0)
+        return rc;
+    w->state = MP__S_STARTING;
+    p->stats.workers_started++;
+    return 0;
+}
+
+static void schedule_respawn(mp_pool *p, int i);
+
+/* The respawn timer of a slot (arg: its mp__life) fired. */
+static void on_respawn(int fd, short what, void *arg)
+{
+    mp__life *w = arg;
+    mp_pool *p = w->pool;
+    if (w->state != MP__S_DEAD)
+        return;
+    if (start_slot(p, w->index) < 0) {
+        w->fails++;
+        schedule_respawn(p, w->index);
+    }
+}
+
+/* Returns 1 when every slot failed to start MP_MAX_FAILS times in a row. */
+static int nobody_can_live(mp_pool *p)
+{
+    for (int i = 0; i < p->nworkers; i++)
+        if (p->life[i].fails < MP_MAX_FAILS)
+            return 0;
+    return 1;
+}
+
+/* Respawns slot i now, or after a back-off when it keeps dying young. */
+static void schedule_respawn(mp_pool *p, int i)
+{
+    mp__life *w = &p->life[i];
+    unsigned ms = w->fails <= 1 ? 0 : 10u << (w->fails < 8 ? w->fails : 8);
+    if (ms > 1000)
+        ms = 1000;
+    if (ms == 0) {
+        if (start_slot(p, i) < 0)
+            w->fails++;
+        return;
+    }
+    struct timeval tv = mp__ms_tv(ms);
+    event_add(w->respawn, &tv);
+}
+
+/* Hook: slot i's worker is gone. Its tasks go back to the queues or end
+   (the ledger decides), the slot is respawned. */
+static void on_exited(void *ud, int i, int status, uint32_t spin_task)
+{
+    mp_pool *p = ud;
+    mp__life *w = &p->life[i];
+    char how[96];
+    mp__describe_exit(status, how, sizeof(how));
+    int retired = w->state == MP__S_RETIRING && w->exit_sent &&
+                  WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (p->creating && !retired && !p->create_err)
+        p->create_err = MP_EWORKER;
+    w->state = MP__S_DEAD;
+    mp__verdict v;
+    while (mp__ledger_reap(&p->L, i, spin_task, &v))
+        deliver_verdict(p, &v, how);
+    if (retired) {
+        p->stats.workers_recycled++;
+    } else {
+        p->stats.workers_died++;
+        if (!w->got_result)
+            w->fails++;
+    }
+    if (p->creating)
+        return;
+    if (p->call && nobody_can_live(p)) {
+        abort_call(p, MP_EWORKER, "no worker could be kept alive");
+        return;
+    }
+    schedule_respawn(p, i);
+    dispatch_all(p);
+}
+
+/* Hook: the pool forkserver is gone: no worker can be started again. */
+static void on_lost(void *ud)
+{
+    mp_pool *p = ud;
+    p->create_err = MP_ESYS;
+    for (int i = 0; i < p->nworkers; i++)
+        p->life[i].fails = MP_MAX_FAILS;
+    if (p->call)
+        abort_call(p, MP_EWORKER, "the forkserver died");
+}
+
+/* Hook: slot i's worker answered READY. A failed init kills it (it waits
+   to be told; its exit is a death). */
+static void on_ready(void *ud, int i, int status, const char *msg)
+{
+    mp_pool *p = ud;
+    mp__life *w = &p->life[i];
+    if (w->state != MP__S_STARTING)
+        return;
+    if (status != 0) {
+        if (p->creating && !p->create_err)
+            p->create_err = MP_EINIT;
+        mp__slot_kill(&p->S, i);
+        return;
+    }
+    w->state = MP__S_READY;
+    p->ready++;
+    dispatch_upto(p, i, p->L.capacity);
+}
+
+/* Hook: takes the results of one RESULTS message from slot i. */
+static void on_results(void *ud, int i, const mp__hdr *h, mp__reader *r)
+{
+    mp_pool *p = ud;
+    mp__life *w = &p->life[i];
+    mp__result_view v;
+    while (mp__read_result(r, &v) == 1) {
+        size_t index;
+        int what = mp__ledger_result(&p->L, i, v.id, &index);
+        if (what == MP__R_STRAY)
+            continue;
+        w->got_result = 1;
+        w->fails = 0;
+        if (what == MP__R_DELIVER)
+            deliver(p, index, v.status, v.data, v.len, v.error);
+    }
+}
+
+/* Hook: slot i's messages are all read: retire it if it is done, refill
+   every worker. */
+static void on_drained(void *ud, int i)
+{
+    mp_pool *p = ud;
+    retire(p, i);
+    dispatch_all(p);
+}
+
+/* Hook: slot i's parked message went out: it can take more. */
+static void on_writable(void *ud, int i)
+{
+    mp_pool *p = ud;
+    if (p->life[i].state == MP__S_READY)
+        dispatch_upto(p, i, p->L.capacity);
+}
+
+static const mp__slot_hooks hooks = {
+    .ready = on_ready,
+    .results = on_results,
+    .drained = on_drained,
+    .writable = on_writable,
+    .exited = on_exited,
+    .lost = on_lost,
+};
+
 /* ---- running a call --------------------------------------------------- */
 
 /* Runs the loop until every input pulled has a result and no more input
@@ -413,34 +478,34 @@ static int run_call(mp_pool *p, mp__call *c)
 {
     p->call = c;
     if (atomic_exchange(&p->cancel_flag, 0))
-        mp__abort_call(p, MP_ECANCELED, "canceled by mp_pool_cancel");
+        abort_call(p, MP_ECANCELED, "canceled by mp_pool_cancel");
     for (int i = 0; i < p->nworkers; i++) { /* a new call, new tries */
-        mp__slot *s = &p->slots[i];
-        if (s->state != S_DEAD || evtimer_pending(s->respawn, NULL))
+        mp__life *w = &p->life[i];
+        if (w->state != MP__S_DEAD || evtimer_pending(w->respawn, NULL))
             continue;
-        if (s->fails >= MP_MAX_FAILS)
-            s->fails = MP_MAX_FAILS - 1;
-        mp__on_respawn(-1, 0, s);
+        if (w->fails >= MP_MAX_FAILS)
+            w->fails = MP_MAX_FAILS - 1;
+        on_respawn(-1, 0, w);
     }
     dispatch_spread(p);
     while (!(c->input_done && c->delivered == c->pulled)) {
         if (c->input_paused && c->delivered == c->pulled) {
             c->input_paused = 0; /* nothing in flight to wait for */
-            mp__dispatch_all(p);
+            dispatch_all(p);
             if (c->input_paused && c->delivered == c->pulled) {
-                mp__abort_call(p, MP_EAGAIN, "input paused with nothing "
-                               "in flight");
+                abort_call(p, MP_EAGAIN, "input paused with nothing "
+                           "in flight");
                 break;
             }
             continue;
         }
         if (event_base_loop(p->base, EVLOOP_ONCE) < 0) {
-            mp__abort_call(p, MP_ESYS, "event_base_loop failed");
+            abort_call(p, MP_ESYS, "event_base_loop failed");
             break;
         }
         if (c->input_paused && c->delivered) {
             c->input_paused = 0;
-            mp__dispatch_all(p);
+            dispatch_all(p);
         }
     }
     p->call = NULL;
@@ -523,6 +588,7 @@ static int make_dir(mp_pool *p)
     return mkdtemp(p->dir) ? 0 : MP_ESYS;
 }
 
+/* Removes the endpoint directory and whatever is left in it. */
 static void remove_dir(mp_pool *p)
 {
     DIR *d = p->dir[0] ? opendir(p->dir) : NULL;
@@ -547,38 +613,52 @@ static void on_create_timeout(int fd, short what, void *arg)
         p->create_err = MP_ETIMEDOUT;
 }
 
-/* Allocates the pool's loop, channels and ledger. Returns 0 or an
+/* Allocates the pool's loop, ledger, slots and channels. Returns 0 or an
    error. */
 static int pool_setup(mp_pool *p)
 {
-    p->nents = (uint32_t)p->nworkers * p->capacity;
-    p->ents = calloc(p->nents, sizeof(*p->ents));
-    p->slots = calloc((size_t)p->nworkers, sizeof(*p->slots));
-    p->inline_in = malloc((size_t)p->nents * MP_INLINE_IN);
-    if (!p->ents || !p->slots || !p->inline_in)
+    const mp_pool_options *o = &p->o;
+    int rc = mp__ledger_init(&p->L, p->nworkers, (uint32_t)o->concurrency,
+                             (uint32_t)o->prefetch, o->max_tasks_per_worker,
+                             o->max_attempts);
+    p->life = calloc((size_t)p->nworkers, sizeof(*p->life));
+    if (rc < 0 || !p->life)
         return MP_ENOMEM;
-    for (uint32_t i = 0; i < p->nents; i++)
-        p->ents[i].next = i + 1 < p->nents ? i + 1 : MP_NIL;
-    p->free_head = 0;
-    p->retry = p->solo = (mp__list){MP_NIL, MP_NIL, 0};
     if (make_dir(p) < 0)
         return MP_ESYS;
     p->base = event_base_new();
-    if (!p->base || mp__fs_new_pool(&p->fs_fd) < 0)
+    if (!p->base)
         return MP_ESYS;
+    mp__config cfg = {
+        .concurrency = (uint32_t)o->concurrency,
+        .prefetch = (uint32_t)o->prefetch,
+        .task_timeout_ms = o->task_timeout_ms,
+        .stack_size = o->stack_size,
+        .init_fn = (uint64_t)(uintptr_t)o->init,
+        .init_len = o->init_len,
+    };
+    rc = mp__slots_init(&p->S, p->nworkers, p->base, p->dir, &cfg,
+                        p->init_copy, &hooks, p);
+    if (rc < 0)
+        return rc;
     p->cancel_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->cancel_fd < 0)
         return MP_ESYS;
-    p->fs_ev = event_new(p->base, p->fs_fd, EV_READ | EV_PERSIST,
-                         mp__on_forkserver, p);
     p->cancel_ev = event_new(p->base, p->cancel_fd, EV_READ | EV_PERSIST,
                              on_cancel, p);
     p->rate_ev = evtimer_new(p->base, on_rate, p);
     p->create_ev = evtimer_new(p->base, on_create_timeout, p);
-    if (!p->fs_ev || !p->cancel_ev || !p->rate_ev || !p->create_ev)
+    if (!p->cancel_ev || !p->rate_ev || !p->create_ev)
         return MP_ENOMEM;
-    event_add(p->fs_ev, NULL);
     event_add(p->cancel_ev, NULL);
+    for (int i = 0; i < p->nworkers; i++) {
+        mp__life *w = &p->life[i];
+        w->pool = p;
+        w->index = i;
+        w->respawn = evtimer_new(p->base, on_respawn, w);
+        if (!w->respawn)
+            return MP_ENOMEM;
+    }
     p->tokens_ns = mp__now_ns();
     p->tokens = 1;
     return 0;
@@ -590,14 +670,7 @@ static int start_workers(mp_pool *p)
 {
     p->creating = 1;
     for (int i = 0; i < p->nworkers; i++) {
-        mp__slot *s = &p->slots[i];
-        s->pool = p;
-        s->index = i;
-        s->sock = -1;
-        s->respawn = evtimer_new(p->base, mp__on_respawn, s);
-        if (!s->respawn)
-            return MP_ENOMEM;
-        int rc = mp__slot_spawn(p, s);
+        int rc = start_slot(p, i);
         if (rc < 0)
             return rc;
     }
@@ -626,9 +699,9 @@ int mp_pool_create(mp_pool **out, const mp_pool_options *opts)
     if (!p)
         return MP_ENOMEM;
     p->o = o;
-    p->fs_fd = p->cancel_fd = -1;
+    p->cancel_fd = -1;
+    p->S.fs_fd = -1;
     p->nworkers = o.workers;
-    p->capacity = (uint32_t)(o.concurrency + o.prefetch);
     if (o.init_len) {
         if (!(p->init_copy = malloc(o.init_len))) {
             free(p);
@@ -648,47 +721,16 @@ int mp_pool_create(mp_pool **out, const mp_pool_options *opts)
     return 0;
 }
 
-/* Closes the pool forkserver's channel and waits until it has killed and
-   reaped every worker and left (its end of the channel closes then). */
-static void stop_forkserver(mp_pool *p)
-{
-    if (p->fs_fd < 0)
-        return;
-    shutdown(p->fs_fd, SHUT_WR);
-    int fl = fcntl(p->fs_fd, F_GETFL);
-    fcntl(p->fs_fd, F_SETFL, fl & ~O_NONBLOCK);
-    uint64_t deadline = mp__now_ns() + 5000000000ull;
-    for (;;) {
-        struct pollfd pf = {p->fs_fd, POLLIN, 0};
-        uint64_t now = mp__now_ns();
-        if (now >= deadline)
-            break;
-        int n = poll(&pf, 1, (int)((deadline - now) / 1000000) + 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        char buf[sizeof(mp__fs_msg)];
-        if (n <= 0 || recv(p->fs_fd, buf, sizeof(buf), 0) <= 0)
-            break;
-    }
-    close(p->fs_fd);
-    p->fs_fd = -1;
-}
-
 void mp_pool_destroy(mp_pool *p)
 {
     if (!p)
         return;
-    for (int i = 0; p->slots && i < p->nworkers; i++) {
-        mp__slot *s = &p->slots[i];
-        mp__slot_close(p, s);
-        if (s->respawn)
-            event_free(s->respawn);
-    }
-    stop_forkserver(p);
-    for (uint32_t i = 0; p->ents && i < p->nents; i++)
-        if (p->ents[i].state != E_FREE && p->ents[i].owned)
-            free((void *)p->ents[i].data);
-    struct event *evs[] = {p->fs_ev, p->cancel_ev, p->rate_ev, p->create_ev};
+    mp__slots_close(&p->S);
+    for (int i = 0; p->life && i < p->nworkers; i++)
+        if (p->life[i].respawn)
+            event_free(p->life[i].respawn);
+    mp__ledger_free(&p->L);
+    struct event *evs[] = {p->cancel_ev, p->rate_ev, p->create_ev};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);
@@ -697,9 +739,7 @@ void mp_pool_destroy(mp_pool *p)
     if (p->cancel_fd >= 0)
         close(p->cancel_fd);
     remove_dir(p);
-    free(p->ents);
-    free(p->inline_in);
-    free(p->slots);
+    free(p->life);
     free(p->init_copy);
     free(p);
 }
@@ -714,7 +754,9 @@ void mp_pool_get_stats(const mp_pool *p, mp_pool_stats *out)
     if (!p || !out)
         return;
     *out = p->stats;
-    out->worker_cpu_us = mp__workers_cpu_us(p);
+    out->tasks_retried = p->L.requeued;
+    out->max_buffered = p->L.max_in_use;
+    out->worker_cpu_us = mp__slots_cpu_us(&p->S);
 }
 
 void mp_result_clear(mp_result *r)

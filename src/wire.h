@@ -77,6 +77,13 @@ typedef struct mp__reader {
     uint32_t left;
 } mp__reader;
 
+/* The spin note: a worker whose task stays on the CPU past its deadline
+   writes that task's id, in decimal, to its endpoint's path plus
+   MP_SPIN_SUFFIX and exits with status MP_EXIT_SPIN. */
+#define MP_EXIT_SPIN 71
+#define MP_SPIN_SUFFIX ".spin"
+#define MP__NO_TASK UINT32_MAX /* no task id */
+
 #define MP_ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
 
 /* Starts a message of type with header argument arg and room for about
