@@ -15,7 +15,7 @@ if [ ! -x build/mpfetch ]; then
 fi
 work=$(mktemp -d)
 trap 'kill "$srv" 2>/dev/null || true; rm -rf "$work"' EXIT
-coproc SRV { exec build/tests/mp-testserver --host 127.0.0.1 --port 0 --procs 2; }
+coproc SRV { exec build/tools/mp-testserver --host 127.0.0.1 --port 0 --procs 2; }
 srv=$SRV_PID
 read -r word port <&"${SRV[0]}"
 [ "$word" = PORT ] || { echo "demo: test server did not start" >&2; exit 1; }

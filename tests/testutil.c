@@ -135,33 +135,19 @@ static int terminate(pid_t pid)
 
 /* ---- mp-testserver -------------------------------------------------- */
 
-/* Finds the mp-testserver binary. The function returns 0 with its path
- * in out, or -1. */
+/* Where the build put mp-testserver (tests/CMakeLists.txt says). */
+#ifndef MP_TESTSERVER_BIN
+#define MP_TESTSERVER_BIN "tools/mp-testserver"
+#endif
+
+/* Finds the mp-testserver binary: $MP_TEST_SERVER, else the one the build
+ * made. The function returns 0 with its path in out, or -1. */
 static int find_server(char *out, size_t len)
 {
     const char *env = getenv("MP_TEST_SERVER");
-    char self[PATH_MAX];
-    ssize_t n;
-    char *slash;
 
-    if (env != NULL && *env != '\0') {
-        snprintf(out, len, "%s", env);
-        return access(out, X_OK);
-    }
-    snprintf(out, len, "./tests/mp-testserver");
-    if (access(out, X_OK) == 0)
-        return 0;
-    snprintf(out, len, "./mp-testserver");
-    if (access(out, X_OK) == 0)
-        return 0;
-    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-        return -1;
-    self[n] = '\0';
-    if ((slash = strrchr(self, '/')) != NULL)
-        *slash = '\0';
-    if (snprintf(out, len, "%s/mp-testserver", self) >= (int)len)
-        return -1;
+    snprintf(out, len, "%s",
+             env != NULL && *env != '\0' ? env : MP_TESTSERVER_BIN);
     return access(out, X_OK);
 }
 
@@ -477,197 +463,92 @@ int tu_rm_rf(const char *dir)
 
 /* ---- nginx ---------------------------------------------------------- */
 
-#define ECHO_MODULE "/usr/lib/nginx/modules/ngx_http_echo_module.so"
+/* tools/nginx.sh is the one place that configures and starts nginx; the
+ * benchmarks run it too. */
+#ifndef MP_NGINX_SH
+#define MP_NGINX_SH "tools/nginx.sh"
+#endif
+#define NGINX_SH_TIMEOUT_MS 60000 /* openssl req and three start attempts */
 
-/* Finds the nginx binary. The function returns 0 with its path in out,
- * or -1. */
-static int find_nginx(char *out, size_t len)
+/* Runs "bash tools/nginx.sh cmd dir [--tls]" and waits for it (bounded).
+ * With out, its stdout (NUL-terminated, up to len-1 bytes) is stored there.
+ * The function returns its exit status, or -1 after a message. */
+static int nginx_sh(const char *cmd, const char *dir, int tls, char *out,
+                    size_t len)
 {
-    static const char *const fixed[] = {"/usr/sbin/nginx",
-                                        "/usr/local/sbin/nginx",
-                                        "/usr/local/nginx/sbin/nginx"};
-    const char *path = getenv("PATH");
-    char *copy, *save = NULL, *d;
-    size_t i;
-
-    for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-        snprintf(out, len, "%s", fixed[i]);
-        if (access(out, X_OK) == 0)
-            return 0;
-    }
-    if (path == NULL || (copy = strdup(path)) == NULL)
-        return -1;
-    for (d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        snprintf(out, len, "%s/nginx", d);
-        if (access(out, X_OK) == 0) {
-            free(copy);
-            return 0;
-        }
-    }
-    free(copy);
-    return -1;
-}
-
-/* Writes dir/name: n bytes of the pattern 'a'+i%26, or of text repeated
- * if text is not NULL. The function returns 0, or -1 after a message. */
-static int write_file(const char *dir, const char *name, size_t n,
-                      const char *text)
-{
-    char path[PATH_MAX];
-    FILE *f;
-    size_t i, tl = text != NULL ? strlen(text) : 0;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if ((f = fopen(path, "w")) == NULL) {
-        fprintf(stderr, "testutil: fopen(%s): %s\n", path, strerror(errno));
-        return -1;
-    }
-    for (i = 0; i < n; i++)
-        fputc(text != NULL ? text[i % tl] : 'a' + (int)(i % 26), f);
-    if (fclose(f) != 0) {
-        fprintf(stderr, "testutil: fclose(%s): %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* Runs openssl to make dir/cert.pem and dir/key.pem (self-signed, for
- * 127.0.0.1 and localhost), unless they exist. The function returns 0, or
- * -1 after a message. */
-static int make_cert(const char *dir)
-{
-    char cert[PATH_MAX], key[PATH_MAX], log[PATH_MAX];
-    char *argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048",
-                    "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                    "-keyout", key, "-out", cert, NULL};
-    int fd, status = -1;
+    char *argv[] = {"bash", MP_NGINX_SH, (char *)cmd, (char *)dir,
+                    tls ? "--tls" : NULL, NULL};
+    long long deadline = now_ms() + NGINX_SH_TIMEOUT_MS;
+    size_t used = 0;
+    int p[2], status = -1;
     pid_t pid;
 
-    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-    snprintf(key, sizeof(key), "%s/key.pem", dir);
-    snprintf(log, sizeof(log), "%s/openssl.log", dir);
-    if (access(cert, R_OK) == 0 && access(key, R_OK) == 0)
-        return 0;
-    fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        fprintf(stderr, "testutil: open(%s): %s\n", log, strerror(errno));
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        perror("testutil: pipe2");
         return -1;
     }
-    if (spawn(argv, -1, fd, fd, &pid) == 0 &&
-        wait_exit(pid, 60000, &status) == 0)
+    if (spawn(argv, -1, p[1], -1, &pid) != 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    close(p[1]);
+    for (;;) { /* until EOF: nginx itself writes to its own log */
+        struct pollfd pf = {p[0], POLLIN, 0};
+        char buf[256], *dst = out != NULL && used + 1 < len ? out + used : buf;
+        size_t room = dst == buf ? sizeof(buf) : len - 1 - used;
+        long long left = deadline - now_ms();
+        ssize_t n;
+
+        if (left <= 0 || poll(&pf, 1, (int)left) == 0)
+            break;
+        if ((n = read(p[0], dst, room)) < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (dst != buf)
+            used += (size_t)n;
+    }
+    close(p[0]);
+    if (out != NULL && len > 0)
+        out[used] = '\0';
+    if (wait_exit(pid, deadline > now_ms() ? deadline - now_ms() : 0,
+                  &status) != 1) {
+        fprintf(stderr, "testutil: %s %s did not finish\n", MP_NGINX_SH, cmd);
         status = terminate(pid);
-    close(fd);
-    if (status != 0) {
-        fprintf(stderr, "testutil: openssl req failed (status %d); see %s\n",
-                status, log);
         return -1;
     }
-    return 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* The text served as /text (text/plain, gzip'd on request). */
-static const char nginx_text[] =
-    "The quick brown fox jumps over the lazy dog. 0123456789\n";
-
-/* Writes dir/nginx.conf for the given ports (tls_port 0: no TLS). Keep in
- * step with tests/nginx.sh. The function returns 0, or -1 after a message.
- */
-static int write_conf(const char *dir, int port, int tls_port, int echo)
+/* Fills n from nginx.sh's output lines and DIR/nginx.master. The
+ * function returns 0, or -1 if the ports or the pid are missing. */
+static int nginx_parse(tu_nginx *n, const char *text)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX + 16];
+    const char *line;
     FILE *f;
+    int pid = 0;
 
-    snprintf(path, sizeof(path), "%s/nginx.conf", dir);
-    if ((f = fopen(path, "w")) == NULL) {
-        fprintf(stderr, "testutil: fopen(%s): %s\n", path, strerror(errno));
-        return -1;
+    for (line = text; line != NULL && *line; line = strchr(line, '\n')) {
+        if (*line == '\n')
+            line++;
+        if (sscanf(line, "PORT %d", &n->port) == 1 ||
+            sscanf(line, "TLS_PORT %d", &n->tls_port) == 1 ||
+            sscanf(line, "ECHO %d", &n->has_echo) == 1)
+            continue;
+        if (strncmp(line, "CAFILE ", 7) == 0)
+            snprintf(n->cafile, sizeof(n->cafile), "%.*s",
+                     (int)strcspn(line + 7, "\n"), line + 7);
     }
-    fprintf(f, "daemon off;\nmaster_process on;\nworker_processes 1;\n%s"
-               "pid %s/nginx.pid;\nerror_log %s/error.log warn;\n%s"
-               "events { worker_connections 4096; }\n",
-            geteuid() == 0 ? "user root;\n" : "", dir, dir,
-            echo ? "load_module " ECHO_MODULE ";\n" : "");
-    fprintf(f, "http {\n access_log off;\n"
-               " client_body_temp_path %s/tmp/body;\n"
-               " proxy_temp_path %s/tmp/proxy;\n"
-               " fastcgi_temp_path %s/tmp/fastcgi;\n"
-               " uwsgi_temp_path %s/tmp/uwsgi;\n"
-               " scgi_temp_path %s/tmp/scgi;\n"
-               " default_type application/octet-stream;\n"
-               " keepalive_requests 100000;\n keepalive_timeout 75s;\n"
-               " gzip on;\n gzip_types text/plain;\n gzip_min_length 20;\n"
-               " sendfile on;\n server {\n  listen 127.0.0.1:%d;\n",
-            dir, dir, dir, dir, dir, port);
-    if (tls_port > 0)
-        fprintf(f, "  listen 127.0.0.1:%d ssl http2;\n"
-                   "  ssl_certificate %s/cert.pem;\n"
-                   "  ssl_certificate_key %s/key.pem;\n",
-                tls_port, dir, dir);
-    fprintf(f, "  root %s/www;\n  location = /text { default_type text/plain; }\n",
-            dir);
-    if (echo)
-        fputs("  location = /delay/100 { echo_sleep 0.1; echo ok; }\n", f);
-    fputs(" }\n}\n", f);
-    if (fclose(f) != 0) {
-        fprintf(stderr, "testutil: fclose(%s): %s\n", path, strerror(errno));
-        return -1;
+    snprintf(path, sizeof(path), "%s/nginx.master", n->dir);
+    if ((f = fopen(path, "r")) != NULL) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
     }
-    return 0;
-}
-
-/* Makes dir/www with its files, dir/tmp and (tls) the certificate. The
- * function returns 0, or -1 after a message. */
-static int prepare_dir(const char *dir, int tls)
-{
-    char www[PATH_MAX], tmp[PATH_MAX];
-
-    snprintf(www, sizeof(www), "%s/www", dir);
-    snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
-    if ((mkdir(www, 0755) != 0 && errno != EEXIST) ||
-        (mkdir(tmp, 0755) != 0 && errno != EEXIST)) {
-        fprintf(stderr, "testutil: mkdir(%s/{www,tmp}): %s\n", dir,
-                strerror(errno));
-        return -1;
-    }
-    if (write_file(www, "1k", 1024, NULL) != 0 ||
-        write_file(www, "256k", 256 * 1024, NULL) != 0 ||
-        write_file(www, "text", 70 * (sizeof(nginx_text) - 1), nginx_text))
-        return -1;
-    return tls ? make_cert(dir) : 0;
-}
-
-/* The function returns 1 if something accepts TCP connections on
- * 127.0.0.1:port, else 0. */
-static int port_open(int port)
-{
-    tu_ts probe = {0};
-    int fd;
-
-    probe.port = port;
-    if ((fd = ts_connect(&probe)) < 0)
-        return 0;
-    close(fd);
-    return 1;
-}
-
-/* Waits (bounded) until nginx accepts on its ports. The function returns
- * 0, or -1 if nginx exited (n->pid is then 0) or the bound passed. */
-static int nginx_wait_ready(tu_nginx *n)
-{
-    long long deadline = now_ms() + START_TIMEOUT_MS;
-    int status;
-
-    while (now_ms() < deadline) {
-        if (wait_exit(n->pid, 0, &status) != 0) {
-            n->pid = 0;
-            return -1;
-        }
-        if (port_open(n->port) && (n->tls_port == 0 || port_open(n->tls_port)))
-            return 0;
-        nap_ms(20);
-    }
-    return -1;
+    n->pid = (pid_t)pid;
+    return n->port > 0 && n->pid > 0 ? 0 : -1;
 }
 
 /* Starts a shell that waits for EOF on a pipe whose write end only we
@@ -695,41 +576,25 @@ static int start_watchdog(tu_nginx *n)
 
 int tu_nginx_start(tu_nginx *n, const char *dir, int tls)
 {
-    char bin[PATH_MAX], conf[PATH_MAX], prefix[PATH_MAX], elog[PATH_MAX];
-    char *argv[] = {bin, "-e", elog, "-p", prefix, "-c", conf, NULL};
-    int attempt;
+    char out[PATH_MAX + 256];
+    int rc;
 
     memset(n, 0, sizeof(*n));
     n->watch_fd = -1;
-    if (find_nginx(bin, sizeof(bin)) != 0) {
+    snprintf(n->dir, sizeof(n->dir), "%s", dir);
+    rc = nginx_sh("start", dir, tls, out, sizeof(out));
+    if (rc == 3) {
         fprintf(stderr, "testutil: nginx is not installed\n");
         return -1;
     }
-    snprintf(n->dir, sizeof(n->dir), "%s", dir);
-    snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
-    snprintf(prefix, sizeof(prefix), "%s/", dir);
-    snprintf(elog, sizeof(elog), "%s/error.log", dir);
-    n->has_echo = access(ECHO_MODULE, R_OK) == 0;
-    if (prepare_dir(dir, tls) != 0)
-        return -1;
-    if (tls)
-        snprintf(n->cafile, sizeof(n->cafile), "%s/cert.pem", dir);
-    /* A port found free can be taken before nginx binds it: retry. */
-    for (attempt = 0; attempt < 3; attempt++) {
-        n->port = tu_free_port();
-        n->tls_port = tls ? tu_free_port() : 0;
-        if (n->port < 0 || n->tls_port < 0 || n->port == n->tls_port)
-            continue;
-        if (write_conf(dir, n->port, n->tls_port, n->has_echo) != 0 ||
-            spawn(argv, -1, -1, -1, &n->pid) != 0)
-            return -1;
-        start_watchdog(n);
-        if (nginx_wait_ready(n) == 0)
-            return 0;
+    if (rc != 0 || nginx_parse(n, out) != 0 || (tls && n->tls_port <= 0)) {
+        fprintf(stderr, "testutil: %s start %s failed (status %d)\n",
+                MP_NGINX_SH, dir, rc);
         tu_nginx_stop(n);
+        return -1;
     }
-    fprintf(stderr, "testutil: nginx did not start; see %s\n", elog);
-    return -1;
+    start_watchdog(n);
+    return 0;
 }
 
 void tu_nginx_stop(tu_nginx *n)
@@ -743,7 +608,7 @@ void tu_nginx_stop(tu_nginx *n)
     if (n->watch_fd > 0) /* never 0: a zeroed, unstarted n is fine */
         close(n->watch_fd);
     n->watch_fd = -1;
-    if (n->pid > 0)
-        terminate(n->pid);
+    if (n->dir[0] != '\0')
+        nginx_sh("stop", n->dir, 0, NULL, 0);
     n->pid = 0;
 }

@@ -31,8 +31,7 @@ typedef struct tu_ts {
 
 /* Starts mp-testserver with --exit-on-stdin-eof and extra_args (NULL or
  * whitespace-separated words, no quoting; e.g. "--procs 2"). The binary is
- * $MP_TEST_SERVER, else ./tests/mp-testserver, ./mp-testserver, or
- * mp-testserver beside the running executable. Waits (10 s at most) for
+ * $MP_TEST_SERVER, else the build's tools/mp-testserver. Waits (10 s at most) for
  * its "PORT n" line. The function returns 0 with s filled, or -1 after a
  * message on stderr. */
 int tu_ts_start(tu_ts *s, const char *extra_args);
@@ -84,16 +83,17 @@ typedef struct tu_nginx {
     int watch_fd;       /* write end of the watchdog's stdin */
 } tu_nginx;
 
-/* Writes an nginx configuration, the files and (with tls) a certificate
- * into dir, which must exist, starts nginx in the foreground and waits
- * (10 s at most) until its ports accept connections. A watchdog process
+/* Runs tools/nginx.sh start dir [--tls] (the script the benchmarks use
+ * too): it writes an nginx configuration, the files and (with tls) a
+ * certificate into dir, which must exist, starts nginx and waits until its
+ * ports accept connections (60 s bound on the whole). A watchdog process
  * stops nginx if the test process dies first. The function returns 0 with
  * n filled, or -1 after a message on stderr (also when nginx is not
  * installed: tests then skip). */
 int tu_nginx_start(tu_nginx *n, const char *dir, int tls);
 
-/* Stops nginx (SIGTERM, SIGKILL after 10 s) and reaps it. Safe to call
- * twice or after a failed start. */
+/* Stops nginx (tools/nginx.sh stop: SIGTERM, SIGKILL after 10 s). Safe to
+ * call twice or after a failed start. */
 void tu_nginx_stop(tu_nginx *n);
 
 #ifdef __cplusplus

@@ -1,5 +1,6 @@
 /*
- * mp-testserver: the test HTTP server of the suites and of the README demo.
+ * mp-testserver: the test HTTP server of the suites, the README demo and
+ * the benchmarks. This file is the core; the endpoints are in routes.c.
  *
  * libevent evhttp, HTTP/1.1 keep-alive, loopback only. After binding it
  * prints one line "PORT <n>" on stdout. Endpoints are listed in usage().
@@ -14,13 +15,13 @@
  * a priority-0 event ("adopt") runs before any other callback, finds the
  * evhttp_connection (the bufferevent's callback argument) and sets a close
  * callback on it. Requests we answer later (/delay, /hang, /chunked, /drop)
- * hang off their connection as `pending` records that the close callback
+ * hang off their connection as `ts_pending` records that the close callback
  * frees, so no path leaves a timer, an event or a request behind.
  *
  * Libevent 2.1 quirks handled here: it stops reading a connection while a
  * request is with the user, so a client that leaves during /delay or /hang
  * goes unnoticed; we watch the socket ourselves (MSG_PEEK). It sends the
- * body of a HEAD reply; reply() drops it.
+ * body of a HEAD reply; ts_reply() drops it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,7 +33,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/prctl.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,65 +41,11 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
-#include <zlib.h>
 
-#define MAX_BYTES (100ul << 20)     /* /bytes/N and /chunked/N limit */
-#define MAX_DELAY_MS 600000ul       /* /delay/MS limit: 10 minutes */
-#define MAX_REDIRECTS 100000ul
-#define PATTERN_LEN (26 * 2520)     /* a multiple of the period, 26 */
-#define FLAKY_BUCKETS 1024
-#define FLAKY_MAX_KEYS 65536        /* when full, the table starts over */
-#define FLAKY_KEY_MAX 200
-#define GZIP_TEXT "hello gzip\n"
-#define GZIP_REPEAT 200
-#define DROP_ANNOUNCED 1000
-#define DROP_SENT 500
+#include "testserver.h"
 
 enum { EXIT_SYSTEM = 1, EXIT_USAGE = 2 };
-
-struct server;
-struct conn;
-
-/* A request answered later; owned by its connection's list. */
-struct pending {
-    struct pending *next;
-    struct conn *conn;
-    struct evhttp_request *req;
-    struct event *timer;    /* /delay */
-    struct event *watch;    /* notices a client that leaves */
-    struct evbuffer *buf;   /* /chunked, /drop: the next chunk */
-    size_t off, left, step; /* /chunked progress */
-};
-
-struct conn {
-    struct server *srv;
-    struct evhttp_connection *evcon;
-    int fd;
-    int counted;  /* included in connections/open (see the top comment) */
-    long nreq;    /* requests other than /stats */
-    struct pending *pending;
-};
-
-struct flaky {
-    struct flaky *next;
-    unsigned long seen;
-    char key[];
-};
-
-struct server {
-    struct event_base *base;
-    struct evhttp *http;
-    struct event *sig_term, *sig_int, *stdin_ev, *adopt_ev;
-    struct bufferevent **fresh; /* accepted, not adopted yet */
-    size_t nfresh, capfresh;
-    struct conn **conns;        /* by fd */
-    size_t capconns;
-    struct flaky *flaky[FLAKY_BUCKETS];
-    size_t nflaky;
-    long connections, requests, open;
-};
 
 struct options {
     const char *host;
@@ -108,16 +54,14 @@ struct options {
     int exit_on_stdin_eof;
 };
 
-static char pattern[PATTERN_LEN + 26];
-static unsigned char *gzip_body;
-static size_t gzip_len;
+static char pattern[TS_PATTERN_LEN + 26];
 
 /* ---- small helpers -------------------------------------------------- */
 
 /* Parses a decimal number made of digits only. The function returns 0 and
  * stores it in *out, or -1 if s is empty, has other characters or exceeds
  * max. */
-static int parse_num(const char *s, unsigned long max, unsigned long *out)
+int ts_parse_num(const char *s, unsigned long max, unsigned long *out)
 {
     unsigned long v = 0;
 
@@ -136,10 +80,10 @@ static int parse_num(const char *s, unsigned long max, unsigned long *out)
 
 /* Appends n bytes of the pattern 'a'+i%26 starting at index off; big
  * bodies are references to the static block, not copies. */
-static void add_pattern(struct evbuffer *out, size_t off, size_t n)
+void ts_add_pattern(struct evbuffer *out, size_t off, size_t n)
 {
     while (n > 0) {
-        size_t len = n < PATTERN_LEN ? n : PATTERN_LEN;
+        size_t len = n < TS_PATTERN_LEN ? n : TS_PATTERN_LEN;
         const char *p = pattern + off % 26;
 
         if (len <= 16384)
@@ -154,7 +98,7 @@ static void add_pattern(struct evbuffer *out, size_t off, size_t n)
 /* Sends the request's output buffer with status code and, if type is set,
  * that Content-Type. A HEAD reply keeps the Content-Length the body would
  * have had but not the body; 1xx, 204 and 304 replies carry neither. */
-static void reply(struct evhttp_request *req, int code, const char *type)
+void ts_reply(struct evhttp_request *req, int code, const char *type)
 {
     struct evbuffer *out = evhttp_request_get_output_buffer(req);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -175,18 +119,18 @@ static void reply(struct evhttp_request *req, int code, const char *type)
 }
 
 /* Sends a text/plain reply with body text. */
-static void reply_text(struct evhttp_request *req, int code, const char *text)
+void ts_reply_text(struct evhttp_request *req, int code, const char *text)
 {
     evbuffer_add(evhttp_request_get_output_buffer(req), text, strlen(text));
-    reply(req, code, "text/plain");
+    ts_reply(req, code, "text/plain");
 }
 
 /* ---- connection tracking -------------------------------------------- */
 
 /* Frees p after unlinking it from its connection; the request stays. */
-static void pending_free(struct pending *p)
+void ts_pending_free(struct ts_pending *p)
 {
-    struct pending **pp = &p->conn->pending;
+    struct ts_pending **pp = &p->conn->pending;
 
     while (*pp != NULL && *pp != p)
         pp = &(*pp)->next;
@@ -206,15 +150,15 @@ static void pending_free(struct pending *p)
  * is ours to free; an attached one libevent frees right after. */
 static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 {
-    struct conn *c = arg;
-    struct server *srv = c->srv;
+    struct ts_conn *c = arg;
+    struct ts_server *srv = c->srv;
 
     while (c->pending != NULL) {
         struct evhttp_request *req = c->pending->req;
 
         if (evhttp_request_get_connection(req) == NULL)
             evhttp_request_free(req);
-        pending_free(c->pending);
+        ts_pending_free(c->pending);
     }
     if (c->counted)
         srv->open--;
@@ -225,10 +169,10 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 
 /* Makes srv->conns able to hold index fd. The function returns 0, or -1
  * if memory ran out. */
-static int conns_reserve(struct server *srv, int fd)
+static int conns_reserve(struct ts_server *srv, int fd)
 {
     size_t cap = srv->capconns ? srv->capconns : 256;
-    struct conn **n;
+    struct ts_conn **n;
 
     if ((size_t)fd < srv->capconns)
         return 0;
@@ -245,11 +189,11 @@ static int conns_reserve(struct server *srv, int fd)
 
 /* Starts tracking the connection evhttp built around bev. The function
  * returns 0, or -1 if it could not (the connection then is not counted). */
-static int conn_adopt(struct server *srv, struct bufferevent *bev,
+static int conn_adopt(struct ts_server *srv, struct bufferevent *bev,
                       struct evhttp_connection *evcon)
 {
     int fd = (int)bufferevent_getfd(bev), one = 1;
-    struct conn *c;
+    struct ts_conn *c;
 
     if (fd < 0 || conns_reserve(srv, fd) != 0)
         return -1;
@@ -270,7 +214,7 @@ static int conn_adopt(struct server *srv, struct bufferevent *bev,
  * A bufferevent whose callbacks are gone was freed by evhttp already. */
 static void on_adopt(evutil_socket_t fd, short what, void *arg)
 {
-    struct server *srv = arg;
+    struct ts_server *srv = arg;
     size_t i;
 
     for (i = 0; i < srv->nfresh; i++) {
@@ -291,7 +235,7 @@ static void on_adopt(evutil_socket_t fd, short what, void *arg)
  * let evhttp make its own. */
 static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
 {
-    struct server *srv = arg;
+    struct ts_server *srv = arg;
     struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
 
     if (bev == NULL)
@@ -314,7 +258,7 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
 
 /* The function returns the record of the connection carrying req, or NULL
  * if there is none. */
-static struct conn *conn_of(struct server *srv, struct evhttp_request *req)
+static struct ts_conn *conn_of(struct ts_server *srv, struct evhttp_request *req)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     int fd;
@@ -330,7 +274,7 @@ static struct conn *conn_of(struct server *srv, struct evhttp_request *req)
 }
 
 /* Accounts for one request; /stats traffic stays invisible (see top). */
-static void count_request(struct server *srv, struct conn *c, int is_stats)
+static void count_request(struct ts_server *srv, struct ts_conn *c, int is_stats)
 {
     if (is_stats) {
         if (c != NULL && c->counted && c->nreq == 0) {
@@ -357,7 +301,7 @@ static void count_request(struct server *srv, struct conn *c, int is_stats)
  * takes its connection with it; one that sent more data is left alone. */
 static void on_watch(evutil_socket_t fd, short what, void *arg)
 {
-    struct pending *p = arg;
+    struct ts_pending *p = arg;
     char c;
     ssize_t n = recv(fd, &c, 1, MSG_PEEK);
 
@@ -374,10 +318,10 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
 /* Creates a pending record for req on connection c; with watch, the
  * socket is watched for the client leaving. The function returns the
  * record, or NULL (after answering 500) on failure. */
-static struct pending *pending_new(struct conn *c, struct evhttp_request *req,
-                                   int watch)
+struct ts_pending *ts_pending_new(struct ts_conn *c,
+                                  struct evhttp_request *req, int watch)
 {
-    struct pending *p;
+    struct ts_pending *p;
 
     if (c == NULL || (p = calloc(1, sizeof(*p))) == NULL)
         goto fail;
@@ -389,412 +333,33 @@ static struct pending *pending_new(struct conn *c, struct evhttp_request *req,
         p->watch = event_new(c->srv->base, c->fd, EV_READ | EV_PERSIST,
                              on_watch, p);
         if (p->watch == NULL || event_add(p->watch, NULL) != 0) {
-            pending_free(p);
+            ts_pending_free(p);
             goto fail;
         }
     }
     return p;
 fail:
-    reply_text(req, 500, "out of memory or no connection record\n");
+    ts_reply_text(req, 500, "out of memory or no connection record\n");
     return NULL;
 }
 
-/* /delay timer: answers the request. */
-static void on_delay(evutil_socket_t fd, short what, void *arg)
-{
-    struct pending *p = arg;
-    struct evhttp_request *req = p->req;
+/* ---- /stats and routing -------------------------------------------- */
 
-    pending_free(p);
-    reply_text(req, 200, "ok\n");
-}
-
-/* Sends the next /chunked chunk, or ends the reply; libevent calls it
- * again once a chunk is written. */
-static void on_chunk_written(struct evhttp_connection *evcon, void *arg)
-{
-    struct pending *p = arg;
-    struct evhttp_request *req = p->req;
-    size_t n = p->left < p->step ? p->left : p->step;
-
-    if (n == 0) {
-        pending_free(p);
-        evhttp_send_reply_end(req);
-        return;
-    }
-    add_pattern(p->buf, p->off, n);
-    p->off += n;
-    p->left -= n;
-    evhttp_send_reply_chunk_with_cb(req, p->buf, on_chunk_written, p);
-}
-
-/* /drop: half the announced body is written; cut the connection.
- * on_conn_close frees p, libevent the request. */
-static void on_drop_written(struct evhttp_connection *evcon, void *arg)
-{
-    evhttp_connection_free(evcon);
-}
-
-/* ---- endpoints ------------------------------------------------------ */
-
-typedef void handler_fn(struct server *srv, struct conn *c,
-                        struct evhttp_request *req, const char *arg);
-
-static void h_ok(struct server *srv, struct conn *c,
-                 struct evhttp_request *req, const char *arg)
-{
-    reply_text(req, 200, "ok\n");
-}
-
-static void h_bytes(struct server *srv, struct conn *c,
-                    struct evhttp_request *req, const char *arg)
-{
-    unsigned long n;
-
-    if (parse_num(arg, MAX_BYTES, &n) != 0) {
-        reply_text(req, 400, "N must be a number up to 104857600\n");
-        return;
-    }
-    add_pattern(evhttp_request_get_output_buffer(req), 0, n);
-    reply(req, 200, "application/octet-stream");
-}
-
-/* /status/CODE[?retry_after=S] */
-static void h_status(struct server *srv, struct conn *c,
-                     struct evhttp_request *req, const char *arg)
-{
-    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    struct evkeyvalq q;
-    unsigned long code, secs;
-    const char *ra;
-
-    if (parse_num(arg, 599, &code) != 0 || code < 100) {
-        reply_text(req, 400, "CODE must be 100-599\n");
-        return;
-    }
-    TAILQ_INIT(&q);
-    if (query != NULL && evhttp_parse_query_str(query, &q) == 0 &&
-        (ra = evhttp_find_header(&q, "retry_after")) != NULL) {
-        if (parse_num(ra, 1000000000ul, &secs) != 0) {
-            evhttp_clear_headers(&q);
-            reply_text(req, 400, "retry_after must be a number of seconds\n");
-            return;
-        }
-        evhttp_add_header(evhttp_request_get_output_headers(req),
-                          "Retry-After", ra);
-    }
-    evhttp_clear_headers(&q);
-    evbuffer_add_printf(evhttp_request_get_output_buffer(req), "status %lu\n",
-                        code);
-    reply(req, (int)code, "text/plain");
-}
-
-static void h_delay(struct server *srv, struct conn *c,
-                    struct evhttp_request *req, const char *arg)
-{
-    unsigned long ms;
-    struct pending *p;
-    struct timeval tv;
-
-    if (parse_num(arg, MAX_DELAY_MS, &ms) != 0) {
-        reply_text(req, 400, "MS must be a number up to 600000\n");
-        return;
-    }
-    if ((p = pending_new(c, req, 1)) == NULL)
-        return;
-    tv.tv_sec = (time_t)(ms / 1000);
-    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-    p->timer = evtimer_new(srv->base, on_delay, p);
-    if (p->timer == NULL || evtimer_add(p->timer, &tv) != 0) {
-        pending_free(p);
-        reply_text(req, 500, "evtimer_add failed\n");
-    }
-}
-
-static void h_redirect(struct server *srv, struct conn *c,
-                       struct evhttp_request *req, const char *arg)
-{
-    unsigned long n;
-    char loc[48];
-
-    if (parse_num(arg, MAX_REDIRECTS, &n) != 0) {
-        reply_text(req, 400, "N must be a number up to 100000\n");
-        return;
-    }
-    if (n == 0) {
-        reply_text(req, 200, "ok\n");
-        return;
-    }
-    snprintf(loc, sizeof(loc), "/redirect/%lu", n - 1);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Location", loc);
-    reply_text(req, 302, "redirect\n");
-}
-
-static void h_redirect_loop(struct server *srv, struct conn *c,
-                            struct evhttp_request *req, const char *arg)
-{
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Location",
-                      "/redirect-loop");
-    reply_text(req, 302, "redirect\n");
-}
-
-/* /chunked/N: N pattern bytes in chunks of N/4 (1 to PATTERN_LEN). */
-static void h_chunked(struct server *srv, struct conn *c,
-                      struct evhttp_request *req, const char *arg)
-{
-    unsigned long n;
-    struct pending *p;
-
-    if (parse_num(arg, MAX_BYTES, &n) != 0) {
-        reply_text(req, 400, "N must be a number up to 104857600\n");
-        return;
-    }
-    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-        reply(req, 200, "application/octet-stream");
-        return;
-    }
-    if ((p = pending_new(c, req, 0)) == NULL)
-        return;
-    if ((p->buf = evbuffer_new()) == NULL) {
-        pending_free(p);
-        reply_text(req, 500, "evbuffer_new failed\n");
-        return;
-    }
-    p->left = n;
-    p->step = n / 4 < 1 ? 1 : n / 4 > PATTERN_LEN ? PATTERN_LEN : n / 4;
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/octet-stream");
-    evhttp_send_reply_start(req, 200, NULL);
-    on_chunk_written(NULL, p);
-}
-
-static void h_gzip(struct server *srv, struct conn *c,
-                   struct evhttp_request *req, const char *arg)
-{
-    evbuffer_add_reference(evhttp_request_get_output_buffer(req), gzip_body,
-                           gzip_len, NULL, NULL);
-    evhttp_add_header(evhttp_request_get_output_headers(req),
-                      "Content-Encoding", "gzip");
-    reply(req, 200, "text/plain");
-}
-
-/* Appends s[0..n) as a JSON string; bytes outside printable ASCII become
- * \u00XX (so a body reads as Latin-1). */
-static void json_str(struct evbuffer *out, const char *s, size_t n)
-{
-    size_t i, run = 0;
-
-    evbuffer_add(out, "\"", 1);
-    for (i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-
-        if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
-            run++;
-            continue;
-        }
-        evbuffer_add(out, s + i - run, run);
-        run = 0;
-        if (ch == '"' || ch == '\\')
-            evbuffer_add_printf(out, "\\%c", ch);
-        else if (ch == '\n')
-            evbuffer_add(out, "\\n", 2);
-        else if (ch == '\r')
-            evbuffer_add(out, "\\r", 2);
-        else if (ch == '\t')
-            evbuffer_add(out, "\\t", 2);
-        else
-            evbuffer_add_printf(out, "\\u%04x", ch);
-    }
-    evbuffer_add(out, s + n - run, run);
-    evbuffer_add(out, "\"", 1);
-}
-
-/* The function returns the name of req's method. */
-static const char *method_name(struct evhttp_request *req)
-{
-    switch (evhttp_request_get_command(req)) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_TRACE: return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    case EVHTTP_REQ_PATCH: return "PATCH";
-    }
-    return "UNKNOWN";
-}
-
-/* /echo: the request as JSON {"method","uri","headers","body"}. */
-static void h_echo(struct server *srv, struct conn *c,
-                   struct evhttp_request *req, const char *arg)
-{
-    struct evbuffer *out = evhttp_request_get_output_buffer(req);
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    const char *uri = evhttp_request_get_uri(req);
-    size_t blen = evbuffer_get_length(in);
-    const char *body = (const char *)evbuffer_pullup(in, -1);
-    struct evkeyval *kv;
-    int first = 1;
-
-    evbuffer_add_printf(out, "{\"method\":\"%s\",\"uri\":", method_name(req));
-    json_str(out, uri, strlen(uri));
-    evbuffer_add(out, ",\"headers\":{", 12);
-    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next) {
-        if (!first)
-            evbuffer_add(out, ",", 1);
-        first = 0;
-        json_str(out, kv->key, strlen(kv->key));
-        evbuffer_add(out, ":", 1);
-        json_str(out, kv->value, strlen(kv->value));
-    }
-    evbuffer_add(out, "},\"body\":", 9);
-    json_str(out, body != NULL ? body : "", body != NULL ? blen : 0);
-    evbuffer_add(out, "}\n", 2);
-    reply(req, 200, "application/json");
-}
-
-/* /drop: announces DROP_ANNOUNCED bytes, sends DROP_SENT, then closes. */
-static void h_drop(struct server *srv, struct conn *c,
-                   struct evhttp_request *req, const char *arg)
-{
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    struct pending *p;
-    char n[16];
-
-    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-        reply(req, 200, "application/octet-stream");
-        return;
-    }
-    if ((p = pending_new(c, req, 0)) == NULL)
-        return;
-    if ((p->buf = evbuffer_new()) == NULL) {
-        pending_free(p);
-        reply_text(req, 500, "evbuffer_new failed\n");
-        return;
-    }
-    snprintf(n, sizeof(n), "%d", DROP_ANNOUNCED);
-    evhttp_add_header(h, "Content-Length", n);
-    evhttp_add_header(h, "Content-Type", "application/octet-stream");
-    evhttp_send_reply_start(req, 200, NULL);
-    add_pattern(p->buf, 0, DROP_SENT);
-    evhttp_send_reply_chunk_with_cb(req, p->buf, on_drop_written, p);
-}
-
-/* /hang: never answers; the connection's close callback cleans up. */
-static void h_hang(struct server *srv, struct conn *c,
-                   struct evhttp_request *req, const char *arg)
-{
-    pending_new(c, req, 1);
-}
-
-/* The function returns the FNV-1a hash of the n bytes at s. */
-static unsigned long hash(const char *s, size_t n)
-{
-    unsigned long h = 2166136261ul;
-
-    while (n-- > 0)
-        h = (h ^ (unsigned char)*s++) * 16777619ul;
-    return h;
-}
-
-/* Frees every /flaky counter. */
-static void flaky_clear(struct server *srv)
-{
-    size_t i;
-
-    for (i = 0; i < FLAKY_BUCKETS; i++) {
-        while (srv->flaky[i] != NULL) {
-            struct flaky *f = srv->flaky[i];
-            srv->flaky[i] = f->next;
-            free(f);
-        }
-    }
-    srv->nflaky = 0;
-}
-
-/* The function returns the counter of key (n bytes), created at 0 if
- * new, or NULL if memory ran out. */
-static struct flaky *flaky_get(struct server *srv, const char *key, size_t n)
-{
-    struct flaky **b = &srv->flaky[hash(key, n) % FLAKY_BUCKETS], *f;
-
-    for (f = *b; f != NULL; f = f->next)
-        if (strlen(f->key) == n && memcmp(f->key, key, n) == 0)
-            return f;
-    if (srv->nflaky >= FLAKY_MAX_KEYS)
-        flaky_clear(srv);
-    if ((f = calloc(1, sizeof(*f) + n + 1)) == NULL)
-        return NULL;
-    memcpy(f->key, key, n);
-    f->next = *b;
-    *b = f;
-    srv->nflaky++;
-    return f;
-}
-
-/* /flaky/KEY/K: the first K requests for KEY get 503, the rest 200. */
-static void h_flaky(struct server *srv, struct conn *c,
-                    struct evhttp_request *req, const char *arg)
-{
-    const char *slash = strrchr(arg, '/');
-    unsigned long k;
-    struct flaky *f;
-
-    if (slash == NULL || slash == arg || slash - arg > FLAKY_KEY_MAX ||
-        parse_num(slash + 1, 1000000000ul, &k) != 0) {
-        reply_text(req, 400, "use /flaky/KEY/K with K a number\n");
-        return;
-    }
-    if ((f = flaky_get(srv, arg, (size_t)(slash - arg))) == NULL) {
-        reply_text(req, 500, "out of memory\n");
-        return;
-    }
-    if (++f->seen <= k) {
-        evhttp_add_header(evhttp_request_get_output_headers(req),
-                          "Retry-After", "0");
-        reply_text(req, 503, "flaky\n");
-        return;
-    }
-    reply_text(req, 200, "ok\n");
-}
-
-static void h_stats(struct server *srv, struct conn *c,
+static void h_stats(struct ts_server *srv, struct ts_conn *c,
                     struct evhttp_request *req, const char *arg)
 {
     evbuffer_add_printf(evhttp_request_get_output_buffer(req),
                         "{\"connections\":%ld,\"requests\":%ld,\"open\":%ld}\n",
                         srv->connections, srv->requests, srv->open);
-    reply(req, 200, "application/json");
+    ts_reply(req, 200, "application/json");
 }
-
-static const struct route {
-    const char *path;
-    int prefix; /* path is a prefix; the handler gets the rest */
-    handler_fn *fn;
-} routes[] = {
-    {"/", 0, h_ok},
-    {"/ok", 0, h_ok},
-    {"/bytes/", 1, h_bytes},
-    {"/status/", 1, h_status},
-    {"/delay/", 1, h_delay},
-    {"/redirect/", 1, h_redirect},
-    {"/redirect-loop", 0, h_redirect_loop},
-    {"/chunked/", 1, h_chunked},
-    {"/gzip", 0, h_gzip},
-    {"/echo", 0, h_echo},
-    {"/drop", 0, h_drop},
-    {"/hang", 0, h_hang},
-    {"/flaky/", 1, h_flaky},
-};
 
 /* evhttp's generic callback: counts the request and routes it. */
 static void on_request(struct evhttp_request *req, void *arg)
 {
-    struct server *srv = arg;
+    struct ts_server *srv = arg;
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    struct conn *c = conn_of(srv, req);
+    struct ts_conn *c = conn_of(srv, req);
     size_t i;
 
     if (path == NULL || *path == '\0')
@@ -805,8 +370,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     count_request(srv, c, 0);
-    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        const struct route *r = &routes[i];
+    for (i = 0; i < ts_nroutes; i++) {
+        const struct ts_route *r = &ts_routes[i];
         size_t n = strlen(r->path);
 
         if (r->prefix ? strncmp(path, r->path, n) == 0
@@ -815,50 +380,11 @@ static void on_request(struct evhttp_request *req, void *arg)
             return;
         }
     }
-    reply_text(req, 404, "not found\n");
+    ts_reply_text(req, 404, "not found\n");
 }
 
 /* ---- process setup -------------------------------------------------- */
 
-/* Fills the pattern and compresses the /gzip body. The function returns
- * 0, or -1 after saying which zlib call failed. */
-static int init_bodies(void)
-{
-    static const char text[] = GZIP_TEXT;
-    unsigned char raw[sizeof(text) * GZIP_REPEAT];
-    z_stream z;
-    size_t i, n = (sizeof(text) - 1) * GZIP_REPEAT;
-    int rc;
-
-    for (i = 0; i < sizeof(pattern); i++)
-        pattern[i] = (char)('a' + i % 26);
-    for (i = 0; i < GZIP_REPEAT; i++)
-        memcpy(raw + i * (sizeof(text) - 1), text, sizeof(text) - 1);
-    memset(&z, 0, sizeof(z));
-    if ((rc = deflateInit2(&z, 9, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY))
-        != Z_OK) {
-        fprintf(stderr, "mp-testserver: deflateInit2: error %d\n", rc);
-        return -1;
-    }
-    gzip_len = deflateBound(&z, n);
-    if ((gzip_body = malloc(gzip_len)) == NULL) {
-        deflateEnd(&z);
-        fprintf(stderr, "mp-testserver: malloc: out of memory\n");
-        return -1;
-    }
-    z.next_in = raw;
-    z.avail_in = (uInt)n;
-    z.next_out = gzip_body;
-    z.avail_out = (uInt)gzip_len;
-    rc = deflate(&z, Z_FINISH);
-    gzip_len = z.total_out;
-    deflateEnd(&z);
-    if (rc != Z_STREAM_END) {
-        fprintf(stderr, "mp-testserver: deflate: error %d\n", rc);
-        return -1;
-    }
-    return 0;
-}
 
 /* Fills ss with the loopback address host and port. The function returns
  * its length, or 0 (after saying so) if host is not a loopback address. */
@@ -924,7 +450,7 @@ err:
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
-    event_base_loopbreak(((struct server *)arg)->base);
+    event_base_loopbreak(((struct ts_server *)arg)->base);
 }
 
 /* stdin watcher (--exit-on-stdin-eof): EOF or a read error stops us. */
@@ -934,13 +460,13 @@ static void on_stdin(evutil_socket_t fd, short what, void *arg)
     ssize_t n = read(fd, buf, sizeof(buf));
 
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-        event_base_loopbreak(((struct server *)arg)->base);
+        event_base_loopbreak(((struct ts_server *)arg)->base);
 }
 
 /* Creates the evhttp server on the listening socket *lfd, which becomes
  * the server's (*lfd = -1) once a listener holds it. The function returns
  * 0, or -1 after saying which call failed. */
-static int http_init(struct server *srv, int *lfd)
+static int http_init(struct ts_server *srv, int *lfd)
 {
     struct evconnlistener *l;
 
@@ -976,7 +502,7 @@ static int http_init(struct server *srv, int *lfd)
  * events and the evhttp server on *lfd (see http_init). The function
  * returns 0, or -1 after saying which call failed (server_free() cleans
  * up either way). */
-static int server_init(struct server *srv, int *lfd, int watch_stdin)
+static int server_init(struct ts_server *srv, int *lfd, int watch_stdin)
 {
     struct event_base *b;
     const char *what = "event_base_new/priority_init";
@@ -1008,7 +534,7 @@ err:
 
 /* Tears down what server_init built, connections first (their close
  * callbacks free our records). */
-static void server_free(struct server *srv)
+static void server_free(struct ts_server *srv)
 {
     size_t i;
 
@@ -1026,7 +552,6 @@ static void server_free(struct server *srv)
         event_free(srv->stdin_ev);
     if (srv->base != NULL)
         event_base_free(srv->base);
-    flaky_clear(srv);
     free(srv->fresh);
     free(srv->conns);
 }
@@ -1037,7 +562,7 @@ static void server_free(struct server *srv)
  * exit status. */
 static int serve(int lfd, int watch_stdin, const sigset_t *stops)
 {
-    struct server srv;
+    struct ts_server srv;
     int rc = EXIT_SYSTEM, ok;
 
     memset(&srv, 0, sizeof(srv));
@@ -1060,20 +585,10 @@ static void usage(FILE *f)
 {
     fputs("usage: mp-testserver [--host 127.0.0.1|::1] [--port N] "
           "[--procs N] [--exit-on-stdin-eof]\n"
-          "Prints \"PORT <n>\" once bound, then serves HTTP/1.1 on loopback:\n"
-          "  / /ok               200 ok\n"
-          "  /bytes/N            N pattern bytes (N <= 100 MiB)\n"
-          "  /status/CODE        that status; ?retry_after=S adds Retry-After\n"
-          "  /delay/MS           200 ok after MS ms\n"
-          "  /redirect/N         302 to /redirect/N-1; /redirect/0 is 200\n"
-          "  /redirect-loop      302 to itself\n"
-          "  /chunked/N          N bytes, chunked\n"
-          "  /gzip               a gzip-encoded text body\n"
-          "  /echo               the request as JSON (any method)\n"
-          "  /drop               announces 1000 bytes, sends 500, closes\n"
-          "  /hang               never answers\n"
-          "  /flaky/KEY/K        503 (Retry-After: 0) K times per KEY, then 200\n"
-          "  /stats              {connections, requests, open}; per process,\n"
+          "Prints \"PORT <n>\" once bound, then serves HTTP/1.1 on loopback:\n",
+          f);
+    fputs(ts_routes_help, f);
+    fputs("  /stats              {connections, requests, open}; per process,\n"
           "                      so exact only with --procs 1 (the default)\n",
           f);
 }
@@ -1098,7 +613,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         case 'e': o->exit_on_stdin_eof = 1; break;
         case 'H': usage(stdout); exit(0);
         case 'p':
-            if (parse_num(optarg, 65535, &v) != 0) {
+            if (ts_parse_num(optarg, 65535, &v) != 0) {
                 fprintf(stderr, "mp-testserver: --port must be 0-65535, "
                                 "got %s\n", optarg);
                 return EXIT_USAGE;
@@ -1106,7 +621,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->port = (int)v;
             break;
         case 'n':
-            if (parse_num(optarg, 256, &v) != 0 || v < 1) {
+            if (ts_parse_num(optarg, 256, &v) != 0 || v < 1) {
                 fprintf(stderr, "mp-testserver: --procs must be 1-256, "
                                 "got %s\n", optarg);
                 return EXIT_USAGE;
@@ -1157,10 +672,12 @@ int main(int argc, char **argv)
     if ((rc = parse_args(argc, argv, &o)) != 0)
         return rc;
     signal(SIGPIPE, SIG_IGN);
-    if (init_bodies() != 0)
+    for (i = 0; i < (int)sizeof(pattern); i++)
+        pattern[i] = (char)('a' + i % 26);
+    if (ts_routes_init() != 0)
         return EXIT_SYSTEM;
     if ((lfd = listen_on(o.host, o.port, &port)) < 0) {
-        free(gzip_body);
+        ts_routes_free();
         return EXIT_SYSTEM;
     }
     sigemptyset(&stops);
@@ -1171,7 +688,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (fork_helpers(o.procs, kids, &nkids)) {
         rc = serve(lfd, 0, &stops);
-        free(gzip_body);
+        ts_routes_free();
         return rc;
     }
     rc = serve(lfd, o.exit_on_stdin_eof, &stops);
@@ -1188,6 +705,6 @@ int main(int argc, char **argv)
             rc = EXIT_SYSTEM;
         }
     }
-    free(gzip_body);
+    ts_routes_free();
     return rc;
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Shell twin of tu_nginx_start()/tu_nginx_stop() in tests/testutil.c, for the
-# benchmark scripts. Same configuration, same files; keep the two in step.
+# nginx for the benchmarks and the end-to-end tests: the one place that
+# configures and starts it (tests/testutil.c's tu_nginx_start runs this).
 #
-#   tests/nginx.sh start DIR [--tls]   prints "PORT n" (and "TLS_PORT n",
-#                                      "CAFILE DIR/cert.pem" with --tls), and
-#                                      returns with nginx running
-#   tests/nginx.sh stop DIR            stops it (SIGTERM, SIGKILL after 10 s)
+#   tools/nginx.sh start DIR [--tls]   prints "PORT n" (and "TLS_PORT n",
+#                                      "CAFILE DIR/cert.pem" with --tls;
+#                                      "ECHO 1" when /delay/100 is served),
+#                                      and returns with nginx running; its
+#                                      master's pid is in DIR/nginx.master
+#   tools/nginx.sh stop DIR            stops it (SIGTERM, SIGKILL after 10 s)
 #
 # DIR must exist. nginx serves DIR/www: /1k, /256k, /text (text/plain, gzip'd
 # on request) and, with the echo module, /delay/100. Exit status 3 means
@@ -129,6 +131,7 @@ start() { # DIR [--tls]
         echo "$pid" >"$dir/nginx.master"
         if wait_ready "$pid" "$port" "$tls_port"; then
             echo "PORT $port"
+            [[ $echo == 1 ]] && echo "ECHO 1"
             [[ $tls == 1 ]] && { echo "TLS_PORT $tls_port"; echo "CAFILE $dir/cert.pem"; }
             return 0
         fi
