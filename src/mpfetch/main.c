@@ -146,6 +146,12 @@ static int report_errors(const mpf_app *a, int imap_rc, int finish_rc)
     }
     if (!failed && imap_rc == MP_ECANCELED && mpf_signals_count() == 0)
         failed = 1; /* canceled by nobody we know of */
+    if (a->stats.canceled && mpf_signals_count() == 0) {
+        fprintf(stderr, "mpfetch: %llu lines did not finish and have no "
+                        "record; run again with --resume to finish them\n",
+                (unsigned long long)a->stats.canceled);
+        failed = 1;
+    }
     if (a->lost_results || (imap_rc == 0 && a->inflight.count)) {
         fprintf(stderr, "mpfetch: the pool lost track of %llu tasks: %llu "
                         "results were unexpected, %llu never came\n",

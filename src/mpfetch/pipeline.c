@@ -6,7 +6,9 @@
  *   mpf_on_result  result -> record (the worker's, or one of ours) -> writer
  *
  * Every input line that passes the filters gets exactly one record, unless
- * its task was canceled (then none, so --resume runs it again).
+ * its task did not finish because the run was stopped (MP_ECANCELED) or the
+ * pool failed (MP_EABORTED): then none, so --resume runs it again, and the
+ * exit status says the run is incomplete.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -160,10 +162,20 @@ int mpf_next(void *ud, mp_buf *in)
     }
 }
 
+/* Returns 1 if a task ended with code did not finish for a reason that is
+   not its own (the run was canceled, the pool failed): its line must get
+   no record, so --resume runs it. Returns 0 for a final outcome, MP_EWORKER
+   included (the task crashed its worker max_attempts times). */
+static int unfinished(int code)
+{
+    return code == MP_ECANCELED || code == MP_EABORTED;
+}
+
 /*
  * mp_result_fn. Writes the worker's record for index, or the CLI's own when
  * the task failed at the pool level (no record came back), or nothing for
- * a canceled task. Returns 0, or 1 to stop the run after an output error.
+ * a task that did not finish (unfinished()). Returns 0, or 1 to stop the
+ * run after an output error.
  */
 int mpf_on_result(void *ud, size_t index, mp_result *r)
 {
@@ -179,7 +191,7 @@ int mpf_on_result(void *ud, size_t index, mp_result *r)
     int have = r->data && r->len >= sizeof(h);
     if (have)
         memcpy(&h, r->data, sizeof(h)); /* r->data may be unaligned */
-    if (r->status == MP_ECANCELED || (have && h.error == MP_ECANCELED)) {
+    if (unfinished(r->status) || (have && unfinished(h.error))) {
         a->stats.canceled++;
         rc = mpf_writer_skip(&a->writer, seq);
         return rc ? (output_failed(a, rc), 1) : 0;

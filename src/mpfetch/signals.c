@@ -1,8 +1,10 @@
 /*
- * SIGINT and SIGTERM. The first SIGINT only raises a flag: the reader stops
- * pulling input and the ticker gives the requests in flight a grace period
- * before it cancels the pool. A second SIGINT, or SIGTERM, cancels at once
- * from the handler (mp_pool_cancel is async-signal-safe). The handler does
+ * SIGINT, SIGTERM and SIGHUP. The first SIGINT only raises a flag: the
+ * reader stops pulling input and the ticker gives the requests in flight a
+ * grace period before it cancels the pool. A second SIGINT, or SIGTERM or
+ * SIGHUP (timeout(1), systemd, Slurm, a closed terminal: usually sent to
+ * the whole process group, which the pool's processes ignore), cancels at
+ * once from the handler (mp_pool_cancel is async-signal-safe). The handler does
  * nothing else: output is flushed by the main thread after
  * mp_pool_imap returns.
  */
@@ -20,7 +22,7 @@ static mp_pool *_Atomic g_pool;
 static void on_signal(int sig)
 {
     int saved = errno;
-    if (sig == SIGTERM && g_count < 2)
+    if ((sig == SIGTERM || sig == SIGHUP) && g_count < 2)
         g_count = 2;
     else if (g_count < 1000)
         g_count = g_count + 1;
@@ -41,7 +43,8 @@ int mpf_signals_install(void)
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+    if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
+        sigaction(SIGHUP, &sa, NULL))
         return -errno;
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL))
@@ -55,13 +58,14 @@ void mpf_signals_set_pool(mp_pool *p)
     atomic_store(&g_pool, p);
 }
 
-/* Returns how many interrupting signals arrived (SIGTERM counts 2). */
+/* Returns how many interrupting signals arrived (SIGTERM and SIGHUP count
+   2). */
 int mpf_signals_count(void)
 {
     return g_count;
 }
 
-/* Blocks (or unblocks) SIGINT and SIGTERM in the calling thread, so a
+/* Blocks (or unblocks) SIGINT, SIGTERM and SIGHUP in the calling thread, so a
    thread created meanwhile never runs the handler. Returns 0 or a positive
    error number. */
 static int mask(int how)
@@ -70,6 +74,7 @@ static int mask(int how)
     sigemptyset(&s);
     sigaddset(&s, SIGINT);
     sigaddset(&s, SIGTERM);
+    sigaddset(&s, SIGHUP);
     return pthread_sigmask(how, &s, NULL);
 }
 
