@@ -83,6 +83,34 @@ static inline pid_t e2e_spawn(char *const argv[], const char *in_path,
     return e2e_spawn_fd(argv, in_path, -1, out_path, err_path);
 }
 
+/* Like e2e_spawn, with the child leading a new process group (pgid == its
+   pid), as a shell job or a timeout(1) child does: kill(-pid, sig) then
+   reaches it and every process it starts. Returns the pid, or -1. */
+static inline pid_t e2e_spawn_pgroup(char *const argv[], const char *in_path,
+                                     const char *out_path,
+                                     const char *err_path)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    pid_t pid;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, in_path ? in_path : "/dev/null",
+                                     O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path ? out_path
+                                                      : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path ? err_path
+                                                      : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&at, 0);
+    int rc = posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
+    posix_spawnattr_destroy(&at);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc == 0 ? pid : -1;
+}
+
 /*
  * Waits for pid at most timeout_s seconds (then SIGKILLs it). Returns the
  * exit status, 128 + the signal that ended it, or -1 on timeout.
