@@ -37,16 +37,31 @@
 #define HTTP_MAX_REDIRS 10L                /* default with follow_redirects */
 #define HTTP_MAX_HEADERS ((size_t)1 << 20) /* header block cap */
 #define HTTP_FREE_EASY 256                 /* idle easy handles kept */
-#define HTTP_IDLE_CONNS 256 /* idle connections kept without a total cap */
+#define HTTP_IDLE_CONNS 256 /* idle connections kept with limits set */
+#define HTTP_SHARD_XFERS 32 /* transfers at once per multi without limits */
+#define HTTP_SHARD_IDLE 64  /* connections kept per multi without limits */
 #define HTTP_URL_SHOWN 200  /* URL bytes quoted in messages */
+
+/* One curl multi handle and its timer. Without connection limits a worker
+   spreads its transfers over several of them, HTTP_SHARD_XFERS at most
+   each: curl 7.88 walks every connection of a multi handle's cache when it
+   looks for one to reuse, when a handle leaves the multi, and when it
+   trims the cache, so the cost per transfer grows with the connections of
+   one multi handle. */
+typedef struct http_multi {
+    CURLM *multi;
+    struct event *timer;
+    struct http_state *s;
+    unsigned active; /* transfers in it now */
+} http_multi;
 
 /* The worker's curl state. One per worker process (workers never fork,
    and the forkserver they come from never runs mp_http). */
 typedef struct http_state {
-    CURLM *multi;
     CURLSH *share;
     struct event_base *base;
-    struct event *timer;
+    http_multi **mh; /* multi handles, created as needed, never freed */
+    int n_mh, cap_mh, cur;
     struct event **sock_ev; /* one event per fd number, kept and reused */
     int n_sock_ev;
     size_t n_free;
@@ -63,6 +78,7 @@ enum { XFER_NEW, XFER_ACTIVE, XFER_DONE, XFER_RELEASED };
 typedef struct xfer {
     mp_task *task;
     const mp_http_request *req;
+    http_multi *mh; /* the multi handle it runs in */
     CURL *easy;
     struct curl_slist *headers;
     int state;
@@ -298,12 +314,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
  * queued (curl_multi_remove_handle drops that message), so nothing is
  * cached across a wake.
  */
-static void drain(http_state *s)
+static void drain(http_multi *m)
 {
     CURLMsg *msg;
     int left;
 
-    while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
+    while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
         CURL *easy = msg->easy_handle;
         CURLcode cc = msg->data.result;
         xfer *x = NULL;
@@ -311,9 +327,10 @@ static void drain(http_state *s)
         if (msg->msg != CURLMSG_DONE)
             continue;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
-        curl_multi_remove_handle(s->multi, easy);
+        curl_multi_remove_handle(m->multi, easy);
         if (!x || x->state != XFER_ACTIVE)
             continue;
+        m->active--;
         x->result = cc;
         x->state = XFER_DONE;
         mp__task_wake(x->task, 0);
@@ -323,27 +340,27 @@ static void drain(http_state *s)
 /* libevent: a socket curl watches is ready. */
 static void on_event(evutil_socket_t fd, short what, void *arg)
 {
-    http_state *s = arg;
+    http_multi *m = arg;
     int flags = 0, running;
 
     if (what & EV_READ)
         flags |= CURL_CSELECT_IN;
     if (what & EV_WRITE)
         flags |= CURL_CSELECT_OUT;
-    curl_multi_socket_action(s->multi, fd, flags, &running);
-    drain(s);
+    curl_multi_socket_action(m->multi, fd, flags, &running);
+    drain(m);
 }
 
 /* libevent: curl's timer expired. */
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
-    http_state *s = arg;
+    http_multi *m = arg;
     int running;
 
     (void)fd;
     (void)what;
-    curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    drain(s);
+    curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    drain(m);
 }
 
 /* Returns the event kept for fd number fd, allocating it (unassigned) the
@@ -376,12 +393,12 @@ static struct event *sock_event(http_state *s, curl_socket_t fd)
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *clientp,
                      void *sockp)
 {
-    http_state *s = clientp;
+    http_multi *m = clientp;
     short kind = EV_PERSIST;
 
     (void)easy;
     (void)sockp;
-    struct event *ev = sock_event(s, fd);
+    struct event *ev = sock_event(m->s, fd);
     if (!ev)
         return -1;
     if (event_initialized(ev))
@@ -392,32 +409,40 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *clientp,
         kind |= EV_READ;
     if (what & CURL_POLL_OUT)
         kind |= EV_WRITE;
-    event_assign(ev, s->base, fd, kind, on_event, s);
+    event_assign(ev, m->s->base, fd, kind, on_event, m);
     return event_add(ev, NULL) == 0 ? 0 : -1;
 }
 
 /* CURLMOPT_TIMERFUNCTION: (re)arms or deletes the one timer. Returns 0. */
 static int on_timer(CURLM *multi, long ms, void *clientp)
 {
-    http_state *s = clientp;
+    http_multi *m = clientp;
     struct timeval tv;
 
     (void)multi;
     if (ms < 0)
-        return evtimer_del(s->timer) == 0 ? 0 : -1;
+        return evtimer_del(m->timer) == 0 ? 0 : -1;
     tv.tv_sec = ms / 1000;
     tv.tv_usec = (ms % 1000) * 1000;
-    return evtimer_add(s->timer, &tv) == 0 ? 0 : -1;
+    return evtimer_add(m->timer, &tv) == 0 ? 0 : -1;
 }
 
 /* ---- the per-worker state ----------------------------------------------- */
+
+/* Returns 1 if connection limits are set: then every transfer runs in
+   one multi handle, which enforces them. */
+static int limits_set(void)
+{
+    return g_limit_total || g_limit_host;
+}
 
 /* Applies the connection limits to the multi handle. */
 static void apply_limits(CURLM *multi)
 {
     long idle = g_limit_total                    ? (long)g_limit_total
                 : g_limit_host > HTTP_IDLE_CONNS ? (long)g_limit_host
-                                                 : HTTP_IDLE_CONNS;
+                : limits_set()                   ? HTTP_IDLE_CONNS
+                                                 : HTTP_SHARD_IDLE;
 
     curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
                       (long)g_limit_total);
@@ -426,12 +451,72 @@ static void apply_limits(CURLM *multi)
     /* A fixed idle cache: curl's default (four per handle in the multi)
        shrinks whenever few tasks are in flight and closes warm
        connections that the next burst must open again; and in curl 7.x,
-       0 means no bound at all. */
+       0 means no bound at all. Without limits a multi handle never holds
+       more than HTTP_SHARD_XFERS transfers, so HTTP_SHARD_IDLE is above
+       the connections it has in use: curl trims the cache (a walk over all
+       of it, and a closed connection) only when it holds more. */
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, idle);
 }
 
-/* Builds the multi and share handles and the timer on base. Returns 0,
-   MP_ENOMEM or MP_EHTTP (curl_global_init failed). */
+/* Adds a multi handle (and its timer) to s. Returns it, or NULL if out of
+   memory. */
+static http_multi *multi_add(http_state *s)
+{
+    http_multi *m;
+
+    if (s->n_mh == s->cap_mh) {
+        int cap = s->cap_mh ? 2 * s->cap_mh : 8;
+        http_multi **t = realloc(s->mh, (size_t)cap * sizeof *t);
+        if (!t)
+            return NULL;
+        s->mh = t;
+        s->cap_mh = cap;
+    }
+    if (!(m = calloc(1, sizeof *m)))
+        return NULL;
+    m->s = s;
+    m->multi = curl_multi_init();
+    m->timer = evtimer_new(s->base, on_timeout, m);
+    if (!m->multi || !m->timer) {
+        if (m->timer)
+            event_free(m->timer);
+        if (m->multi)
+            curl_multi_cleanup(m->multi);
+        free(m);
+        return NULL;
+    }
+    curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
+    curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
+    apply_limits(m->multi);
+    s->mh[s->n_mh++] = m;
+    return m;
+}
+
+/*
+ * Returns the multi handle for the next transfer: the first one (with
+ * limits set); else the latest used or the first one that runs fewer than
+ * HTTP_SHARD_XFERS transfers (its idle connections are warm), else a new
+ * one. NULL if out of memory.
+ */
+static http_multi *multi_pick(http_state *s)
+{
+    if (limits_set())
+        return s->n_mh ? s->mh[0] : multi_add(s);
+    if (s->cur < s->n_mh && s->mh[s->cur]->active < HTTP_SHARD_XFERS)
+        return s->mh[s->cur];
+    for (int i = 0; i < s->n_mh; i++)
+        if (s->mh[i]->active < HTTP_SHARD_XFERS) {
+            s->cur = i;
+            return s->mh[i];
+        }
+    s->cur = s->n_mh;
+    return multi_add(s);
+}
+
+/* Builds the share handle on base (multi handles come with transfers).
+   Returns 0, MP_ENOMEM or MP_EHTTP (curl_global_init failed). */
 static int state_create(http_state *s, struct event_base *base)
 {
     static int global_done;
@@ -443,28 +528,11 @@ static int state_create(http_state *s, struct event_base *base)
     }
     memset(s, 0, sizeof *s);
     s->base = base;
-    s->multi = curl_multi_init();
-    s->share = curl_share_init();
-    s->timer = evtimer_new(base, on_timeout, s);
-    if (!s->multi || !s->share || !s->timer)
-        goto fail;
+    if (!(s->share = curl_share_init()))
+        return MP_ENOMEM;
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
-    apply_limits(s->multi);
     return 0;
-fail:
-    if (s->timer)
-        event_free(s->timer);
-    if (s->share)
-        curl_share_cleanup(s->share);
-    if (s->multi)
-        curl_multi_cleanup(s->multi);
-    memset(s, 0, sizeof *s);
-    return MP_ENOMEM;
 }
 
 /*
@@ -478,9 +546,9 @@ static int state_get(http_state **out)
 
     if (!base)
         return MP_EINVAL;
-    if (g_http.multi && g_http.base != base)
+    if (g_http.share && g_http.base != base)
         memset(&g_http, 0, sizeof g_http);
-    if (!g_http.multi && (rc = state_create(&g_http, base)) != 0)
+    if (!g_http.share && (rc = state_create(&g_http, base)) != 0)
         return rc;
     *out = &g_http;
     return 0;
@@ -626,8 +694,10 @@ static void xfer_release(xfer *x)
 {
     if (x->state == XFER_RELEASED)
         return;
-    if (x->state == XFER_ACTIVE)
-        curl_multi_remove_handle(g_http.multi, x->easy);
+    if (x->state == XFER_ACTIVE) {
+        curl_multi_remove_handle(x->mh->multi, x->easy);
+        x->mh->active--;
+    }
     if (x->easy)
         easy_put(&g_http, x->easy);
     x->easy = NULL;
@@ -677,13 +747,19 @@ static int xfer_start(http_state *s, xfer *x, mp_http_response *resp)
         return resp_fail(resp, MP_EIO, "fopen(%s): %s", req->body_path,
                          strerror(e));
     }
-    if ((mc = curl_multi_add_handle(s->multi, x->easy)) != CURLM_OK) {
+    if (!(x->mh = multi_pick(s))) {
+        xfer_release(x);
+        return resp_fail(resp, MP_ENOMEM, "%s %.*s: out of memory",
+                         req_method(req), HTTP_URL_SHOWN, req->url);
+    }
+    if ((mc = curl_multi_add_handle(x->mh->multi, x->easy)) != CURLM_OK) {
         xfer_release(x);
         return resp_fail(resp,
                          mc == CURLM_OUT_OF_MEMORY ? MP_ENOMEM : MP_EHTTP,
                          "curl_multi_add_handle: %s", curl_multi_strerror(mc));
     }
     x->state = XFER_ACTIVE;
+    x->mh->active++;
     return 0;
 }
 
@@ -835,7 +911,7 @@ int mp_http_set_limits(unsigned total, unsigned per_host)
         return MP_EINVAL;
     g_limit_total = total;
     g_limit_host = per_host;
-    if (g_http.multi)
-        apply_limits(g_http.multi);
+    for (int i = 0; i < g_http.n_mh; i++)
+        apply_limits(g_http.mh[i]->multi);
     return 0;
 }

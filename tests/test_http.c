@@ -455,42 +455,84 @@ static void test_body_path(void **state)
     mp_pool_destroy(p);
 }
 
-/* 10,000 keep-alive requests, 2 workers x 64 tasks, at most 8 connections
-   per host per worker. */
-static void test_keepalive_limits(void **state)
+/* Runs n × /bytes/100 in p; asserts every one is a 200 with its 100
+   bytes and that the server saw n requests. Returns the connections the
+   server saw opened meanwhile. */
+static long map_bytes100(mp_pool *p, size_t n)
 {
-    enum { N = 10000 };
-    mp_pool *p = pool_new(2, 64, 0, limits_8);
     spec s = mkspec("/bytes/100");
-    mp_buf *in = calloc(N, sizeof *in);
-    mp_result *out = calloc(N, sizeof *out);
+    mp_buf *in = calloc(n, sizeof *in);
+    mp_result *out = calloc(n, sizeof *out);
     long c0, r0, c1, r1;
 
     assert_non_null(in);
     assert_non_null(out);
-    for (size_t i = 0; i < N; i++)
+    for (size_t i = 0; i < n; i++)
         in[i] = (mp_buf){&s, sizeof s};
     assert_int_equal(tu_ts_get_stats(&g_ts, &c0, &r0), 0);
-    assert_int_equal(mp_pool_map(p, http_task, in, N, out), 0);
-    for (size_t i = 0; i < N; i++) {
+    assert_int_equal(mp_pool_map(p, http_task, in, n, out), 0);
+    for (size_t i = 0; i < n; i++) {
         seen o;
         assert_int_equal(out[i].status, 0);
         assert_int_equal(out[i].len, sizeof o);
         memcpy(&o, out[i].data, sizeof o);
-        assert_int_equal(o.error, 0);
+        if (o.error)
+            fail_msg("request %zu: %s (%s)", i, mp_err_name(o.error),
+                     o.message);
         assert_int_equal(o.status, 200);
         assert_int_equal(o.body_len, 100);
         mp_result_clear(&out[i]);
     }
     assert_int_equal(tu_ts_get_stats(&g_ts, &c1, &r1), 0);
-    assert_int_equal(r1 - r0, N);
+    assert_int_equal(r1 - r0, (long)n);
     print_message("keep-alive: %ld connections for %ld requests\n", c1 - c0,
                   r1 - r0);
-    assert_true(c1 - c0 >= 1);
-    assert_true(c1 - c0 <= 8 * 2);
     free(in);
     free(out);
+    return c1 - c0;
+}
+
+/* Waits (10 s at most) until the server has no connection open. */
+static void wait_none_open(void)
+{
+    long open = -1;
+    struct timespec t0, now;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        assert_int_equal(tu_ts_get_open(&g_ts, &open), 0);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (open != 0 && now.tv_sec - t0.tv_sec < 10);
+    if (open != 0)
+        fail_msg("%ld connections still open after 10 s", open);
+}
+
+/* 10,000 keep-alive requests, 2 workers x 64 tasks, at most 8 connections
+   per host per worker. */
+static void test_keepalive_limits(void **state)
+{
+    mp_pool *p = pool_new(2, 64, 0, limits_8);
+    long c = map_bytes100(p, 10000);
+
+    assert_true(c >= 1);
+    assert_true(c <= 8 * 2);
     mp_pool_destroy(p);
+}
+
+/* 4,000 keep-alive requests, 1 worker x 200 tasks, no connection limits:
+   the transfers spread over several curl multi handles (32 each), every
+   request succeeds, and connections are reused: a multi handle keeps the
+   connections of its busiest moment, at most its 32 transfers, and a
+   200-task burst fills 7 of them. */
+static void test_keepalive_many(void **state)
+{
+    mp_pool *p = pool_new(1, 200, 0, NULL);
+    long c = map_bytes100(p, 4000);
+
+    assert_true(c >= 1);
+    assert_true(c <= 7 * 32);
+    mp_pool_destroy(p);
+    wait_none_open();
 }
 
 /* Each failure has its own code; the pool is fine afterwards. */
@@ -573,7 +615,6 @@ static void test_cancel_in_transfer(void **state)
     mp_pool *p = pool_new(1, 32, 0, NULL);
     cancel_feed f = {.hang = mkspec("/hang"), .stats = mkspec("/stats"),
                      .n = 10};
-    long open = -1;
 
     f.stats.repeat = 10;
     assert_int_equal(mp_pool_imap(p, cancel_task, cancel_next, cancel_result,
@@ -581,13 +622,7 @@ static void test_cancel_in_transfer(void **state)
                      MP_ECANCELED);
     assert_int_equal(f.got_ok, 1);
     assert_int_equal(f.got_canceled, 10);
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    do { /* bounded wait (10 s) for the worker to drop the transfers */
-        assert_int_equal(tu_ts_get_open(&g_ts, &open), 0);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    } while (open != 0 && now.tv_sec - t0.tv_sec < 10);
-    assert_int_equal(open, 0);
+    wait_none_open(); /* the worker dropped the transfers */
     spec ok = mkspec("/ok");
     seen o = run(p, &ok);
     expect_ok(&o, "ok");
@@ -777,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_task_timeout),
         cmocka_unit_test(test_keepalive_limits),
+        cmocka_unit_test(test_keepalive_many),
         cmocka_unit_test(test_cancel_in_transfer),
         cmocka_unit_test(test_worker_killed),
         cmocka_unit_test(test_https),
