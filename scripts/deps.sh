@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs, only those missing.
-# Usage: scripts/deps.sh [--bench]   (--bench adds the peers bench/ compares)
+# Usage: scripts/deps.sh [--bench] [--slurm]
+#   --bench adds the peers bench/ compares; --slurm adds Slurm and munge for
+#   the Slurm test (tests/slurm/slurm.sh starts its own daemons).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libevent-dev libnanomsg-dev
       libcmocka-dev libcurl4-openssl-dev libjansson-dev libssl-dev zlib1g-dev
       nginx-light libnginx-mod-http-echo openssl curl)
-if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(wrk python3 python3-aiohttp hyperfine)
-fi
+for arg in "$@"; do
+  case $arg in
+    --bench) pkgs+=(wrk python3 python3-aiohttp hyperfine) ;;
+    --slurm) pkgs+=(slurm-wlm munge) ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -22,3 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # nginx from the package starts a system instance; the tests run their own.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+# Likewise Slurm's daemons: the Slurm test starts its own, on its own ports.
+if command -v systemctl >/dev/null 2>&1 && [ -e /lib/systemd/system/slurmd.service ]; then
+  systemctl disable --now slurmctld slurmd >/dev/null 2>&1 || true
+fi

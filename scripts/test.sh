@@ -3,7 +3,7 @@
 # Usage: scripts/test.sh [--asan]   (--asan: under AddressSanitizer + UBSan)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh --slurm # --slurm: the Slurm test's scheduler
 dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 if [ "${1:-}" = "--asan" ]; then
   dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DMP_SANITIZE=ON)
