@@ -191,11 +191,18 @@ static int stream(mpf_app *a, mp_pool *pool)
     mpf_signals_set_pool(NULL);
     mp_pool_stats ps;
     mp_pool_get_stats(pool, &ps); /* before destroy: workers' CPU */
+    int workers = mp_pool_workers(pool);
     mp_pool_destroy(pool);
     int failed = report_errors(a, rc, frc);
     int interrupted = mpf_signals_count() > 0;
+    mpf_run_info ri = {elapsed, interrupted, workers, ps.worker_cpu_us,
+                       mpf_self_cpu_us()};
     if (!cfg->quiet)
-        mpf_stats_print(&a->stats, elapsed, interrupted, ps.worker_cpu_us);
+        mpf_stats_print(&a->stats, elapsed, interrupted, ri.worker_cpu_us,
+                        ri.self_cpu_us);
+    if (cfg->summary_json &&
+        mpf_summary_json(cfg->summary_json, &a->stats, &ri))
+        failed = 1;
     if (interrupted)
         return MPF_EXIT_INTERRUPTED;
     if (failed)

@@ -11,6 +11,7 @@
  *   writer.c     whole-line buffered output, --ordered reorder window
  *   resume.c     --resume: line numbers already in the output file
  *   stats.c      counters, latency histogram, the summary
+ *   summary.c    --summary-json: the summary as JSON
  *   ticker.c     progress line, stale-output flush, SIGINT grace timer
  *   signals.c    SIGINT / SIGTERM handling
  *   pipeline.c   the next() / on_result() pair given to mp_pool_imap
@@ -78,6 +79,7 @@ typedef struct mpf_config {
     int quiet;
     int progress;            /* -1: if stderr is a TTY, 0: never, 1: always */
     const char *input;       /* NULL or "-": stdin */
+    const char *summary_json; /* --summary-json FILE; NULL: none */
 } mpf_config;
 
 /* ---- options.c ---------------------------------------------------------- */
@@ -195,7 +197,19 @@ void mpf_stats_add(mpf_stats *s, const fetch_out *h);
 void mpf_stats_add_error(mpf_stats *s, int code);
 uint64_t mpf_stats_percentile(const mpf_stats *s, double p);
 void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted,
-                     uint64_t worker_cpu_us);
+                     uint64_t worker_cpu_us, uint64_t self_cpu_us);
+uint64_t mpf_self_cpu_us(void);
+
+/* ---- summary.c ---------------------------------------------------------- */
+typedef struct mpf_run_info {
+    double elapsed_s;
+    int interrupted;
+    int workers;
+    uint64_t worker_cpu_us, self_cpu_us;
+} mpf_run_info;
+
+int mpf_summary_json(const char *path, const mpf_stats *s,
+                     const mpf_run_info *r);
 
 /* Counters the ticker thread reads while the coordinator runs. */
 typedef struct mpf_counters {

@@ -32,7 +32,8 @@ enum {
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_GRACE,
-    OPT_VERSION
+    OPT_VERSION,
+    OPT_SUMMARY_JSON
 };
 
 static const char short_opts[] = "w:c:X:H:d:Lko:ifqh";
@@ -69,6 +70,7 @@ static const struct option long_opts[] = {
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"grace", required_argument, NULL, OPT_GRACE},
+    {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
@@ -114,6 +116,8 @@ static void usage(FILE *out)
         "Run:\n"
         "  -f, --fail-on-http-error exit 22 if any record is not ok\n"
         "  -q, --quiet              no summary\n"
+        "      --summary-json FILE  write the summary to FILE as JSON (also\n"
+        "                           with -q)\n"
         "      --progress           progress line even if stderr is no TTY\n"
         "      --no-progress        never a progress line\n"
         "      --grace SECONDS      after Ctrl-C, let requests finish "
@@ -417,6 +421,11 @@ static int apply(mpf_config *cfg, int c, const char *arg)
     case 'f':
     case OPT_FAIL: cfg->fail_on_error = 1; return 0;
     case 'q': cfg->quiet = 1; return 0;
+    case OPT_SUMMARY_JSON:
+        if (!*arg)
+            return bad("--summary-json must name a file, got \"\"");
+        cfg->summary_json = arg;
+        return 0;
     case OPT_PROGRESS: cfg->progress = 1; return 0;
     case OPT_NO_PROGRESS: cfg->progress = 0; return 0;
     case OPT_VERSION:

@@ -137,15 +137,21 @@ static void put_counts(FILE *f, const mpf_stats *s)
     fputc('\n', f);
 }
 
-/* Prints the CPU the run cost: the workers' (which `time mpfetch` cannot
-   see: they are not its children) and the coordinator's. */
-static void put_cpu(FILE *f, const mpf_stats *s, uint64_t worker_cpu_us)
+/* Returns the user+system CPU this process (the coordinator) has used, in
+   microseconds. */
+uint64_t mpf_self_cpu_us(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    uint64_t self = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
-                        1000000u +
-                    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+           (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/* Prints the CPU the run cost: the workers' (which `time mpfetch` cannot
+   see: they are not its children) and the coordinator's. */
+static void put_cpu(FILE *f, const mpf_stats *s, uint64_t worker_cpu_us,
+                    uint64_t self)
+{
     fprintf(f, "  cpu: workers %.2f s, mpfetch %.2f s", worker_cpu_us / 1e6,
             self / 1e6);
     if (s->records)
@@ -160,7 +166,7 @@ static void put_cpu(FILE *f, const mpf_stats *s, uint64_t worker_cpu_us)
  * left undone.
  */
 void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted,
-                     uint64_t worker_cpu_us)
+                     uint64_t worker_cpu_us, uint64_t self_cpu_us)
 {
     char *text = NULL;
     size_t len = 0;
@@ -182,7 +188,7 @@ void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted,
         put_latency(f, ", max", s->max_us);
         fputc('\n', f);
     }
-    put_cpu(f, s, worker_cpu_us);
+    put_cpu(f, s, worker_cpu_us, self_cpu_us);
     if (interrupted)
         fprintf(f, "  interrupted: %llu requests canceled; run again with "
                    "--resume -o FILE to finish\n",

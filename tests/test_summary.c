@@ -1,0 +1,259 @@
+/*
+ * mpfetch --summary-json against mp-testserver: the JSON summary holds the
+ * numbers the records say (counts by status class and error code, bytes,
+ * the slowest request) and the ones the human summary prints (records,
+ * req/s, CPU); it is written with -q too; a bad path is a runtime error;
+ * and "workers" shows the default following the affinity mask under
+ * `taskset -c 0`.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <math.h>
+
+#include "mpfetch_e2e.h"
+#include "testutil.h"
+
+static struct {
+    tu_ts ts;
+    char *dir;
+    const char *bin;
+    char in[600], out[600], err[600], sum[600];
+} g;
+
+static int setup(void **state)
+{
+    memset(&g, 0, sizeof(g));
+    g.bin = e2e_mpfetch();
+    g.dir = tu_tmpdir();
+    if (!g.bin || !g.dir || tu_ts_start(&g.ts, NULL) != 0)
+        return -1;
+    e2e_path(g.in, sizeof(g.in), g.dir, "in.txt");
+    e2e_path(g.out, sizeof(g.out), g.dir, "out.jsonl");
+    e2e_path(g.err, sizeof(g.err), g.dir, "err.txt");
+    e2e_path(g.sum, sizeof(g.sum), g.dir, "summary.json");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tu_ts_stop(&g.ts);
+    if (g.dir)
+        tu_rm_rf(g.dir);
+    free(g.dir);
+    return 0;
+}
+
+/* Writes the mixed input: 40 x 200 with 100 bytes, 5 x 404, 3 x 503, 2
+   refused connections, 1 malformed line. Returns the line count. */
+static int write_mixed_input(void)
+{
+    int refused = tu_free_port();
+    assert_true(refused > 0);
+    FILE *f = fopen(g.in, "w");
+    assert_non_null(f);
+    int n = 0;
+    for (int i = 0; i < 40; i++, n++)
+        fprintf(f, "%s/bytes/100?i=%d\n", g.ts.base, i);
+    for (int i = 0; i < 5; i++, n++)
+        fprintf(f, "%s/status/404?i=%d\n", g.ts.base, i);
+    for (int i = 0; i < 3; i++, n++)
+        fprintf(f, "%s/status/503?i=%d\n", g.ts.base, i);
+    for (int i = 0; i < 2; i++, n++)
+        fprintf(f, "http://127.0.0.1:%d/x%d\n", refused, i);
+    fputs("{\"url\":\n", f);
+    n++;
+    assert_int_equal(fclose(f), 0);
+    return n;
+}
+
+/* Loads the summary file; asserts it is one JSON object on one line. */
+static json_t *load_summary(void)
+{
+    size_t len = 0;
+    char *s = e2e_slurp(g.sum, &len);
+    assert_non_null(s);
+    assert_true(len > 2 && s[len - 1] == '\n');
+    assert_null(memchr(s, '\n', len - 1));
+    json_error_t je;
+    json_t *o = json_loads(s, 0, &je);
+    if (!o)
+        fprintf(stderr, "summary is not JSON (%s): %s\n", je.text, s);
+    free(s);
+    assert_true(json_is_object(o));
+    return o;
+}
+
+static long long num(json_t *o, const char *path1, const char *path2)
+{
+    json_t *v = json_object_get(o, path1);
+    if (path2)
+        v = json_object_get(v, path2);
+    assert_true(json_is_integer(v));
+    return (long long)json_integer_value(v);
+}
+
+static double real(json_t *o, const char *path1, const char *path2)
+{
+    json_t *v = json_object_get(o, path1);
+    if (path2)
+        v = json_object_get(v, path2);
+    assert_true(json_is_number(v));
+    return json_number_value(v);
+}
+
+static void matches_the_records_and_the_human_summary(void **state)
+{
+    int n = write_mixed_input();
+    char *argv[] = {(char *)g.bin, "-w",      "2",   "-o", g.out,
+                    "--summary-json", g.sum, g.in, NULL};
+    assert_int_equal(e2e_run(argv, NULL, NULL, g.err), 0);
+    json_t *recs = e2e_records(g.out), *sum = load_summary();
+    assert_non_null(recs);
+    assert_int_equal(json_array_size(recs), n);
+
+    /* what the records say */
+    long long cls[6] = {0}, bytes = 0, ok = 0, refused = 0, input = 0;
+    double max_total = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r) {
+        long long st = json_integer_value(json_object_get(r, "status"));
+        cls[st >= 100 && st < 600 ? st / 100 : 0]++;
+        bytes += json_integer_value(json_object_get(r, "bytes"));
+        ok += json_is_true(json_object_get(r, "ok"));
+        refused += strcmp(e2e_error_code(r), "MP_ECONNREFUSED") == 0;
+        input += strcmp(e2e_error_code(r), "MP_EINPUT") == 0;
+        double t = json_number_value(
+            json_object_get(json_object_get(r, "time"), "total"));
+        if (strcmp(e2e_error_code(r), "MP_EINPUT") && t > max_total)
+            max_total = t;
+    }
+    assert_int_equal(cls[2], 40);
+    assert_int_equal(refused, 2);
+    assert_int_equal(input, 1);
+
+    assert_int_equal(num(sum, "records", NULL), n);
+    assert_int_equal(num(sum, "ok", NULL), ok);
+    assert_int_equal(num(sum, "failed", NULL), n - ok);
+    assert_int_equal(num(sum, "workers", NULL), 2);
+    assert_true(json_is_false(json_object_get(sum, "interrupted")));
+    assert_int_equal(num(sum, "status", "2xx"), cls[2]);
+    assert_int_equal(num(sum, "status", "4xx"), cls[4]);
+    assert_int_equal(num(sum, "status", "5xx"), cls[5]);
+    assert_int_equal(num(sum, "status", "none"), cls[0]);
+    assert_int_equal(num(sum, "status", "4xx"), 5);
+    assert_int_equal(num(sum, "status", "5xx"), 3);
+    assert_int_equal(num(sum, "errors", "MP_ECONNREFUSED"), 2);
+    assert_int_equal(num(sum, "errors", "MP_EINPUT"), 1);
+    assert_int_equal(json_object_size(json_object_get(sum, "errors")), 2);
+    assert_int_equal(num(sum, "bytes", NULL), bytes);
+    assert_int_equal(num(sum, "latency", "requests"), n - 1);
+
+    double p50 = real(sum, "latency", "p50"), p90 = real(sum, "latency", "p90");
+    double p99 = real(sum, "latency", "p99"), mx = real(sum, "latency", "max");
+    assert_true(0 < p50 && p50 <= p90 && p90 <= p99 && p99 <= mx);
+    assert_true(fabs(mx - max_total) <= 1e-5 + max_total * 1e-3);
+
+    /* what the human summary says, to its printed precision */
+    char *text = e2e_slurp(g.err, NULL);
+    assert_non_null(text);
+    const char *line = strstr(text, "mpfetch: ");
+    unsigned long long h_records = 0;
+    double h_elapsed = 0, h_rate = 0, h_wcpu = 0, h_scpu = 0;
+    assert_non_null(line);
+    assert_int_equal(sscanf(line, "mpfetch: %llu records in %lf s: %lf req/s",
+                            &h_records, &h_elapsed, &h_rate),
+                     3);
+    const char *cpu = strstr(text, "  cpu: workers ");
+    assert_non_null(cpu);
+    assert_int_equal(sscanf(cpu, "  cpu: workers %lf s, mpfetch %lf s",
+                            &h_wcpu, &h_scpu),
+                     2);
+    assert_int_equal(h_records, n);
+    assert_true(fabs(real(sum, "elapsed", NULL) - h_elapsed) <= 0.0051);
+    assert_true(fabs(real(sum, "req_per_s", NULL) - h_rate) <= 0.51);
+    assert_true(fabs(real(sum, "cpu", "workers") - h_wcpu) <= 0.0051);
+    assert_true(fabs(real(sum, "cpu", "mpfetch") - h_scpu) <= 0.0051);
+    double per = real(sum, "cpu", "per_request");
+    assert_true(fabs(per - (real(sum, "cpu", "workers") +
+                            real(sum, "cpu", "mpfetch")) / n) <= 1e-6);
+    assert_non_null(strstr(text, "MP_ECONNREFUSED 2"));
+    assert_non_null(strstr(text, "MP_EINPUT 1"));
+    free(text);
+    json_decref(sum);
+    json_decref(recs);
+}
+
+static void written_with_quiet_too(void **state)
+{
+    FILE *f = fopen(g.in, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 7; i++)
+        fprintf(f, "%s/bytes/10?q=%d\n", g.ts.base, i);
+    assert_int_equal(fclose(f), 0);
+    char *argv[] = {(char *)g.bin, "-q", "-w", "3", "-o", g.out,
+                    "--summary-json", g.sum, g.in, NULL};
+    assert_int_equal(e2e_run(argv, NULL, NULL, g.err), 0);
+    json_t *sum = load_summary();
+    assert_int_equal(num(sum, "records", NULL), 7);
+    assert_int_equal(num(sum, "status", "2xx"), 7);
+    assert_int_equal(num(sum, "bytes", NULL), 70);
+    assert_int_equal(num(sum, "workers", NULL), 3);
+    assert_int_equal(json_object_size(json_object_get(sum, "errors")), 0);
+    json_decref(sum);
+    size_t len = 1;
+    char *err = e2e_slurp(g.err, &len);
+    assert_int_equal(len, 0); /* -q: nothing on stderr */
+    free(err);
+}
+
+static void a_path_that_cannot_be_written_fails_the_run(void **state)
+{
+    assert_int_equal(e2e_write_file(g.in, "", 0), 0);
+    char bad[700];
+    snprintf(bad, sizeof(bad), "%s/no/such/dir/s.json", g.dir);
+    char *argv[] = {(char *)g.bin, "-q", "-o", g.out,
+                    "--summary-json", bad, g.in, NULL};
+    assert_int_equal(e2e_run(argv, NULL, NULL, g.err), 1);
+    char *err = e2e_slurp(g.err, NULL);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "--summary-json"));
+    free(err);
+    char *argv2[] = {(char *)g.bin, "--summary-json", "", g.in, NULL};
+    assert_int_equal(e2e_run(argv2, NULL, NULL, g.err), 2);
+}
+
+static void default_workers_follow_taskset(void **state)
+{
+    const char *taskset = access("/usr/bin/taskset", X_OK) == 0
+                              ? "/usr/bin/taskset"
+                              : NULL;
+    if (!taskset)
+        skip();
+    FILE *f = fopen(g.in, "w");
+    assert_non_null(f);
+    fprintf(f, "%s/bytes/1\n", g.ts.base);
+    assert_int_equal(fclose(f), 0);
+    char *argv[] = {(char *)taskset, "-c", "0", (char *)g.bin, "-q", "-o",
+                    g.out, "--summary-json", g.sum, g.in, NULL};
+    assert_int_equal(e2e_run(argv, NULL, NULL, g.err), 0);
+    json_t *sum = load_summary();
+    assert_int_equal(num(sum, "workers", NULL), 1);
+    assert_int_equal(num(sum, "records", NULL), 1);
+    json_decref(sum);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(matches_the_records_and_the_human_summary),
+        cmocka_unit_test(written_with_quiet_too),
+        cmocka_unit_test(a_path_that_cannot_be_written_fails_the_run),
+        cmocka_unit_test(default_workers_follow_taskset),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
