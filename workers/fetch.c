@@ -312,6 +312,21 @@ static void line_free(fetch_line *l)
     json_decref(l->root);
 }
 
+int fetch_line_check(const char *raw, size_t n, char *why, size_t why_len)
+{
+    fetch_line l;
+    int rc;
+
+    memset(&l, 0, sizeof l);
+    l.raw = raw;
+    l.raw_len = n;
+    rc = line_parse(&l);
+    if (why && why_len)
+        snprintf(why, why_len, "%s", rc ? l.why : "");
+    line_free(&l);
+    return rc;
+}
+
 /* ---- the transfer ------------------------------------------------------ */
 
 /* One request as sent, its latest response and what the attempts gave. */

@@ -31,4 +31,11 @@ extern fetch_cfg fetch_conf;
 /* Sets the defaults if fetch_init never ran (a pool without it). */
 void fetch_conf_ensure(void);
 
+/* Parses one raw input line raw[0..n) as the fetch task does (a URL, or a
+   JSON object; the URL checked), without fetching and without reading or
+   changing any state: for the fuzz target and tests. Returns 0, or
+   MP_EINPUT with what is wrong written to why (at most why_len bytes,
+   NUL-terminated; why may be NULL). */
+int fetch_line_check(const char *raw, size_t n, char *why, size_t why_len);
+
 #endif

@@ -476,12 +476,13 @@ static int complain(const char *arg)
  * MPF_PARSE_RUN to go on with the run, or the exit status to leave with:
  * MPF_EXIT_OK after --help or --version, MPF_EXIT_USAGE (or
  * MPF_EXIT_RUNTIME if a --data file can't be read) after saying what is
- * wrong on stderr.
+ * wrong on stderr. Each call starts afresh (getopt's state is reset).
  */
 int mpf_options_parse(mpf_config *cfg, int argc, char **argv)
 {
     int c, rc;
     opterr = 0;
+    optind = 0; /* a fresh scan, whatever an earlier call left behind */
     while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
         if (c == '?')
             return complain(argv[optind - 1]);

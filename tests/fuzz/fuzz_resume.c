@@ -1,0 +1,47 @@
+/*
+ * Fuzz target: the --resume reader (src/mpfetch/resume.c). Any bytes as
+ * the output file left by an earlier run: mpf_resume_load succeeds, counts
+ * no more records than there are lines, and cuts exactly the torn last
+ * line (the bytes after the last newline) off the file.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mpfetch.h"
+
+#define CHECK(c) ((c) ? (void)0 : abort())
+
+static int fd = -1; /* one memory file, refilled per input */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    fd = memfd_create("fuzz-resume", MFD_CLOEXEC);
+    CHECK(fd >= 0);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    mpf_bitset done = {0};
+    uint64_t records = 99, torn = 99, lines = 0;
+    size_t tail = size;
+
+    for (size_t i = 0; i < size; i++)
+        if (data[i] == '\n')
+            lines++, tail = size - i - 1;
+    if (lines == 0)
+        tail = size;
+    CHECK(ftruncate(fd, 0) == 0);
+    CHECK(pwrite(fd, data, size, 0) == (ssize_t)size);
+    CHECK(lseek(fd, 0, SEEK_SET) == 0);
+    CHECK(mpf_resume_load(fd, &done, &records, &torn) == 0);
+    CHECK(records <= lines);
+    CHECK(torn == tail);
+    CHECK(lseek(fd, 0, SEEK_CUR) == (off_t)(size - tail));
+    CHECK(lseek(fd, 0, SEEK_END) == (off_t)(size - tail));
+    mpf_bitset_free(&done);
+    return 0;
+}
