@@ -159,7 +159,9 @@ typedef struct mp_pool_options {
     double rate;                   /* task starts per second over the whole
                                       pool; 0 = unlimited */
     /* Once in each worker before any task; non-zero fails mp_pool_create
-       with MP_EINIT. The argument is copied. */
+       with MP_EINIT, and the message given to mp_init_fail (or one naming
+       the code returned) reaches its caller through mp_last_error(). The
+       argument is copied. */
     int (*init)(const void *arg, size_t len);
     const void *init_arg;
     size_t init_len;
@@ -173,8 +175,17 @@ typedef struct mp_pool_options {
 MP_EXTERN int mp_init(void);
 
 /* Creates a pool and waits until every worker is ready. opts may be NULL.
-   Returns 0, MP_EINVAL, MP_ENOMEM, MP_ESYS, MP_EINIT or MP_EWORKER. */
+   Returns 0, MP_EINVAL, MP_ENOMEM, MP_ESYS, MP_EINIT, MP_EWORKER or
+   MP_ETIMEDOUT (a worker not ready within 60 s); on failure
+   mp_last_error() says what happened. */
 MP_EXTERN int mp_pool_create(mp_pool **out, const mp_pool_options *opts);
+
+/* The message of the last mp_pool_create that failed in the calling
+   thread: for MP_EINIT, the failing worker's init message ("worker 1:
+   init failed: ..."); for MP_EWORKER, how a worker died before it was
+   ready. NULL after a success or before any failure. Valid until the
+   thread's next mp_pool_create. */
+MP_EXTERN const char *mp_last_error(void);
 
 /*
  * Runs fn on each of the n inputs and stores result i in out[i]. Blocks.
@@ -251,6 +262,11 @@ MP_EXTERN int mp_return(mp_task *t, const void *data, size_t len);
    Returns the code stored, so `return mp_fail(t, ...)` works. */
 MP_EXTERN int mp_fail(mp_task *t, int err, const char *fmt, ...)
     MP_PRINTF(3, 4);
+
+/* In the pool's init function (worker side): fails the init with err
+   (MP_EINIT if err >= 0) and a message for mp_pool_create's caller
+   (mp_last_error). Returns the code, so `return mp_init_fail(...)` works. */
+MP_EXTERN int mp_init_fail(int err, const char *fmt, ...) MP_PRINTF(2, 3);
 
 /* Suspends the task for ms milliseconds. Returns 0, MP_ETIMEDOUT (the
    task's deadline passed) or MP_ECANCELED. */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,32 @@
 #define MP_DEFAULT_CONCURRENCY 64
 #define MP_DEFAULT_ATTEMPTS 3
 #define MP_DEFAULT_STACK (256u << 10)
-#define MP_BATCH_BYTES (512u << 10) /* stop filling a batch past this */
 #define MP_CREATE_TIMEOUT_S 60
 
 static void abort_call(mp_pool *p, int status, const char *why);
+
+/* Why the calling thread's last mp_pool_create failed ("" after a
+   success). */
+static _Thread_local char last_error[sizeof(((mp_pool *)0)->create_msg)];
+
+const char *mp_last_error(void)
+{
+    return last_error[0] ? last_error : NULL;
+}
+
+/* Records the first reason pool creation fails: err and a message. */
+static void create_failed(mp_pool *p, int err, const char *fmt, ...)
+    MP_PRINTF(3, 4);
+static void create_failed(mp_pool *p, int err, const char *fmt, ...)
+{
+    if (p->create_err)
+        return;
+    p->create_err = err;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->create_msg, sizeof(p->create_msg), fmt, ap);
+    va_end(ap);
+}
 
 /* ---- results ---------------------------------------------------------- */
 
@@ -218,7 +241,7 @@ static void dispatch_upto(mp_pool *p, int i, uint32_t cap)
         if (mp__msg_put_task(&m, id, e->data, e->len))
             abort();
         mp__ledger_give(&p->L, i, id);
-        if (m.len >= MP_BATCH_BYTES)
+        if (m.len >= MP_BATCH_MAX) /* bounded: MP_MAX_MSG */
             break;
     }
     if (m.buf)
@@ -373,8 +396,9 @@ static void on_exited(void *ud, int i, int status, uint32_t spin_task)
     mp__describe_exit(status, how, sizeof(how));
     int retired = w->state == MP__S_RETIRING && w->exit_sent &&
                   WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (p->creating && !retired && !p->create_err)
-        p->create_err = MP_EWORKER;
+    if (p->creating && !retired)
+        create_failed(p, MP_EWORKER, "worker %d %s before it was ready", i,
+                      how);
     w->state = MP__S_DEAD;
     mp__verdict v;
     while (mp__ledger_reap(&p->L, i, spin_task, &v))
@@ -400,7 +424,7 @@ static void on_exited(void *ud, int i, int status, uint32_t spin_task)
 static void on_lost(void *ud)
 {
     mp_pool *p = ud;
-    p->create_err = MP_ESYS;
+    create_failed(p, MP_ESYS, "the pool forkserver died");
     for (int i = 0; i < p->nworkers; i++)
         p->life[i].fails = MP_MAX_FAILS;
     if (p->call)
@@ -416,8 +440,9 @@ static void on_ready(void *ud, int i, int status, const char *msg)
     if (w->state != MP__S_STARTING)
         return;
     if (status != 0) {
-        if (p->creating && !p->create_err)
-            p->create_err = MP_EINIT;
+        if (p->creating)
+            create_failed(p, MP_EINIT, "worker %d: init failed: %s", i,
+                          msg ? msg : mp_strerror(status));
         mp__slot_kill(&p->S, i);
         return;
     }
@@ -609,8 +634,8 @@ static void remove_dir(mp_pool *p)
 static void on_create_timeout(int fd, short what, void *arg)
 {
     mp_pool *p = arg;
-    if (!p->create_err)
-        p->create_err = MP_ETIMEDOUT;
+    create_failed(p, MP_ETIMEDOUT, "workers not ready after %d s",
+                  MP_CREATE_TIMEOUT_S);
 }
 
 /* Allocates the pool's loop, ledger, slots and channels. Returns 0 or an
@@ -684,11 +709,11 @@ static int start_workers(mp_pool *p)
     return p->create_err;
 }
 
-int mp_pool_create(mp_pool **out, const mp_pool_options *opts)
+/* Creates the pool into *out. Returns 0 or an error, with a message in
+   p->create_msg when there is more to say than the code. */
+static int create(mp_pool **out, const mp_pool_options *opts, char *why,
+                  size_t why_len)
 {
-    if (!out)
-        return MP_EINVAL;
-    *out = NULL;
     mp_pool_options o;
     int rc = resolve_options(&o, opts);
     if (rc < 0)
@@ -714,11 +739,24 @@ int mp_pool_create(mp_pool **out, const mp_pool_options *opts)
     if (rc == 0)
         rc = start_workers(p);
     if (rc < 0) {
+        snprintf(why, why_len, "%s", p->create_msg);
         mp_pool_destroy(p);
         return rc;
     }
     *out = p;
     return 0;
+}
+
+int mp_pool_create(mp_pool **out, const mp_pool_options *opts)
+{
+    if (!out)
+        return MP_EINVAL;
+    *out = NULL;
+    last_error[0] = '\0';
+    int rc = create(out, opts, last_error, sizeof(last_error));
+    if (rc < 0 && !last_error[0])
+        snprintf(last_error, sizeof(last_error), "%s", mp_strerror(rc));
+    return rc;
 }
 
 void mp_pool_destroy(mp_pool *p)

@@ -71,6 +71,7 @@ struct mp_pool {
     double tokens;
     uint64_t tokens_ns;
     int rate_armed, creating, create_err, ready;
+    char create_msg[1100]; /* why creation failed, for mp_last_error */
 };
 
 #endif

@@ -44,7 +44,7 @@ int mp__slots_init(mp__slots *S, int n, struct event_base *base,
     for (int i = 0; i < n; i++) {
         S->v[i].set = S;
         S->v[i].index = i;
-        S->v[i].sock = -1;
+        S->v[i].ch.sock = -1;
     }
     if (mp__fs_new_pool(&S->fs_fd) < 0)
         return MP_ESYS;
@@ -99,26 +99,12 @@ void mp__slots_close(mp__slots *S)
 
 int mp__slot_parked(const mp__slots *S, int i)
 {
-    return S->v[i].pending.buf != NULL;
+    return mp__chan_parked(&S->v[i].ch);
 }
 
 int mp__slot_send(mp__slots *S, int i, mp__msg *m)
 {
-    mp__slot *s = &S->v[i];
-    if (s->pending.buf) {
-        mp__msg_discard(m);
-        return MP_EAGAIN;
-    }
-    int rc = mp__msg_send(s->sock, m, 0);
-    if (rc == MP_EAGAIN) {
-        s->pending = *m;
-        *m = (mp__msg){0};
-        event_add(s->sev, NULL);
-        return 0;
-    }
-    if (rc < 0)
-        mp__msg_discard(m);
-    return rc;
+    return mp__chan_send(&S->v[i].ch, m);
 }
 
 /* Sends the control messages flagged in s->ctl, in order (CANCEL before
@@ -128,7 +114,7 @@ static void send_controls(mp__slots *S, mp__slot *s)
     static const uint32_t order[] = {MP_MSG_CANCEL, MP_MSG_EXIT};
     for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
         uint32_t t = order[k];
-        if (!(s->ctl & (1u << t)) || s->pending.buf)
+        if (!(s->ctl & (1u << t)) || mp__chan_parked(&s->ch))
             continue;
         mp__msg m;
         if (mp__msg_begin(&m, t, 0, 64) < 0 ||
@@ -150,12 +136,8 @@ static void on_writable(int fd, short what, void *arg)
 {
     mp__slot *s = arg;
     mp__slots *S = s->set;
-    int rc = mp__msg_send(s->sock, &s->pending, 0);
-    if (rc == MP_EAGAIN)
+    if (mp__chan_flush(&s->ch, 0) == MP_EAGAIN)
         return;
-    event_del(s->sev);
-    if (rc < 0)
-        mp__msg_discard(&s->pending);
     send_controls(S, s);
     S->hooks->writable(S->ud, s->index);
 }
@@ -191,24 +173,17 @@ static void on_readable(int fd, short what, void *arg);
    or MP_ESYS (the slot is closed then). */
 static int open_socket(mp__slots *S, mp__slot *s)
 {
-    int unlimited = -1, rfd, sfd;
-    size_t sz = sizeof(int);
+    int rfd, sfd;
     snprintf(s->endpoint, sizeof(s->endpoint), "ipc://%s/w%d.%u", S->dir,
              s->index, s->gen);
-    s->sock = nn_socket(AF_SP, NN_PAIR);
-    if (s->sock < 0)
-        return MP_ESYS;
-    if (nn_setsockopt(s->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &unlimited,
-                      sizeof(int)) < 0 ||
-        nn_bind(s->sock, s->endpoint) < 0 ||
-        nn_getsockopt(s->sock, NN_SOL_SOCKET, NN_RCVFD, &rfd, &sz) < 0 ||
-        nn_getsockopt(s->sock, NN_SOL_SOCKET, NN_SNDFD, &sfd, &sz) < 0)
+    if (mp__chan_open(&s->ch, s->endpoint, 1, &rfd, &sfd) < 0)
         goto err;
     /* Both nanomsg fds signal readiness as readable (nanomsg docs). */
     s->rev = event_new(S->base, rfd, EV_READ | EV_PERSIST, on_readable, s);
     s->sev = event_new(S->base, sfd, EV_READ | EV_PERSIST, on_writable, s);
     if (!s->rev || !s->sev)
         goto err;
+    s->ch.sev = s->sev;
     event_add(s->rev, NULL);
     return 0;
 err:
@@ -223,16 +198,12 @@ void mp__slot_close(mp__slots *S, int i)
         event_free(s->rev);
     if (s->sev)
         event_free(s->sev);
-    s->rev = s->sev = NULL;
-    mp__msg_discard(&s->pending);
-    if (s->sock >= 0)
-        nn_close(s->sock);
-    s->sock = -1;
+    s->rev = s->sev = s->ch.sev = NULL;
+    mp__chan_close(&s->ch);
     if (s->endpoint[0]) { /* the ipc socket file, and a spin note */
         char path[256];
         unlink(s->endpoint + 6);
-        snprintf(path, sizeof(path), "%s%s", s->endpoint + 6,
-                 MP_SPIN_SUFFIX);
+        mp__spin_note_path(s->endpoint, path, sizeof(path));
         unlink(path);
     }
 }
@@ -264,19 +235,6 @@ void mp__slot_kill(mp__slots *S, int i)
 
 /* ---- what comes back -------------------------------------------------- */
 
-/* Reads the id of the task that spun past its deadline, or MP__NO_TASK. */
-static uint32_t read_spin_note(const mp__slot *s)
-{
-    char path[256], buf[16] = {0};
-    snprintf(path, sizeof(path), "%s%s", s->endpoint + 6, MP_SPIN_SUFFIX);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return MP__NO_TASK;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    return n > 0 ? (uint32_t)strtoul(buf, NULL, 10) : MP__NO_TASK;
-}
-
 void mp__describe_exit(int status, char *buf, size_t n)
 {
     if (WIFSIGNALED(status))
@@ -293,7 +251,7 @@ void mp__describe_exit(int status, char *buf, size_t n)
 static void slot_gone(mp__slots *S, mp__slot *s, int status)
 {
     uint32_t spin = WIFEXITED(status) && WEXITSTATUS(status) == MP_EXIT_SPIN
-                        ? read_spin_note(s) : MP__NO_TASK;
+                        ? mp__spin_note_read(s->endpoint) : MP__NO_TASK;
     mp__slot_close(S, s->index);
     S->hooks->exited(S->ud, s->index, status, spin);
 }
@@ -308,7 +266,7 @@ static void on_forkserver(int fd, short what, void *arg)
         if (m.slot < 0 || m.slot >= S->n)
             continue;
         mp__slot *s = &S->v[m.slot];
-        if (m.gen != s->gen || s->sock < 0)
+        if (m.gen != s->gen || s->ch.sock < 0)
             continue; /* an older generation */
         if (m.type == MP_FS_SPAWNED) {
             s->pid = m.pid;
@@ -346,15 +304,9 @@ static void on_readable(int fd, short what, void *arg)
 {
     mp__slot *s = arg;
     mp__slots *S = s->set;
-    int sock = s->sock;
-    for (;;) {
-        void *buf = NULL;
-        int n = nn_recv(sock, &buf, NN_MSG, NN_DONTWAIT);
-        if (n < 0) {
-            if (nn_errno() == EINTR)
-                continue;
-            break;
-        }
+    int sock = s->ch.sock, n;
+    void *buf;
+    while ((n = mp__chan_recv(&s->ch, &buf, 0)) >= 0) {
         mp__hdr h;
         mp__reader r;
         if (mp__reader_init(&r, buf, (size_t)n, &h) == 0) {
@@ -364,7 +316,7 @@ static void on_readable(int fd, short what, void *arg)
                 S->hooks->results(S->ud, s->index, &h, &r);
         }
         nn_freemsg(buf);
-        if (s->sock != sock) /* closed meanwhile */
+        if (s->ch.sock != sock) /* closed meanwhile */
             return;
     }
     S->hooks->drained(S->ud, s->index);
@@ -397,7 +349,7 @@ uint64_t mp__slots_cpu_us(const mp__slots *S)
 {
     uint64_t us = S->dead_cpu_us;
     for (int i = 0; i < S->n; i++)
-        if (S->v[i].sock >= 0 && S->v[i].pid > 0)
+        if (S->v[i].ch.sock >= 0 && S->v[i].pid > 0)
             us += proc_cpu_us(S->v[i].pid);
     return us;
 }

@@ -22,12 +22,11 @@ struct mp__slots;
 typedef struct mp__slot {
     struct mp__slots *set;
     int index;
-    int sock;  /* the PAIR, -1 when no worker of this slot is alive */
-    pid_t pid; /* 0 until the forkserver reported it */
+    mp__chan ch; /* the PAIR; ch.sock is -1 when no worker is alive */
+    pid_t pid;   /* 0 until the forkserver reported it */
     uint32_t gen;
     struct event *rev, *sev;
-    uint32_t ctl;    /* control messages waiting: 1 << MP_MSG_CANCEL... */
-    mp__msg pending; /* a message waiting for the socket to be writable */
+    uint32_t ctl; /* control messages waiting: 1 << MP_MSG_CANCEL... */
     char endpoint[200];
 } mp__slot;
 

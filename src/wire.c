@@ -1,11 +1,16 @@
-/* Batched messages in nanomsg chunks: see wire.h. */
+/* Batched messages in nanomsg chunks, and the channel that carries them:
+   see wire.h. */
 #include "wire.h"
 
 #include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
 #include <nanomsg/nn.h>
+#include <nanomsg/pair.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-
-#include "mpool.h"
+#include <unistd.h>
 
 int mp__msg_begin(mp__msg *m, uint32_t type, uint64_t arg, size_t hint)
 {
@@ -91,6 +96,8 @@ int mp__msg_send(int sock, mp__msg *m, int block)
     do
         rc = nn_send(sock, &buf, NN_MSG, block ? 0 : NN_DONTWAIT);
     while (rc < 0 && nn_errno() == EINTR);
+    if (rc < 0 && nn_errno() == ETIMEDOUT)
+        return MP_ETIMEDOUT;
     if (rc < 0)
         return nn_errno() == EAGAIN ? MP_EAGAIN : MP_ESYS;
     m->buf = NULL; /* nanomsg owns the chunk now */
@@ -180,4 +187,123 @@ int mp__read_result(mp__reader *r, mp__result_view *v)
     v->error = rec.errlen ? err : NULL;
     r->left--;
     return 1;
+}
+
+/* ---- the channel ------------------------------------------------------ */
+
+int mp__chan_open(mp__chan *c, const char *endpoint, int bind, int *rfd,
+                  int *sfd)
+{
+    int max = (int)MP_MAX_MSG;
+    size_t sz = sizeof(int);
+    c->parked = (mp__msg){0};
+    c->sev = NULL;
+    c->sock = nn_socket(AF_SP, NN_PAIR);
+    if (c->sock < 0)
+        return MP_ESYS;
+    if (nn_setsockopt(c->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max,
+                      sizeof(max)) < 0 ||
+        (bind ? nn_bind(c->sock, endpoint)
+              : nn_connect(c->sock, endpoint)) < 0 ||
+        nn_getsockopt(c->sock, NN_SOL_SOCKET, NN_RCVFD, rfd, &sz) < 0 ||
+        nn_getsockopt(c->sock, NN_SOL_SOCKET, NN_SNDFD, sfd, &sz) < 0) {
+        mp__chan_close(c);
+        return MP_ESYS;
+    }
+    return 0;
+}
+
+void mp__chan_close(mp__chan *c)
+{
+    mp__msg_discard(&c->parked);
+    if (c->sock >= 0)
+        nn_close(c->sock);
+    c->sock = -1;
+}
+
+int mp__chan_send(mp__chan *c, mp__msg *m)
+{
+    if (c->parked.buf) {
+        mp__msg_discard(m);
+        return MP_EAGAIN;
+    }
+    int rc = mp__msg_send(c->sock, m, 0);
+    if (rc == MP_EAGAIN) {
+        c->parked = *m;
+        *m = (mp__msg){0};
+        if (c->sev)
+            event_add(c->sev, NULL);
+        return 0;
+    }
+    if (rc < 0)
+        mp__msg_discard(m);
+    return rc;
+}
+
+int mp__chan_flush(mp__chan *c, int block)
+{
+    int rc = 0;
+    while (c->parked.buf &&
+           (rc = mp__msg_send(c->sock, &c->parked, block)) == MP_ETIMEDOUT)
+        ; /* blocking: wait on, however long the peer takes to read */
+    if (rc == MP_EAGAIN && !block)
+        return rc;
+    if (c->sev)
+        event_del(c->sev);
+    if (rc < 0)
+        mp__msg_discard(&c->parked);
+    return rc;
+}
+
+int mp__chan_recv(mp__chan *c, void **buf, int block)
+{
+    for (;;) {
+        *buf = NULL;
+        int n = nn_recv(c->sock, buf, NN_MSG, block ? 0 : NN_DONTWAIT);
+        if (n >= 0)
+            return n;
+        if (nn_errno() == EINTR)
+            continue;
+        return nn_errno() == EAGAIN && !block ? MP_EAGAIN : MP_ESYS;
+    }
+}
+
+/* ---- the spin note ---------------------------------------------------- */
+
+void mp__spin_note_path(const char *endpoint, char *buf, size_t n)
+{
+    if (strncmp(endpoint, "ipc://", 6) == 0)
+        endpoint += 6;
+    snprintf(buf, n, "%s.spin", endpoint);
+}
+
+void mp__spin_note_write(const char *path, uint32_t id)
+{
+    char buf[16];
+    int n = 0;
+    do
+        buf[n++] = (char)('0' + id % 10);
+    while ((id /= 10));
+    for (int i = 0; i < n / 2; i++) {
+        char t = buf[i];
+        buf[i] = buf[n - 1 - i], buf[n - 1 - i] = t;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    if (write(fd, buf, (size_t)n) < 0) {
+    }
+    close(fd);
+}
+
+uint32_t mp__spin_note_read(const char *endpoint)
+{
+    char path[256], buf[16] = {0};
+    mp__spin_note_path(endpoint, path, sizeof(path));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return MP__NO_TASK;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    return n > 0 ? (uint32_t)strtoul(buf, NULL, 10) : MP__NO_TASK;
 }

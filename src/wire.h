@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mpool.h"
+
+struct event;
+
+/* The largest message either end sends or accepts (NN_RCVMAXSIZE on both
+   ends), well below nanomsg's int sizes: one record of MP_MAX_PAYLOAD
+   bytes plus a message of MP_MAX_ERROR, on top of a batch filled up to
+   its flush threshold (MP_BATCH_MAX). */
+#define MP_BATCH_MAX ((size_t)512 << 10)
+#define MP_MAX_ERROR ((size_t)64 << 10)
+#define MP_MAX_MSG (MP_MAX_PAYLOAD + MP_MAX_ERROR + MP_BATCH_MAX + 4096)
+
 enum {
     /* coordinator -> worker */
     MP_MSG_CONFIG = 1, /* mp__config + init argument */
@@ -78,11 +90,29 @@ typedef struct mp__reader {
 } mp__reader;
 
 /* The spin note: a worker whose task stays on the CPU past its deadline
-   writes that task's id, in decimal, to its endpoint's path plus
-   MP_SPIN_SUFFIX and exits with status MP_EXIT_SPIN. */
+   writes that task's id, in decimal, to a file beside its endpoint and
+   exits with status MP_EXIT_SPIN; the coordinator reads the file. */
 #define MP_EXIT_SPIN 71
-#define MP_SPIN_SUFFIX ".spin"
 #define MP__NO_TASK UINT32_MAX /* no task id */
+
+_Static_assert(sizeof(mp__hdr) == 16, "wire: header of 16 bytes");
+_Static_assert(sizeof(mp__task_rec) == 8, "wire: task record of 8 bytes");
+_Static_assert(sizeof(mp__result_rec) == 16, "wire: result of 16 bytes");
+_Static_assert(sizeof(mp__config) == 40, "wire: config of 40 bytes");
+_Static_assert(sizeof(mp__ready) == 8, "wire: ready of 8 bytes");
+_Static_assert(MP_MAX_MSG < ((size_t)1 << 31), "wire: nanomsg sizes are int");
+
+/*
+ * One end of a worker's PAIR, the one channel type both sides use: send
+ * parks one message while the socket is full, receive retries on EINTR.
+ * The owner watches the send fd with sev (an event it creates; both
+ * nanomsg fds poll as readable) and calls mp__chan_flush when it fires.
+ */
+typedef struct mp__chan {
+    int sock;          /* -1 when closed */
+    mp__msg parked;    /* waiting for the socket to be writable */
+    struct event *sev; /* the owner's event on the send fd, or NULL */
+} mp__chan;
 
 #define MP_ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
 
@@ -100,7 +130,8 @@ int mp__msg_put_result(mp__msg *m, uint32_t id, int32_t status,
                        const void *data, uint32_t len, const char *err);
 /* Sends m (blocking only if block is set, up to the socket's NN_SNDTIMEO).
    On success m is empty again (buf NULL). Returns 0, MP_EAGAIN (m kept: try
-   again when the socket is writable), MP_ENOMEM or MP_ESYS. */
+   again when the socket is writable), MP_ETIMEDOUT (blocking, m kept),
+   MP_ENOMEM or MP_ESYS. */
 int mp__msg_send(int sock, mp__msg *m, int block);
 /* Frees an unsent message. */
 void mp__msg_discard(mp__msg *m);
@@ -117,5 +148,50 @@ int mp__read_task(mp__reader *r, uint32_t *id, const void **data,
 /* Reads the next result record. Returns 1, 0 at the end, MP_EPROTO as
    mp__read_task does, or if the message is not NUL-terminated. */
 int mp__read_result(mp__reader *r, mp__result_view *v);
+
+/* Opens c as one end of a PAIR: bound to endpoint (the coordinator) or
+   connected to it (a worker), accepting messages up to MP_MAX_MSG. *rfd and
+   *sfd receive the fds that signal "readable" and "writable". Returns 0 or
+   MP_ESYS (c is closed then). */
+int mp__chan_open(mp__chan *c, const char *endpoint, int bind, int *rfd,
+                  int *sfd);
+
+/* Closes c and frees its parked message; sev stays the owner's. */
+void mp__chan_close(mp__chan *c);
+
+/* Returns 1 when c has a message parked. */
+static inline int mp__chan_parked(const mp__chan *c)
+{
+    return c->parked.buf != NULL;
+}
+
+/* Sends m now, or parks it and adds c->sev when the socket is full.
+   Returns 0 (m is empty then: sent or parked), MP_EAGAIN when a message is
+   parked already, or another error (MP_ENOMEM, MP_ESYS); m is freed on
+   every error. */
+int mp__chan_send(mp__chan *c, mp__msg *m);
+
+/* Sends the parked message: call it when sev fires, or with block set to
+   wait for the socket as long as it takes. Returns 0 when it went out
+   or nothing was parked (sev removed), MP_EAGAIN while the socket is still
+   full, or an error (the message is dropped, sev removed). */
+int mp__chan_flush(mp__chan *c, int block);
+
+/* Receives one message into *buf (the caller frees it with nn_freemsg),
+   retrying on EINTR; block: wait, up to the socket's NN_RCVTIMEO. Returns
+   its length, MP_EAGAIN when nothing waits, or MP_ESYS. */
+int mp__chan_recv(mp__chan *c, void **buf, int block);
+
+/* Writes the path of the spin note of the worker at endpoint
+   ("ipc://path" or "path") into buf. */
+void mp__spin_note_path(const char *endpoint, char *buf, size_t n);
+
+/* Writes the spin note naming task id at path (from mp__spin_note_path).
+   Async-signal-safe: the worker calls it from its watchdog's handler. */
+void mp__spin_note_write(const char *path, uint32_t id);
+
+/* Reads the spin note of the worker at endpoint. Returns the task id it
+   names, or MP__NO_TASK when there is none. */
+uint32_t mp__spin_note_read(const char *endpoint);
 
 #endif

@@ -28,8 +28,10 @@
 #include "worker.h"
 
 #define MP_SPIN_GRACE_MS 1000u /* CPU past the deadline before a kill */
-#define MP_EXIT_SPIN 71        /* exit status: a task spun past it */
 #define MP_FLUSH_BYTES (256u << 10)
+_Static_assert(MP_FLUSH_BYTES <= MP_BATCH_MAX, "a results batch fits MP_MAX_MSG");
+_Static_assert(MP_READ == EV_READ && MP_WRITE == EV_WRITE,
+               "mp_wait_fd passes MP_READ / MP_WRITE to libevent as they are");
 #define PRIO_RECV 0
 #define PRIO_TASK 1
 #define PRIO_FLUSH 2
@@ -80,7 +82,8 @@ struct mp_task {
 
 static struct worker {
     struct event_base *base;
-    int sock, slot;
+    mp__chan ch; /* to the coordinator */
+    int slot, rfd, sfd;
     struct event *rev, *sev, *flush_ev;
     uint32_t concurrency, timeout_ms;
     size_t stack_size;
@@ -89,7 +92,8 @@ static struct worker {
     uint32_t running;
     mp_task *free_tasks, *ready_head, *ready_tail, *active;
     int draining, flush_scheduled;
-    mp__msg out, pending; /* results being batched; a batch not sent yet */
+    mp__msg out; /* results being batched */
+    char init_msg[1024]; /* mp_init_fail's message */
     timer_t watchdog;
     int watchdog_armed;
     char spin_path[256];
@@ -118,16 +122,10 @@ int mp_worker_slot(void)
 /* Sends what is batched, or parks it until the socket is writable. */
 static void flush(void)
 {
-    if (W.pending.buf || !W.out.buf || W.out.count == 0)
+    if (mp__chan_parked(&W.ch) || !W.out.buf || W.out.count == 0)
         return;
-    int rc = mp__msg_send(W.sock, &W.out, 0);
-    if (rc == MP_EAGAIN) {
-        W.pending = W.out;
-        W.out = (mp__msg){0};
-        event_add(W.sev, NULL);
-    } else if (rc < 0) {
+    if (mp__chan_send(&W.ch, &W.out) < 0)
         _exit(1); /* the coordinator is gone */
-    }
 }
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
@@ -138,21 +136,35 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
 static void on_writable(evutil_socket_t fd, short what, void *arg)
 {
-    int rc = mp__msg_send(W.sock, &W.pending, 0);
+    int rc = mp__chan_flush(&W.ch, 0);
     if (rc == MP_EAGAIN)
         return;
     if (rc < 0)
         _exit(1);
-    event_del(W.sev);
     flush();
 }
 
 /* Appends a result to the outgoing batch; sends when it is big, otherwise
    when the loop runs out of other work (the flush event has the lowest
-   priority). */
+   priority). A batch never grows past MP_FLUSH_BYTES plus one record:
+   when it is full and the previous one still waits for the socket, the
+   worker waits for the socket (the coordinator drains all the time), so
+   memory and message sizes stay bounded (MP_MAX_MSG). A message longer
+   than MP_MAX_ERROR is cut. */
 static void emit(uint32_t id, int status, const void *data, size_t len,
                  const char *err)
 {
+    char cut[MP_MAX_ERROR];
+    if (err && strnlen(err, MP_MAX_ERROR) == MP_MAX_ERROR) {
+        memcpy(cut, err, MP_MAX_ERROR - 1);
+        cut[MP_MAX_ERROR - 1] = '\0';
+        err = cut;
+    }
+    if (W.out.buf && W.out.len >= MP_FLUSH_BYTES) {
+        if (mp__chan_flush(&W.ch, 1) < 0)
+            _exit(1);
+        flush();
+    }
     if (!W.out.buf && mp__msg_begin(&W.out, MP_MSG_RESULTS, 0, 64 << 10))
         _exit(1);
     if (mp__msg_put_result(&W.out, id, status, data, (uint32_t)len, err))
@@ -186,22 +198,7 @@ static void on_alarm(int sig)
         return;
     if (now_ns() < t->deadline_ns + MP_SPIN_GRACE_MS * 1000000ull)
         return;
-    int fd = open(W.spin_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-        char buf[16];
-        int n = 0;
-        uint32_t id = t->id;
-        do
-            buf[n++] = (char)('0' + id % 10);
-        while ((id /= 10));
-        for (int i = 0; i < n / 2; i++) {
-            char c = buf[i];
-            buf[i] = buf[n - 1 - i], buf[n - 1 - i] = c;
-        }
-        if (write(fd, buf, (size_t)n) < 0) {
-        }
-        close(fd);
-    }
+    mp__spin_note_write(W.spin_path, t->id);
     _exit(MP_EXIT_SPIN);
 }
 
@@ -646,16 +643,9 @@ static void cancel_all(void)
 /* Drains the socket: every message the coordinator sent. */
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
-    for (;;) {
-        void *buf = NULL;
-        int n = nn_recv(W.sock, &buf, NN_MSG, NN_DONTWAIT);
-        if (n < 0) {
-            if (nn_errno() == EINTR)
-                continue;
-            if (nn_errno() == EAGAIN)
-                break;
-            _exit(1);
-        }
+    void *buf;
+    int n;
+    while ((n = mp__chan_recv(&W.ch, &buf, 0)) >= 0) {
         mp__hdr h;
         mp__reader r;
         if (mp__reader_init(&r, buf, (size_t)n, &h) < 0)
@@ -670,17 +660,28 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         if (h.type == MP_MSG_CANCEL)
             cancel_all();
     }
+    if (n != MP_EAGAIN)
+        _exit(1);
     drain();
 }
 
 /* ---- start-up --------------------------------------------------------- */
 
-/* Receives CONFIG, runs the pool's init and answers READY. Returns the
-   init status. */
+int mp_init_fail(int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(W.init_msg, sizeof(W.init_msg), fmt ? fmt : "", ap);
+    va_end(ap);
+    return err < 0 ? err : MP_EINIT;
+}
+
+/* Receives CONFIG, runs the pool's init and answers READY with the init's
+   status and, when it failed, its message. Returns the init status. */
 static int handshake(void)
 {
     void *buf = NULL;
-    int n = nn_recv(W.sock, &buf, NN_MSG, 0);
+    int n = mp__chan_recv(&W.ch, &buf, 1);
     mp__config c;
     if (n < (int)(sizeof(mp__hdr) + sizeof(c)))
         _exit(2);
@@ -694,12 +695,24 @@ static int handshake(void)
         (int (*)(const void *, size_t))(uintptr_t)c.init_fn;
     if (init) /* the CONFIG message stays alive: the argument too */
         rc = init((char *)buf + sizeof(mp__hdr) + sizeof(c), c.init_len);
+    char msg[sizeof(W.init_msg) + 64];
+    if (rc && W.init_msg[0])
+        snprintf(msg, sizeof(msg), "%s", W.init_msg);
+    else if (rc)
+        snprintf(msg, sizeof(msg), "the init function returned %d (%s)",
+                 rc, mp_strerror(rc));
+    else
+        msg[0] = '\0';
+    size_t ml = strlen(msg) + 1;
     mp__msg m;
     mp__ready rd = {.status = rc, .pid = getpid()};
-    if (mp__msg_begin(&m, MP_MSG_READY, 0, 256))
+    char *at;
+    if (mp__msg_begin(&m, MP_MSG_READY, 0, sizeof(rd) + ml + 64) ||
+        !(at = mp__msg_reserve(&m, sizeof(rd) + ml)))
         _exit(2);
-    memcpy(mp__msg_reserve(&m, sizeof(rd)), &rd, sizeof(rd));
-    if (mp__msg_send(W.sock, &m, 1) < 0)
+    memcpy(at, &rd, sizeof(rd));
+    memcpy(at + sizeof(rd), msg, ml);
+    if (mp__msg_send(W.ch.sock, &m, 1) < 0)
         _exit(2);
     return rc;
 }
@@ -707,17 +720,15 @@ static int handshake(void)
 /* Sets up the loop's events. */
 static void setup_loop(void)
 {
-    int rfd, sfd;
-    size_t sz = sizeof(int);
-    if (nn_getsockopt(W.sock, NN_SOL_SOCKET, NN_RCVFD, &rfd, &sz) < 0 ||
-        nn_getsockopt(W.sock, NN_SOL_SOCKET, NN_SNDFD, &sfd, &sz) < 0)
-        _exit(2);
     /* Both nanomsg fds signal readiness as readable (nanomsg docs). */
-    W.rev = event_new(W.base, rfd, EV_READ | EV_PERSIST, on_readable, NULL);
-    W.sev = event_new(W.base, sfd, EV_READ | EV_PERSIST, on_writable, NULL);
+    W.rev = event_new(W.base, W.rfd, EV_READ | EV_PERSIST, on_readable,
+                      NULL);
+    W.sev = event_new(W.base, W.sfd, EV_READ | EV_PERSIST, on_writable,
+                      NULL);
     W.flush_ev = event_new(W.base, -1, 0, on_flush, NULL);
     if (!W.rev || !W.sev || !W.flush_ev)
         _exit(2);
+    W.ch.sev = W.sev;
     event_priority_set(W.rev, PRIO_RECV);
     event_priority_set(W.sev, PRIO_RECV);
     event_priority_set(W.flush_ev, PRIO_FLUSH);
@@ -727,8 +738,7 @@ static void setup_loop(void)
 /* Sets up the spin watchdog (only when tasks have a deadline). */
 static void setup_watchdog(const char *endpoint)
 {
-    const char *path = strncmp(endpoint, "ipc://", 6) ? endpoint : endpoint + 6;
-    snprintf(W.spin_path, sizeof(W.spin_path), "%s.spin", path);
+    mp__spin_note_path(endpoint, W.spin_path, sizeof(W.spin_path));
     if (!W.timeout_ms)
         return;
     struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
@@ -745,16 +755,12 @@ void mp__worker_main(const char *endpoint, int slot)
     mp__ignore_stop_signals(); /* the coordinator decides about those */
     signal(SIGPIPE, SIG_IGN);
     W.slot = slot;
-    W.sock = nn_socket(AF_SP, NN_PAIR);
-    int unlimited = -1, timeout = 30000;
-    if (W.sock < 0 ||
-        nn_setsockopt(W.sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &unlimited,
+    int timeout = 30000; /* for the handshake's blocking calls */
+    if (mp__chan_open(&W.ch, endpoint, 0, &W.rfd, &W.sfd) < 0 ||
+        nn_setsockopt(W.ch.sock, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout,
                       sizeof(int)) < 0 ||
-        nn_setsockopt(W.sock, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout,
-                      sizeof(int)) < 0 ||
-        nn_setsockopt(W.sock, NN_SOL_SOCKET, NN_SNDTIMEO, &timeout,
-                      sizeof(int)) < 0 ||
-        nn_connect(W.sock, endpoint) < 0)
+        nn_setsockopt(W.ch.sock, NN_SOL_SOCKET, NN_SNDTIMEO, &timeout,
+                      sizeof(int)) < 0)
         _exit(2);
     /* Before init: it may use the loop. The epoll changelist folds the
        del + add curl asks for around every keep-alive transfer into no
@@ -771,7 +777,7 @@ void mp__worker_main(const char *endpoint, int slot)
     if (handshake() != 0) {
         void *buf; /* wait to be told or killed: nanomsg has no linger */
         for (;;)
-            if (nn_recv(W.sock, &buf, NN_MSG, 0) >= 0)
+            if (mp__chan_recv(&W.ch, &buf, 1) >= 0)
                 _exit(0);
     }
     setup_watchdog(endpoint);

@@ -58,6 +58,12 @@ static int init_fails(const void *arg, size_t len)
     return -1;
 }
 
+static int init_fails_saying(const void *arg, size_t len)
+{
+    return mp_init_fail(MP_EINVAL, "no %.*s here", (int)len,
+                        (const char *)arg);
+}
+
 static int report_init(mp_task *t, const void *in, size_t len)
 {
     return mp_return(t, init_seen, strlen(init_seen) + 1);
@@ -266,6 +272,29 @@ static void init_failure_is_reported(void **state)
     mp_pool *p = (mp_pool *)1;
     assert_int_equal(mp_pool_create(&p, &o), MP_EINIT);
     assert_null(p);
+    /* no message of its own: the code it returned, in words */
+    assert_non_null(mp_last_error());
+    assert_non_null(strstr(mp_last_error(), "init failed"));
+    assert_non_null(strstr(mp_last_error(), "returned -1"));
+}
+
+/* The init function's own text reaches mp_pool_create's caller; a success
+   clears it. */
+static void init_failure_carries_its_message(void **state)
+{
+    mp_pool_options o = {.workers = 2, .init = init_fails_saying,
+                         .init_arg = "frobnicator", .init_len = 11};
+    mp_pool *p = (mp_pool *)1;
+    assert_int_equal(mp_pool_create(&p, &o), MP_EINIT);
+    assert_null(p);
+    const char *e = mp_last_error();
+    assert_non_null(e);
+    assert_non_null(strstr(e, "init failed: no frobnicator here"));
+    assert_non_null(strstr(e, "worker "));
+    o.init = NULL;
+    assert_int_equal(mp_pool_create(&p, &o), 0);
+    assert_null(mp_last_error());
+    mp_pool_destroy(p);
 }
 
 static void two_pools_at_once_and_in_turn(void **state)
@@ -387,6 +416,7 @@ int main(void)
         cmocka_unit_test(tasks_run_concurrently_inside_workers),
         cmocka_unit_test(init_runs_in_every_worker),
         cmocka_unit_test(init_failure_is_reported),
+        cmocka_unit_test(init_failure_carries_its_message),
         cmocka_unit_test(two_pools_at_once_and_in_turn),
         cmocka_unit_test(failures_are_per_task),
         cmocka_unit_test(gather_and_wait_fd),
