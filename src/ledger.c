@@ -248,6 +248,11 @@ int mp__ledger_drop_queued(mp__ledger *L, size_t *index)
     return 1;
 }
 
+uint32_t mp__ledger_held(const mp__ledger *L, int h)
+{
+    return L->holders[h].held.n;
+}
+
 uint32_t mp__ledger_first(const mp__ledger *L, int h)
 {
     return L->holders[h].held.head;

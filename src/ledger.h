@@ -156,9 +156,6 @@ int mp__ledger_orphan_next(mp__ledger *L, uint32_t *cursor, size_t *index);
 void mp__ledger_holder_reset(mp__ledger *L, int h);
 
 /* Returns the number of tasks holder h holds. */
-static inline uint32_t mp__ledger_held(const mp__ledger *L, int h)
-{
-    return L->holders[h].held.n;
-}
+uint32_t mp__ledger_held(const mp__ledger *L, int h);
 
 #endif

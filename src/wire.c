@@ -221,6 +221,11 @@ void mp__chan_close(mp__chan *c)
     c->sock = -1;
 }
 
+int mp__chan_parked(const mp__chan *c)
+{
+    return c->parked.buf != NULL;
+}
+
 int mp__chan_send(mp__chan *c, mp__msg *m)
 {
     if (c->parked.buf) {

@@ -160,10 +160,7 @@ int mp__chan_open(mp__chan *c, const char *endpoint, int bind, int *rfd,
 void mp__chan_close(mp__chan *c);
 
 /* Returns 1 when c has a message parked. */
-static inline int mp__chan_parked(const mp__chan *c)
-{
-    return c->parked.buf != NULL;
-}
+int mp__chan_parked(const mp__chan *c);
 
 /* Sends m now, or parks it and adds c->sev when the socket is full.
    Returns 0 (m is empty then: sent or parked), MP_EAGAIN when a message is
