@@ -170,7 +170,10 @@ typedef struct mp_pool_options {
 /*
  * Starts the forkserver. Call it at the top of main() in programs that
  * start threads or open sockets; mp_pool_create() calls it otherwise.
- * Returns 0, or MP_ESYS if the forkserver could not be started.
+ * It (and mp_pool_create) opens /dev/null on any of the descriptors 0-2
+ * that is closed, so that no internal socket ever becomes standard input,
+ * output or error. Returns 0, or MP_ESYS if the forkserver could not be
+ * started.
  */
 MP_EXTERN int mp_init(void);
 

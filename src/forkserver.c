@@ -253,10 +253,28 @@ static void main_fs_main(int chan)
     }
 }
 
+/* Opens /dev/null on each of the descriptors 0-2 that is closed, as
+   daemons do: otherwise the next socket of ours would become "standard
+   input" or "standard output" to the caller, who reads or writes it as
+   such. */
+static void fill_std_fds(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int nfd = open("/dev/null", O_RDWR); /* the lowest free: fd */
+        if (nfd > fd) {
+            dup2(nfd, fd);
+            close(nfd);
+        }
+    }
+}
+
 int mp__fs_init(void)
 {
     int rc = 0;
     pthread_mutex_lock(&fs_lock);
+    fill_std_fds(); /* each time: a pool's sockets come after this */
     if (fs_chan >= 0 && fs_owner == getpid())
         goto out;
     if (fs_chan >= 0) /* we are a fork of a coordinator: start our own */

@@ -415,19 +415,26 @@ static int wait_exit_within(pid_t pid, int seconds, const char *what)
     return -1;
 }
 
-/* Starts this test program again as a child in mode (its stdout a pipe
-   whose read end goes to *out), in a process group of its own if asked,
-   and remembers it for kill_forked. Returns its pid. */
-static pid_t spawn_child(const char *mode, int own_group, int *out)
+enum { SPAWN_OWN_GROUP = 1, SPAWN_CLOSED_STD = 2 };
+
+/* Starts this test program again as a child in mode, its stdout a pipe
+   whose read end goes to *out, and remembers it for kill_forked. Flags:
+   SPAWN_OWN_GROUP, a process group of its own; SPAWN_CLOSED_STD, fds 0-2
+   closed and the pipe on fd 3 instead. Returns its pid. */
+static pid_t spawn_child(const char *mode, int flags, int *out)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, fds[1],
+                                     flags & SPAWN_CLOSED_STD ? 3 : 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
+    for (int fd = 0; flags & SPAWN_CLOSED_STD && fd < 3; fd++)
+        posix_spawn_file_actions_addclose(&fa, fd);
     posix_spawnattr_t at;
     posix_spawnattr_init(&at);
+    int own_group = flags & SPAWN_OWN_GROUP;
     if (own_group) {
         posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
         posix_spawnattr_setpgroup(&at, 0);
@@ -698,7 +705,7 @@ static int child_group_signal(void)
 static void group_signals_leave_workers_alone(void **state)
 {
     int fd;
-    pid_t child = spawn_child("--child-group-signal", 1, &fd);
+    pid_t child = spawn_child("--child-group-signal", SPAWN_OWN_GROUP, &fd);
     char line[256];
     read_line_within(fd, line, sizeof(line), 30,
                      "line from a task saying it runs");
@@ -727,6 +734,54 @@ static void group_signals_leave_workers_alone(void **state)
     assert_int_equal(alive, 4); /* 2 workers, pool and main forkserver */
     assert_int_equal(died, 0);
     assert_int_equal(left, 0);  /* and gone after mp_pool_destroy */
+}
+
+/* --child-closed-std: runs a pool with fds 0-2 closed at its start and
+   reports on fd 3 whether the pool worked and 0-2 are /dev/null. */
+static int child_closed_std(void)
+{
+    mp_pool *p = NULL;
+    mp_pool_options o = {.workers = 2};
+    int ok = mp_pool_create(&p, &o) == 0;
+    job jobs[4] = {{.value = 1}, {.value = 2}, {.value = 3}, {.value = 4}};
+    mp_buf in[4];
+    mp_result out[4];
+    for (int i = 0; i < 4; i++)
+        in[i] = (mp_buf){&jobs[i], sizeof(job)};
+    ok = ok && mp_pool_map(p, chaos, in, 4, out) == 0;
+    for (int i = 0; ok && i < 4; i++) {
+        ok = out[i].status == 0 && *(uint64_t *)out[i].data == 3 * (i + 1u);
+        mp_result_clear(&out[i]);
+    }
+    int devnull = 0;
+    for (int fd = 0; fd < 3; fd++) {
+        char path[64], target[256] = "";
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, target, sizeof(target) - 1);
+        devnull += n > 0 && strcmp(target, "/dev/null") == 0;
+    }
+    mp_pool_destroy(p);
+    dprintf(3, "R ok=%d devnull=%d\n", ok, devnull);
+    return 0;
+}
+
+/* A coordinator started with fds 0-2 closed: its sockets must not become
+   standard descriptors (mpfetch read its forkserver's socket as input). */
+static void closed_std_fds_stay_free(void **state)
+{
+    int fd;
+    pid_t child = spawn_child("--child-closed-std", SPAWN_CLOSED_STD, &fd);
+    char line[256];
+    read_line_within(fd, line, sizeof(line), 30,
+                     "the report of a coordinator with fds 0-2 closed");
+    close(fd);
+    int st = wait_exit_within(child, 10, "the child coordinator");
+    forget_forked(child);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    int ok, devnull;
+    assert_int_equal(sscanf(line, "R ok=%d devnull=%d", &ok, &devnull), 2);
+    assert_int_equal(ok, 1);
+    assert_int_equal(devnull, 3);
 }
 
 static mp_pool *volatile g_pool;
@@ -841,6 +896,8 @@ int main(int argc, char **argv)
         return child_coordinator();
     if (argc > 1 && strcmp(argv[1], "--child-group-signal") == 0)
         return child_group_signal();
+    if (argc > 1 && strcmp(argv[1], "--child-closed-std") == 0)
+        return child_closed_std();
     ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
     if (n > 0)
         self_path[n] = '\0';
@@ -862,6 +919,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(cancel_from_a_signal_handler),
         cmocka_unit_test_teardown(group_signals_leave_workers_alone,
                                   kill_forked),
+        cmocka_unit_test_teardown(closed_std_fds_stay_free, kill_forked),
         cmocka_unit_test(workers_that_cannot_start_back_off),
         cmocka_unit_test(idle_pool_uses_no_cpu),
     };
