@@ -95,7 +95,7 @@ static struct worker {
     mp__msg out; /* results being batched */
     char init_msg[1024]; /* mp_init_fail's message */
     timer_t watchdog;
-    int watchdog_armed;
+    int watchdog_ok, watchdog_armed; /* ok: the timer exists */
     char spin_path[256];
     mp_task *volatile current; /* on CPU now, for the watchdog */
 } W = {.slot = -1};
@@ -204,7 +204,7 @@ static void on_alarm(int sig)
 
 static void watchdog_arm(int on)
 {
-    if (!W.timeout_ms || W.watchdog_armed == on)
+    if (!W.watchdog_ok || W.watchdog_armed == on)
         return;
     struct itimerspec its = {0};
     if (on) {
@@ -746,8 +746,10 @@ static void setup_watchdog(const char *endpoint)
     sigaction(SIGALRM, &sa, NULL);
     struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL,
                            .sigev_signo = SIGALRM};
-    if (timer_create(CLOCK_MONOTONIC, &sev, &W.watchdog) < 0)
-        W.timeout_ms = 0; /* degrade: awaits still time out */
+    /* Without the timer (e.g. RLIMIT_SIGPENDING reached) only a task
+       spinning on the CPU escapes its deadline: the deadlines of tasks that
+       await stay on the event loop. */
+    W.watchdog_ok = timer_create(CLOCK_MONOTONIC, &sev, &W.watchdog) == 0;
 }
 
 void mp__worker_main(const char *endpoint, int slot)

@@ -230,6 +230,50 @@ static void await_timeout_wakes_the_task(void **state)
     free(jobs), free(in), free(out);
 }
 
+/* Init that leaves the worker no pending-signal slot, so that its
+   timer_create (the spin watchdog's) fails. Fails itself if timer_create
+   still works, so the test below cannot pass without the fault. */
+static int init_no_sigqueue(const void *arg, size_t len)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_SIGPENDING, &rl);
+    rl.rlim_cur = 0;
+    if (setrlimit(RLIMIT_SIGPENDING, &rl) < 0)
+        return -1;
+    timer_t probe;
+    struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL,
+                           .sigev_signo = SIGALRM};
+    if (timer_create(CLOCK_MONOTONIC, &sev, &probe) == 0) {
+        timer_delete(probe);
+        return -1;
+    }
+    return 0;
+}
+
+/* timer_create failing in a worker costs the spin watchdog only: the
+   deadlines of tasks that await still fire. */
+static void deadlines_hold_without_timer_create(void **state)
+{
+    enum { N = 4 };
+    job *jobs = make_jobs(N, J_OK);
+    jobs[1].kind = J_SLEEP;
+    jobs[1].arg = 5000;
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    mp_pool *p = NULL;
+    mp_pool_options o = {.workers = 1, .task_timeout_ms = 200,
+                         .init = init_no_sigqueue};
+    int rc = mp_pool_create(&p, &o);
+    if (rc == MP_EINIT)
+        fail_msg("could not make timer_create fail in the worker");
+    assert_int_equal(rc, 0);
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    assert_int_equal(out[1].status, MP_ETIMEDOUT);
+    check_values(out, N, 1);
+    mp_pool_destroy(p);
+    free(jobs), free(in), free(out);
+}
+
 static void cpu_spin_gets_its_worker_replaced(void **state)
 {
     enum { N = 40 };
@@ -909,6 +953,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(poison_task_fails_alone),
         cmocka_unit_test(exit_in_a_task_is_survived),
         cmocka_unit_test(await_timeout_wakes_the_task),
+        cmocka_unit_test(deadlines_hold_without_timer_create),
         cmocka_unit_test(cpu_spin_gets_its_worker_replaced),
         cmocka_unit_test(blocking_syscall_gets_its_worker_replaced),
         cmocka_unit_test(recycling_every_100_tasks),
