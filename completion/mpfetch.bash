@@ -1,0 +1,51 @@
+# bash completion for mpfetch(1). Installed as
+# share/bash-completion/completions/mpfetch. The option lists are checked
+# against `mpfetch --help` by tests/options-check.sh (ctest options_doc).
+
+_mpfetch()
+{
+    local cur prev words cword
+    if declare -F _init_completion >/dev/null 2>&1; then
+        _init_completion || return
+    else
+        cur=${COMP_WORDS[COMP_CWORD]}
+        prev=${COMP_WORDS[COMP_CWORD-1]}
+    fi
+
+    # options that take a value
+    local with_arg="--workers --concurrency --per-host --rate --request
+        --header --data --max-redirs --cacert --timeout --connect-timeout
+        --retries --output --shard --body --max-body --summary-json --grace
+        -w -c -X -H -d -o"
+    # options without one
+    local flags="--location --compressed --insecure --ordered --resume
+        --include --fail-on-http-error --quiet --progress --no-progress
+        --version --help -L -k -i -f -q -h"
+
+    case $prev in
+        -o|--output|--cacert|--summary-json)
+            COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        -d|--data)
+            if [[ $cur == @* ]]; then
+                COMPREPLY=($(compgen -f -P @ -- "${cur#@}"))
+            fi
+            return ;;
+        -X|--request)
+            COMPREPLY=($(compgen -W "GET HEAD POST PUT DELETE PATCH OPTIONS" -- "$cur"))
+            return ;;
+        --body)
+            COMPREPLY=($(compgen -W "none inline sha256 dir:" -- "$cur"))
+            [[ $cur == dir:* ]] && COMPREPLY=($(compgen -d -P dir: -- "${cur#dir:}"))
+            return ;;
+        -w|--workers|-c|--concurrency|--per-host|--rate|-H|--header|\
+        --max-redirs|--timeout|--connect-timeout|--retries|--shard|\
+        --max-body|--grace)
+            return ;;
+    esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$with_arg $flags" -- "$cur"))
+        return
+    fi
+    COMPREPLY=($(compgen -f -- "$cur"))
+}
+complete -o filenames -F _mpfetch mpfetch
