@@ -432,6 +432,44 @@ static void test_flaky(void **state)
     resp_clear(&r);
 }
 
+/* /retry-after answers 503 once with Retry-After (seconds or an HTTP-date
+   at least S s ahead), then 200; /arrivals lists when requests came. */
+static void test_retry_after_route(void **state)
+{
+    struct resp r;
+    char *body = NULL, *hdr;
+    time_t t0 = time(NULL), when;
+    long long a0, a1;
+    long seen;
+
+    get("/retry-after/ts-k/3", &r);
+    assert_int_equal(r.code, 503);
+    assert_true(has_header(&r, "Retry-After: 3\r\n"));
+    resp_clear(&r);
+    get("/retry-after/ts-k/3", &r);
+    assert_int_equal(r.code, 200);
+    resp_clear(&r);
+    get("/retry-after/ts-d/date+2", &r);
+    assert_int_equal(r.code, 503);
+    assert_non_null(hdr = strcasestr(r.hdrs, "Retry-After: "));
+    hdr += 13;
+    hdr[strcspn(hdr, "\r\n")] = '\0';
+    when = curl_getdate(hdr, NULL);
+    if (when < t0 + 2 || when > time(NULL) + 3)
+        fail_msg("Retry-After \"%s\" is not 2-3 s ahead", hdr);
+    resp_clear(&r);
+    assert_int_equal(tu_ts_http_get(&ts, "/arrivals/ts-k", &body), 200);
+    if (sscanf(body, "{\"seen\":%ld,\"us\":[%lld,%lld]}", &seen, &a0,
+               &a1) != 3)
+        fail_msg("/arrivals: %s", body);
+    assert_int_equal(seen, 2);
+    assert_true(a0 > 0 && a1 >= a0);
+    free(body);
+    get("/retry-after/ts-k/x", &r);
+    assert_int_equal(r.code, 400);
+    resp_clear(&r);
+}
+
 static void test_stats(void **state)
 {
     long c0, r0, c1, r1, c2, r2;
@@ -641,7 +679,8 @@ int main(void)
         cmocka_unit_test(test_redirect),  cmocka_unit_test(test_chunked),
         cmocka_unit_test(test_gzip),      cmocka_unit_test(test_echo),
         cmocka_unit_test(test_drop),      cmocka_unit_test(test_hang),
-        cmocka_unit_test(test_flaky),     cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_flaky),
+        cmocka_unit_test(test_retry_after_route),     cmocka_unit_test(test_stats),
         cmocka_unit_test(test_procs),     cmocka_unit_test(test_stdin_eof),
         cmocka_unit_test(test_ipv6),      cmocka_unit_test(test_bad_args),
         cmocka_unit_test(test_nginx),     cmocka_unit_test(test_free_port),

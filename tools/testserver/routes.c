@@ -3,10 +3,12 @@
  * testserver.h). Handlers answer at once with ts_reply, or later through a
  * ts_pending record that the core frees if the client leaves first.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -22,15 +24,18 @@
 #define FLAKY_BUCKETS 1024
 #define FLAKY_MAX_KEYS 65536        /* when full, the table starts over */
 #define FLAKY_KEY_MAX 200
+#define ARRIVALS_MAX 16             /* arrival times kept per key */
 #define GZIP_TEXT "hello gzip\n"
 #define GZIP_REPEAT 200
 #define DROP_ANNOUNCED 1000
 #define DROP_SENT 500
 
-/* /flaky/KEY/K counters, per process. */
+/* Per-key state of /flaky and /retry-after, per process: requests seen
+ * and the arrival times of the first ARRIVALS_MAX (/arrivals reads them). */
 struct flaky {
     struct flaky *next;
     unsigned long seen;
+    uint64_t at_us[ARRIVALS_MAX]; /* CLOCK_MONOTONIC */
     char key[];
 };
 
@@ -372,24 +377,111 @@ static struct flaky *flaky_get(const char *key, size_t n)
     return f;
 }
 
+/* Counts a request for f and notes when it arrived. */
+static void flaky_arrive(struct flaky *f)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (f->seen < ARRIVALS_MAX)
+        f->at_us[f->seen] =
+            (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+    f->seen++;
+}
+
+/* Parses arg as KEY/N (skip bytes before N, such as "date+"), then counts
+ * the request for KEY and notes its arrival. The function returns KEY's
+ * state with N in *num, or NULL after answering 400 with usage (or 500). */
+static struct flaky *key_arrive(struct evhttp_request *req, const char *arg,
+                                size_t skip, unsigned long max,
+                                unsigned long *num, const char *usage)
+{
+    const char *slash = strrchr(arg, '/');
+    struct flaky *f;
+
+    if (slash == NULL || slash == arg || slash - arg > FLAKY_KEY_MAX ||
+        strlen(slash + 1) < skip ||
+        ts_parse_num(slash + 1 + skip, max, num) != 0) {
+        ts_reply_text(req, 400, usage);
+        return NULL;
+    }
+    if ((f = flaky_get(arg, (size_t)(slash - arg))) == NULL) {
+        ts_reply_text(req, 500, "out of memory\n");
+        return NULL;
+    }
+    flaky_arrive(f);
+    return f;
+}
+
+/* /retry-after/KEY/S or /retry-after/KEY/date+S: the first request for
+ * KEY gets 503 with Retry-After: S, or with the HTTP-date S seconds after
+ * the next whole second (so a client that honours it waits at least S s
+ * after this answer); the rest get 200. */
+static void h_retry_after(struct ts_server *srv, struct ts_conn *c,
+                          struct evhttp_request *req, const char *arg)
+{
+    const char *slash = strrchr(arg, '/');
+    int date = slash && strncmp(slash + 1, "date+", 5) == 0;
+    unsigned long sec;
+    struct flaky *f;
+    char hdr[64];
+
+    if ((f = key_arrive(req, arg, date ? 5 : 0, 86400ul, &sec,
+                        "use /retry-after/KEY/S or KEY/date+S\n")) == NULL)
+        return;
+    if (f->seen > 1) {
+        ts_reply_text(req, 200, "ok\n");
+        return;
+    }
+    if (date) {
+        struct timespec now;
+        struct tm tm;
+        time_t t;
+
+        clock_gettime(CLOCK_REALTIME, &now);
+        t = now.tv_sec + (now.tv_nsec > 0) + (time_t)sec;
+        strftime(hdr, sizeof hdr, "%a, %d %b %Y %H:%M:%S GMT",
+                 gmtime_r(&t, &tm));
+    } else {
+        snprintf(hdr, sizeof hdr, "%lu", sec);
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
+                      hdr);
+    ts_reply_text(req, 503, "retry later\n");
+}
+
+/* /arrivals/KEY: {"seen":N,"us":[...]}, the monotonic arrival times (us)
+ * of the first requests for KEY on /flaky or /retry-after. */
+static void h_arrivals(struct ts_server *srv, struct ts_conn *c,
+                       struct evhttp_request *req, const char *arg)
+{
+    struct evbuffer *out = evhttp_request_get_output_buffer(req);
+    size_t n = strlen(arg), i;
+    struct flaky *f;
+
+    if (n == 0 || n > FLAKY_KEY_MAX || (f = flaky_get(arg, n)) == NULL) {
+        ts_reply_text(req, 400, "use /arrivals/KEY\n");
+        return;
+    }
+    evbuffer_add_printf(out, "{\"seen\":%lu,\"us\":[", f->seen);
+    for (i = 0; i < f->seen && i < ARRIVALS_MAX; i++)
+        evbuffer_add_printf(out, "%s%llu", i ? "," : "",
+                            (unsigned long long)f->at_us[i]);
+    evbuffer_add_printf(out, "]}\n");
+    ts_reply(req, 200, "application/json");
+}
+
 /* /flaky/KEY/K: the first K requests for KEY get 503, the rest 200. */
 static void h_flaky(struct ts_server *srv, struct ts_conn *c,
                     struct evhttp_request *req, const char *arg)
 {
-    const char *slash = strrchr(arg, '/');
     unsigned long k;
     struct flaky *f;
 
-    if (slash == NULL || slash == arg || slash - arg > FLAKY_KEY_MAX ||
-        ts_parse_num(slash + 1, 1000000000ul, &k) != 0) {
-        ts_reply_text(req, 400, "use /flaky/KEY/K with K a number\n");
+    if ((f = key_arrive(req, arg, 0, 1000000000ul, &k,
+                        "use /flaky/KEY/K with K a number\n")) == NULL)
         return;
-    }
-    if ((f = flaky_get(arg, (size_t)(slash - arg))) == NULL) {
-        ts_reply_text(req, 500, "out of memory\n");
-        return;
-    }
-    if (++f->seen <= k) {
+    if (f->seen <= k) {
         evhttp_add_header(evhttp_request_get_output_headers(req),
                           "Retry-After", "0");
         ts_reply_text(req, 503, "flaky\n");
@@ -412,6 +504,8 @@ const struct ts_route ts_routes[] = {
     {"/drop", 0, h_drop},
     {"/hang", 0, h_hang},
     {"/flaky/", 1, h_flaky},
+    {"/retry-after/", 1, h_retry_after},
+    {"/arrivals/", 1, h_arrivals},
 };
 const size_t ts_nroutes = sizeof(ts_routes) / sizeof(ts_routes[0]);
 
@@ -427,7 +521,10 @@ const char ts_routes_help[] =
     "  /echo               the request as JSON (any method)\n"
     "  /drop               announces 1000 bytes, sends 500, closes\n"
     "  /hang               never answers\n"
-    "  /flaky/KEY/K        503 (Retry-After: 0) K times per KEY, then 200\n";
+    "  /flaky/KEY/K        503 (Retry-After: 0) K times per KEY, then 200\n"
+    "  /retry-after/KEY/S  503 with Retry-After: S once per KEY, then 200;\n"
+    "                      KEY/date+S: Retry-After as an HTTP-date\n"
+    "  /arrivals/KEY       {seen, us: [arrival times]} of a KEY above\n";
 
 /* ---- set-up --------------------------------------------------------- */
 
