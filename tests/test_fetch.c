@@ -409,6 +409,57 @@ static void test_retries(void **state)
     mp_pool_destroy(p);
 }
 
+/* Returns the arrival times (us, the server's monotonic clock) of the
+   first two requests for key on the test server, failing unless there
+   were exactly two. */
+static void arrivals(const char *key, long long *a0, long long *a1)
+{
+    char path[256], *body = NULL;
+    long seen = 0;
+
+    snprintf(path, sizeof path, "/arrivals/%s", key);
+    assert_int_equal(tu_ts_http_get(&g_ts, path, &body), 200);
+    if (sscanf(body, "{\"seen\":%ld,\"us\":[%lld,%lld]}", &seen, a0,
+               a1) != 3 || seen != 2)
+        fail_msg("%s: want two requests, server says %s", key, body);
+    free(body);
+}
+
+/* 503 with Retry-After: 1, as seconds and as an HTTP-date, and a retry
+   maximum of a few seconds: the second attempt reaches the server at least
+   1 s after the first (the server's clock, not the run's wall time).
+   Backoff alone would retry within 1 ms. */
+static void test_retry_after(void **state)
+{
+    mp_pool *p = fetch_pool("{\"retries\":2,\"retry_base_ms\":1,"
+                            "\"retry_max_ms\":4000,\"timeout_ms\":5000}",
+                            1, 8);
+    char key[2][64], l[2][256];
+    const char *lines[2] = {l[0], l[1]};
+    const char *form[2] = {"1", "date+1"};
+    long long a0, a1;
+    rec r[2];
+
+    for (int i = 0; i < 2; i++) {
+        snprintf(key[i], sizeof key[i], "fetch-ra-%d-%d", (int)getpid(), i);
+        snprintf(l[i], sizeof l[i], "%s/retry-after/%s/%s", g_ts.base,
+                 key[i], form[i]);
+    }
+    run_lines(p, lines, NULL, 2, r);
+    for (int i = 0; i < 2; i++) {
+        expect_ok(&r[i]);
+        assert_int_equal(r[i].out.attempts, 2);
+        arrivals(key[i], &a0, &a1);
+        if (a1 - a0 < 1000000)
+            fail_msg("Retry-After %s: the retry came %lld us after the "
+                     "first attempt, want at least 1 s", form[i], a1 - a0);
+        print_message("Retry-After %s: retry %lld ms after the first "
+                      "attempt\n", form[i], (a1 - a0) / 1000);
+        rec_free(&r[i]);
+    }
+    mp_pool_destroy(p);
+}
+
 /* Returns the hex SHA-256 of p[0..n). */
 static void sha256_hex(const char *p, size_t n, char *hex)
 {
@@ -640,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_json_lines),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_retries),
+        cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_body_modes),
         cmocka_unit_test(test_headers),
         cmocka_unit_test(test_config_errors),

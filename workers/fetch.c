@@ -11,8 +11,8 @@
  * that does not exist (NXDOMAIN, every .invalid host) the same way as a
  * resolver hiccup, and the former is by far the common case in URL lists.
  * Waits are exponential with full jitter (random in [0, min(max, base *
- * 2^k)]), and at least the server's Retry-After (seconds form only; the
- * HTTP-date form is ignored), capped at retry_max_ms.
+ * 2^k)]), and at least the server's Retry-After (seconds, or an HTTP-date),
+ * capped at retry_max_ms.
  *
  * Never crashes on input: every line, however broken, yields a record.
  */
@@ -400,26 +400,53 @@ static int run_retryable(const fetch_run *r)
     return r->err == 0 && (s == 429 || s == 502 || s == 503 || s == 504);
 }
 
-/* Returns the Retry-After of the latest response in ms (seconds form),
-   or 0 if absent or not a number of seconds. */
+/* Returns the wait a Retry-After value v[0..n) asks for, in ms: its
+   delay-seconds, or its HTTP-date (any of the three forms HTTP allows, read
+   by curl_getdate) less the time now, and 0 for a date in the past or a
+   value that is neither. */
+static uint64_t retry_after_ms(const char *v, size_t n)
+{
+    char date[64];
+    struct timespec now;
+    uint64_t sec = 0, at_ms, now_ms;
+    time_t at;
+
+    if (n && *v >= '0' && *v <= '9') {
+        for (size_t i = 0; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+            if (sec < 1000000)
+                sec = sec * 10 + (uint64_t)(v[i] - '0');
+        return sec * 1000;
+    }
+    if (n == 0 || n >= sizeof date)
+        return 0;
+    memcpy(date, v, n);
+    date[n] = '\0';
+    if ((at = curl_getdate(date, NULL)) <= 0 ||
+        clock_gettime(CLOCK_REALTIME, &now) != 0)
+        return 0;
+    at_ms = (uint64_t)at * 1000;
+    now_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    return at_ms > now_ms ? at_ms - now_ms : 0;
+}
+
+/* Returns the Retry-After of the latest response in ms (see
+   retry_after_ms), or 0 if it has none. */
 static uint64_t run_retry_after(const fetch_run *r)
 {
-    const char *p = r->resp.headers, *end;
-    uint64_t sec = 0;
+    const char *p = r->resp.headers, *end, *eol, *e;
 
     if (!p)
         return 0;
-    for (end = p + r->resp.headers_len; p < end;) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if ((size_t)(end - p) > 12 &&
-            strncasecmp(p, "retry-after:", 12) == 0) {
-            for (p += 12; p < end && (*p == ' ' || *p == '\t'); p++)
-                ;
-            for (; p < end && *p >= '0' && *p <= '9' && sec < 1000000; p++)
-                sec = sec * 10 + (uint64_t)(*p - '0');
-            return sec * 1000;
-        }
-        p = eol ? eol + 1 : end;
+    for (end = p + r->resp.headers_len; p < end; p = eol ? eol + 1 : end) {
+        eol = memchr(p, '\n', (size_t)(end - p));
+        if ((size_t)(end - p) <= 12 || strncasecmp(p, "retry-after:", 12) != 0)
+            continue;
+        for (p += 12; p < end && (*p == ' ' || *p == '\t'); p++)
+            ;
+        for (e = eol ? eol : end; e > p && (e[-1] == '\r' || e[-1] == ' ' ||
+                                             e[-1] == '\t');)
+            e--;
+        return retry_after_ms(p, (size_t)(e - p));
     }
     return 0;
 }
