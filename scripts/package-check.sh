@@ -19,6 +19,10 @@ apt=($sudo apt-get -o DPkg::Lock::Timeout=600 -y -qq)
 pkgs=(mpfetch libmpool-dev libmpool0)
 
 scripts/deps.sh
+# Several CI runs may share this machine: one package check at a time
+# (they install and remove the same packages), 15 minutes of waiting at most.
+exec 9>/tmp/mpool-package-check.lock
+flock -w 900 9 || die "another package check held /tmp/mpool-package-check.lock for 15 minutes"
 command -v dpkg-shlibdeps >/dev/null || "${apt[@]}" install --no-install-recommends dpkg-dev >/dev/null
 command -v man >/dev/null || "${apt[@]}" install --no-install-recommends man-db >/dev/null
 for p in "${pkgs[@]}"; do

@@ -73,17 +73,23 @@ chmod 0755 "$w" # slurmd and the jobs read it; munged wants no group/other write
 printf '%s\n' "$recipe" > "$w/mpfetch-array.sh"
 grep -q '^mpfetch ' "$w/mpfetch-array.sh" || fail "the recipe does not run mpfetch"
 
-# Free TCP ports on loopback for slurmctld and slurmd.
+# Free TCP ports on loopback for slurmctld and slurmd, below the kernel's
+# ephemeral range (other tests' connections and port-0 binds take those).
+eph_lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$eph_lo" -gt 12000 ] || eph_lo=32768
 free_port() {
   local p
   for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((10000 + RANDOM % (eph_lo - 10000)))
     ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
   done
   return 1
 }
 ctld_port=$(free_port) || skip "no free TCP port on loopback"
-slurmd_port=$(free_port) || skip "no free TCP port on loopback"
+slurmd_port=$ctld_port
+while [ "$slurmd_port" = "$ctld_port" ]; do
+  slurmd_port=$(free_port) || skip "no free TCP port on loopback"
+done
 host=$(hostname -s)
 
 # ---- munge ------------------------------------------------------------------
