@@ -27,6 +27,7 @@
 #define ARRIVALS_MAX 16             /* arrival times kept per key */
 #define GZIP_TEXT "hello gzip\n"
 #define GZIP_REPEAT 200
+#define MAX_BOMB_MIB 256ul         /* /gzip-bomb/MIB limit */
 #define DROP_ANNOUNCED 1000
 #define DROP_SENT 500
 
@@ -219,6 +220,56 @@ static void h_gzip(struct ts_server *srv, struct ts_conn *c,
     evhttp_add_header(evhttp_request_get_output_headers(req),
                       "Content-Encoding", "gzip");
     ts_reply(req, 200, "text/plain");
+}
+
+/* Gzips mib MiB of zeros into out. The function returns 0, or -1 when
+ * zlib fails. */
+static int add_gzip_zeros(struct evbuffer *out, unsigned long mib)
+{
+    static const unsigned char zeros[1 << 16];
+    unsigned char buf[1 << 14];
+    unsigned long left = mib << 20;
+    z_stream z;
+    int rc = Z_OK;
+
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, 9, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    while (rc == Z_OK) {
+        if (z.avail_in == 0 && left) {
+            z.next_in = (unsigned char *)zeros;
+            z.avail_in = (uInt)(left < sizeof(zeros) ? left : sizeof(zeros));
+            left -= z.avail_in;
+        }
+        z.next_out = buf;
+        z.avail_out = sizeof(buf);
+        rc = deflate(&z, left || z.avail_in ? Z_NO_FLUSH : Z_FINISH);
+        evbuffer_add(out, buf, sizeof(buf) - z.avail_out);
+        if (rc == Z_BUF_ERROR)
+            rc = Z_OK; /* no progress possible this round: feed more */
+    }
+    deflateEnd(&z);
+    return rc == Z_STREAM_END ? 0 : -1;
+}
+
+/* /gzip-bomb/MIB: a small gzip body (about 1 KiB per MiB) that decodes to
+ * MIB MiB of zeros, for clients' decoded-size limits. */
+static void h_gzip_bomb(struct ts_server *srv, struct ts_conn *c,
+                        struct evhttp_request *req, const char *arg)
+{
+    unsigned long mib;
+
+    if (ts_parse_num(arg, MAX_BOMB_MIB, &mib) != 0) {
+        ts_reply_text(req, 400, "MIB must be a number up to 256\n");
+        return;
+    }
+    if (add_gzip_zeros(evhttp_request_get_output_buffer(req), mib) != 0) {
+        ts_reply_text(req, 500, "deflate failed\n");
+        return;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req),
+                      "Content-Encoding", "gzip");
+    ts_reply(req, 200, "application/octet-stream");
 }
 
 /* Appends s[0..n) as a JSON string; bytes outside printable ASCII become
@@ -499,6 +550,7 @@ const struct ts_route ts_routes[] = {
     {"/redirect/", 1, h_redirect},
     {"/redirect-loop", 0, h_redirect_loop},
     {"/chunked/", 1, h_chunked},
+    {"/gzip-bomb/", 1, h_gzip_bomb},
     {"/gzip", 0, h_gzip},
     {"/echo", 0, h_echo},
     {"/drop", 0, h_drop},
@@ -518,6 +570,7 @@ const char ts_routes_help[] =
     "  /redirect-loop      302 to itself\n"
     "  /chunked/N          N bytes, chunked\n"
     "  /gzip               a gzip-encoded text body\n"
+    "  /gzip-bomb/MIB      gzip body decoding to MIB MiB of zeros (<= 256)\n"
     "  /echo               the request as JSON (any method)\n"
     "  /drop               announces 1000 bytes, sends 500, closes\n"
     "  /hang               never answers\n"
