@@ -308,8 +308,12 @@ typedef struct mp_http_request {
     int compressed;              /* send Accept-Encoding, decode */
     int insecure;                /* skip TLS verification */
     const char *cafile;          /* NULL = system CAs */
-    size_t max_body;             /* in-memory body cap; 0 = 16 MiB */
-    const char *body_path;       /* write the body to this file instead */
+    size_t max_body;             /* body cap in every mode (decoded bytes):
+                                    more fails with MP_EFBIG; 0 = 16 MiB */
+    const char *body_path;       /* write the body to this file instead:
+                                    created afresh (mode 0644 less umask),
+                                    a symlink at its name is replaced,
+                                    never followed */
     int want_headers;            /* fill mp_http_response.headers */
     int no_body;                 /* drop the body (still counted) */
 } mp_http_request;

@@ -18,6 +18,7 @@
  * the message says which transfer failed and why (curl's error buffer).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,7 +33,7 @@
 #include "mpool.h"
 #include "worker.h"
 
-#define HTTP_MAX_BODY ((size_t)16 << 20)   /* default in-memory body cap */
+#define HTTP_MAX_BODY ((size_t)16 << 20)   /* default body cap, every mode */
 #define HTTP_CONNECT_MS 10000L             /* default connect timeout */
 #define HTTP_MAX_REDIRS 10L                /* default with follow_redirects */
 #define HTTP_MAX_HEADERS ((size_t)1 << 20) /* header block cap */
@@ -242,14 +243,20 @@ static int body_first(xfer *x)
 
 /*
  * CURLOPT_WRITEFUNCTION: stores, writes or counts body bytes. Aborts the
- * transfer (x->werr says why) over max_body or on a file write error.
- * Returns n to go on, anything else to abort.
+ * transfer (x->werr says why) over max_body, in every mode and counting
+ * decoded bytes (curl calls this after decoding: a gzip bomb stops at the
+ * limit), or on a file write error. Returns n to go on, anything else to
+ * abort.
  */
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
 
     (void)size; /* always 1 */
+    if (n > x->max_body - x->body_seen) { /* body_seen <= max_body */
+        x->werr = MP_EFBIG;
+        return 0;
+    }
     x->body_seen += n;
     if (x->file) {
         errno = 0;
@@ -261,10 +268,6 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     }
     if (x->req->no_body)
         return n;
-    if (x->body_len + n > x->max_body) {
-        x->werr = MP_EFBIG;
-        return 0;
-    }
     if ((!x->body_cap && body_first(x) < 0) ||
         body_reserve(x, x->body_len + n) < 0)
         return 0;
@@ -721,6 +724,44 @@ static void xfer_cancel(mp_task *t, void *arg)
 }
 
 /*
+ * Creates the file for body_path afresh, never through a link planted at
+ * its name: the name is unlinked relative to its directory's descriptor
+ * (a symlink there is removed, its target untouched), then created with
+ * O_CREAT | O_EXCL | O_NOFOLLOW, mode 0644 less the umask. Returns the
+ * stream, or NULL with errno set.
+ */
+static FILE *body_file_open(const char *path)
+{
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    size_t dir_len = slash == path ? 1 : (size_t)(slash - path);
+    char *dir = slash ? strndup(path, dir_len) : strdup(".");
+    int dfd = -1, fd = -1, e = ENOMEM;
+    FILE *f = NULL;
+
+    if (!dir)
+        goto out;
+    if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+        (unlinkat(dfd, base, 0) != 0 && errno != ENOENT) ||
+        (fd = openat(dfd, base,
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     0644)) < 0 ||
+        !(f = fdopen(fd, "wb"))) {
+        e = errno;
+        goto out;
+    }
+    fd = -1;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (dfd >= 0)
+        close(dfd);
+    free(dir);
+    if (!f)
+        errno = e;
+    return f;
+}
+
+/*
  * Prepares x (easy handle, options, body file) and adds it to the multi.
  * On failure fills resp and releases x. Returns 0 or the MP_E* code.
  */
@@ -741,10 +782,10 @@ static int xfer_start(http_state *s, xfer *x, mp_http_response *resp)
                          "%s %.*s: curl_easy_setopt refused an option",
                          req_method(req), HTTP_URL_SHOWN, req->url);
     }
-    if (req->body_path && !(x->file = fopen(req->body_path, "wb"))) {
+    if (req->body_path && !(x->file = body_file_open(req->body_path))) {
         int e = errno;
         xfer_release(x);
-        return resp_fail(resp, MP_EIO, "fopen(%s): %s", req->body_path,
+        return resp_fail(resp, MP_EIO, "create %s: %s", req->body_path,
                          strerror(e));
     }
     if (!(x->mh = multi_pick(s))) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 
 #include "mpfetch_e2e.h"
 #include "testutil.h"
@@ -169,10 +170,161 @@ static void test_group_sigterm_then_resume(void **state)
     assert_complete_no_eworker(n);
 }
 
+/* Runs mpfetch -w 1 -q with the extra options opts (NULL-terminated) on
+   g.in, records to g.out. Returns the exit status. */
+static int run_with(const char *const *opts)
+{
+    char *argv[32] = {(char *)g.bin, "-w", "1", "-q"};
+    int k = 4;
+    while (*opts && k < 28)
+        argv[k++] = (char *)*opts++;
+    argv[k++] = "-o";
+    argv[k++] = g.out;
+    argv[k++] = g.in;
+    argv[k] = NULL;
+    return e2e_run(argv, NULL, NULL, g.err);
+}
+
+/* Returns the number of entries in dir (not . and ..), -1 if unreadable. */
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* Asserts the one record in g.out failed with MP_EFBIG. */
+static void assert_one_efbig(void)
+{
+    json_t *recs = e2e_records(g.out);
+    assert_non_null(recs);
+    assert_int_equal(json_array_size(recs), 1);
+    json_t *r = json_array_get(recs, 0);
+    if (strcmp(e2e_error_code(r), "MP_EFBIG") != 0)
+        show_err();
+    assert_string_equal(e2e_error_code(r), "MP_EFBIG");
+    assert_true(json_is_false(json_object_get(r, "ok")));
+    assert_null(json_object_get(r, "body_file"));
+    assert_null(json_object_get(r, "body"));
+    json_decref(recs);
+}
+
+/*
+ * Fetches g.in's one URL with "--compressed" if compressed, "--max-body
+ * limit", in each --body mode of modes[0..n) and dir:DIR (DIR a fresh
+ * directory named name under g.dir). Asserts every run fails its record
+ * with MP_EFBIG and leaves no file in DIR.
+ */
+static void assert_efbig_in_modes(const char *limit, int compressed,
+                                  const char *const *modes, int n,
+                                  const char *name)
+{
+    char dir[700], body[720];
+    e2e_path(dir, sizeof(dir), g.dir, name);
+    snprintf(body, sizeof(body), "dir:%s", dir);
+    for (int m = 0; m <= n; m++) {
+        const char *opts[] = {"--max-body", limit, "--body",
+                              m < n ? modes[m] : body,
+                              compressed ? "--compressed" : NULL, NULL};
+        assert_int_equal(run_with(opts), 0);
+        assert_one_efbig();
+    }
+    assert_int_equal(dir_entries(dir), 0);
+}
+
+/*
+ * Issue #9.6: --max-body holds in every --body mode. A 10 MiB response with
+ * --max-body 1k fails with MP_EFBIG in each, and dir:PATH leaves no partial
+ * file behind.
+ */
+static void test_max_body_every_mode(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    static const char *const modes[] = {"none", "inline", "sha256"};
+    write_urls(1, "/bytes/10485760?%u");
+    assert_efbig_in_modes("1k", 0, modes, 3, "maxbody");
+}
+
+/*
+ * Issue #9.6: decoded bytes count. A gzip body of ~32 KiB that decodes to
+ * 32 MiB, fetched with --compressed --max-body 1M, stops at the limit
+ * (MP_EFBIG) in the counting and the file modes; no file is left.
+ */
+static void test_gzip_bomb_stops_at_limit(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    static const char *const modes[] = {"none"};
+    write_urls(1, "/gzip-bomb/32?%u");
+    assert_efbig_in_modes("1M", 1, modes, 1, "bomb");
+    /* under the limit the same body is whole: the route really decodes */
+    const char *opts[] = {"--compressed", "--max-body", "64M", NULL};
+    assert_int_equal(run_with(opts), 0);
+    json_t *recs = e2e_records(g.out);
+    assert_non_null(recs);
+    json_t *r = json_array_get(recs, 0);
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(r, "bytes")),
+                     32 << 20);
+    json_decref(recs);
+}
+
+/*
+ * Issue #9.6: a symlink planted at PATH/1.body is never followed. Its
+ * target keeps its bytes; 1.body becomes a regular file holding the body,
+ * with mode 0644 less the umask (027 here: 0640).
+ */
+static void test_body_dir_planted_symlink(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    char dir[700], body[720], link[720], victim[700];
+    e2e_path(dir, sizeof(dir), g.dir, "planted");
+    e2e_path(victim, sizeof(victim), g.dir, "victim.txt");
+    snprintf(body, sizeof(body), "dir:%s", dir);
+    snprintf(link, sizeof(link), "%s/1.body", dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(e2e_write_file(victim, "precious\n", 9), 0);
+    assert_int_equal(symlink(victim, link), 0);
+    write_urls(1, "/bytes/3000?%u");
+    const char *opts[] = {"--body", body, NULL};
+    mode_t old = umask(027);
+    int st = run_with(opts);
+    umask(old);
+    assert_int_equal(st, 0);
+    size_t n = 0;
+    char *v = e2e_slurp(victim, &n);
+    assert_non_null(v);
+    assert_int_equal(n, 9);
+    assert_memory_equal(v, "precious\n", 9);
+    free(v);
+    struct stat sb;
+    assert_int_equal(lstat(link, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    assert_int_equal(sb.st_mode & 0777, 0640);
+    assert_int_equal(sb.st_size, 3000);
+    json_t *recs = e2e_records(g.out);
+    assert_non_null(recs);
+    json_t *r = json_array_get(recs, 0);
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_string_equal(e2e_str(r, "body_file"), link);
+    json_decref(recs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_group_sigterm_then_resume),
+        cmocka_unit_test(test_max_body_every_mode),
+        cmocka_unit_test(test_gzip_bomb_stops_at_limit),
+        cmocka_unit_test(test_body_dir_planted_symlink),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
