@@ -245,6 +245,9 @@ typedef struct mp_pool_stats {
     uint64_t workers_died;    /* exits that were not asked for */
     uint64_t workers_recycled;
     size_t max_buffered;      /* most tasks held by the coordinator at once */
+    uint64_t sends_failed;    /* batches a worker's pipe refused (not "full"):
+                                 their tasks were queued again and that
+                                 worker replaced */
     uint64_t worker_cpu_us;   /* user+sys CPU of the pool's workers, the
                                  exited ones and the running ones */
 } mp_pool_stats;
@@ -258,7 +261,10 @@ MP_EXTERN void mp_pool_destroy(mp_pool *p);
 
 /* ---- inside a task (worker side) -------------------------------------- */
 
-/* Stores the task's result (copied). Returns 0 or MP_E2BIG. */
+/* Stores the task's result (copied). Returns 0, MP_ENOMEM, or MP_E2BIG
+   for more than MP_MAX_PAYLOAD bytes: that also fails the task with
+   MP_E2BIG, whatever it returns. Messages of mp_fail longer than 64 KiB
+   are cut. */
 MP_EXTERN int mp_return(mp_task *t, const void *data, size_t len);
 
 /* Marks the task failed with err (MP_ETASK if err >= 0) and a message.

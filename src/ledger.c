@@ -35,6 +35,20 @@ static void list_unlink(mp__ledger *L, mp__list *l, uint32_t id)
     l->n--;
 }
 
+/* Puts entry id at the front of list l. */
+static void list_push_front(mp__ledger *L, mp__list *l, uint32_t id)
+{
+    mp__entry *e = &L->ents[id];
+    e->prev = MP_NIL;
+    e->next = l->head;
+    if (l->head != MP_NIL)
+        L->ents[l->head].prev = id;
+    else
+        l->tail = id;
+    l->head = id;
+    l->n++;
+}
+
 /* Removes the head of l. Returns it, or MP_NIL if l is empty. */
 static uint32_t list_pop(mp__ledger *L, mp__list *l)
 {
@@ -234,6 +248,26 @@ int mp__ledger_reap(mp__ledger *L, int h, uint32_t spin_id, mp__verdict *v)
         if (judge(L, id, spin_id, v))
             return 1;
     return 0;
+}
+
+void mp__ledger_take_back(mp__ledger *L, int h, uint32_t n)
+{
+    mp__holder *ho = &L->holders[h];
+    while (n-- && ho->held.tail != MP_NIL) {
+        uint32_t id = ho->held.tail;
+        mp__entry *e = &L->ents[id];
+        list_unlink(L, &ho->held, id);
+        ho->given--;
+        if (e->solo)
+            ho->solo_busy = 0;
+        if (e->state == MP__E_ORPHAN) { /* its call ended meanwhile */
+            entry_free(L, id);
+            continue;
+        }
+        e->slot = -1;
+        e->state = MP__E_QUEUED;
+        list_push_front(L, e->solo ? &L->solo : &L->retry, id);
+    }
 }
 
 int mp__ledger_drop_queued(mp__ledger *L, size_t *index)

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #define MP_NIL UINT32_MAX /* no entry: the end of a list */
+#define MP__BLAMELESS (UINT32_MAX - 1) /* mp__ledger_reap: nobody's fault */
 #define MP_INLINE_IN 256  /* copied inputs up to this size need no malloc */
 
 /* An entry's state. */
@@ -128,7 +129,10 @@ uint32_t mp__ledger_give_solo(mp__ledger *L, int h);
 int mp__ledger_result(mp__ledger *L, int h, uint32_t id, size_t *index);
 
 /* Empties the list of holder h, whose worker died. spin_id: the entry the
-   worker named as spinning past its deadline, or MP_NIL. Each entry is
+   worker named as spinning past its deadline, MP_NIL when the death is
+   unexplained (it counts against every entry h held), or MP__BLAMELESS
+   when the coordinator killed the worker (it counts against none). Each
+   entry is
    freed (late ones, the spinning one, one that has now killed
    max_attempts workers) or queued again: to the retry queue, or, once one
    more death would exhaust it, to the suspects' queue (suspects run alone,
@@ -136,6 +140,13 @@ int mp__ledger_result(mp__ledger *L, int h, uint32_t id, size_t *index);
    try). Call it until it returns 0. Returns 1 with *v filled when a result
    must be delivered, 0 when h holds nothing any more. */
 int mp__ledger_reap(mp__ledger *L, int h, uint32_t spin_id, mp__verdict *v);
+
+/* Takes back the n entries given last to holder h, whose message never
+   left (a failed send): they go back to the front of their queue (a suspect
+   to the suspects', h free of it again), in order, as if never given; no
+   death is counted. Orphans among them (their call ended meanwhile) are
+   freed. */
+void mp__ledger_take_back(mp__ledger *L, int h, uint32_t n);
 
 /* Removes one entry from the queues (retry first, then suspects) and frees
    it. Returns 1 with *index set, or 0 when both queues are empty. */

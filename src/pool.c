@@ -182,6 +182,33 @@ static uint32_t next_task(mp_pool *p)
 
 /* ---- dispatch --------------------------------------------------------- */
 
+/* A message of k tasks to slot i could not be sent: they go back to the
+   front of their queue, and the worker, whose pipe is in an unknown state,
+   is killed (its death counts against no task). */
+static void send_failed(mp_pool *p, int i, uint32_t k)
+{
+    mp__life *w = &p->life[i];
+    mp__ledger_take_back(&p->L, i, k);
+    p->stats.sends_failed++;
+    if (w->state == MP__S_READY || w->state == MP__S_RETIRING) {
+        w->state = MP__S_KILLED;
+        mp__slot_kill(&p->S, i);
+    }
+}
+
+/* Sends slot i message m, which carries the k tasks given to it last.
+   Returns 0, or an error (the tasks are back in their queue then). */
+static int send_batch(mp_pool *p, int i, mp__msg *m, uint32_t k)
+{
+    int rc = mp__slot_send(&p->S, i, m);
+    if (rc < 0) {
+        send_failed(p, i, k);
+        return rc;
+    }
+    p->life[i].parked_tasks = mp__slot_parked(&p->S, i) ? k : 0;
+    return 0;
+}
+
 /* Sends a suspect task alone to slot i if it is idle. Returns 1 if it
    did. */
 static int dispatch_solo(mp_pool *p, int i)
@@ -197,7 +224,7 @@ static int dispatch_solo(mp_pool *p, int i)
         abort();
     if (mp__msg_put_task(&m, id, e->data, e->len))
         abort();
-    mp__slot_send(&p->S, i, &m);
+    send_batch(p, i, &m, 1);
     return 1;
 }
 
@@ -232,7 +259,7 @@ static void dispatch_upto(mp_pool *p, int i, uint32_t cap)
     if (r == 0)
         return;
     mp__msg m = {0};
-    uint32_t id;
+    uint32_t id, k = 0;
     while (r-- && (id = next_task(p)) != MP_NIL) {
         mp__entry *e = &p->L.ents[id];
         if (!m.buf && mp__msg_begin(&m, MP_MSG_TASKS, (uintptr_t)p->call->fn,
@@ -241,11 +268,12 @@ static void dispatch_upto(mp_pool *p, int i, uint32_t cap)
         if (mp__msg_put_task(&m, id, e->data, e->len))
             abort();
         mp__ledger_give(&p->L, i, id);
+        k++;
         if (m.len >= MP_BATCH_MAX) /* bounded: MP_MAX_MSG */
             break;
     }
     if (m.buf)
-        mp__slot_send(&p->S, i, &m);
+        send_batch(p, i, &m, k);
 }
 
 /* Fills every ready worker up to its credit. */
@@ -338,6 +366,7 @@ static int start_slot(mp_pool *p, int i)
     mp__life *w = &p->life[i];
     mp__ledger_holder_reset(&p->L, i);
     w->got_result = w->exit_sent = 0;
+    w->parked_tasks = 0;
     int rc = mp__slot_spawn(&p->S, i);
     if (rc < 0)
         return rc;
@@ -396,6 +425,8 @@ static void on_exited(void *ud, int i, int status, uint32_t spin_task)
     mp__describe_exit(status, how, sizeof(how));
     int retired = w->state == MP__S_RETIRING && w->exit_sent &&
                   WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (w->state == MP__S_KILLED && spin_task == MP__NO_TASK)
+        spin_task = MP__BLAMELESS; /* we killed it */
     if (p->creating && !retired)
         create_failed(p, MP_EWORKER, "worker %d %s before it was ready", i,
                       how);
@@ -478,11 +509,19 @@ static void on_drained(void *ud, int i)
     dispatch_all(p);
 }
 
-/* Hook: slot i's parked message went out: it can take more. */
-static void on_writable(void *ud, int i)
+/* Hook: slot i's parked message went out (rc 0): it can take more; or it
+   failed (rc < 0): its tasks go back to the queue. */
+static void on_writable(void *ud, int i, int rc)
 {
     mp_pool *p = ud;
-    if (p->life[i].state == MP__S_READY)
+    mp__life *w = &p->life[i];
+    uint32_t k = w->parked_tasks;
+    w->parked_tasks = 0;
+    if (rc < 0) {
+        send_failed(p, i, k);
+        return;
+    }
+    if (w->state == MP__S_READY)
         dispatch_upto(p, i, p->L.capacity);
 }
 

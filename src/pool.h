@@ -25,6 +25,7 @@ enum {
     MP__S_STARTING, /* spawned, READY not yet received */
     MP__S_READY,    /* takes tasks */
     MP__S_RETIRING, /* reached max_tasks_per_worker: EXIT once empty */
+    MP__S_KILLED,   /* a send to it failed: killed, its exit awaited */
 };
 
 /* The lifecycle of one slot, beside its process (slots.h) and what it
@@ -37,6 +38,7 @@ typedef struct mp__life {
     unsigned fails;         /* starts in a row that produced no result */
     int got_result;         /* this generation sent a result */
     int exit_sent;          /* this generation was told to leave */
+    uint32_t parked_tasks;  /* tasks in its parked message */
 } mp__life;
 
 /* One call in progress: map, imap or apply. */

@@ -136,10 +136,11 @@ static void on_writable(int fd, short what, void *arg)
 {
     mp__slot *s = arg;
     mp__slots *S = s->set;
-    if (mp__chan_flush(&s->ch, 0) == MP_EAGAIN)
+    int rc = mp__chan_flush(&s->ch, 0);
+    if (rc == MP_EAGAIN)
         return;
     send_controls(S, s);
-    S->hooks->writable(S->ud, s->index);
+    S->hooks->writable(S->ud, s->index, rc);
 }
 
 /* ---- spawning and closing --------------------------------------------- */

@@ -46,9 +46,9 @@ typedef struct mp__slot_hooks {
     /* Every message that had arrived on the slot has been handed over
        (after one or more ready/results calls). */
     void (*drained)(void *ud, int slot);
-    /* The parked message has gone out (or failed and was dropped): the
-       slot takes a new message again. */
-    void (*writable)(void *ud, int slot);
+    /* The parked message has gone out (rc 0) or failed and was dropped
+       (rc < 0): the slot takes a new message again. */
+    void (*writable)(void *ud, int slot, int rc);
     /* The worker is gone: status is its wait status, or -1 when it could
        not be forked. spin_task: the task id the worker named as spinning
        past its deadline (status MP_EXIT_SPIN), else MP__NO_TASK. The slot

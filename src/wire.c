@@ -198,6 +198,9 @@ int mp__chan_open(mp__chan *c, const char *endpoint, int bind, int *rfd,
     size_t sz = sizeof(int);
     c->parked = (mp__msg){0};
     c->sev = NULL;
+#ifdef MP_FAULTS
+    c->fault = 0;
+#endif
     c->sock = nn_socket(AF_SP, NN_PAIR);
     if (c->sock < 0)
         return MP_ESYS;
@@ -226,13 +229,34 @@ int mp__chan_parked(const mp__chan *c)
     return c->parked.buf != NULL;
 }
 
+#ifdef MP_FAULTS
+int mp__fault_send_fail, mp__fault_flush_fail;
+
+/* Counts m against the countdown n. Returns 1 when m is the one to fail. */
+static int fault_due(int *n, const mp__msg *m)
+{
+    mp__hdr h;
+    memcpy(&h, m->buf, sizeof(h));
+    return h.type == MP_MSG_TASKS && *n > 0 && --*n == 0;
+}
+#endif
+
 int mp__chan_send(mp__chan *c, mp__msg *m)
 {
     if (c->parked.buf) {
         mp__msg_discard(m);
         return MP_EAGAIN;
     }
+#ifdef MP_FAULTS
+    if (fault_due(&mp__fault_send_fail, m)) {
+        mp__msg_discard(m);
+        return MP_ESYS;
+    }
+    c->fault = fault_due(&mp__fault_flush_fail, m);
+    int rc = c->fault ? MP_EAGAIN : mp__msg_send(c->sock, m, 0);
+#else
     int rc = mp__msg_send(c->sock, m, 0);
+#endif
     if (rc == MP_EAGAIN) {
         c->parked = *m;
         *m = (mp__msg){0};
@@ -248,9 +272,16 @@ int mp__chan_send(mp__chan *c, mp__msg *m)
 int mp__chan_flush(mp__chan *c, int block)
 {
     int rc = 0;
-    while (c->parked.buf &&
-           (rc = mp__msg_send(c->sock, &c->parked, block)) == MP_ETIMEDOUT)
-        ; /* blocking: wait on, however long the peer takes to read */
+#ifdef MP_FAULTS
+    if (c->fault) {
+        c->fault = 0;
+        rc = MP_ESYS;
+    }
+#endif
+    if (!rc && c->parked.buf)
+        do /* blocking: wait on, however long the peer takes to read */
+            rc = mp__msg_send(c->sock, &c->parked, block);
+        while (rc == MP_ETIMEDOUT);
     if (rc == MP_EAGAIN && !block)
         return rc;
     if (c->sev)

@@ -112,7 +112,18 @@ typedef struct mp__chan {
     int sock;          /* -1 when closed */
     mp__msg parked;    /* waiting for the socket to be writable */
     struct event *sev; /* the owner's event on the send fd, or NULL */
+#ifdef MP_FAULTS
+    int fault; /* the parked message's flush is to fail */
+#endif
 } mp__chan;
+
+#ifdef MP_FAULTS
+/* Fault injection, compiled only into the tests' mpool_faults library.
+   When mp__fault_send_fail is n > 0, the n-th TASKS message sent from now
+   fails at once with MP_ESYS; when mp__fault_flush_fail is n > 0, the n-th
+   is parked as if the socket were full, and its flush then fails. */
+extern int mp__fault_send_fail, mp__fault_flush_fail;
+#endif
 
 #define MP_ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
 

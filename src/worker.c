@@ -521,8 +521,9 @@ int mp_return(mp_task *t, const void *data, size_t len)
 {
     if (!t || (!data && len))
         return MP_EINVAL;
-    if (len > MP_MAX_PAYLOAD)
-        return MP_E2BIG;
+    if (len > MP_MAX_PAYLOAD) /* fails the task, should it return 0 now */
+        return mp_fail(t, MP_E2BIG, "result of %zu bytes is larger than "
+                       "MP_MAX_PAYLOAD", len);
     if (len > t->cap) {
         char *d = realloc(t->data, len);
         if (!d)

@@ -9,7 +9,7 @@ set -eu
 build=${1:?usage: check_symbols.sh BUILD_DIR}
 command -v nm >/dev/null || { echo "nm not found" >&2; exit 1; }
 bad=0 n=0
-for o in $(find "$build" -name '*.o' ! -path '*/mpool_obj.dir/*'); do
+for o in $(find "$build" -name '*.o' ! -path '*/mpool_obj.dir/*' ! -path '*/mpool_faults.dir/*'); do
     n=$((n + 1))
     syms=$(nm --defined-only --extern-only "$o" | awk '$3 ~ /^(mp_|MP_)/ {print $3}')
     if [ -n "$syms" ]; then

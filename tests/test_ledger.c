@@ -35,9 +35,12 @@ enum {
     ABORT,  /* cancel: drop the queues, orphan every held task; want:
                results to deliver */
     RESET,  /* a new worker in slot h */
+    BACK,   /* h's last n tasks were never sent: take them back */
+    FIRST,  /* want == the input index at the head of the retry queue */
     COUNT,  /* want in_use, n retry.n, arg solo.n: use COUNTS() */
 };
 #define COUNTS(in_use, retry, solo) {COUNT, 0, retry, in_use, solo}
+#define FIRST(index) {FIRST, 0, 0, index}
 
 typedef struct step {
     int op, h, n, want, arg;
@@ -196,6 +199,13 @@ static void run_step(mp__ledger *L, const step *s)
     case RESET:
         mp__ledger_holder_reset(L, s->h);
         break;
+    case BACK:
+        mp__ledger_take_back(L, s->h, (uint32_t)s->n);
+        break;
+    case FIRST:
+        assert_int_not_equal(L->retry.head, MP_NIL);
+        assert_int_equal(L->ents[L->retry.head].index, s->want);
+        break;
     case COUNT:
         assert_int_equal(L->in_use, s->want);
         assert_int_equal(L->retry.n, s->n);
@@ -308,6 +318,26 @@ static const ledger_case cases[] = {
         {DONE, 1, 0, MP__R_LATE},
         {ABORT, 0, 0, 0},    /* nothing left to end */
         {DIE, 1, -1, 0},     /* orphans of a dead worker just go */
+        COUNTS(0, 0, 0),
+        {END}}, 1},
+    {"send failure: tasks go back first, in order, with no death", 2, 4,
+     4, 0, 3, {
+        {ADD, 0, 3, 3},      /* tasks 0-2 */
+        {DIE, 0, -1, 0},     /* 0-2 wait in retry */
+        {ADD, 1, 4, 4},      /* tasks 3-6, the last batch of holder 1 */
+        {BACK, 1, 2},        /* 5 and 6 never left */
+        COUNTS(7, 5, 0),
+        FIRST(5),            /* before the older retries: they were next */
+        {ROOM, 1, 8, 6},     /* credit and the recycling count restored */
+        {RETRY, 1, 0, 5},
+        {DIE, 1, -1, 0},     /* 3-6 have 1 death now, 0-2 have 2 */
+        COUNTS(7, 4, 3),
+        {SOLO, 0, 0, 1},
+        {BACK, 0, 1},        /* a suspect's failed send: back, h0 free */
+        COUNTS(7, 4, 3),
+        {SOLO, 0, 0, 1},
+        {ABORT, 0, 0, 7},
+        {BACK, 0, 1},        /* an orphan taken back is just freed */
         COUNTS(0, 0, 0),
         {END}}, 1},
     {"cancel: a copied input still held is freed with the ledger", 1, 2, 2,
