@@ -289,9 +289,51 @@ MP_EXTERN int mp_sleep(mp_task *t, unsigned ms);
 MP_EXTERN int mp_wait_fd(mp_task *t, int fd, short what,
                          unsigned timeout_ms);
 
-/* Runs fn on n inputs as child coroutines of t, all at once, and waits for
-   all of them (asyncio.gather). out[i] owns its data (mp_result_clear).
-   Returns 0, or MP_EINVAL. */
+/*
+ * Child coroutines (asyncio.create_task + await). A child runs fn(child,
+ * in, len) on its own coroutine in the same worker, beside its parent t:
+ * its awaits, mp_return and mp_fail are those of any task, it may spawn in
+ * turn, and it does not count against the pool's concurrency. It shares
+ * its parent's deadline (task_timeout_ms) and is canceled with it.
+ *
+ * mp_spawn starts a child now: it is queued to run, and takes the CPU at
+ * the parent's next await (no await: when the parent returns, which
+ * cancels it; see below). The input is copied. Stores the handle in *out
+ * and returns 0, or MP_EINVAL (also when t is not the task calling),
+ * MP_E2BIG (len > MP_MAX_PAYLOAD) or MP_ENOMEM.
+ *
+ * A child is always either joined or canceled: one that its parent has not
+ * joined when the parent returns is canceled (its awaits return
+ * MP_ECANCELED at once) and its result is dropped.
+ */
+typedef struct mp_child mp_child;
+MP_EXTERN int mp_spawn(mp_task *t, mp_task_fn fn, const void *in,
+                       size_t len, mp_child **out);
+
+/*
+ * Awaits the child c (asyncio.wait_for): suspends the calling task, which
+ * must be c's parent, until c has finished or timeout_ms has passed (0 =
+ * no limit of its own). Frees c in every case but MP_EINVAL.
+ * Returns 0 with the child's result in *out (its status is the child's
+ * outcome; out owns data and error: mp_result_clear); or, the child not
+ * finished, MP_ETIMEDOUT after timeout_ms, or MP_ETIMEDOUT / MP_ECANCELED
+ * when the parent's own deadline passed or it was canceled: the child is
+ * then canceled, as wait_for does, and out->status holds the same code
+ * (no data). Returns MP_EINVAL, touching nothing, if c or out is NULL or
+ * the caller is not c's parent. A child that finished is joined at once
+ * without suspending.
+ */
+MP_EXTERN int mp_join(mp_child *c, mp_result *out, unsigned timeout_ms);
+
+/*
+ * Runs fn on n inputs as child coroutines of t, all at once, and waits for
+ * all of them (asyncio.gather): mp_spawn of each, then mp_join of each.
+ * out[i] owns its data (mp_result_clear). If t's deadline passes or t is
+ * canceled meanwhile, the children still running are canceled and their
+ * out[i].status is MP_ETIMEDOUT / MP_ECANCELED. Returns 0 (per-child
+ * outcomes are in out), MP_EINVAL, or MP_E2BIG / MP_ENOMEM from mp_spawn
+ * (no child then runs to the end: each out[i].status holds the code).
+ */
 MP_EXTERN int mp_gather(mp_task *t, mp_task_fn fn, const mp_buf *in,
                         size_t n, mp_result *out);
 

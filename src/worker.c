@@ -4,7 +4,7 @@
  * fork of the pool forkserver, itself a fork of the caller's image.
  *
  * Scheduling: a task runs on its coroutine until it awaits (mp_sleep,
- * mp_wait_fd, mp_http, mp_gather) or returns. Wake-ups go through one ready
+ * mp_wait_fd, mp_http, mp_join, mp_gather) or returns. Wake-ups go through one ready
  * queue drained from the main context, so a coroutine is never resumed from
  * inside another coroutine or from inside a curl callback.
  */
@@ -33,11 +33,11 @@ _Static_assert(MP_FLUSH_BYTES <= MP_BATCH_MAX, "a results batch fits MP_MAX_MSG"
 _Static_assert(MP_READ == EV_READ && MP_WRITE == EV_WRITE,
                "mp_wait_fd passes MP_READ / MP_WRITE to libevent as they are");
 #define PRIO_RECV 0
-#define PRIO_TASK 1
+#define PRIO_TASK MP__PRIO_TASK
 #define PRIO_FLUSH 2
 
 /* A received TASKS message, freed when its last task is done. */
-typedef struct inmsg {
+typedef struct mp__inmsg {
     void *buf;
     uint32_t refs;
 } inmsg;
@@ -50,35 +50,6 @@ typedef struct queued {
     mp_task_fn fn;
     inmsg *msg;
 } queued;
-
-struct mp_task {
-    mp__coro *co;
-    struct event ev;       /* the current await's event */
-    struct event deadline; /* task_timeout_ms */
-    mp_task *next;         /* free list or ready queue */
-    mp_task *prev_active, *next_active;
-    /* what runs */
-    mp_task_fn fn;
-    const void *in;
-    size_t in_len;
-    uint32_t id;
-    inmsg *msg;
-    uint64_t deadline_ns;
-    /* what it produced */
-    int rc, failed, status;
-    char *data;
-    size_t len, cap;
-    char *error;
-    /* await state */
-    int suspended, wake_code, done, timed_out, canceled, deadline_armed;
-    mp__cancel_fn cancel;
-    void *cancel_arg;
-    /* mp_gather */
-    mp_task *parent, *first_child, *sibling;
-    size_t child_index, pending_children;
-    mp_result *gather_out;
-    int waiting_children;
-};
 
 static struct worker {
     struct event_base *base;
@@ -219,8 +190,13 @@ static void watchdog_arm(int on)
 
 static void task_body(void *arg);
 
+mp_task *mp__task_current(void)
+{
+    return W.current;
+}
+
 /* Returns a task from the free list or a new one, or NULL (no memory). */
-static mp_task *task_alloc(void)
+mp_task *mp__task_alloc(void)
 {
     mp_task *t = W.free_tasks;
     if (t) {
@@ -248,15 +224,13 @@ static void task_reset(mp_task *t)
     t->suspended = t->wake_code = t->done = 0;
     t->timed_out = t->canceled = 0;
     t->cancel = NULL;
-    t->parent = t->first_child = t->sibling = NULL;
-    t->pending_children = 0;
-    t->gather_out = NULL;
-    t->waiting_children = 0;
+    t->handle = NULL;
+    t->children = NULL;
     t->msg = NULL;
     t->deadline_ns = 0;
 }
 
-static void schedule(mp_task *t)
+void mp__task_schedule(mp_task *t)
 {
     t->next = NULL;
     if (W.ready_tail)
@@ -292,30 +266,13 @@ static int final_status(mp_task *t)
 static const char *final_message(mp_task *t, int status, char *buf,
                                  size_t n)
 {
-    if (t->timed_out && !t->parent) {
+    if (t->timed_out && !t->handle) {
         snprintf(buf, n, "task timed out after %u ms", W.timeout_ms);
         return buf;
     }
     if (t->canceled && !t->error)
         return "task canceled";
     return t->error;
-}
-
-/* Hands a finished child's result to its parent; wakes the parent when it
-   was the last one. */
-static void child_done(mp_task *t, int status)
-{
-    mp_task *p = t->parent;
-    mp_result *r = &p->gather_out[t->child_index];
-    r->status = status;
-    if (t->len && (r->data = malloc(t->len))) {
-        memcpy(r->data, t->data, t->len);
-        r->len = t->len;
-    }
-    r->error = t->error;
-    t->error = NULL;
-    if (--p->pending_children == 0 && p->waiting_children)
-        schedule(p);
 }
 
 static void active_unlink(mp_task *t)
@@ -333,12 +290,13 @@ static void active_unlink(mp_task *t)
 static void task_finish(mp_task *t)
 {
     int status = final_status(t);
-    if (t->parent) {
-        child_done(t, status);
+    char buf[64];
+    const char *msg = final_message(t, status, buf, sizeof(buf));
+    mp__children_drop(t);
+    if (t->handle) {
+        mp__child_done(t, status, msg);
     } else {
-        char buf[64];
-        emit(t->id, status, t->len ? t->data : NULL, t->len,
-             final_message(t, status, buf, sizeof(buf)));
+        emit(t->id, status, t->len ? t->data : NULL, t->len, msg);
         release_msg(t->msg);
         if (t->deadline_armed)
             event_del(&t->deadline);
@@ -368,7 +326,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg);
 static void start_queued(void)
 {
     while (W.q_len && W.running < W.concurrency) {
-        mp_task *t = task_alloc();
+        mp_task *t = mp__task_alloc();
         if (!t)
             _exit(1);
         queued *e = &W.q[W.q_head];
@@ -394,7 +352,7 @@ static void start_queued(void)
         }
         if (W.running++ == 0)
             watchdog_arm(1);
-        schedule(t);
+        mp__task_schedule(t);
     }
 }
 
@@ -418,34 +376,28 @@ static void drain(void)
     W.draining = 0;
 }
 
-/* Wakes t early with code (deadline, cancel): undoes its await first. For
-   a task waiting on children, the children are woken instead; the last one
-   to finish wakes the parent. */
-static void task_abort(mp_task *t, int code)
+void mp__task_abort(mp_task *t, int code)
 {
-    for (mp_task *c = t->first_child; c; c = c->sibling) {
-        if (code == MP_ETIMEDOUT)
-            c->timed_out = 1;
-        else
-            c->canceled = 1;
-        task_abort(c, code);
-    }
-    if (t->waiting_children || !t->suspended)
+    if (code == MP_ETIMEDOUT)
+        t->timed_out = 1;
+    else
+        t->canceled = 1;
+    mp__children_abort(t, code);
+    if (!t->suspended)
         return;
     if (t->cancel)
         t->cancel(t, t->cancel_arg);
     t->cancel = NULL;
     t->suspended = 0;
     t->wake_code = code;
-    schedule(t);
+    mp__task_schedule(t);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     mp_task *t = arg;
     t->deadline_armed = 0;
-    t->timed_out = 1;
-    task_abort(t, MP_ETIMEDOUT);
+    mp__task_abort(t, MP_ETIMEDOUT);
     drain();
 }
 
@@ -469,7 +421,7 @@ void mp__task_wake(mp_task *t, int code)
         return;
     t->suspended = 0;
     t->wake_code = code;
-    schedule(t);
+    mp__task_schedule(t);
     drain();
 }
 
@@ -554,41 +506,6 @@ int mp_fail(mp_task *t, int err, const char *fmt, ...)
     return t->status;
 }
 
-int mp_gather(mp_task *t, mp_task_fn fn, const mp_buf *in, size_t n,
-              mp_result *out)
-{
-    if (!t || !fn || (n && (!in || !out)))
-        return MP_EINVAL;
-    if (n)
-        memset(out, 0, n * sizeof(*out));
-    for (size_t i = 0; i < n; i++) {
-        mp_task *c = task_alloc();
-        if (!c)
-            _exit(1);
-        c->fn = fn;
-        c->in = in[i].data;
-        c->in_len = in[i].len;
-        c->id = t->id;
-        c->deadline_ns = t->deadline_ns;
-        c->timed_out = t->timed_out;
-        c->canceled = t->canceled;
-        c->parent = t;
-        c->child_index = i;
-        c->sibling = t->first_child;
-        t->first_child = c;
-        schedule(c);
-    }
-    t->gather_out = out;
-    t->pending_children = n;
-    if (n) {
-        t->waiting_children = 1;
-        mp__coro_yield(t->co); /* the last child to finish schedules us */
-        t->waiting_children = 0;
-    }
-    t->first_child = NULL;
-    return 0;
-}
-
 /* ---- tasks in --------------------------------------------------------- */
 
 static void queue_push(const queued *e)
@@ -635,10 +552,8 @@ static void cancel_all(void)
         W.q_head = (W.q_head + 1) % W.q_cap;
         W.q_len--;
     }
-    for (mp_task *t = W.active; t; t = t->next_active) {
-        t->canceled = 1;
-        task_abort(t, MP_ECANCELED);
-    }
+    for (mp_task *t = W.active; t; t = t->next_active)
+        mp__task_abort(t, MP_ECANCELED);
 }
 
 /* Drains the socket: every message the coordinator sent. */

@@ -5,12 +5,17 @@
 #ifndef MP_WORKER_H
 #define MP_WORKER_H
 
+#include <event2/event_struct.h>
+#include <stdint.h>
+
+#include "coro.h"
 #include "mpool.h"
 
-struct event_base;
+#define MP__PRIO_TASK 1 /* libevent priority of a task's own events */
 
-/* The running worker's event loop; NULL outside a worker. */
-struct event_base *mp__worker_base(void);
+struct event_base;
+struct mp__inmsg;
+typedef struct mp_child mp_child;
 
 /*
  * Undoes what an await registered (removes its event, its curl handle)
@@ -18,6 +23,41 @@ struct event_base *mp__worker_base(void);
  * passes or the task is canceled while suspended.
  */
 typedef void (*mp__cancel_fn)(mp_task *t, void *arg);
+
+/*
+ * A task as the worker runs it: one the coordinator sent (top-level), or a
+ * child started by mp_spawn / mp_gather inside another task. Allocated and
+ * recycled by worker.c; the child fields are spawn.c's.
+ */
+struct mp_task {
+    mp__coro *co;
+    struct event ev;       /* the current await's event */
+    struct event deadline; /* task_timeout_ms (top-level tasks only) */
+    mp_task *next;         /* free list or ready queue */
+    mp_task *prev_active, *next_active; /* top-level tasks running */
+    /* what runs */
+    mp_task_fn fn;
+    const void *in;
+    size_t in_len;
+    uint32_t id; /* a child carries its top-level task's id */
+    struct mp__inmsg *msg;
+    uint64_t deadline_ns;
+    /* what it produced */
+    int rc, failed, status;
+    char *data;
+    size_t len, cap;
+    char *error;
+    /* await state */
+    int suspended, wake_code, done, timed_out, canceled, deadline_armed;
+    mp__cancel_fn cancel;
+    void *cancel_arg;
+    /* children (spawn.c) */
+    mp_child *handle;   /* this task is a child: its handle; else NULL */
+    mp_child *children; /* handles of its children not joined yet */
+};
+
+/* The running worker's event loop; NULL outside a worker. */
+struct event_base *mp__worker_base(void);
 
 /*
  * Suspends t until mp__task_wake(t, code). Must be called from t's own
@@ -35,6 +75,34 @@ int mp__task_suspend(mp_task *t, mp__cancel_fn cancel, void *arg);
  * Returns when t suspends again or finishes.
  */
 void mp__task_wake(mp_task *t, int code);
+
+/* The task on the CPU now (inside its coroutine); NULL in the loop. */
+mp_task *mp__task_current(void);
+
+/* Returns a clean task with a coroutine, from the free list or new; NULL
+   when memory runs out. The caller fills fn, in, id... and schedules it. */
+mp_task *mp__task_alloc(void);
+
+/* Appends t to the ready queue; it runs when the loop drains the queue
+   (after the running coroutine yields). */
+void mp__task_schedule(mp_task *t);
+
+/*
+ * Marks t timed out (code MP_ETIMEDOUT) or canceled (MP_ECANCELED), with
+ * its children, and wakes it with code if it is suspended (undoing its
+ * await). A task that is not suspended sees the flag at its next await.
+ */
+void mp__task_abort(mp_task *t, int code);
+
+/* spawn.c: called by worker.c when a task finishes. mp__children_drop
+   cancels and orphans the children t did not join (t is done with them);
+   mp__child_done stores a finished child's result in its handle (message
+   msg, copied unless it is t->error, which is taken) and wakes a parent
+   joining it. */
+void mp__children_drop(mp_task *t);
+void mp__child_done(mp_task *t, int status, const char *msg);
+/* spawn.c: mp__task_abort's part for the children of t. */
+void mp__children_abort(mp_task *t, int code);
 
 /* Worker process entry, run in the child the forkserver forked. Never
    returns. */
