@@ -2,9 +2,11 @@
    nanomsg, libevent or curl. */
 #include "forkserver.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -40,6 +42,7 @@ typedef struct fs_child {
 typedef struct pool_fs {
     int chan;
     int sigfd;
+    char dir[MP_FS_DIR_MAX]; /* the pool's endpoints, removed on exit */
     fs_child *kids;
     size_t n, cap;
 } pool_fs;
@@ -67,7 +70,25 @@ int mp__fs_recv(int fd, mp__fs_msg *m)
     return rc == (ssize_t)sizeof(*m) ? 1 : MP_ESYS;
 }
 
-/* Kills and reaps every worker, then leaves. */
+void mp__fs_rm_dir(const char *dir)
+{
+    DIR *d = dir[0] ? opendir(dir) : NULL;
+    if (!d)
+        return;
+    struct dirent *de;
+    char path[MP_FS_DIR_MAX + 300];
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* Kills and reaps every worker, removes the pool's endpoint directory (the
+   coordinator may have been SIGKILLed and cannot), then leaves. */
 static void pool_fs_exit(pool_fs *fs)
 {
     for (size_t i = 0; i < fs->n; i++)
@@ -75,6 +96,7 @@ static void pool_fs_exit(pool_fs *fs)
     for (size_t i = 0; i < fs->n; i++)
         while (waitpid(fs->kids[i].pid, NULL, 0) < 0 && errno == EINTR)
             ;
+    mp__fs_rm_dir(fs->dir);
     _exit(0);
 }
 
@@ -161,9 +183,10 @@ static void pool_fs_kill(pool_fs *fs, const mp__fs_msg *m)
 }
 
 /* The pool forkserver's loop. Never returns. */
-static void pool_fs_main(int chan)
+static void pool_fs_main(int chan, const char *dir)
 {
     pool_fs fs = {.chan = chan};
+    snprintf(fs.dir, sizeof(fs.dir), "%s", dir);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -199,12 +222,12 @@ static void pool_fs_main(int chan)
     }
 }
 
-/* Receives one pool channel passed with SCM_RIGHTS. Returns the fd, or -1
-   when the coordinator closed the main channel. */
-static int main_fs_recv_fd(int chan)
+/* Receives one pool channel passed with SCM_RIGHTS, and the pool's
+   directory (MP_FS_DIR_MAX bytes) into dir. Returns the fd, -1 when the
+   coordinator closed the main channel, or -2 for a malformed request. */
+static int main_fs_recv_fd(int chan, char *dir)
 {
-    char byte;
-    struct iovec iov = {&byte, 1};
+    struct iovec iov = {dir, MP_FS_DIR_MAX};
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(sizeof(int))];
@@ -223,6 +246,10 @@ static int main_fs_recv_fd(int chan)
         return -2;
     int fd;
     memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+    if (rc != MP_FS_DIR_MAX || !memchr(dir, '\0', MP_FS_DIR_MAX)) {
+        close(fd);
+        return -2;
+    }
     return fd;
 }
 
@@ -239,7 +266,8 @@ static void main_fs_main(int chan)
         close(devnull);
     }
     for (;;) {
-        int fd = main_fs_recv_fd(chan);
+        char dir[MP_FS_DIR_MAX];
+        int fd = main_fs_recv_fd(chan, dir);
         if (fd == -1)
             _exit(0);
         if (fd < 0)
@@ -247,7 +275,7 @@ static void main_fs_main(int chan)
         pid_t pid = fork();
         if (pid == 0) {
             close(chan);
-            pool_fs_main(fd);
+            pool_fs_main(fd, dir);
         }
         close(fd);
     }
@@ -302,16 +330,19 @@ out:
     return rc;
 }
 
-int mp__fs_new_pool(int *fd)
+int mp__fs_new_pool(const char *dir, int *fd)
 {
+    char path[MP_FS_DIR_MAX] = {0};
+    if (strlen(dir) >= sizeof(path))
+        return MP_EINVAL;
+    strcpy(path, dir);
     int rc = mp__fs_init();
     if (rc < 0)
         return rc;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return MP_ESYS;
-    char byte = 'P';
-    struct iovec iov = {&byte, 1};
+    struct iovec iov = {path, sizeof(path)};
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(sizeof(int))];
@@ -332,7 +363,7 @@ int mp__fs_new_pool(int *fd)
     while (n < 0 && errno == EINTR);
     pthread_mutex_unlock(&fs_lock);
     close(sv[1]);
-    if (n != 1) {
+    if (n != (ssize_t)sizeof(path)) {
         close(sv[0]);
         return MP_ESYS;
     }

@@ -43,9 +43,16 @@ void mp__ignore_stop_signals(void);
    Returns 0 or MP_ESYS. */
 int mp__fs_init(void);
 
-/* Gets a pool forkserver: *fd receives the coordinator's end of its
-   channel (close-on-exec, non-blocking). Returns 0 or MP_ESYS. */
-int mp__fs_new_pool(int *fd);
+#define MP_FS_DIR_MAX 128 /* a pool's endpoint directory, NUL included */
+
+/* Gets a pool forkserver for the pool whose endpoints live in dir (which it
+   removes when it exits: after mp_pool_destroy, or after the coordinator
+   died): *fd receives the coordinator's end of its channel (close-on-exec,
+   non-blocking). Returns 0, MP_EINVAL (dir too long) or MP_ESYS. */
+int mp__fs_new_pool(const char *dir, int *fd);
+
+/* Removes dir and the files in it (endpoints, spin notes). */
+void mp__fs_rm_dir(const char *dir);
 
 /* Sends one message on a pool channel. Returns 0 or MP_ESYS. */
 int mp__fs_send(int fd, const mp__fs_msg *m);

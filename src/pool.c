@@ -5,7 +5,6 @@
  * is where) and the slots (slots.c: worker processes), which report back
  * only through the hooks registered here.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <math.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "forkserver.h"
 #include "pool.h"
 
 #define MP_DEFAULT_CONCURRENCY 64
@@ -652,24 +652,6 @@ static int make_dir(mp_pool *p)
     return mkdtemp(p->dir) ? 0 : MP_ESYS;
 }
 
-/* Removes the endpoint directory and whatever is left in it. */
-static void remove_dir(mp_pool *p)
-{
-    DIR *d = p->dir[0] ? opendir(p->dir) : NULL;
-    if (!d)
-        return;
-    struct dirent *de;
-    char path[400];
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", p->dir, de->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(p->dir);
-}
-
 static void on_create_timeout(int fd, short what, void *arg)
 {
     mp_pool *p = arg;
@@ -815,7 +797,7 @@ void mp_pool_destroy(mp_pool *p)
         event_base_free(p->base);
     if (p->cancel_fd >= 0)
         close(p->cancel_fd);
-    remove_dir(p);
+    mp__fs_rm_dir(p->dir); /* its forkserver did, unless it was lost */
     free(p->life);
     free(p->init_copy);
     free(p);

@@ -46,7 +46,7 @@ int mp__slots_init(mp__slots *S, int n, struct event_base *base,
         S->v[i].index = i;
         S->v[i].ch.sock = -1;
     }
-    if (mp__fs_new_pool(&S->fs_fd) < 0)
+    if (mp__fs_new_pool(dir, &S->fs_fd) < 0)
         return MP_ESYS;
     S->fs_ev = event_new(base, S->fs_fd, EV_READ | EV_PERSIST, on_forkserver,
                          S);

@@ -4,6 +4,7 @@
  * handler; destroy with work in flight; the coordinator SIGKILLed; workers
  * that cannot start; and an idle pool that must not use CPU.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -649,10 +651,30 @@ static int child_coordinator(void)
         pause();
 }
 
+/* Returns the number of entries (but . and ..) in dir, -1 if it cannot be
+   read. */
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    closedir(d);
+    return n;
+}
+
 static void coordinator_sigkill_leaves_nothing(void **state)
 {
+    char pools[128]; /* the child's TMPDIR: its pool's directory goes here */
+    snprintf(pools, sizeof(pools), "%s/sigkill-pools", tmpdir);
+    assert_int_equal(mkdir(pools, 0700), 0);
+    setenv("TMPDIR", pools, 1);
     int fd;
     pid_t child = spawn_child("--child-coordinator", 0, &fd);
+    unsetenv("TMPDIR");
     char line[256];
     read_line_within(fd, line, sizeof(line), 30,
                      "the child coordinator's pids");
@@ -663,10 +685,14 @@ static void coordinator_sigkill_leaves_nothing(void **state)
     assert_true(pids[0] != pids[1]); /* two distinct workers */
     for (int i = 0; i < 4; i++)
         assert_false(gone(pids[i]));
+    assert_int_equal(count_entries(pools), 1); /* its mpool-XXXXXX */
     kill(child, SIGKILL);
     wait_exit_within(child, 10, "the SIGKILLed child coordinator");
     forget_forked(child);
     assert_int_equal(wait_gone(pids, 4, 2), 0); /* within a second or two */
+    /* the pool forkserver removed the endpoint directory before it left */
+    assert_int_equal(count_entries(pools), 0);
+    rmdir(pools);
 }
 
 static mp_pool *volatile g_stop_pool;
