@@ -29,9 +29,9 @@
  *    (a crash of a worker it shared kills no innocent task: those re-run);
  *  - MP_ECANCELED: mp_pool_cancel, or the result callback, stopped the call
  *    before the task finished;
- *  - MP_EABORTED: the pool or the call failed (forkserver gone, no worker
- *    can be kept alive, input error, event loop failure) before the task
- *    finished. Never the task's fault, never final: run it again.
+ *  - MP_EABORTED: the pool or the call failed (forkserver gone for good,
+ *    no worker can be kept alive, input error, event loop failure) before
+ *    the task finished. Never the task's fault, never final: run it again.
  *
  * Signals: the forkservers and workers ignore SIGINT, SIGTERM and SIGHUP,
  * which a terminal, timeout(1), systemd or Slurm send to the whole process
@@ -84,6 +84,7 @@ extern "C" {
     XX(ETASK, -4003, "task failed")                                         \
     XX(ESYS, -4004, "system call failed")                                   \
     XX(EABORTED, -4005, "call ended before the task finished")              \
+    XX(ENOFORK, -4008, "no forkserver: the pool cannot start workers")      \
     XX(EDNS, -4010, "could not resolve host")                               \
     XX(ETLS, -4011, "TLS handshake or certificate error")                   \
     XX(EREDIRECT, -4012, "too many redirects")                              \
@@ -195,9 +196,17 @@ MP_EXTERN const char *mp_last_error(void);
  * Returns 0 when every input has a result (per-task failures are in out),
  * MP_ECANCELED after mp_pool_cancel (unfinished tasks: status
  * MP_ECANCELED), MP_EWORKER when no worker can be kept alive (unfinished
- * tasks: MP_EABORTED), MP_ESYS when the pool itself failed (unfinished
- * tasks: MP_EABORTED), MP_EINVAL or MP_E2BIG for bad arguments (out
- * untouched). out[] is filled in every case but the last.
+ * tasks: MP_EABORTED), MP_ENOFORK when the pool's forkserver died and no
+ * new one could be started (then every later call fails at once with it),
+ * MP_ESYS when the pool itself failed (unfinished tasks: MP_EABORTED),
+ * MP_EINVAL or MP_E2BIG for bad arguments (out untouched). out[] is filled
+ * in every case but the last.
+ *
+ * Faults survived: a worker that dies is replaced and its unfinished tasks
+ * run again (a task that kills max_attempts workers ends MP_EWORKER); a
+ * pool forkserver that dies (taking every worker with it) is replaced by a
+ * new one with new workers, and the unfinished tasks run again with no
+ * death counted against them.
  */
 MP_EXTERN int mp_pool_map(mp_pool *p, mp_task_fn fn, const mp_buf *in,
                           size_t n, mp_result *out);
@@ -206,7 +215,8 @@ MP_EXTERN int mp_pool_map(mp_pool *p, mp_task_fn fn, const mp_buf *in,
  * Streams: pulls inputs through next only while a worker has room for them
  * and hands each result to on_result as it completes, so memory is bounded
  * by in-flight work, never by the input's size. Returns 0, MP_ECANCELED,
- * MP_EWORKER, MP_ESYS, MP_EINVAL, or the error next returned. When the call
+ * MP_EWORKER, MP_ENOFORK, MP_ESYS, MP_EINVAL, or the error next returned
+ * (see mp_pool_map for what each means). When the call
  * ends early, every task pulled but not finished still gets its result:
  * MP_ECANCELED after a cancel, MP_EABORTED otherwise.
  */

@@ -208,6 +208,17 @@ int mp__ledger_result(mp__ledger *L, int h, uint32_t id, size_t *index)
     return r;
 }
 
+/* Puts entry id, taken from a holder, back in its queue: the suspects'
+   when it is one, the retry queue otherwise. */
+static void requeue(mp__ledger *L, uint32_t id)
+{
+    mp__entry *e = &L->ents[id];
+    e->slot = -1;
+    e->state = MP__E_QUEUED;
+    list_push(L, e->solo ? &L->solo : &L->retry, id);
+    L->requeued++;
+}
+
 /* Decides the fate of entry id, popped from a dead holder's list: fills v
    and frees it when it ends, queues it again otherwise. Returns 1 when v
    must be delivered. */
@@ -232,12 +243,9 @@ static int judge(mp__ledger *L, uint32_t id, uint32_t spin_id,
         entry_free(L, id);
         return 1;
     }
-    e->slot = -1;
-    e->state = MP__E_QUEUED;
     if ((unsigned)e->deaths + 1u >= max)
         e->solo = 1;
-    list_push(L, e->solo ? &L->solo : &L->retry, id);
-    L->requeued++;
+    requeue(L, id);
     return 0;
 }
 
@@ -267,6 +275,17 @@ void mp__ledger_take_back(mp__ledger *L, int h, uint32_t n)
         e->slot = -1;
         e->state = MP__E_QUEUED;
         list_push_front(L, e->solo ? &L->solo : &L->retry, id);
+    }
+}
+
+void mp__ledger_return(mp__ledger *L, int h)
+{
+    uint32_t id;
+    while ((id = list_pop(L, &L->holders[h].held)) != MP_NIL) {
+        if (L->ents[id].state == MP__E_ORPHAN)
+            entry_free(L, id);
+        else
+            requeue(L, id);
     }
 }
 

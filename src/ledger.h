@@ -148,6 +148,11 @@ int mp__ledger_reap(mp__ledger *L, int h, uint32_t spin_id, mp__verdict *v);
    freed. */
 void mp__ledger_take_back(mp__ledger *L, int h, uint32_t n);
 
+/* Empties the list of holder h, whose worker was lost through no fault of
+   its tasks (its forkserver died): orphans are freed, every other entry
+   goes back to its queue with its count of deaths unchanged. */
+void mp__ledger_return(mp__ledger *L, int h);
+
 /* Removes one entry from the queues (retry first, then suspects) and frees
    it. Returns 1 with *index set, or 0 when both queues are empty. */
 int mp__ledger_drop_queued(mp__ledger *L, size_t *index);

@@ -375,7 +375,7 @@ static int start_slot(mp_pool *p, int i)
     return 0;
 }
 
-static void schedule_respawn(mp_pool *p, int i);
+static void start_failed(mp_pool *p, int i);
 
 /* The respawn timer of a slot (arg: its mp__life) fired. */
 static void on_respawn(int fd, short what, void *arg)
@@ -384,10 +384,8 @@ static void on_respawn(int fd, short what, void *arg)
     mp_pool *p = w->pool;
     if (w->state != MP__S_DEAD)
         return;
-    if (start_slot(p, w->index) < 0) {
-        w->fails++;
-        schedule_respawn(p, w->index);
-    }
+    if (start_slot(p, w->index) < 0)
+        start_failed(p, w->index);
 }
 
 /* Returns 1 when every slot failed to start MP_MAX_FAILS times in a row. */
@@ -408,11 +406,25 @@ static void schedule_respawn(mp_pool *p, int i)
         ms = 1000;
     if (ms == 0) {
         if (start_slot(p, i) < 0)
-            w->fails++;
+            start_failed(p, i);
         return;
     }
     struct timeval tv = mp__ms_tv(ms);
     event_add(w->respawn, &tv);
+}
+
+/* Slot i could not even be started (no socket, no forkserver): counts it
+   as a failed start, ends the call when no slot can start any more, and
+   otherwise tries again after the back-off, so that no slot stays dead
+   without a timer. */
+static void start_failed(mp_pool *p, int i)
+{
+    p->life[i].fails++;
+    if (p->call && nobody_can_live(p)) {
+        abort_call(p, MP_EWORKER, "no worker could be kept alive");
+        return;
+    }
+    schedule_respawn(p, i);
 }
 
 /* Hook: slot i's worker is gone. Its tasks go back to the queues or end
@@ -451,15 +463,43 @@ static void on_exited(void *ud, int i, int status, uint32_t spin_task)
     dispatch_all(p);
 }
 
-/* Hook: the pool forkserver is gone: no worker can be started again. */
-static void on_lost(void *ud)
+/* Hook: the pool forkserver died and took every worker with it. Their
+   tasks were not at fault: they go back to the queues with no death
+   counted. Each slot counts a failed start if its worker never answered
+   (so a forkserver that keeps dying ends in "no worker could be kept
+   alive") and is respawned through the new forkserver; without one, the
+   call ends with MP_ENOFORK. */
+static void on_lost(void *ud, int replaced)
 {
     mp_pool *p = ud;
-    create_failed(p, MP_ESYS, "the pool forkserver died");
+    if (p->creating) {
+        create_failed(p, MP_ESYS, "the pool forkserver died");
+        return;
+    }
+    for (int i = 0; i < p->nworkers; i++) {
+        mp__life *w = &p->life[i];
+        if (w->state == MP__S_DEAD)
+            continue;
+        mp__ledger_return(&p->L, i);
+        w->state = MP__S_DEAD;
+        p->stats.workers_died++;
+        if (!w->got_result)
+            w->fails++;
+    }
+    if (!replaced) {
+        abort_call(p, MP_ENOFORK, "the pool forkserver died and no new one "
+                   "could be started");
+        return;
+    }
+    if (p->call && nobody_can_live(p)) {
+        abort_call(p, MP_EWORKER, "no worker could be kept alive");
+        return;
+    }
     for (int i = 0; i < p->nworkers; i++)
-        p->life[i].fails = MP_MAX_FAILS;
-    if (p->call)
-        abort_call(p, MP_EWORKER, "the forkserver died");
+        if (p->life[i].state == MP__S_DEAD &&
+            !evtimer_pending(p->life[i].respawn, NULL))
+            schedule_respawn(p, i);
+    dispatch_all(p);
 }
 
 /* Hook: slot i's worker answered READY. A failed init kills it (it waits
@@ -543,7 +583,10 @@ static int run_call(mp_pool *p, mp__call *c)
     p->call = c;
     if (atomic_exchange(&p->cancel_flag, 0))
         abort_call(p, MP_ECANCELED, "canceled by mp_pool_cancel");
-    for (int i = 0; i < p->nworkers; i++) { /* a new call, new tries */
+    if (mp__slots_new_forkserver(&p->S) < 0) /* fails fast */
+        abort_call(p, MP_ENOFORK, "the pool forkserver died and no new one "
+                   "could be started");
+    for (int i = 0; !c->status && i < p->nworkers; i++) { /* new tries */
         mp__life *w = &p->life[i];
         if (w->state != MP__S_DEAD || evtimer_pending(w->respawn, NULL))
             continue;

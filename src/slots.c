@@ -46,14 +46,38 @@ int mp__slots_init(mp__slots *S, int n, struct event_base *base,
         S->v[i].index = i;
         S->v[i].ch.sock = -1;
     }
-    if (mp__fs_new_pool(dir, &S->fs_fd) < 0)
+    return mp__slots_new_forkserver(S);
+}
+
+int mp__slots_new_forkserver(mp__slots *S)
+{
+    if (S->fs_fd >= 0)
+        return 0;
+    if (mp__fs_new_pool(S->dir, &S->fs_fd) < 0)
         return MP_ESYS;
-    S->fs_ev = event_new(base, S->fs_fd, EV_READ | EV_PERSIST, on_forkserver,
-                         S);
-    if (!S->fs_ev)
+    S->fs_ev = event_new(S->base, S->fs_fd, EV_READ | EV_PERSIST,
+                         on_forkserver, S);
+    if (!S->fs_ev) {
+        close(S->fs_fd);
+        S->fs_fd = -1;
         return MP_ENOMEM;
+    }
     event_add(S->fs_ev, NULL);
     return 0;
+}
+
+/* The pool forkserver died (its channel closed), and its workers with it:
+   closes every slot and the channel, asks the main forkserver for a new
+   pool forkserver, and tells the owner. */
+static void forkserver_lost(mp__slots *S)
+{
+    event_free(S->fs_ev);
+    S->fs_ev = NULL;
+    close(S->fs_fd);
+    S->fs_fd = -1;
+    for (int i = 0; i < S->n; i++)
+        mp__slot_close(S, i);
+    S->hooks->lost(S->ud, mp__slots_new_forkserver(S) == 0);
 }
 
 /* Closes the pool forkserver's channel and waits until it has killed and
@@ -278,10 +302,8 @@ static void on_forkserver(int fd, short what, void *arg)
             slot_gone(S, s, -1);
         }
     }
-    if (rc == 0 || rc == MP_ESYS) { /* the forkserver is gone: fatal */
-        event_del(S->fs_ev);
-        S->hooks->lost(S->ud);
-    }
+    if (rc == 0 || rc == MP_ESYS)
+        forkserver_lost(S);
 }
 
 /* Hands a READY message to the owner: its status and message. */

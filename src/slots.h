@@ -54,9 +54,11 @@ typedef struct mp__slot_hooks {
        past its deadline (status MP_EXIT_SPIN), else MP__NO_TASK. The slot
        is already closed; the hook may spawn it again. */
     void (*exited)(void *ud, int slot, int status, uint32_t spin_task);
-    /* The pool forkserver is gone: no worker will be spawned or reported
-       any more. */
-    void (*lost)(void *ud);
+    /* The pool forkserver died, and every worker with it (they have
+       PR_SET_PDEATHSIG): every slot is closed, without an exited report.
+       replaced: a new pool forkserver is there, slots can be spawned again;
+       0: none could be had (mp__slots_new_forkserver may try again). */
+    void (*lost)(void *ud, int replaced);
 } mp__slot_hooks;
 
 /* The slots of one pool and their forkserver. */
@@ -82,6 +84,11 @@ int mp__slots_init(mp__slots *S, int n, struct event_base *base,
                    const char *dir, const mp__config *config,
                    const void *init_arg, const mp__slot_hooks *hooks,
                    void *ud);
+
+/* Gets a new pool forkserver when the set has none (it was lost and could
+   not be replaced). Returns 0 (also when it has one), MP_ENOMEM or
+   MP_ESYS. */
+int mp__slots_new_forkserver(mp__slots *S);
 
 /* Closes every slot, then closes the forkserver's channel and waits (up to
    5 s) until it has killed and reaped every worker and left. */

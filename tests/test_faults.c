@@ -37,7 +37,8 @@ typedef struct job {
 } job;
 
 enum { J_OK, J_KILL_ONCE, J_SEGV, J_EXIT_ONCE, J_SLEEP, J_SPIN, J_PID,
-       J_SIGNAL, J_DIE_IF_MARKER, J_BLOCK, J_ANNOUNCE };
+       J_SIGNAL, J_DIE_IF_MARKER, J_BLOCK, J_ANNOUNCE, J_KILL_FS_ONCE,
+       J_KILL_BOTH_FS_ONCE, J_HIDE_DIR_AND_DIE };
 
 /* Returns 1 the first time it is called for path across all processes. */
 static int first_time(const char *path)
@@ -47,6 +48,40 @@ static int first_time(const char *path)
         return 0;
     close(fd);
     return 1;
+}
+
+/* Finds the parent of pid in /proc; 0 if it cannot be read. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    int ppid = 0;
+    if (f && fgets(buf, sizeof(buf), f) && strrchr(buf, ')'))
+        sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid);
+    if (f)
+        fclose(f);
+    return ppid;
+}
+
+/* Renames the one mpool-* directory in dir (a pool's endpoints) to
+   dir.hidden, so that no worker of that pool can be started. */
+static void hide_pool_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char from[600], to[300];
+    while (d && (de = readdir(d))) {
+        if (strncmp(de->d_name, "mpool-", 6) != 0)
+            continue;
+        snprintf(from, sizeof(from), "%s/%s", dir, de->d_name);
+        snprintf(to, sizeof(to), "%s.hidden", dir);
+        if (rename(from, to) < 0)
+            abort();
+        break;
+    }
+    if (d)
+        closedir(d);
 }
 
 static int chaos(mp_task *t, const void *in, size_t len)
@@ -92,6 +127,25 @@ static int chaos(mp_task *t, const void *in, size_t len)
         if (access(j->marker, F_OK) == 0)
             _exit(1);
         break;
+    case J_KILL_FS_ONCE: /* the pool forkserver, and so every worker */
+        if (first_time(j->marker))
+            kill(getppid(), SIGKILL);
+        break;
+    case J_KILL_BOTH_FS_ONCE: /* the main forkserver too: no new one */
+        if (first_time(j->marker)) {
+            kill(parent_of(getppid()), SIGKILL);
+            kill(getppid(), SIGKILL);
+        }
+        break;
+    case J_HIDE_DIR_AND_DIE: { /* marker: the TMPDIR of the pool */
+        char once[128];
+        snprintf(once, sizeof(once), "%s.once", j->marker);
+        if (first_time(once)) {
+            hide_pool_dir(j->marker);
+            kill(getpid(), SIGKILL);
+        }
+        break;
+    }
     case J_ANNOUNCE: { /* tells the test (on fd 1) it runs, then sleeps */
         char line[32];
         int n = snprintf(line, sizeof(line), "S %d\n", (int)getpid());
@@ -411,6 +465,39 @@ static int kill_forked(void **state)
     return 0;
 }
 
+static const char *volatile g_bound_what;
+
+/* SIGALRM: a bounded wait ran out. Says what was waited for, kills what
+   the test started and fails the whole run at once (the pool's processes
+   die with us). */
+static void on_bound(int sig)
+{
+    static const char pre[] = "\ntest_faults: gave up waiting for ";
+    const char *what = g_bound_what ? g_bound_what : "?";
+    if (write(2, pre, sizeof(pre) - 1) < 0 ||
+        write(2, what, strlen(what)) < 0 || write(2, "\n", 1) < 0) {
+    }
+    for (int i = 0; i < 4; i++)
+        if (g_forked[i])
+            kill(g_forked[i], SIGKILL);
+    _exit(1);
+}
+
+/* Bounds a blocking step (a call into the pool) to seconds, well below
+   ctest's timeout: past it the run fails with a message naming what. */
+static void bound(unsigned seconds, const char *what)
+{
+    g_bound_what = what;
+    signal(SIGALRM, on_bound);
+    alarm(seconds);
+}
+
+static void unbound(void)
+{
+    alarm(0);
+    g_bound_what = NULL;
+}
+
 /* Reads one line (without its newline) from fd into buf within seconds;
    fails the test, naming what it waited for, on timeout or end of file. */
 static void read_line_within(int fd, char *buf, size_t n, int seconds,
@@ -498,6 +585,21 @@ static pid_t spawn_child(const char *mode, int flags, int *out)
     remember_forked(own_group ? -child : child);
     *out = fds[0];
     return child;
+}
+
+/* Runs this test program as a child in mode (spawn_child's flags), reads
+   its one-line report ("what", for the message if it never comes) into
+   line, and expects it to exit 0, all within bounds. */
+static void child_report(const char *mode, int flags, const char *what,
+                         char *line, size_t n)
+{
+    int fd;
+    pid_t child = spawn_child(mode, flags, &fd);
+    read_line_within(fd, line, n, 30, what);
+    close(fd);
+    int st = wait_exit_within(child, 10, "the child coordinator");
+    forget_forked(flags & SPAWN_OWN_GROUP ? -child : child);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 typedef struct feed {
@@ -606,20 +708,6 @@ static void destroy_with_work_in_flight(void **state)
     mp_pool_destroy(p); /* 19 tasks still sleeping in the worker */
     assert_int_equal(wait_gone(f.pids, 2, 2), 0);
     free(jobs);
-}
-
-/* Finds the parent of pid in /proc; 0 if it cannot be read. */
-static pid_t parent_of(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    int ppid = 0;
-    if (f && fgets(buf, sizeof(buf), f) && strrchr(buf, ')'))
-        sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid);
-    if (f)
-        fclose(f);
-    return ppid;
 }
 
 /* --child-coordinator: a coordinator for the SIGKILL test. Prints the pids
@@ -839,19 +927,145 @@ static int child_closed_std(void)
    standard descriptors (mpfetch read its forkserver's socket as input). */
 static void closed_std_fds_stay_free(void **state)
 {
-    int fd;
-    pid_t child = spawn_child("--child-closed-std", SPAWN_CLOSED_STD, &fd);
     char line[256];
-    read_line_within(fd, line, sizeof(line), 30,
-                     "the report of a coordinator with fds 0-2 closed");
-    close(fd);
-    int st = wait_exit_within(child, 10, "the child coordinator");
-    forget_forked(child);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    child_report("--child-closed-std", SPAWN_CLOSED_STD,
+                 "the report of a coordinator with fds 0-2 closed", line,
+                 sizeof(line));
     int ok, devnull;
     assert_int_equal(sscanf(line, "R ok=%d devnull=%d", &ok, &devnull), 2);
     assert_int_equal(ok, 1);
     assert_int_equal(devnull, 3);
+}
+
+/* A task SIGKILLs its pool forkserver (and so every worker): a new
+   forkserver and new workers take over, the tasks they held run again (no
+   death is counted against them), and the next call works. */
+static void pool_forkserver_death_is_survived(void **state)
+{
+    enum { N = 2000 };
+    job *jobs = make_jobs(N, J_OK);
+    jobs[N / 2].kind = J_KILL_FS_ONCE;
+    snprintf(jobs[N / 2].marker, sizeof(jobs[N / 2].marker), "%s/kill-fs",
+             tmpdir);
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    mp_pool *p = pool(2, 16, 0, 0);
+    bound(60, "mp_pool_map while the pool forkserver is killed");
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    check_values(out, N, SIZE_MAX);
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    assert_int_equal(st.workers_died, 2);
+    assert_int_equal(st.workers_started, 4);
+    bound(60, "the mp_pool_map after the forkserver was replaced");
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    unbound();
+    check_values(out, N, SIZE_MAX);
+    mp_pool_destroy(p);
+    free(jobs), free(in), free(out);
+}
+
+/* The only worker dies and can never be started again (its endpoint
+   directory is gone): each failed start is retried after a back-off (no
+   slot left dead without a timer, which hung the call), and after
+   MP_MAX_FAILS of them the call ends with MP_EWORKER, the tasks with
+   MP_EABORTED. Once the directory is back, the next call works. */
+static void failed_respawns_end_the_call(void **state)
+{
+    enum { N = 10 };
+    char pools[80], dir[400], hidden[100];
+    snprintf(pools, sizeof(pools), "%s/respawn-pools", tmpdir);
+    snprintf(hidden, sizeof(hidden), "%s.hidden", pools);
+    assert_int_equal(mkdir(pools, 0700), 0);
+    setenv("TMPDIR", pools, 1);
+    mp_pool *p = pool(1, 4, 0, 0);
+    unsetenv("TMPDIR");
+    DIR *d = opendir(pools);
+    struct dirent *de;
+    while ((de = readdir(d)) && strncmp(de->d_name, "mpool-", 6))
+        ;
+    assert_non_null(de);
+    snprintf(dir, sizeof(dir), "%s/%s", pools, de->d_name);
+    closedir(d);
+    job *jobs = make_jobs(N, J_OK);
+    jobs[0].kind = J_HIDE_DIR_AND_DIE;
+    snprintf(jobs[0].marker, sizeof(jobs[0].marker), "%s", pools);
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    bound(30, "mp_pool_map while no worker can be started");
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), MP_EWORKER);
+    unbound();
+    assert_int_equal(out[0].status, MP_EABORTED);
+    for (int i = 0; i < N; i++) {
+        assert_true(out[i].status == 0 || out[i].status == MP_EABORTED);
+        mp_result_clear(&out[i]);
+    }
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    assert_int_equal(st.workers_started, 1); /* no respawn got a process */
+    assert_int_equal(rename(hidden, dir), 0);
+    bound(30, "mp_pool_map after the directory came back");
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    unbound();
+    check_values(out, N, SIZE_MAX);
+    mp_pool_destroy(p);
+    rmdir(pools);
+    free(jobs), free(in), free(out);
+}
+
+/* --child-fs-gone: a task kills both forkservers, so no new pool
+   forkserver can be had; reports what the call and the next one
+   returned. */
+static int child_fs_gone(void)
+{
+    mp_init();
+    mp_pool *p = NULL;
+    mp_pool_options o = {.workers = 2, .concurrency = 4};
+    if (mp_pool_create(&p, &o) < 0)
+        return 1;
+    enum { N = 200 };
+    job *jobs = make_jobs(N, J_OK);
+    jobs[N / 2].kind = J_KILL_BOTH_FS_ONCE;
+    snprintf(jobs[N / 2].marker, sizeof(jobs[N / 2].marker), "%s/both-fs",
+             getenv("MP_FAULTS_TMP"));
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    int rc[2], ok[2] = {0, 0}, aborted[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        rc[k] = mp_pool_map(p, chaos, in, N, out);
+        for (int i = 0; i < N; i++) {
+            ok[k] += out[i].status == 0;
+            aborted[k] += out[i].status == MP_EABORTED;
+            mp_result_clear(&out[i]);
+        }
+    }
+    mp_pool_destroy(p);
+    printf("R rc=%d,%d ok=%d,%d aborted=%d,%d\n", rc[0], rc[1], ok[0], ok[1],
+           aborted[0], aborted[1]);
+    fflush(stdout);
+    free(jobs), free(in), free(out);
+    return 0;
+}
+
+/* Both forkservers gone: the call ends with MP_ENOFORK (unfinished tasks
+   MP_EABORTED), and the next call fails at once with it: no hang. */
+static void forkserver_gone_for_good_fails_fast(void **state)
+{
+    setenv("MP_FAULTS_TMP", tmpdir, 1);
+    char line[256];
+    child_report("--child-fs-gone", 0,
+                 "the report of a coordinator whose forkservers died", line,
+                 sizeof(line));
+    unsetenv("MP_FAULTS_TMP");
+    int rc[2], ok[2], aborted[2];
+    assert_int_equal(sscanf(line, "R rc=%d,%d ok=%d,%d aborted=%d,%d", &rc[0],
+                            &rc[1], &ok[0], &ok[1], &aborted[0],
+                            &aborted[1]), 6);
+    assert_int_equal(rc[0], MP_ENOFORK);
+    assert_int_equal(ok[0] + aborted[0], 200);
+    assert_true(aborted[0] >= 1);
+    assert_int_equal(rc[1], MP_ENOFORK);
+    assert_int_equal(aborted[1], 200);
 }
 
 static mp_pool *volatile g_pool;
@@ -968,6 +1182,8 @@ int main(int argc, char **argv)
         return child_group_signal();
     if (argc > 1 && strcmp(argv[1], "--child-closed-std") == 0)
         return child_closed_std();
+    if (argc > 1 && strcmp(argv[1], "--child-fs-gone") == 0)
+        return child_fs_gone();
     ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
     if (n > 0)
         self_path[n] = '\0';
@@ -991,6 +1207,10 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(group_signals_leave_workers_alone,
                                   kill_forked),
         cmocka_unit_test_teardown(closed_std_fds_stay_free, kill_forked),
+        cmocka_unit_test(pool_forkserver_death_is_survived),
+        cmocka_unit_test(failed_respawns_end_the_call),
+        cmocka_unit_test_teardown(forkserver_gone_for_good_fails_fast,
+                                  kill_forked),
         cmocka_unit_test(workers_that_cannot_start_back_off),
         cmocka_unit_test(idle_pool_uses_no_cpu),
     };

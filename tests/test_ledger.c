@@ -34,6 +34,7 @@ enum {
     SOLO,   /* give a suspect to h alone; want: 1 if one was given */
     ABORT,  /* cancel: drop the queues, orphan every held task; want:
                results to deliver */
+    LOST,   /* h's worker went with its forkserver: no death counted */
     RESET,  /* a new worker in slot h */
     BACK,   /* h's last n tasks were never sent: take them back */
     FIRST,  /* want == the input index at the head of the retry queue */
@@ -196,6 +197,10 @@ static void run_step(mp__ledger *L, const step *s)
         }
         assert_int_equal(n, s->want);
         break;
+    case LOST:
+        mp__ledger_return(L, s->h);
+        assert_int_equal(mp__ledger_held(L, s->h), 0);
+        break;
     case RESET:
         mp__ledger_holder_reset(L, s->h);
         break;
@@ -338,6 +343,24 @@ static const ledger_case cases[] = {
         {SOLO, 0, 0, 1},
         {ABORT, 0, 0, 7},
         {BACK, 0, 1},        /* an orphan taken back is just freed */
+        COUNTS(0, 0, 0),
+        {END}}, 1},
+    {"lost forkserver: tasks go back with no death counted", 2, 4, 4, 0, 2, {
+        {ADD, 0, 3, 3},
+        {ADD, 1, 2, 2},
+        {DONE, 1, 0, MP__R_DELIVER},
+        {LOST, 0},
+        {LOST, 1},
+        COUNTS(4, 4, 0),     /* all in retry, none a suspect */
+        {RETRY, 0, 0, 4},
+        {LOST, 0},           /* again: still innocent */
+        COUNTS(4, 4, 0),
+        {RETRY, 1, 0, 4},
+        {DIE, 1, -1, 0},     /* a real death counts: suspects now */
+        COUNTS(4, 0, 4),
+        {SOLO, 0, 0, 1},
+        {ABORT, 0, 0, 4},    /* 3 queued + the held suspect, an orphan */
+        {LOST, 0},           /* the orphan just goes */
         COUNTS(0, 0, 0),
         {END}}, 1},
     {"cancel: a copied input still held is freed with the ledger", 1, 2, 2,
