@@ -318,6 +318,79 @@ static void test_body_dir_planted_symlink(void **state)
     json_decref(recs);
 }
 
+/* Asserts the stderr of the last run holds want. */
+static void assert_err_has(const char *want)
+{
+    char *e = e2e_slurp(g.err, NULL);
+    assert_non_null(e);
+    if (!strstr(e, want))
+        fprintf(stderr, "stderr lacks \"%s\": %s\n", want, e);
+    assert_non_null(strstr(e, want));
+    free(e);
+}
+
+/* Counts the records of out for each of lines 1..3 into seen[1..3]; a
+   record of any other line counts in seen[0]. */
+static void count_records(int seen[4])
+{
+    json_t *recs = e2e_records(g.out), *r;
+    size_t i;
+    assert_non_null(recs);
+    memset(seen, 0, 4 * sizeof(int));
+    json_array_foreach(recs, i, r) {
+        long long l = e2e_line_of(r);
+        seen[l >= 1 && l <= 3 ? l : 0]++;
+    }
+    json_decref(recs);
+}
+
+/*
+ * Issue #9.7: --resume does not trust the numbers in the output. A record
+ * {"line":9999999999} (beyond the 3-line input) is reported and ignored,
+ * costing nothing (the old done-set grew to the number: 1.2 GB); line 2,
+ * already done, is not run again; 1 and 3 are. Input from a regular file
+ * (lines counted first) and from a pipe (reported when the input ends).
+ */
+static void test_resume_line_beyond_input(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    static const char prior[] = "{\"line\":9999999999}\n"
+                                "{\"line\":2,\"url\":null,\"ok\":true}\n";
+    char *argv[] = {(char *)g.bin, "-w", "1", "--resume", "-o", g.out,
+                    g.in, NULL};
+    write_urls(3, "/ok?%u");
+    for (int pipe_in = 0; pipe_in < 2; pipe_in++) {
+        int seen[4], p[2] = {-1, -1};
+        assert_int_equal(e2e_write_file(g.out, prior, sizeof(prior) - 1), 0);
+        if (pipe_in) {
+            argv[6] = "-";
+            assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        }
+        pid_t pid = e2e_spawn_fd(argv, g.in, p[0], NULL, g.err);
+        assert_true(pid > 0);
+        if (pipe_in) {
+            size_t len = 0;
+            char *text = e2e_slurp(g.in, &len);
+            close(p[0]);
+            assert_int_equal(write(p[1], text, len), (ssize_t)len);
+            close(p[1]);
+            free(text);
+        }
+        int st = e2e_wait(pid, E2E_RUN_TIMEOUT_S);
+        if (st != 0)
+            show_err();
+        assert_int_equal(st, 0);
+        assert_err_has("beyond the input's 3 (the largest: 9999999999); "
+                       "ignored");
+        count_records(seen);
+        assert_int_equal(seen[0], 1); /* the bogus record stays as it was */
+        assert_int_equal(seen[1], 1);
+        assert_int_equal(seen[2], 1);
+        assert_int_equal(seen[3], 1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_max_body_every_mode),
         cmocka_unit_test(test_gzip_bomb_stops_at_limit),
         cmocka_unit_test(test_body_dir_planted_symlink),
+        cmocka_unit_test(test_resume_line_beyond_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -22,24 +22,47 @@ static int file_error(const char *what, const char *path, int err)
     return MPF_EXIT_RUNTIME;
 }
 
+/* Says that n records of the output name lines beyond the input's last
+   (the largest: max), which --resume ignores. */
+static void report_beyond(const mpf_config *cfg, uint64_t n, uint64_t max,
+                          uint64_t last)
+{
+    fprintf(stderr, "mpfetch: %llu record%s in %s name%s a line beyond the "
+                    "input's %llu (the largest: %llu); ignored\n",
+            (unsigned long long)n, n == 1 ? "" : "s", cfg->output,
+            n == 1 ? "s" : "", (unsigned long long)last,
+            (unsigned long long)max);
+}
+
 /*
  * --resume: reads back the records in the output open on fd and remembers
- * their lines. Returns 0 or MPF_EXIT_RUNTIME after saying why.
+ * their lines. Those beyond the input are reported and ignored now when
+ * the input is a regular file (its lines are counted first), else when the
+ * input ends (report_errors). Returns 0 or MPF_EXIT_RUNTIME after saying
+ * why.
  */
 static int load_resume(mpf_app *a, int fd)
 {
     const mpf_config *cfg = a->cfg;
-    uint64_t n = 0, torn = 0;
-    int rc = mpf_resume_load(fd, &a->resumed, &n, &torn);
+    uint64_t max_line = UINT64_MAX;
+    mpf_resume_info ri;
+    int rc = 0;
+    if (a->reader.is_regular &&
+        (rc = mpf_count_lines(a->reader.fd, &max_line)) != 0)
+        return file_error("read", cfg->input ? cfg->input : "stdin", -rc);
+    rc = mpf_resume_load(fd, max_line, &a->resumed, &ri);
     if (rc)
         return file_error("read back the output file", cfg->output, -rc);
-    if (torn)
+    if (ri.torn_bytes)
         fprintf(stderr, "mpfetch: %s ended in a torn record (%llu bytes); "
                         "it was cut away and its line will run again\n",
-                cfg->output, (unsigned long long)torn);
+                cfg->output, (unsigned long long)ri.torn_bytes);
+    if (ri.beyond)
+        report_beyond(cfg, ri.beyond, ri.beyond_max, max_line);
     if (!cfg->quiet)
         fprintf(stderr, "mpfetch: resuming: %llu lines already in %s are "
-                        "skipped\n", (unsigned long long)n, cfg->output);
+                        "skipped\n", (unsigned long long)ri.records,
+                cfg->output);
     return 0;
 }
 
@@ -152,6 +175,10 @@ static int report_errors(const mpf_app *a, int imap_rc, int finish_rc)
                 (unsigned long long)a->stats.canceled);
         failed = 1;
     }
+    uint64_t max = 0, n;
+    if (cfg->resume && !a->reader.is_regular && a->counters.eof &&
+        (n = mpf_lineset_above(&a->resumed, a->reader.lineno, &max)) != 0)
+        report_beyond(cfg, n, max, a->reader.lineno);
     if (a->lost_results || (imap_rc == 0 && a->inflight.count)) {
         fprintf(stderr, "mpfetch: the pool lost track of %llu tasks: %llu "
                         "results were unexpected, %llu never came\n",
@@ -239,7 +266,7 @@ out:
     if (a) {
         mpf_reader_close(&a->reader);
         mpf_inflight_free(&a->inflight);
-        mpf_bitset_free(&a->resumed);
+        mpf_lineset_free(&a->resumed);
     }
     free(a);
     return status;

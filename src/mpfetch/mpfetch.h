@@ -112,6 +112,7 @@ int mpf_reader_open(mpf_reader *r, const char *path);
 int mpf_reader_next(mpf_reader *r, int wait_ms);
 const char *mpf_reader_line(const mpf_reader *r);
 void mpf_reader_close(mpf_reader *r);
+int mpf_count_lines(int fd, uint64_t *lines);
 int mpf_line_is_skipped(const char *s, size_t n);
 uint64_t mpf_fnv1a64(const void *data, size_t n);
 
@@ -167,16 +168,31 @@ void mpf_writer_destroy(mpf_writer *w);
 uint64_t mpf_now_ns(void);
 
 /* ---- resume.c ----------------------------------------------------------- */
-typedef struct mpf_bitset {
-    uint64_t *words;
-    size_t n_words;
-} mpf_bitset;
+/* A set of line numbers: a hash of 64-line words (see resume.c). */
+typedef struct mpf_lineset {
+    uint64_t *keys; /* word index + 1; 0: free slot */
+    uint64_t *bits; /* the word's lines, bit k: line 64 * index + k */
+    size_t cap;     /* power of two */
+    size_t count;   /* words in use */
+    uint64_t lines; /* lines in the set */
+} mpf_lineset;
 
-int mpf_bitset_set(mpf_bitset *b, uint64_t i);
-int mpf_bitset_test(const mpf_bitset *b, uint64_t i);
-void mpf_bitset_free(mpf_bitset *b);
-int mpf_resume_load(int fd, mpf_bitset *done, uint64_t *n_records,
-                    uint64_t *torn_bytes);
+int mpf_lineset_add(mpf_lineset *s, uint64_t line);
+int mpf_lineset_has(const mpf_lineset *s, uint64_t line);
+uint64_t mpf_lineset_above(const mpf_lineset *s, uint64_t line,
+                           uint64_t *max);
+void mpf_lineset_free(mpf_lineset *s);
+
+/* What mpf_resume_load found in the output file. */
+typedef struct mpf_resume_info {
+    uint64_t records;    /* with a line number, kept in the set */
+    uint64_t torn_bytes; /* of a last record without its newline, cut */
+    uint64_t beyond;     /* records naming a line above max_line, ignored */
+    uint64_t beyond_max; /* the largest such line */
+} mpf_resume_info;
+
+int mpf_resume_load(int fd, uint64_t max_line, mpf_lineset *done,
+                    mpf_resume_info *r);
 
 /* ---- stats.c ------------------------------------------------------------ */
 #define MPF_HIST_BUCKETS 976
@@ -256,7 +272,7 @@ typedef struct mpf_app {
     mpf_reader reader;
     mpf_writer writer;
     mpf_inflight inflight;
-    mpf_bitset resumed;   /* lines already in the output (--resume) */
+    mpf_lineset resumed;  /* lines already in the output (--resume) */
     mpf_stats stats;
     mpf_counters counters;
     uint64_t next_index;  /* pool index of the next input */

@@ -104,7 +104,7 @@ static int take_line(mpf_app *a, mp_buf *in)
     uint64_t line = a->reader.lineno;
     if (mpf_line_is_skipped(s, n))
         return 0;
-    if (cfg->resume && mpf_bitset_test(&a->resumed, line))
+    if (cfg->resume && mpf_lineset_has(&a->resumed, line))
         return 0;
     if (cfg->shard_n > 1 &&
         mpf_fnv1a64(s, n) % cfg->shard_n != cfg->shard_k - 1)

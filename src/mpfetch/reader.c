@@ -46,6 +46,39 @@ int mpf_reader_open(mpf_reader *r, const char *path)
     return 0;
 }
 
+/*
+ * Counts the lines of the regular file open on fd the way the reader
+ * numbers them (a last line without its newline counts), with pread so the
+ * file offset stays. Returns 0 with *lines set, or a negative errno.
+ */
+int mpf_count_lines(int fd, uint64_t *lines)
+{
+    char *buf = malloc(CHUNK);
+    uint64_t n = 0;
+    off_t off = 0;
+    ssize_t got;
+    char last = '\n';
+    if (!buf)
+        return -ENOMEM;
+    while ((got = pread(fd, buf, CHUNK, off)) != 0) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int e = errno;
+            free(buf);
+            return -e;
+        }
+        for (char *p = buf, *end = buf + got;
+             (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+            n++;
+        last = buf[got - 1];
+        off += got;
+    }
+    free(buf);
+    *lines = n + (last != '\n');
+    return 0;
+}
+
 /* Appends n bytes to the line being assembled, dropping (and counting)
    what goes past MPF_MAX_LINE. */
 static void append(mpf_reader *r, const char *p, size_t n)

@@ -1,8 +1,12 @@
 /*
  * --resume: collect the input line numbers that already have a record in
- * the output file, in a growable bitset (10 million lines: 1.25 MB), and
- * cut away a torn last record left by a crash so appending starts on a
- * line boundary.
+ * the output file, and cut away a torn last record left by a crash so
+ * appending starts on a line boundary.
+ *
+ * The set is a hash of 64-line words (10 million lines: about 5 MB), so
+ * its memory follows the records, never the size of the numbers in them:
+ * one record {"line":9999999999} costs one entry. Records naming a line
+ * beyond the input (when its length is known) are not kept at all.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,38 +18,92 @@
 
 #include "mpfetch.h"
 
-/* Sets bit i, growing the set. Returns 0 or -ENOMEM. */
-int mpf_bitset_set(mpf_bitset *b, uint64_t i)
+/* Returns the slot of word w in s: where it is, or the empty slot where
+   it would go. s->cap must be a power of two with a free slot. */
+static size_t slot_of(const mpf_lineset *s, uint64_t w)
 {
-    size_t w = (size_t)(i / 64);
-    if (w >= b->n_words) {
-        size_t n = b->n_words ? b->n_words : 1024;
-        while (n <= w)
-            n *= 2;
-        uint64_t *v = realloc(b->words, n * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        memset(v + b->n_words, 0, (n - b->n_words) * sizeof(*v));
-        b->words = v;
-        b->n_words = n;
+    size_t i = (size_t)((w * 0x9e3779b97f4a7c15ULL) >> 32) & (s->cap - 1);
+    while (s->keys[i] && s->keys[i] != w + 1)
+        i = (i + 1) & (s->cap - 1);
+    return i;
+}
+
+/* Doubles the table (or makes the first). Returns 0 or -ENOMEM. */
+static int grow(mpf_lineset *s)
+{
+    mpf_lineset n = {.cap = s->cap ? s->cap * 2 : 256};
+    n.keys = calloc(n.cap, sizeof(*n.keys));
+    n.bits = calloc(n.cap, sizeof(*n.bits));
+    if (!n.keys || !n.bits) {
+        free(n.keys);
+        free(n.bits);
+        return -ENOMEM;
     }
-    b->words[w] |= (uint64_t)1 << (i % 64);
+    for (size_t i = 0; i < s->cap; i++) {
+        if (!s->keys[i])
+            continue;
+        size_t j = slot_of(&n, s->keys[i] - 1);
+        n.keys[j] = s->keys[i];
+        n.bits[j] = s->bits[i];
+    }
+    n.count = s->count;
+    n.lines = s->lines;
+    free(s->keys);
+    free(s->bits);
+    *s = n;
     return 0;
 }
 
-/* Returns 1 if bit i is set, else 0. */
-int mpf_bitset_test(const mpf_bitset *b, uint64_t i)
+/* Adds line (>= 1). Returns 0 or -ENOMEM. */
+int mpf_lineset_add(mpf_lineset *s, uint64_t line)
 {
-    size_t w = (size_t)(i / 64);
-    return w < b->n_words && (b->words[w] >> (i % 64) & 1);
+    uint64_t w = line / 64, bit = (uint64_t)1 << (line % 64);
+    if ((s->count + 1) * 2 > s->cap && grow(s) != 0)
+        return -ENOMEM;
+    size_t i = slot_of(s, w);
+    if (!s->keys[i]) {
+        s->keys[i] = w + 1;
+        s->count++;
+    }
+    s->lines += !(s->bits[i] & bit);
+    s->bits[i] |= bit;
+    return 0;
+}
+
+/* Returns 1 if line is in the set, else 0. */
+int mpf_lineset_has(const mpf_lineset *s, uint64_t line)
+{
+    if (!s->cap)
+        return 0;
+    size_t i = slot_of(s, line / 64);
+    return s->keys[i] && (s->bits[i] >> (line % 64) & 1);
+}
+
+/* Returns how many lines of the set are above line; the largest of them
+   in *max (0 if none). */
+uint64_t mpf_lineset_above(const mpf_lineset *s, uint64_t line,
+                           uint64_t *max)
+{
+    uint64_t n = 0;
+    *max = 0;
+    for (size_t i = 0; i < s->cap; i++) {
+        for (uint64_t m = s->keys[i] ? s->bits[i] : 0; m; m &= m - 1) {
+            uint64_t l = (s->keys[i] - 1) * 64 + (uint64_t)__builtin_ctzll(m);
+            if (l > line) {
+                n++;
+                *max = l > *max ? l : *max;
+            }
+        }
+    }
+    return n;
 }
 
 /* Frees the set. */
-void mpf_bitset_free(mpf_bitset *b)
+void mpf_lineset_free(mpf_lineset *s)
 {
-    free(b->words);
-    b->words = NULL;
-    b->n_words = 0;
+    free(s->keys);
+    free(s->bits);
+    memset(s, 0, sizeof(*s));
 }
 
 /*
@@ -79,14 +137,17 @@ static uint64_t record_line(const char *s, size_t n)
 }
 
 /*
- * Reads the output file open on fd (read-write) from the start: sets a bit
- * in done for each record's line and counts the records in *n_records. A
- * last line without its newline is a torn record: the file is truncated
- * before it and its size stored in *torn_bytes. Leaves fd at the end of the
- * file. Returns 0, or a negative errno.
+ * Reads the output file open on fd (read-write) from the start: adds each
+ * record's line to done and counts the records in r->records. A record
+ * whose line is above max_line (the input's number of lines; UINT64_MAX
+ * when unknown) is not added: it is counted in r->beyond, the largest such
+ * line kept in r->beyond_max. A last line without its newline is a torn
+ * record: the file is truncated before it and its size stored in
+ * r->torn_bytes. Leaves fd at the end of the file. Returns 0, or a negative
+ * errno.
  */
-int mpf_resume_load(int fd, mpf_bitset *done, uint64_t *n_records,
-                    uint64_t *torn_bytes)
+int mpf_resume_load(int fd, uint64_t max_line, mpf_lineset *done,
+                    mpf_resume_info *r)
 {
     int rc = 0, dfd = dup(fd);
     FILE *f = dfd >= 0 ? fdopen(dfd, "r") : NULL;
@@ -94,7 +155,7 @@ int mpf_resume_load(int fd, mpf_bitset *done, uint64_t *n_records,
     size_t cap = 0;
     ssize_t n;
     off_t off = 0;
-    *n_records = *torn_bytes = 0;
+    memset(r, 0, sizeof(*r));
     if (!f) {
         rc = -errno;
         if (dfd >= 0)
@@ -103,20 +164,25 @@ int mpf_resume_load(int fd, mpf_bitset *done, uint64_t *n_records,
     }
     while ((n = getline(&line, &cap, f)) > 0) {
         if (line[n - 1] != '\n') {
-            *torn_bytes = (uint64_t)n;
+            r->torn_bytes = (uint64_t)n;
             break;
         }
         off += n;
         uint64_t l = record_line(line, (size_t)n - 1);
-        if (l && (rc = mpf_bitset_set(done, l)) != 0)
+        if (l > max_line) {
+            r->beyond++;
+            r->beyond_max = l > r->beyond_max ? l : r->beyond_max;
+            continue;
+        }
+        if (l && (rc = mpf_lineset_add(done, l)) != 0)
             break;
-        *n_records += l != 0;
+        r->records += l != 0;
     }
     if (rc == 0 && ferror(f))
         rc = -EIO;
     free(line);
     fclose(f);
-    if (rc == 0 && *torn_bytes && ftruncate(fd, off) != 0)
+    if (rc == 0 && r->torn_bytes && ftruncate(fd, off) != 0)
         rc = -errno;
     if (rc == 0 && lseek(fd, 0, SEEK_END) < 0)
         rc = -errno;

@@ -25,8 +25,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    mpf_bitset done = {0};
-    uint64_t records = 99, torn = 99, lines = 0;
+    mpf_lineset done = {0};
+    mpf_resume_info ri = {99, 99, 99, 99};
+    uint64_t lines = 0;
     size_t tail = size;
 
     for (size_t i = 0; i < size; i++)
@@ -37,11 +38,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(ftruncate(fd, 0) == 0);
     CHECK(pwrite(fd, data, size, 0) == (ssize_t)size);
     CHECK(lseek(fd, 0, SEEK_SET) == 0);
-    CHECK(mpf_resume_load(fd, &done, &records, &torn) == 0);
-    CHECK(records <= lines);
-    CHECK(torn == tail);
+    CHECK(mpf_resume_load(fd, UINT64_MAX, &done, &ri) == 0);
+    CHECK(ri.records <= lines && ri.beyond == 0);
+    CHECK(done.lines <= ri.records);
+    CHECK(ri.torn_bytes == tail);
     CHECK(lseek(fd, 0, SEEK_CUR) == (off_t)(size - tail));
     CHECK(lseek(fd, 0, SEEK_END) == (off_t)(size - tail));
-    mpf_bitset_free(&done);
+    mpf_lineset_free(&done);
     return 0;
 }
