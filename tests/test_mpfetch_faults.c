@@ -391,6 +391,110 @@ static void test_resume_line_beyond_input(void **state)
     }
 }
 
+/*
+ * Starts argv with stdin from in_path and stdout to out_path opened with
+ * out_flags (either path NULL: that descriptor closed), stderr to g.err.
+ * Returns the pid, or -1.
+ */
+static pid_t spawn_io(char *const argv[], const char *in_path,
+                      const char *out_path, int out_flags)
+{
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    posix_spawn_file_actions_init(&fa);
+    if (in_path)
+        posix_spawn_file_actions_addopen(&fa, 0, in_path, O_RDONLY, 0);
+    else
+        posix_spawn_file_actions_addclose(&fa, 0);
+    if (out_path)
+        posix_spawn_file_actions_addopen(&fa, 1, out_path, out_flags, 0644);
+    else
+        posix_spawn_file_actions_addclose(&fa, 1);
+    posix_spawn_file_actions_addopen(&fa, 2, g.err,
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc == 0 ? pid : -1;
+}
+
+/* Runs spawn_io to the end (30 s bound). Returns as e2e_wait. */
+static int run_io(char *const argv[], const char *in_path,
+                  const char *out_path, int out_flags)
+{
+    pid_t pid = spawn_io(argv, in_path, out_path, out_flags);
+    return pid < 0 ? -1 : e2e_wait(pid, 30);
+}
+
+/*
+ * Issue #9.8: an output that is the input file is refused with exit 2
+ * before anything is written: -o naming it (also through a symlink, also
+ * with --resume), -o naming the file stdin reads, and stdout appending to
+ * it. The input stays byte for byte.
+ */
+static void test_output_is_input(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    char link[700];
+    e2e_path(link, sizeof(link), g.dir, "in-link.txt");
+    write_urls(3, "/ok?%u");
+    size_t len0 = 0;
+    char *before = e2e_slurp(g.in, &len0);
+    assert_non_null(before);
+    unlink(link);
+    assert_int_equal(symlink(g.in, link), 0);
+    char *cases[][8] = {
+        {(char *)g.bin, "-o", g.in, g.in, NULL},
+        {(char *)g.bin, "-o", link, g.in, NULL},
+        {(char *)g.bin, "--resume", "-o", g.in, g.in, NULL},
+        {(char *)g.bin, "-o", g.in, "-", NULL},
+        {(char *)g.bin, g.in, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int to_stdout = i == 4;
+        int st = run_io(cases[i], g.in, to_stdout ? g.in : "/dev/null",
+                        O_WRONLY | (to_stdout ? O_APPEND : 0));
+        if (st != 2)
+            fprintf(stderr, "case %zu\n", i);
+        assert_int_equal(st, 2);
+        assert_err_has("is the input file");
+        size_t len = 0;
+        char *now = e2e_slurp(g.in, &len);
+        assert_non_null(now);
+        assert_int_equal(len, len0);
+        assert_memory_equal(now, before, len0);
+        free(now);
+    }
+    free(before);
+}
+
+/*
+ * Issue #9.9: closed standard descriptors. "mpfetch - <&-" ends at once
+ * with exit 2 (it used to hang reading the forkserver's socket, which took
+ * fd 0); "mpfetch FILE >&-" with exit 2 (it used to write every record
+ * into a socket and exit 0). With -o FILE a closed stdout does no harm.
+ */
+static void test_closed_std_fds(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    write_urls(3, "/ok?%u");
+    char *from_stdin[] = {(char *)g.bin, "-", NULL};
+    assert_int_equal(run_io(from_stdin, NULL, "/dev/null", O_WRONLY), 2);
+    assert_err_has("standard input is closed");
+    char *to_stdout[] = {(char *)g.bin, g.in, NULL};
+    assert_int_equal(run_io(to_stdout, g.in, NULL, 0), 2);
+    assert_err_has("standard output is closed");
+    char *to_file[] = {(char *)g.bin, "-q", "-o", g.out, g.in, NULL};
+    unlink(g.out);
+    assert_int_equal(run_io(to_file, NULL, NULL, 0), 0);
+    int seen[4];
+    count_records(seen);
+    assert_int_equal(seen[0], 0);
+    for (int l = 1; l <= 3; l++)
+        assert_int_equal(seen[l], 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +503,8 @@ int main(void)
         cmocka_unit_test(test_gzip_bomb_stops_at_limit),
         cmocka_unit_test(test_body_dir_planted_symlink),
         cmocka_unit_test(test_resume_line_beyond_input),
+        cmocka_unit_test(test_output_is_input),
+        cmocka_unit_test(test_closed_std_fds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -239,10 +239,13 @@ static int stream(mpf_app *a, mp_pool *pool)
     return MPF_EXIT_OK;
 }
 
-/* The whole run for a parsed configuration. Returns the exit status. */
-static int run(const mpf_config *cfg)
+/* The whole run for a parsed configuration; closed says which standard
+   descriptors were closed at start. Returns the exit status. */
+static int run(const mpf_config *cfg, unsigned closed)
 {
     int status = MPF_EXIT_RUNTIME, out_fd = -1, rc;
+    if ((rc = mpf_check_std_fds(cfg, closed)) != 0)
+        return rc;
     mp_pool *pool = NULL;
     mpf_app *a = calloc(1, sizeof(*a));
     if (!a)
@@ -253,6 +256,9 @@ static int run(const mpf_config *cfg)
         file_error("open the input file", cfg->input ? cfg->input : "-", -rc);
         goto out;
     }
+    if ((status = mpf_check_not_input(cfg, a->reader.fd)) != 0)
+        goto out;
+    status = MPF_EXIT_RUNTIME;
     if ((out_fd = open_output(a)) < 0 || (status = prepare_body_dir(cfg)))
         goto out;
     if (mpf_writer_init(&a->writer, out_fd, cfg->ordered))
@@ -290,6 +296,7 @@ static void raise_nofile(void)
 
 int main(int argc, char **argv)
 {
+    unsigned closed = mpf_std_fds_fix(); /* before any open */
     raise_nofile(); /* before mp_init: the forkserver passes it on */
     int rc = mp_init();
     if (rc) {
@@ -301,7 +308,7 @@ int main(int argc, char **argv)
     mpf_config_defaults(&cfg);
     rc = mpf_options_parse(&cfg, argc, argv);
     if (rc == MPF_PARSE_RUN)
-        rc = run(&cfg);
+        rc = run(&cfg, closed);
     mpf_config_free(&cfg);
     return rc;
 }

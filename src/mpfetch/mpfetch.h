@@ -13,7 +13,8 @@
  *   stats.c      counters, latency histogram, the summary
  *   summary.c    --summary-json: the summary as JSON
  *   ticker.c     progress line, stale-output flush, SIGINT grace timer
- *   signals.c    SIGINT / SIGTERM handling
+ *   signals.c    SIGINT / SIGTERM / SIGHUP handling
+ *   stdfds.c     closed standard descriptors, output that is the input
  *   pipeline.c   the next() / on_result() pair given to mp_pool_imap
  *   main.c       main() and the run
  */
@@ -243,6 +244,20 @@ void mpf_signals_set_pool(mp_pool *p);
 int mpf_signals_count(void);
 int mpf_signals_block(void);
 int mpf_signals_unblock(void);
+
+/* ---- stdfds.c ---------------------------------------------------------- */
+/* Opens /dev/null on each of fds 0-2 that is closed, so nothing opened
+   later (the pool's sockets, the output) takes its number. Call it first
+   in main(). Returns a mask of the ones that were closed (bit k: fd k). */
+unsigned mpf_std_fds_fix(void);
+/* Refuses a run that would read a closed stdin or write records to a
+   closed stdout (closed: mpf_std_fds_fix's mask). Returns 0, or
+   MPF_EXIT_USAGE after saying why. */
+int mpf_check_std_fds(const mpf_config *cfg, unsigned closed);
+/* Refuses an output (-o FILE, or stdout) that is the input file open on
+   in_fd (same device and inode; regular files only). Call it before the
+   output is opened. Returns 0, or MPF_EXIT_USAGE after saying why. */
+int mpf_check_not_input(const mpf_config *cfg, int in_fd);
 
 /* ---- ticker.c ----------------------------------------------------------- */
 typedef struct mpf_ticker {

@@ -126,8 +126,10 @@ static void usage(FILE *out)
         "      --version            print the version\n"
         "  -h, --help               this text\n"
         "\n"
-        "Exit status: 0 all done, 1 runtime error, 2 usage error,\n"
-        "22 a request failed with --fail-on-http-error, 130 interrupted.\n",
+        "Exit status: 0 all done; 1 runtime error, or lines left to run\n"
+        "again with --resume; 2 usage error (also an output that is the\n"
+        "input, a closed stdin or stdout); 22 a request failed with\n"
+        "--fail-on-http-error; 130 interrupted.\n",
         out);
 }
 
