@@ -251,10 +251,17 @@ MP_EXTERN int mp_cpus_available(void);
 typedef struct mp_pool_stats {
     uint64_t tasks_done;      /* results delivered */
     uint64_t tasks_retried;   /* re-dispatched after a worker died */
+    uint64_t tasks_alone;     /* re-runs of a suspect (a task with
+                                 max_attempts - 1 deaths), each alone on a
+                                 worker; every other re-run goes in
+                                 batches */
     uint64_t workers_started; /* every fork, initial ones included */
     uint64_t workers_died;    /* exits that were not asked for */
     uint64_t workers_recycled;
     size_t max_buffered;      /* most tasks held by the coordinator at once */
+    uint64_t worker_max_held; /* most tasks one worker held at once, queued
+                                 and running, as the workers report it:
+                                 never above concurrency + prefetch */
     uint64_t sends_failed;    /* batches a worker's pipe refused (not "full"):
                                  their tasks were queued again and that
                                  worker replaced */

@@ -528,6 +528,8 @@ static void on_results(void *ud, int i, const mp__hdr *h, mp__reader *r)
     mp_pool *p = ud;
     mp__life *w = &p->life[i];
     mp__result_view v;
+    if (h->arg > p->stats.worker_max_held)
+        p->stats.worker_max_held = h->arg;
     while (mp__read_result(r, &v) == 1) {
         size_t index;
         int what = mp__ledger_result(&p->L, i, v.id, &index);
@@ -857,6 +859,7 @@ void mp_pool_get_stats(const mp_pool *p, mp_pool_stats *out)
         return;
     *out = p->stats;
     out->tasks_retried = p->L.requeued;
+    out->tasks_alone = p->L.solo_given;
     out->max_buffered = p->L.max_in_use;
     out->worker_cpu_us = mp__slots_cpu_us(&p->S);
 }

@@ -26,6 +26,14 @@ int mp__msg_begin(mp__msg *m, uint32_t type, uint64_t arg, size_t hint)
     return 0;
 }
 
+void mp__msg_set_arg(mp__msg *m, uint64_t arg)
+{
+    mp__hdr h;
+    memcpy(&h, m->buf, sizeof(h));
+    h.arg = arg;
+    memcpy(m->buf, &h, sizeof(h));
+}
+
 void *mp__msg_reserve(mp__msg *m, size_t n)
 {
     size_t need = m->len + MP_ALIGN8(n);

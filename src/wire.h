@@ -31,7 +31,9 @@ enum {
     MP_MSG_CANCEL = 4, /* cancel every task you hold */
     /* worker -> coordinator */
     MP_MSG_READY = 16,   /* mp__ready + message: init done (or failed) */
-    MP_MSG_RESULTS = 17, /* records: mp__result_rec */
+    MP_MSG_RESULTS = 17, /* arg: the most tasks the worker has held at
+                            once (queued + running); records:
+                            mp__result_rec */
 };
 
 typedef struct mp__hdr {
@@ -130,6 +132,8 @@ extern int mp__fault_send_fail, mp__fault_flush_fail;
 /* Starts a message of type with header argument arg and room for about
    hint bytes. Returns 0 or MP_ENOMEM. */
 int mp__msg_begin(mp__msg *m, uint32_t type, uint64_t arg, size_t hint);
+/* Sets the header argument of m, a message being built. */
+void mp__msg_set_arg(mp__msg *m, uint64_t arg);
 /* Appends n bytes and returns where they go (zero-padded to 8), or NULL
    (MP_ENOMEM). */
 void *mp__msg_reserve(mp__msg *m, size_t n);

@@ -60,6 +60,7 @@ static struct worker {
     size_t stack_size;
     queued *q; /* ring of tasks not started */
     size_t q_head, q_len, q_cap;
+    uint64_t max_held; /* most tasks held at once, queued + running */
     uint32_t running;
     mp_task *free_tasks, *ready_head, *ready_tail, *active;
     int draining, flush_scheduled;
@@ -95,6 +96,7 @@ static void flush(void)
 {
     if (mp__chan_parked(&W.ch) || !W.out.buf || W.out.count == 0)
         return;
+    mp__msg_set_arg(&W.out, W.max_held);
     if (mp__chan_send(&W.ch, &W.out) < 0)
         _exit(1); /* the coordinator is gone */
 }
@@ -538,6 +540,8 @@ static void take_tasks(void *buf, const mp__hdr *h, mp__reader *r)
         m->refs++;
         queue_push(&e);
     }
+    if (W.q_len + W.running > W.max_held) /* reported with the results */
+        W.max_held = W.q_len + W.running;
     release_msg(m);
 }
 

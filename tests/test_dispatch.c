@@ -1,0 +1,185 @@
+/*
+ * Dispatch, asserted from counters rather than wall time, with real
+ * workers: credit (no worker ever holds more than concurrency + prefetch
+ * tasks, by the workers' own count), a small batch spread over every
+ * worker, and the tasks of a crashed worker going back as batches, not
+ * one at a time.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "mpool.h"
+
+#define BOUND_S 60 /* per call: far above what any case needs */
+
+static mp_pool *running; /* the pool the alarm cancels */
+static volatile sig_atomic_t timed_out;
+
+static void on_alarm(int sig)
+{
+    timed_out = 1;
+    mp_pool_cancel(running);
+}
+
+/* Runs mp_pool_map on p, canceled if it takes more than BOUND_S. */
+static int bounded_map(mp_pool *p, mp_task_fn fn, const mp_buf *in,
+                       size_t n, mp_result *out)
+{
+    running = p;
+    timed_out = 0;
+    signal(SIGALRM, on_alarm);
+    alarm(BOUND_S);
+    int rc = mp_pool_map(p, fn, in, n, out);
+    alarm(0);
+    if (timed_out)
+        fail_msg("mp_pool_map did not end within %d s (canceled)", BOUND_S);
+    return rc;
+}
+
+/* ---- tasks (they run in workers) ---- */
+
+/* Returns the slot of the worker it ran on, after a short sleep (so a
+   worker's credit fills up). */
+static int where(mp_task *t, const void *in, size_t len)
+{
+    int rc = mp_sleep(t, 2);
+    if (rc < 0)
+        return rc;
+    int slot = mp_worker_slot();
+    return mp_return(t, &slot, sizeof(slot));
+}
+
+typedef struct crash_in {
+    uint32_t v;
+    char mark[60]; /* input 0: a file it creates before it kills */
+} crash_in;
+
+/* Input 0 kills its worker the first time it runs (when it can create its
+   marker file); the others sleep a little longer, so the worker holds all
+   of them when it dies. */
+static int crash_once(mp_task *t, const void *in, size_t len)
+{
+    crash_in c;
+    memcpy(&c, in, sizeof(c));
+    int rc = mp_sleep(t, c.v == 0 ? 20 : 100);
+    if (rc < 0)
+        return rc;
+    if (c.v == 0 && open(c.mark, O_WRONLY | O_CREAT | O_EXCL, 0600) >= 0)
+        raise(SIGKILL);
+    return mp_return(t, &c.v, sizeof(c.v));
+}
+
+/* ---- helpers ---- */
+
+static mp_pool *make_pool(int workers, int conc, int prefetch)
+{
+    mp_pool *p;
+    mp_pool_options o = {.workers = workers, .concurrency = conc,
+                         .prefetch = prefetch};
+    assert_int_equal(mp_pool_create(&p, &o), 0);
+    return p;
+}
+
+/* Maps n `where` tasks; counts the results per slot into per[]. */
+static void map_where(mp_pool *p, size_t n, int *per, int nslots)
+{
+    mp_buf *in = calloc(n, sizeof(*in));
+    mp_result *out = calloc(n, sizeof(*out));
+    assert_int_equal(bounded_map(p, where, in, n, out), 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(out[i].status, 0);
+        int slot;
+        memcpy(&slot, out[i].data, sizeof(slot));
+        assert_true(slot >= 0 && slot < nslots);
+        per[slot]++;
+        mp_result_clear(&out[i]);
+    }
+    free(in);
+    free(out);
+}
+
+/* ---- cases ---- */
+
+/* Many small tasks through workers of credit 4 + 4: by the workers' own
+   count, none ever held more than 8 at once, and each did hold more than
+   its 4 coroutines (the counter moves; prefetch is used). */
+static void no_worker_holds_more_than_its_credit(void **state)
+{
+    const int conc = 4, prefetch = 4;
+    mp_pool *p = make_pool(2, conc, prefetch);
+    int per[2] = {0};
+    map_where(p, 600, per, 2);
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    assert_true(st.worker_max_held <= (uint64_t)(conc + prefetch));
+    assert_true(st.worker_max_held > (uint64_t)conc);
+    assert_true(per[0] > 0 && per[1] > 0);
+    mp_pool_destroy(p);
+}
+
+/* As many tasks as the workers have coroutines, fewer than one worker's
+   credit: each worker gets exactly its concurrency's worth. */
+static void a_small_batch_is_spread_over_all_workers(void **state)
+{
+    const int workers = 3, conc = 4;
+    mp_pool *p = make_pool(workers, conc, 16);
+    int per[3] = {0};
+    map_where(p, (size_t)workers * conc, per, workers);
+    for (int i = 0; i < workers; i++)
+        assert_int_equal(per[i], conc);
+    mp_pool_destroy(p);
+}
+
+/* A worker dies holding 64 tasks (one of them killed it, once): all 64
+   go back to the queue, and none runs alone; suspects are the tasks of a
+   second death, not of the first. */
+static void a_crashed_workers_tasks_go_back_as_a_batch(void **state)
+{
+    enum { N = 128 };
+    static crash_in v[N];
+    mp_buf in[N];
+    mp_result out[N];
+    memset(out, 0, sizeof(out));
+    for (uint32_t i = 0; i < N; i++) {
+        v[i].v = i;
+        in[i] = (mp_buf){&v[i], sizeof(v[i])};
+    }
+    snprintf(v[0].mark, sizeof(v[0].mark), "/tmp/mp-crash-%d",
+             (int)getpid());
+    unlink(v[0].mark);
+    mp_pool *p = make_pool(2, 64, 64);
+    int rc = bounded_map(p, crash_once, in, N, out);
+    unlink(v[0].mark);
+    assert_int_equal(rc, 0);
+    for (uint32_t i = 0; i < N; i++) {
+        assert_int_equal(out[i].status, 0);
+        assert_memory_equal(out[i].data, &i, sizeof(i));
+        mp_result_clear(&out[i]);
+    }
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    assert_int_equal(st.workers_died, 1);
+    assert_int_equal(st.tasks_retried, 64); /* slot 0 held inputs 0-63 */
+    assert_int_equal(st.tasks_alone, 0);
+    mp_pool_destroy(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(no_worker_holds_more_than_its_credit),
+        cmocka_unit_test(a_small_batch_is_spread_over_all_workers),
+        cmocka_unit_test(a_crashed_workers_tasks_go_back_as_a_batch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
