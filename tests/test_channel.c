@@ -17,33 +17,21 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "bound.h"
 #include "mpool.h"
 #include "wire.h"
 
 #define BOUND_S 60 /* per call: far above what any case needs */
 
-static mp_pool *running; /* the pool the alarm cancels */
-static volatile sig_atomic_t timed_out;
-
-static void on_alarm(int sig)
-{
-    timed_out = 1;
-    mp_pool_cancel(running);
-}
-
 /* Starts the bound on the call about to run on p. */
 static void bound(mp_pool *p)
 {
-    running = p;
-    timed_out = 0;
-    signal(SIGALRM, on_alarm);
-    alarm(BOUND_S);
+    tu_bound_start(p, BOUND_S);
 }
 
 static void unbound(void)
 {
-    alarm(0);
-    if (timed_out)
+    if (tu_bound_end())
         fail_msg("the call did not end within %d s (canceled)", BOUND_S);
 }
 

@@ -18,30 +18,18 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "bound.h"
 #include "mpool.h"
 
 #define BOUND_S 60 /* per call: far above what any case needs */
-
-static mp_pool *running; /* the pool the alarm cancels */
-static volatile sig_atomic_t timed_out;
-
-static void on_alarm(int sig)
-{
-    timed_out = 1;
-    mp_pool_cancel(running);
-}
 
 /* Runs mp_pool_map on p, canceled if it takes more than BOUND_S. */
 static int bounded_map(mp_pool *p, mp_task_fn fn, const mp_buf *in,
                        size_t n, mp_result *out)
 {
-    running = p;
-    timed_out = 0;
-    signal(SIGALRM, on_alarm);
-    alarm(BOUND_S);
+    tu_bound_start(p, BOUND_S);
     int rc = mp_pool_map(p, fn, in, n, out);
-    alarm(0);
-    if (timed_out)
+    if (tu_bound_end())
         fail_msg("mp_pool_map did not end within %d s (canceled)", BOUND_S);
     return rc;
 }
