@@ -40,6 +40,9 @@ cleanup() {
   [ -n "$w" ] && [ "$keep" = 0 ] && rm -rf "$w"
 }
 trap cleanup EXIT
+# A command failing under set -e says where, instead of a silent exit 1.
+set -E
+trap 'log "FAILED: line $LINENO: $BASH_COMMAND"; dump' ERR
 
 # waitfor SECONDS WHAT CMD...: polls CMD every 0.2 s; fails after SECONDS.
 waitfor() {
@@ -173,9 +176,11 @@ check_union() {
   [ "$(wc -l <<<"$got")" -eq "$n" ] && [ "$(head -n 1 <<<"$got")" = 1 ] &&
     [ "$(tail -n 1 <<<"$got")" = "$n" ] ||
     fail "$dir: $(wc -l <<<"$got") distinct lines have a record, want 1..$n"
-  local shards
+  local shards notok
   shards=$(ls "$dir"/results.*.jsonl | wc -l)
   [ "$shards" -eq 4 ] || fail "$dir: $shards shard outputs, want 4"
+  notok=$(cat "$dir"/results.*.jsonl | { grep -v '"ok":true' || true; } | head -n 2)
+  [ -z "$notok" ] || fail "$dir: records that are not ok: $notok"
 }
 # exit_codes JOB: prints each array task's ExitCode.
 exit_codes() { scontrol -o show job "$1" | grep -o 'ExitCode=[0-9:]*' | sort | uniq -c | tr '\n' ' '; }
