@@ -18,7 +18,7 @@ static inline uint64_t mp__now_ns(void)
 }
 
 /* Returns ms milliseconds as a struct timeval. */
-static inline struct timeval mp__ms_tv(unsigned ms)
+static inline struct timeval mp__ms_tv(uint64_t ms)
 {
     struct timeval tv = {(time_t)(ms / 1000),
                          (suseconds_t)(ms % 1000) * 1000};

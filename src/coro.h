@@ -1,8 +1,8 @@
 /*
  * Stackful coroutines on mmap'd stacks with a guard page. Asymmetric: the
  * main context resumes a coroutine, the coroutine yields back to it. A fast
- * register switch on x86-64 and aarch64, glibc ucontext elsewhere; ASan
- * fiber annotations when built with AddressSanitizer.
+ * register switch on x86-64, glibc ucontext elsewhere; ASan fiber
+ * annotations when built with AddressSanitizer.
  */
 #ifndef MP_CORO_H
 #define MP_CORO_H

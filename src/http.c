@@ -30,6 +30,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "mpool.h"
 #include "worker.h"
 
@@ -425,8 +426,7 @@ static int on_timer(CURLM *multi, long ms, void *clientp)
     (void)multi;
     if (ms < 0)
         return evtimer_del(m->timer) == 0 ? 0 : -1;
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
+    tv = mp__ms_tv((uint64_t)ms);
     return evtimer_add(m->timer, &tv) == 0 ? 0 : -1;
 }
 

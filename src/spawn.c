@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "worker.h"
 
 struct mp_child {
@@ -171,8 +172,7 @@ int mp_join(mp_child *c, mp_result *out, unsigned timeout_ms)
     int rc = t->timed_out ? MP_ETIMEDOUT : t->canceled ? MP_ECANCELED : 0;
     if (!c->done && rc == 0) {
         if (timeout_ms) {
-            struct timeval tv = {timeout_ms / 1000,
-                                 (timeout_ms % 1000) * 1000};
+            struct timeval tv = mp__ms_tv(timeout_ms);
             evtimer_assign(&c->timer, mp__worker_base(), on_join_timeout, c);
             event_priority_set(&c->timer, MP__PRIO_TASK);
             evtimer_add(&c->timer, &tv);

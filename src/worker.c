@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "coro.h"
 #include "forkserver.h"
 #include "wire.h"
@@ -71,13 +72,6 @@ static struct worker {
     char spin_path[256];
     mp_task *volatile current; /* on CPU now, for the watchdog */
 } W = {.slot = -1};
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 struct event_base *mp__worker_base(void)
 {
@@ -169,7 +163,7 @@ static void on_alarm(int sig)
     mp_task *t = W.current;
     if (!t || !t->deadline_ns)
         return;
-    if (now_ns() < t->deadline_ns + MP_SPIN_GRACE_MS * 1000000ull)
+    if (mp__now_ns() < t->deadline_ns + MP_SPIN_GRACE_MS * 1000000ull)
         return;
     mp__spin_note_write(W.spin_path, t->id);
     _exit(MP_EXIT_SPIN);
@@ -345,9 +339,8 @@ static void start_queued(void)
             W.active->prev_active = t;
         W.active = t;
         if (W.timeout_ms) {
-            struct timeval tv = {W.timeout_ms / 1000,
-                                 (W.timeout_ms % 1000) * 1000};
-            t->deadline_ns = now_ns() + W.timeout_ms * 1000000ull;
+            struct timeval tv = mp__ms_tv(W.timeout_ms);
+            t->deadline_ns = mp__now_ns() + W.timeout_ms * 1000000ull;
             evtimer_assign(&t->deadline, W.base, on_deadline, t);
             evtimer_add(&t->deadline, &tv);
             t->deadline_armed = 1;
@@ -451,7 +444,7 @@ int mp_sleep(mp_task *t, unsigned ms)
         return MP_EINVAL;
     if (t->timed_out || t->canceled)
         return t->timed_out ? MP_ETIMEDOUT : MP_ECANCELED;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    struct timeval tv = mp__ms_tv(ms);
     evtimer_assign(&t->ev, W.base, on_timer, t);
     event_priority_set(&t->ev, PRIO_TASK);
     evtimer_add(&t->ev, &tv);
@@ -464,7 +457,7 @@ int mp_wait_fd(mp_task *t, int fd, short what, unsigned timeout_ms)
         return MP_EINVAL;
     if (t->timed_out || t->canceled)
         return t->timed_out ? MP_ETIMEDOUT : MP_ECANCELED;
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    struct timeval tv = mp__ms_tv(timeout_ms);
     event_assign(&t->ev, W.base, fd, what & (EV_READ | EV_WRITE), on_fd, t);
     event_priority_set(&t->ev, PRIO_TASK);
     event_add(&t->ev, timeout_ms ? &tv : NULL);
