@@ -24,12 +24,16 @@ dump() {
     echo "---- $f (last 15 lines)" >&2; tail -n 15 "$f" >&2
   done
 }
-skip() { log "SKIPPED: $*"; dump; exit $SKIP; }
-fail() { log "FAILED: $*"; dump; exit 1; }
+skip() { trap - ERR; log "SKIPPED: $*"; dump; exit $SKIP; }
+fail() { trap - ERR; log "FAILED: $*"; dump; exit 1; }
 cleanup() {
+  trap - ERR
   set +e
   if [ -n "$w" ] && [ -f "$w/slurm.conf" ]; then
-    SLURM_CONF=$w/slurm.conf scancel --full --quiet -u "$(id -un)" 2>/dev/null
+    export SLURM_CONF=$w/slurm.conf
+    if scancel --full --quiet -u "$(id -un)" 2>/dev/null; then
+      for _ in $(seq 10); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.5; done
+    fi
   fi
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null; done
   for p in "${pids[@]}"; do
@@ -95,13 +99,27 @@ while [ "$slurmd_port" = "$ctld_port" ]; do
 done
 host=$(hostname -s)
 
+# If this shell is killed outright (ctest's TIMEOUT sends SIGKILL, which
+# runs no trap), a watchdog stops the daemons it started and the jobs.
+(
+  trap '' TERM INT HUP
+  while kill -0 $$ 2>/dev/null; do sleep 1; done
+  export SLURM_CONF=$w/slurm.conf
+  if [ -f "$w/daemons" ] && scancel --full --quiet -u "$(id -un)"; then
+    for _ in $(seq 10); do [ -z "$(squeue -h)" ] && break; sleep 1; done
+  fi
+  [ -f "$w/daemons" ] && xargs -r kill -9 < "$w/daemons" 2>/dev/null
+  rm -rf "$w"
+) >/dev/null 2>&1 &
+started() { pids+=("$1"); echo "$1" >> "$w/daemons"; }
+
 # ---- munge ------------------------------------------------------------------
 mungekey -c -k "$w/munge.key" >/dev/null 2>&1 || skip "mungekey could not create a key"
 munged -F --force --key-file="$w/munge.key" --socket="$w/munge.sock" \
   --pid-file="$w/munged.pid" --log-file="$w/munged.log" \
   --seed-file="$w/munged.seed" >"$w/munged.out.log" 2>&1 &
-pids+=($!)
-waitfor 15 munged test -S "$w/munge.sock" ||
+started $!
+waitfor 10 munged test -S "$w/munge.sock" ||
   skip "munged did not start: $(tail -n 3 "$w/munged.log" "$w/munged.out.log" 2>/dev/null | tr '\n' ' ')"
 munge -S "$w/munge.sock" -n 2>/dev/null | unmunge -S "$w/munge.sock" >/dev/null 2>&1 ||
   skip "munge cannot encode and decode a credential with its own daemon"
@@ -142,14 +160,14 @@ PartitionName=mp Nodes=$host Default=YES MaxTime=10 State=UP
 EOF
 export SLURM_CONF=$w/slurm.conf
 slurmctld -D -i -f "$SLURM_CONF" >"$w/slurmctld.out.log" 2>&1 &
-pids+=($!)
-waitfor 30 slurmctld scontrol ping >/dev/null 2>&1 ||
-  skip "slurmctld did not answer within 30 s: $(tail -n 3 "$w/slurmctld.log" 2>/dev/null | tr '\n' ' ')"
+started $!
+waitfor 20 slurmctld scontrol ping >/dev/null 2>&1 ||
+  skip "slurmctld did not answer within 20 s: $(tail -n 3 "$w/slurmctld.log" 2>/dev/null | tr '\n' ' ')"
 slurmd -D -f "$SLURM_CONF" >"$w/slurmd.out.log" 2>&1 &
-pids+=($!)
+started $!
 node_idle() { [ "$(sinfo -h -n "$host" -o %t 2>/dev/null)" = idle ]; }
-waitfor 60 slurmd node_idle ||
-  skip "slurmd did not register an idle node within 60 s (state: $(sinfo -h -n "$host" -o '%t %E' 2>/dev/null)): $(tail -n 3 "$w/slurmd.log" 2>/dev/null | tr '\n' ' ')"
+waitfor 40 slurmd node_idle ||
+  skip "slurmd did not register an idle node within 40 s (state: $(sinfo -h -n "$host" -o '%t %E' 2>/dev/null)): $(tail -n 3 "$w/slurmd.log" 2>/dev/null | tr '\n' ' ')"
 log "slurm is up: slurmctld on 127.0.0.1:$ctld_port, node $host"
 
 # ---- the test server ------------------------------------------------------------
@@ -191,7 +209,7 @@ mkdir "$w/job1"
 for ((i = 1; i <= n1; i++)); do echo "http://127.0.0.1:$port/bytes/64?i=$i"; done > "$w/job1/urls.txt"
 jid=$(submit "$w/job1")
 log "array $jid: 4 shards of $n1 lines"
-waitfor 120 "array $jid" job_gone "$jid" || fail "array $jid still in the queue after 120 s: $(squeue -h -j "$jid")"
+waitfor 60 "array $jid" job_gone "$jid" || fail "array $jid still in the queue after 60 s: $(squeue -h -j "$jid")"
 codes=$(exit_codes "$jid")
 [ "$codes" = "      4 ExitCode=0:0 " ] || fail "array $jid: exit codes $codes"
 check_union "$w/job1" "$n1"
@@ -204,16 +222,16 @@ for ((i = 1; i <= n2; i++)); do echo "http://127.0.0.1:$port/delay/1000?i=$i"; d
 jid=$(submit "$w/job2")
 log "array $jid: 4 shards of $n2 slow lines; scancel after 200 records"
 mid_run() { [ "$(records "$w/job2")" -ge 200 ]; }
-waitfor 120 "200 records" mid_run || fail "array $jid wrote $(records "$w/job2") records in 120 s"
+waitfor 45 "200 records" mid_run || fail "array $jid wrote $(records "$w/job2") records in 45 s"
 scancel "$jid"
-waitfor 60 "scancel $jid" job_gone "$jid" || fail "array $jid still in the queue 60 s after scancel"
+waitfor 30 "scancel $jid" job_gone "$jid" || fail "array $jid still in the queue 30 s after scancel"
 partial=$(records "$w/job2")
 [ "$partial" -lt "$n2" ] || fail "array $jid finished before scancel reached it"
 dup=$(cat "$w/job2"/results.*.jsonl | grep -o '^{"line":[0-9]*' | sort | uniq -d | head -n 3)
 [ -z "$dup" ] || fail "after scancel: duplicate records $dup"
 log "array $jid canceled with $partial of $n2 records written"
 jid=$(submit "$w/job2")
-waitfor 180 "array $jid" job_gone "$jid" || fail "resubmitted array $jid still in the queue after 180 s"
+waitfor 90 "array $jid" job_gone "$jid" || fail "resubmitted array $jid still in the queue after 90 s"
 codes=$(exit_codes "$jid")
 [ "$codes" = "      4 ExitCode=0:0 " ] || fail "resubmitted array $jid: exit codes $codes"
 check_union "$w/job2" "$n2"
