@@ -8,12 +8,22 @@
 #                 libmpool(3)
 # Dependencies on shared libraries come from dpkg-shlibdeps; the -dev
 # package names the -dev packages its pkg-config and CMake files need.
-install(FILES ${PROJECT_SOURCE_DIR}/man/mpfetch.1
+# Man pages are installed gzip -9n'd, as Debian policy asks.
+set(MP_MAN_GZ)
+foreach(page mpfetch.1 libmpool.3)
+  add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/man/${page}.gz
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/man
+    COMMAND sh -c "gzip -9n -c '${PROJECT_SOURCE_DIR}/man/${page}' > '${CMAKE_CURRENT_BINARY_DIR}/man/${page}.gz'"
+    DEPENDS ${PROJECT_SOURCE_DIR}/man/${page} VERBATIM)
+  list(APPEND MP_MAN_GZ ${CMAKE_CURRENT_BINARY_DIR}/man/${page}.gz)
+endforeach()
+add_custom_target(mp_man_pages ALL DEPENDS ${MP_MAN_GZ})
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/man/mpfetch.1.gz
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT mpfetch)
 install(FILES ${PROJECT_SOURCE_DIR}/completion/mpfetch.bash
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
         RENAME mpfetch COMPONENT mpfetch)
-install(FILES ${PROJECT_SOURCE_DIR}/man/libmpool.3
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/man/libmpool.3.gz
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man3 COMPONENT dev)
 
 set(CPACK_GENERATOR DEB)
