@@ -7,6 +7,7 @@
 #ifndef MPFETCH_E2E_H
 #define MPFETCH_E2E_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -283,6 +284,73 @@ static inline void e2e_assert_exactly(json_t *recs, const long long *lines,
         assert_int_equal(seen[l], 0);
     assert_int_equal(json_array_size(recs), n);
     free(seen);
+}
+
+/* Returns the parent pid of pid from /proc, or -1. */
+static inline pid_t e2e_ppid_of(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the name may hold spaces and parens */
+    int pp;
+    return p && sscanf(p + 1, " %*c %d", &pp) == 1 ? pp : -1;
+}
+
+#define E2E_MAX_PROCS 4096
+
+/* A process below some root: its depth (1: a child) and whether it has
+   children of its own. */
+typedef struct e2e_proc {
+    pid_t pid;
+    int depth;
+    int leaf;
+} e2e_proc;
+
+/* Fills out[0..max) with the descendants of root found in /proc. Returns
+   how many. */
+static inline int e2e_descendants(pid_t root, e2e_proc *out, int max)
+{
+    static pid_t pid[E2E_MAX_PROCS], pp[E2E_MAX_PROCS];
+    int n = 0, k = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && n < E2E_MAX_PROCS && (e = readdir(d)) != NULL) {
+        pid_t p = (pid_t)atoi(e->d_name);
+        pid_t q = p > 0 ? e2e_ppid_of(p) : -1;
+        if (q > 0) {
+            pid[n] = p;
+            pp[n++] = q;
+        }
+    }
+    if (d)
+        closedir(d);
+    for (int i = 0; i < n && k < max; i++) {
+        int depth = 0;
+        pid_t q = pp[i];
+        for (int hops = 1; hops < 8 && q > 1; hops++) {
+            if (q == root) {
+                depth = hops;
+                break;
+            }
+            int j = 0;
+            while (j < n && pid[j] != q)
+                j++;
+            q = j < n ? pp[j] : -1;
+        }
+        if (!depth)
+            continue;
+        int leaf = 1;
+        for (int j = 0; j < n && leaf; j++)
+            leaf = pp[j] != pid[i];
+        out[k++] = (e2e_proc){pid[i], depth, leaf};
+    }
+    return k;
 }
 
 /* Joins a directory and a file name into buf. Returns buf. */

@@ -365,22 +365,6 @@ static void test_shard_union(void **state)
     json_decref(all);
 }
 
-/* Returns the parent pid of pid from /proc, or -1. */
-static pid_t ppid_of(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the name may hold spaces and parens */
-    int pp;
-    return p && sscanf(p + 1, " %*c %d", &pp) == 1 ? pp : -1;
-}
-
 /*
  * Returns a worker of root: a descendant at depth 2 or more with no
  * children of its own (mpfetch -> forkserver(s) -> workers; workers run
@@ -388,42 +372,11 @@ static pid_t ppid_of(pid_t pid)
  */
 static pid_t find_worker(pid_t root)
 {
-    enum { MAXP = 4096 };
-    static pid_t pid[MAXP], pp[MAXP];
-    int n = 0, depth[MAXP];
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    while (d && n < MAXP && (e = readdir(d)) != NULL) {
-        pid_t p = (pid_t)atoi(e->d_name);
-        pid_t q = p > 0 ? ppid_of(p) : -1;
-        if (q > 0) {
-            pid[n] = p;
-            pp[n++] = q;
-        }
-    }
-    if (d)
-        closedir(d);
-    for (int i = 0; i < n; i++) { /* depth below root, 0: not below */
-        depth[i] = 0;
-        pid_t q = pp[i];
-        for (int hops = 1; hops < 8 && q > 1; hops++) {
-            if (q == root) {
-                depth[i] = hops;
-                break;
-            }
-            int j = 0;
-            while (j < n && pid[j] != q)
-                j++;
-            q = j < n ? pp[j] : -1;
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        int leaf = 1;
-        for (int j = 0; j < n && leaf; j++)
-            leaf = pp[j] != pid[i];
-        if (depth[i] >= 2 && leaf)
-            return pid[i];
-    }
+    e2e_proc ps[E2E_MAX_PROCS];
+    int n = e2e_descendants(root, ps, E2E_MAX_PROCS);
+    for (int i = 0; i < n; i++)
+        if (ps[i].depth >= 2 && ps[i].leaf)
+            return ps[i].pid;
     return -1;
 }
 

@@ -82,6 +82,17 @@ static void show_err(void)
     free(e);
 }
 
+/* Asserts the stderr of the last run holds want. */
+static void assert_err_has(const char *want)
+{
+    char *e = e2e_slurp(g.err, NULL);
+    assert_non_null(e);
+    if (!strstr(e, want))
+        fprintf(stderr, "stderr lacks \"%s\": %s\n", want, e);
+    assert_non_null(strstr(e, want));
+    free(e);
+}
+
 /* Waits (bounded, 30 s) until path has more than n lines. Returns the
    count. */
 static size_t wait_more_lines(const char *path, size_t n)
@@ -167,6 +178,55 @@ static void test_group_sigterm_then_resume(void **state)
     }
     assert_true(stopped >= 3);
     assert_int_equal(e2e_run(argv, NULL, NULL, g.err), 0);
+    assert_complete_no_eworker(n);
+}
+
+/*
+ * Issue #9.1: a failure of the pool itself never looks final. Both
+ * forkservers of a running mpfetch are SIGKILLed (every process below it
+ * that has children), so no worker can be had again: the tasks in flight
+ * end with MP_EABORTED. Those lines get no record (no MP_EABORTED,
+ * MP_ENOFORK or MP_EWORKER record), mpfetch exits 1 saying to resume, and
+ * --resume then gives every line exactly one record, all ok.
+ */
+static void test_forkservers_killed_then_resume(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    const size_t n = 300;
+    write_urls(n, "/delay/200?%u");
+    unlink(g.out);
+    char *argv[] = {(char *)g.bin, "-w", "2", "-c", "8", "-q", "-o", g.out,
+                    g.in, NULL};
+    pid_t pid = e2e_spawn(argv, NULL, NULL, g.err);
+    assert_true(pid > 0);
+    size_t before = wait_more_lines(g.out, 9);
+    assert_in_range(before, 10, n - 1);
+    e2e_proc ps[E2E_MAX_PROCS];
+    int np = e2e_descendants(pid, ps, E2E_MAX_PROCS), killed = 0;
+    for (int i = 0; i < np; i++)
+        if (!ps[i].leaf && kill(ps[i].pid, SIGKILL) == 0)
+            killed++;
+    assert_true(killed >= 2);
+    int st = e2e_wait(pid, E2E_RUN_TIMEOUT_S);
+    if (st != 1)
+        show_err();
+    assert_int_equal(st, 1);
+    assert_err_has("--resume");
+    json_t *recs = e2e_records(g.out), *r;
+    size_t i;
+    assert_non_null(recs);
+    assert_true(json_array_size(recs) < n);
+    json_array_foreach(recs, i, r) {
+        const char *c = e2e_error_code(r);
+        if (strcmp(c, "MP_EABORTED") == 0 || strcmp(c, "MP_ENOFORK") == 0 ||
+            strcmp(c, "MP_EWORKER") == 0)
+            fail_msg("line %lld got %s", e2e_line_of(r), c);
+    }
+    json_decref(recs);
+    char *again[] = {(char *)g.bin, "-w", "2", "-c", "8", "-q", "--resume",
+                     "-o", g.out, g.in, NULL};
+    assert_int_equal(e2e_run(again, NULL, NULL, g.err), 0);
     assert_complete_no_eworker(n);
 }
 
@@ -316,17 +376,6 @@ static void test_body_dir_planted_symlink(void **state)
     assert_true(json_is_true(json_object_get(r, "ok")));
     assert_string_equal(e2e_str(r, "body_file"), link);
     json_decref(recs);
-}
-
-/* Asserts the stderr of the last run holds want. */
-static void assert_err_has(const char *want)
-{
-    char *e = e2e_slurp(g.err, NULL);
-    assert_non_null(e);
-    if (!strstr(e, want))
-        fprintf(stderr, "stderr lacks \"%s\": %s\n", want, e);
-    assert_non_null(strstr(e, want));
-    free(e);
 }
 
 /* Counts the records of out for each of lines 1..3 into seen[1..3]; a
@@ -499,6 +548,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_group_sigterm_then_resume),
+        cmocka_unit_test(test_forkservers_killed_then_resume),
         cmocka_unit_test(test_max_body_every_mode),
         cmocka_unit_test(test_gzip_bomb_stops_at_limit),
         cmocka_unit_test(test_body_dir_planted_symlink),
