@@ -1,9 +1,10 @@
 /*
- * The coordinator: pool creation, the calls (map, imap, apply), credit-based
- * dispatch, cancel and destroy, and every change of a slot's state (start,
- * ready, retire, death, respawn). It drives the ledger (ledger.c: which task
- * is where) and the slots (slots.c: worker processes), which report back
- * only through the hooks registered here.
+ * The coordinator at work: the calls (map, imap, apply), credit-based
+ * dispatch, cancel, and every change of a slot's state (start, ready,
+ * retire, death, respawn). It drives the ledger (ledger.c: which task is
+ * where) and the slots (slots.c: worker processes), which report back only
+ * through the hooks defined here. Creation and destruction are
+ * pool_create.c's.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,26 +20,10 @@
 #include "forkserver.h"
 #include "pool.h"
 
-#define MP_DEFAULT_CONCURRENCY 64
-#define MP_DEFAULT_ATTEMPTS 3
-#define MP_DEFAULT_STACK (256u << 10)
-#define MP_CREATE_TIMEOUT_S 60
 
 static void abort_call(mp_pool *p, int status, const char *why);
 
-/* Why the calling thread's last mp_pool_create failed ("" after a
-   success). */
-static _Thread_local char last_error[sizeof(((mp_pool *)0)->create_msg)];
-
-const char *mp_last_error(void)
-{
-    return last_error[0] ? last_error : NULL;
-}
-
-/* Records the first reason pool creation fails: err and a message. */
-static void create_failed(mp_pool *p, int err, const char *fmt, ...)
-    MP_PRINTF(3, 4);
-static void create_failed(mp_pool *p, int err, const char *fmt, ...)
+void mp__create_failed(mp_pool *p, int err, const char *fmt, ...)
 {
     if (p->create_err)
         return;
@@ -294,7 +278,7 @@ static void dispatch_spread(mp_pool *p)
     dispatch_all(p);
 }
 
-static void on_rate(int fd, short what, void *arg)
+void mp__on_rate(int fd, short what, void *arg)
 {
     mp_pool *p = arg;
     p->rate_armed = 0;
@@ -335,7 +319,7 @@ static void abort_call(mp_pool *p, int status, const char *why)
     }
 }
 
-static void on_cancel(int fd, short what, void *arg)
+void mp__on_cancel(int fd, short what, void *arg)
 {
     mp_pool *p = arg;
     uint64_t v;
@@ -361,7 +345,7 @@ void mp_pool_cancel(mp_pool *p)
 
 /* Starts a new worker in dead slot i. Returns 0 or an error (the slot stays
    dead). */
-static int start_slot(mp_pool *p, int i)
+int mp__start_slot(mp_pool *p, int i)
 {
     mp__life *w = &p->life[i];
     mp__ledger_holder_reset(&p->L, i);
@@ -378,13 +362,13 @@ static int start_slot(mp_pool *p, int i)
 static void start_failed(mp_pool *p, int i);
 
 /* The respawn timer of a slot (arg: its mp__life) fired. */
-static void on_respawn(int fd, short what, void *arg)
+void mp__on_respawn(int fd, short what, void *arg)
 {
     mp__life *w = arg;
     mp_pool *p = w->pool;
     if (w->state != MP__S_DEAD)
         return;
-    if (start_slot(p, w->index) < 0)
+    if (mp__start_slot(p, w->index) < 0)
         start_failed(p, w->index);
 }
 
@@ -405,7 +389,7 @@ static void schedule_respawn(mp_pool *p, int i)
     if (ms > 1000)
         ms = 1000;
     if (ms == 0) {
-        if (start_slot(p, i) < 0)
+        if (mp__start_slot(p, i) < 0)
             start_failed(p, i);
         return;
     }
@@ -440,7 +424,7 @@ static void on_exited(void *ud, int i, int status, uint32_t spin_task)
     if (w->state == MP__S_KILLED && spin_task == MP__NO_TASK)
         spin_task = MP__BLAMELESS; /* we killed it */
     if (p->creating && !retired)
-        create_failed(p, MP_EWORKER, "worker %d %s before it was ready", i,
+        mp__create_failed(p, MP_EWORKER, "worker %d %s before it was ready", i,
                       how);
     w->state = MP__S_DEAD;
     mp__verdict v;
@@ -473,7 +457,7 @@ static void on_lost(void *ud, int replaced)
 {
     mp_pool *p = ud;
     if (p->creating) {
-        create_failed(p, MP_ESYS, "the pool forkserver died");
+        mp__create_failed(p, MP_ESYS, "the pool forkserver died");
         return;
     }
     for (int i = 0; i < p->nworkers; i++) {
@@ -512,7 +496,7 @@ static void on_ready(void *ud, int i, int status, const char *msg)
         return;
     if (status != 0) {
         if (p->creating)
-            create_failed(p, MP_EINIT, "worker %d: init failed: %s", i,
+            mp__create_failed(p, MP_EINIT, "worker %d: init failed: %s", i,
                           msg ? msg : mp_strerror(status));
         mp__slot_kill(&p->S, i);
         return;
@@ -567,7 +551,7 @@ static void on_writable(void *ud, int i, int rc)
         dispatch_upto(p, i, p->L.capacity);
 }
 
-static const mp__slot_hooks hooks = {
+const mp__slot_hooks mp__pool_hooks = {
     .ready = on_ready,
     .results = on_results,
     .drained = on_drained,
@@ -594,7 +578,7 @@ static int run_call(mp_pool *p, mp__call *c)
             continue;
         if (w->fails >= MP_MAX_FAILS)
             w->fails = MP_MAX_FAILS - 1;
-        on_respawn(-1, 0, w);
+        mp__on_respawn(-1, 0, w);
     }
     dispatch_spread(p);
     while (!(c->input_done && c->delivered == c->pulled)) {
@@ -657,218 +641,3 @@ int mp_pool_apply(mp_pool *p, mp_task_fn fn, const void *in, size_t len,
     return mp_pool_map(p, fn, &b, 1, out);
 }
 
-/* ---- pool lifecycle --------------------------------------------------- */
-
-/* Checks options and fills in defaults. Returns 0, MP_EINVAL or
-   MP_E2BIG. */
-static int resolve_options(mp_pool_options *o, const mp_pool_options *in)
-{
-    if (in)
-        *o = *in;
-    else
-        memset(o, 0, sizeof(*o));
-    if (o->workers < 0 || o->workers > 1024 || o->concurrency < 0 ||
-        o->concurrency > 65536 || o->prefetch < 0 || o->prefetch > 65536 ||
-        !(o->rate >= 0) || isinf(o->rate) || (o->init_len && !o->init_arg))
-        return MP_EINVAL;
-    if (o->init_len > MP_MAX_PAYLOAD)
-        return MP_E2BIG;
-    if (o->workers == 0)
-        o->workers = mp_cpus_available();
-    if (o->concurrency == 0)
-        o->concurrency = MP_DEFAULT_CONCURRENCY;
-    if (o->prefetch == 0)
-        o->prefetch = o->concurrency;
-    if (o->max_attempts == 0)
-        o->max_attempts = MP_DEFAULT_ATTEMPTS;
-    if (o->stack_size == 0)
-        o->stack_size = MP_DEFAULT_STACK;
-    return 0;
-}
-
-/* Makes the private 0700 directory for the pool's endpoints. Returns 0 or
-   MP_ESYS. */
-static int make_dir(mp_pool *p)
-{
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp || strlen(tmp) > 60)
-        tmp = "/tmp";
-    snprintf(p->dir, sizeof(p->dir), "%s/mpool-XXXXXX", tmp);
-    return mkdtemp(p->dir) ? 0 : MP_ESYS;
-}
-
-static void on_create_timeout(int fd, short what, void *arg)
-{
-    mp_pool *p = arg;
-    create_failed(p, MP_ETIMEDOUT, "workers not ready after %d s",
-                  MP_CREATE_TIMEOUT_S);
-}
-
-/* Allocates the pool's loop, ledger, slots and channels. Returns 0 or an
-   error. */
-static int pool_setup(mp_pool *p)
-{
-    const mp_pool_options *o = &p->o;
-    int rc = mp__ledger_init(&p->L, p->nworkers, (uint32_t)o->concurrency,
-                             (uint32_t)o->prefetch, o->max_tasks_per_worker,
-                             o->max_attempts);
-    p->life = calloc((size_t)p->nworkers, sizeof(*p->life));
-    if (rc < 0 || !p->life)
-        return MP_ENOMEM;
-    if (make_dir(p) < 0)
-        return MP_ESYS;
-    p->base = event_base_new();
-    if (!p->base)
-        return MP_ESYS;
-    mp__config cfg = {
-        .concurrency = (uint32_t)o->concurrency,
-        .prefetch = (uint32_t)o->prefetch,
-        .task_timeout_ms = o->task_timeout_ms,
-        .stack_size = o->stack_size,
-        .init_fn = (uint64_t)(uintptr_t)o->init,
-        .init_len = o->init_len,
-    };
-    rc = mp__slots_init(&p->S, p->nworkers, p->base, p->dir, &cfg,
-                        p->init_copy, &hooks, p);
-    if (rc < 0)
-        return rc;
-    p->cancel_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (p->cancel_fd < 0)
-        return MP_ESYS;
-    p->cancel_ev = event_new(p->base, p->cancel_fd, EV_READ | EV_PERSIST,
-                             on_cancel, p);
-    p->rate_ev = evtimer_new(p->base, on_rate, p);
-    p->create_ev = evtimer_new(p->base, on_create_timeout, p);
-    if (!p->cancel_ev || !p->rate_ev || !p->create_ev)
-        return MP_ENOMEM;
-    event_add(p->cancel_ev, NULL);
-    for (int i = 0; i < p->nworkers; i++) {
-        mp__life *w = &p->life[i];
-        w->pool = p;
-        w->index = i;
-        w->respawn = evtimer_new(p->base, on_respawn, w);
-        if (!w->respawn)
-            return MP_ENOMEM;
-    }
-    p->tokens_ns = mp__now_ns();
-    p->tokens = 1;
-    return 0;
-}
-
-/* Spawns every worker and waits until all are ready. Returns 0, MP_EINIT,
-   MP_EWORKER, MP_ETIMEDOUT or MP_ESYS. */
-static int start_workers(mp_pool *p)
-{
-    p->creating = 1;
-    for (int i = 0; i < p->nworkers; i++) {
-        int rc = start_slot(p, i);
-        if (rc < 0)
-            return rc;
-    }
-    struct timeval tv = {MP_CREATE_TIMEOUT_S, 0};
-    event_add(p->create_ev, &tv);
-    while (p->ready < p->nworkers && !p->create_err)
-        if (event_base_loop(p->base, EVLOOP_ONCE) < 0)
-            return MP_ESYS;
-    event_del(p->create_ev);
-    p->creating = 0;
-    return p->create_err;
-}
-
-/* Creates the pool into *out. Returns 0 or an error, with a message in
-   p->create_msg when there is more to say than the code. */
-static int create(mp_pool **out, const mp_pool_options *opts, char *why,
-                  size_t why_len)
-{
-    mp_pool_options o;
-    int rc = resolve_options(&o, opts);
-    if (rc < 0)
-        return rc;
-    if (mp_init() < 0)
-        return MP_ESYS;
-    mp_pool *p = calloc(1, sizeof(*p));
-    if (!p)
-        return MP_ENOMEM;
-    p->o = o;
-    p->cancel_fd = -1;
-    p->S.fs_fd = -1;
-    p->nworkers = o.workers;
-    if (o.init_len) {
-        if (!(p->init_copy = malloc(o.init_len))) {
-            free(p);
-            return MP_ENOMEM;
-        }
-        memcpy(p->init_copy, o.init_arg, o.init_len);
-    }
-    p->o.init_arg = p->init_copy;
-    rc = pool_setup(p);
-    if (rc == 0)
-        rc = start_workers(p);
-    if (rc < 0) {
-        snprintf(why, why_len, "%s", p->create_msg);
-        mp_pool_destroy(p);
-        return rc;
-    }
-    *out = p;
-    return 0;
-}
-
-int mp_pool_create(mp_pool **out, const mp_pool_options *opts)
-{
-    if (!out)
-        return MP_EINVAL;
-    *out = NULL;
-    last_error[0] = '\0';
-    int rc = create(out, opts, last_error, sizeof(last_error));
-    if (rc < 0 && !last_error[0])
-        snprintf(last_error, sizeof(last_error), "%s", mp_strerror(rc));
-    return rc;
-}
-
-void mp_pool_destroy(mp_pool *p)
-{
-    if (!p)
-        return;
-    mp__slots_close(&p->S);
-    for (int i = 0; p->life && i < p->nworkers; i++)
-        if (p->life[i].respawn)
-            event_free(p->life[i].respawn);
-    mp__ledger_free(&p->L);
-    struct event *evs[] = {p->cancel_ev, p->rate_ev, p->create_ev};
-    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
-        if (evs[i])
-            event_free(evs[i]);
-    if (p->base)
-        event_base_free(p->base);
-    if (p->cancel_fd >= 0)
-        close(p->cancel_fd);
-    mp__fs_rm_dir(p->dir); /* its forkserver did, unless it was lost */
-    free(p->life);
-    free(p->init_copy);
-    free(p);
-}
-
-int mp_pool_workers(const mp_pool *p)
-{
-    return p ? p->nworkers : 0;
-}
-
-void mp_pool_get_stats(const mp_pool *p, mp_pool_stats *out)
-{
-    if (!p || !out)
-        return;
-    *out = p->stats;
-    out->tasks_retried = p->L.requeued;
-    out->tasks_alone = p->L.solo_given;
-    out->max_buffered = p->L.max_in_use;
-    out->worker_cpu_us = mp__slots_cpu_us(&p->S);
-}
-
-void mp_result_clear(mp_result *r)
-{
-    if (!r)
-        return;
-    free(r->data);
-    free(r->error);
-    memset(r, 0, sizeof(*r));
-}

@@ -76,4 +76,25 @@ struct mp_pool {
     char create_msg[1100]; /* why creation failed, for mp_last_error */
 };
 
+/* pool.c, for pool_create.c (the pool's creation and end): */
+
+/* The hooks the pool registers with its slots (mp__slots_init). */
+extern const mp__slot_hooks mp__pool_hooks;
+
+/* Starts a new worker in dead slot i. Returns 0 or an error (the slot
+   stays dead). */
+int mp__start_slot(mp_pool *p, int i);
+
+/* Records the first reason the pool's creation fails: err, and a message
+   for mp_last_error. Later reasons are ignored. */
+void mp__create_failed(mp_pool *p, int err, const char *fmt, ...)
+    MP_PRINTF(3, 4);
+
+/* Event callbacks (arg: the pool, or for the respawn timer the slot's
+   mp__life): the cancel eventfd became readable, the rate limiter's
+   refill timer fired, a slot's back-off timer fired. */
+void mp__on_cancel(int fd, short what, void *arg);
+void mp__on_rate(int fd, short what, void *arg);
+void mp__on_respawn(int fd, short what, void *arg);
+
 #endif
