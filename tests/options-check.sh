@@ -4,7 +4,8 @@
 # man/mpfetch.1 and a place in the bash completion, and neither may list
 # an option --help does not. Prints what is missing where.
 # Also: every function include/mpool.h exports has an item in the
-# FUNCTIONS section of man/libmpool.3, and no other.
+# FUNCTIONS section of man/libmpool.3, and no other; libmpool.3 names
+# every error code of MP_ERRNO_MAP.
 # Usage: options-check.sh MPFETCH SOURCE_DIR
 set -euo pipefail
 mpfetch=$1 src=$2
@@ -46,5 +47,11 @@ awk '/^\.SH / {on = ($2 == "FUNCTIONS")} on && tp {print; tp = 0} on && /^\.TP/ 
 [ "$(wc -l < "$tmp/api")" -ge 20 ] || { echo "options-check: too few functions in mpool.h" >&2; exit 1; }
 report "$tmp/api" "$tmp/man3" "in include/mpool.h but not in man/libmpool.3 FUNCTIONS"
 report "$tmp/man3" "$tmp/api" "in man/libmpool.3 FUNCTIONS but not in include/mpool.h"
-[ $status -ne 0 ] || echo "options-check: $n options, the same in --help, the man page and the completion; $(wc -l < "$tmp/api") functions in mpool.h and libmpool(3)" >&2
+# ... and names every code of the error table.
+grep -oE '^ +XX\([A-Z0-9_]+,' "$src/include/mpool.h" | grep -oE '[A-Z0-9_]+,' |
+  tr -d , | sed 's/^/MP_/' | sort -u > "$tmp/codes"
+[ "$(wc -l < "$tmp/codes")" -ge 20 ] || { echo "options-check: too few codes in MP_ERRNO_MAP" >&2; exit 1; }
+grep -oE 'MP_[A-Z0-9_]+' "$src/man/libmpool.3" | sort -u > "$tmp/man3codes"
+report "$tmp/codes" "$tmp/man3codes" "error codes in MP_ERRNO_MAP that man/libmpool.3 never names"
+[ $status -ne 0 ] || echo "options-check: $n options, the same in --help, the man page and the completion; $(wc -l < "$tmp/api") functions and $(wc -l < "$tmp/codes") error codes in mpool.h and libmpool(3)" >&2
 exit $status
