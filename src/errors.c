@@ -1,5 +1,19 @@
-/* The error table: mp_strerror and mp_err_name from MP_ERRNO_MAP. */
+/* The error table: mp_strerror and mp_err_name from MP_ERRNO_MAP; and
+   mp_result_clear, which both sides use to free a result and its error
+   message. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "mpool.h"
+
+void mp_result_clear(mp_result *r)
+{
+    if (!r)
+        return;
+    free(r->data);
+    free(r->error);
+    memset(r, 0, sizeof(*r));
+}
 
 /* Returns the sentence for err; "unknown error" for codes not in the
    table. */

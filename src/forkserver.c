@@ -21,13 +21,6 @@
 #include "mpool.h"
 #include "worker.h"
 
-void mp__ignore_stop_signals(void)
-{
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-}
-
 static pthread_mutex_t fs_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fs_chan = -1;  /* coordinator's end of the main channel */
 static pid_t fs_owner;    /* the process that started it */

@@ -32,13 +32,6 @@ typedef struct mp__fs_msg {
     char endpoint[200];
 } mp__fs_msg;
 
-/* Ignores SIGINT, SIGTERM and SIGHUP. A terminal, timeout(1), systemd and
-   Slurm signal the whole process group; only the coordinator decides what
-   happens then, and forkservers and workers must outlive the signal so that
-   no task they hold is lost. They still die with the coordinator (their
-   channel closes; workers have PR_SET_PDEATHSIG). */
-void mp__ignore_stop_signals(void);
-
 /* Starts the main forkserver once per process (again in a forked child).
    Returns 0 or MP_ESYS. */
 int mp__fs_init(void);

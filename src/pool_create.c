@@ -234,12 +234,3 @@ void mp_pool_get_stats(const mp_pool *p, mp_pool_stats *out)
     out->max_buffered = p->L.max_in_use;
     out->worker_cpu_us = mp__slots_cpu_us(&p->S);
 }
-
-void mp_result_clear(mp_result *r)
-{
-    if (!r)
-        return;
-    free(r->data);
-    free(r->error);
-    memset(r, 0, sizeof(*r));
-}

@@ -24,7 +24,6 @@
 
 #include "clock.h"
 #include "coro.h"
-#include "forkserver.h"
 #include "wire.h"
 #include "worker.h"
 
@@ -663,6 +662,13 @@ static void setup_watchdog(const char *endpoint)
        spinning on the CPU escapes its deadline: the deadlines of tasks that
        await stay on the event loop. */
     W.watchdog_ok = timer_create(CLOCK_MONOTONIC, &sev, &W.watchdog) == 0;
+}
+
+void mp__ignore_stop_signals(void)
+{
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
 }
 
 void mp__worker_main(const char *endpoint, int slot)

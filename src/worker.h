@@ -104,6 +104,14 @@ void mp__child_done(mp_task *t, int status, const char *msg);
 /* spawn.c: mp__task_abort's part for the children of t. */
 void mp__children_abort(mp_task *t, int code);
 
+/* Ignores SIGINT, SIGTERM and SIGHUP. A terminal, timeout(1), systemd and
+   Slurm signal the whole process group; only the coordinator decides what
+   happens then, and forkservers and workers must outlive the signal so that
+   no task they hold is lost. They still die with the coordinator (their
+   channel closes; workers have PR_SET_PDEATHSIG). Forkservers call it too:
+   it lives here because forkserver.c depends on worker.c, not back. */
+void mp__ignore_stop_signals(void);
+
 /* Worker process entry, run in the child the forkserver forked. Never
    returns. */
 void mp__worker_main(const char *endpoint, int slot) __attribute__((noreturn));
