@@ -18,5 +18,5 @@ function(mp_test)
   target_include_directories(${T_NAME} PRIVATE ${CMOCKA_INCLUDE_DIRS})
   add_test(NAME ${T_NAME} COMMAND ${T_NAME})
   set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT}
-    ENVIRONMENT "MP_TEST_SERVER=$<TARGET_FILE:mp-testserver>;MP_MPFETCH=${PROJECT_BINARY_DIR}/mpfetch;MP_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    ENVIRONMENT "MP_TEST_SERVER=$<TARGET_FILE:mp-testserver>;MP_BAD_SERVER=$<TARGET_FILE:mp-badserver>;MP_MPFETCH=${PROJECT_BINARY_DIR}/mpfetch;MP_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()

@@ -135,49 +135,62 @@ static int terminate(pid_t pid)
 
 /* ---- mp-testserver -------------------------------------------------- */
 
-/* Where the build put mp-testserver (tests/CMakeLists.txt says). */
+/* Where the build put the servers (tests/CMakeLists.txt says). */
 #ifndef MP_TESTSERVER_BIN
 #define MP_TESTSERVER_BIN "tools/mp-testserver"
 #endif
+#ifndef MP_BADSERVER_BIN
+#define MP_BADSERVER_BIN "tools/mp-badserver"
+#endif
 
-/* Finds the mp-testserver binary: $MP_TEST_SERVER, else the one the build
- * made. The function returns 0 with its path in out, or -1. */
-static int find_server(char *out, size_t len)
+/* Finds a server binary: $env, else the one the build made (built). The
+ * function returns 0 with its path in out, or -1. */
+static int find_server(const char *env_name, const char *built, char *out,
+                       size_t len)
 {
-    const char *env = getenv("MP_TEST_SERVER");
+    const char *env = getenv(env_name);
 
-    snprintf(out, len, "%s",
-             env != NULL && *env != '\0' ? env : MP_TESTSERVER_BIN);
+    snprintf(out, len, "%s", env != NULL && *env != '\0' ? env : built);
     return access(out, X_OK);
 }
 
-/* Reads from fd until a line "PORT n" arrives, for timeout_ms at most.
- * The function returns n, or -1 on EOF, timeout or a malformed line. */
-static int read_port(int fd, long timeout_ms)
+/* Reads from fd until a line "PORT n" arrives, for timeout_ms at most; a
+ * "TLS_PORT n" line before it is stored in *tls_port. The function returns
+ * n, or -1 on EOF, timeout or a malformed line. */
+static int read_port(int fd, long timeout_ms, int *tls_port)
 {
     long long deadline = now_ms() + timeout_ms;
-    char line[128];
+    char text[256];
     size_t used = 0;
     int port;
 
-    while (used < sizeof(line) - 1 && memchr(line, '\n', used) == NULL) {
+    for (;;) {
+        char *line = text, *nl;
         struct pollfd p = {fd, POLLIN, 0};
         long long left = deadline - now_ms();
         ssize_t n;
 
-        if (left <= 0 || poll(&p, 1, (int)left) == 0)
+        text[used] = '\0';
+        while ((nl = strchr(line, '\n')) != NULL) {
+            if (sscanf(line, "TLS_PORT %d", tls_port) == 1) {
+                line = nl + 1;
+                continue;
+            }
+            if (sscanf(line, "PORT %d", &port) != 1 || port <= 0 ||
+                port > 65535)
+                return -1;
+            return port;
+        }
+        if (used >= sizeof(text) - 1 || left <= 0 ||
+            poll(&p, 1, (int)left) == 0)
             return -1;
-        n = read(fd, line + used, sizeof(line) - 1 - used);
+        n = read(fd, text + used, sizeof(text) - 1 - used);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return -1;
         used += (size_t)n;
     }
-    line[used] = '\0';
-    if (sscanf(line, "PORT %d", &port) != 1 || port <= 0 || port > 65535)
-        return -1;
-    return port;
 }
 
 /* Splits a copy of words into argv after the fixed entries already in it
@@ -222,7 +235,8 @@ static int ts_spawn(tu_ts *s, char *const argv[])
     rc = spawn(argv, in[0], out[1], -1, &s->pid);
     close(in[0]);
     close(out[1]); /* so a server that dies means EOF, not a wait */
-    if (rc == 0 && (s->port = read_port(out[0], START_TIMEOUT_MS)) < 0) {
+    if (rc == 0 &&
+        (s->port = read_port(out[0], START_TIMEOUT_MS, &s->tls_port)) < 0) {
         fprintf(stderr, "testutil: %s printed no PORT line\n", argv[0]);
         rc = -1;
     }
@@ -230,7 +244,9 @@ static int ts_spawn(tu_ts *s, char *const argv[])
     return rc;
 }
 
-int tu_ts_start(tu_ts *s, const char *extra_args)
+/* Starts the server bin (see tu_ts_start). The function returns 0 or -1. */
+static int server_start(tu_ts *s, const char *env_name, const char *built,
+                        const char *extra_args)
 {
     char path[PATH_MAX], *argv[MAX_ARGS], *copy;
     int argc = 0, i;
@@ -238,9 +254,9 @@ int tu_ts_start(tu_ts *s, const char *extra_args)
     memset(s, 0, sizeof(*s));
     s->stdin_fd = -1;
     s->exit_status = -1;
-    if (find_server(path, sizeof(path)) != 0) {
-        fprintf(stderr, "testutil: mp-testserver not found (set "
-                        "MP_TEST_SERVER); last tried %s\n", path);
+    if (find_server(env_name, built, path, sizeof(path)) != 0) {
+        fprintf(stderr, "testutil: server not found (set %s); last tried "
+                        "%s\n", env_name, path);
         return -1;
     }
     argv[argc++] = path;
@@ -261,6 +277,16 @@ int tu_ts_start(tu_ts *s, const char *extra_args)
     snprintf(s->base, sizeof(s->base),
              s->ipv6 ? "http://[::1]:%d" : "http://127.0.0.1:%d", s->port);
     return 0;
+}
+
+int tu_ts_start(tu_ts *s, const char *extra_args)
+{
+    return server_start(s, "MP_TEST_SERVER", MP_TESTSERVER_BIN, extra_args);
+}
+
+int tu_bs_start(tu_ts *s, const char *extra_args)
+{
+    return server_start(s, "MP_BAD_SERVER", MP_BADSERVER_BIN, extra_args);
 }
 
 void tu_ts_stop(tu_ts *s)

@@ -23,6 +23,7 @@ extern "C" {
 typedef struct tu_ts {
     pid_t pid;        /* 0 when not running */
     int port;
+    int tls_port;     /* mp-badserver with --tls-cert: its TLS port */
     int stdin_fd;     /* write end of the server's stdin; -1 when closed */
     int ipv6;         /* started with --host ::1 */
     int exit_status;  /* wait status, filled by tu_ts_stop; -1 before */
@@ -35,6 +36,12 @@ typedef struct tu_ts {
  * its "PORT n" line. The function returns 0 with s filled, or -1 after a
  * message on stderr. */
 int tu_ts_start(tu_ts *s, const char *extra_args);
+
+/* Starts mp-badserver (tools/badserver: misbehaves on purpose, one path
+ * per behaviour) like tu_ts_start: $MP_BAD_SERVER, else the build's. With
+ * "--tls-cert F --tls-key K" in extra_args, s->tls_port is set too. Stop
+ * it with tu_ts_stop. The function returns 0 or -1 after a message. */
+int tu_bs_start(tu_ts *s, const char *extra_args);
 
 /* Stops the server: SIGTERM, then SIGKILL if it has not exited within
  * 10 s; reaps it (s->exit_status) and closes the pipe. Safe to call twice
