@@ -15,7 +15,7 @@ _mpfetch()
     # options that take a value
     local with_arg="--workers --concurrency --per-host --rate --request
         --header --data --max-redirs --cacert --timeout --connect-timeout
-        --retries --output --shard --body --max-body --summary-json --grace
+        --speed-limit --speed-time --retries --output --shard --body --max-body --summary-json --grace
         -w -c -X -H -d -o"
     # options without one
     local flags="--location --compressed --insecure --ordered --resume
@@ -38,7 +38,8 @@ _mpfetch()
             [[ $cur == dir:* ]] && COMPREPLY=($(compgen -d -P dir: -- "${cur#dir:}"))
             return ;;
         -w|--workers|-c|--concurrency|--per-host|--rate|-H|--header|\
-        --max-redirs|--timeout|--connect-timeout|--retries|--shard|\
+        --max-redirs|--timeout|--connect-timeout|--speed-limit|--speed-time|\
+        --retries|--shard|\
         --max-body|--grace)
             return ;;
     esac

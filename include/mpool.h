@@ -90,7 +90,8 @@ extern "C" {
     XX(EREDIRECT, -4012, "too many redirects")                              \
     XX(EURL, -4013, "malformed or unsupported URL")                         \
     XX(EHTTP, -4014, "HTTP transfer failed")                                \
-    XX(EINPUT, -4015, "malformed input line")
+    XX(EINPUT, -4015, "malformed input line")                               \
+    XX(ESLOW, -4018, "transfer slower than the speed limit")
 
 typedef enum mp_errno {
     MP_OK = 0,
@@ -381,6 +382,10 @@ typedef struct mp_http_request {
                                     never followed */
     int want_headers;            /* fill mp_http_response.headers */
     int no_body;                 /* drop the body (still counted) */
+    size_t speed_limit;          /* bytes/s; a transfer below it for
+                                    speed_time_s fails with MP_ESLOW.
+                                    0 = none (1 if only speed_time_s) */
+    unsigned speed_time_s;       /* 0 = 30 s when speed_limit is set */
 } mp_http_request;
 
 typedef struct mp_http_response {
@@ -401,10 +406,41 @@ typedef struct mp_http_response {
 } mp_http_response;
 
 /*
+ * Limits on a response's header block (status line through the blank line;
+ * each 1xx and redirect response counts on its own): at most
+ * MP_HTTP_MAX_HEADER_LINES field lines, MP_HTTP_MAX_HEADER_BYTES in all,
+ * MP_HTTP_MAX_HEADER_LINE in one line. Beyond any of them: MP_EPROTO, and
+ * the message names the limit.
+ */
+#define MP_HTTP_MAX_HEADER_LINES 1000
+#define MP_HTTP_MAX_HEADER_BYTES ((size_t)256 << 10)
+#define MP_HTTP_MAX_HEADER_LINE ((size_t)100 << 10)
+
+/*
  * Performs one HTTP(S) transfer on the worker's shared curl multi handle.
  * Returns 0 when a response arrived (any status), or the same negative code
  * it stores in resp->error; resp is filled in both cases and must be cleared
  * with mp_http_response_clear.
+ *
+ * What failed -> the code, the same for every HTTP engine (src/http_fail.h):
+ *   URL malformed; scheme, or a redirect's, not http/https  MP_EURL
+ *   host name did not resolve                               MP_EDNS
+ *   connection refused                                      MP_ECONNREFUSED
+ *   connect or whole-transfer timeout (timeout_ms)          MP_ETIMEDOUT
+ *   below speed_limit for speed_time_s                      MP_ESLOW
+ *   TLS handshake or certificate (trust, name)              MP_ETLS
+ *   connection closed or reset before the response ended    MP_ECONNRESET
+ *   not HTTP; bad status line or code (outside 100-599);
+ *   bad chunk; Content-Length with Transfer-Encoding;
+ *   header limits above; undecodable Content-Encoding       MP_EPROTO
+ *   more than max_redirects redirects                       MP_EREDIRECT
+ *   body longer than max_body                               MP_EFBIG
+ *   writing body_path failed                                MP_EIO
+ *   out of memory                                           MP_ENOMEM
+ *   the task's deadline / a cancel during the transfer      MP_ETIMEDOUT /
+ *                                                           MP_ECANCELED
+ *   anything else (e.g. host unreachable)                   MP_EHTTP
+ * An HTTP status >= 400 is a response, not an error (returns 0).
  */
 MP_EXTERN int mp_http(mp_task *t, const mp_http_request *req,
                       mp_http_response *resp);

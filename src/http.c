@@ -14,8 +14,12 @@
  * and only then is the task resumed: a coroutine is never resumed from
  * inside a curl callback, because it may call into curl again.
  *
- * Every CURLcode becomes one of our codes through one table (code_map), and
- * the message says which transfer failed and why (curl's error buffer).
+ * Every failure becomes a kind of src/http_fail.h (the engine-neutral
+ * table that gives the MP_E* code): CURLcodes through code_map, refined by
+ * xfer_error where curl's code alone does not say what happened, and our
+ * own checks of the response (header limits, status code, Content-Length
+ * with Transfer-Encoding, max_body) through the callbacks. The message says
+ * which transfer failed and why (curl's error buffer, or our check's).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,13 +35,13 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "http_fail.h"
 #include "mpool.h"
 #include "worker.h"
 
 #define HTTP_MAX_BODY ((size_t)16 << 20)   /* default body cap, every mode */
 #define HTTP_CONNECT_MS 10000L             /* default connect timeout */
 #define HTTP_MAX_REDIRS 10L                /* default with follow_redirects */
-#define HTTP_MAX_HEADERS ((size_t)1 << 20) /* header block cap */
 #define HTTP_FREE_EASY 256                 /* idle easy handles kept */
 #define HTTP_IDLE_CONNS 256 /* idle connections kept with limits set */
 #define HTTP_SHARD_XFERS 32 /* transfers at once per multi without limits */
@@ -85,59 +89,65 @@ typedef struct xfer {
     struct curl_slist *headers;
     int state;
     CURLcode result;
-    int werr;   /* MP_EFBIG / MP_EIO decided by a callback, or 0 */
+    int wfail;  /* MP__HF_* + 1 decided by a callback, or 0 */
     int werrno; /* errno of a failed file write */
+    char wmsg[112]; /* what the callback's check found */
     FILE *file; /* body_path, or NULL */
     size_t max_body;
     char *body; /* in-memory body, NUL-terminated */
     size_t body_len, body_cap, body_seen;
-    char *hdr; /* header block of the latest response */
+    char *hdr; /* header block of the latest response (want_headers) */
     size_t hdr_len, hdr_cap;
+    size_t hdr_lines, hdr_bytes; /* of the latest response, for limits */
+    int hdr_done;                /* its blank line has arrived */
+    int has_clen, has_te;        /* Content-Length, Transfer-Encoding seen */
     char errbuf[CURL_ERROR_SIZE];
 } xfer;
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* CURLcode → MP_E*. COULDNT_CONNECT and WRITE_ERROR are refined by
-   xfer_error (OS error; which callback aborted). Unlisted codes: MP_EHTTP. */
+/* CURLcode -> failure kind (src/http_fail.h gives the code). Some are
+   refined by xfer_error (see there). Unlisted codes: MP__HF_OTHER. */
 static const struct {
     CURLcode cc;
-    int err;
+    mp__http_fail kind;
 } code_map[] = {
     /* clang-format off */
-    {CURLE_UNSUPPORTED_PROTOCOL, MP_EURL}, {CURLE_URL_MALFORMAT, MP_EURL},
-    {CURLE_COULDNT_RESOLVE_PROXY, MP_EDNS},
-    {CURLE_COULDNT_RESOLVE_HOST, MP_EDNS},
-    {CURLE_COULDNT_CONNECT, MP_ECONNREFUSED},
-    {CURLE_OPERATION_TIMEDOUT, MP_ETIMEDOUT},
-    {CURLE_TOO_MANY_REDIRECTS, MP_EREDIRECT},
-    {CURLE_PARTIAL_FILE, MP_ECONNRESET}, {CURLE_RECV_ERROR, MP_ECONNRESET},
-    {CURLE_SEND_ERROR, MP_ECONNRESET}, {CURLE_GOT_NOTHING, MP_ECONNRESET},
-    {CURLE_WRITE_ERROR, MP_EIO}, {CURLE_FILESIZE_EXCEEDED, MP_EFBIG},
-    {CURLE_OUT_OF_MEMORY, MP_ENOMEM},
-    {CURLE_WEIRD_SERVER_REPLY, MP_EPROTO}, {CURLE_HTTP2, MP_EPROTO},
-    {CURLE_HTTP2_STREAM, MP_EPROTO}, {CURLE_BAD_CONTENT_ENCODING, MP_EPROTO},
-    {CURLE_SSL_CONNECT_ERROR, MP_ETLS},
-    {CURLE_PEER_FAILED_VERIFICATION, MP_ETLS},
-    {CURLE_SSL_ENGINE_NOTFOUND, MP_ETLS},
-    {CURLE_SSL_ENGINE_SETFAILED, MP_ETLS},
-    {CURLE_SSL_ENGINE_INITFAILED, MP_ETLS},
-    {CURLE_SSL_CERTPROBLEM, MP_ETLS}, {CURLE_SSL_CIPHER, MP_ETLS},
-    {CURLE_SSL_CACERT_BADFILE, MP_ETLS}, {CURLE_SSL_CRL_BADFILE, MP_ETLS},
-    {CURLE_SSL_SHUTDOWN_FAILED, MP_ETLS}, {CURLE_SSL_ISSUER_ERROR, MP_ETLS},
-    {CURLE_SSL_PINNEDPUBKEYNOTMATCH, MP_ETLS},
-    {CURLE_SSL_INVALIDCERTSTATUS, MP_ETLS}, {CURLE_SSL_CLIENTCERT, MP_ETLS},
-    {CURLE_USE_SSL_FAILED, MP_ETLS},
+    {CURLE_UNSUPPORTED_PROTOCOL, MP__HF_URL}, {CURLE_URL_MALFORMAT, MP__HF_URL},
+    {CURLE_COULDNT_RESOLVE_PROXY, MP__HF_DNS},
+    {CURLE_COULDNT_RESOLVE_HOST, MP__HF_DNS},
+    {CURLE_COULDNT_CONNECT, MP__HF_REFUSED},
+    {CURLE_OPERATION_TIMEDOUT, MP__HF_TIMEOUT},
+    {CURLE_TOO_MANY_REDIRECTS, MP__HF_REDIRECTS},
+    {CURLE_PARTIAL_FILE, MP__HF_CLOSED}, {CURLE_RECV_ERROR, MP__HF_CLOSED},
+    {CURLE_SEND_ERROR, MP__HF_CLOSED}, {CURLE_GOT_NOTHING, MP__HF_CLOSED},
+    {CURLE_WRITE_ERROR, MP__HF_WRITE}, {CURLE_FILESIZE_EXCEEDED, MP__HF_BODY_LIMIT},
+    {CURLE_OUT_OF_MEMORY, MP__HF_NOMEM},
+    {CURLE_WEIRD_SERVER_REPLY, MP__HF_PROTOCOL}, {CURLE_HTTP2, MP__HF_PROTOCOL},
+    {CURLE_HTTP2_STREAM, MP__HF_PROTOCOL},
+    {CURLE_BAD_CONTENT_ENCODING, MP__HF_ENCODING},
+    {CURLE_SSL_CONNECT_ERROR, MP__HF_TLS},
+    {CURLE_PEER_FAILED_VERIFICATION, MP__HF_TLS},
+    {CURLE_SSL_ENGINE_NOTFOUND, MP__HF_TLS},
+    {CURLE_SSL_ENGINE_SETFAILED, MP__HF_TLS},
+    {CURLE_SSL_ENGINE_INITFAILED, MP__HF_TLS},
+    {CURLE_SSL_CERTPROBLEM, MP__HF_TLS}, {CURLE_SSL_CIPHER, MP__HF_TLS},
+    {CURLE_SSL_CACERT_BADFILE, MP__HF_TLS}, {CURLE_SSL_CRL_BADFILE, MP__HF_TLS},
+    {CURLE_SSL_SHUTDOWN_FAILED, MP__HF_TLS}, {CURLE_SSL_ISSUER_ERROR, MP__HF_TLS},
+    {CURLE_SSL_PINNEDPUBKEYNOTMATCH, MP__HF_TLS},
+    {CURLE_SSL_INVALIDCERTSTATUS, MP__HF_TLS}, {CURLE_SSL_CLIENTCERT, MP__HF_TLS},
+    {CURLE_USE_SSL_FAILED, MP__HF_TLS},
     /* clang-format on */
 };
 
-/* Returns the MP_E* code for cc from code_map (MP_EHTTP if unlisted). */
-static int code_lookup(CURLcode cc)
+/* Returns the failure kind of cc from code_map (MP__HF_OTHER if
+   unlisted). */
+static mp__http_fail kind_lookup(CURLcode cc)
 {
     for (size_t i = 0; i < sizeof code_map / sizeof code_map[0]; i++)
         if (code_map[i].cc == cc)
-            return code_map[i].err;
-    return MP_EHTTP;
+            return code_map[i].kind;
+    return MP__HF_OTHER;
 }
 
 /* Stores err and a formatted message in resp (message allocation failure
@@ -168,35 +178,89 @@ static const char *req_method(const mp_http_request *req)
 }
 
 /*
- * Turns a finished transfer's CURLcode into our code and fills
+ * Refines curl's verdict where its code alone does not say what happened.
+ * Returns the kind.
+ */
+static mp__http_fail kind_refine(xfer *x, mp__http_fail kind)
+{
+    long oserr = 0, status = 0;
+    curl_off_t connected = 0;
+
+    switch (x->result) {
+    case CURLE_COULDNT_CONNECT: /* refused, or timed out, or unreachable */
+        curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
+        if (oserr == ETIMEDOUT)
+            return MP__HF_TIMEOUT;
+        return oserr != 0 && oserr != ECONNREFUSED ? MP__HF_UNREACHABLE
+                                                   : kind;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        /* A scheme we refused: the URL's (nothing connected) or a
+           redirect's (the 3xx arrived). Otherwise the server's answer is
+           not HTTP ("HTTP/0.9", an unparsable status line). */
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &connected);
+        return connected > 0 && (status < 300 || status > 399)
+                   ? MP__HF_PROTOCOL
+                   : kind;
+    case CURLE_RECV_ERROR:
+        /* With an OS error the connection broke; without one curl found
+           the bytes it received invalid (a bad chunk size). */
+        curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
+        return oserr == 0 ? MP__HF_PROTOCOL : kind;
+    case CURLE_OUT_OF_MEMORY:
+        /* curl refuses a header line over CURL_MAX_HTTP_HEADER (100 KiB,
+           our MP_HTTP_MAX_HEADER_LINE) with this code. */
+        return !x->hdr_done ? MP__HF_PROTOCOL : kind;
+    case CURLE_OPERATION_TIMEDOUT:
+        return x->req->speed_limit || x->req->speed_time_s
+                       ? strncmp(x->errbuf, "Operation too slow", 18) == 0
+                             ? MP__HF_SLOW
+                             : kind
+                       : kind;
+    default: return kind;
+    }
+}
+
+/*
+ * Turns a finished transfer's outcome into our code and fills
  * resp->error/message with which transfer failed and why. Returns the code
- * (0 for CURLE_OK with no callback error).
+ * (0 for CURLE_OK with no callback failure).
  */
 static int xfer_error(xfer *x, mp_http_response *resp)
 {
     const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result);
     const char *m = req_method(x->req);
-    int u = HTTP_URL_SHOWN, err;
-    long oserr = 0;
+    int u = HTTP_URL_SHOWN;
+    mp__http_fail kind;
 
-    if (x->werr == MP_EFBIG)
-        return resp_fail(resp, MP_EFBIG,
-                         "%s %.*s: body larger than max_body (%zu bytes)", m,
-                         u, x->req->url, x->max_body);
-    if (x->werr == MP_EIO)
-        return resp_fail(resp, MP_EIO, "%s %.*s: write(%s): %s", m, u,
-                         x->req->url, x->req->body_path, strerror(x->werrno));
+    if (x->wfail == MP__HF_WRITE + 1)
+        return resp_fail(resp, mp__http_fail_code(MP__HF_WRITE),
+                         "%s %.*s: write(%s): %s", m, u, x->req->url,
+                         x->req->body_path, strerror(x->werrno));
+    if (x->wfail)
+        return resp_fail(resp, mp__http_fail_code(x->wfail - 1), "%s %.*s: %s",
+                         m, u, x->req->url, x->wmsg);
     if (x->result == CURLE_OK)
         return 0;
-    err = code_lookup(x->result);
-    if (x->result == CURLE_COULDNT_CONNECT) {
-        curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
-        if (oserr == ETIMEDOUT)
-            err = MP_ETIMEDOUT;
-        else if (oserr != 0 && oserr != ECONNREFUSED)
-            err = MP_EHTTP; /* unreachable and the like: not a refusal */
-    }
-    return resp_fail(resp, err, "%s %.*s: %s", m, u, x->req->url, why);
+    kind = kind_refine(x, kind_lookup(x->result));
+    if (kind == MP__HF_PROTOCOL && x->result == CURLE_OUT_OF_MEMORY)
+        why = "a response header line is longer than the limit "
+              "(MP_HTTP_MAX_HEADER_LINE, 100 KiB)";
+    return resp_fail(resp, mp__http_fail_code(kind), "%s %.*s: %s", m, u,
+                     x->req->url, why);
+}
+
+/* Records a failure found by a callback (the transfer is then aborted). */
+static void xfer_wfail(xfer *x, mp__http_fail kind, const char *fmt, ...)
+    MP_PRINTF(3, 4);
+static void xfer_wfail(xfer *x, mp__http_fail kind, const char *fmt, ...)
+{
+    va_list ap;
+
+    x->wfail = (int)kind + 1;
+    va_start(ap, fmt);
+    vsnprintf(x->wmsg, sizeof x->wmsg, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- curl callbacks (they never resume a task) -------------------------- */
@@ -224,7 +288,7 @@ static int body_reserve(xfer *x, size_t need)
 /*
  * Sizes the in-memory body from Content-Length before its first byte (not
  * with decoding: the header then counts encoded bytes). Returns 0, or -1
- * to abort: out of memory, or announced larger than max_body (x->werr).
+ * to abort: out of memory, or announced larger than max_body (x->wfail).
  */
 static int body_first(xfer *x)
 {
@@ -236,7 +300,9 @@ static int body_first(xfer *x)
         clen <= 0)
         return 0;
     if ((uint64_t)clen > x->max_body) {
-        x->werr = MP_EFBIG;
+        xfer_wfail(x, MP__HF_BODY_LIMIT,
+                   "Content-Length %lld is larger than max_body (%zu bytes)",
+                   (long long)clen, x->max_body);
         return -1;
     }
     return body_reserve(x, (size_t)clen);
@@ -244,7 +310,7 @@ static int body_first(xfer *x)
 
 /*
  * CURLOPT_WRITEFUNCTION: stores, writes or counts body bytes. Aborts the
- * transfer (x->werr says why) over max_body, in every mode and counting
+ * transfer (x->wfail says why) over max_body, in every mode and counting
  * decoded bytes (curl calls this after decoding: a gzip bomb stops at the
  * limit), or on a file write error. Returns n to go on, anything else to
  * abort.
@@ -255,7 +321,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 
     (void)size; /* always 1 */
     if (n > x->max_body - x->body_seen) { /* body_seen <= max_body */
-        x->werr = MP_EFBIG;
+        xfer_wfail(x, MP__HF_BODY_LIMIT,
+                   "body larger than max_body (%zu bytes)", x->max_body);
         return 0;
     }
     x->body_seen += n;
@@ -263,7 +330,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         errno = 0;
         if (fwrite(p, 1, n, x->file) == n)
             return n;
-        x->werr = MP_EIO;
+        x->wfail = MP__HF_WRITE + 1;
         x->werrno = errno ? errno : EIO;
         return 0;
     }
@@ -279,9 +346,59 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 }
 
 /*
- * CURLOPT_HEADERFUNCTION: keeps the header block of the latest response;
- * a status line starts a new one, so after redirects (and 1xx responses)
- * only the final response's block remains. Returns n, or 0 to abort.
+ * Checks one header line of the latest response against the limits of
+ * mpool.h and for what makes a response invalid: a status code outside
+ * 100-599, Content-Length together with Transfer-Encoding. A status line
+ * starts a new response (redirects, 1xx). Returns 0, or -1 after
+ * xfer_wfail.
+ */
+static int header_check(xfer *x, const char *p, size_t n)
+{
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        const char *sp = memchr(p, ' ', n);
+        long code = sp && (size_t)(sp - p) + 4 <= n ? strtol(sp + 1, NULL, 10)
+                                                    : 0;
+        x->hdr_lines = x->hdr_bytes = 0;
+        x->hdr_done = x->has_clen = x->has_te = 0;
+        if (code < 100 || code > 599) {
+            xfer_wfail(x, MP__HF_PROTOCOL,
+                       "status code %ld is outside 100-599", code);
+            return -1;
+        }
+    } else if (n <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+        x->hdr_done = 1;
+    } else {
+        x->hdr_lines++;
+        x->has_clen |= n > 15 && strncasecmp(p, "content-length:", 15) == 0;
+        x->has_te |= n > 18 && strncasecmp(p, "transfer-encoding:", 18) == 0;
+    }
+    x->hdr_bytes += n;
+    if (x->hdr_lines > MP_HTTP_MAX_HEADER_LINES) {
+        xfer_wfail(x, MP__HF_PROTOCOL,
+                   "more than %d header lines (MP_HTTP_MAX_HEADER_LINES)",
+                   MP_HTTP_MAX_HEADER_LINES);
+        return -1;
+    }
+    if (x->hdr_bytes > MP_HTTP_MAX_HEADER_BYTES) {
+        xfer_wfail(x, MP__HF_PROTOCOL,
+                   "header block larger than %zu bytes "
+                   "(MP_HTTP_MAX_HEADER_BYTES)",
+                   MP_HTTP_MAX_HEADER_BYTES);
+        return -1;
+    }
+    if (x->hdr_done && x->has_clen && x->has_te) {
+        xfer_wfail(x, MP__HF_PROTOCOL,
+                   "both Content-Length and Transfer-Encoding in a response");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * CURLOPT_HEADERFUNCTION: checks each line (header_check) and, with
+ * want_headers, keeps the header block of the latest response; a status
+ * line starts a new one, so after redirects (and 1xx responses) only the
+ * final response's block remains. Returns n, or 0 to abort.
  */
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
@@ -290,10 +407,14 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     char *q;
 
     (void)size;
+    if (n == 0)
+        return 0;
+    if (header_check(x, p, n) < 0)
+        return 0;
+    if (!x->req->want_headers)
+        return n;
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0)
         x->hdr_len = 0;
-    if (x->hdr_len + n + 1 > HTTP_MAX_HEADERS)
-        return n; /* keep what fits; curl limits headers itself */
     if (x->hdr_len + n + 1 > x->hdr_cap) {
         cap = x->hdr_cap ? x->hdr_cap : 1024;
         while (cap < x->hdr_len + n + 1)
@@ -648,10 +769,8 @@ static CURLcode set_common(xfer *x)
     rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "mpool/" MP_VERSION_STRING);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    if (x->req->want_headers) {
-        rc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-        rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    }
+    rc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     return rc ? CURLE_BAD_FUNCTION_ARGUMENT : CURLE_OK;
 }
 
@@ -684,6 +803,13 @@ static CURLcode set_request(xfer *x)
     }
     if (req->cafile)
         rc |= curl_easy_setopt(e, CURLOPT_CAINFO, req->cafile);
+    if (req->speed_limit || req->speed_time_s) {
+        rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
+                               req->speed_limit ? (long)req->speed_limit : 1L);
+        rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+                               req->speed_time_s ? (long)req->speed_time_s
+                                                 : 30L);
+    }
     return rc ? CURLE_BAD_FUNCTION_ARGUMENT : CURLE_OK;
 }
 
@@ -897,6 +1023,9 @@ static int check_request(mp_task *t, const mp_http_request *req,
                          req->body_len);
     if (req->body_len > (size_t)INT64_MAX)
         return resp_fail(resp, MP_EINVAL, "mp_http: body too large");
+    if (req->speed_limit > (size_t)LONG_MAX)
+        return resp_fail(resp, MP_EINVAL, "mp_http: speed_limit %zu "
+                         "is too large", req->speed_limit);
     return 0;
 }
 

@@ -376,6 +376,8 @@ static int run_build(const fetch_line *l, fetch_run *r)
     q->insecure = fetch_conf.insecure;
     q->cafile = fetch_conf.cacert;
     q->max_body = fetch_conf.max_body;
+    q->speed_limit = fetch_conf.speed_limit;
+    q->speed_time_s = fetch_conf.speed_time;
     q->want_headers = fetch_conf.include_headers || fetch_conf.retries > 0;
     q->no_body = fetch_conf.body == FETCH_BODY_NONE;
     if (fetch_conf.body == FETCH_BODY_DIR) {

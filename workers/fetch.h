@@ -22,7 +22,8 @@
  *   "retries": 0, "retry_base_ms": 100, "retry_max_ms": 10000,
  *   "per_host": 0, "total_conns": 0,
  *   "body": "none" | "inline" | "sha256" | "dir", "body_dir": "/path",
- *   "include_headers": false, "max_body": 16777216
+ *   "include_headers": false, "max_body": 16777216 (every body mode),
+ *   "speed_limit": 0 (bytes/s), "speed_time": 0 (seconds; see mp_http)
  * Returns 0, or MP_EINVAL for a malformed configuration.
  */
 int fetch_init(const void *arg, size_t len);

@@ -177,7 +177,8 @@ static int cfg_keys_known(json_t *o)
         "method", "headers", "data", "timeout_ms", "connect_timeout_ms",
         "follow", "max_redirs", "compressed", "insecure", "cacert",
         "retries", "retry_base_ms", "retry_max_ms", "per_host",
-        "total_conns", "body", "body_dir", "include_headers", "max_body"};
+        "total_conns", "body", "body_dir", "include_headers", "max_body",
+        "speed_limit", "speed_time"};
     /* clang-format on */
     const char *k;
     json_t *v;
@@ -223,6 +224,8 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
         cfg_uint(o, "retry_max_ms", big, &c->retry_max_ms) < 0 ||
         cfg_uint(o, "per_host", big, &c->per_host) < 0 ||
         cfg_uint(o, "total_conns", big, &c->total_conns) < 0 ||
+        cfg_uint(o, "speed_limit", big, &c->speed_limit) < 0 ||
+        cfg_uint(o, "speed_time", 86400, &c->speed_time) < 0 ||
         cfg_max_body(o, c) < 0 || cfg_bool(o, "follow", &c->follow) < 0 ||
         cfg_bool(o, "compressed", &c->compressed) < 0 ||
         cfg_bool(o, "insecure", &c->insecure) < 0 ||

@@ -22,6 +22,7 @@ typedef struct fetch_cfg {
     int body;
     char *body_dir;
     size_t max_body;
+    unsigned speed_limit, speed_time; /* bytes/s, seconds; 0: none */
 } fetch_cfg;
 
 

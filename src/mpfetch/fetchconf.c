@@ -88,6 +88,11 @@ static int add_transfer(json_t *o, const mpf_config *cfg)
     if (cfg->max_body)
         json_object_set_new(o, "max_body",
                             json_integer((json_int_t)cfg->max_body));
+    if (cfg->speed_limit)
+        json_object_set_new(o, "speed_limit",
+                            json_integer((json_int_t)cfg->speed_limit));
+    if (cfg->speed_time)
+        json_object_set_new(o, "speed_time", json_integer(cfg->speed_time));
     const char *paths[2] = {cfg->cacert, cfg->body_dir};
     const char *keys[2] = {"cacert", "body_dir"};
     for (int i = 0; i < 2; i++) {

@@ -76,6 +76,8 @@ typedef struct mpf_config {
     const char *body_dir;
     int include_headers;
     uint64_t max_body;       /* 0: the fetch task's default */
+    uint64_t speed_limit;    /* bytes/s; 0: none (1 with --speed-time) */
+    int speed_time;          /* seconds; 0: none (30 with --speed-limit) */
     int fail_on_error;
     int quiet;
     int progress;            /* -1: if stderr is a TTY, 0: never, 1: always */

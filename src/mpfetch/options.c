@@ -28,6 +28,8 @@ enum {
     OPT_SHARD,
     OPT_BODY,
     OPT_MAX_BODY,
+    OPT_SPEED_LIMIT,
+    OPT_SPEED_TIME,
     OPT_FAIL,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
@@ -64,6 +66,8 @@ static const struct option long_opts[] = {
     {"body", required_argument, NULL, OPT_BODY},
     {"include", no_argument, NULL, 'i'},
     {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"speed-limit", required_argument, NULL, OPT_SPEED_LIMIT},
+    {"speed-time", required_argument, NULL, OPT_SPEED_TIME},
     {"fail-on-http-error", no_argument, NULL, OPT_FAIL},
     {"fail", no_argument, NULL, 'f'},
     {"quiet", no_argument, NULL, 'q'},
@@ -104,6 +108,9 @@ static void usage(FILE *out)
         "      --cacert FILE        trust the CAs in FILE\n"
         "      --timeout SECONDS    per attempt, whole transfer (default 30)\n"
         "      --connect-timeout S  (default 10)\n"
+        "      --speed-limit BYTES  fail (MP_ESLOW) a transfer slower than\n"
+        "                           BYTES/s for --speed-time (suffixes k, M)\n"
+        "      --speed-time S       seconds for --speed-limit (default 30)\n"
         "      --retries N          retry failed requests (default 0)\n"
         "Records:\n"
         "  -o, --output FILE        write records to FILE (default stdout)\n"
@@ -421,6 +428,15 @@ static int apply(mpf_config *cfg, int c, const char *arg)
     case OPT_BODY: return parse_body(arg, cfg);
     case 'i': cfg->include_headers = 1; return 0;
     case OPT_MAX_BODY: return parse_bytes("--max-body", arg, &cfg->max_body);
+    case OPT_SPEED_LIMIT:
+        if (parse_bytes("--speed-limit", arg, &cfg->speed_limit) != 0)
+            return MPF_EXIT_USAGE;
+        if (cfg->speed_limit > 0xffffffffu)
+            return bad("--speed-limit must be below 4G bytes per second, "
+                       "got \"%s\"", arg);
+        return 0;
+    case OPT_SPEED_TIME:
+        return parse_small("--speed-time", arg, 1, 86400, &cfg->speed_time);
     case 'f':
     case OPT_FAIL: cfg->fail_on_error = 1; return 0;
     case 'q': cfg->quiet = 1; return 0;
