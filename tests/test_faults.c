@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "mpool.h"
+#include "testutil.h"
 
 extern char **environ;
 static char self_path[512];
@@ -48,20 +49,6 @@ static int first_time(const char *path)
         return 0;
     close(fd);
     return 1;
-}
-
-/* Finds the parent of pid in /proc; 0 if it cannot be read. */
-static pid_t parent_of(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    int ppid = 0;
-    if (f && fgets(buf, sizeof(buf), f) && strrchr(buf, ')'))
-        sscanf(strrchr(buf, ')') + 2, "%*c %d", &ppid);
-    if (f)
-        fclose(f);
-    return ppid;
 }
 
 /* Renames the one mpool-* directory in dir (a pool's endpoints) to
@@ -133,7 +120,7 @@ static int chaos(mp_task *t, const void *in, size_t len)
         break;
     case J_KILL_BOTH_FS_ONCE: /* the main forkserver too: no new one */
         if (first_time(j->marker)) {
-            kill(parent_of(getppid()), SIGKILL);
+            kill(tu_parent_of(getppid()), SIGKILL);
             kill(getppid(), SIGKILL);
         }
         break;
@@ -397,38 +384,6 @@ static void recycling_every_100_tasks(void **state)
     assert_int_equal(st.tasks_done, N);
     mp_pool_destroy(p);
     free(jobs), free(in), free(out), free(pids), free(counts);
-}
-
-/* True once pid is gone (or a zombie awaiting its reaper). */
-static int gone(pid_t pid)
-{
-    char path[64], buf[256];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 1;
-    char *s = fgets(buf, sizeof(buf), f);
-    fclose(f);
-    char *rp = s ? strrchr(buf, ')') : NULL;
-    return !rp || rp[2] == 'Z' || rp[2] == 'X';
-}
-
-/* Waits, bounded, for every pid to be gone. Returns how many remain. */
-static int wait_gone(const pid_t *pids, int n, int seconds)
-{
-    for (int tries = 0; tries < seconds * 100; tries++) {
-        int left = 0;
-        for (int i = 0; i < n; i++)
-            left += !gone(pids[i]);
-        if (!left)
-            return 0;
-        struct timespec ts = {0, 10 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    int left = 0;
-    for (int i = 0; i < n; i++)
-        left += !gone(pids[i]);
-    return left;
 }
 
 /* Processes (or process groups, as negative ids) a test started: killed
@@ -706,7 +661,7 @@ static void destroy_with_work_in_flight(void **state)
                      MP_ECANCELED);
     assert_true(f.pids[0] > 0 && f.pids[1] > 0);
     mp_pool_destroy(p); /* 19 tasks still sleeping in the worker */
-    assert_int_equal(wait_gone(f.pids, 2, 2), 0);
+    assert_int_equal(tu_wait_gone(f.pids, 2, 2), 0);
     free(jobs);
 }
 
@@ -731,7 +686,7 @@ static int child_coordinator(void)
     if (mp_pool_map(p, chaos, in, 4, out) < 0)
         return 1;
     int fs = ((int *)out[0].data)[1];
-    int main_fs = parent_of(fs);
+    int main_fs = tu_parent_of(fs);
     printf("%d %d %d %d\n", ((int *)out[0].data)[0],
            ((int *)out[3].data)[0], fs, main_fs);
     fflush(stdout);
@@ -772,12 +727,12 @@ static void coordinator_sigkill_leaves_nothing(void **state)
                             &pids[2], &pids[3]), 4);
     assert_true(pids[0] != pids[1]); /* two distinct workers */
     for (int i = 0; i < 4; i++)
-        assert_false(gone(pids[i]));
+        assert_false(tu_gone(pids[i]));
     assert_int_equal(count_entries(pools), 1); /* its mpool-XXXXXX */
     kill(child, SIGKILL);
     wait_exit_within(child, 10, "the SIGKILLed child coordinator");
     forget_forked(child);
-    assert_int_equal(wait_gone(pids, 4, 2), 0); /* within a second or two */
+    assert_int_equal(tu_wait_gone(pids, 4, 2), 0); /* within 2 s */
     /* the pool forkserver removed the endpoint directory before it left */
     assert_int_equal(count_entries(pools), 0);
     rmdir(pools);
@@ -823,7 +778,7 @@ static int child_group_signal(void)
         return 1;
     pid_t pids[4] = {((int *)out[0].data)[0], ((int *)out[3].data)[0],
                      ((int *)out[0].data)[1]};
-    pids[3] = parent_of(pids[2]);
+    pids[3] = tu_parent_of(pids[2]);
     for (int i = 0; i < 4; i++)
         mp_result_clear(&out[i]);
     for (int i = 0; i < N; i++) {
@@ -842,12 +797,12 @@ static int child_group_signal(void)
         mp_result_clear(&out[i]);
     }
     for (int i = 0; i < 4; i++)
-        alive += pids[i] > 0 && !gone(pids[i]);
+        alive += pids[i] > 0 && !tu_gone(pids[i]);
     mp_pool_stats st;
     mp_pool_get_stats(p, &st);
     g_stop_pool = NULL;
     mp_pool_destroy(p);
-    int left = wait_gone(pids, 3, 5);
+    int left = tu_wait_gone(pids, 3, 5);
     printf("R rc=%d ok=%d canceled=%d eworker=%d other=%d alive=%d "
            "died=%d left=%d\n", rc, ok, canceled, eworker, other, alive,
            (int)st.workers_died, left);

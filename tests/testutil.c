@@ -638,3 +638,50 @@ void tu_nginx_stop(tu_nginx *n)
         nginx_sh("stop", n->dir, 0, NULL, 0);
     n->pid = 0;
 }
+
+/* Reads /proc/pid/stat into buf; returns the text after the name's ')',
+   or NULL. */
+static const char *proc_stat(pid_t pid, char *buf, size_t n)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *s = fgets(buf, (int)n, f);
+    fclose(f);
+    char *rp = s ? strrchr(buf, ')') : NULL;
+    return rp && rp[1] && rp[2] ? rp + 2 : NULL; /* the name may hold ')' */
+}
+
+pid_t tu_parent_of(pid_t pid)
+{
+    char buf[512];
+    const char *st = proc_stat(pid, buf, sizeof(buf));
+    int ppid = 0;
+    if (st)
+        sscanf(st, "%*c %d", &ppid);
+    return ppid;
+}
+
+int tu_gone(pid_t pid)
+{
+    char buf[512];
+    const char *st = proc_stat(pid, buf, sizeof(buf));
+    return !st || st[0] == 'Z' || st[0] == 'X';
+}
+
+int tu_wait_gone(const pid_t *pids, int n, int seconds)
+{
+    int left = n;
+    for (int tries = 0; tries <= seconds * 100; tries++) {
+        left = 0;
+        for (int i = 0; i < n; i++)
+            left += !tu_gone(pids[i]);
+        if (!left)
+            break;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return left;
+}

@@ -74,6 +74,18 @@ char *tu_tmpdir(void);
  * function returns 0, or -1 if something could not be removed. */
 int tu_rm_rf(const char *dir);
 
+/* The function returns the parent of pid from /proc, or 0 if it cannot be
+ * read. */
+pid_t tu_parent_of(pid_t pid);
+
+/* The function returns 1 once pid is gone (or a zombie awaiting its
+ * reaper), else 0. */
+int tu_gone(pid_t pid);
+
+/* Waits (seconds at most, polling /proc) until every one of the n pids is
+ * gone. The function returns how many remain. */
+int tu_wait_gone(const pid_t *pids, int n, int seconds);
+
 /* A running nginx (master_process on, one worker) serving dir/www:
  * /1k (1024 bytes), /256k (262144 bytes), /text (text/plain, a few KB,
  * gzip'd on request), /delay/100 ("ok" after 100 ms, when the echo module
