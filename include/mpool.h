@@ -147,17 +147,44 @@ typedef int (*mp_next_fn)(void *ud, mp_buf *in);
  */
 typedef int (*mp_result_fn)(void *ud, size_t index, mp_result *r);
 
+/*
+ * The limits of mp_pool_options, one set for every front end: mp_pool_create
+ * refuses anything past them with MP_EINVAL, and mp_pool_options_check says
+ * which one in words.
+ *  - MP_MAX_WORKERS: workers of one pool, and of all the pools of a process
+ *    together: the coordinator holds one nanomsg socket per worker, and
+ *    nanomsg 1.x allows 512 sockets per process (a compile-time limit; its
+ *    NN_MAX_SOCKETS environment variable does not exist in 1.1). A pool of
+ *    W workers also needs about 5 W open files in the coordinator.
+ *  - MP_MAX_CONCURRENCY: coroutines per worker. Each has a stack and a guard
+ *    page (two mappings): 20,000 of them stay well under Linux's default
+ *    vm.max_map_count of 65,530.
+ *  - MP_MAX_PREFETCH: tasks queued in a worker beyond its concurrency.
+ *  - MP_MAX_POOL_TASKS: tasks one pool holds at once, workers x
+ *    (concurrency + prefetch): the coordinator's ledger is that big.
+ *  - MP_MAX_STACK_SIZE: a coroutine stack (rounded up to whole pages).
+ */
+#define MP_MAX_WORKERS 512
+#define MP_MAX_CONCURRENCY 20000
+#define MP_MAX_PREFETCH 20000
+#define MP_MAX_POOL_TASKS (1 << 21)
+#define MP_MAX_STACK_SIZE ((size_t)64 << 20)
+
 typedef struct mp_pool_options {
-    int workers;                   /* 0 = mp_cpus_available(); at most
-                                      1024 */
-    int concurrency;               /* coroutines per worker; 0 = 64 */
+    int workers;                   /* 0 = mp_cpus_available() (at most
+                                      MP_MAX_WORKERS); 1..MP_MAX_WORKERS */
+    int concurrency;               /* coroutines per worker; 0 = 64; at
+                                      most MP_MAX_CONCURRENCY */
     int prefetch;                  /* queued tasks per worker beyond
-                                      concurrency; 0 = concurrency */
+                                      concurrency; 0 = concurrency; at most
+                                      MP_MAX_PREFETCH */
     unsigned max_tasks_per_worker; /* recycle after this many; 0 = never */
     unsigned task_timeout_ms;      /* 0 = none */
     unsigned max_attempts;         /* tries of a task whose worker died;
                                       0 = 3 */
-    size_t stack_size;             /* coroutine stack; 0 = 256 KiB */
+    size_t stack_size;             /* coroutine stack, rounded up to whole
+                                      pages; 0 = 256 KiB; at most
+                                      MP_MAX_STACK_SIZE */
     double rate;                   /* task starts per second over the whole
                                       pool; 0 = unlimited */
     /* Once in each worker before any task; non-zero fails mp_pool_create
@@ -179,10 +206,22 @@ typedef struct mp_pool_options {
  */
 MP_EXTERN int mp_init(void);
 
+/*
+ * Checks opts (NULL is fine) against the limits above and everything else
+ * mp_pool_create checks, without creating anything: for front ends that
+ * report a bad option as a usage error. Returns 0, or MP_EINVAL / MP_E2BIG
+ * with a sentence naming the option, its limit and the value given in msg
+ * (msg_len bytes, NUL-terminated; msg may be NULL): "concurrency must be
+ * between 1 and 20000 (MP_MAX_CONCURRENCY), or 0 for 64; got 100000".
+ */
+MP_EXTERN int mp_pool_options_check(const mp_pool_options *opts, char *msg,
+                                    size_t msg_len);
+
 /* Creates a pool and waits until every worker is ready. opts may be NULL.
    Returns 0, MP_EINVAL, MP_ENOMEM, MP_ESYS, MP_EINIT, MP_EWORKER or
    MP_ETIMEDOUT (a worker not ready within 60 s); on failure
-   mp_last_error() says what happened. */
+   mp_last_error() says what happened (for MP_EINVAL, what
+   mp_pool_options_check says). */
 MP_EXTERN int mp_pool_create(mp_pool **out, const mp_pool_options *opts);
 
 /* The message of the last mp_pool_create that failed in the calling

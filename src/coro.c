@@ -167,6 +167,8 @@ static int coro_prepare(mp__coro *co, char *stack, size_t size)
 mp__coro *mp__coro_create(size_t stack_size, mp__coro_fn fn, void *arg)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (stack_size > SIZE_MAX / 2) /* would wrap below */
+        return NULL;
     size_t size = (stack_size + page - 1) & ~(page - 1);
     if (size < 4 * page)
         size = 4 * page;

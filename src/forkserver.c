@@ -40,13 +40,16 @@ typedef struct pool_fs {
     size_t n, cap;
 } pool_fs;
 
-/* Sends a message, retrying on EINTR. Returns 0 or MP_ESYS. */
+/* Sends a message, retrying on EINTR. Returns 0, MP_EAGAIN (a
+   non-blocking channel is full) or MP_ESYS. */
 int mp__fs_send(int fd, const mp__fs_msg *m)
 {
     ssize_t rc;
     do
         rc = send(fd, m, sizeof(*m), MSG_NOSIGNAL);
     while (rc < 0 && errno == EINTR);
+    if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return MP_EAGAIN;
     return rc == (ssize_t)sizeof(*m) ? 0 : MP_ESYS;
 }
 

@@ -47,7 +47,8 @@ int mp__fs_new_pool(const char *dir, int *fd);
 /* Removes dir and the files in it (endpoints, spin notes). */
 void mp__fs_rm_dir(const char *dir);
 
-/* Sends one message on a pool channel. Returns 0 or MP_ESYS. */
+/* Sends one message on a pool channel. Returns 0, MP_EAGAIN (the
+   coordinator's non-blocking end is full) or MP_ESYS. */
 int mp__fs_send(int fd, const mp__fs_msg *m);
 
 /* Receives one message from a pool channel without blocking. Returns 1,

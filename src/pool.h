@@ -15,6 +15,15 @@
 #include "slots.h"
 
 #define MP_MAX_FAILS 5 /* failed starts in a row before a slot gives up */
+#define MP_DEFAULT_CONCURRENCY 64
+#define MP_DEFAULT_ATTEMPTS 3
+#define MP_DEFAULT_STACK (256u << 10)
+
+/* options.c: checks *in (NULL: all defaults) with mp_pool_options_check,
+   copies it to *o with every default filled in and stack_size rounded up
+   to whole pages. Returns 0, or its error with a sentence in msg. */
+int mp__options_resolve(mp_pool_options *o, const mp_pool_options *in,
+                        char *msg, size_t n);
 
 struct event;
 struct event_base;

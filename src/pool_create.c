@@ -5,7 +5,6 @@
  * state changes are pool.c's.
  */
 #include <event2/event.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +15,6 @@
 #include "forkserver.h"
 #include "pool.h"
 
-#define MP_DEFAULT_CONCURRENCY 64
-#define MP_DEFAULT_ATTEMPTS 3
-#define MP_DEFAULT_STACK (256u << 10)
 #define MP_CREATE_TIMEOUT_S 60
 
 /* Why the calling thread's last mp_pool_create failed ("" after a
@@ -28,33 +24,6 @@ static _Thread_local char last_error[sizeof(((mp_pool *)0)->create_msg)];
 const char *mp_last_error(void)
 {
     return last_error[0] ? last_error : NULL;
-}
-
-/* Checks options and fills in defaults. Returns 0, MP_EINVAL or
-   MP_E2BIG. */
-static int resolve_options(mp_pool_options *o, const mp_pool_options *in)
-{
-    if (in)
-        *o = *in;
-    else
-        memset(o, 0, sizeof(*o));
-    if (o->workers < 0 || o->workers > 1024 || o->concurrency < 0 ||
-        o->concurrency > 65536 || o->prefetch < 0 || o->prefetch > 65536 ||
-        !(o->rate >= 0) || isinf(o->rate) || (o->init_len && !o->init_arg))
-        return MP_EINVAL;
-    if (o->init_len > MP_MAX_PAYLOAD)
-        return MP_E2BIG;
-    if (o->workers == 0)
-        o->workers = mp_cpus_available();
-    if (o->concurrency == 0)
-        o->concurrency = MP_DEFAULT_CONCURRENCY;
-    if (o->prefetch == 0)
-        o->prefetch = o->concurrency;
-    if (o->max_attempts == 0)
-        o->max_attempts = MP_DEFAULT_ATTEMPTS;
-    if (o->stack_size == 0)
-        o->stack_size = MP_DEFAULT_STACK;
-    return 0;
 }
 
 /* Makes the private 0700 directory for the pool's endpoints. Returns 0 or
@@ -152,7 +121,7 @@ static int create(mp_pool **out, const mp_pool_options *opts, char *why,
                   size_t why_len)
 {
     mp_pool_options o;
-    int rc = resolve_options(&o, opts);
+    int rc = mp__options_resolve(&o, opts, why, why_len);
     if (rc < 0)
         return rc;
     if (mp_init() < 0)

@@ -49,6 +49,24 @@ int mp__slots_init(mp__slots *S, int n, struct event_base *base,
     return mp__slots_new_forkserver(S);
 }
 
+/* Frees the forkserver channel's events and outbox and closes it. */
+static void drop_forkserver(mp__slots *S)
+{
+    if (S->fs_ev)
+        event_free(S->fs_ev);
+    if (S->fs_wev)
+        event_free(S->fs_wev);
+    S->fs_ev = S->fs_wev = NULL;
+    free(S->outbox);
+    S->outbox = NULL;
+    S->out_head = S->out_n = S->out_cap = 0;
+    if (S->fs_fd >= 0)
+        close(S->fs_fd);
+    S->fs_fd = -1;
+}
+
+static void on_fs_writable(int fd, short what, void *arg);
+
 int mp__slots_new_forkserver(mp__slots *S)
 {
     if (S->fs_fd >= 0)
@@ -57,9 +75,10 @@ int mp__slots_new_forkserver(mp__slots *S)
         return MP_ESYS;
     S->fs_ev = event_new(S->base, S->fs_fd, EV_READ | EV_PERSIST,
                          on_forkserver, S);
-    if (!S->fs_ev) {
-        close(S->fs_fd);
-        S->fs_fd = -1;
+    S->fs_wev = event_new(S->base, S->fs_fd, EV_WRITE | EV_PERSIST,
+                          on_fs_writable, S);
+    if (!S->fs_ev || !S->fs_wev) {
+        drop_forkserver(S);
         return MP_ENOMEM;
     }
     event_add(S->fs_ev, NULL);
@@ -71,13 +90,61 @@ int mp__slots_new_forkserver(mp__slots *S)
    pool forkserver, and tells the owner. */
 static void forkserver_lost(mp__slots *S)
 {
-    event_free(S->fs_ev);
-    S->fs_ev = NULL;
-    close(S->fs_fd);
-    S->fs_fd = -1;
+    drop_forkserver(S);
     for (int i = 0; i < S->n; i++)
         mp__slot_close(S, i);
     S->hooks->lost(S->ud, mp__slots_new_forkserver(S) == 0);
+}
+
+/* Sends what waits in the outbox, as far as the channel takes it. */
+static void flush_outbox(mp__slots *S)
+{
+    while (S->out_n) {
+        int rc = mp__fs_send(S->fs_fd, &S->outbox[S->out_head]);
+        if (rc == MP_EAGAIN)
+            return;
+        S->out_head++, S->out_n--; /* sent, or the channel is gone: the
+                                      read side will report that */
+    }
+    S->out_head = 0;
+    event_del(S->fs_wev);
+}
+
+static void on_fs_writable(int fd, short what, void *arg)
+{
+    flush_outbox(arg);
+}
+
+/* Sends a request to the pool forkserver, or queues it until the channel
+   has room (a burst of spawns fills it: the forkserver's replies must be
+   read meanwhile, so the coordinator never waits for it). Returns 0,
+   MP_ENOMEM or MP_ESYS (no forkserver). */
+static int fs_post(mp__slots *S, const mp__fs_msg *m)
+{
+    if (S->fs_fd < 0)
+        return MP_ESYS;
+    if (!S->out_n) {
+        int rc = mp__fs_send(S->fs_fd, m);
+        if (rc != MP_EAGAIN)
+            return rc;
+    }
+    if (S->out_head + S->out_n == S->out_cap) {
+        if (S->out_head) { /* slide down before growing */
+            memmove(S->outbox, S->outbox + S->out_head,
+                    S->out_n * sizeof(*S->outbox));
+            S->out_head = 0;
+        }
+        if (S->out_n == S->out_cap) {
+            size_t cap = S->out_cap ? 2 * S->out_cap : 64;
+            mp__fs_msg *o = realloc(S->outbox, cap * sizeof(*o));
+            if (!o)
+                return MP_ENOMEM;
+            S->outbox = o, S->out_cap = cap;
+        }
+    }
+    S->outbox[S->out_head + S->out_n++] = *m;
+    event_add(S->fs_wev, NULL);
+    return 0;
 }
 
 /* Closes the pool forkserver's channel and waits until it has killed and
@@ -102,8 +169,7 @@ static void stop_forkserver(mp__slots *S)
         if (n <= 0 || recv(S->fs_fd, buf, sizeof(buf), 0) <= 0)
             break;
     }
-    close(S->fs_fd);
-    S->fs_fd = -1;
+    drop_forkserver(S);
 }
 
 void mp__slots_close(mp__slots *S)
@@ -111,9 +177,6 @@ void mp__slots_close(mp__slots *S)
     for (int i = 0; S->v && i < S->n; i++)
         mp__slot_close(S, i);
     stop_forkserver(S);
-    if (S->fs_ev)
-        event_free(S->fs_ev);
-    S->fs_ev = NULL;
     free(S->v);
     S->v = NULL;
     S->n = 0;
@@ -245,7 +308,7 @@ int mp__slot_spawn(mp__slots *S, int i)
     mp__fs_msg m = {.type = MP_FS_SPAWN, .slot = s->index, .gen = s->gen};
     memcpy(m.endpoint, s->endpoint, sizeof(m.endpoint));
     if (rc == 0)
-        rc = mp__fs_send(S->fs_fd, &m);
+        rc = fs_post(S, &m);
     if (rc < 0)
         mp__slot_close(S, i);
     return rc;
@@ -255,7 +318,7 @@ void mp__slot_kill(mp__slots *S, int i)
 {
     mp__slot *s = &S->v[i];
     mp__fs_msg m = {.type = MP_FS_KILL, .slot = s->index, .gen = s->gen};
-    mp__fs_send(S->fs_fd, &m);
+    fs_post(S, &m);
 }
 
 /* ---- what comes back -------------------------------------------------- */

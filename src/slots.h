@@ -67,7 +67,9 @@ typedef struct mp__slots {
     int n;
     struct event_base *base;
     int fs_fd; /* the channel to the pool forkserver */
-    struct event *fs_ev;
+    struct event *fs_ev, *fs_wev; /* readable; writable (outbox waiting) */
+    struct mp__fs_msg *outbox; /* requests the channel had no room for */
+    size_t out_head, out_n, out_cap;
     const mp__slot_hooks *hooks;
     void *ud;
     const char *dir; /* where the endpoints live */
