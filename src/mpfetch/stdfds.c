@@ -14,6 +14,8 @@
 
 #include "mpfetch.h"
 
+/* Opens /dev/null on each of fds 0-2 that is closed (as daemons do).
+   Returns the mask of the ones that were closed (bit k: fd k). */
 unsigned mpf_std_fds_fix(void)
 {
     unsigned closed = 0;
@@ -40,6 +42,8 @@ static int refuse(const char *what, const char *fix)
     return MPF_EXIT_USAGE;
 }
 
+/* Refuses input from a closed stdin and records to a closed stdout.
+   Returns 0, or MPF_EXIT_USAGE after saying why. */
 int mpf_check_std_fds(const mpf_config *cfg, unsigned closed)
 {
     int from_stdin = !cfg->input || strcmp(cfg->input, "-") == 0;
@@ -53,6 +57,8 @@ int mpf_check_std_fds(const mpf_config *cfg, unsigned closed)
     return 0;
 }
 
+/* Refuses an output that is the regular input file open on in_fd (same
+   device and inode). Returns 0, or MPF_EXIT_USAGE after saying why. */
 int mpf_check_not_input(const mpf_config *cfg, int in_fd)
 {
     struct stat in, out;
