@@ -21,6 +21,7 @@ const char *const fetch_methods[] = {"GET",    "HEAD",  "POST",   "PUT",
 
 static const char *const body_names[] = {"none", "inline", "sha256", "dir"};
 
+/* Returns the canonical spelling of method m (any case), or NULL. */
 const char *fetch_method_name(const char *m)
 {
     for (size_t i = 0; fetch_methods[i]; i++)
@@ -29,6 +30,8 @@ const char *fetch_method_name(const char *m)
     return NULL;
 }
 
+/* Returns 1 for "Name: value" or "Name;" with a visible-ASCII name and no
+   CR, LF or NUL, else 0 (see fetch.h). */
 int fetch_header_ok(const char *h, size_t n)
 {
     const unsigned char *u = (const unsigned char *)h;
@@ -44,6 +47,7 @@ int fetch_header_ok(const char *h, size_t n)
     return h[k] == ':';
 }
 
+/* Returns the fetch_body named by name[0..n), or -1. */
 int fetch_body_mode(const char *name, size_t n)
 {
     for (int i = 0; i < (int)(sizeof body_names / sizeof body_names[0]); i++)
@@ -52,6 +56,7 @@ int fetch_body_mode(const char *name, size_t n)
     return -1;
 }
 
+/* Returns mode's name, or NULL. */
 const char *fetch_body_name(int mode)
 {
     if (mode < 0 || mode >= (int)(sizeof body_names / sizeof body_names[0]))
@@ -59,6 +64,7 @@ const char *fetch_body_name(int mode)
     return body_names[mode];
 }
 
+/* Returns 1 if dir suits mode (a path for "dir", none otherwise). */
 int fetch_body_dir_ok(int mode, const char *dir)
 {
     if (mode == FETCH_BODY_DIR)
