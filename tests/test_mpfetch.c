@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 
 #include "mpfetch_e2e.h"
+#include "mpool.h"
 #include "testutil.h"
 
 typedef struct fixture {
@@ -478,6 +479,31 @@ static void test_option_errors(void **state)
     expect_usage_error("--body", "inline:x", "\"inline:x\"");
     expect_usage_error("--resume", NULL, "--resume needs -o");
     expect_usage_error("--frobnicate", NULL, "--frobnicate");
+    /* libmpool's limits (issue #9.5), named, and the same in --help */
+    char want[160];
+    snprintf(want, sizeof(want), "--workers must be at most %d (libmpool's "
+             "limit, MP_MAX_WORKERS), got %d", MP_MAX_WORKERS,
+             MP_MAX_WORKERS + 88);
+    char w_big[16], w_max[16], c_max[16];
+    snprintf(w_big, sizeof(w_big), "%d", MP_MAX_WORKERS + 88);
+    snprintf(w_max, sizeof(w_max), "%d", MP_MAX_WORKERS);
+    snprintf(c_max, sizeof(c_max), "%d", MP_MAX_CONCURRENCY);
+    expect_usage_error("-w", w_big, want);
+    expect_usage_error("-c", "100000", "(libmpool's limit, "
+                                       "MP_MAX_CONCURRENCY), got 100000");
+    char *both[] = {(char *)g.bin, "-w", w_max, "-c", c_max, g.in, NULL};
+    assert_int_equal(e2e_run(both, NULL, g.out, g.err), 2);
+    char *err = e2e_slurp(g.err, NULL);
+    assert_non_null(strstr(err, "MP_MAX_POOL_TASKS"));
+    free(err);
+    char *help[] = {(char *)g.bin, "--help", NULL};
+    assert_int_equal(e2e_run(help, NULL, g.out, g.err), 0);
+    char *text = e2e_slurp(g.out, NULL), line[64];
+    snprintf(line, sizeof(line), "at most %d)", MP_MAX_WORKERS);
+    assert_non_null(strstr(text, line));
+    snprintf(line, sizeof(line), "at most %d;", MP_MAX_CONCURRENCY);
+    assert_non_null(strstr(text, line));
+    free(text);
 }
 
 /* -X takes any case and sends the canonical method the fetch task knows. */

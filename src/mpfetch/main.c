@@ -124,10 +124,7 @@ static int create_pool(const mpf_config *cfg, mp_pool **out)
     if (!conf)
         return MPF_EXIT_USAGE;
     mp_pool_options o;
-    memset(&o, 0, sizeof(o));
-    o.workers = cfg->workers;
-    o.concurrency = cfg->concurrency;
-    o.rate = cfg->rate;
+    mpf_pool_options(cfg, &o);
     o.task_timeout_ms = mpf_task_timeout_ms(cfg);
     o.init = fetch_init;
     o.init_arg = conf;
@@ -139,8 +136,9 @@ static int create_pool(const mpf_config *cfg, mp_pool **out)
                         "options (%s); check --cacert and --body\n",
                 mp_strerror(rc));
     else if (rc)
-        fprintf(stderr, "mpfetch: could not start the worker pool: %s\n",
-                mp_strerror(rc));
+        fprintf(stderr, "mpfetch: could not start the worker pool: %s%s%s\n",
+                mp_strerror(rc), *mp_last_error() ? ": " : "",
+                mp_last_error());
     return rc ? MPF_EXIT_RUNTIME : 0;
 }
 

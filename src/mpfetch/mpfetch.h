@@ -90,6 +90,7 @@ typedef struct mpf_config {
 void mpf_config_defaults(mpf_config *cfg);
 int mpf_options_parse(mpf_config *cfg, int argc, char **argv);
 void mpf_config_free(mpf_config *cfg);
+void mpf_pool_options(const mpf_config *cfg, mp_pool_options *o);
 
 /* ---- fetchconf.c -------------------------------------------------------- */
 char *mpf_fetch_config_json(const mpf_config *cfg);

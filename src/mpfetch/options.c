@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -90,10 +91,17 @@ static void usage(FILE *out)
         "\"id\":...};\n"
         "blank lines and lines starting with # are skipped.\n"
         "\n"
-        "Scale:\n"
+        "Scale:\n",
+        out);
+    /* libmpool's limits; each worker also queues -c tasks beyond -c */
+    fprintf(out,
         "  -w, --workers N          worker processes (default: the CPUs this\n"
-        "                           process may use: affinity, cgroup quota)\n"
-        "  -c, --concurrency N      requests at once per worker (default 64)\n"
+        "                           process may use: affinity, cgroup quota;\n"
+        "                           at most %d)\n"
+        "  -c, --concurrency N      requests at once per worker (default 64,\n"
+        "                           at most %d; -w x -c at most %d)\n",
+        MP_MAX_WORKERS, MP_MAX_CONCURRENCY, MP_MAX_POOL_TASKS / 2);
+    fputs(
         "      --per-host N         connections per host per worker\n"
         "      --rate N             requests per second for the whole run\n"
         "Requests:\n"
@@ -180,6 +188,21 @@ static int parse_small(const char *opt, const char *s, int min, int max,
 {
     long long v = 0;
     int rc = parse_int(opt, s, min, max, &v);
+    if (rc == 0)
+        *out = (int)v;
+    return rc;
+}
+
+/* Like parse_small for a count from 1 to the library's limit max (named
+   limit), so the complaint names the limit. Returns 0 or MPF_EXIT_USAGE. */
+static int parse_limit(const char *opt, const char *s, int max,
+                       const char *limit, int *out)
+{
+    long long v = 0;
+    int rc = parse_int(opt, s, 1, LLONG_MAX, &v);
+    if (rc == 0 && v > max)
+        return bad("%s must be at most %d (libmpool's limit, %s), got %s",
+                   opt, max, limit, s);
     if (rc == 0)
         *out = (int)v;
     return rc;
@@ -395,10 +418,12 @@ void mpf_config_defaults(mpf_config *cfg)
 static int apply(mpf_config *cfg, int c, const char *arg)
 {
     switch (c) {
-    case 'w': return parse_small("--workers", arg, 1, 1024, &cfg->workers);
+    case 'w':
+        return parse_limit("--workers", arg, MP_MAX_WORKERS, "MP_MAX_WORKERS",
+                           &cfg->workers);
     case 'c':
-        return parse_small("--concurrency", arg, 1, 100000,
-                           &cfg->concurrency);
+        return parse_limit("--concurrency", arg, MP_MAX_CONCURRENCY,
+                           "MP_MAX_CONCURRENCY", &cfg->concurrency);
     case OPT_TIMEOUT:
         return parse_seconds("--timeout", arg, 0, &cfg->timeout_s);
     case OPT_CONNECT_TIMEOUT:
@@ -456,10 +481,26 @@ static int apply(mpf_config *cfg, int c, const char *arg)
     }
 }
 
-/* Checks the options that only make sense together. Returns 0 or
-   MPF_EXIT_USAGE. */
+/* Fills o with the pool's size and pace from cfg (not the task deadline,
+   the init function or its argument: the caller adds those). */
+void mpf_pool_options(const mpf_config *cfg, mp_pool_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->workers = cfg->workers;
+    o->concurrency = cfg->concurrency;
+    o->rate = cfg->rate;
+}
+
+/* Checks the options that only make sense together, the pool's among
+   them with the library's own check. Returns 0 or MPF_EXIT_USAGE. */
 static int check_combinations(const mpf_config *cfg)
 {
+    mp_pool_options o;
+    char why[256];
+    mpf_pool_options(cfg, &o);
+    if (mp_pool_options_check(&o, why, sizeof(why)) != 0)
+        return bad("-w %d -c %d is past libmpool's limits: %s", o.workers,
+                   o.concurrency, why);
     if (cfg->resume && !cfg->output)
         return bad("--resume needs -o FILE: it reads the records already "
                    "written there");
