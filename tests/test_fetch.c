@@ -564,6 +564,8 @@ static void test_config_errors(void **state)
                                       "{\"method\":\"FROB\"}",
                                       "{\"headers\":[\"no colon\"]}",
                                       "{\"body\":\"dir\"}",
+                                      "{\"method\":\"GET\\u0000X\"}",
+                                      "{\"body_dir\":\"/tmp\\u0000x\"}",
                                       "{\"timeout_ms\":\"5\"}"};
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -572,6 +574,32 @@ static void test_config_errors(void **state)
     assert_int_equal(fetch_pool_status("{\"retries\":2,\"per_host\":4,"
                                        "\"total_conns\":8}"),
                      0);
+}
+
+/* The configuration's "data" is sent whole, NUL bytes included (mpfetch
+   -d @FILE passes them on); it used to be cut at the first NUL. */
+static void test_config_data_nul(void **state)
+{
+    mp_pool *p = fetch_pool("{\"body\":\"inline\",\"data\":\"a\\u0000b=1\"}",
+                            1, 1);
+    char l[1][256];
+    const char *lines[1] = {l[0]};
+    rec r[1];
+    json_t *echo, *body;
+
+    snprintf(l[0], sizeof l[0], "%s/echo", g_ts.base);
+    run_lines(p, lines, NULL, 1, r);
+    expect_ok(&r[0]);
+    assert_string_equal(jstr(r[0].j, "method"), "POST");
+    echo = json_loads(jstr(r[0].j, "body"), JSON_ALLOW_NUL, NULL);
+    assert_non_null(echo);
+    body = json_object_get(echo, "body");
+    assert_true(json_is_string(body));
+    assert_int_equal(json_string_length(body), 5);
+    assert_memory_equal(json_string_value(body), "a\0b=1", 5);
+    json_decref(echo);
+    rec_free(&r[0]);
+    mp_pool_destroy(p);
 }
 
 /* The validators every front end shares: one table of values, each
@@ -696,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_headers),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_validators),
+        cmocka_unit_test(test_config_data_nul),
         cmocka_unit_test(test_fuzz),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

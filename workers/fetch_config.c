@@ -121,14 +121,17 @@ static int cfg_bool(json_t *o, const char *key, int *out)
     return 0;
 }
 
-/* Reads an optional string key into a malloc'd copy. Returns 0 or -1. */
+/* Reads an optional string key without NUL bytes into a malloc'd copy.
+   Returns 0 or -1. */
 static int cfg_str(json_t *o, const char *key, char **out)
 {
     json_t *v = json_object_get(o, key);
 
     if (!v)
         return 0;
-    if (!json_is_string(v) || !(*out = strdup(json_string_value(v))))
+    if (!json_is_string(v) ||
+        strlen(json_string_value(v)) != json_string_length(v) ||
+        !(*out = strdup(json_string_value(v))))
         return -1;
     return 0;
 }
@@ -173,6 +176,27 @@ static int cfg_body(json_t *o, fetch_cfg *c)
     if (mkdir(c->body_dir, 0777) < 0 && errno != EEXIST)
         return -1;
     return stat(c->body_dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+/* Reads the optional "data" (the body of every request whose line has
+   none) whole: NUL bytes included, its length from jansson. Returns 0 or
+   -1. */
+static int cfg_data(json_t *o, fetch_cfg *c)
+{
+    json_t *v = json_object_get(o, "data");
+    size_t n;
+
+    if (!v)
+        return 0;
+    if (!json_is_string(v))
+        return -1;
+    n = json_string_length(v);
+    if (!(c->data = malloc(n + 1)))
+        return -1;
+    memcpy(c->data, json_string_value(v), n + 1);
+    c->data_len = n;
+    c->has_data = 1;
+    return 0;
 }
 
 /* Returns 0 if every key of o is one the configuration knows, else -1. */
@@ -221,7 +245,7 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
 
     if (cfg_keys_known(o) < 0 || cfg_str(o, "method", &c->method) < 0 ||
         (c->method && !fetch_method_name(c->method)) || cfg_headers(o, c) < 0 ||
-        cfg_str(o, "data", &c->data) < 0 || cfg_str(o, "cacert", &c->cacert) ||
+        cfg_data(o, c) < 0 || cfg_str(o, "cacert", &c->cacert) ||
         cfg_uint(o, "timeout_ms", big, &c->timeout_ms) < 0 ||
         cfg_uint(o, "connect_timeout_ms", big, &c->connect_timeout_ms) < 0 ||
         cfg_uint(o, "max_redirs", big, &c->max_redirs) < 0 ||
@@ -240,10 +264,6 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
         return -1;
     if (c->method)
         strcpy(c->method, fetch_method_name(c->method));
-    if (c->data) {
-        c->has_data = 1;
-        c->data_len = strlen(c->data);
-    }
     return 0;
 }
 
@@ -255,7 +275,9 @@ int fetch_init(const void *arg, size_t len)
     cfg_reset(&fetch_conf);
     cfg_set = 1;
     if (arg && len) {
-        o = json_loadb(arg, len, JSON_REJECT_DUPLICATES, NULL);
+        /* NUL is allowed in "data" only (cfg_str refuses it elsewhere) */
+        o = json_loadb(arg, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                       NULL);
         if (!json_is_object(o) || cfg_parse(o, &fetch_conf) < 0) {
             cfg_reset(&fetch_conf);
             rc = MP_EINVAL;
