@@ -199,6 +199,23 @@ int mp__read_result(mp__reader *r, mp__result_view *v)
 
 /* ---- the channel ------------------------------------------------------ */
 
+/* Returns 1 when endpoint's directory exists and we may create a socket
+   in it. nanomsg 1.1.5 leaks the endpoint of an ipc nn_bind whose listen
+   fails (nanomsg issue #932), so a bind that cannot succeed (the pool's
+   directory is gone) is not tried. */
+static int ipc_dir_ok(const char *endpoint)
+{
+    char dir[256];
+    if (strncmp(endpoint, "ipc://", 6) != 0)
+        return 1;
+    snprintf(dir, sizeof(dir), "%s", endpoint + 6);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return 1;
+    *slash = '\0';
+    return access(slash == dir ? "/" : dir, W_OK | X_OK) == 0;
+}
+
 int mp__chan_open(mp__chan *c, const char *endpoint, int bind, int *rfd,
                   int *sfd)
 {
@@ -209,6 +226,9 @@ int mp__chan_open(mp__chan *c, const char *endpoint, int bind, int *rfd,
 #ifdef MP_FAULTS
     c->fault = 0;
 #endif
+    c->sock = -1;
+    if (bind && !ipc_dir_ok(endpoint))
+        return MP_ESYS;
     c->sock = nn_socket(AF_SP, NN_PAIR);
     if (c->sock < 0)
         return MP_ESYS;

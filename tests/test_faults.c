@@ -115,13 +115,18 @@ static int chaos(mp_task *t, const void *in, size_t len)
             _exit(1);
         break;
     case J_KILL_FS_ONCE: /* the pool forkserver, and so every worker */
-        if (first_time(j->marker))
+        if (first_time(j->marker)) {
             kill(getppid(), SIGKILL);
+            for (;;) /* until PR_SET_PDEATHSIG: no result, so the call */
+                pause(); /* cannot end before the loss is seen */
+        }
         break;
     case J_KILL_BOTH_FS_ONCE: /* the main forkserver too: no new one */
         if (first_time(j->marker)) {
             kill(tu_parent_of(getppid()), SIGKILL);
             kill(getppid(), SIGKILL);
+            for (;;) /* as above */
+                pause();
         }
         break;
     case J_HIDE_DIR_AND_DIE: { /* marker: the TMPDIR of the pool */
