@@ -213,7 +213,9 @@ static void sigkill_mid_map_loses_nothing(void **state)
     mp_buf *in = bufs_of(jobs, N);
     mp_result *out = calloc(N, sizeof(*out));
     mp_pool *p = pool(2, 64, 0, 0);
+    tu_bound(30, "the map of 100,000 tasks, a worker SIGKILLed mid-map");
     assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    tu_unbound();
     check_values(out, N, SIZE_MAX);
     mp_pool_stats st;
     mp_pool_get_stats(p, &st);
@@ -233,7 +235,9 @@ static void poison_task_fails_alone(void **state)
     mp_buf *in = bufs_of(jobs, N);
     mp_result *out = calloc(N, sizeof(*out));
     mp_pool *p = pool(2, 32, 0, 0);
+    tu_bound(30, "the map with a task that crashes its worker every time");
     assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    tu_unbound();
     assert_int_equal(out[777].status, MP_EWORKER);
     assert_non_null(strstr(out[777].error, "3 times"));
     /* "killed by signal 11"; under ASan, whose SEGV handler exits: "exited
@@ -252,7 +256,9 @@ static void exit_in_a_task_is_survived(void **state)
     mp_buf *in = bufs_of(jobs, N);
     mp_result *out = calloc(N, sizeof(*out));
     mp_pool *p = pool(2, 16, 0, 0);
+    tu_bound(30, "the map with a task that exits its worker once");
     assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    tu_unbound();
     check_values(out, N, SIZE_MAX);
     mp_pool_destroy(p);
     free(jobs), free(in), free(out);
@@ -267,7 +273,9 @@ static void await_timeout_wakes_the_task(void **state)
     mp_buf *in = bufs_of(jobs, N);
     mp_result *out = calloc(N, sizeof(*out));
     mp_pool *p = pool(1, 8, 200, 0);
+    tu_bound(10, "the 200 ms deadline to wake a task sleeping 20 s");
     assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    tu_unbound();
     assert_int_equal(out[5].status, MP_ETIMEDOUT);
     assert_non_null(strstr(out[5].error, "200 ms"));
     check_values(out, N, 5);
@@ -391,73 +399,6 @@ static void recycling_every_100_tasks(void **state)
     free(jobs), free(in), free(out), free(pids), free(counts);
 }
 
-/* Processes (or process groups, as negative ids) a test started: killed
-   by the teardown on every way out of the test, a failed assertion
-   included, so nothing it forked outlives it. */
-static pid_t g_forked[4];
-
-static void forget_forked(pid_t pid)
-{
-    for (int i = 0; i < 4; i++)
-        if (g_forked[i] == pid)
-            g_forked[i] = 0;
-}
-
-static void remember_forked(pid_t pid)
-{
-    for (int i = 0; i < 4; i++)
-        if (!g_forked[i]) {
-            g_forked[i] = pid;
-            return;
-        }
-    fail_msg("too many processes to remember");
-}
-
-static int kill_forked(void **state)
-{
-    for (int i = 0; i < 4; i++) {
-        if (!g_forked[i])
-            continue;
-        kill(g_forked[i], SIGKILL);
-        waitpid(g_forked[i] < 0 ? -g_forked[i] : g_forked[i], NULL, 0);
-        g_forked[i] = 0;
-    }
-    return 0;
-}
-
-static const char *volatile g_bound_what;
-
-/* SIGALRM: a bounded wait ran out. Says what was waited for, kills what
-   the test started and fails the whole run at once (the pool's processes
-   die with us). */
-static void on_bound(int sig)
-{
-    static const char pre[] = "\ntest_faults: gave up waiting for ";
-    const char *what = g_bound_what ? g_bound_what : "?";
-    if (write(2, pre, sizeof(pre) - 1) < 0 ||
-        write(2, what, strlen(what)) < 0 || write(2, "\n", 1) < 0) {
-    }
-    for (int i = 0; i < 4; i++)
-        if (g_forked[i])
-            kill(g_forked[i], SIGKILL);
-    _exit(1);
-}
-
-/* Bounds a blocking step (a call into the pool) to seconds, well below
-   ctest's timeout: past it the run fails with a message naming what. */
-static void bound(unsigned seconds, const char *what)
-{
-    g_bound_what = what;
-    signal(SIGALRM, on_bound);
-    alarm(seconds);
-}
-
-static void unbound(void)
-{
-    alarm(0);
-    g_bound_what = NULL;
-}
-
 /* Reads one line (without its newline) from fd into buf within seconds;
    fails the test, naming what it waited for, on timeout or end of file. */
 static void read_line_within(int fd, char *buf, size_t n, int seconds,
@@ -511,7 +452,7 @@ static int wait_exit_within(pid_t pid, int seconds, const char *what)
 enum { SPAWN_OWN_GROUP = 1, SPAWN_CLOSED_STD = 2 };
 
 /* Starts this test program again as a child in mode, its stdout a pipe
-   whose read end goes to *out, and remembers it for kill_forked. Flags:
+   whose read end goes to *out, and remembers it for tu_forked_kill_all. Flags:
    SPAWN_OWN_GROUP, a process group of its own; SPAWN_CLOSED_STD, fds 0-2
    closed and the pipe on fd 3 instead. Returns its pid. */
 static pid_t spawn_child(const char *mode, int flags, int *out)
@@ -542,7 +483,7 @@ static pid_t spawn_child(const char *mode, int flags, int *out)
         close(fds[0]);
         fail_msg("posix_spawn %s: %s", mode, strerror(rc));
     }
-    remember_forked(own_group ? -child : child);
+    tu_forked_add(own_group ? -child : child);
     *out = fds[0];
     return child;
 }
@@ -558,7 +499,7 @@ static void child_report(const char *mode, int flags, const char *what,
     read_line_within(fd, line, n, 30, what);
     close(fd);
     int st = wait_exit_within(child, 10, "the child coordinator");
-    forget_forked(flags & SPAWN_OWN_GROUP ? -child : child);
+    tu_forked_forget(flags & SPAWN_OWN_GROUP ? -child : child);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
@@ -640,8 +581,10 @@ static void imap_reruns_keep_their_input(void **state)
     f.got = calloc(f.n, 1);
     snprintf(f.marker, sizeof(f.marker), "%s/echo", tmpdir);
     mp_pool *p = pool(2, 16, 0, 0);
+    tu_bound(30, "the imap whose input 50 kills its worker once");
     assert_int_equal(mp_pool_imap(p, echo_kill_once, echo_next, echo_result,
                                   &f), 0);
+    tu_unbound();
     for (size_t i = 0; i < f.n; i++)
         assert_true(f.got[i]);
     assert_int_equal(f.bad, 0);
@@ -736,7 +679,7 @@ static void coordinator_sigkill_leaves_nothing(void **state)
     assert_int_equal(count_entries(pools), 1); /* its mpool-XXXXXX */
     kill(child, SIGKILL);
     wait_exit_within(child, 10, "the SIGKILLed child coordinator");
-    forget_forked(child);
+    tu_forked_forget(child);
     assert_int_equal(tu_wait_gone(pids, 4, 2), 0); /* within 2 s */
     /* the pool forkserver removed the endpoint directory before it left */
     assert_int_equal(count_entries(pools), 0);
@@ -837,7 +780,7 @@ static void group_signals_leave_workers_alone(void **state)
     while (line[0] == 'S');
     close(fd);
     int st = wait_exit_within(child, 10, "the child coordinator");
-    forget_forked(-child);
+    tu_forked_forget(-child);
     kill(-child, SIGKILL); /* its main forkserver, if still there */
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     int rc, ok, canceled, eworker, other, alive, died, left;
@@ -910,16 +853,16 @@ static void pool_forkserver_death_is_survived(void **state)
     mp_buf *in = bufs_of(jobs, N);
     mp_result *out = calloc(N, sizeof(*out));
     mp_pool *p = pool(2, 16, 0, 0);
-    bound(60, "mp_pool_map while the pool forkserver is killed");
+    tu_bound(60, "mp_pool_map while the pool forkserver is killed");
     assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
     check_values(out, N, SIZE_MAX);
     mp_pool_stats st;
     mp_pool_get_stats(p, &st);
     assert_int_equal(st.workers_died, 2);
     assert_int_equal(st.workers_started, 4);
-    bound(60, "the mp_pool_map after the forkserver was replaced");
+    tu_bound(60, "the mp_pool_map after the forkserver was replaced");
     assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
-    unbound();
+    tu_unbound();
     check_values(out, N, SIZE_MAX);
     mp_pool_destroy(p);
     free(jobs), free(in), free(out);
@@ -952,9 +895,9 @@ static void failed_respawns_end_the_call(void **state)
     snprintf(jobs[0].marker, sizeof(jobs[0].marker), "%s", pools);
     mp_buf *in = bufs_of(jobs, N);
     mp_result *out = calloc(N, sizeof(*out));
-    bound(30, "mp_pool_map while no worker can be started");
+    tu_bound(30, "mp_pool_map while no worker can be started");
     assert_int_equal(mp_pool_map(p, chaos, in, N, out), MP_EWORKER);
-    unbound();
+    tu_unbound();
     assert_int_equal(out[0].status, MP_EABORTED);
     for (int i = 0; i < N; i++) {
         assert_true(out[i].status == 0 || out[i].status == MP_EABORTED);
@@ -964,9 +907,9 @@ static void failed_respawns_end_the_call(void **state)
     mp_pool_get_stats(p, &st);
     assert_int_equal(st.workers_started, 1); /* no respawn got a process */
     assert_int_equal(rename(hidden, dir), 0);
-    bound(30, "mp_pool_map after the directory came back");
+    tu_bound(30, "mp_pool_map after the directory came back");
     assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
-    unbound();
+    tu_unbound();
     check_values(out, N, SIZE_MAX);
     mp_pool_destroy(p);
     rmdir(pools);
@@ -1151,28 +1094,25 @@ int main(int argc, char **argv)
     setrlimit(RLIMIT_CORE, &nocore); /* the crashes below are on purpose */
     mp_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sigkill_mid_map_loses_nothing),
-        cmocka_unit_test(poison_task_fails_alone),
-        cmocka_unit_test(exit_in_a_task_is_survived),
-        cmocka_unit_test(await_timeout_wakes_the_task),
-        cmocka_unit_test(deadlines_hold_without_timer_create),
-        cmocka_unit_test(cpu_spin_gets_its_worker_replaced),
-        cmocka_unit_test(blocking_syscall_gets_its_worker_replaced),
-        cmocka_unit_test(recycling_every_100_tasks),
-        cmocka_unit_test(imap_reruns_keep_their_input),
-        cmocka_unit_test(destroy_with_work_in_flight),
-        cmocka_unit_test_teardown(coordinator_sigkill_leaves_nothing,
-                                  kill_forked),
-        cmocka_unit_test(cancel_from_a_signal_handler),
-        cmocka_unit_test_teardown(group_signals_leave_workers_alone,
-                                  kill_forked),
-        cmocka_unit_test_teardown(closed_std_fds_stay_free, kill_forked),
-        cmocka_unit_test(pool_forkserver_death_is_survived),
-        cmocka_unit_test(failed_respawns_end_the_call),
-        cmocka_unit_test_teardown(forkserver_gone_for_good_fails_fast,
-                                  kill_forked),
-        cmocka_unit_test(workers_that_cannot_start_back_off),
-        cmocka_unit_test(idle_pool_uses_no_cpu),
+        TU_BOUNDED(sigkill_mid_map_loses_nothing, 60),
+        TU_BOUNDED(poison_task_fails_alone, 60),
+        TU_BOUNDED(exit_in_a_task_is_survived, 60),
+        TU_BOUNDED(await_timeout_wakes_the_task, 60),
+        TU_BOUNDED(deadlines_hold_without_timer_create, 60),
+        TU_BOUNDED(cpu_spin_gets_its_worker_replaced, 60),
+        TU_BOUNDED(blocking_syscall_gets_its_worker_replaced, 60),
+        TU_BOUNDED(recycling_every_100_tasks, 60),
+        TU_BOUNDED(imap_reruns_keep_their_input, 60),
+        TU_BOUNDED(destroy_with_work_in_flight, 60),
+        TU_BOUNDED(coordinator_sigkill_leaves_nothing, 60),
+        TU_BOUNDED(cancel_from_a_signal_handler, 60),
+        TU_BOUNDED(group_signals_leave_workers_alone, 60),
+        TU_BOUNDED(closed_std_fds_stay_free, 60),
+        TU_BOUNDED(pool_forkserver_death_is_survived, 60),
+        TU_BOUNDED(failed_respawns_end_the_call, 60),
+        TU_BOUNDED(forkserver_gone_for_good_fails_fast, 60),
+        TU_BOUNDED(workers_that_cannot_start_back_off, 60),
+        TU_BOUNDED(idle_pool_uses_no_cpu, 60),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -595,7 +595,9 @@ static void test_task_timeout(void **state)
     mp_result r;
     seen o;
 
+    tu_bound(10, "the 400 ms task deadline to end a transfer to /hang");
     assert_int_equal(mp_pool_apply(p, http_task, &s, sizeof s, &r), 0);
+    tu_unbound();
     assert_int_equal(r.status, MP_ETIMEDOUT);
     if (r.len == sizeof o) {
         memcpy(&o, r.data, sizeof o);
@@ -641,7 +643,9 @@ static void test_worker_killed(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(s.marker, sizeof s.marker, "%s/marker", dir);
     snprintf(s.kill_url, sizeof s.kill_url, "%s/hang", g_ts.base);
+    tu_bound(20, "the re-run of a task whose worker was killed mid-transfer");
     assert_int_equal(mp_pool_apply(p, kill_task, &s, sizeof s, &r), 0);
+    tu_unbound();
     if (r.status != 0)
         fail_msg("%s: %s", mp_err_name(r.status), r.error ? r.error : "");
     mp_result_clear(&r);
@@ -806,16 +810,16 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_outside_worker),
-        cmocka_unit_test(test_endpoints),
-        cmocka_unit_test(test_body_path),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_task_timeout),
-        cmocka_unit_test(test_keepalive_limits),
-        cmocka_unit_test(test_keepalive_many),
-        cmocka_unit_test(test_cancel_in_transfer),
-        cmocka_unit_test(test_worker_killed),
-        cmocka_unit_test(test_https),
+        TU_BOUNDED(test_outside_worker, 60),
+        TU_BOUNDED(test_endpoints, 60),
+        TU_BOUNDED(test_body_path, 60),
+        TU_BOUNDED(test_errors, 60),
+        TU_BOUNDED(test_task_timeout, 60),
+        TU_BOUNDED(test_keepalive_limits, 60),
+        TU_BOUNDED(test_keepalive_many, 60),
+        TU_BOUNDED(test_cancel_in_transfer, 60),
+        TU_BOUNDED(test_worker_killed, 60),
+        TU_BOUNDED(test_https, 60),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,7 +6,6 @@
  * own that fails with a message.
  */
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,28 +18,9 @@
 #include <cmocka.h>
 
 #include "mpool.h"
+#include "testutil.h"
 
 #define DEFAULT_MAX_MAP_COUNT 65530 /* Linux's default vm.max_map_count */
-
-static const char *volatile g_bound_what;
-
-static void on_bound(int sig)
-{
-    static const char pre[] = "\ntest_limits: gave up waiting for ";
-    const char *what = g_bound_what ? g_bound_what : "?";
-    if (write(2, pre, sizeof(pre) - 1) < 0 ||
-        write(2, what, strlen(what)) < 0 || write(2, "\n", 1) < 0) {
-    }
-    _exit(1); /* the pool's processes die with us */
-}
-
-/* Bounds the next blocking step to seconds, well below ctest's timeout. */
-static void bound(unsigned seconds, const char *what)
-{
-    g_bound_what = what;
-    signal(SIGALRM, on_bound);
-    alarm(seconds);
-}
 
 /* Expects opts refused with err by both mp_pool_options_check and
    mp_pool_create, each naming `names` in its message. */
@@ -140,9 +120,9 @@ static void max_concurrency_in_one_worker(void **state)
     assert_int_equal(mp_pool_create(&p, &o), 0);
     mp_buf *in = calloc(N, sizeof(*in));
     mp_result *out = calloc(N, sizeof(*out));
-    bound(100, "20000 tasks waiting together in one worker");
+    tu_bound(100, "20000 tasks waiting together in one worker");
     assert_int_equal(mp_pool_map(p, crowd, in, N, out), 0);
-    alarm(0);
+    tu_unbound();
     int peak = 0, maps = 0;
     for (int i = 0; i < N; i++) {
         if (out[i].status != 0)
@@ -192,16 +172,16 @@ static void max_workers_in_one_pool(void **state)
     mp_pool *p = NULL;
     mp_pool_options o = {.workers = MP_MAX_WORKERS, .concurrency = 1,
                          .prefetch = 1, .stack_size = 16384};
-    bound(100, "a pool of MP_MAX_WORKERS workers to start");
+    tu_bound(100, "a pool of MP_MAX_WORKERS workers to start");
     int rc = mp_pool_create(&p, &o);
     if (rc < 0)
         fail_msg("mp_pool_create: %s (%s)", mp_err_name(rc),
                  mp_last_error() ? mp_last_error() : "");
     mp_buf *in = calloc(N, sizeof(*in));
     mp_result *out = calloc(N, sizeof(*out));
-    bound(100, "a map over MP_MAX_WORKERS workers");
+    tu_bound(100, "a map over MP_MAX_WORKERS workers");
     assert_int_equal(mp_pool_map(p, whoami, in, N, out), 0);
-    alarm(0);
+    tu_unbound();
     static char used[MP_MAX_WORKERS];
     for (int i = 0; i < N; i++) {
         assert_int_equal(out[i].status, 0);
@@ -223,9 +203,9 @@ int main(void)
 {
     mp_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(each_limit_is_refused_by_name),
-        cmocka_unit_test(max_concurrency_in_one_worker),
-        cmocka_unit_test(max_workers_in_one_pool),
+        TU_BOUNDED(each_limit_is_refused_by_name, 200),
+        TU_BOUNDED(max_concurrency_in_one_worker, 200),
+        TU_BOUNDED(max_workers_in_one_pool, 200),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "mpool.h"
+#include "testutil.h"
 
 /* ---- tasks (they run in workers) ---- */
 
@@ -411,17 +412,17 @@ int main(void)
 {
     mp_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(map_keeps_order_of_100k),
-        cmocka_unit_test(imap_million_in_bounded_memory),
-        cmocka_unit_test(tasks_run_concurrently_inside_workers),
-        cmocka_unit_test(init_runs_in_every_worker),
-        cmocka_unit_test(init_failure_is_reported),
-        cmocka_unit_test(init_failure_carries_its_message),
-        cmocka_unit_test(two_pools_at_once_and_in_turn),
-        cmocka_unit_test(failures_are_per_task),
-        cmocka_unit_test(gather_and_wait_fd),
-        cmocka_unit_test(worker_cpu_is_accounted),
-        cmocka_unit_test(bad_arguments),
+        TU_BOUNDED(map_keeps_order_of_100k, 120),
+        TU_BOUNDED(imap_million_in_bounded_memory, 120),
+        TU_BOUNDED(tasks_run_concurrently_inside_workers, 120),
+        TU_BOUNDED(init_runs_in_every_worker, 120),
+        TU_BOUNDED(init_failure_is_reported, 120),
+        TU_BOUNDED(init_failure_carries_its_message, 120),
+        TU_BOUNDED(two_pools_at_once_and_in_turn, 120),
+        TU_BOUNDED(failures_are_per_task, 120),
+        TU_BOUNDED(gather_and_wait_fd, 120),
+        TU_BOUNDED(worker_cpu_is_accounted, 120),
+        TU_BOUNDED(bad_arguments, 120),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -191,15 +191,6 @@ static void *killer(void *arg)
     return NULL;
 }
 
-static void on_bound(int sig)
-{
-    static const char msg[] = "\ntest_soak: the imap of 200000 tasks under "
-                              "kills did not end within its bound\n";
-    if (write(2, msg, sizeof(msg) - 1) < 0) {
-    }
-    _exit(1);
-}
-
 static void imap_under_kills_loses_nothing(void **state)
 {
     plan pl = {.fs_kill = (int)(next_rand() % WORKER_KILLS)};
@@ -212,11 +203,10 @@ static void imap_under_kills_loses_nothing(void **state)
     assert_int_equal(mp_pool_create(&p, &o), 0);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, killer, &pl), 0);
-    signal(SIGALRM, on_bound);
-    alarm(BOUND_S);
+    tu_bound(BOUND_S, "the imap of 200,000 tasks under kills to end");
     src s = {0};
     int rc = mp_pool_imap(p, soak_task, soak_next, soak_result, &s);
-    alarm(0);
+    tu_unbound();
     atomic_store(&stop_killer, 1);
     pthread_join(th, NULL);
     mp_pool_stats st;

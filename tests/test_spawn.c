@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "mpool.h"
+#include "testutil.h"
 
 /* ---- tasks (they run in workers) ---- */
 
@@ -328,12 +329,12 @@ int main(void)
 {
     mp_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(join_returns_each_result),
-        cmocka_unit_test(join_timeout_cancels_the_child),
-        cmocka_unit_test(parent_returning_first_cancels_children),
-        cmocka_unit_test(parent_deadline_reaches_children),
-        cmocka_unit_test(children_nest),
-        cmocka_unit_test(gather_still_works),
+        TU_BOUNDED(join_returns_each_result, 30),
+        TU_BOUNDED(join_timeout_cancels_the_child, 30),
+        TU_BOUNDED(parent_returning_first_cancels_children, 30),
+        TU_BOUNDED(parent_deadline_reaches_children, 30),
+        TU_BOUNDED(children_nest, 30),
+        TU_BOUNDED(gather_still_works, 30),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

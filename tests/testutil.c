@@ -685,3 +685,124 @@ int tu_wait_gone(const pid_t *pids, int n, int seconds)
     }
     return left;
 }
+
+/* ---- bounds on waits ---------------------------------------------------- */
+
+static const char *volatile bound_what;
+static volatile unsigned bound_secs;
+static const char *test_what;   /* the test's own bound, if any */
+static time_t test_deadline;    /* CLOCK_MONOTONIC seconds */
+static unsigned test_secs;
+
+static volatile pid_t forked[8];
+
+void tu_forked_add(pid_t pid)
+{
+    for (int i = 0; i < 8; i++)
+        if (!forked[i]) {
+            forked[i] = pid;
+            return;
+        }
+    fprintf(stderr, "testutil: more than 8 processes to remember\n");
+    abort();
+}
+
+void tu_forked_forget(pid_t pid)
+{
+    for (int i = 0; i < 8; i++)
+        if (forked[i] == pid)
+            forked[i] = 0;
+}
+
+int tu_forked_kill_all(void **state)
+{
+    for (int i = 0; i < 8; i++) {
+        pid_t pid = forked[i];
+        if (!pid)
+            continue;
+        kill(pid, SIGKILL);
+        waitpid(pid < 0 ? -pid : pid, NULL, 0);
+        forked[i] = 0;
+    }
+    return 0;
+}
+
+/* SIGALRM: a bound ran out. Async-signal-safe. */
+static void on_bound(int sig)
+{
+    for (int i = 0; i < 8; i++)
+        if (forked[i])
+            kill(forked[i], SIGKILL);
+    char num[16];
+    int n = 0;
+    unsigned v = bound_secs;
+    do
+        num[sizeof(num) - 1 - n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < 15);
+    static const char pre[] = "\ngave up waiting for ";
+    static const char mid[] = " after ";
+    static const char post[] = " s\n";
+    const char *what = bound_what ? bound_what : "?";
+    if (write(2, pre, sizeof(pre) - 1) < 0 ||
+        write(2, what, strlen(what)) < 0 ||
+        write(2, mid, sizeof(mid) - 1) < 0 ||
+        write(2, num + sizeof(num) - n, (size_t)n) < 0 ||
+        write(2, post, sizeof(post) - 1) < 0) {
+    }
+    _exit(1);
+}
+
+static time_t now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+void tu_bound(unsigned seconds, const char *what)
+{
+    struct sigaction sa = {.sa_handler = on_bound};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    if (test_what && test_deadline - now_s() < (time_t)seconds) {
+        /* the test's own bound comes first */
+        time_t left = test_deadline - now_s();
+        seconds = left > 0 ? (unsigned)left : 1;
+        what = test_what;
+        bound_secs = test_secs;
+    } else {
+        bound_secs = seconds;
+    }
+    bound_what = what;
+    alarm(seconds);
+}
+
+void tu_unbound(void)
+{
+    alarm(0);
+    bound_what = NULL;
+    if (test_what) {
+        time_t left = test_deadline - now_s();
+        bound_what = test_what;
+        bound_secs = test_secs;
+        alarm(left > 0 ? (unsigned)left : 1);
+    }
+}
+
+int tu_bound_setup(void **state)
+{
+    const tu_bound_spec *b = *state;
+    test_what = NULL;
+    tu_bound(b->seconds, b->what);
+    test_what = b->what;
+    test_secs = b->seconds;
+    test_deadline = now_s() + (time_t)b->seconds;
+    return 0;
+}
+
+int tu_bound_teardown(void **state)
+{
+    test_what = NULL;
+    tu_unbound();
+    return tu_forked_kill_all(state);
+}

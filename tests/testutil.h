@@ -74,6 +74,38 @@ char *tu_tmpdir(void);
  * function returns 0, or -1 if something could not be removed. */
 int tu_rm_rf(const char *dir);
 
+/* Bounds on waits, so that a bug shows as a fast failure that says what
+ * was waited for, not as a hang until ctest's timeout. Past a bound the
+ * process writes "gave up waiting for WHAT after N s" to stderr and exits
+ * 1 at once (a pool's processes die with it; tu_ts servers and nginx stop
+ * by themselves).
+ *
+ * tu_bound arms a bound of seconds for the next blocking step; tu_unbound
+ * ends it and re-arms the test's own bound (if any) for the time it has
+ * left. what must stay valid while armed (a string literal). */
+void tu_bound(unsigned seconds, const char *what);
+void tu_unbound(void);
+
+/* Processes a test started (negative: a process group), SIGKILLed when a
+ * bound runs out and by tu_forked_kill_all (e.g. a cmocka teardown), so
+ * nothing a test forked outlives it on any way out. Up to 8 at once. */
+void tu_forked_add(pid_t pid);
+void tu_forked_forget(pid_t pid);
+int tu_forked_kill_all(void **state); /* a cmocka teardown; returns 0 */
+
+/* A whole cmocka test under one bound: TU_BOUNDED(fn, seconds) in the
+ * test list instead of cmocka_unit_test(fn). Its teardown also kills what
+ * the test left in tu_forked_add's list. */
+typedef struct tu_bound_spec {
+    const char *what;
+    unsigned seconds;
+} tu_bound_spec;
+int tu_bound_setup(void **state);
+int tu_bound_teardown(void **state);
+#define TU_BOUNDED(fn, s)                                                  \
+    {#fn, fn, tu_bound_setup, tu_bound_teardown,                           \
+     (void *)&(const tu_bound_spec){"test " #fn " to finish", (s)}}
+
 /* The function returns the parent of pid from /proc, or 0 if it cannot be
  * read. */
 pid_t tu_parent_of(pid_t pid);
