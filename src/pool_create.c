@@ -37,6 +37,8 @@ static int make_dir(mp_pool *p)
     return mkdtemp(p->dir) ? 0 : MP_ESYS;
 }
 
+/* Workers were not all READY within MP_CREATE_TIMEOUT_S (arg: the pool):
+   creation fails with MP_ETIMEDOUT. */
 static void on_create_timeout(int fd, short what, void *arg)
 {
     mp_pool *p = arg;

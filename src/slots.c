@@ -65,6 +65,8 @@ static void drop_forkserver(mp__slots *S)
     S->fs_fd = -1;
 }
 
+/* The forkserver channel has room again (arg: the slots): sends what
+   waits in the outbox. */
 static void on_fs_writable(int fd, short what, void *arg);
 
 int mp__slots_new_forkserver(mp__slots *S)
@@ -110,6 +112,8 @@ static void flush_outbox(mp__slots *S)
     event_del(S->fs_wev);
 }
 
+/* The forkserver channel has room again (arg: the slots): sends what
+   waits in the outbox. */
 static void on_fs_writable(int fd, short what, void *arg)
 {
     flush_outbox(arg);
