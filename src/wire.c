@@ -71,7 +71,8 @@ int mp__msg_put_task(mp__msg *m, uint32_t id, const void *data, uint32_t len)
 int mp__msg_put_result(mp__msg *m, uint32_t id, int32_t status,
                        const void *data, uint32_t len, const char *err)
 {
-    uint32_t errlen = err ? (uint32_t)strlen(err) + 1 : 0;
+    /* a message is cut to MP_MAX_ERROR with its NUL */
+    uint32_t errlen = err ? (uint32_t)strnlen(err, MP_MAX_ERROR - 1) + 1 : 0;
     char *at = mp__msg_reserve(m, sizeof(mp__result_rec) + len + errlen);
     if (!at)
         return MP_ENOMEM;
@@ -80,8 +81,10 @@ int mp__msg_put_result(mp__msg *m, uint32_t id, int32_t status,
     memcpy(at, &rec, sizeof(rec));
     if (len)
         memcpy(at + sizeof(rec), data, len);
-    if (errlen)
-        memcpy(at + sizeof(rec) + len, err, errlen);
+    if (errlen) {
+        memcpy(at + sizeof(rec) + len, err, errlen - 1);
+        at[sizeof(rec) + len + errlen - 1] = '\0';
+    }
     m->count++;
     return 0;
 }

@@ -140,7 +140,8 @@ void *mp__msg_reserve(mp__msg *m, size_t n);
 /* Appends one task record. Returns 0 or MP_ENOMEM. */
 int mp__msg_put_task(mp__msg *m, uint32_t id, const void *data,
                      uint32_t len);
-/* Appends one result record. Returns 0 or MP_ENOMEM. */
+/* Appends one result record; a message longer than MP_MAX_ERROR - 1 bytes
+   is cut. Returns 0 or MP_ENOMEM. */
 int mp__msg_put_result(mp__msg *m, uint32_t id, int32_t status,
                        const void *data, uint32_t len, const char *err);
 /* Sends m (blocking only if block is set, up to the socket's NN_SNDTIMEO).

@@ -115,17 +115,11 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
    priority). A batch never grows past MP_FLUSH_BYTES plus one record:
    when it is full and the previous one still waits for the socket, the
    worker waits for the socket (the coordinator drains all the time), so
-   memory and message sizes stay bounded (MP_MAX_MSG). A message longer
-   than MP_MAX_ERROR is cut. */
+   memory and message sizes stay bounded (MP_MAX_MSG; mp__msg_put_result
+   cuts a message at MP_MAX_ERROR). */
 static void emit(uint32_t id, int status, const void *data, size_t len,
                  const char *err)
 {
-    char cut[MP_MAX_ERROR];
-    if (err && strnlen(err, MP_MAX_ERROR) == MP_MAX_ERROR) {
-        memcpy(cut, err, MP_MAX_ERROR - 1);
-        cut[MP_MAX_ERROR - 1] = '\0';
-        err = cut;
-    }
     if (W.out.buf && W.out.len >= MP_FLUSH_BYTES) {
         if (mp__chan_flush(&W.ch, 1) < 0)
             _exit(1);
