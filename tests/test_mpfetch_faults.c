@@ -518,6 +518,66 @@ static void test_output_is_input(void **state)
 }
 
 /*
+ * Starts argv with stdin the read end of a pipe holding text and stdout
+ * its write end (out_too), or /dev/null; stderr to g.err. The test keeps
+ * no end of the pipe, so a run that does not write into its own input
+ * sees EOF after text. Returns as e2e_wait (15 s bound: a run reading
+ * back its records never ends).
+ */
+static int run_pipe_io(char *const argv[], const char *text, int out_too)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    size_t len = strlen(text);
+    assert_true(write(fds[1], text, len) == (ssize_t)len);
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
+    if (out_too)
+        posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    else
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, g.err,
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[0]);
+    close(fds[1]);
+    assert_int_equal(rc, 0);
+    return e2e_wait(pid, 15);
+}
+
+/*
+ * Issue #9.8, through a pipe: "cat urls | mpfetch -o /dev/stdin -" opens
+ * the write end of the pipe mpfetch reads, and stdout being that same pipe
+ * does too: every record was read back as a request and fetched again,
+ * without end. Both are refused with exit 2.
+ */
+static void test_output_is_input_pipe(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    char text[600];
+    snprintf(text, sizeof(text), "%s/ok?1\n%s/ok?2\n", g.ts.base,
+             g.ts.base);
+    char *via_path[] = {(char *)g.bin, "-q", "-o", "/dev/stdin", "-", NULL};
+    int st = run_pipe_io(via_path, text, 0);
+    if (st != 2)
+        show_err();
+    assert_int_equal(st, 2);
+    assert_err_has("is the input");
+    char *via_stdout[] = {(char *)g.bin, "-q", "-", NULL};
+    st = run_pipe_io(via_stdout, text, 1);
+    if (st != 2)
+        show_err();
+    assert_int_equal(st, 2);
+    assert_err_has("is the input");
+}
+
+/*
  * Issue #9.9: closed standard descriptors. "mpfetch - <&-" ends at once
  * with exit 2 (it used to hang reading the forkserver's socket, which took
  * fd 0); "mpfetch FILE >&-" with exit 2 (it used to write every record
@@ -554,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_body_dir_planted_symlink),
         cmocka_unit_test(test_resume_line_beyond_input),
         cmocka_unit_test(test_output_is_input),
+        cmocka_unit_test(test_output_is_input_pipe),
         cmocka_unit_test(test_closed_std_fds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

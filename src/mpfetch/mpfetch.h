@@ -257,8 +257,8 @@ unsigned mpf_std_fds_fix(void);
    closed stdout (closed: mpf_std_fds_fix's mask). Returns 0, or
    MPF_EXIT_USAGE after saying why. */
 int mpf_check_std_fds(const mpf_config *cfg, unsigned closed);
-/* Refuses an output (-o FILE, or stdout) that is the input file open on
-   in_fd (same device and inode; regular files only). Call it before the
+/* Refuses an output (-o FILE, or stdout) that is the input open on in_fd
+   (same device and inode; a regular file or a pipe). Call it before the
    output is opened. Returns 0, or MPF_EXIT_USAGE after saying why. */
 int mpf_check_not_input(const mpf_config *cfg, int in_fd);
 

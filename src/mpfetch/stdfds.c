@@ -57,23 +57,31 @@ int mpf_check_std_fds(const mpf_config *cfg, unsigned closed)
     return 0;
 }
 
-/* Refuses an output that is the regular input file open on in_fd (same
-   device and inode). Returns 0, or MPF_EXIT_USAGE after saying why. */
+/* Refuses an output that is the input open on in_fd (same device and
+   inode): a regular file, or a pipe (a FIFO, or "-o /dev/stdin" on a
+   pipe), whose records would be read back as requests without end. A
+   terminal or a socket may well be both. Returns 0, or MPF_EXIT_USAGE
+   after saying why. */
 int mpf_check_not_input(const mpf_config *cfg, int in_fd)
 {
     struct stat in, out;
-    if (fstat(in_fd, &in) != 0 || !S_ISREG(in.st_mode))
-        return 0; /* a pipe or terminal may well be both */
+    if (fstat(in_fd, &in) != 0 ||
+        !(S_ISREG(in.st_mode) || S_ISFIFO(in.st_mode)))
+        return 0;
     if (cfg->output ? stat(cfg->output, &out) != 0 : fstat(1, &out) != 0)
         return 0; /* not there yet: not the input */
     if (in.st_dev != out.st_dev || in.st_ino != out.st_ino)
         return 0;
-    fprintf(stderr, "mpfetch: the output %s is the input file %s; the "
-                    "records would %s the URLs. Write them to another "
-                    "file\n",
+    const char *harm = S_ISFIFO(in.st_mode) ? "be read back as requests "
+                                              "without end"
+                       : cfg->output && !cfg->resume ? "destroy the URLs"
+                                                     : "mix with the URLs";
+    fprintf(stderr, "mpfetch: the output %s is the input %s %s; the "
+                    "records would %s. Write them to another file\n",
             cfg->output ? cfg->output : "(stdout)",
+            S_ISFIFO(in.st_mode) ? "pipe" : "file",
             cfg->input && strcmp(cfg->input, "-") != 0 ? cfg->input
                                                         : "(stdin)",
-            cfg->output && !cfg->resume ? "destroy" : "mix with");
+            harm);
     return MPF_EXIT_USAGE;
 }
