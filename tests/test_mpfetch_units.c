@@ -348,6 +348,19 @@ static void test_resume_load(void **state)
         {"{ \"ok\":1, \"line\": 4 }\nnot json\n{\"line\":-1}\n", 10, 1, 0, 0,
          0, {4}},
         {"{\"line\":99999999999999999999}\n", UINT64_MAX, 0, 0, 0, 0, {0}},
+        /* not whole objects: a record cut short, then one torn and
+           continued by the next (files joined after a crash), one closed
+           twice, a string never closed; none counts as done */
+        {"{\"line\":30,\"ok\":true\n{\"line\":2}\n", UINT64_MAX, 1, 0, 0, 0,
+         {2}},
+        {"{\"line\":30,\"ok\":tr{\"line\":31,\"time\":{\"total\":1}}\n",
+         UINT64_MAX, 0, 0, 0, 0, {0}},
+        {"{\"line\":9}}\n{\"line\":10,\"u\":\"\\\"}\n", UINT64_MAX, 0, 0, 0,
+         0, {0}},
+        /* whole ones: brackets and escapes inside strings, blanks after */
+        {"{\"line\":7,\"u\":\"a}b\\\"[\",\"id\":[1,{\"y\":\"}\"}]} \r\n"
+         "{\"line\":8,\"u\":\"\\\\\"}\n",
+         UINT64_MAX, 2, 0, 0, 0, {7, 8}},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t n = strlen(cases[i].out), left;

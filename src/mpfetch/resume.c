@@ -107,9 +107,61 @@ void mpf_lineset_free(mpf_lineset *s)
 }
 
 /*
+ * Returns 1 if the n bytes at s are one whole JSON object as far as its
+ * brackets and strings go: every '{' and '[' outside strings closed in
+ * order, strings closed, nothing but blanks after the last '}'. It reads
+ * no token in between, but is enough to tell a record from one torn and
+ * then continued on the same line (files joined with cat after a crash:
+ * {"line":30,"ok":tr{"line":31,...}}), which must not count as done.
+ * One pass that stops only at the six bytes that matter.
+ */
+static int whole_object(const char *s, size_t n)
+{
+    static const unsigned char special[256] = {
+        ['"'] = 1, ['\\'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1};
+    char open[64];
+    size_t depth = 0, i = 0;
+    int in_string = 0;
+    while (i < n && isspace((unsigned char)s[i]))
+        i++;
+    if (i == n || s[i] != '{')
+        return 0;
+    for (; i < n; i++) {
+        char c = s[i];
+        if (!special[(unsigned char)c])
+            continue;
+        if (in_string) {
+            if (c == '\\')
+                i++; /* the escaped byte, a '"' too */
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '{' || c == '[') {
+            if (depth == sizeof(open))
+                return 0;
+            open[depth++] = c == '{' ? '}' : ']';
+        } else if (c == '}' || c == ']') {
+            if (!depth || open[--depth] != c)
+                return 0;
+            if (!depth)
+                break;
+        }
+    }
+    if (depth || i >= n)
+        return 0;
+    for (i++; i < n; i++)
+        if (!isspace((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/*
  * Finds the record's "line" number. Records written by mpfetch start with
- * {"line":N, so that is read directly; anything else goes through jansson.
- * Returns the line number (>= 1), or 0 if the text has none.
+ * {"line":N, so that is read directly when the line is one whole object
+ * (whole_object, which a deeper one than it follows may fail); anything
+ * else goes through jansson. Returns the line number (>= 1), or 0 if the
+ * text has none or is not one JSON object.
  */
 static uint64_t record_line(const char *s, size_t n)
 {
@@ -126,7 +178,8 @@ static uint64_t record_line(const char *s, size_t n)
             v = v * 10 + (uint64_t)(*p++ - '0');
             digits++;
         }
-        if (digits && p < end && (*p == ',' || *p == '}' || *p == ' '))
+        if (digits && p < end && (*p == ',' || *p == '}' || *p == ' ') &&
+            whole_object(s, n))
             return v;
     }
     json_t *o = json_loadb(s, n, 0, NULL);
