@@ -26,10 +26,10 @@
 #include "mpfetch_e2e.h"
 #include "testutil.h"
 
-#define TIMEOUT_S 2          /* run A's --timeout */
-#define SPEED_TIME_S 1       /* run B's --speed-time */
+#define TIMEOUT_S 8          /* run A's --timeout: the good lines share it */
+#define SPEED_TIME_S 4       /* run B's --speed-time: the good lines too */
 #define MAX_BODY (1 << 20)   /* --max-body */
-#define MARGIN_S 3.0         /* scheduling slack on a loaded machine */
+#define MARGIN_S 10.0        /* scheduling slack on a loaded machine */
 #define MAX_ENGINES 4
 
 /* Where a row's URL points. */
@@ -48,7 +48,7 @@ typedef struct row {
     const char *words;  /* expected in error.message; NULL: anything */
 } row;
 
-/* Runs A: --timeout 2 --max-body 1M, plus -L, --compressed or --cacert (a
+/* Runs A: --timeout 8 --max-body 1M, plus -L, --compressed or --cacert (a
    certificate for another name) in the run of the rows that need it. The
    issue's table first, then the extra behaviours, then the limits from
    both sides. */
@@ -85,7 +85,7 @@ static const row rows_a[] = {
     {"/redirect/ok", NULL, PLAIN, NEEDS_L, NULL, 200, NULL},
 };
 
-/* Run B: --speed-limit 50 --speed-time 1 --body inline --max-body 1M. */
+/* Run B: --speed-limit 50 --speed-time 4 --body inline --max-body 1M. */
 static const row rows_b[] = {
     {"/trickle", NULL, PLAIN, NEEDS_NOTHING, "MP_ESLOW", 200, "slow"},
     {"/hang", NULL, PLAIN, NEEDS_NOTHING, "MP_ESLOW", 0, NULL},
