@@ -5,6 +5,7 @@
  * state changes are pool.c's.
  */
 #include <event2/event.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,25 @@ static int start_workers(mp_pool *p)
     return p->create_err;
 }
 
+/* Workers of all live pools of this process: nanomsg's 512 sockets per
+   process are shared by them (MP_MAX_WORKERS). */
+static atomic_int workers_in_use;
+
+/* Reserves n workers for a new pool. Returns 0, or MP_EINVAL with a
+   sentence in why when the pools of this process would hold more than
+   MP_MAX_WORKERS. */
+static int reserve_workers(int n, char *why, size_t why_len)
+{
+    int before = atomic_fetch_add(&workers_in_use, n);
+    if (before + n <= MP_MAX_WORKERS)
+        return 0;
+    atomic_fetch_sub(&workers_in_use, n);
+    snprintf(why, why_len, "the workers of all pools of a process must be "
+             "at most %d (MP_MAX_WORKERS); %d are in use, %d more asked for",
+             MP_MAX_WORKERS, before, n);
+    return MP_EINVAL;
+}
+
 /* Creates the pool into *out. Returns 0 or an error, with a message in
    p->create_msg when there is more to say than the code. */
 static int create(mp_pool **out, const mp_pool_options *opts, char *why,
@@ -131,17 +151,22 @@ static int create(mp_pool **out, const mp_pool_options *opts, char *why,
     mp_pool *p = calloc(1, sizeof(*p));
     if (!p)
         return MP_ENOMEM;
+    if (o.init_len && !(p->init_copy = malloc(o.init_len))) {
+        free(p);
+        return MP_ENOMEM;
+    }
+    if (o.init_len)
+        memcpy(p->init_copy, o.init_arg, o.init_len);
+    rc = reserve_workers(o.workers, why, why_len);
+    if (rc < 0) {
+        free(p->init_copy);
+        free(p);
+        return rc;
+    }
     p->o = o;
     p->cancel_fd = -1;
     p->S.fs_fd = -1;
-    p->nworkers = o.workers;
-    if (o.init_len) {
-        if (!(p->init_copy = malloc(o.init_len))) {
-            free(p);
-            return MP_ENOMEM;
-        }
-        memcpy(p->init_copy, o.init_arg, o.init_len);
-    }
+    p->nworkers = o.workers; /* reserved: mp_pool_destroy gives them back */
     p->o.init_arg = p->init_copy;
     rc = pool_setup(p);
     if (rc == 0)
@@ -171,6 +196,7 @@ void mp_pool_destroy(mp_pool *p)
 {
     if (!p)
         return;
+    atomic_fetch_sub(&workers_in_use, p->nworkers);
     mp__slots_close(&p->S);
     for (int i = 0; p->life && i < p->nworkers; i++)
         if (p->life[i].respawn)

@@ -71,6 +71,41 @@ static void each_limit_is_refused_by_name(void **state)
             MP_E2BIG, "MP_MAX_PAYLOAD");
 }
 
+/* ---- a frame bigger than the stack ------------------------------------ */
+
+/* A frame far bigger than its 16 KiB stack, written at its far end. Built
+   with -fstack-clash-protection, the frame is probed page by page and the
+   first probe past the stack hits the guard page: the worker crashes
+   instead of writing into whatever lies below (another coroutine's
+   stack). */
+static int huge_frame(mp_task *t, const void *in, size_t len)
+{
+    size_t n;
+    memcpy(&n, in, sizeof(n));
+    volatile char buf[n];
+    buf[0] = 1;
+    return mp_return(t, (const char *)&buf[0], 1);
+}
+
+static void a_frame_cannot_jump_the_guard_page(void **state)
+{
+    mp_pool *p = NULL;
+    mp_pool_options o = {.workers = 1, .concurrency = 4, .stack_size = 16384,
+                         .max_attempts = 2};
+    assert_int_equal(mp_pool_create(&p, &o), 0);
+    size_t big = 256 << 10, small = 1024;
+    mp_buf in[2] = {{&big, sizeof(big)}, {&small, sizeof(small)}};
+    mp_result out[2];
+    tu_bound(30, "a map with a frame larger than its stack");
+    assert_int_equal(mp_pool_map(p, huge_frame, in, 2, out), 0);
+    tu_unbound();
+    assert_int_equal(out[0].status, MP_EWORKER); /* it hit the guard */
+    assert_int_equal(out[1].status, 0);          /* a small frame is fine */
+    mp_result_clear(&out[0]);
+    mp_result_clear(&out[1]);
+    mp_pool_destroy(p);
+}
+
 /* ---- MP_MAX_CONCURRENCY coroutines in one worker ---------------------- */
 
 static int gate = -1;    /* per worker: an eventfd, set by the last task */
@@ -177,6 +212,11 @@ static void max_workers_in_one_pool(void **state)
     if (rc < 0)
         fail_msg("mp_pool_create: %s (%s)", mp_err_name(rc),
                  mp_last_error() ? mp_last_error() : "");
+    /* the pools of a process share the limit: one more is refused */
+    mp_pool *q = NULL;
+    assert_int_equal(mp_pool_create(&q, &(mp_pool_options){.workers = 1}),
+                     MP_EINVAL);
+    assert_non_null(strstr(mp_last_error(), "MP_MAX_WORKERS"));
     mp_buf *in = calloc(N, sizeof(*in));
     mp_result *out = calloc(N, sizeof(*out));
     tu_bound(100, "a map over MP_MAX_WORKERS workers");
@@ -204,6 +244,7 @@ int main(void)
     mp_init();
     const struct CMUnitTest tests[] = {
         TU_BOUNDED(each_limit_is_refused_by_name, 200),
+        TU_BOUNDED(a_frame_cannot_jump_the_guard_page, 60),
         TU_BOUNDED(max_concurrency_in_one_worker, 200),
         TU_BOUNDED(max_workers_in_one_pool, 200),
     };
