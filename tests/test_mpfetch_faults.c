@@ -518,6 +518,27 @@ static void test_output_is_input(void **state)
 }
 
 /*
+ * A full disk: records that cannot be written end the run with exit 1 and
+ * a sentence naming the output and the cause, never a hang or a silent 0
+ * (the lines without a record are what --resume runs later). Both for -o
+ * and for stdout, on /dev/full, where every write fails with ENOSPC.
+ */
+static void test_full_disk(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    write_urls(50, "/ok?%u");
+    char *to_file[] = {(char *)g.bin, "-q", "-o", "/dev/full", g.in, NULL};
+    char *to_stdout[] = {(char *)g.bin, "-q", g.in, NULL};
+
+    assert_int_equal(run_io(to_file, "/dev/null", "/dev/null", O_WRONLY), 1);
+    assert_err_has("could not write /dev/full: No space left on device");
+    assert_int_equal(run_io(to_stdout, "/dev/null", "/dev/full", O_WRONLY),
+                     1);
+    assert_err_has("could not write stdout: No space left on device");
+}
+
+/*
  * Starts argv with stdin the read end of a pipe holding text and stdout
  * its write end (out_too), or /dev/null; stderr to g.err. The test keeps
  * no end of the pipe, so a run that does not write into its own input
@@ -616,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_output_is_input),
         cmocka_unit_test(test_output_is_input_pipe),
         cmocka_unit_test(test_closed_std_fds),
+        cmocka_unit_test(test_full_disk),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
