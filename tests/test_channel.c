@@ -139,8 +139,9 @@ static void failed_send_requeues_its_tasks(void **state)
         mp_pool_get_stats(p, &st);
         assert_int_equal(st.sends_failed, 1);
         assert_int_equal(st.tasks_done, 300);
-        assert_true(st.workers_started >= 3); /* its worker replaced */
-        map_echo(p, 50); /* and the pool goes on */
+        map_echo(p, 50); /* and the pool goes on (its worker is replaced
+                            when its exit is read: not asserted, since
+                            that may come after the call) */
         mp_pool_destroy(p);
     }
 }
