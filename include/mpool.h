@@ -91,7 +91,8 @@ extern "C" {
     XX(EURL, -4013, "malformed or unsupported URL")                         \
     XX(EHTTP, -4014, "HTTP transfer failed")                                \
     XX(EINPUT, -4015, "malformed input line")                               \
-    XX(ESLOW, -4018, "transfer slower than the speed limit")
+    XX(ESLOW, -4018, "transfer slower than the speed limit")               \
+    XX(EATTACHED, -4020, "the pool runs on the caller's event loop")
 
 typedef enum mp_errno {
     MP_OK = 0,
@@ -239,8 +240,10 @@ MP_EXTERN const char *mp_last_error(void);
  * tasks: MP_EABORTED), MP_ENOFORK when the pool's forkserver died and no
  * new one could be started (then every later call fails at once with it),
  * MP_ESYS when the pool itself failed (unfinished tasks: MP_EABORTED),
- * MP_EINVAL or MP_E2BIG for bad arguments (out untouched). out[] is filled
- * in every case but the last.
+ * MP_EINVAL or MP_E2BIG for bad arguments (also when called from inside
+ * one of the pool's callbacks), MP_EATTACHED on an attached pool (out
+ * untouched in these three cases). out[] is filled in every other case.
+ * Futures' results and callbacks are delivered while it runs.
  *
  * Faults survived: a worker that dies is replaced and its unfinished tasks
  * run again (a task that kills max_attempts workers ends MP_EWORKER); a
@@ -307,14 +310,121 @@ typedef struct mp_pool_stats {
                                  worker replaced */
     uint64_t worker_cpu_us;   /* user+sys CPU of the pool's workers, the
                                  exited ones and the running ones */
+    uint64_t futures_waiting; /* futures submitted and waiting, now, in the
+                                 coordinator's queue for a worker's credit
+                                 (each holds its input's copy) */
+    size_t max_futures_waiting; /* the most that waited at once */
 } mp_pool_stats;
 MP_EXTERN void mp_pool_get_stats(const mp_pool *p, mp_pool_stats *out);
 
 /* Frees data and error and zeroes the result. NULL is fine. */
 MP_EXTERN void mp_result_clear(mp_result *r);
 
-/* Cancels work in flight, reaps every process, frees the pool. NULL ok. */
+/*
+ * Cancels work in flight, reaps every process, frees the pool. Futures not
+ * done end with MP_EABORTED, their callbacks run (and must not use the
+ * pool); the futures themselves stay the caller's to free. NULL ok.
+ */
 MP_EXTERN void mp_pool_destroy(mp_pool *p);
+
+/* ---- futures: one task now, its result later (coordinator side) ------- */
+
+/*
+ * A future is one task submitted to a pool (asyncio's run_in_executor /
+ * ensure_future). It shares the pool with the blocking calls and with
+ * every other future: one ledger, one credit, the same re-run of a task
+ * whose worker died (MP_EWORKER after max_attempts), task_timeout_ms,
+ * recycling and rate. A future's result reaches only that future, and
+ * canceling it touches nothing else; mp_pool_cancel stops the blocking
+ * call and leaves futures alone.
+ *
+ * Where callbacks run: a done-callback runs on the thread that drives the
+ * pool's loop. Without mp_pool_attach, that is inside mp_future_wait,
+ * mp_future_wait_any and the blocking calls (mp_pool_map, imap, apply):
+ * results arrive only while one of them runs. After mp_pool_attach, it is
+ * the caller's event loop. A callback may submit, cancel and free futures
+ * (its own included), but must not destroy the pool or block on it.
+ *
+ * Ownership: the future is the caller's from mp_pool_submit to
+ * mp_future_free, and may outlive its pool (it is then done). Its result
+ * is the future's: valid until mp_future_free.
+ */
+typedef struct mp_future mp_future;
+typedef void (*mp_done_fn)(mp_future *f, void *ud);
+struct event_base;
+
+/*
+ * Submits fn(in) and stores a new future in *out. Never blocks and never
+ * runs a callback: the input is copied and the task queued in the
+ * coordinator until a worker has credit for it (mp_pool_stats'
+ * futures_waiting). Returns 0, MP_EINVAL, MP_E2BIG (len > MP_MAX_PAYLOAD)
+ * or MP_ENOMEM.
+ */
+MP_EXTERN int mp_pool_submit(mp_pool *p, mp_task_fn fn, const void *in,
+                             size_t len, mp_future **out);
+
+/*
+ * Sets f's done-callback (add_done_callback), replacing an earlier one:
+ * cb(f, ud) runs once, when f is done (result, cancel, or the pool's end).
+ * If f is done already it runs now, before this returns. Returns 0 or
+ * MP_EINVAL (then cb never runs).
+ */
+MP_EXTERN int mp_future_on_done(mp_future *f, mp_done_fn cb, void *ud);
+
+/*
+ * Waits until f is done (asyncio.wait_for without the cancel), running the
+ * pool's loop: f's and other futures' callbacks, and results, arrive
+ * meanwhile. timeout_ms 0: no limit. Returns 0 (f is done: see
+ * mp_future_result), MP_ETIMEDOUT (f goes on; cancel it to stop it),
+ * MP_EATTACHED on an attached pool (unless f is done already: 0),
+ * MP_EINVAL for NULL or when called from inside the pool's loop (a
+ * callback), or MP_ESYS.
+ */
+MP_EXTERN int mp_future_wait(mp_future *f, unsigned timeout_ms);
+
+/*
+ * Waits until one of the n futures (all of one pool) is done (asyncio.wait
+ * with FIRST_COMPLETED). Returns the index of a done future (the lowest
+ * one, >= 0), or the codes of mp_future_wait. A future being waited for
+ * must not be freed by a callback meanwhile.
+ */
+MP_EXTERN int mp_future_wait_any(mp_future *const *fs, size_t n,
+                                 unsigned timeout_ms);
+
+/* Returns 1 when f is done (its result is there), 0 otherwise or for
+   NULL. */
+MP_EXTERN int mp_future_done(const mp_future *f);
+
+/* f's result when it is done (status 0, a task's failure, MP_ECANCELED,
+   MP_EWORKER, MP_ETIMEDOUT, MP_EABORTED...), NULL before. Owned by f:
+   valid until mp_future_free. */
+MP_EXTERN const mp_result *mp_future_result(const mp_future *f);
+
+/*
+ * Cancels f: a queued task never runs; a task at a worker is woken with
+ * MP_ECANCELED there (its awaits return it) and its late result dropped.
+ * Either way f is done at once with status MP_ECANCELED and its callback
+ * runs before this returns. Returns 0, or MP_EINVAL (NULL, or f done
+ * already: nothing changes).
+ */
+MP_EXTERN int mp_future_cancel(mp_future *f);
+
+/* Frees f and its result. A future not done is canceled first, without its
+   callback. NULL is fine. */
+MP_EXTERN void mp_future_free(mp_future *f);
+
+/*
+ * Moves the pool onto the caller's libevent loop (a server's event_base):
+ * the pool's descriptors and timers live there from now on, results and
+ * done-callbacks arrive from the caller's event_base_dispatch, and
+ * mp_pool_submit never blocks that loop. Blocking calls are refused on an
+ * attached pool: mp_pool_map, imap, apply, and mp_future_wait /
+ * wait_any on futures not done return MP_EATTACHED (the caller's loop is
+ * the one to run). mp_pool_cancel still works. Attach once, with no call
+ * running; destroy the pool before base. Returns 0, MP_EINVAL or
+ * MP_ESYS.
+ */
+MP_EXTERN int mp_pool_attach(mp_pool *p, struct event_base *base);
 
 /* ---- inside a task (worker side) -------------------------------------- */
 

@@ -289,16 +289,42 @@ void mp__ledger_return(mp__ledger *L, int h)
     }
 }
 
-int mp__ledger_drop_queued(mp__ledger *L, size_t *index)
+/* The first entry of list l from id on whose index matches. */
+static uint32_t find_match(const mp__ledger *L, uint32_t id, size_t mask,
+                           size_t match)
 {
-    uint32_t id = list_pop(L, &L->retry);
+    while (id != MP_NIL && (L->ents[id].index & mask) != match)
+        id = L->ents[id].next;
+    return id;
+}
+
+int mp__ledger_drop_queued(mp__ledger *L, size_t mask, size_t match,
+                           size_t *index)
+{
+    mp__list *l = &L->retry;
+    uint32_t id = find_match(L, l->head, mask, match);
     if (id == MP_NIL)
-        id = list_pop(L, &L->solo);
+        id = find_match(L, (l = &L->solo)->head, mask, match);
     if (id == MP_NIL)
         return 0;
+    list_unlink(L, l, id);
     *index = L->ents[id].index;
     entry_free(L, id);
     return 1;
+}
+
+int mp__ledger_cancel(mp__ledger *L, uint32_t id)
+{
+    mp__entry *e = &L->ents[id];
+    if (e->state == MP__E_SENT) {
+        e->state = MP__E_ORPHAN;
+        return e->slot;
+    }
+    if (e->state == MP__E_QUEUED) {
+        list_unlink(L, e->solo ? &L->solo : &L->retry, id);
+        entry_free(L, id);
+    }
+    return -1;
 }
 
 uint32_t mp__ledger_held(const mp__ledger *L, int h)
@@ -311,18 +337,30 @@ uint32_t mp__ledger_first(const mp__ledger *L, int h)
     return L->holders[h].held.head;
 }
 
-int mp__ledger_orphan_next(mp__ledger *L, uint32_t *cursor, size_t *index)
+int mp__ledger_orphan_next(mp__ledger *L, uint32_t *cursor, size_t mask,
+                           size_t match, size_t *index)
 {
     while (*cursor != MP_NIL) {
         mp__entry *e = &L->ents[*cursor];
         *cursor = e->next;
-        if (e->state != MP__E_SENT)
+        if (e->state != MP__E_SENT || (e->index & mask) != match)
             continue;
         e->state = MP__E_ORPHAN;
         *index = e->index;
         return 1;
     }
     return 0;
+}
+
+uint32_t mp__ledger_next_orphan(const mp__ledger *L, uint32_t *cursor)
+{
+    while (*cursor != MP_NIL) {
+        uint32_t id = *cursor;
+        *cursor = L->ents[id].next;
+        if (L->ents[id].state == MP__E_ORPHAN)
+            return id;
+    }
+    return MP_NIL;
 }
 
 void mp__ledger_holder_reset(mp__ledger *L, int h)

@@ -153,19 +153,33 @@ void mp__ledger_take_back(mp__ledger *L, int h, uint32_t n);
    goes back to its queue with its count of deaths unchanged. */
 void mp__ledger_return(mp__ledger *L, int h);
 
-/* Removes one entry from the queues (retry first, then suspects) and frees
-   it. Returns 1 with *index set, or 0 when both queues are empty. */
-int mp__ledger_drop_queued(mp__ledger *L, size_t *index);
+/* Removes one entry whose index matches ((index & mask) == match; mask 0:
+   any) from the queues (retry first, then suspects) and frees it. Returns
+   1 with *index set, or 0 when no queued entry matches. */
+int mp__ledger_drop_queued(mp__ledger *L, size_t mask, size_t match,
+                           size_t *index);
+
+/* Takes back one task, entry id, whatever its state: queued, it is
+   removed and freed (returns -1); held by a worker, it becomes an orphan
+   (its late result will be dropped) and the holder is returned (>= 0), for
+   the caller to tell that worker; an orphan already: returns -1. */
+int mp__ledger_cancel(mp__ledger *L, uint32_t id);
 
 /* The first entry holder h holds, MP_NIL if none: the cursor for
    mp__ledger_orphan_next. */
 uint32_t mp__ledger_first(const mp__ledger *L, int h);
 
 /* From *cursor on, finds the next entry whose result is still wanted and
-   marks it an orphan (its late result will be dropped, the entry freed
-   when it comes or its holder dies). Advances *cursor past it. Returns 1
-   with *index set, or 0 at the end of the list. */
-int mp__ledger_orphan_next(mp__ledger *L, uint32_t *cursor, size_t *index);
+   whose index matches ((index & mask) == match; mask 0: any), and marks it
+   an orphan (its late result will be dropped, the entry freed when it
+   comes or its holder dies). Advances *cursor past it. Returns 1 with
+   *index set, or 0 at the end of the list. */
+int mp__ledger_orphan_next(mp__ledger *L, uint32_t *cursor, size_t mask,
+                           size_t match, size_t *index);
+
+/* From *cursor on (mp__ledger_first), returns the next orphan of the
+   holder's list and advances *cursor past it; MP_NIL at the end. */
+uint32_t mp__ledger_next_orphan(const mp__ledger *L, uint32_t *cursor);
 
 /* Starts holder h afresh for a new worker. It must hold nothing (reap it
    first). */

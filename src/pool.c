@@ -36,12 +36,17 @@ void mp__create_failed(mp_pool *p, int err, const char *fmt, ...)
 
 /* ---- results ---------------------------------------------------------- */
 
-/* Hands one result to the call: into out[] (copied, owned by the result)
-   for map, to on_result (borrowed) for imap. A callback that asks to stop
-   aborts the call. */
-static void deliver(mp_pool *p, size_t index, int status, const void *data,
+/* Hands one result to its owner (key: see pool.h): to a future, or to the
+   call: into out[] (copied, owned by the result) for map, to on_result
+   (borrowed) for imap. A callback that asks to stop aborts the call. */
+static void deliver(mp_pool *p, size_t key, int status, const void *data,
                     size_t len, const char *err)
 {
+    if (!MP__KEY_IS_CALL(key)) {
+        mp__fut_complete(p, key, status, data, len, err);
+        return;
+    }
+    size_t index = MP__KEY_POS(key);
     mp__call *c = p->call;
     c->delivered++;
     p->stats.tasks_done++;
@@ -135,33 +140,46 @@ static uint32_t pull_input(mp_pool *p)
                 return MP_NIL;
             }
         }
-        size_t index = c->pulled++;
+        size_t key = MP__CALL_KEY(c->pulled++);
         if (b.len > MP_MAX_PAYLOAD || (!b.data && b.len)) {
-            deliver(p, index, b.data ? MP_E2BIG : MP_EINVAL, NULL, 0,
+            deliver(p, key, b.data ? MP_E2BIG : MP_EINVAL, NULL, 0,
                     b.data ? "input larger than MP_MAX_PAYLOAD"
                            : "input with NULL data");
             continue;
         }
-        return mp__ledger_add(&p->L, index, b.data, (uint32_t)b.len,
+        return mp__ledger_add(&p->L, key, b.data, (uint32_t)b.len,
                               c->imap);
     }
 }
 
-/* The next task for a worker with room: retries first, then new input.
-   Returns an entry, or MP_NIL. */
-static uint32_t next_task(mp_pool *p)
+/* Returns 1 when the call in progress has input to give now. */
+static int call_open(const mp_pool *p)
 {
-    if (!p->call || p->call->status)
-        return MP_NIL;
+    const mp__call *c = p->call;
+    return c && !c->status && !c->input_done && !c->input_paused;
+}
+
+/* The next task for a worker with room: a retry first, then new input of
+   the call (fut 0) or a queued future (fut 1). Returns an entry, or
+   MP_NIL. */
+static uint32_t next_task(mp_pool *p, int fut)
+{
     if (p->L.retry.n)
         return take_token(p) ? mp__ledger_pop_retry(&p->L) : MP_NIL;
-    if (p->call->input_done || p->call->input_paused ||
-        mp__ledger_full(&p->L) || !take_token(p))
+    if ((fut ? !p->futq.n : !call_open(p)) || mp__ledger_full(&p->L) ||
+        !take_token(p))
         return MP_NIL;
-    uint32_t id = pull_input(p);
+    uint32_t id = fut ? mp__fut_take(p) : pull_input(p);
     if (id == MP_NIL && p->o.rate > 0)
         p->tokens += 1; /* the token was not used */
     return id;
+}
+
+/* The task function of entry id: its call's or its future's. */
+static mp_task_fn fn_of(mp_pool *p, uint32_t id)
+{
+    size_t key = p->L.ents[id].index;
+    return MP__KEY_IS_CALL(key) ? p->call->fn : mp__fut_fn(key);
 }
 
 /* ---- dispatch --------------------------------------------------------- */
@@ -197,14 +215,12 @@ static int send_batch(mp_pool *p, int i, mp__msg *m, uint32_t k)
    did. */
 static int dispatch_solo(mp_pool *p, int i)
 {
-    if (!p->call || p->call->status)
-        return 0;
     uint32_t id = mp__ledger_give_solo(&p->L, i);
     if (id == MP_NIL)
         return 0;
     mp__msg m;
     mp__entry *e = &p->L.ents[id];
-    if (mp__msg_begin(&m, MP_MSG_TASKS, (uintptr_t)p->call->fn, e->len + 64))
+    if (mp__msg_begin(&m, MP_MSG_TASKS, (uintptr_t)fn_of(p, id), e->len + 64))
         abort();
     if (mp__msg_put_task(&m, id, e->data, e->len))
         abort();
@@ -224,12 +240,73 @@ static void retire(mp_pool *p, int i)
     mp__slot_control(&p->S, i, MP_MSG_EXIT);
 }
 
-/* Sends slot i a batch that brings what it holds up to cap tasks. */
+/* Tells slot i's worker about the tasks it holds whose results are no
+   longer wanted (orphans): "cancel everything" when that is all it holds,
+   else their ids. Waits while a message is parked there. */
+static void tell_cancels(mp_pool *p, int i)
+{
+    mp__life *w = &p->life[i];
+    if (!w->cancel_ids || mp__slot_parked(&p->S, i))
+        return;
+    w->cancel_ids = 0;
+    if (w->state != MP__S_READY && w->state != MP__S_RETIRING)
+        return;
+    uint32_t cur = mp__ledger_first(&p->L, i), id, n = 0;
+    mp__msg m = {0};
+    while ((id = mp__ledger_next_orphan(&p->L, &cur)) != MP_NIL) {
+        if (!m.buf && mp__msg_begin(&m, MP_MSG_CANCEL, 0, 4096))
+            abort();
+        if (mp__msg_put_task(&m, id, NULL, 0))
+            abort();
+        n++;
+    }
+    if (n && n == mp__ledger_held(&p->L, i)) {
+        mp__msg_discard(&m);
+        mp__slot_control(&p->S, i, MP_MSG_CANCEL);
+    } else if (n && mp__slot_send(&p->S, i, &m) < 0) {
+        send_failed(p, i, 0);
+    }
+}
+
+/* Fills one message for slot i with up to *room tasks of one function.
+   Returns the number of tasks in it (given to i), 0 when there is none. */
+static uint32_t fill_batch(mp_pool *p, int i, mp__msg *m, uint32_t *room)
+{
+    mp_task_fn fn = NULL;
+    uint32_t id = MP_NIL, k = 0;
+    /* the call and the futures take turns, a batch each */
+    int fut = p->futq.n && (!call_open(p) || (p->fut_turn ^= 1));
+    if (*room && (id = next_task(p, fut)) == MP_NIL)
+        id = next_task(p, fut = !fut);
+    for (; id != MP_NIL; id = *room ? next_task(p, fut) : MP_NIL) {
+        mp_task_fn f = fn_of(p, id);
+        mp__ledger_give(&p->L, i, id);
+        if (fn && f != fn) { /* the next message's: back to the queue */
+            mp__ledger_take_back(&p->L, i, 1);
+            break;
+        }
+        mp__entry *e = &p->L.ents[id];
+        if (!m->buf && mp__msg_begin(m, MP_MSG_TASKS, (uintptr_t)f, 16u << 10))
+            abort();
+        if (mp__msg_put_task(m, id, e->data, e->len))
+            abort();
+        fn = f;
+        (*room)--;
+        k++;
+        if (m->len >= MP_BATCH_MAX) /* bounded: MP_MAX_MSG */
+            break;
+    }
+    return k;
+}
+
+/* Sends slot i batches that bring what it holds up to cap tasks, one
+   message per task function, while its pipe takes them. */
 static void dispatch_upto(mp_pool *p, int i, uint32_t cap)
 {
     mp__life *w = &p->life[i];
+    tell_cancels(p, i);
     if (w->state != MP__S_READY || mp__slot_parked(&p->S, i) ||
-        p->L.holders[i].solo_busy || !p->call)
+        p->L.holders[i].solo_busy)
         return;
     if (p->o.max_tasks_per_worker &&
         p->L.holders[i].given >= p->o.max_tasks_per_worker) {
@@ -239,25 +316,13 @@ static void dispatch_upto(mp_pool *p, int i, uint32_t cap)
     }
     if (dispatch_solo(p, i))
         return;
-    uint32_t r = mp__ledger_room(&p->L, i, cap);
-    if (r == 0)
-        return;
-    mp__msg m = {0};
-    uint32_t id, k = 0;
-    while (r-- && (id = next_task(p)) != MP_NIL) {
-        mp__entry *e = &p->L.ents[id];
-        if (!m.buf && mp__msg_begin(&m, MP_MSG_TASKS, (uintptr_t)p->call->fn,
-                                    16u << 10))
-            abort();
-        if (mp__msg_put_task(&m, id, e->data, e->len))
-            abort();
-        mp__ledger_give(&p->L, i, id);
-        k++;
-        if (m.len >= MP_BATCH_MAX) /* bounded: MP_MAX_MSG */
+    uint32_t r = mp__ledger_room(&p->L, i, cap), k;
+    while (r && w->state == MP__S_READY && !mp__slot_parked(&p->S, i)) {
+        mp__msg m = {0};
+        if ((k = fill_batch(p, i, &m, &r)) == 0 ||
+            send_batch(p, i, &m, k) < 0)
             break;
     }
-    if (m.buf)
-        send_batch(p, i, &m, k);
 }
 
 /* Fills every ready worker up to its credit. */
@@ -287,6 +352,25 @@ void mp__on_rate(int fd, short what, void *arg)
 
 /* ---- stopping a call -------------------------------------------------- */
 
+/* Ends the tasks in the ledger whose key matches ((key & mask) == match)
+   with status and why: queued ones are dropped, those at workers become
+   orphans, and their workers are told to cancel them. */
+static void drop_owned(mp_pool *p, size_t mask, size_t match, int status,
+                       const char *why)
+{
+    size_t key;
+    while (mp__ledger_drop_queued(&p->L, mask, match, &key))
+        deliver(p, key, status, NULL, 0, why);
+    for (int i = 0; i < p->nworkers; i++) {
+        uint32_t cur = mp__ledger_first(&p->L, i);
+        while (mp__ledger_orphan_next(&p->L, &cur, mask, match, &key)) {
+            deliver(p, key, status, NULL, 0, why);
+            p->life[i].cancel_ids = 1;
+        }
+        tell_cancels(p, i);
+    }
+}
+
 /* Ends the call with status and everything it still holds: queued tasks,
    unread map inputs, and tasks at workers (their late results are dropped:
    the entries become orphans and the workers are told to cancel them).
@@ -302,21 +386,29 @@ static void abort_call(mp_pool *p, int status, const char *why)
     if (!why)
         why = mp_strerror(status);
     status = status == MP_ECANCELED ? MP_ECANCELED : MP_EABORTED;
-    size_t index;
-    while (mp__ledger_drop_queued(&p->L, &index))
-        deliver(p, index, status, NULL, 0, why);
+    drop_owned(p, 1, 1, status, why); /* the call's: odd keys */
     while (!c->imap && c->pulled < c->n)
-        deliver(p, c->pulled++, status, NULL, 0, why);
-    for (int i = 0; i < p->nworkers; i++) {
-        uint32_t cur = mp__ledger_first(&p->L, i);
-        int any = 0;
-        while (mp__ledger_orphan_next(&p->L, &cur, &index)) {
-            deliver(p, index, status, NULL, 0, why);
-            any = 1;
-        }
-        if (any && p->life[i].state >= MP__S_READY)
-            mp__slot_control(&p->S, i, MP_MSG_CANCEL);
-    }
+        deliver(p, MP__CALL_KEY(c->pulled++), status, NULL, 0, why);
+}
+
+void mp__end_futures(mp_pool *p, const char *why)
+{
+    drop_owned(p, 1, 0, MP_EABORTED, why); /* futures': even keys */
+    mp__futs_end(p, MP_EABORTED, why);
+}
+
+/* Returns 1 when a call or a future waits for results. */
+static int busy(const mp_pool *p)
+{
+    return p->call || p->futq.n || p->futs.n;
+}
+
+/* The pool cannot go on (status says why): ends the call and every
+   future. */
+static void fail_all(mp_pool *p, int status, const char *why)
+{
+    abort_call(p, status, why);
+    mp__end_futures(p, why);
 }
 
 void mp__on_cancel(int fd, short what, void *arg)
@@ -404,8 +496,8 @@ static void schedule_respawn(mp_pool *p, int i)
 static void start_failed(mp_pool *p, int i)
 {
     p->life[i].fails++;
-    if (p->call && nobody_can_live(p)) {
-        abort_call(p, MP_EWORKER, "no worker could be kept alive");
+    if (busy(p) && nobody_can_live(p)) {
+        fail_all(p, MP_EWORKER, "no worker could be kept alive");
         return;
     }
     schedule_respawn(p, i);
@@ -439,8 +531,8 @@ static void on_exited(void *ud, int i, int status, uint32_t spin_task)
     }
     if (p->creating)
         return;
-    if (p->call && nobody_can_live(p)) {
-        abort_call(p, MP_EWORKER, "no worker could be kept alive");
+    if (busy(p) && nobody_can_live(p)) {
+        fail_all(p, MP_EWORKER, "no worker could be kept alive");
         return;
     }
     schedule_respawn(p, i);
@@ -471,12 +563,12 @@ static void on_lost(void *ud, int replaced)
             w->fails++;
     }
     if (!replaced) {
-        abort_call(p, MP_ENOFORK, "the pool forkserver died and no new one "
-                   "could be started");
+        fail_all(p, MP_ENOFORK, "the pool forkserver died and no new one "
+                 "could be started");
         return;
     }
-    if (p->call && nobody_can_live(p)) {
-        abort_call(p, MP_EWORKER, "no worker could be kept alive");
+    if (busy(p) && nobody_can_live(p)) {
+        fail_all(p, MP_EWORKER, "no worker could be kept alive");
         return;
     }
     for (int i = 0; i < p->nworkers; i++)
@@ -547,6 +639,7 @@ static void on_writable(void *ud, int i, int rc)
         send_failed(p, i, k);
         return;
     }
+    tell_cancels(p, i);
     if (w->state == MP__S_READY)
         dispatch_upto(p, i, p->L.capacity);
 }
@@ -564,15 +657,16 @@ const mp__slot_hooks mp__pool_hooks = {
 
 /* Runs the loop until every input pulled has a result and no more input
    will come. Returns the call's status. */
-static int run_call(mp_pool *p, mp__call *c)
+#define NO_FORKSERVER \
+    "the pool forkserver died and no new one could be started"
+
+/* New work after the pool gave up: a new forkserver if the old one died,
+   new tries for the slots that stopped trying. Returns 0 or MP_ENOFORK. */
+static int revive(mp_pool *p)
 {
-    p->call = c;
-    if (atomic_exchange(&p->cancel_flag, 0))
-        abort_call(p, MP_ECANCELED, "canceled by mp_pool_cancel");
-    if (mp__slots_new_forkserver(&p->S) < 0) /* fails fast */
-        abort_call(p, MP_ENOFORK, "the pool forkserver died and no new one "
-                   "could be started");
-    for (int i = 0; !c->status && i < p->nworkers; i++) { /* new tries */
+    if (mp__slots_new_forkserver(&p->S) < 0)
+        return MP_ENOFORK;
+    for (int i = 0; i < p->nworkers; i++) {
         mp__life *w = &p->life[i];
         if (w->state != MP__S_DEAD || evtimer_pending(w->respawn, NULL))
             continue;
@@ -580,6 +674,29 @@ static int run_call(mp_pool *p, mp__call *c)
             w->fails = MP_MAX_FAILS - 1;
         mp__on_respawn(-1, 0, w);
     }
+    return 0;
+}
+
+/* The kick event (futures submitted or canceled): revives the pool for
+   queued futures, tells workers about cancels, dispatches. */
+void mp__on_kick(int fd, short what, void *arg)
+{
+    mp_pool *p = arg;
+    if (p->futq.n && revive(p) < 0) {
+        mp__end_futures(p, NO_FORKSERVER);
+        return;
+    }
+    dispatch_all(p);
+}
+
+static int run_call(mp_pool *p, mp__call *c)
+{
+    p->call = c;
+    if (atomic_exchange(&p->cancel_flag, 0))
+        abort_call(p, MP_ECANCELED, "canceled by mp_pool_cancel");
+    if (!c->status && revive(p) < 0) /* fails fast */
+        abort_call(p, MP_ENOFORK, NO_FORKSERVER);
+    p->driving = 1;
     dispatch_spread(p);
     while (!(c->input_done && c->delivered == c->pulled)) {
         if (c->input_paused && c->delivered == c->pulled) {
@@ -602,14 +719,17 @@ static int run_call(mp_pool *p, mp__call *c)
         }
     }
     p->call = NULL;
+    p->driving = 0;
     return c->status;
 }
 
 int mp_pool_map(mp_pool *p, mp_task_fn fn, const mp_buf *in, size_t n,
                 mp_result *out)
 {
-    if (!p || !fn || (n && (!in || !out)) || p->call)
+    if (!p || !fn || (n && (!in || !out)) || p->call || p->driving)
         return MP_EINVAL;
+    if (p->attached)
+        return MP_EATTACHED;
     for (size_t i = 0; i < n; i++) {
         if (!in[i].data && in[i].len)
             return MP_EINVAL;
@@ -625,8 +745,10 @@ int mp_pool_map(mp_pool *p, mp_task_fn fn, const mp_buf *in, size_t n,
 int mp_pool_imap(mp_pool *p, mp_task_fn fn, mp_next_fn next,
                  mp_result_fn on_result, void *ud)
 {
-    if (!p || !fn || !next || !on_result || p->call)
+    if (!p || !fn || !next || !on_result || p->call || p->driving)
         return MP_EINVAL;
+    if (p->attached)
+        return MP_EATTACHED;
     mp__call c = {.imap = 1, .fn = fn, .next = next,
                   .on_result = on_result, .ud = ud};
     return run_call(p, &c);

@@ -48,6 +48,7 @@ typedef struct mp__life {
     int got_result;         /* this generation sent a result */
     int exit_sent;          /* this generation was told to leave */
     uint32_t parked_tasks;  /* tasks in its parked message */
+    int cancel_ids;         /* it holds orphans it was not told about */
 } mp__life;
 
 /* One call in progress: map, imap or apply. */
@@ -64,6 +65,23 @@ typedef struct mp__call {
     int input_done, input_paused;
     int status; /* 0, or why the call stopped early */
 } mp__call;
+
+/*
+ * Ledger entries carry a key in their index, which the ledger only echoes
+ * back: a call's task at input position pos has the odd key 2 * pos + 1; a
+ * future's task has the future's address (even: malloc'ed, aligned). So
+ * one ledger serves the call in progress and every future at once.
+ */
+#define MP__CALL_KEY(pos) ((size_t)(pos) * 2 + 1)
+#define MP__KEY_POS(key) ((size_t)(key) >> 1)
+#define MP__KEY_IS_CALL(key) ((size_t)(key) & 1)
+#define MP__FUT_KEY(f) ((size_t)(uintptr_t)(f))
+
+/* A list of futures (future.c). */
+typedef struct mp__futlist {
+    struct mp_future *head, *tail;
+    size_t n;
+} mp__futlist;
 
 struct mp_pool {
     mp_pool_options o;
@@ -83,6 +101,14 @@ struct mp_pool {
     uint64_t tokens_ns;
     int rate_armed, creating, create_err, ready;
     char create_msg[1100]; /* why creation failed, for mp_last_error */
+    /* futures (future.c) */
+    mp__futlist futq;         /* submitted, waiting for credit */
+    mp__futlist futs;         /* in the ledger */
+    struct event *kick_ev;    /* active: dispatch and tell cancels soon */
+    struct event_base *own_base; /* the pool's loop (base, until attach) */
+    int attached;             /* base is the caller's (mp_pool_attach) */
+    int driving;              /* a blocking call runs the loop now */
+    int fut_turn;             /* futures and the call take turns */
 };
 
 /* pool.c, for pool_create.c (the pool's creation and end): */
@@ -105,5 +131,23 @@ void mp__create_failed(mp_pool *p, int err, const char *fmt, ...)
 void mp__on_cancel(int fd, short what, void *arg);
 void mp__on_rate(int fd, short what, void *arg);
 void mp__on_respawn(int fd, short what, void *arg);
+/* The kick event: futures were submitted or canceled (arg: the pool). */
+void mp__on_kick(int fd, short what, void *arg);
+
+/* Every future not done ends with MP_EABORTED and why (the pool cannot
+   run tasks any more, or is going away); their callbacks run. */
+void mp__end_futures(mp_pool *p, const char *why);
+
+/* future.c, called by pool.c. mp__fut_take moves the oldest queued future
+   into a new ledger entry and returns it (MP_NIL: none, or the ledger is
+   full); mp__fut_fn returns the task function of a future's key;
+   mp__fut_complete ends the future of key with a result (copied) and runs
+   its callback; mp__futs_end ends every future not done with status and
+   why (those in the ledger: only when the ledger is going away). */
+uint32_t mp__fut_take(mp_pool *p);
+mp_task_fn mp__fut_fn(size_t key);
+void mp__fut_complete(mp_pool *p, size_t key, int status, const void *data,
+                      size_t len, const char *err);
+void mp__futs_end(mp_pool *p, int status, const char *why);
 
 #endif

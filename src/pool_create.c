@@ -60,7 +60,7 @@ static int pool_setup(mp_pool *p)
         return MP_ENOMEM;
     if (make_dir(p) < 0)
         return MP_ESYS;
-    p->base = event_base_new();
+    p->base = p->own_base = event_base_new();
     if (!p->base)
         return MP_ESYS;
     mp__config cfg = {
@@ -82,7 +82,8 @@ static int pool_setup(mp_pool *p)
                              mp__on_cancel, p);
     p->rate_ev = evtimer_new(p->base, mp__on_rate, p);
     p->create_ev = evtimer_new(p->base, on_create_timeout, p);
-    if (!p->cancel_ev || !p->rate_ev || !p->create_ev)
+    p->kick_ev = event_new(p->base, -1, 0, mp__on_kick, p);
+    if (!p->cancel_ev || !p->rate_ev || !p->create_ev || !p->kick_ev)
         return MP_ENOMEM;
     event_add(p->cancel_ev, NULL);
     for (int i = 0; i < p->nworkers; i++) {
@@ -196,24 +197,46 @@ void mp_pool_destroy(mp_pool *p)
 {
     if (!p)
         return;
+    if (p->futq.n || p->futs.n)
+        mp__end_futures(p, "the pool was destroyed");
     atomic_fetch_sub(&workers_in_use, p->nworkers);
     mp__slots_close(&p->S);
     for (int i = 0; p->life && i < p->nworkers; i++)
         if (p->life[i].respawn)
             event_free(p->life[i].respawn);
     mp__ledger_free(&p->L);
-    struct event *evs[] = {p->cancel_ev, p->rate_ev, p->create_ev};
+    struct event *evs[] = {p->cancel_ev, p->rate_ev, p->create_ev,
+                           p->kick_ev};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);
-    if (p->base)
-        event_base_free(p->base);
+    if (p->own_base) /* not the caller's, after mp_pool_attach */
+        event_base_free(p->own_base);
     if (p->cancel_fd >= 0)
         close(p->cancel_fd);
     mp__fs_rm_dir(p->dir); /* its forkserver did, unless it was lost */
     free(p->life);
     free(p->init_copy);
     free(p);
+}
+
+int mp_pool_attach(mp_pool *p, struct event_base *base)
+{
+    if (!p || !base || p->attached || p->call || p->driving)
+        return MP_EINVAL;
+    struct event *evs[] = {p->cancel_ev, p->rate_ev, p->kick_ev};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+        if (mp__event_rebase(evs[i], base) < 0)
+            return MP_ESYS;
+    for (int i = 0; i < p->nworkers; i++)
+        if (mp__event_rebase(p->life[i].respawn, base) < 0)
+            return MP_ESYS;
+    if (mp__slots_attach(&p->S, base) < 0)
+        return MP_ESYS;
+    p->base = base;
+    p->attached = 1;
+    event_active(p->kick_ev, EV_TIMEOUT, 1); /* work submitted before */
+    return 0;
 }
 
 int mp_pool_workers(const mp_pool *p)
@@ -230,4 +253,5 @@ void mp_pool_get_stats(const mp_pool *p, mp_pool_stats *out)
     out->tasks_alone = p->L.solo_given;
     out->max_buffered = p->L.max_in_use;
     out->worker_cpu_us = mp__slots_cpu_us(&p->S);
+    out->futures_waiting = p->futq.n;
 }

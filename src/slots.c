@@ -186,6 +186,34 @@ void mp__slots_close(mp__slots *S)
     S->n = 0;
 }
 
+int mp__event_rebase(struct event *ev, struct event_base *to)
+{
+    if (!ev)
+        return 0;
+    int fd_pending = event_pending(ev, EV_READ | EV_WRITE | EV_SIGNAL, NULL);
+    int timer_pending = event_pending(ev, EV_TIMEOUT, NULL);
+    event_del(ev);
+    if (event_base_set(to, ev) < 0)
+        return MP_ESYS;
+    struct timeval soon = {0, 10000};
+    if ((timer_pending || fd_pending) &&
+        event_add(ev, timer_pending ? &soon : NULL) < 0)
+        return MP_ESYS;
+    return 0;
+}
+
+int mp__slots_attach(mp__slots *S, struct event_base *base)
+{
+    if (mp__event_rebase(S->fs_ev, base) < 0)
+        return MP_ESYS;
+    for (int i = 0; i < S->n; i++)
+        if (mp__event_rebase(S->v[i].rev, base) < 0 ||
+            mp__event_rebase(S->v[i].sev, base) < 0)
+            return MP_ESYS;
+    S->base = base;
+    return 0;
+}
+
 /* ---- sending ---------------------------------------------------------- */
 
 int mp__slot_parked(const mp__slots *S, int i)

@@ -126,6 +126,16 @@ void mp__slot_kill(mp__slots *S, int i);
    plus the running ones from /proc. */
 uint64_t mp__slots_cpu_us(const mp__slots *S);
 
+/* Moves the slots' events (the forkserver's channel, each slot's pipe) to
+   base, where every later one is created too (mp_pool_attach). Returns 0
+   or MP_ESYS. */
+int mp__slots_attach(mp__slots *S, struct event_base *base);
+
+/* Moves ev, pending or not, to the event base to (event_base_set); a
+   pending timer is re-armed to fire soon (within 10 ms), not at its old
+   time. NULL is fine. Returns 0 or MP_ESYS. */
+int mp__event_rebase(struct event *ev, struct event_base *to);
+
 /* Describes a wait status (-1: could not be forked) in words into buf. */
 void mp__describe_exit(int status, char *buf, size_t n);
 

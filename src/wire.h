@@ -28,7 +28,8 @@ enum {
     MP_MSG_CONFIG = 1, /* mp__config + init argument */
     MP_MSG_TASKS = 2,  /* arg: the task function; records: mp__task_rec */
     MP_MSG_EXIT = 3,   /* leave now: everything you sent has arrived */
-    MP_MSG_CANCEL = 4, /* cancel every task you hold */
+    MP_MSG_CANCEL = 4, /* no records: cancel every task you hold; task
+                          records (no data): cancel those ids only */
     /* worker -> coordinator */
     MP_MSG_READY = 16,   /* mp__ready + message: init done (or failed) */
     MP_MSG_RESULTS = 17, /* arg: the most tasks the worker has held at

@@ -315,12 +315,16 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg);
 static void start_queued(void)
 {
     while (W.q_len && W.running < W.concurrency) {
-        mp_task *t = mp__task_alloc();
-        if (!t)
-            _exit(1);
         queued *e = &W.q[W.q_head];
         W.q_head = (W.q_head + 1) % W.q_cap;
         W.q_len--;
+        if (!e->fn) { /* canceled while queued: answered already */
+            release_msg(e->msg);
+            continue;
+        }
+        mp_task *t = mp__task_alloc();
+        if (!t)
+            _exit(1);
         t->fn = e->fn;
         t->in = e->data;
         t->in_len = e->len;
@@ -537,13 +541,36 @@ static void cancel_all(void)
 {
     while (W.q_len) {
         queued *e = &W.q[W.q_head];
-        emit(e->id, MP_ECANCELED, NULL, 0, "task canceled");
+        if (e->fn) /* not canceled (and answered) already */
+            emit(e->id, MP_ECANCELED, NULL, 0, "task canceled");
         release_msg(e->msg);
         W.q_head = (W.q_head + 1) % W.q_cap;
         W.q_len--;
     }
     for (mp_task *t = W.active; t; t = t->next_active)
         mp__task_abort(t, MP_ECANCELED);
+}
+
+/* MP_MSG_CANCEL with records: only the tasks named (by task records
+   without data) end, if queued, or are woken with MP_ECANCELED, if
+   running; ids not held here any more are ignored. A queued one is left in
+   the queue as a tombstone (fn NULL), answered now. */
+static void cancel_some(mp__reader *r)
+{
+    uint32_t id, len;
+    const void *data;
+    while (mp__read_task(r, &id, &data, &len) == 1) {
+        for (size_t i = 0; i < W.q_len; i++) {
+            queued *e = &W.q[(W.q_head + i) % W.q_cap];
+            if (e->id == id && e->fn) {
+                emit(id, MP_ECANCELED, NULL, 0, "task canceled");
+                e->fn = NULL;
+            }
+        }
+        for (mp_task *t = W.active; t; t = t->next_active)
+            if (t->id == id)
+                mp__task_abort(t, MP_ECANCELED);
+    }
 }
 
 /* Drains the socket: every message the coordinator sent. */
@@ -560,11 +587,13 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
             take_tasks(buf, &h, &r);
             continue;
         }
+        if (h.type == MP_MSG_CANCEL && h.count)
+            cancel_some(&r);
+        else if (h.type == MP_MSG_CANCEL)
+            cancel_all();
         nn_freemsg(buf);
         if (h.type == MP_MSG_EXIT)
             _exit(0);
-        if (h.type == MP_MSG_CANCEL)
-            cancel_all();
     }
     if (n != MP_EAGAIN)
         _exit(1);

@@ -40,8 +40,9 @@ report "$tmp/man" "$tmp/help" "in man/mpfetch.1 OPTIONS but not in mpfetch --hel
 report "$tmp/help" "$tmp/comp" "in mpfetch --help but not in completion/mpfetch.bash"
 report "$tmp/comp" "$tmp/help" "in completion/mpfetch.bash but not in mpfetch --help"
 # libmpool(3): every function mpool.h exports has an item under FUNCTIONS.
+# (the name is the word before "(": a return type may be mp_result *)
 grep -oE 'MP_EXTERN[^(]*\bmp_[a-z_]+\(' "$src/include/mpool.h" |
-  grep -oE 'mp_[a-z_]+' | sort -u > "$tmp/api"
+  grep -oE 'mp_[a-z_]+\($' | tr -d '(' | sort -u > "$tmp/api"
 awk '/^\.SH / {on = ($2 == "FUNCTIONS")} on && tp {print; tp = 0} on && /^\.TP/ {tp = 1}' \
   "$src/man/libmpool.3" | grep -oE 'mp_[a-z_]+' | sort -u > "$tmp/man3"
 [ "$(wc -l < "$tmp/api")" -ge 20 ] || { echo "options-check: too few functions in mpool.h" >&2; exit 1; }

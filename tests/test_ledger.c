@@ -184,13 +184,13 @@ static void run_step(mp__ledger *L, const step *s)
             assert_true(L->holders[s->h].solo_busy);
         break;
     case ABORT:
-        while (mp__ledger_drop_queued(L, &index)) {
+        while (mp__ledger_drop_queued(L, 0, 0, &index)) {
             deliver(index);
             n++;
         }
         for (int h = 0; h < L->nholders; h++) {
             uint32_t cur = mp__ledger_first(L, h);
-            while (mp__ledger_orphan_next(L, &cur, &index)) {
+            while (mp__ledger_orphan_next(L, &cur, 0, 0, &index)) {
                 deliver(index);
                 n++;
             }
