@@ -16,6 +16,7 @@ _mpfetch()
     local with_arg="--workers --concurrency --per-host --rate --request
         --header --data --max-redirs --cacert --timeout --connect-timeout
         --speed-limit --speed-time --retries --output --shard --body --max-body --summary-json --grace
+        --engine
         -w -c -X -H -d -o"
     # options without one
     local flags="--location --compressed --insecure --ordered --resume
@@ -32,6 +33,9 @@ _mpfetch()
             return ;;
         -X|--request)
             COMPREPLY=($(compgen -W "GET HEAD POST PUT DELETE PATCH OPTIONS" -- "$cur"))
+            return ;;
+        --engine)
+            COMPREPLY=($(compgen -W "auto native curl" -- "$cur"))
             return ;;
         --body)
             COMPREPLY=($(compgen -W "none inline sha256 dir:" -- "$cur"))

@@ -509,6 +509,13 @@ MP_EXTERN int mp_worker_slot(void);
 
 /* ---- HTTP inside a task ------------------------------------------------ */
 
+/* mp_http_request.engine: which HTTP engine runs the request. AUTO takes
+   the native HTTP/1.1 engine (plain http:// to an IPv4 address, no
+   redirects, decoding, proxy or connection limits) and libcurl for
+   everything else; NATIVE fails with MP_EINVAL where it cannot. A worker's
+   environment variable MP_HTTP_ENGINE=curl|native|auto replaces AUTO. */
+enum { MP_HTTP_AUTO = 0, MP_HTTP_CURL = 1, MP_HTTP_NATIVE = 2 };
+
 typedef struct mp_http_request {
     const char *method;  /* NULL: GET, or POST when body is set */
     const char *url;
@@ -535,6 +542,7 @@ typedef struct mp_http_request {
                                     speed_time_s fails with MP_ESLOW.
                                     0 = none (1 if only speed_time_s) */
     unsigned speed_time_s;       /* 0 = 30 s when speed_limit is set */
+    int engine;                  /* MP_HTTP_AUTO (0), _CURL, _NATIVE */
 } mp_http_request;
 
 typedef struct mp_http_response {

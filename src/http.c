@@ -36,17 +36,15 @@
 
 #include "clock.h"
 #include "http_fail.h"
+#include "http_int.h"
 #include "mpool.h"
 #include "worker.h"
 
-#define HTTP_MAX_BODY ((size_t)16 << 20)   /* default body cap, every mode */
-#define HTTP_CONNECT_MS 10000L             /* default connect timeout */
 #define HTTP_MAX_REDIRS 10L                /* default with follow_redirects */
 #define HTTP_FREE_EASY 256                 /* idle easy handles kept */
 #define HTTP_IDLE_CONNS 256 /* idle connections kept with limits set */
 #define HTTP_SHARD_XFERS 32 /* transfers at once per multi without limits */
 #define HTTP_SHARD_IDLE 64  /* connections kept per multi without limits */
-#define HTTP_URL_SHOWN 200  /* URL bytes quoted in messages */
 
 /* One curl multi handle and its timer. Without connection limits a worker
    spreads its transfers over several of them, HTTP_SHARD_XFERS at most
@@ -150,33 +148,6 @@ static mp__http_fail kind_lookup(CURLcode cc)
     return MP__HF_OTHER;
 }
 
-/* Stores err and a formatted message in resp (message allocation failure
-   leaves message NULL). Returns err. */
-static int resp_fail(mp_http_response *resp, int err, const char *fmt, ...)
-    MP_PRINTF(3, 4);
-static int resp_fail(mp_http_response *resp, int err, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg = NULL;
-
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    free(resp->message);
-    resp->error = err;
-    resp->message = msg;
-    return err;
-}
-
-/* The method as it will be sent. Returns a static or caller-owned string. */
-static const char *req_method(const mp_http_request *req)
-{
-    if (req->method && req->method[0])
-        return req->method;
-    return req->body ? "POST" : "GET";
-}
-
 /*
  * Refines curl's verdict where its code alone does not say what happened.
  * Returns the kind.
@@ -229,16 +200,16 @@ static mp__http_fail kind_refine(xfer *x, mp__http_fail kind)
 static int xfer_error(xfer *x, mp_http_response *resp)
 {
     const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result);
-    const char *m = req_method(x->req);
+    const char *m = mp__http_method(x->req);
     int u = HTTP_URL_SHOWN;
     mp__http_fail kind;
 
     if (x->wfail == MP__HF_WRITE + 1)
-        return resp_fail(resp, mp__http_fail_code(MP__HF_WRITE),
+        return mp__http_error(resp, mp__http_fail_code(MP__HF_WRITE),
                          "%s %.*s: write(%s): %s", m, u, x->req->url,
                          x->req->body_path, strerror(x->werrno));
     if (x->wfail)
-        return resp_fail(resp, mp__http_fail_code(x->wfail - 1), "%s %.*s: %s",
+        return mp__http_error(resp, mp__http_fail_code(x->wfail - 1), "%s %.*s: %s",
                          m, u, x->req->url, x->wmsg);
     if (x->result == CURLE_OK)
         return 0;
@@ -246,7 +217,7 @@ static int xfer_error(xfer *x, mp_http_response *resp)
     if (kind == MP__HF_PROTOCOL && x->result == CURLE_OUT_OF_MEMORY)
         why = "a response header line is longer than the limit "
               "(MP_HTTP_MAX_HEADER_LINE, 100 KiB)";
-    return resp_fail(resp, mp__http_fail_code(kind), "%s %.*s: %s", m, u,
+    return mp__http_error(resp, mp__http_fail_code(kind), "%s %.*s: %s", m, u,
                      x->req->url, why);
 }
 
@@ -268,21 +239,7 @@ static void xfer_wfail(xfer *x, mp__http_fail kind, const char *fmt, ...)
 /* Grows x->body to hold need bytes plus a NUL, doubling. Returns 0 or -1. */
 static int body_reserve(xfer *x, size_t need)
 {
-    size_t cap = x->body_cap ? x->body_cap : 4096;
-    char *p;
-
-    if (need < x->body_cap)
-        return 0;
-    while (cap <= need)
-        cap = cap > SIZE_MAX / 2 ? need + 1 : cap * 2;
-    if (cap > x->max_body + 1)
-        cap = x->max_body + 1 > need ? x->max_body + 1 : need + 1;
-    p = realloc(x->body, cap);
-    if (!p)
-        return -1;
-    x->body = p;
-    x->body_cap = cap;
-    return 0;
+    return mp__http_body_reserve(&x->body, &x->body_cap, need, x->max_body);
 }
 
 /*
@@ -557,7 +514,7 @@ static int on_timer(CURLM *multi, long ms, void *clientp)
    one multi handle, which enforces them. */
 static int limits_set(void)
 {
-    return g_limit_total || g_limit_host;
+    return mp__http_limits_set();
 }
 
 /* Applies the connection limits to the multi handle. */
@@ -707,7 +664,7 @@ static void easy_put(http_state *s, CURL *easy)
 /* Sets the method and the request body. Returns a CURLcode. */
 static CURLcode set_method(CURL *e, const mp_http_request *req)
 {
-    const char *m = req_method(req);
+    const char *m = mp__http_method(req);
     CURLcode rc = CURLE_OK;
 
     if (strcasecmp(m, "HEAD") == 0)
@@ -850,44 +807,6 @@ static void xfer_cancel(mp_task *t, void *arg)
 }
 
 /*
- * Creates the file for body_path afresh, never through a link planted at
- * its name: the name is unlinked relative to its directory's descriptor
- * (a symlink there is removed, its target untouched), then created with
- * O_CREAT | O_EXCL | O_NOFOLLOW, mode 0644 less the umask. Returns the
- * stream, or NULL with errno set.
- */
-static FILE *body_file_open(const char *path)
-{
-    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
-    size_t dir_len = slash == path ? 1 : (size_t)(slash - path);
-    char *dir = slash ? strndup(path, dir_len) : strdup(".");
-    int dfd = -1, fd = -1, e = ENOMEM;
-    FILE *f = NULL;
-
-    if (!dir)
-        goto out;
-    if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-        (unlinkat(dfd, base, 0) != 0 && errno != ENOENT) ||
-        (fd = openat(dfd, base,
-                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                     0644)) < 0 ||
-        !(f = fdopen(fd, "wb"))) {
-        e = errno;
-        goto out;
-    }
-    fd = -1;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (dfd >= 0)
-        close(dfd);
-    free(dir);
-    if (!f)
-        errno = e;
-    return f;
-}
-
-/*
  * Prepares x (easy handle, options, body file) and adds it to the multi.
  * On failure fills resp and releases x. Returns 0 or the MP_E* code.
  */
@@ -899,29 +818,29 @@ static int xfer_start(http_state *s, xfer *x, mp_http_response *resp)
     x->max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
     if (!(x->easy = easy_get(s)) || set_headers(x) < 0) {
         xfer_release(x);
-        return resp_fail(resp, MP_ENOMEM, "%s %.*s: out of memory",
-                         req_method(req), HTTP_URL_SHOWN, req->url);
+        return mp__http_error(resp, MP_ENOMEM, "%s %.*s: out of memory",
+                         mp__http_method(req), HTTP_URL_SHOWN, req->url);
     }
     if (set_common(x) != CURLE_OK || set_request(x) != CURLE_OK) {
         xfer_release(x);
-        return resp_fail(resp, MP_EINVAL,
+        return mp__http_error(resp, MP_EINVAL,
                          "%s %.*s: curl_easy_setopt refused an option",
-                         req_method(req), HTTP_URL_SHOWN, req->url);
+                         mp__http_method(req), HTTP_URL_SHOWN, req->url);
     }
-    if (req->body_path && !(x->file = body_file_open(req->body_path))) {
+    if (req->body_path && !(x->file = mp__http_body_file(req->body_path))) {
         int e = errno;
         xfer_release(x);
-        return resp_fail(resp, MP_EIO, "create %s: %s", req->body_path,
+        return mp__http_error(resp, MP_EIO, "create %s: %s", req->body_path,
                          strerror(e));
     }
     if (!(x->mh = multi_pick(s))) {
         xfer_release(x);
-        return resp_fail(resp, MP_ENOMEM, "%s %.*s: out of memory",
-                         req_method(req), HTTP_URL_SHOWN, req->url);
+        return mp__http_error(resp, MP_ENOMEM, "%s %.*s: out of memory",
+                         mp__http_method(req), HTTP_URL_SHOWN, req->url);
     }
     if ((mc = curl_multi_add_handle(x->mh->multi, x->easy)) != CURLM_OK) {
         xfer_release(x);
-        return resp_fail(resp,
+        return mp__http_error(resp,
                          mc == CURLM_OUT_OF_MEMORY ? MP_ENOMEM : MP_EHTTP,
                          "curl_multi_add_handle: %s", curl_multi_strerror(mc));
     }
@@ -984,7 +903,7 @@ static int xfer_finish(xfer *x, mp_http_response *resp)
         ferr = fclose(x->file) == 0 ? 0 : errno;
         x->file = NULL;
         if (ferr && !err)
-            err = resp_fail(resp, MP_EIO, "close(%s): %s", x->req->body_path,
+            err = mp__http_error(resp, MP_EIO, "close(%s): %s", x->req->body_path,
                             strerror(ferr));
     }
     resp->body_len = x->body_seen;
@@ -992,7 +911,7 @@ static int xfer_finish(xfer *x, mp_http_response *resp)
         resp->body = x->body ? x->body : calloc(1, 1);
         x->body = NULL;
         if (!resp->body)
-            err = resp_fail(resp, MP_ENOMEM, "out of memory");
+            err = mp__http_error(resp, MP_ENOMEM, "out of memory");
     }
     if (x->req->want_headers && x->hdr) {
         resp->headers = x->hdr;
@@ -1002,46 +921,15 @@ static int xfer_finish(xfer *x, mp_http_response *resp)
     return err;
 }
 
-/* Checks mp_http's arguments. Returns 0 or MP_EINVAL (stored in resp). */
-static int check_request(mp_task *t, const mp_http_request *req,
-                         mp_http_response *resp)
-{
-    if (!t || !req || !req->url)
-        return resp_fail(resp, MP_EINVAL, "mp_http: %s is NULL",
-                         !t     ? "the task"
-                         : !req ? "the request"
-                                : "the URL");
-    if (req->n_headers && !req->headers)
-        return resp_fail(resp, MP_EINVAL,
-                         "mp_http: n_headers is %zu but "
-                         "headers is NULL",
-                         req->n_headers);
-    if (req->body_len && !req->body)
-        return resp_fail(resp, MP_EINVAL,
-                         "mp_http: body_len is %zu but "
-                         "body is NULL",
-                         req->body_len);
-    if (req->body_len > (size_t)INT64_MAX)
-        return resp_fail(resp, MP_EINVAL, "mp_http: body too large");
-    if (req->speed_limit > (size_t)LONG_MAX)
-        return resp_fail(resp, MP_EINVAL, "mp_http: speed_limit %zu "
-                         "is too large", req->speed_limit);
-    return 0;
-}
-
-int mp_http(mp_task *t, const mp_http_request *req, mp_http_response *resp)
+int mp__http_curl(mp_task *t, const mp_http_request *req,
+                  mp_http_response *resp)
 {
     http_state *s;
     xfer x;
     int rc, woke;
 
-    if (!resp)
-        return MP_EINVAL;
-    memset(resp, 0, sizeof *resp);
-    if ((rc = check_request(t, req, resp)) != 0)
-        return rc;
     if ((rc = state_get(&s)) != 0)
-        return resp_fail(resp, rc, "mp_http: %s",
+        return mp__http_error(resp, rc, "mp_http: %s",
                          rc == MP_EINVAL ? "called outside a worker"
                                          : "curl setup failed");
     memset(&x, 0, sizeof x);
@@ -1056,23 +944,17 @@ int mp_http(mp_task *t, const mp_http_request *req, mp_http_response *resp)
         /* Deadline or cancel: cancel_fn released it, or (already past the
            deadline) nothing did yet. */
         xfer_release(&x);
-        rc = resp_fail(resp, woke < 0 ? woke : MP_ECANCELED,
-                       "%s %.*s: %s during the transfer", req_method(req),
+        rc = mp__http_error(resp, woke < 0 ? woke : MP_ECANCELED,
+                       "%s %.*s: %s during the transfer", mp__http_method(req),
                        HTTP_URL_SHOWN, req->url, mp_strerror(woke));
     }
     xfer_release(&x);
     return rc;
 }
 
-void mp_http_response_clear(mp_http_response *resp)
+int mp__http_limits_set(void)
 {
-    if (!resp)
-        return;
-    free(resp->message);
-    free(resp->final_url);
-    free(resp->headers);
-    free(resp->body);
-    memset(resp, 0, sizeof *resp);
+    return g_limit_total || g_limit_host;
 }
 
 int mp_http_set_limits(unsigned total, unsigned per_host)

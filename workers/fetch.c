@@ -373,6 +373,7 @@ static int run_build(const fetch_line *l, fetch_run *r)
     q->follow_redirects = fetch_conf.follow;
     q->max_redirects = fetch_conf.max_redirs;
     q->compressed = fetch_conf.compressed;
+    q->engine = fetch_conf.engine;
     q->insecure = fetch_conf.insecure;
     q->cafile = fetch_conf.cacert;
     q->max_body = fetch_conf.max_body;

@@ -23,7 +23,8 @@
  *   "per_host": 0, "total_conns": 0,
  *   "body": "none" | "inline" | "sha256" | "dir", "body_dir": "/path",
  *   "include_headers": false, "max_body": 16777216 (every body mode),
- *   "speed_limit": 0 (bytes/s), "speed_time": 0 (seconds; see mp_http)
+ *   "speed_limit": 0 (bytes/s), "speed_time": 0 (seconds; see mp_http),
+ *   "engine": "auto" | "curl" | "native" (mp_http_request.engine)
  * Returns 0, or MP_EINVAL for a malformed configuration.
  */
 int fetch_init(const void *arg, size_t len);
@@ -34,6 +35,10 @@ int fetch_init(const void *arg, size_t len);
  * line; front ends (mpfetch's options) call the same functions, so a value
  * refused in a worker is refused on the command line too.
  */
+
+/* Returns MP_HTTP_AUTO, MP_HTTP_CURL or MP_HTTP_NATIVE for an engine name
+   ("auto", "curl", "native"), or -1. */
+int fetch_engine_code(const char *name);
 
 /* The methods the task sends, canonical spelling, NULL-terminated. */
 extern const char *const fetch_methods[];

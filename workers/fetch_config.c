@@ -30,6 +30,14 @@ const char *fetch_method_name(const char *m)
     return NULL;
 }
 
+int fetch_engine_code(const char *name)
+{
+    return strcmp(name, "auto") == 0     ? MP_HTTP_AUTO
+           : strcmp(name, "curl") == 0   ? MP_HTTP_CURL
+           : strcmp(name, "native") == 0 ? MP_HTTP_NATIVE
+                                         : -1;
+}
+
 /* Returns 1 for "Name: value" or "Name;" with a visible-ASCII name and no
    CR, LF or NUL, else 0 (see fetch.h). */
 int fetch_header_ok(const char *h, size_t n)
@@ -208,7 +216,7 @@ static int cfg_keys_known(json_t *o)
         "follow", "max_redirs", "compressed", "insecure", "cacert",
         "retries", "retry_base_ms", "retry_max_ms", "per_host",
         "total_conns", "body", "body_dir", "include_headers", "max_body",
-        "speed_limit", "speed_time"};
+        "speed_limit", "speed_time", "engine"};
     /* clang-format on */
     const char *k;
     json_t *v;
@@ -220,6 +228,22 @@ static int cfg_keys_known(json_t *o)
         if (i == sizeof keys / sizeof keys[0])
             return -1;
     }
+    return 0;
+}
+
+/* Reads the optional "engine": "auto", "curl" or "native". Returns 0 or
+   -1. */
+static int cfg_engine(json_t *o, fetch_cfg *c)
+{
+    json_t *v = json_object_get(o, "engine");
+    int e;
+
+    if (!v)
+        return 0;
+    if (!json_is_string(v) ||
+        (e = fetch_engine_code(json_string_value(v))) < 0)
+        return -1;
+    c->engine = e;
     return 0;
 }
 
@@ -256,7 +280,7 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
         cfg_uint(o, "total_conns", big, &c->total_conns) < 0 ||
         cfg_uint(o, "speed_limit", big, &c->speed_limit) < 0 ||
         cfg_uint(o, "speed_time", 86400, &c->speed_time) < 0 ||
-        cfg_max_body(o, c) < 0 || cfg_bool(o, "follow", &c->follow) < 0 ||
+        cfg_max_body(o, c) < 0 || cfg_engine(o, c) < 0 || cfg_bool(o, "follow", &c->follow) < 0 ||
         cfg_bool(o, "compressed", &c->compressed) < 0 ||
         cfg_bool(o, "insecure", &c->insecure) < 0 ||
         cfg_bool(o, "include_headers", &c->include_headers) < 0 ||

@@ -16,6 +16,7 @@ typedef struct fetch_cfg {
     int has_data;
     unsigned timeout_ms, connect_timeout_ms, max_redirs;
     int follow, compressed, insecure, include_headers;
+    int engine; /* MP_HTTP_AUTO, _CURL or _NATIVE */
     char *cacert;
     unsigned retries, retry_base_ms, retry_max_ms;
     unsigned per_host, total_conns;

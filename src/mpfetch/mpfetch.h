@@ -64,6 +64,7 @@ typedef struct mpf_config {
     int max_redirs;          /* -1: the fetch task's default */
     int compressed;
     int insecure;
+    const char *engine; /* --engine; NULL: the task's default (auto) */
     const char *cacert;
     int per_host;            /* 0: no limit */
     double rate;             /* requests/s for the whole run; 0: unlimited */

@@ -21,6 +21,7 @@ enum {
     OPT_RETRIES,
     OPT_MAX_REDIRS,
     OPT_COMPRESSED,
+    OPT_ENGINE,
     OPT_CACERT,
     OPT_PER_HOST,
     OPT_RATE,
@@ -56,6 +57,7 @@ static const struct option long_opts[] = {
     {"location", no_argument, NULL, 'L'},
     {"max-redirs", required_argument, NULL, OPT_MAX_REDIRS},
     {"compressed", no_argument, NULL, OPT_COMPRESSED},
+    {"engine", required_argument, NULL, OPT_ENGINE},
     {"insecure", no_argument, NULL, 'k'},
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"per-host", required_argument, NULL, OPT_PER_HOST},
@@ -119,6 +121,9 @@ static void usage(FILE *out)
         "      --speed-limit BYTES  fail (MP_ESLOW) a transfer slower than\n"
         "                           BYTES/s for --speed-time (suffixes k, M)\n"
         "      --speed-time S       seconds for --speed-limit (default 30)\n"
+        "      --engine auto|native|curl  default auto: native HTTP/1.1\n"
+        "                           for plain http:// to an IPv4 address,\n"
+        "                           libcurl for the rest\n"
         "      --retries N          retry failed requests (default 0)\n"
         "Records:\n"
         "  -o, --output FILE        write records to FILE (default stdout)\n"
@@ -439,6 +444,14 @@ static int apply(mpf_config *cfg, int c, const char *arg)
     case OPT_MAX_REDIRS:
         return parse_small("--max-redirs", arg, 0, 1000, &cfg->max_redirs);
     case OPT_COMPRESSED: cfg->compressed = 1; return 0;
+    case OPT_ENGINE:
+        if (fetch_engine_code(arg) < 0) {
+            fprintf(stderr, "mpfetch: --engine must be auto, native or "
+                            "curl, not \"%s\"\n", arg);
+            return MPF_EXIT_USAGE;
+        }
+        cfg->engine = arg;
+        return 0;
     case 'k': cfg->insecure = 1; return 0;
     case OPT_CACERT: cfg->cacert = arg; return 0;
     case OPT_PER_HOST:

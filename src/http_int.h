@@ -1,0 +1,63 @@
+/*
+ * Internals shared by the HTTP engines: http.c (mp_http, libcurl) and
+ * http_native.c (HTTP/1.1 on the worker's loop).
+ */
+#ifndef MP_HTTP_INT_H
+#define MP_HTTP_INT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mpool.h"
+
+#define HTTP_MAX_BODY ((size_t)16 << 20) /* default body cap, every mode */
+#define HTTP_CONNECT_MS 10000L           /* default connect timeout */
+#define HTTP_URL_SHOWN 200               /* URL bytes quoted in messages */
+
+/* Stores err and a formatted message in resp (message allocation failure
+   leaves message NULL). Returns err. */
+int mp__http_error(mp_http_response *resp, int err, const char *fmt, ...)
+    MP_PRINTF(3, 4);
+
+/* Grows *body (capacity *body_cap) to hold need bytes plus a NUL,
+   doubling, never past max_body + 1 unless need is. Returns 0 or -1. */
+int mp__http_body_reserve(char **body, size_t *body_cap, size_t need,
+                          size_t max_body);
+
+/*
+ * Creates the file for body_path afresh, never through a link planted at
+ * its name: the name is unlinked relative to its directory's descriptor
+ * (a symlink there is removed, its target untouched), then created with
+ * O_CREAT | O_EXCL | O_NOFOLLOW, mode 0644 less the umask. Returns the
+ * stream, or NULL with errno set.
+ */
+FILE *mp__http_body_file(const char *path);
+
+/* The method as it will be sent. */
+const char *mp__http_method(const mp_http_request *req);
+
+/* Runs req with libcurl, inside a worker task. Same contract as mp_http
+   (resp is zeroed, the request checked). */
+int mp__http_curl(mp_task *t, const mp_http_request *req,
+                  mp_http_response *resp);
+
+/* Returns 1 if mp_http_set_limits set a limit in this process. */
+int mp__http_limits_set(void);
+
+/* Returns NULL if the native engine can run req, else why not (static).
+   limits: mp_http_set_limits set a limit. */
+const char *mp__http_native_why(const mp_http_request *req, int limits);
+
+/* Parses "http://A.B.C.D[:port][/path]" in the canonical form curl would
+   print back unchanged (no ":80", no leading zeros, no dot segments,
+   fragments, blanks or control bytes); sets *ip (network order) and
+   *port. Returns the path and query in url ("" for none), or NULL. */
+const char *mp__http_native_url(const char *url, uint32_t *ip,
+                                uint16_t *port);
+
+/* Runs req with the native engine (mp__http_native_why said yes), inside
+   a worker task. Same contract as mp_http. */
+int mp__http_native(mp_task *t, const mp_http_request *req,
+                    mp_http_response *resp);
+
+#endif

@@ -1,0 +1,825 @@
+/*
+ * The native HTTP/1.1 engine: plain http:// to an IPv4 address, on the
+ * worker's libevent loop, for the common case (mp_http picks it, see
+ * mp__http_native_why; libcurl does everything else).
+ *
+ * Connections: one per transfer at a time, kept alive in a free list per
+ * host (address and port), so taking one is O(1) however many there are.
+ * Each connection owns one persistent libevent event for its whole life
+ * (registered with epoll once) and one timer. An idle connection's event
+ * still watches for reads: the server closing it (or sending anything)
+ * takes it out of the list. A transfer that finds its reused connection
+ * closed before the first response byte is sent again once on a new one,
+ * as curl does.
+ *
+ * A transfer (struct nxfer) lives on the task's coroutine stack: the task
+ * sends the request and suspends; the connection's event callback reads
+ * and parses (http_parse.c), and wakes the task as its last act.
+ *
+ * Failures take their codes from the engine-neutral table (http_fail.h):
+ * a refused connect is REFUSED, timeouts TIMEOUT, a connection that ends
+ * early CLOSED, a response that is not HTTP/1.x, a bad chunk or a header
+ * limit (http_parse.c) PROTOCOL, max_body BODY_LIMIT, body file errors
+ * WRITE.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "clock.h"
+#include "http_fail.h"
+#include "http_int.h"
+#include "http_parse.h"
+#include "mpool.h"
+#include "worker.h"
+
+#define HN_BUCKETS 1024         /* host table (power of two) */
+#define HN_READ ((size_t)65536) /* bytes per recv */
+#define HF(kind) mp__http_fail_code(MP__HF_##kind) /* http_fail.h */
+
+struct nxfer;
+
+/* A host: an IPv4 address and port, and its idle connections. */
+typedef struct nhost {
+    uint32_t ip; /* network order */
+    uint16_t port;
+    struct nconn *idle; /* LIFO, doubly linked */
+    struct nhost *next; /* bucket chain */
+} nhost;
+
+/* One connection. */
+typedef struct nconn {
+    int fd;
+    struct event *ev;    /* EV_READ|EV_PERSIST (+EV_WRITE while needed) */
+    struct event *timer; /* the transfer's connect or total timeout */
+    int want_write;
+    nhost *host;
+    struct nconn *prev, *next; /* idle list */
+    struct nxfer *x;           /* the transfer on it, or NULL when idle */
+    char *wbuf;                /* request bytes (kept across requests) */
+    size_t wcap;
+} nconn;
+
+enum { NX_CONNECT, NX_SEND, NX_HEAD, NX_BODY, NX_DONE };
+enum { BODY_NONE, BODY_CLEN, BODY_CHUNKED, BODY_EOF };
+
+/* One transfer, on the task's coroutine stack. */
+typedef struct nxfer {
+    mp_task *task;
+    const mp_http_request *req;
+    mp_http_response *resp;
+    nconn *c;
+    int state, suspended, reused, retried;
+    size_t wlen, wsent;
+    char *hdr; /* response head bytes so far */
+    size_t hdr_len, hdr_cap;
+    mp__http_head h;
+    mp__http_chunked ch;
+    int body_mode;
+    uint64_t body_left;
+    int reusable;
+    FILE *file;
+    size_t max_body;
+    char *body;
+    size_t body_len, body_cap, body_seen;
+    uint64_t bytes_in; /* body bytes received (bytes_down) */
+    int werr, werrno;
+    uint64_t t0, t_conn, t_first;
+    uint16_t port;
+    uint32_t ip;
+    const char *target; /* path and query in req->url */
+} nxfer;
+
+typedef struct hn_state {
+    struct event_base *base;
+    nhost *hosts[HN_BUCKETS];
+    char rbuf[HN_READ];
+    int proxy_env; /* a proxy is set in the environment: curl's job */
+} hn_state;
+
+static hn_state *g_hn;
+
+/* ---- hosts and connections ------------------------------------------ */
+
+/* Returns the worker's engine state, creating it on first use; NULL outside
+   a worker or when out of memory. */
+static hn_state *state(void)
+{
+    struct event_base *base = mp__worker_base();
+
+    if (!base)
+        return NULL;
+    if (g_hn && g_hn->base != base)
+        g_hn = NULL; /* a new worker image: the old state is not ours */
+    if (!g_hn && (g_hn = calloc(1, sizeof *g_hn)) != NULL)
+        g_hn->base = base;
+    return g_hn;
+}
+
+/* Returns the host for ip:port, adding it; NULL if out of memory. */
+static nhost *host_get(hn_state *s, uint32_t ip, uint16_t port)
+{
+    unsigned b = (ip * 2654435761u ^ port) & (HN_BUCKETS - 1);
+    nhost *h;
+
+    for (h = s->hosts[b]; h; h = h->next)
+        if (h->ip == ip && h->port == port)
+            return h;
+    if (!(h = calloc(1, sizeof *h)))
+        return NULL;
+    h->ip = ip;
+    h->port = port;
+    h->next = s->hosts[b];
+    s->hosts[b] = h;
+    return h;
+}
+
+static void idle_unlink(nconn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (c->host->idle == c)
+        c->host->idle = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* Closes c and frees it (it is in no list and has no transfer). */
+static void conn_free(nconn *c)
+{
+    if (c->ev)
+        event_free(c->ev);
+    if (c->timer)
+        event_free(c->timer);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->wbuf);
+    free(c);
+}
+
+static void on_conn(evutil_socket_t fd, short what, void *arg);
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+/* Watches c for writes too (want 1) or reads only. Returns 0 or -1. */
+static int conn_want_write(hn_state *s, nconn *c, int want)
+{
+    if (c->want_write == want)
+        return 0;
+    event_del(c->ev);
+    event_assign(c->ev, s->base, c->fd,
+                 EV_READ | EV_PERSIST | (want ? EV_WRITE : 0), on_conn, c);
+    c->want_write = want;
+    return event_add(c->ev, NULL);
+}
+
+/* Opens a connection to h (connect in progress or done). Returns it, or
+   NULL with errno set. */
+static nconn *conn_open(hn_state *s, nhost *h)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    nconn *c = calloc(1, sizeof *c);
+    int one = 1;
+
+    if (!c)
+        return NULL;
+    c->host = h;
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        goto fail;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sa.sin_addr.s_addr = h->ip;
+    sa.sin_port = htons(h->port);
+    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0 &&
+        errno != EINPROGRESS)
+        goto fail;
+    c->ev = event_new(s->base, c->fd, EV_READ | EV_WRITE | EV_PERSIST,
+                      on_conn, c);
+    c->timer = evtimer_new(s->base, on_timer, c);
+    if (!c->ev || !c->timer || event_add(c->ev, NULL) != 0) {
+        errno = ENOMEM;
+        goto fail;
+    }
+    c->want_write = 1;
+    return c;
+fail:;
+    int e = errno;
+    conn_free(c);
+    errno = e;
+    return NULL;
+}
+
+/* ---- the transfer ---------------------------------------------------- */
+
+/* Returns the monotonic clock in microseconds. */
+static uint64_t now_us(void)
+{
+    return mp__now_ns() / 1000u;
+}
+
+/* Appends n bytes to c->wbuf at *len. Returns 0 or -1. */
+static int wput(nconn *c, size_t *len, const void *p, size_t n)
+{
+    if (*len + n > c->wcap) {
+        size_t cap = c->wcap ? c->wcap : 1024;
+        while (cap < *len + n)
+            cap *= 2;
+        char *b = realloc(c->wbuf, cap);
+        if (!b)
+            return -1;
+        c->wbuf = b;
+        c->wcap = cap;
+    }
+    memcpy(c->wbuf + *len, p, n);
+    *len += n;
+    return 0;
+}
+
+static int wputs(nconn *c, size_t *len, const char *p)
+{
+    return wput(c, len, p, strlen(p));
+}
+
+/* Writes x's request into c->wbuf, as curl 7.88 sends it. Returns 0 or -1
+   (out of memory). */
+static int build_request(nxfer *x, nconn *c)
+{
+    const mp_http_request *q = x->req;
+    const char *m = mp__http_method(q);
+    size_t n = 0;
+    int body = q->body || strcasecmp(m, "POST") == 0;
+    int rc = 0;
+    char line[96];
+    const unsigned char *ip = (const unsigned char *)&x->ip;
+
+    rc |= wputs(c, &n, m);
+    rc |= wputs(c, &n, " ");
+    rc |= wputs(c, &n, x->target[0] ? x->target : "/");
+    if (x->port == 80)
+        snprintf(line, sizeof line, " HTTP/1.1\r\nHost: %u.%u.%u.%u\r\n",
+                 ip[0], ip[1], ip[2], ip[3]);
+    else
+        snprintf(line, sizeof line, " HTTP/1.1\r\nHost: %u.%u.%u.%u:%u\r\n",
+                 ip[0], ip[1], ip[2], ip[3], x->port);
+    rc |= wputs(c, &n, line);
+    rc |= wputs(c, &n, "User-Agent: mpool/" MP_VERSION_STRING
+                       "\r\nAccept: */*\r\n");
+    for (size_t i = 0; i < q->n_headers; i++)
+        if (q->headers[i]) {
+            rc |= wputs(c, &n, q->headers[i]);
+            rc |= wputs(c, &n, "\r\n");
+        }
+    if (body) {
+        snprintf(line, sizeof line,
+                 "Content-Length: %zu\r\nContent-Type: "
+                 "application/x-www-form-urlencoded\r\n",
+                 q->body ? q->body_len : 0);
+        rc |= wputs(c, &n, line);
+    }
+    rc |= wputs(c, &n, "\r\n");
+    if (q->body && q->body_len)
+        rc |= wput(c, &n, q->body, q->body_len);
+    x->wlen = n;
+    x->wsent = 0;
+    return rc ? -1 : 0;
+}
+
+/* Ends x: on success its connection goes back to its host's free list
+   (or is closed), on failure it is closed. Wakes the task if it waits:
+   the caller must not touch x or its connection afterwards. */
+static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
+{
+    nconn *c = x->c;
+
+    if (err) {
+        mp__http_error(x->resp, err, "%s %.*s: %s%s", mp__http_method(x->req),
+                      HTTP_URL_SHOWN, x->req->url, fmt, arg ? arg : "");
+    }
+    x->c = NULL;
+    if (c) {
+        evtimer_del(c->timer);
+        c->x = NULL;
+        if (!err && x->reusable && conn_want_write(g_hn, c, 0) == 0) {
+            c->prev = NULL;
+            c->next = c->host->idle;
+            if (c->next)
+                c->next->prev = c;
+            c->host->idle = c;
+        } else {
+            conn_free(c);
+        }
+    }
+    x->resp->t_total_us = now_us() - x->t0;
+    x->state = NX_DONE;
+    if (x->suspended)
+        mp__task_wake(x->task, 0);
+}
+
+/* mp__http_sink: stores, writes or counts body bytes (like http.c's
+   on_body); x->werr says why it stops taking them. */
+static void body_sink(void *ud, const char *p, size_t n)
+{
+    nxfer *x = ud;
+
+    if (x->werr || !n)
+        return;
+    x->bytes_in += n; /* curl's SIZE_DOWNLOAD counts what it refuses too */
+    if (n > x->max_body - x->body_seen) { /* in every mode */
+        x->werr = MP_EFBIG;
+        return;
+    }
+    x->body_seen += n;
+    if (x->file) {
+        errno = 0;
+        if (fwrite(p, 1, n, x->file) != n) {
+            x->werr = MP_EIO;
+            x->werrno = errno ? errno : EIO;
+        }
+        return;
+    }
+    if (x->req->no_body)
+        return;
+    if (mp__http_body_reserve(&x->body, &x->body_cap, x->body_len + n,
+                              x->max_body) < 0) {
+        x->werr = MP_ENOMEM;
+        return;
+    }
+    memcpy(x->body + x->body_len, p, n);
+    x->body_len += n;
+    x->body[x->body_len] = '\0';
+}
+
+/* Ends x after a body-sink failure. */
+static void end_werr(nxfer *x)
+{
+    char num[32];
+
+    if (x->werr == MP_EIO) {
+        xfer_end(x, HF(WRITE), "write: ", strerror(x->werrno));
+        return;
+    }
+    snprintf(num, sizeof num, "%zu bytes)", x->max_body);
+    if (x->werr == MP_EFBIG)
+        xfer_end(x, HF(BODY_LIMIT), "body larger than max_body (", num);
+    else
+        xfer_end(x, HF(NOMEM), "out of memory", NULL);
+}
+
+/* Takes the head x->hdr[0..head_len): the response's status and framing.
+   Returns the body mode. */
+static int take_head(nxfer *x)
+{
+    mp_http_response *r = x->resp;
+    const char *m = mp__http_method(x->req);
+
+    r->status = x->h.status;
+    r->http_version = x->h.version;
+    x->reusable = !x->h.conn_close;
+    if (strcasecmp(m, "HEAD") == 0 || x->h.status == 204 ||
+        x->h.status == 304)
+        return BODY_NONE;
+    if (x->h.chunked)
+        return BODY_CHUNKED;
+    if (x->h.clen >= 0) {
+        x->body_left = (uint64_t)x->h.clen;
+        return x->h.clen ? BODY_CLEN : BODY_NONE;
+    }
+    x->reusable = 0;
+    return BODY_EOF;
+}
+
+/* Appends p[0..n) to the head buffer. Returns 0 or -1. */
+static int head_add(nxfer *x, const char *p, size_t n)
+{
+    size_t need = x->hdr_len + n;
+
+    if (need > x->hdr_cap) {
+        size_t cap = x->hdr_cap ? x->hdr_cap : 2048;
+        while (cap < need)
+            cap *= 2;
+        char *b = realloc(x->hdr, cap + 1);
+        if (!b)
+            return -1;
+        x->hdr = b;
+        x->hdr_cap = cap;
+    }
+    memcpy(x->hdr + x->hdr_len, p, n);
+    x->hdr_len += n;
+    return 0;
+}
+
+/* Feeds received bytes p[0..n) to x. Returns 1 if x ended. */
+static int feed(nxfer *x, const char *p, size_t n)
+{
+    if (x->state == NX_HEAD) {
+        if (head_add(x, p, n) < 0) {
+            xfer_end(x, HF(NOMEM), "out of memory", NULL);
+            return 1;
+        }
+        for (;;) {
+            const char *why;
+            int rc = mp__http_parse_head(x->hdr, x->hdr_len, &x->h, &why);
+            if (rc == 0)
+                return 0;
+            if (rc < 0 && x->h.status > 599) {
+                char code[16];
+                snprintf(code, sizeof code, "%d", x->h.status);
+                xfer_end(x, HF(PROTOCOL), "status code outside 100-599: ",
+                         code);
+                return 1;
+            }
+            if (rc < 0) {
+                xfer_end(x, HF(PROTOCOL), why, NULL);
+                return 1;
+            }
+            n = x->hdr_len - x->h.head_len; /* body or the next head */
+            if (x->h.status >= 200 || x->h.status == 101)
+                break;
+            memmove(x->hdr, x->hdr + x->h.head_len, n); /* 1xx: skip */
+            x->hdr_len = n;
+        }
+        /* the leftover stays in x->hdr past the head until the end */
+        p = x->hdr + x->h.head_len;
+        x->body_mode = take_head(x);
+        x->state = NX_BODY;
+        if (x->body_mode == BODY_NONE) {
+            if (n)
+                x->reusable = 0; /* bytes nobody asked for */
+            xfer_end(x, 0, NULL, NULL);
+            return 1;
+        }
+        if (!n)
+            return 0;
+    }
+    if (x->body_mode == BODY_CLEN) {
+        size_t k = n < x->body_left ? n : (size_t)x->body_left;
+        body_sink(x, p, k);
+        x->body_left -= k;
+        if (k < n)
+            x->reusable = 0;
+        if (x->werr) {
+            end_werr(x);
+            return 1;
+        }
+        if (!x->body_left) {
+            xfer_end(x, 0, NULL, NULL);
+            return 1;
+        }
+    } else if (x->body_mode == BODY_CHUNKED) {
+        size_t used = 0;
+        int rc = mp__http_dechunk(&x->ch, p, n, &used, body_sink, x);
+        if (x->werr) {
+            end_werr(x);
+            return 1;
+        }
+        if (rc < 0) {
+            xfer_end(x, HF(PROTOCOL), "malformed chunked body", NULL);
+            return 1;
+        }
+        if (rc > 0) {
+            if (used < n)
+                x->reusable = 0;
+            xfer_end(x, 0, NULL, NULL);
+            return 1;
+        }
+    } else {
+        body_sink(x, p, n);
+        if (x->werr) {
+            end_werr(x);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int xfer_connect(nxfer *x);
+
+/* The reused connection of x turned out closed before any response byte:
+   sends x again on a new connection (once). Returns 1 if it did, 0 if x
+   is not eligible. */
+static int retry_fresh(nxfer *x)
+{
+    if (!x->reused || x->retried || x->hdr_len || x->state > NX_HEAD)
+        return 0;
+    x->retried = 1;
+    evtimer_del(x->c->timer);
+    x->c->x = NULL;
+    conn_free(x->c);
+    x->c = NULL;
+    return xfer_connect(x) == 0 || x->state == NX_DONE;
+}
+
+/* Sends what is left of the request. Returns 1 if x ended. */
+static int try_send(nxfer *x)
+{
+    nconn *c = x->c;
+
+    while (x->wsent < x->wlen) {
+        ssize_t k = send(c->fd, c->wbuf + x->wsent, x->wlen - x->wsent,
+                         MSG_NOSIGNAL);
+        if (k > 0) {
+            x->wsent += (size_t)k;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (conn_want_write(g_hn, c, 1) != 0) {
+                xfer_end(x, HF(NOMEM), "event_add failed", NULL);
+                return 1;
+            }
+            return 0;
+        }
+        if (retry_fresh(x))
+            return 1;
+        xfer_end(x, HF(CLOSED), "send failure: ", strerror(errno));
+        return 1;
+    }
+    x->state = NX_HEAD;
+    if (c->want_write && conn_want_write(g_hn, c, 0) != 0) {
+        xfer_end(x, HF(NOMEM), "event_add failed", NULL);
+        return 1;
+    }
+    return 0;
+}
+
+/* Reads what the connection has for x. */
+static void do_read(nxfer *x)
+{
+    for (;;) {
+        ssize_t k = recv(x->c->fd, g_hn->rbuf, HN_READ, 0);
+        if (k > 0) {
+            if (!x->t_first)
+                x->t_first = now_us();
+            if (feed(x, g_hn->rbuf, (size_t)k) || (size_t)k < HN_READ)
+                return;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        /* the connection ended */
+        int e = k < 0 ? errno : 0;
+        if (retry_fresh(x))
+            return;
+        if (x->state == NX_BODY && x->body_mode == BODY_EOF) {
+            x->reusable = 0;
+            xfer_end(x, 0, NULL, NULL);
+        } else if (e) {
+            xfer_end(x, HF(CLOSED), "Recv failure: ", strerror(e));
+        } else if (x->state == NX_HEAD && !x->hdr_len) {
+            xfer_end(x, HF(CLOSED), "Empty reply from server", NULL);
+        } else if (x->state == NX_BODY && x->body_mode == BODY_CLEN) {
+            char num[64];
+            snprintf(num, sizeof num, "%llu bytes remaining",
+                     (unsigned long long)x->body_left);
+            xfer_end(x, HF(CLOSED), "transfer closed with ", num);
+        } else {
+            xfer_end(x, HF(CLOSED),
+                     x->state == NX_HEAD
+                         ? "connection closed in the response head"
+                         : "connection closed in the chunked body",
+                     NULL);
+        }
+        return;
+    }
+}
+
+/* libevent: c is readable or writable. */
+static void on_conn(evutil_socket_t fd, short what, void *arg)
+{
+    nconn *c = arg;
+    nxfer *x = c->x;
+
+    if (!x) { /* idle: the server closed it, or sent what nobody asked */
+        idle_unlink(c);
+        conn_free(c);
+        return;
+    }
+    if (x->state == NX_CONNECT) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = errno;
+        if (err) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "%s", strerror(err));
+            xfer_end(x, err == ECONNREFUSED ? HF(REFUSED)
+                        : err == ETIMEDOUT  ? HF(TIMEOUT)
+                                            : HF(UNREACHABLE),
+                     "Failed to connect: ", msg);
+            return;
+        }
+        if (!(what & EV_WRITE))
+            return;
+        x->t_conn = now_us();
+        x->state = NX_SEND;
+        if (x->req->timeout_ms) {
+            uint64_t used = (x->t_conn - x->t0) / 1000;
+            uint64_t left = x->req->timeout_ms > used
+                                ? x->req->timeout_ms - used : 1;
+            struct timeval tv = mp__ms_tv(left);
+            evtimer_add(c->timer, &tv);
+        } else {
+            evtimer_del(c->timer);
+        }
+    }
+    if (x->state == NX_SEND) {
+        if (try_send(x) || x->state == NX_SEND)
+            return;
+    }
+    if (what & EV_READ)
+        do_read(x);
+}
+
+/* libevent: the transfer on c ran out of time. */
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    nconn *c = arg;
+    nxfer *x = c->x;
+
+    (void)fd;
+    (void)what;
+    if (!x)
+        return;
+    xfer_end(x, HF(TIMEOUT),
+             x->state == NX_CONNECT ? "Connection timed out"
+                                    : "Operation timed out",
+             NULL);
+}
+
+/* Arms c's timer for ms milliseconds (0: none). */
+static void timer_arm(nconn *c, uint64_t ms)
+{
+    struct timeval tv = mp__ms_tv(ms);
+
+    if (ms)
+        evtimer_add(c->timer, &tv);
+}
+
+/* Starts x on a new connection. Returns 0, or -1 if x ended. */
+static int xfer_connect(nxfer *x)
+{
+    nhost *h = host_get(g_hn, x->ip, x->port);
+    const mp_http_request *q = x->req;
+    uint64_t ct = q->connect_timeout_ms ? q->connect_timeout_ms
+                                        : (uint64_t)HTTP_CONNECT_MS;
+    nconn *c;
+
+    x->reused = 0;
+    if (!h || !(c = conn_open(g_hn, h))) {
+        int e = h ? errno : ENOMEM;
+        xfer_end(x, e == ENOMEM ? HF(NOMEM) : HF(UNREACHABLE),
+                 "Failed to connect: ", strerror(e));
+        return -1;
+    }
+    c->x = x;
+    x->c = c;
+    x->state = NX_CONNECT;
+    if (build_request(x, c) < 0) {
+        xfer_end(x, HF(NOMEM), "out of memory", NULL);
+        return -1;
+    }
+    if (q->timeout_ms && q->timeout_ms < ct)
+        ct = q->timeout_ms;
+    timer_arm(c, ct);
+    return 0;
+}
+
+/* Starts x: on an idle connection of its host if there is one, else on a
+   new one. Returns 0, or -1 if x ended. */
+static int xfer_start(nxfer *x)
+{
+    nhost *h = host_get(g_hn, x->ip, x->port);
+    nconn *c = h ? h->idle : NULL;
+
+    if (!c)
+        return xfer_connect(x);
+    idle_unlink(c);
+    c->x = x;
+    x->c = c;
+    x->reused = 1;
+    x->t_conn = x->t0;
+    x->state = NX_SEND;
+    if (build_request(x, c) < 0) {
+        xfer_end(x, HF(NOMEM), "out of memory", NULL);
+        return -1;
+    }
+    timer_arm(c, x->req->timeout_ms);
+    return try_send(x) ? -1 : 0;
+}
+
+/* mp__cancel_fn: the task's deadline passed or it was canceled. */
+static void xfer_cancel(mp_task *t, void *arg)
+{
+    nxfer *x = arg;
+
+    (void)t;
+    if (x->c) {
+        evtimer_del(x->c->timer);
+        x->c->x = NULL;
+        conn_free(x->c);
+        x->c = NULL;
+    }
+}
+
+/* Moves the results of a finished x into resp. Returns resp->error. */
+static int xfer_finish(nxfer *x, mp_http_response *r)
+{
+    int err = r->error;
+
+    if (x->file) {
+        int ferr = fclose(x->file) == 0 ? 0 : errno;
+        x->file = NULL;
+        if (ferr && !err)
+            err = mp__http_error(r, HF(WRITE), "close(%s): %s", x->req->body_path,
+                                strerror(ferr));
+    }
+    if (x->t_conn && !x->reused)
+        r->t_connect_us = x->t_conn - x->t0;
+    if (x->t_first)
+        r->t_first_byte_us = x->t_first - x->t0;
+    r->body_len = x->body_seen;
+    r->bytes_down = x->bytes_in;
+    if (!err && !x->req->body_path && !x->req->no_body) {
+        r->body = x->body ? x->body : calloc(1, 1);
+        x->body = NULL;
+        if (!r->body)
+            err = mp__http_error(r, HF(NOMEM), "out of memory");
+    }
+    if (x->req->want_headers && x->hdr && x->state == NX_DONE &&
+        x->h.head_len) {
+        x->hdr[x->h.head_len] = '\0';
+        r->headers = x->hdr;
+        r->headers_len = x->h.head_len;
+        x->hdr = NULL;
+    }
+    return err;
+}
+
+int mp__http_native(mp_task *t, const mp_http_request *req,
+                    mp_http_response *resp)
+{
+    nxfer x;
+    int rc, woke = 0;
+
+    if (!state())
+        return mp__http_error(resp, mp__worker_base() ? MP_ENOMEM : MP_EINVAL,
+                             "mp_http: %s",
+                             mp__worker_base() ? "out of memory"
+                                               : "called outside a worker");
+    memset(&x, 0, sizeof x);
+    x.task = t;
+    x.req = req;
+    x.resp = resp;
+    x.max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
+    x.target = mp__http_native_url(req->url, &x.ip, &x.port);
+    x.t0 = now_us();
+    if (!x.target)
+        return mp__http_error(resp, MP_EURL, "%.*s: not for this engine",
+                             HTTP_URL_SHOWN, req->url);
+    if (req->body_path && !(x.file = mp__http_body_file(req->body_path))) {
+        int e = errno;
+        return mp__http_error(resp, HF(WRITE), "create %s: %s", req->body_path,
+                             strerror(e));
+    }
+    if (!(resp->final_url = x.target[0] ? strdup(req->url)
+                                         : NULL)) {
+        size_t n = strlen(req->url);
+        if ((resp->final_url = malloc(n + 2)) != NULL) {
+            memcpy(resp->final_url, req->url, n);
+            memcpy(resp->final_url + n, "/", 2);
+        }
+    }
+    xfer_start(&x);
+    if (x.state != NX_DONE) {
+        x.suspended = 1;
+        woke = mp__task_suspend(t, xfer_cancel, &x);
+        x.suspended = 0;
+    }
+    if (x.state == NX_DONE) {
+        rc = xfer_finish(&x, resp);
+    } else {
+        xfer_cancel(t, &x);
+        if (x.file)
+            fclose(x.file);
+        x.file = NULL;
+        rc = mp__http_error(resp, woke < 0 ? woke : MP_ECANCELED,
+                           "%s %.*s: %s during the transfer",
+                           mp__http_method(req), HTTP_URL_SHOWN, req->url,
+                           mp_strerror(woke));
+    }
+    free(x.body);
+    free(x.hdr);
+    return rc;
+}

@@ -1,0 +1,272 @@
+/*
+ * HTTP/1.x response parsing (see http_parse.h). Lenient where curl is
+ * (bare LF line ends, header lines without a colon are skipped), strict
+ * where a mistake would mis-frame the body: Content-Length must be digits
+ * and agree with itself, a chunk size must be hex.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "http_parse.h"
+
+#define CHUNK_LINE_MAX 4096 /* bytes of one chunk-size or trailer line */
+
+/* Returns the end of the line at p (at its '\n'), or NULL if p[0..end)
+   has no '\n'. */
+static const char *line_end(const char *p, const char *end)
+{
+    return memchr(p, '\n', (size_t)(end - p));
+}
+
+/* Returns 1 if the header line p[0..n) is named name (case-insensitive),
+   with *v and *vn set to its value without surrounding blanks. */
+static int header_is(const char *p, size_t n, const char *name,
+                     const char **v, size_t *vn)
+{
+    size_t k = strlen(name);
+
+    if (n <= k || p[k] != ':' || strncasecmp(p, name, k) != 0)
+        return 0;
+    p += k + 1;
+    n -= k + 1;
+    while (n && (*p == ' ' || *p == '\t'))
+        p++, n--;
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r'))
+        n--;
+    *v = p;
+    *vn = n;
+    return 1;
+}
+
+/* Returns 1 if v[0..n) contains token tok (comma-separated list). */
+static int has_token(const char *v, size_t n, const char *tok)
+{
+    size_t k = strlen(tok);
+
+    for (size_t i = 0; i + k <= n; i++)
+        if (strncasecmp(v + i, tok, k) == 0 &&
+            (i == 0 || v[i - 1] == ',' || v[i - 1] == ' ') &&
+            (i + k == n || v[i + k] == ',' || v[i + k] == ' ' ||
+             v[i + k] == ';'))
+            return 1;
+    return 0;
+}
+
+/* Parses the status line p[0..n). Returns 0 or -1. */
+static int status_line(const char *p, size_t n, mp__http_head *h)
+{
+    if (n < 12 || memcmp(p, "HTTP/1.", 7) != 0 ||
+        (p[7] != '0' && p[7] != '1') || p[8] != ' ')
+        return -1;
+    for (int i = 9; i < 12; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+    if (n > 12 && p[12] != ' ' && p[12] != '\r')
+        return -1;
+    h->version = p[7] == '1' ? 11 : 10;
+    h->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    return h->status >= 100 ? 0 : -1;
+}
+
+/* Applies one header line p[0..n) to h. Returns 0 or -1 (*why set). */
+static int header_line(const char *p, size_t n, mp__http_head *h, int *ka,
+                       const char **why)
+{
+    const char *v;
+    size_t vn;
+
+    if (header_is(p, n, "Content-Length", &v, &vn)) {
+        int64_t x = 0;
+        if (vn == 0 || vn > 18) {
+            *why = "bad Content-Length";
+            return -1;
+        }
+        for (size_t i = 0; i < vn; i++) {
+            if (v[i] < '0' || v[i] > '9') {
+                *why = "bad Content-Length";
+                return -1;
+            }
+            x = x * 10 + (v[i] - '0');
+        }
+        if (h->clen >= 0 && h->clen != x) {
+            *why = "conflicting Content-Length";
+            return -1;
+        }
+        h->clen = x;
+    } else if (header_is(p, n, "Transfer-Encoding", &v, &vn)) {
+        if (vn >= 7 && strncasecmp(v + vn - 7, "chunked", 7) == 0) {
+            h->chunked = 1;
+        } else if (vn) {
+            *why = "unsupported Transfer-Encoding";
+            return -1;
+        }
+    } else if (header_is(p, n, "Connection", &v, &vn)) {
+        if (has_token(v, vn, "close"))
+            h->conn_close = 1;
+        if (has_token(v, vn, "keep-alive"))
+            *ka = 1;
+    }
+    return 0;
+}
+
+int mp__http_parse_head(const char *p, size_t n, mp__http_head *h,
+                        const char **why)
+{
+    const char *end = p + n, *q = p, *eol;
+    int ka = 0, first = 1, has_te = 0;
+    size_t lines = 0;
+
+    memset(h, 0, sizeof *h);
+    h->clen = -1;
+    *why = "not an HTTP/1.x response";
+    if (memcmp(p, "HTTP/", n < 5 ? n : 5) != 0)
+        return -1;
+    for (;;) {
+        if (!(eol = line_end(q, end))) {
+            if ((size_t)(end - q) > MP_HTTP_MAX_HEADER_LINE) {
+                *why = "a response header line is longer than the limit "
+                       "(MP_HTTP_MAX_HEADER_LINE, 100 KiB)";
+                return -1;
+            }
+            if (n > MP_HTTP_MAX_HEADER_BYTES) {
+                *why = "header block larger than the limit "
+                       "(MP_HTTP_MAX_HEADER_BYTES)";
+                return -1;
+            }
+            return 0;
+        }
+        size_t len = (size_t)(eol - q);
+        if (len + 1 > MP_HTTP_MAX_HEADER_LINE) {
+            *why = "a response header line is longer than the limit "
+                   "(MP_HTTP_MAX_HEADER_LINE, 100 KiB)";
+            return -1;
+        }
+        if ((size_t)(eol + 1 - p) > MP_HTTP_MAX_HEADER_BYTES) {
+            *why = "header block larger than the limit "
+                   "(MP_HTTP_MAX_HEADER_BYTES)";
+            return -1;
+        }
+        if (len && q[len - 1] == '\r')
+            len--;
+        if (first) {
+            if (status_line(q, len, h) < 0)
+                return -1;
+            if (h->status > 599) {
+                *why = "status code outside 100-599";
+                return -1;
+            }
+            first = 0;
+        } else if (len == 0) {
+            break;
+        } else {
+            if (++lines > MP_HTTP_MAX_HEADER_LINES) {
+                *why = "more header lines than the limit "
+                       "(MP_HTTP_MAX_HEADER_LINES)";
+                return -1;
+            }
+            if (len > 18 && strncasecmp(q, "transfer-encoding:", 18) == 0)
+                has_te = 1;
+            if (q[0] != ' ' && q[0] != '\t' &&
+                header_line(q, len, h, &ka, why) < 0)
+                return -1;
+        }
+        q = eol + 1;
+    }
+    h->head_len = (size_t)(eol + 1 - p);
+    if (h->version == 10 && !ka)
+        h->conn_close = 1;
+    if (has_te && h->clen >= 0) {
+        *why = "both Content-Length and Transfer-Encoding in a response";
+        return -1;
+    }
+    return 1;
+}
+
+enum { CH_SIZE, CH_EXT, CH_DATA, CH_DATA_END, CH_TRAILER, CH_TRAILER_END };
+
+/* Returns the value of hex digit c, or -1. */
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int mp__http_dechunk(mp__http_chunked *c, const char *p, size_t n,
+                     size_t *used, mp__http_sink sink, void *ud)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        char ch = p[i];
+        switch (c->state) {
+        case CH_SIZE: {
+            int d = hexval(ch);
+            if (d >= 0) {
+                if (++c->digits > 15)
+                    return -1;
+                c->left = c->left * 16 + (uint64_t)d;
+                i++;
+                break;
+            }
+            if (!c->digits)
+                return -1;
+            c->state = CH_EXT;
+            c->line = 0;
+            break;
+        }
+        case CH_EXT:
+            i++;
+            if (ch == '\n') {
+                c->state = c->left ? CH_DATA : CH_TRAILER;
+                c->line = 0;
+            } else if (++c->line > CHUNK_LINE_MAX ||
+                       (c->line == 1 && ch != ';' && ch != '\r' &&
+                        ch != ' ' && ch != '\t')) {
+                return -1;
+            }
+            break;
+        case CH_DATA: {
+            size_t k = n - i < c->left ? n - i : (size_t)c->left;
+            sink(ud, p + i, k);
+            i += k;
+            c->left -= k;
+            if (!c->left) {
+                c->state = CH_DATA_END;
+                c->line = 0;
+            }
+            break;
+        }
+        case CH_DATA_END: /* CRLF or LF after the data */
+            i++;
+            if (ch == '\n') {
+                c->state = CH_SIZE;
+                c->digits = 0;
+            } else if (ch != '\r' || c->line++) {
+                return -1;
+            }
+            break;
+        case CH_TRAILER: /* lines until an empty one */
+            i++;
+            if (ch == '\n') {
+                if (c->line == 0) {
+                    *used = i;
+                    return 1;
+                }
+                c->line = 0;
+            } else if (ch != '\r' || c->line) {
+                if (++c->line > CHUNK_LINE_MAX)
+                    return -1;
+            }
+            break;
+        default:
+            return -1;
+        }
+    }
+    *used = i;
+    return 0;
+}
