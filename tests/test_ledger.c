@@ -39,6 +39,11 @@ enum {
     BACK,   /* h's last n tasks were never sent: take them back */
     FIRST,  /* want == the input index at the head of the retry queue */
     COUNT,  /* want in_use, n retry.n, arg solo.n: use COUNTS() */
+    CANCEL, /* take back h's k-th task (k: n), delivered by the caller;
+               want: what mp__ledger_cancel returns */
+    CANCELQ, /* take back the head of the retry queue; want: -1 */
+    OWNER,  /* abort only the tasks whose index & 1 == n; want: results */
+    ORPHANS, /* want: orphans in h's list */
 };
 #define COUNTS(in_use, retry, solo) {COUNT, 0, retry, in_use, solo}
 #define FIRST(index) {FIRST, 0, 0, index}
@@ -211,6 +216,35 @@ static void run_step(mp__ledger *L, const step *s)
         assert_int_not_equal(L->retry.head, MP_NIL);
         assert_int_equal(L->ents[L->retry.head].index, s->want);
         break;
+    case CANCEL:
+    case CANCELQ:
+        id = s->op == CANCEL ? kth(L, s->h, s->n) : L->retry.head;
+        deliver(L->ents[id].index);
+        assert_int_equal(mp__ledger_cancel(L, id), s->want);
+        break;
+    case OWNER:
+        while (mp__ledger_drop_queued(L, 1, (size_t)s->n, &index)) {
+            assert_int_equal(index & 1, s->n);
+            deliver(index);
+            n++;
+        }
+        for (int h = 0; h < L->nholders; h++) {
+            uint32_t cur = mp__ledger_first(L, h);
+            while (mp__ledger_orphan_next(L, &cur, 1, (size_t)s->n, &index)) {
+                assert_int_equal(index & 1, s->n);
+                deliver(index);
+                n++;
+            }
+        }
+        assert_int_equal(n, s->want);
+        break;
+    case ORPHANS: {
+        uint32_t cur = mp__ledger_first(L, s->h);
+        while (mp__ledger_next_orphan(L, &cur) != MP_NIL)
+            n++;
+        assert_int_equal(n, s->want);
+        break;
+    }
     case COUNT:
         assert_int_equal(L->in_use, s->want);
         assert_int_equal(L->retry.n, s->n);
@@ -361,6 +395,25 @@ static const ledger_case cases[] = {
         {SOLO, 0, 0, 1},
         {ABORT, 0, 0, 4},    /* 3 queued + the held suspect, an orphan */
         {LOST, 0},           /* the orphan just goes */
+        COUNTS(0, 0, 0),
+        {END}}, 1},
+    {"one task taken back, and the tasks of one owner (index & 1) only", 2,
+     4, 4, 0, 3, {
+        {ADD, 0, 4, 4},      /* tasks 0-3 */
+        {ADD, 1, 4, 4},      /* tasks 4-7 */
+        {CANCEL, 0, 1, 0},   /* task 1, held by 0: an orphan */
+        {ORPHANS, 0, 0, 1},
+        {DONE, 0, 1, MP__R_LATE},
+        {DIE, 1, -1, 0},     /* 4-7 wait in retry */
+        COUNTS(7, 4, 0),
+        {CANCELQ, 0, 0, -1}, /* task 4, queued: freed */
+        COUNTS(6, 3, 0),
+        {OWNER, 0, 1, 3},    /* odd: 5 and 7 queued, 3 held */
+        COUNTS(4, 1, 0),     /* 0, 2, the orphan 3; 6 queued */
+        {ORPHANS, 0, 0, 1},
+        {OWNER, 0, 0, 3},    /* even: 6 queued, 0 and 2 held */
+        {DONE, 0, 0, MP__R_LATE},
+        {DIE, 0, -1, 0},     /* orphans only: no verdict */
         COUNTS(0, 0, 0),
         {END}}, 1},
     {"cancel: a copied input still held is freed with the ledger", 1, 2, 2,
