@@ -599,6 +599,54 @@ static void test_output_is_input_pipe(void **state)
 }
 
 /*
+ * "mpfetch FILE | head -1": the reader of stdout goes away. mpfetch stops
+ * with exit 1 and, like cat, says nothing of it; in particular not "run
+ * again with --resume", which needs -o and cannot finish lines sent to a
+ * pipe.
+ */
+static void test_stdout_reader_gone(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    write_urls(40, "/delay/3000?%u");
+    char *argv[] = {(char *)g.bin, "-q", "-w", "1", g.in, NULL};
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    close(fds[0]); /* the reader is gone before the first record */
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, g.err,
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    /* one quick line first, so a record is written while 40 wait */
+    char text[600];
+    snprintf(text, sizeof(text), "%s/ok\n", g.ts.base);
+    char *in = e2e_slurp(g.in, NULL);
+    assert_non_null(in);
+    FILE *f = fopen(g.in, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fputs(in, f);
+    assert_int_equal(fclose(f), 0);
+    free(in);
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    assert_int_equal(rc, 0);
+    int st = e2e_wait(pid, 30);
+    char *e = e2e_slurp(g.err, NULL);
+    assert_non_null(e);
+    if (st != 1 || strstr(e, "--resume"))
+        fprintf(stderr, "exit %d, stderr: %s\n", st, e);
+    assert_int_equal(st, 1);
+    assert_null(strstr(e, "--resume"));
+    free(e);
+}
+
+/*
  * Issue #9.9: closed standard descriptors. "mpfetch - <&-" ends at once
  * with exit 2 (it used to hang reading the forkserver's socket, which took
  * fd 0); "mpfetch FILE >&-" with exit 2 (it used to write every record
@@ -636,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_resume_line_beyond_input),
         cmocka_unit_test(test_output_is_input),
         cmocka_unit_test(test_output_is_input_pipe),
+        cmocka_unit_test(test_stdout_reader_gone),
         cmocka_unit_test(test_closed_std_fds),
         cmocka_unit_test(test_full_disk),
     };

@@ -168,9 +168,14 @@ static int report_errors(const mpf_app *a, int imap_rc, int finish_rc)
     if (!failed && imap_rc == MP_ECANCELED && mpf_signals_count() == 0)
         failed = 1; /* canceled by nobody we know of */
     if (a->stats.canceled && mpf_signals_count() == 0) {
-        fprintf(stderr, "mpfetch: %llu lines did not finish and have no "
-                        "record; run again with --resume to finish them\n",
-                (unsigned long long)a->stats.canceled);
+        /* the reader went away (mpfetch | head): like cat, say nothing;
+           --resume only where there is a file to resume */
+        if (werr != EPIPE)
+            fprintf(stderr, "mpfetch: %llu lines did not finish and have "
+                            "no record%s\n",
+                    (unsigned long long)a->stats.canceled,
+                    cfg->output ? "; run again with --resume to finish them"
+                                : "");
         failed = 1;
     }
     uint64_t max = 0, n;
