@@ -62,13 +62,15 @@ static void orphan(mp_child *c)
         mp__task_abort(c->task, MP_ECANCELED);
 }
 
-void mp__children_drop(mp_task *t)
+/* kin.drop: t is done with the children it did not join. */
+static void children_drop(mp_task *t)
 {
     while (t->children)
         orphan(t->children);
 }
 
-void mp__children_abort(mp_task *t, int code)
+/* kin.abort: t's deadline or cancellation reaches its children. */
+static void children_abort(mp_task *t, int code)
 {
     for (mp_child *c = t->children; c; c = c->next)
         if (!c->done)
@@ -84,7 +86,8 @@ static void stop_waiting(mp_child *c)
     c->joiner = NULL;
 }
 
-void mp__child_done(mp_task *t, int status, const char *msg)
+/* kin.done: the child t finished; its handle takes the result. */
+static void child_done(mp_task *t, int status, const char *msg)
 {
     mp_child *c = t->handle;
     c->task = NULL;
@@ -112,6 +115,9 @@ void mp__child_done(mp_task *t, int status, const char *msg)
         mp__task_wake(j, 0);
     }
 }
+
+static const mp__kin_ops spawn_kin = {children_drop, child_done,
+                                      children_abort};
 
 int mp_spawn(mp_task *t, mp_task_fn fn, const void *in, size_t len,
              mp_child **out)
@@ -142,6 +148,7 @@ int mp_spawn(mp_task *t, mp_task_fn fn, const void *in, size_t len,
     k->timed_out = t->timed_out;
     k->canceled = t->canceled;
     k->handle = c;
+    k->kin = t->kin = &spawn_kin;
     mp__task_schedule(k);
     *out = c;
     return 0;

@@ -213,6 +213,7 @@ static void task_reset(mp_task *t)
     t->suspended = t->wake_code = t->done = 0;
     t->timed_out = t->canceled = 0;
     t->cancel = NULL;
+    t->kin = NULL;
     t->handle = NULL;
     t->children = NULL;
     t->msg = NULL;
@@ -281,9 +282,10 @@ static void task_finish(mp_task *t)
     int status = final_status(t);
     char buf[64];
     const char *msg = final_message(t, status, buf, sizeof(buf));
-    mp__children_drop(t);
+    if (t->kin)
+        t->kin->drop(t);
     if (t->handle) {
-        mp__child_done(t, status, msg);
+        t->kin->done(t, status, msg);
     } else {
         emit(t->id, status, t->len ? t->data : NULL, t->len, msg);
         release_msg(t->msg);
@@ -374,7 +376,8 @@ void mp__task_abort(mp_task *t, int code)
         t->timed_out = 1;
     else
         t->canceled = 1;
-    mp__children_abort(t, code);
+    if (t->kin)
+        t->kin->abort(t, code);
     if (!t->suspended)
         return;
     if (t->cancel)

@@ -25,6 +25,23 @@ typedef struct mp_child mp_child;
 typedef void (*mp__cancel_fn)(mp_task *t, void *arg);
 
 /*
+ * What a task's end and abort mean for its children. spawn.c points
+ * t->kin at its table when t spawns a child or is one; worker.c calls
+ * through it and never names spawn.c, so the dependency runs one way.
+ *  drop(t):  t finished; cancel and orphan the children it did not join.
+ *  done(t, status, msg): t is a child and finished; store its result in its
+ *            handle (msg copied, unless it is t->error, which is taken) and
+ *            wake a parent joining it.
+ *  abort(t, code): t is timed out or canceled (code); so are its children.
+ * All three run on the worker's loop or in a coroutine, and never block.
+ */
+typedef struct mp__kin_ops {
+    void (*drop)(mp_task *t);
+    void (*done)(mp_task *t, int status, const char *msg);
+    void (*abort)(mp_task *t, int code);
+} mp__kin_ops;
+
+/*
  * A task as the worker runs it: one the coordinator sent (top-level), or a
  * child started by mp_spawn / mp_gather inside another task. Allocated and
  * recycled by worker.c; the child fields are spawn.c's.
@@ -52,6 +69,7 @@ struct mp_task {
     mp__cancel_fn cancel;
     void *cancel_arg;
     /* children (spawn.c) */
+    const mp__kin_ops *kin; /* NULL until it spawns or is spawned */
     mp_child *handle;   /* this task is a child: its handle; else NULL */
     mp_child *children; /* handles of its children not joined yet */
 };
@@ -93,16 +111,6 @@ void mp__task_schedule(mp_task *t);
  * await). A task that is not suspended sees the flag at its next await.
  */
 void mp__task_abort(mp_task *t, int code);
-
-/* spawn.c: called by worker.c when a task finishes. mp__children_drop
-   cancels and orphans the children t did not join (t is done with them);
-   mp__child_done stores a finished child's result in its handle (message
-   msg, copied unless it is t->error, which is taken) and wakes a parent
-   joining it. */
-void mp__children_drop(mp_task *t);
-void mp__child_done(mp_task *t, int status, const char *msg);
-/* spawn.c: mp__task_abort's part for the children of t. */
-void mp__children_abort(mp_task *t, int code);
 
 /* Ignores SIGINT, SIGTERM and SIGHUP. A terminal, timeout(1), systemd and
    Slurm signal the whole process group; only the coordinator decides what
