@@ -1,7 +1,7 @@
 /*
  * mp_http: checks the request, picks the engine (pick_engine) and hands it
- * to libcurl (http.c) or the native HTTP/1.1 engine (http_native.c); and
- * what both engines share.
+ * to libcurl (http.c) or the native HTTP/1.1 engine (http_native.c). What
+ * both engines share is in http_common.c, below all three.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,79 +15,6 @@
 
 #include "http_int.h"
 #include "mpool.h"
-
-int mp__http_error(mp_http_response *resp, int err, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg = NULL;
-
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    free(resp->message);
-    resp->error = err;
-    resp->message = msg;
-    return err;
-}
-
-const char *mp__http_method(const mp_http_request *req)
-{
-    if (req->method && req->method[0])
-        return req->method;
-    return req->body ? "POST" : "GET";
-}
-
-int mp__http_body_reserve(char **body, size_t *body_cap, size_t need,
-                          size_t max_body)
-{
-    size_t cap = *body_cap ? *body_cap : 4096;
-    char *p;
-
-    if (need < *body_cap)
-        return 0;
-    while (cap <= need)
-        cap = cap > SIZE_MAX / 2 ? need + 1 : cap * 2;
-    if (cap > max_body + 1)
-        cap = max_body + 1 > need ? max_body + 1 : need + 1;
-    p = realloc(*body, cap);
-    if (!p)
-        return -1;
-    *body = p;
-    *body_cap = cap;
-    return 0;
-}
-
-FILE *mp__http_body_file(const char *path)
-{
-    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
-    size_t dir_len = slash == path ? 1 : (size_t)(slash - path);
-    char *dir = slash ? strndup(path, dir_len) : strdup(".");
-    int dfd = -1, fd = -1, e = ENOMEM;
-    FILE *f = NULL;
-
-    if (!dir)
-        goto out;
-    if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-        (unlinkat(dfd, base, 0) != 0 && errno != ENOENT) ||
-        (fd = openat(dfd, base,
-                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                     0644)) < 0 ||
-        !(f = fdopen(fd, "wb"))) {
-        e = errno;
-        goto out;
-    }
-    fd = -1;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (dfd >= 0)
-        close(dfd);
-    free(dir);
-    if (!f)
-        errno = e;
-    return f;
-}
 
 /* Checks mp_http's arguments. Returns 0 or MP_EINVAL (stored in resp). */
 static int check_request(mp_task *t, const mp_http_request *req,

@@ -14,6 +14,8 @@
 #define HTTP_CONNECT_MS 10000L           /* default connect timeout */
 #define HTTP_URL_SHOWN 200               /* URL bytes quoted in messages */
 
+/* ---- http_common.c: what every engine shares -------------------------- */
+
 /* Stores err and a formatted message in resp (message allocation failure
    leaves message NULL). Returns err. */
 int mp__http_error(mp_http_response *resp, int err, const char *fmt, ...)
@@ -35,6 +37,8 @@ FILE *mp__http_body_file(const char *path);
 
 /* The method as it will be sent. */
 const char *mp__http_method(const mp_http_request *req);
+
+/* ---- the engines, called by mp_http (http_api.c) ----------------------- */
 
 /* Runs req with libcurl, inside a worker task. Same contract as mp_http
    (resp is zeroed, the request checked). */
