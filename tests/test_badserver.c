@@ -388,9 +388,9 @@ static void test_speed_options(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_codes),
-        cmocka_unit_test(test_speed_limit),
-        cmocka_unit_test(test_speed_options),
+        TU_BOUNDED(test_codes, 90),
+        TU_BOUNDED(test_speed_limit, 90),
+        TU_BOUNDED(test_speed_options, 90),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

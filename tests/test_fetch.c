@@ -715,17 +715,17 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_lines),
-        cmocka_unit_test(test_json_lines),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_retries),
-        cmocka_unit_test(test_retry_after),
-        cmocka_unit_test(test_body_modes),
-        cmocka_unit_test(test_headers),
-        cmocka_unit_test(test_config_errors),
-        cmocka_unit_test(test_validators),
-        cmocka_unit_test(test_config_data_nul),
-        cmocka_unit_test(test_fuzz),
+        TU_BOUNDED(test_url_lines, 90),
+        TU_BOUNDED(test_json_lines, 90),
+        TU_BOUNDED(test_malformed, 90),
+        TU_BOUNDED(test_retries, 90),
+        TU_BOUNDED(test_retry_after, 90),
+        TU_BOUNDED(test_body_modes, 90),
+        TU_BOUNDED(test_headers, 90),
+        TU_BOUNDED(test_config_errors, 90),
+        TU_BOUNDED(test_validators, 90),
+        TU_BOUNDED(test_config_data_nul, 90),
+        TU_BOUNDED(test_fuzz, 90),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -310,8 +310,8 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_same_records),
-        cmocka_unit_test(test_native_refuses),
+        TU_BOUNDED(test_same_records, 90),
+        TU_BOUNDED(test_native_refuses, 90),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

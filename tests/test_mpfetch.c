@@ -528,17 +528,17 @@ static void test_request_method(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_option_errors),
-        cmocka_unit_test(test_request_method),
-        cmocka_unit_test(test_mixed_batch),
-        cmocka_unit_test(test_fail_on_http_error),
-        cmocka_unit_test(test_ordered_from_pipe),
-        cmocka_unit_test(test_body_modes),
-        cmocka_unit_test(test_rate_bound),
-        cmocka_unit_test(test_many_connections_low_fd_limit),
-        cmocka_unit_test(test_shard_union),
-        cmocka_unit_test(test_worker_killed),
-        cmocka_unit_test(test_sigint_then_resume),
+        TU_BOUNDED(test_option_errors, 150),
+        TU_BOUNDED(test_request_method, 150),
+        TU_BOUNDED(test_mixed_batch, 150),
+        TU_BOUNDED(test_fail_on_http_error, 150),
+        TU_BOUNDED(test_ordered_from_pipe, 150),
+        TU_BOUNDED(test_body_modes, 150),
+        TU_BOUNDED(test_rate_bound, 150),
+        TU_BOUNDED(test_many_connections_low_fd_limit, 150),
+        TU_BOUNDED(test_shard_union, 150),
+        TU_BOUNDED(test_worker_killed, 150),
+        TU_BOUNDED(test_sigint_then_resume, 150),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

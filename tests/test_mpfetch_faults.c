@@ -676,17 +676,17 @@ static void test_closed_std_fds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_group_sigterm_then_resume),
-        cmocka_unit_test(test_forkservers_killed_then_resume),
-        cmocka_unit_test(test_max_body_every_mode),
-        cmocka_unit_test(test_gzip_bomb_stops_at_limit),
-        cmocka_unit_test(test_body_dir_planted_symlink),
-        cmocka_unit_test(test_resume_line_beyond_input),
-        cmocka_unit_test(test_output_is_input),
-        cmocka_unit_test(test_output_is_input_pipe),
-        cmocka_unit_test(test_stdout_reader_gone),
-        cmocka_unit_test(test_closed_std_fds),
-        cmocka_unit_test(test_full_disk),
+        TU_BOUNDED(test_group_sigterm_then_resume, 150),
+        TU_BOUNDED(test_forkservers_killed_then_resume, 150),
+        TU_BOUNDED(test_max_body_every_mode, 150),
+        TU_BOUNDED(test_gzip_bomb_stops_at_limit, 150),
+        TU_BOUNDED(test_body_dir_planted_symlink, 150),
+        TU_BOUNDED(test_resume_line_beyond_input, 150),
+        TU_BOUNDED(test_output_is_input, 150),
+        TU_BOUNDED(test_output_is_input_pipe, 150),
+        TU_BOUNDED(test_stdout_reader_gone, 150),
+        TU_BOUNDED(test_closed_std_fds, 150),
+        TU_BOUNDED(test_full_disk, 150),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -188,10 +188,10 @@ static void test_gzip_compressed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keepalive_many),
-        cmocka_unit_test(test_https_cacert_http2),
-        cmocka_unit_test(test_https_untrusted),
-        cmocka_unit_test(test_gzip_compressed),
+        TU_BOUNDED(test_keepalive_many, 120),
+        TU_BOUNDED(test_https_cacert_http2, 120),
+        TU_BOUNDED(test_https_untrusted, 120),
+        TU_BOUNDED(test_gzip_compressed, 120),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

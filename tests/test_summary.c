@@ -250,10 +250,10 @@ static void default_workers_follow_taskset(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(matches_the_records_and_the_human_summary),
-        cmocka_unit_test(written_with_quiet_too),
-        cmocka_unit_test(a_path_that_cannot_be_written_fails_the_run),
-        cmocka_unit_test(default_workers_follow_taskset),
+        TU_BOUNDED(matches_the_records_and_the_human_summary, 90),
+        TU_BOUNDED(written_with_quiet_too, 90),
+        TU_BOUNDED(a_path_that_cannot_be_written_fails_the_run, 90),
+        TU_BOUNDED(default_workers_follow_taskset, 90),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

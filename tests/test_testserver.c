@@ -684,18 +684,18 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ok),        cmocka_unit_test(test_not_found),
-        cmocka_unit_test(test_bytes),     cmocka_unit_test(test_head),
-        cmocka_unit_test(test_status),    cmocka_unit_test(test_delay),
-        cmocka_unit_test(test_redirect),  cmocka_unit_test(test_chunked),
-        cmocka_unit_test(test_gzip),      cmocka_unit_test(test_echo),
-        cmocka_unit_test(test_drop),      cmocka_unit_test(test_hang),
-        cmocka_unit_test(test_flaky),
-        cmocka_unit_test(test_retry_after_route),     cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_procs),     cmocka_unit_test(test_stdin_eof),
-        cmocka_unit_test(test_ipv6),      cmocka_unit_test(test_bad_args),
-        cmocka_unit_test(test_nginx),     cmocka_unit_test(test_free_port),
-        cmocka_unit_test(test_shutdown),
+        TU_BOUNDED(test_ok, 40),        TU_BOUNDED(test_not_found, 40),
+        TU_BOUNDED(test_bytes, 40),     TU_BOUNDED(test_head, 40),
+        TU_BOUNDED(test_status, 40),    TU_BOUNDED(test_delay, 40),
+        TU_BOUNDED(test_redirect, 40),  TU_BOUNDED(test_chunked, 40),
+        TU_BOUNDED(test_gzip, 40),      TU_BOUNDED(test_echo, 40),
+        TU_BOUNDED(test_drop, 40),      TU_BOUNDED(test_hang, 40),
+        TU_BOUNDED(test_flaky, 40),
+        TU_BOUNDED(test_retry_after_route, 40),     TU_BOUNDED(test_stats, 40),
+        TU_BOUNDED(test_procs, 40),     TU_BOUNDED(test_stdin_eof, 40),
+        TU_BOUNDED(test_ipv6, 40),      TU_BOUNDED(test_bad_args, 40),
+        TU_BOUNDED(test_nginx, 40),     TU_BOUNDED(test_free_port, 40),
+        TU_BOUNDED(test_shutdown, 40),
     };
 
     signal(SIGPIPE, SIG_IGN);
