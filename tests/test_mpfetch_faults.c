@@ -14,65 +14,7 @@
 
 #include "mpfetch_e2e.h"
 #include "testutil.h"
-
-typedef struct fixture {
-    tu_ts ts;
-    char *dir;
-    const char *bin;
-    char in[600], out[600], err[600];
-} fixture;
-
-static fixture g;
-
-/* Starts the test server once for the suite. Returns 0 or -1. */
-static int setup(void **state)
-{
-    (void)state;
-    memset(&g, 0, sizeof(g));
-    g.bin = e2e_mpfetch();
-    g.dir = tu_tmpdir();
-    if (!g.dir || tu_ts_start(&g.ts, NULL) != 0)
-        return -1;
-    e2e_path(g.in, sizeof(g.in), g.dir, "in.txt");
-    e2e_path(g.out, sizeof(g.out), g.dir, "out.jsonl");
-    e2e_path(g.err, sizeof(g.err), g.dir, "err.txt");
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_ts_stop(&g.ts);
-    if (g.dir)
-        tu_rm_rf(g.dir);
-    free(g.dir);
-    return 0;
-}
-
-#define NEED_BIN()                                                          \
-    do {                                                                    \
-        if (!g.bin) {                                                       \
-            fprintf(stderr, "MP_MPFETCH not set; skipping\n");              \
-            skip();                                                         \
-        }                                                                   \
-    } while (0)
-
-/* Writes n lines "BASE" + fmt(i) (i from 1) to g.in. */
-static void write_urls(size_t n, const char *fmt)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
-    for (size_t i = 1; i <= n; i++) {
-        fputs(g.ts.base, f);
-        fprintf(f, fmt, (unsigned)i);
-        fputc('\n', f);
-    }
-    fclose(f);
-    assert_int_equal(e2e_write_file(g.in, text, len), 0);
-    free(text);
-}
+#include "mpfetch_fixture.h"
 
 /* Prints stderr of the last run (on a failure, to see why). */
 static void show_err(void)
