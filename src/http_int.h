@@ -52,12 +52,25 @@ int mp__http_limits_set(void);
    limits: mp_http_set_limits set a limit. */
 const char *mp__http_native_why(const mp_http_request *req, int limits);
 
-/* Parses "http://A.B.C.D[:port][/path]" in the canonical form curl would
-   print back unchanged (no ":80", no leading zeros, no dot segments,
-   fragments, blanks or control bytes); sets *ip (network order) and
-   *port. Returns the path and query in url ("" for none), or NULL. */
-const char *mp__http_native_url(const char *url, uint32_t *ip,
-                                uint16_t *port);
+/* mp__http_url.kind */
+enum { MP__HU_IPV4, MP__HU_IPV6, MP__HU_NAME };
+
+/* A URL the native engine takes, parsed (pointers into the URL). */
+typedef struct mp__http_url {
+    const char *host; /* as in the URL ("[::1]" with its brackets), not
+                         NUL-terminated */
+    size_t host_len;
+    int kind; /* MP__HU_* */
+    uint16_t port;
+    const char *target; /* path and query ("" for none) */
+} mp__http_url;
+
+/* Parses "http://HOST[:port][/path]" in the canonical form curl would
+   print back unchanged (HOST an IPv4 address without leading zeros, an
+   IPv6 address in brackets as inet_ntop prints it, or a lower-case name;
+   no ":80", no dot segments, fragments, blanks or control bytes) into *u.
+   Returns 0 or -1. */
+int mp__http_native_url(const char *url, mp__http_url *u);
 
 /* Runs req with the native engine (mp__http_native_why said yes), inside
    a worker task. Same contract as mp_http. */

@@ -3,12 +3,11 @@
  * worker's libevent loop, for the common case (mp_http picks it, see
  * mp__http_native_why; libcurl does everything else).
  *
- * Connections: one per transfer at a time, kept alive in a free list per
- * host (address and port), so taking one is O(1) however many there are.
- * Each connection owns one persistent libevent event for its whole life
- * (registered with epoll once) and one timer. An idle connection's event
- * still watches for reads: the server closing it (or sending anything)
- * takes it out of the list. A transfer that finds its reused connection
+ * Connections (http_native_pool.c): one per transfer at a time, kept
+ * alive in a free list per host (name and port), so taking one is O(1)
+ * however many there are. An idle connection's event still watches for
+ * reads: the server closing it (or sending anything) takes it out of the
+ * list. A transfer that finds its reused connection
  * closed before the first response byte is sent again once on a new one,
  * as curl does.
  *
@@ -23,6 +22,7 @@
  * WRITE.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -38,36 +38,18 @@
 #include "clock.h"
 #include "http_fail.h"
 #include "http_int.h"
+#include "http_native.h"
 #include "http_parse.h"
 #include "mpool.h"
 #include "worker.h"
 
-#define HN_BUCKETS 1024         /* host table (power of two) */
-#define HN_READ ((size_t)65536) /* bytes per recv */
+#define HN_READ MP__HN_READ
 #define HF(kind) mp__http_fail_code(MP__HF_##kind) /* http_fail.h */
 
 struct nxfer;
 
-/* A host: an IPv4 address and port, and its idle connections. */
-typedef struct nhost {
-    uint32_t ip; /* network order */
-    uint16_t port;
-    struct nconn *idle; /* LIFO, doubly linked */
-    struct nhost *next; /* bucket chain */
-} nhost;
-
-/* One connection. */
-typedef struct nconn {
-    int fd;
-    struct event *ev;    /* EV_READ|EV_PERSIST (+EV_WRITE while needed) */
-    struct event *timer; /* the transfer's connect or total timeout */
-    int want_write;
-    nhost *host;
-    struct nconn *prev, *next; /* idle list */
-    struct nxfer *x;           /* the transfer on it, or NULL when idle */
-    char *wbuf;                /* request bytes (kept across requests) */
-    size_t wcap;
-} nconn;
+typedef mp__nhost nhost;
+typedef mp__nconn nconn;
 
 enum { NX_CONNECT, NX_SEND, NX_HEAD, NX_BODY, NX_DONE };
 enum { BODY_NONE, BODY_CLEN, BODY_CHUNKED, BODY_EOF };
@@ -94,129 +76,13 @@ typedef struct nxfer {
     uint64_t bytes_in; /* body bytes received (bytes_down) */
     int werr, werrno;
     uint64_t t0, t_conn, t_first;
-    uint16_t port;
-    uint32_t ip;
-    const char *target; /* path and query in req->url */
+    mp__http_url u; /* the URL's host, port and target */
 } nxfer;
 
-typedef struct hn_state {
-    struct event_base *base;
-    nhost *hosts[HN_BUCKETS];
-    char rbuf[HN_READ];
-    int proxy_env; /* a proxy is set in the environment: curl's job */
-} hn_state;
-
-static hn_state *g_hn;
-
-/* ---- hosts and connections ------------------------------------------ */
-
-/* Returns the worker's engine state, creating it on first use; NULL outside
-   a worker or when out of memory. */
-static hn_state *state(void)
-{
-    struct event_base *base = mp__worker_base();
-
-    if (!base)
-        return NULL;
-    if (g_hn && g_hn->base != base)
-        g_hn = NULL; /* a new worker image: the old state is not ours */
-    if (!g_hn && (g_hn = calloc(1, sizeof *g_hn)) != NULL)
-        g_hn->base = base;
-    return g_hn;
-}
-
-/* Returns the host for ip:port, adding it; NULL if out of memory. */
-static nhost *host_get(hn_state *s, uint32_t ip, uint16_t port)
-{
-    unsigned b = (ip * 2654435761u ^ port) & (HN_BUCKETS - 1);
-    nhost *h;
-
-    for (h = s->hosts[b]; h; h = h->next)
-        if (h->ip == ip && h->port == port)
-            return h;
-    if (!(h = calloc(1, sizeof *h)))
-        return NULL;
-    h->ip = ip;
-    h->port = port;
-    h->next = s->hosts[b];
-    s->hosts[b] = h;
-    return h;
-}
-
-static void idle_unlink(nconn *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else if (c->host->idle == c)
-        c->host->idle = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-}
-
-/* Closes c and frees it (it is in no list and has no transfer). */
-static void conn_free(nconn *c)
-{
-    if (c->ev)
-        event_free(c->ev);
-    if (c->timer)
-        event_free(c->timer);
-    if (c->fd >= 0)
-        close(c->fd);
-    free(c->wbuf);
-    free(c);
-}
+static mp__hn_state *g_hn;
 
 static void on_conn(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
-
-/* Watches c for writes too (want 1) or reads only. Returns 0 or -1. */
-static int conn_want_write(hn_state *s, nconn *c, int want)
-{
-    if (c->want_write == want)
-        return 0;
-    event_del(c->ev);
-    event_assign(c->ev, s->base, c->fd,
-                 EV_READ | EV_PERSIST | (want ? EV_WRITE : 0), on_conn, c);
-    c->want_write = want;
-    return event_add(c->ev, NULL);
-}
-
-/* Opens a connection to h (connect in progress or done). Returns it, or
-   NULL with errno set. */
-static nconn *conn_open(hn_state *s, nhost *h)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    nconn *c = calloc(1, sizeof *c);
-    int one = 1;
-
-    if (!c)
-        return NULL;
-    c->host = h;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0)
-        goto fail;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    sa.sin_addr.s_addr = h->ip;
-    sa.sin_port = htons(h->port);
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0 &&
-        errno != EINPROGRESS)
-        goto fail;
-    c->ev = event_new(s->base, c->fd, EV_READ | EV_WRITE | EV_PERSIST,
-                      on_conn, c);
-    c->timer = evtimer_new(s->base, on_timer, c);
-    if (!c->ev || !c->timer || event_add(c->ev, NULL) != 0) {
-        errno = ENOMEM;
-        goto fail;
-    }
-    c->want_write = 1;
-    return c;
-fail:;
-    int e = errno;
-    conn_free(c);
-    errno = e;
-    return NULL;
-}
 
 /* ---- the transfer ---------------------------------------------------- */
 
@@ -259,18 +125,17 @@ static int build_request(nxfer *x, nconn *c)
     int body = q->body || strcasecmp(m, "POST") == 0;
     int rc = 0;
     char line[96];
-    const unsigned char *ip = (const unsigned char *)&x->ip;
 
     rc |= wputs(c, &n, m);
     rc |= wputs(c, &n, " ");
-    rc |= wputs(c, &n, x->target[0] ? x->target : "/");
-    if (x->port == 80)
-        snprintf(line, sizeof line, " HTTP/1.1\r\nHost: %u.%u.%u.%u\r\n",
-                 ip[0], ip[1], ip[2], ip[3]);
-    else
-        snprintf(line, sizeof line, " HTTP/1.1\r\nHost: %u.%u.%u.%u:%u\r\n",
-                 ip[0], ip[1], ip[2], ip[3], x->port);
-    rc |= wputs(c, &n, line);
+    rc |= wputs(c, &n, x->u.target[0] ? x->u.target : "/");
+    rc |= wputs(c, &n, " HTTP/1.1\r\nHost: ");
+    rc |= wput(c, &n, x->u.host, x->u.host_len);
+    if (x->u.port != 80) {
+        snprintf(line, sizeof line, ":%u", x->u.port);
+        rc |= wputs(c, &n, line);
+    }
+    rc |= wputs(c, &n, "\r\n");
     rc |= wputs(c, &n, "User-Agent: mpool/" MP_VERSION_STRING
                        "\r\nAccept: */*\r\n");
     for (size_t i = 0; i < q->n_headers; i++)
@@ -308,15 +173,10 @@ static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
     if (c) {
         evtimer_del(c->timer);
         c->x = NULL;
-        if (!err && x->reusable && conn_want_write(g_hn, c, 0) == 0) {
-            c->prev = NULL;
-            c->next = c->host->idle;
-            if (c->next)
-                c->next->prev = c;
-            c->host->idle = c;
-        } else {
-            conn_free(c);
-        }
+        if (!err && x->reusable && mp__hn_want_write(g_hn, c, 0) == 0)
+            mp__hn_idle_push(c);
+        else
+            mp__hn_conn_free(c);
     }
     x->resp->t_total_us = now_us() - x->t0;
     x->state = NX_DONE;
@@ -513,7 +373,7 @@ static int retry_fresh(nxfer *x)
     x->retried = 1;
     evtimer_del(x->c->timer);
     x->c->x = NULL;
-    conn_free(x->c);
+    mp__hn_conn_free(x->c);
     x->c = NULL;
     return xfer_connect(x) == 0 || x->state == NX_DONE;
 }
@@ -533,7 +393,7 @@ static int try_send(nxfer *x)
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (conn_want_write(g_hn, c, 1) != 0) {
+            if (mp__hn_want_write(g_hn, c, 1) != 0) {
                 xfer_end(x, HF(NOMEM), "event_add failed", NULL);
                 return 1;
             }
@@ -545,7 +405,7 @@ static int try_send(nxfer *x)
         return 1;
     }
     x->state = NX_HEAD;
-    if (c->want_write && conn_want_write(g_hn, c, 0) != 0) {
+    if (c->want_write && mp__hn_want_write(g_hn, c, 0) != 0) {
         xfer_end(x, HF(NOMEM), "event_add failed", NULL);
         return 1;
     }
@@ -602,8 +462,8 @@ static void on_conn(evutil_socket_t fd, short what, void *arg)
     nxfer *x = c->x;
 
     if (!x) { /* idle: the server closed it, or sent what nobody asked */
-        idle_unlink(c);
-        conn_free(c);
+        mp__hn_idle_unlink(c);
+        mp__hn_conn_free(c);
         return;
     }
     if (x->state == NX_CONNECT) {
@@ -670,14 +530,18 @@ static void timer_arm(nconn *c, uint64_t ms)
 /* Starts x on a new connection. Returns 0, or -1 if x ended. */
 static int xfer_connect(nxfer *x)
 {
-    nhost *h = host_get(g_hn, x->ip, x->port);
+    nhost *h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port);
     const mp_http_request *q = x->req;
     uint64_t ct = q->connect_timeout_ms ? q->connect_timeout_ms
                                         : (uint64_t)HTTP_CONNECT_MS;
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons(x->u.port)};
     nconn *c;
 
     x->reused = 0;
-    if (!h || !(c = conn_open(g_hn, h))) {
+    inet_pton(AF_INET, h ? h->name : "", &sa.sin_addr);
+    if (!h || !(c = mp__hn_conn_open(g_hn, h, (struct sockaddr *)&sa,
+                                     sizeof sa))) {
         int e = h ? errno : ENOMEM;
         xfer_end(x, e == ENOMEM ? HF(NOMEM) : HF(UNREACHABLE),
                  "Failed to connect: ", strerror(e));
@@ -700,12 +564,12 @@ static int xfer_connect(nxfer *x)
    new one. Returns 0, or -1 if x ended. */
 static int xfer_start(nxfer *x)
 {
-    nhost *h = host_get(g_hn, x->ip, x->port);
+    nhost *h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port);
     nconn *c = h ? h->idle : NULL;
 
     if (!c)
         return xfer_connect(x);
-    idle_unlink(c);
+    mp__hn_idle_unlink(c);
     c->x = x;
     x->c = c;
     x->reused = 1;
@@ -728,7 +592,7 @@ static void xfer_cancel(mp_task *t, void *arg)
     if (x->c) {
         evtimer_del(x->c->timer);
         x->c->x = NULL;
-        conn_free(x->c);
+        mp__hn_conn_free(x->c);
         x->c = NULL;
     }
 }
@@ -773,7 +637,7 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
     nxfer x;
     int rc, woke = 0;
 
-    if (!state())
+    if (!(g_hn = mp__hn_state_get(on_conn, on_timer)))
         return mp__http_error(resp, mp__worker_base() ? MP_ENOMEM : MP_EINVAL,
                              "mp_http: %s",
                              mp__worker_base() ? "out of memory"
@@ -783,9 +647,8 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
     x.req = req;
     x.resp = resp;
     x.max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
-    x.target = mp__http_native_url(req->url, &x.ip, &x.port);
     x.t0 = now_us();
-    if (!x.target)
+    if (mp__http_native_url(req->url, &x.u) != 0)
         return mp__http_error(resp, MP_EURL, "%.*s: not for this engine",
                              HTTP_URL_SHOWN, req->url);
     if (req->body_path && !(x.file = mp__http_body_file(req->body_path))) {
@@ -793,7 +656,7 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
         return mp__http_error(resp, HF(WRITE), "create %s: %s", req->body_path,
                              strerror(e));
     }
-    if (!(resp->final_url = x.target[0] ? strdup(req->url)
+    if (!(resp->final_url = x.u.target[0] ? strdup(req->url)
                                          : NULL)) {
         size_t n = strlen(req->url);
         if ((resp->final_url = malloc(n + 2)) != NULL) {

@@ -11,47 +11,112 @@
 #include "http_int.h"
 #include "mpool.h"
 
-const char *mp__http_native_url(const char *url, uint32_t *ip, uint16_t *port)
+/* Returns 1 if h[0..n) is a host name curl prints back unchanged and
+   never reads as an address: labels of [a-z0-9-] (1-63 bytes, no '-' at
+   either end), 253 bytes at most, no trailing dot, the last label
+   starting with a letter. */
+static int name_ok(const char *h, size_t n)
 {
-    const char *p = url + 7;
-    uint32_t a = 0;
+    size_t label = 0;
 
-    if (strncmp(url, "http://", 7) != 0)
-        return NULL;
+    if (n == 0 || n > 253)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = h[i];
+        if (ch == '.') {
+            if (!label || h[i - 1] == '-')
+                return 0;
+            label = 0;
+        } else if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                   (ch == '-' && label)) {
+            if (++label > 63)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+    if (!label || h[n - 1] == '-')
+        return 0;
+    return h[n - label] >= 'a' && h[n - label] <= 'z';
+}
+
+/* Returns 1 if h[0..n) is an IPv4 address in dotted form without leading
+   zeros. */
+static int ipv4_ok(const char *h, size_t n)
+{
+    const char *p = h;
+
     for (int i = 0; i < 4; i++) {
         unsigned v = 0, d = 0;
-        while (p[d] >= '0' && p[d] <= '9' && d < 4)
+        while (p + d < h + n && p[d] >= '0' && p[d] <= '9' && d < 4)
             v = v * 10 + (unsigned)(p[d++] - '0');
         if (d == 0 || d > 3 || v > 255 || (d > 1 && p[0] == '0'))
-            return NULL;
-        a = a << 8 | v;
+            return 0;
         p += d;
-        if (i < 3 && *p++ != '.')
-            return NULL;
+        if (i < 3 && (p >= h + n || *p++ != '.'))
+            return 0;
     }
-    *ip = htonl(a);
-    *port = 80;
+    return p == h + n;
+}
+
+/* Returns 1 if h[0..n) is "[IPv6]" in the form inet_ntop prints. */
+static int ipv6_ok(const char *h, size_t n)
+{
+    char in[INET6_ADDRSTRLEN], out[INET6_ADDRSTRLEN];
+    struct in6_addr a;
+
+    if (n < 4 || n - 2 >= sizeof in || h[0] != '[' || h[n - 1] != ']')
+        return 0;
+    memcpy(in, h + 1, n - 2);
+    in[n - 2] = '\0';
+    return inet_pton(AF_INET6, in, &a) == 1 &&
+           inet_ntop(AF_INET6, &a, out, sizeof out) &&
+           strcmp(in, out) == 0;
+}
+
+int mp__http_native_url(const char *url, mp__http_url *u)
+{
+    const char *p = url + 7, *end;
+
+    if (strncmp(url, "http://", 7) != 0)
+        return -1;
+    u->host = p;
+    end = p[0] == '[' ? strchr(p, ']') : p + strcspn(p, ":/?#");
+    if (!end)
+        return -1;
+    if (p[0] == '[')
+        end++;
+    u->host_len = (size_t)(end - p);
+    u->kind = ipv4_ok(p, u->host_len)   ? MP__HU_IPV4
+              : ipv6_ok(p, u->host_len) ? MP__HU_IPV6
+              : name_ok(p, u->host_len) ? MP__HU_NAME
+                                        : -1;
+    if (u->kind < 0)
+        return -1;
+    p = end;
+    u->port = 80;
     if (*p == ':') {
         unsigned v = 0, d = 0;
         p++;
         while (p[d] >= '0' && p[d] <= '9' && d < 6)
             v = v * 10 + (unsigned)(p[d++] - '0');
         if (d == 0 || p[0] == '0' || v > 65535 || v == 80)
-            return NULL;
-        *port = (uint16_t)v;
+            return -1;
+        u->port = (uint16_t)v;
         p += d;
     }
     if (*p && *p != '/')
-        return NULL;
+        return -1;
     for (const char *q = p; *q; q++)
         if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f ||
             *q == '#' || *q == '\\')
-            return NULL;
+            return -1;
     if (strstr(p, "/./") || strstr(p, "/../") ||
         (strlen(p) >= 2 && strcmp(p + strlen(p) - 2, "/.") == 0) ||
         (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0))
-        return NULL;
-    return p;
+        return -1;
+    u->target = p;
+    return 0;
 }
 
 /* Header names the engine sets itself or curl treats specially. */
@@ -97,12 +162,11 @@ static int proxy_in_env(void)
 const char *mp__http_native_why(const mp_http_request *req, int limits)
 {
     static int proxy = -1;
-    uint32_t ip;
-    uint16_t port;
+    mp__http_url u;
 
     if (proxy < 0)
         proxy = proxy_in_env();
-    if (!mp__http_native_url(req->url, &ip, &port))
+    if (mp__http_native_url(req->url, &u) != 0 || u.kind != MP__HU_IPV4)
         return "the URL is not http:// to an IPv4 address in plain form";
     if (req->follow_redirects)
         return "redirects";

@@ -1,0 +1,83 @@
+/*
+ * The native engine's connection pool (http_native_pool.c), used by its
+ * transfers (http_native.c): hosts keyed by name and port, each with a
+ * free list of idle connections, and the connections themselves.
+ */
+#ifndef MP_HTTP_NATIVE_H
+#define MP_HTTP_NATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+struct sockaddr;
+
+#define MP__HN_BUCKETS 1024         /* host table (power of two) */
+#define MP__HN_READ ((size_t)65536) /* bytes per recv */
+
+struct nxfer;
+
+/* A host: a name (as in the URL: a name, an IPv4 literal or a bracketed
+   IPv6 literal) and a port, and its idle connections. Connections are
+   pooled per name, never per address: two names on one address never
+   share a connection (the Host header differs). */
+typedef struct mp__nhost {
+    char *name; /* NUL-terminated, owned */
+    size_t name_len;
+    uint16_t port;
+    unsigned hash;
+    struct mp__nconn *idle;  /* LIFO, doubly linked */
+    struct mp__nhost *next;  /* bucket chain */
+} mp__nhost;
+
+/* One connection. */
+typedef struct mp__nconn {
+    int fd;
+    struct event *ev;    /* EV_READ|EV_PERSIST (+EV_WRITE while needed) */
+    struct event *timer; /* the transfer's connect or total timeout */
+    int want_write;
+    mp__nhost *host;
+    struct mp__nconn *prev, *next; /* idle list */
+    struct nxfer *x;               /* the transfer on it, or NULL idle */
+    char *wbuf;                    /* request bytes (kept across requests) */
+    size_t wcap;
+} mp__nconn;
+
+/* The engine's state in one worker. on_conn and on_timer are the
+   transfer side's callbacks (arg: the connection), set once. */
+typedef struct mp__hn_state {
+    struct event_base *base;
+    event_callback_fn on_conn, on_timer;
+    mp__nhost *hosts[MP__HN_BUCKETS];
+    char rbuf[MP__HN_READ];
+} mp__hn_state;
+
+/* Returns the worker's engine state, creating it on first use with the
+   two callbacks; NULL outside a worker or when out of memory. */
+mp__hn_state *mp__hn_state_get(event_callback_fn on_conn,
+                               event_callback_fn on_timer);
+
+/* Returns the host for name[0..len):port, adding it; NULL if out of
+   memory. */
+mp__nhost *mp__hn_host(mp__hn_state *s, const char *name, size_t len,
+                       uint16_t port);
+
+/* Takes c out of its host's idle list. */
+void mp__hn_idle_unlink(mp__nconn *c);
+
+/* Puts c (no transfer) first in its host's idle list. */
+void mp__hn_idle_push(mp__nconn *c);
+
+/* Closes c and frees it (it is in no list and has no transfer). */
+void mp__hn_conn_free(mp__nconn *c);
+
+/* Watches c for writes too (want 1) or reads only. Returns 0 or -1. */
+int mp__hn_want_write(mp__hn_state *s, mp__nconn *c, int want);
+
+/* Opens a connection to h at the address sa (connect in progress or
+   done). Returns it, or NULL with errno set. */
+mp__nconn *mp__hn_conn_open(mp__hn_state *s, mp__nhost *h,
+                            const struct sockaddr *sa, unsigned salen);
+
+#endif
