@@ -52,6 +52,8 @@ struct options {
     int port;
     int procs;
     int exit_on_stdin_eof;
+    int proxy;              /* --proxy */
+    const char *proxy_auth; /* --proxy-auth USER:PASS */
 };
 
 static char pattern[TS_PATTERN_LEN + 26];
@@ -386,10 +388,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 /* ---- process setup -------------------------------------------------- */
 
 
-/* Fills ss with the loopback address host and port. The function returns
- * its length, or 0 (after saying so) if host is not a loopback address. */
-static socklen_t loopback_addr(const char *host, int port,
-                               struct sockaddr_storage *ss)
+socklen_t ts_loopback_addr(const char *host, int port,
+                           struct sockaddr_storage *ss)
 {
     struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
@@ -407,8 +407,6 @@ static socklen_t loopback_addr(const char *host, int port,
         v6->sin6_port = htons((uint16_t)port);
         return sizeof(*v6);
     }
-    fprintf(stderr, "mp-testserver: --host must be a loopback address such "
-                    "as 127.0.0.1 or ::1, got %s\n", host);
     return 0;
 }
 
@@ -418,11 +416,14 @@ static socklen_t loopback_addr(const char *host, int port,
 static int listen_on(const char *host, int port, int *bound)
 {
     struct sockaddr_storage ss;
-    socklen_t len = loopback_addr(host, port, &ss);
+    socklen_t len = ts_loopback_addr(host, port, &ss);
     int fd, one = 1;
 
-    if (len == 0)
+    if (len == 0) {
+        fprintf(stderr, "mp-testserver: --host must be a loopback address "
+                        "such as 127.0.0.1 or ::1, got %s\n", host);
         return -1;
+    }
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         perror("mp-testserver: socket");
@@ -526,6 +527,8 @@ static int server_init(struct ts_server *srv, int *lfd, int watch_stdin)
         if (srv->stdin_ev == NULL || event_add(srv->stdin_ev, NULL) != 0)
             goto err;
     }
+    if (srv->proxy_mode)
+        return ts_proxy_init(&srv->px, b, lfd, srv->proxy_auth);
     return http_init(srv, lfd);
 err:
     fprintf(stderr, "mp-testserver: %s failed\n", what);
@@ -540,6 +543,7 @@ static void server_free(struct ts_server *srv)
 
     if (srv->http != NULL)
         evhttp_free(srv->http);
+    ts_proxy_free(&srv->px);
     for (i = 0; i < srv->nfresh; i++)
         bufferevent_decref(srv->fresh[i]);
     if (srv->adopt_ev != NULL)
@@ -560,12 +564,15 @@ static void server_free(struct ts_server *srv)
  * blocked (see main) and are unblocked once their handlers exist, so one
  * sent during start-up still means a clean exit. The function returns the
  * exit status. */
-static int serve(int lfd, int watch_stdin, const sigset_t *stops)
+static int serve(int lfd, int watch_stdin, const sigset_t *stops,
+                 const struct options *o)
 {
     struct ts_server srv;
     int rc = EXIT_SYSTEM, ok;
 
     memset(&srv, 0, sizeof(srv));
+    srv.proxy_mode = o->proxy;
+    srv.proxy_auth = o->proxy_auth;
     ok = server_init(&srv, &lfd, watch_stdin) == 0;
     sigprocmask(SIG_UNBLOCK, stops, NULL);
     if (ok) {
@@ -585,6 +592,11 @@ static void usage(FILE *f)
 {
     fputs("usage: mp-testserver [--host 127.0.0.1|::1] [--port N] "
           "[--procs N] [--exit-on-stdin-eof]\n"
+          "                     [--proxy [--proxy-auth USER:PASS]]\n"
+          "With --proxy: a forward proxy on loopback instead of the routes\n"
+          "(tools/testserver/proxy.c): absolute-form requests get 203 and\n"
+          "\"proxied METHOD URL\", CONNECT tunnels to loopback ports, 502\n"
+          "when the target refuses, 407 without --proxy-auth's credentials.\n"
           "Prints \"PORT <n>\" once bound, then serves HTTP/1.1 on loopback:\n",
           f);
     fputs(ts_routes_help, f);
@@ -602,6 +614,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"port", required_argument, NULL, 'p'},
         {"procs", required_argument, NULL, 'n'},
         {"exit-on-stdin-eof", no_argument, NULL, 'e'},
+        {"proxy", no_argument, NULL, 'P'},
+        {"proxy-auth", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0}};
     unsigned long v;
@@ -611,6 +625,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         switch (c) {
         case 'h': o->host = optarg; break;
         case 'e': o->exit_on_stdin_eof = 1; break;
+        case 'P': o->proxy = 1; break;
+        case 'A': o->proxy_auth = optarg; break;
         case 'H': usage(stdout); exit(0);
         case 'p':
             if (ts_parse_num(optarg, 65535, &v) != 0) {
@@ -664,7 +680,7 @@ static int fork_helpers(int procs, pid_t *kids, int *nkids)
 
 int main(int argc, char **argv)
 {
-    struct options o = {"127.0.0.1", 0, 1, 0};
+    struct options o = {"127.0.0.1", 0, 1, 0, 0, NULL};
     pid_t kids[256];
     sigset_t stops;
     int nkids = 0, lfd, port, rc, i;
@@ -687,11 +703,11 @@ int main(int argc, char **argv)
     printf("PORT %d\n", port);
     fflush(stdout);
     if (fork_helpers(o.procs, kids, &nkids)) {
-        rc = serve(lfd, 0, &stops);
+        rc = serve(lfd, 0, &stops, &o);
         ts_routes_free();
         return rc;
     }
-    rc = serve(lfd, o.exit_on_stdin_eof, &stops);
+    rc = serve(lfd, o.exit_on_stdin_eof, &stops, &o);
     for (i = 0; i < nkids; i++)
         kill(kids[i], SIGTERM);
     for (i = 0; i < nkids; i++) {

@@ -11,6 +11,7 @@
 #define TS_TESTSERVER_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -41,6 +42,23 @@ struct ts_conn {
     struct ts_pending *pending;
 };
 
+/* mp-testserver --proxy (proxy.c): a forward proxy instead of the routes. */
+struct px_conn;
+struct ts_proxy {
+    struct evconnlistener *listener;
+    char *auth_b64;         /* --proxy-auth, base64; NULL: none asked */
+    struct px_conn *conns;  /* open connections */
+};
+
+/* Serves the forward proxy on the listening socket *lfd (which becomes
+ * the listener's: *lfd = -1); auth is "USER:PASS" or NULL. The function
+ * returns 0, or -1 after saying what failed. */
+int ts_proxy_init(struct ts_proxy *px, struct event_base *base, int *lfd,
+                  const char *auth);
+
+/* Closes the listener and every connection still open. */
+void ts_proxy_free(struct ts_proxy *px);
+
 struct ts_server {
     struct event_base *base;
     struct evhttp *http;
@@ -50,6 +68,9 @@ struct ts_server {
     struct ts_conn **conns;     /* by fd */
     size_t capconns;
     long connections, requests, open;
+    const char *proxy_auth; /* with proxy_mode: --proxy-auth or NULL */
+    int proxy_mode;         /* --proxy: px instead of http */
+    struct ts_proxy px;
 };
 
 /* ---- the core, for the routes (server.c) ----------------------------- */
@@ -58,6 +79,11 @@ struct ts_server {
  * stores it in *out, or -1 if s is empty, has other characters or exceeds
  * max. */
 int ts_parse_num(const char *s, unsigned long max, unsigned long *out);
+
+/* Fills ss with the loopback address host (127.x.y.z or ::1) and port.
+ * The function returns its length, or 0 if host is not one. */
+socklen_t ts_loopback_addr(const char *host, int port,
+                           struct sockaddr_storage *ss);
 
 /* Appends n bytes of the pattern 'a'+i%26 starting at index off; big
  * bodies are references to a static block, not copies. */
