@@ -16,8 +16,8 @@ _mpfetch()
     local with_arg="--workers --concurrency --per-host --rate --request
         --header --data --max-redirs --cacert --timeout --connect-timeout
         --speed-limit --speed-time --retries --output --shard --body --max-body --summary-json --grace
-        --engine
-        -w -c -X -H -d -o"
+        --engine --proxy --noproxy
+        -w -c -X -H -d -x -o"
     # options without one
     local flags="--location --compressed --insecure --ordered --resume
         --include --fail-on-http-error --quiet --progress --no-progress

@@ -92,7 +92,8 @@ extern "C" {
     XX(EHTTP, -4014, "HTTP transfer failed")                                \
     XX(EINPUT, -4015, "malformed input line")                               \
     XX(ESLOW, -4018, "transfer slower than the speed limit")               \
-    XX(EATTACHED, -4020, "the pool runs on the caller's event loop")
+    XX(EATTACHED, -4020, "the pool runs on the caller's event loop")       \
+    XX(EPROXY, -4035, "the proxy refused to connect to the host")
 
 typedef enum mp_errno {
     MP_OK = 0,
@@ -511,7 +512,7 @@ MP_EXTERN int mp_worker_slot(void);
 
 /* mp_http_request.engine: which HTTP engine runs the request. AUTO takes
    the native HTTP/1.1 engine (plain http:// to an IPv4 address, no
-   redirects, decoding, proxy or connection limits) and libcurl for
+   redirects, decoding, proxy (see .proxy) or connection limits) and libcurl for
    everything else; NATIVE fails with MP_EINVAL where it cannot. A worker's
    environment variable MP_HTTP_ENGINE=curl|native|auto replaces AUTO. */
 enum { MP_HTTP_AUTO = 0, MP_HTTP_CURL = 1, MP_HTTP_NATIVE = 2 };
@@ -543,6 +544,19 @@ typedef struct mp_http_request {
                                     0 = none (1 if only speed_time_s) */
     unsigned speed_time_s;       /* 0 = 30 s when speed_limit is set */
     int engine;                  /* MP_HTTP_AUTO (0), _CURL, _NATIVE */
+    /* The proxy, curl's [scheme://][user:password@]host[:port], for every
+       scheme. NULL: the environment's, as curl reads it, but read once
+       per process (at its first mp_http): http_proxy for http:// (never
+       HTTP_PROXY), https_proxy or HTTPS_PROXY for https://, else
+       all_proxy or ALL_PROXY. "": no proxy. Redirects keep the proxy of
+       the first URL. A request a proxy applies to runs on libcurl. */
+    const char *proxy;
+    /* Hosts reached without the proxy, curl's NO_PROXY syntax: "*" (all),
+       or names and IP addresses (ADDR/BITS too) separated by commas; a
+       name matches itself and the names below it ("example.com" matches
+       "www.example.com"). NULL: no_proxy or NO_PROXY, read once per
+       process. "": none. */
+    const char *noproxy;
 } mp_http_request;
 
 typedef struct mp_http_response {
@@ -594,10 +608,15 @@ typedef struct mp_http_response {
  *   body longer than max_body                               MP_EFBIG
  *   writing body_path failed                                MP_EIO
  *   out of memory                                           MP_ENOMEM
+ *   proxy: refused, or its name did not resolve             MP_ECONNREFUSED /
+ *                                                           MP_EDNS
+ *   proxy answered CONNECT (https:// through it) with a
+ *   status other than 2xx (407 authentication, 502...)      MP_EPROXY
  *   the task's deadline / a cancel during the transfer      MP_ETIMEDOUT /
  *                                                           MP_ECANCELED
  *   anything else (e.g. host unreachable)                   MP_EHTTP
- * An HTTP status >= 400 is a response, not an error (returns 0).
+ * An HTTP status >= 400 is a response, not an error (returns 0); so is a
+ * proxy's own answer to a plain http:// request (e.g. 407).
  */
 MP_EXTERN int mp_http(mp_task *t, const mp_http_request *req,
                       mp_http_response *resp);

@@ -28,6 +28,8 @@
                             "Content-Length with Transfer-Encoding, "       \
                             "header limits exceeded")                       \
     XX(ENCODING, MP_EPROTO, "Content-Encoding could not be decoded")        \
+    XX(PROXY, MP_EPROXY, "the proxy answered CONNECT with a status other " \
+                         "than 2xx (407 authentication required, 502...)")  \
     XX(REDIRECTS, MP_EREDIRECT, "more redirects than max_redirects")        \
     XX(BODY_LIMIT, MP_EFBIG, "body longer than max_body (every body mode)") \
     XX(WRITE, MP_EIO, "writing body_path failed")                           \

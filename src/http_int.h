@@ -38,6 +38,27 @@ FILE *mp__http_body_file(const char *path);
 /* The method as it will be sent. */
 const char *mp__http_method(const mp_http_request *req);
 
+/* ---- http_proxy.c: a request's proxy, the environment read once ------- */
+
+/* Stores the proxy for req's URL in *proxy and the no-proxy list in
+   *noproxy, "" for none: req's own, or the environment's as curl reads
+   it (see mpool.h), read at the first call in the process and never
+   again. */
+void mp__http_proxy_get(const mp_http_request *req, const char **proxy,
+                        const char **noproxy);
+
+/* Returns 1 if the host host[0..len) (v6: an IPv6 literal, without its
+   brackets) is in list, curl's NO_PROXY syntax: "*" for every host, else
+   names, commas or blanks between them, each matching itself and the
+   names below it ("example.com" matches "www.example.com"), and IP
+   addresses with an optional "/bits". Else 0. */
+int mp__http_noproxy_match(const char *list, const char *host, size_t len,
+                           int v6);
+
+/* Returns the proxy req goes through (its URL's host is not in the
+   no-proxy list), or NULL if none. */
+const char *mp__http_proxy_applies(const mp_http_request *req);
+
 /* ---- the engines, called by mp_http (http_api.c) ----------------------- */
 
 /* Runs req with libcurl, inside a worker task. Same contract as mp_http

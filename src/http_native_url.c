@@ -146,26 +146,10 @@ static int header_plain(const char *h)
     return 1;
 }
 
-/* Returns 1 if the environment names a proxy curl would use. */
-static int proxy_in_env(void)
-{
-    static const char *const vars[] = {"http_proxy", "all_proxy",
-                                       "ALL_PROXY"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && *v)
-            return 1;
-    }
-    return 0;
-}
-
 const char *mp__http_native_why(const mp_http_request *req, int limits)
 {
-    static int proxy = -1;
     mp__http_url u;
 
-    if (proxy < 0)
-        proxy = proxy_in_env();
     if (mp__http_native_url(req->url, &u) != 0 || u.kind != MP__HU_IPV4)
         return "the URL is not http:// to an IPv4 address in plain form";
     if (req->follow_redirects)
@@ -176,8 +160,8 @@ const char *mp__http_native_why(const mp_http_request *req, int limits)
         return "connection limits";
     if (req->speed_limit || req->speed_time_s)
         return "speed limits";
-    if (proxy)
-        return "a proxy (environment)";
+    if (mp__http_proxy_applies(req))
+        return "a proxy";
     for (size_t i = 0; i < req->n_headers; i++)
         if (req->headers[i] && !header_plain(req->headers[i]))
             return "a header it sets itself, or curl's header forms";

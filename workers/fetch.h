@@ -24,7 +24,9 @@
  *   "body": "none" | "inline" | "sha256" | "dir", "body_dir": "/path",
  *   "include_headers": false, "max_body": 16777216 (every body mode),
  *   "speed_limit": 0 (bytes/s), "speed_time": 0 (seconds; see mp_http),
- *   "engine": "auto" | "curl" | "native" (mp_http_request.engine)
+ *   "engine": "auto" | "curl" | "native" (mp_http_request.engine),
+ *   "proxy": "host:port" ("" none), "noproxy": "a,b" (absent: the
+ *   environment's, read once per worker; see mp_http_request)
  * Returns 0, or MP_EINVAL for a malformed configuration.
  */
 int fetch_init(const void *arg, size_t len);

@@ -91,6 +91,8 @@ static void cfg_reset(fetch_cfg *c)
     free(c->headers);
     free(c->data);
     free(c->cacert);
+    free(c->proxy);
+    free(c->noproxy);
     free(c->body_dir);
     memset(c, 0, sizeof *c);
     c->timeout_ms = 30000;
@@ -216,7 +218,7 @@ static int cfg_keys_known(json_t *o)
         "follow", "max_redirs", "compressed", "insecure", "cacert",
         "retries", "retry_base_ms", "retry_max_ms", "per_host",
         "total_conns", "body", "body_dir", "include_headers", "max_body",
-        "speed_limit", "speed_time", "engine"};
+        "speed_limit", "speed_time", "engine", "proxy", "noproxy"};
     /* clang-format on */
     const char *k;
     json_t *v;
@@ -270,6 +272,7 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
     if (cfg_keys_known(o) < 0 || cfg_str(o, "method", &c->method) < 0 ||
         (c->method && !fetch_method_name(c->method)) || cfg_headers(o, c) < 0 ||
         cfg_data(o, c) < 0 || cfg_str(o, "cacert", &c->cacert) ||
+        cfg_str(o, "proxy", &c->proxy) || cfg_str(o, "noproxy", &c->noproxy) ||
         cfg_uint(o, "timeout_ms", big, &c->timeout_ms) < 0 ||
         cfg_uint(o, "connect_timeout_ms", big, &c->connect_timeout_ms) < 0 ||
         cfg_uint(o, "max_redirs", big, &c->max_redirs) < 0 ||

@@ -18,6 +18,7 @@ typedef struct fetch_cfg {
     int follow, compressed, insecure, include_headers;
     int engine; /* MP_HTTP_AUTO, _CURL or _NATIVE */
     char *cacert;
+    char *proxy, *noproxy; /* NULL: the environment's (mp_http_request) */
     unsigned retries, retry_base_ms, retry_max_ms;
     unsigned per_host, total_conns;
     int body;

@@ -61,6 +61,13 @@ static int add_request(json_t *o, const mpf_config *cfg)
     json_object_set_new(o, "insecure", json_boolean(cfg->insecure));
     if (cfg->engine)
         json_object_set_new(o, "engine", json_string(cfg->engine));
+    if ((cfg->proxy &&
+         set_string(o, "proxy", cfg->proxy, strlen(cfg->proxy))) ||
+        (cfg->noproxy &&
+         set_string(o, "noproxy", cfg->noproxy, strlen(cfg->noproxy)))) {
+        fputs("mpfetch: --proxy and --noproxy must be UTF-8 text\n", stderr);
+        return -1;
+    }
     return 0;
 }
 

@@ -65,6 +65,8 @@ typedef struct mpf_config {
     int compressed;
     int insecure;
     const char *engine; /* --engine; NULL: the task's default (auto) */
+    const char *proxy;   /* -x; "": none; NULL: the environment's */
+    const char *noproxy; /* --noproxy; NULL: no_proxy / NO_PROXY */
     const char *cacert;
     int per_host;            /* 0: no limit */
     double rate;             /* requests/s for the whole run; 0: unlimited */

@@ -37,10 +37,11 @@ enum {
     OPT_NO_PROGRESS,
     OPT_GRACE,
     OPT_VERSION,
-    OPT_SUMMARY_JSON
+    OPT_SUMMARY_JSON,
+    OPT_NOPROXY
 };
 
-static const char short_opts[] = "w:c:X:H:d:Lko:ifqh";
+static const char short_opts[] = "w:c:X:H:d:Lkx:o:ifqh";
 
 /* apply()'s "stop here with MPF_EXIT_OK" (--help, --version). */
 #define DONE (-2)
@@ -60,6 +61,8 @@ static const struct option long_opts[] = {
     {"engine", required_argument, NULL, OPT_ENGINE},
     {"insecure", no_argument, NULL, 'k'},
     {"cacert", required_argument, NULL, OPT_CACERT},
+    {"proxy", required_argument, NULL, 'x'},
+    {"noproxy", required_argument, NULL, OPT_NOPROXY},
     {"per-host", required_argument, NULL, OPT_PER_HOST},
     {"rate", required_argument, NULL, OPT_RATE},
     {"ordered", no_argument, NULL, OPT_ORDERED},
@@ -116,6 +119,12 @@ static void usage(FILE *out)
         "      --compressed         ask for gzip/br and decode it\n"
         "  -k, --insecure           do not verify TLS certificates\n"
         "      --cacert FILE        trust the CAs in FILE\n"
+        "  -x, --proxy PROXY        [scheme://][user:pass@]HOST[:PORT] for\n"
+        "                           every URL; \"\" for none (default: the\n"
+        "                           environment's http_proxy, https_proxy...)\n"
+        "      --noproxy LIST       hosts reached directly: comma-separated\n"
+        "                           names (and their subdomains), IPs, * for\n"
+        "                           all (default: no_proxy)\n"
         "      --timeout SECONDS    per attempt, whole transfer (default 30)\n"
         "      --connect-timeout S  (default 10)\n"
         "      --speed-limit BYTES  fail (MP_ESLOW) a transfer slower than\n"
@@ -454,6 +463,8 @@ static int apply(mpf_config *cfg, int c, const char *arg)
         return 0;
     case 'k': cfg->insecure = 1; return 0;
     case OPT_CACERT: cfg->cacert = arg; return 0;
+    case 'x': cfg->proxy = arg; return 0;
+    case OPT_NOPROXY: cfg->noproxy = arg; return 0;
     case OPT_PER_HOST:
         return parse_small("--per-host", arg, 0, 100000, &cfg->per_host);
     case OPT_RATE:
