@@ -441,7 +441,7 @@ int mp__start_slot(mp_pool *p, int i)
 {
     mp__life *w = &p->life[i];
     mp__ledger_holder_reset(&p->L, i);
-    w->got_result = w->exit_sent = 0;
+    w->got_result = w->exit_sent = w->broken = 0;
     w->parked_tasks = 0;
     int rc = mp__slot_spawn(&p->S, i);
     if (rc < 0)
@@ -513,8 +513,8 @@ static void on_exited(void *ud, int i, int status, uint32_t spin_task)
     mp__describe_exit(status, how, sizeof(how));
     int retired = w->state == MP__S_RETIRING && w->exit_sent &&
                   WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (w->state == MP__S_KILLED && spin_task == MP__NO_TASK)
-        spin_task = MP__BLAMELESS; /* we killed it */
+    if (w->state == MP__S_KILLED && !w->broken && spin_task == MP__NO_TASK)
+        spin_task = MP__BLAMELESS; /* we killed it for a failed send */
     if (p->creating && !retired)
         mp__create_failed(p, MP_EWORKER, "worker %d %s before it was ready", i,
                       how);
@@ -598,12 +598,39 @@ static void on_ready(void *ud, int i, int status, const char *msg)
     dispatch_upto(p, i, p->L.capacity);
 }
 
-/* Hook: takes the results of one RESULTS message from slot i. */
+/* Hook: slot i's worker sent a malformed message. It is a fault of that
+   worker, like a crash: it is killed, and its death counts against the
+   tasks it held (a task that makes its worker garble its results every
+   time ends MP_EWORKER, as one that kills it does); what else it sends
+   until then is dropped (those tasks run again). */
+static void on_broken(void *ud, int i)
+{
+    mp_pool *p = ud;
+    mp__life *w = &p->life[i];
+    if (w->broken || w->state == MP__S_DEAD)
+        return;
+    w->broken = 1;
+    if (w->state != MP__S_KILLED) {
+        w->state = MP__S_KILLED;
+        mp__slot_kill(&p->S, i);
+    }
+}
+
+/* Hook: takes the results of one RESULTS message from slot i, once every
+   record has been checked (a malformed message is refused whole). */
 static void on_results(void *ud, int i, const mp__hdr *h, mp__reader *r)
 {
     mp_pool *p = ud;
     mp__life *w = &p->life[i];
     mp__result_view v;
+    mp__reader check = *r;
+    int rc;
+    while ((rc = mp__read_result(&check, &v)) == 1)
+        ;
+    if (rc < 0)
+        on_broken(p, i);
+    if (w->broken)
+        return;
     if (h->arg > p->stats.worker_max_held)
         p->stats.worker_max_held = h->arg;
     while (mp__read_result(r, &v) == 1) {
@@ -647,6 +674,7 @@ static void on_writable(void *ud, int i, int rc)
 const mp__slot_hooks mp__pool_hooks = {
     .ready = on_ready,
     .results = on_results,
+    .broken = on_broken,
     .drained = on_drained,
     .writable = on_writable,
     .exited = on_exited,

@@ -34,7 +34,8 @@ enum {
     MP__S_STARTING, /* spawned, READY not yet received */
     MP__S_READY,    /* takes tasks */
     MP__S_RETIRING, /* reached max_tasks_per_worker: EXIT once empty */
-    MP__S_KILLED,   /* a send to it failed: killed, its exit awaited */
+    MP__S_KILLED,   /* a send to it failed, or it sent a malformed
+                       message (broken): killed, its exit awaited */
 };
 
 /* The lifecycle of one slot, beside its process (slots.h) and what it
@@ -49,6 +50,8 @@ typedef struct mp__life {
     int exit_sent;          /* this generation was told to leave */
     uint32_t parked_tasks;  /* tasks in its parked message */
     int cancel_ids;         /* it holds orphans it was not told about */
+    int broken;             /* it sent a malformed message: its death
+                               counts like a crash, its results no more */
 } mp__life;
 
 /* One call in progress: map, imap or apply. */

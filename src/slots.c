@@ -427,12 +427,14 @@ static void on_readable(int fd, short what, void *arg)
     while ((n = mp__chan_recv(&s->ch, &buf, 0)) >= 0) {
         mp__hdr h;
         mp__reader r;
-        if (mp__reader_init(&r, buf, (size_t)n, &h) == 0) {
-            if (h.type == MP_MSG_READY)
-                take_ready(S, s, &r);
-            else if (h.type == MP_MSG_RESULTS)
-                S->hooks->results(S->ud, s->index, &h, &r);
-        }
+        if (mp__reader_init(&r, buf, (size_t)n, &h) < 0)
+            S->hooks->broken(S->ud, s->index);
+        else if (h.type == MP_MSG_READY)
+            take_ready(S, s, &r);
+        else if (h.type == MP_MSG_RESULTS)
+            S->hooks->results(S->ud, s->index, &h, &r);
+        else
+            S->hooks->broken(S->ud, s->index);
         nn_freemsg(buf);
         if (s->ch.sock != sock) /* closed meanwhile */
             return;

@@ -43,6 +43,9 @@ typedef struct mp__slot_hooks {
     /* One RESULTS message arrived; h is its header, r walks its records.
        Both are valid only during the call. */
     void (*results)(void *ud, int slot, const mp__hdr *h, mp__reader *r);
+    /* The worker sent a message that is not one (shorter than its
+       header, or of no known type): its pipe cannot be trusted. */
+    void (*broken)(void *ud, int slot);
     /* Every message that had arrived on the slot has been handed over
        (after one or more ready/results calls). */
     void (*drained)(void *ud, int slot);

@@ -96,6 +96,8 @@ typedef struct mp__reader {
    writes that task's id, in decimal, to a file beside its endpoint and
    exits with status MP_EXIT_SPIN; the coordinator reads the file. */
 #define MP_EXIT_SPIN 71
+/* A worker that received a malformed message exits with this status. */
+#define MP_EXIT_PROTO 72
 #define MP__NO_TASK UINT32_MAX /* no task id */
 
 _Static_assert(sizeof(mp__hdr) == 16, "wire: header of 16 bytes");
@@ -124,8 +126,13 @@ typedef struct mp__chan {
 /* Fault injection, compiled only into the tests' mpool_faults library.
    When mp__fault_send_fail is n > 0, the n-th TASKS message sent from now
    fails at once with MP_ESYS; when mp__fault_flush_fail is n > 0, the n-th
-   is parked as if the socket were full, and its flush then fails. */
+   is parked as if the socket were full, and its flush then fails.
+   When mp__fault_cut_tasks is n > 0, the n-th TASKS message sent from now
+   goes out malformed (its last record cut short); mp__fault_cut_results
+   does the same to the next RESULTS message once it is set (a task sets
+   it inside its worker). */
 extern int mp__fault_send_fail, mp__fault_flush_fail;
+extern int mp__fault_cut_tasks, mp__fault_cut_results;
 #endif
 
 #define MP_ALIGN8(n) (((n) + 7u) & ~(size_t)7u)

@@ -519,10 +519,28 @@ static void queue_push(const queued *e)
     W.q_len++;
 }
 
+/* Checks every record of a received message (task records: TASKS and
+   CANCEL carry them) before any is used. A malformed message means the
+   pipe or the coordinator is not what we think: the worker exits with
+   MP_EXIT_PROTO, and the coordinator runs what it held again, as after
+   any death, instead of waiting for tasks this worker never read. */
+static void check_records(const mp__reader *r)
+{
+    mp__reader c = *r;
+    uint32_t id, len;
+    const void *data;
+    int rc;
+    while ((rc = mp__read_task(&c, &id, &data, &len)) == 1)
+        ;
+    if (rc < 0)
+        _exit(MP_EXIT_PROTO);
+}
+
 /* Queues the tasks of a TASKS message; the message lives until the last
    of them is done. */
 static void take_tasks(void *buf, const mp__hdr *h, mp__reader *r)
 {
+    check_records(r);
     inmsg *m = malloc(sizeof(*m));
     if (!m)
         _exit(1);
@@ -562,6 +580,7 @@ static void cancel_some(mp__reader *r)
 {
     uint32_t id, len;
     const void *data;
+    check_records(r);
     while (mp__read_task(r, &id, &data, &len) == 1) {
         for (size_t i = 0; i < W.q_len; i++) {
             queued *e = &W.q[(W.q_head + i) % W.q_cap];
@@ -585,7 +604,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         mp__hdr h;
         mp__reader r;
         if (mp__reader_init(&r, buf, (size_t)n, &h) < 0)
-            _exit(1);
+            _exit(MP_EXIT_PROTO);
         if (h.type == MP_MSG_TASKS) {
             take_tasks(buf, &h, &r);
             continue;

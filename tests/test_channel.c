@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <fcntl.h>
 
 #include "bound.h"
 #include "mpool.h"
@@ -84,6 +85,30 @@ static int long_message(mp_task *t, const void *in, size_t len)
     mp_fail(t, MP_ETASK, "%s", s);
     free(s);
     return 0;
+}
+
+/* Input of cut_once: a value to echo and, when path is set, a marker
+   file: the first task to create it makes its worker cut its next
+   RESULTS message short (the MP_FAULTS hook), so exactly one malformed
+   message is sent, whichever worker runs the task and however often. */
+typedef struct cut_in {
+    uint32_t v;
+    char path[60];
+} cut_in;
+
+static int cut_once(mp_task *t, const void *in, size_t len)
+{
+    const cut_in *c = in;
+    if (c->path[0]) {
+        int fd = open(c->path, O_CREAT | O_EXCL | O_WRONLY, 0600);
+        if (fd >= 0) {
+            close(fd);
+            mp__fault_cut_results = 1;
+        }
+    }
+    if (c->v % 7 == 0)
+        mp_sleep(t, 5);
+    return mp_return(t, &c->v, sizeof(c->v));
 }
 
 /* ---- helpers ---- */
@@ -161,6 +186,71 @@ static void failed_parked_send_requeues_its_tasks(void **state)
         map_echo(p, 50);
         mp_pool_destroy(p);
     }
+}
+
+/* A TASKS batch that arrives malformed (its last record cut short): the
+   worker that reads it exits (MP_EXIT_PROTO) and every task it held runs
+   again. Before, the worker queued the records before the bad one and
+   silently dropped the rest, so the call waited for them forever (the
+   bound canceled it). */
+static void malformed_tasks_batch_is_a_worker_fault(void **state)
+{
+    for (int which = 1; which <= 3; which++) {
+        mp_pool *p = make_pool(2, 4, 4);
+        mp__fault_cut_tasks = which;
+        map_echo(p, 300);
+        assert_int_equal(mp__fault_cut_tasks, 0); /* the fault happened */
+        map_echo(p, 50);
+        mp_pool_stats st;
+        mp_pool_get_stats(p, &st);
+        assert_int_equal(st.tasks_done, 350);
+        assert_true(st.workers_died >= 1);
+        mp_pool_destroy(p);
+    }
+}
+
+/* A RESULTS batch that arrives malformed: the coordinator refuses it
+   whole, kills its worker and runs the tasks it held again; every input
+   still gets exactly one result, its own. Before, the coordinator took
+   the records before the bad one and stopped reading: the rest stayed in
+   flight and the call waited for them forever (the bound canceled it). */
+static void malformed_results_batch_is_a_worker_fault(void **state)
+{
+    enum { N = 200, CUT = 77 };
+    char path[60];
+    snprintf(path, sizeof(path), "/tmp/mp-test-cut.%d", (int)getpid());
+    unlink(path);
+    mp_pool *p = make_pool(2, 4, 4);
+    cut_in *v = calloc(N, sizeof(*v));
+    mp_buf in[N];
+    mp_result out[N];
+    memset(out, 0, sizeof(out));
+    for (size_t i = 0; i < N; i++) {
+        v[i].v = (uint32_t)i;
+        if (i == CUT)
+            snprintf(v[i].path, sizeof(v[i].path), "%s", path);
+        in[i] = (mp_buf){&v[i], sizeof(v[i])};
+    }
+    tu_bound_start(p, 20);
+    int rc = mp_pool_map(p, cut_once, in, N, out);
+    if (tu_bound_end())
+        fail_msg("the call did not end within 20 s (canceled)");
+    assert_int_equal(rc, 0);
+    assert_int_equal(access(path, F_OK), 0); /* the cut happened */
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(out[i].status, 0);
+        assert_int_equal(out[i].len, sizeof(uint32_t));
+        assert_memory_equal(out[i].data, &v[i].v, sizeof(uint32_t));
+        mp_result_clear(&out[i]);
+    }
+    mp_pool_stats st;
+    mp_pool_get_stats(p, &st);
+    assert_int_equal(st.tasks_done, N);
+    assert_true(st.workers_died >= 1);
+    map_echo(p, 50); /* and the pool goes on */
+    mp_pool_destroy(p);
+    unlink(path);
+    free(v);
 }
 
 typedef struct big_run {
@@ -246,6 +336,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(failed_send_requeues_its_tasks),
         cmocka_unit_test(failed_parked_send_requeues_its_tasks),
+        cmocka_unit_test(malformed_tasks_batch_is_a_worker_fault),
+        cmocka_unit_test(malformed_results_batch_is_a_worker_fault),
         cmocka_unit_test(big_results_arrive_whole),
         cmocka_unit_test(over_the_bound_fails_only_that_task),
     };
