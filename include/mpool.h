@@ -26,7 +26,9 @@
  * run again, e.g. after an interruption):
  *  - 0 or the task's own code (MP_ETASK, MP_ETIMEDOUT, ...): it ran;
  *  - MP_EWORKER: the task killed its worker max_attempts times on its own
- *    (a crash of a worker it shared kills no innocent task: those re-run);
+ *    (a crash of a worker it shared kills no innocent task: those re-run),
+ *    or its pool forkserver (and so every worker) max_attempts times, the
+ *    last one alone in the pool;
  *  - MP_ECANCELED: mp_pool_cancel, or the result callback, stopped the call
  *    before the task finished;
  *  - MP_EABORTED: the pool or the call failed (forkserver gone for good,
@@ -297,7 +299,9 @@ typedef struct mp_pool_stats {
     uint64_t tasks_retried;   /* re-dispatched after a worker died */
     uint64_t tasks_alone;     /* re-runs of a suspect (a task with
                                  max_attempts - 1 deaths), each alone on a
-                                 worker; every other re-run goes in
+                                 worker (alone in the pool for one whose
+                                 pool forkserver died max_attempts - 1
+                                 times); every other re-run goes in
                                  batches */
     uint64_t workers_started; /* every fork, initial ones included */
     uint64_t workers_died;    /* exits that were not asked for */

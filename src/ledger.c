@@ -79,7 +79,7 @@ int mp__ledger_init(mp__ledger *L, int nholders, uint32_t concurrency,
     for (uint32_t i = 0; i < L->nents; i++)
         L->ents[i].next = i + 1 < L->nents ? i + 1 : MP_NIL;
     L->free_head = L->nents ? 0 : MP_NIL;
-    L->retry = L->solo = empty_list;
+    L->retry = L->solo = L->alone = empty_list;
     for (int h = 0; h < nholders; h++)
         L->holders[h].held = empty_list;
     return 0;
@@ -180,6 +180,43 @@ void mp__ledger_give(mp__ledger *L, int h, uint32_t id)
     ho->given++;
 }
 
+/* The queue entry id waits in when it is queued: the alone one, the
+   suspects' or the retry queue. */
+static mp__list *queue_of(mp__ledger *L, const mp__entry *e)
+{
+    return e->alone ? &L->alone : e->solo ? &L->solo : &L->retry;
+}
+
+/* Entry e leaves holder h (a result, a death, a take-back): h and the
+   pool are free of it if it ran alone. */
+static void leave_holder(mp__ledger *L, int h, const mp__entry *e)
+{
+    if (e->solo || e->alone)
+        L->holders[h].solo_busy = 0;
+    if (e->alone)
+        L->alone_busy = 0;
+}
+
+uint32_t mp__ledger_give_alone(mp__ledger *L, int h)
+{
+    if (!L->alone.n || L->alone_busy)
+        return MP_NIL;
+    for (int k = 0; k < L->nholders; k++)
+        if (L->holders[k].held.n)
+            return MP_NIL;
+    uint32_t id = list_pop(L, &L->alone);
+    mp__ledger_give(L, h, id);
+    L->holders[h].solo_busy = 1;
+    L->alone_busy = 1;
+    L->solo_given++;
+    return id;
+}
+
+int mp__ledger_quiet(const mp__ledger *L)
+{
+    return L->alone.n || L->alone_busy;
+}
+
 uint32_t mp__ledger_give_solo(mp__ledger *L, int h)
 {
     if (!L->solo.n || L->holders[h].held.n)
@@ -200,8 +237,7 @@ int mp__ledger_result(mp__ledger *L, int h, uint32_t id, size_t *index)
         (e->state != MP__E_SENT && e->state != MP__E_ORPHAN))
         return MP__R_STRAY;
     list_unlink(L, &L->holders[h].held, id);
-    if (e->solo)
-        L->holders[h].solo_busy = 0;
+    leave_holder(L, h, e);
     int r = e->state == MP__E_SENT ? MP__R_DELIVER : MP__R_LATE;
     *index = e->index;
     entry_free(L, id);
@@ -215,7 +251,7 @@ static void requeue(mp__ledger *L, uint32_t id)
     mp__entry *e = &L->ents[id];
     e->slot = -1;
     e->state = MP__E_QUEUED;
-    list_push(L, e->solo ? &L->solo : &L->retry, id);
+    list_push(L, queue_of(L, e), id);
     L->requeued++;
 }
 
@@ -232,14 +268,14 @@ static int judge(mp__ledger *L, uint32_t id, uint32_t spin_id,
         return 0;
     }
     if (spin_id == id) {
-        *v = (mp__verdict){e->index, MP_ETIMEDOUT, e->deaths};
+        *v = (mp__verdict){e->index, MP_ETIMEDOUT, e->deaths, 0};
         entry_free(L, id);
         return 1;
     }
     if (spin_id == MP_NIL) /* a spinning task's worker died of it alone */
         e->deaths++;
-    if (e->deaths >= max && (e->solo || max <= 1)) {
-        *v = (mp__verdict){e->index, MP_EWORKER, e->deaths};
+    if (e->deaths >= max && (e->solo || e->alone || max <= 1)) {
+        *v = (mp__verdict){e->index, MP_EWORKER, e->deaths, 0};
         entry_free(L, id);
         return 1;
     }
@@ -252,9 +288,45 @@ static int judge(mp__ledger *L, uint32_t id, uint32_t spin_id,
 int mp__ledger_reap(mp__ledger *L, int h, uint32_t spin_id, mp__verdict *v)
 {
     uint32_t id;
-    while ((id = list_pop(L, &L->holders[h].held)) != MP_NIL)
+    while ((id = list_pop(L, &L->holders[h].held)) != MP_NIL) {
+        leave_holder(L, h, &L->ents[id]);
         if (judge(L, id, spin_id, v))
             return 1;
+    }
+    return 0;
+}
+
+/* Decides the fate of entry id, popped from a holder lost with its
+   forkserver (see mp__ledger_lose). Returns 1 when v must be delivered. */
+static int judge_loss(mp__ledger *L, uint32_t id, mp__verdict *v)
+{
+    mp__entry *e = &L->ents[id];
+    unsigned max = L->max_attempts;
+    if (e->state == MP__E_ORPHAN) {
+        entry_free(L, id);
+        return 0;
+    }
+    if (e->losses < UINT8_MAX)
+        e->losses++;
+    if (e->losses >= max && (e->alone || max <= 1)) {
+        *v = (mp__verdict){e->index, MP_EWORKER, e->losses, 1};
+        entry_free(L, id);
+        return 1;
+    }
+    if ((unsigned)e->losses + 1u >= max)
+        e->alone = 1;
+    requeue(L, id);
+    return 0;
+}
+
+int mp__ledger_lose(mp__ledger *L, int h, mp__verdict *v)
+{
+    uint32_t id;
+    while ((id = list_pop(L, &L->holders[h].held)) != MP_NIL) {
+        leave_holder(L, h, &L->ents[id]);
+        if (judge_loss(L, id, v))
+            return 1;
+    }
     return 0;
 }
 
@@ -266,15 +338,14 @@ void mp__ledger_take_back(mp__ledger *L, int h, uint32_t n)
         mp__entry *e = &L->ents[id];
         list_unlink(L, &ho->held, id);
         ho->given--;
-        if (e->solo)
-            ho->solo_busy = 0;
+        leave_holder(L, h, e);
         if (e->state == MP__E_ORPHAN) { /* its call ended meanwhile */
             entry_free(L, id);
             continue;
         }
         e->slot = -1;
         e->state = MP__E_QUEUED;
-        list_push_front(L, e->solo ? &L->solo : &L->retry, id);
+        list_push_front(L, queue_of(L, e), id);
     }
 }
 
@@ -282,6 +353,7 @@ void mp__ledger_return(mp__ledger *L, int h)
 {
     uint32_t id;
     while ((id = list_pop(L, &L->holders[h].held)) != MP_NIL) {
+        leave_holder(L, h, &L->ents[id]);
         if (L->ents[id].state == MP__E_ORPHAN)
             entry_free(L, id);
         else
@@ -306,6 +378,8 @@ int mp__ledger_drop_queued(mp__ledger *L, size_t mask, size_t match,
     if (id == MP_NIL)
         id = find_match(L, (l = &L->solo)->head, mask, match);
     if (id == MP_NIL)
+        id = find_match(L, (l = &L->alone)->head, mask, match);
+    if (id == MP_NIL)
         return 0;
     list_unlink(L, l, id);
     *index = L->ents[id].index;
@@ -321,7 +395,7 @@ int mp__ledger_cancel(mp__ledger *L, uint32_t id)
         return e->slot;
     }
     if (e->state == MP__E_QUEUED) {
-        list_unlink(L, e->solo ? &L->solo : &L->retry, id);
+        list_unlink(L, queue_of(L, e), id);
         entry_free(L, id);
     }
     return -1;

@@ -36,6 +36,9 @@ typedef struct mp__entry {
     uint8_t solo;        /* suspected of killing workers: runs alone */
     uint8_t owned;       /* data was malloc'ed by the ledger */
     uint16_t deaths;     /* workers that died holding it */
+    uint8_t losses;      /* pool forkservers that died while it was held */
+    uint8_t alone;       /* suspected of killing the pool forkserver: runs
+                            alone in the pool (no other task anywhere) */
     uint32_t len;
     size_t index; /* position in the call's input */
     const void *data;
@@ -58,6 +61,10 @@ typedef struct mp__ledger {
     char *inline_in; /* MP_INLINE_IN bytes per entry for copied inputs */
     uint32_t nents, free_head, in_use;
     mp__list retry, solo; /* waiting to be re-sent; suspects, one at a time */
+    mp__list alone;       /* suspects of forkserver deaths: one at a time,
+                             with nothing else held in the pool */
+    int alone_busy;       /* an alone entry is held now (nothing else is
+                             given meanwhile) */
     mp__holder *holders;
     int nholders;
     uint32_t capacity;       /* credit: tasks one holder may hold */
@@ -75,8 +82,10 @@ typedef struct mp__ledger {
 typedef struct mp__verdict {
     size_t index;    /* the task's position in the input */
     int status;      /* MP_ETIMEDOUT: it spun past its deadline;
-                        MP_EWORKER: it killed max_attempts workers */
-    unsigned deaths; /* workers that died holding it */
+                        MP_EWORKER: it killed max_attempts workers, or
+                        max_attempts pool forkservers (losses) */
+    unsigned deaths; /* workers (or forkservers) that died holding it */
+    int fs;          /* 1: the deaths are forkserver losses */
 } mp__verdict;
 
 /* What a result means to its call (mp__ledger_result). */
@@ -152,6 +161,29 @@ void mp__ledger_take_back(mp__ledger *L, int h, uint32_t n);
    its tasks (its forkserver died): orphans are freed, every other entry
    goes back to its queue with its count of deaths unchanged. */
 void mp__ledger_return(mp__ledger *L, int h);
+
+/* Empties the list of holder h, whose worker died with the pool
+   forkserver (which a new one replaced): counts a loss against every entry
+   it held, as mp__ledger_reap counts a death, and like it frees orphans
+   and queues the rest again. An entry whose next loss would exhaust
+   max_attempts goes to the alone queue: it runs with nothing else held in
+   the whole pool, since a forkserver's death takes every worker, so no
+   innocent task shares the loss with the one that kills the forkserver.
+   One that has now caused max_attempts losses, the last one alone, ends
+   (MP_EWORKER, v->fs set). Call it until it returns 0. Returns 1 with *v
+   filled when a result must be delivered, 0 when h holds nothing any
+   more. */
+int mp__ledger_lose(mp__ledger *L, int h, mp__verdict *v);
+
+/* Gives the oldest entry of the alone queue to holder h when no holder
+   holds anything; nothing else may be given until its result or its
+   holder's death (mp__ledger_quiet says so). Returns the entry to send,
+   or MP_NIL. */
+uint32_t mp__ledger_give_alone(mp__ledger *L, int h);
+
+/* Returns 1 while an alone entry waits or runs: nothing but it (through
+   mp__ledger_give_alone) may be given. */
+int mp__ledger_quiet(const mp__ledger *L);
 
 /* Removes one entry whose index matches ((index & mask) == match; mask 0:
    any) from the queues (retry first, then suspects) and frees it. Returns

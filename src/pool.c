@@ -75,7 +75,11 @@ static void deliver_verdict(mp_pool *p, const mp__verdict *v,
                             const char *how)
 {
     char msg[160];
-    if (v->status == MP_ETIMEDOUT)
+    if (v->fs)
+        snprintf(msg, sizeof(msg), "the pool forkserver died %u times "
+                 "while this task ran, the last time alone in the pool",
+                 v->deaths);
+    else if (v->status == MP_ETIMEDOUT)
         snprintf(msg, sizeof(msg), "task ran on the CPU past its deadline "
                  "of %u ms; its worker was killed", p->o.task_timeout_ms);
     else
@@ -211,11 +215,15 @@ static int send_batch(mp_pool *p, int i, mp__msg *m, uint32_t k)
     return 0;
 }
 
-/* Sends a suspect task alone to slot i if it is idle. Returns 1 if it
+/* Sends a suspect task alone to slot i if it is idle: first one
+   suspected of killing the pool forkserver, when nothing runs anywhere in
+   the pool, then one suspected of killing its worker. Returns 1 if it
    did. */
 static int dispatch_solo(mp_pool *p, int i)
 {
-    uint32_t id = mp__ledger_give_solo(&p->L, i);
+    uint32_t id = mp__ledger_give_alone(&p->L, i);
+    if (id == MP_NIL)
+        id = mp__ledger_give_solo(&p->L, i);
     if (id == MP_NIL)
         return 0;
     mp__msg m;
@@ -314,8 +322,9 @@ static void dispatch_upto(mp_pool *p, int i, uint32_t cap)
         retire(p, i);
         return;
     }
-    if (dispatch_solo(p, i))
-        return;
+    if (dispatch_solo(p, i) || mp__ledger_quiet(&p->L))
+        return; /* a suspect of forkserver deaths waits for the pool to
+                   be empty, or runs: nothing else meanwhile */
     uint32_t r = mp__ledger_room(&p->L, i, cap), k;
     while (r && w->state == MP__S_READY && !mp__slot_parked(&p->S, i)) {
         mp__msg m = {0};
@@ -539,9 +548,13 @@ static void on_exited(void *ud, int i, int status, uint32_t spin_task)
     dispatch_all(p);
 }
 
-/* Hook: the pool forkserver died and took every worker with it. Their
-   tasks were not at fault: they go back to the queues with no death
-   counted. Each slot counts a failed start if its worker never answered
+/* Hook: the pool forkserver died and took every worker with it. When a
+   new one replaced it, a loss is counted against each task they held (a
+   task that kills the forkserver every time is isolated, alone in the
+   pool, and ends MP_EWORKER, as one that kills its worker does; see
+   mp__ledger_lose), and the others go back to the queues; without a new
+   one, they just go back. Each slot counts a failed start if its worker
+   never answered
    (so a forkserver that keeps dying ends in "no worker could be kept
    alive") and is respawned through the new forkserver; without one, the
    call ends with MP_ENOFORK. */
@@ -552,11 +565,15 @@ static void on_lost(void *ud, int replaced)
         mp__create_failed(p, MP_ESYS, "the pool forkserver died");
         return;
     }
+    mp__verdict v;
     for (int i = 0; i < p->nworkers; i++) {
         mp__life *w = &p->life[i];
         if (w->state == MP__S_DEAD)
             continue;
-        mp__ledger_return(&p->L, i);
+        if (!replaced)
+            mp__ledger_return(&p->L, i);
+        while (replaced && mp__ledger_lose(&p->L, i, &v))
+            deliver_verdict(p, &v, "");
         w->state = MP__S_DEAD;
         p->stats.workers_died++;
         if (!w->got_result)

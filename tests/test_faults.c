@@ -39,7 +39,7 @@ typedef struct job {
 
 enum { J_OK, J_KILL_ONCE, J_SEGV, J_EXIT_ONCE, J_SLEEP, J_SPIN, J_PID,
        J_SIGNAL, J_DIE_IF_MARKER, J_BLOCK, J_ANNOUNCE, J_KILL_FS_ONCE,
-       J_KILL_BOTH_FS_ONCE, J_HIDE_DIR_AND_DIE };
+       J_KILL_BOTH_FS_ONCE, J_HIDE_DIR_AND_DIE, J_KILL_FS };
 
 /* Returns 1 the first time it is called for path across all processes. */
 static int first_time(const char *path)
@@ -121,6 +121,10 @@ static int chaos(mp_task *t, const void *in, size_t len)
                 pause(); /* cannot end before the loss is seen */
         }
         break;
+    case J_KILL_FS: /* the pool forkserver, every time */
+        kill(getppid(), SIGKILL);
+        for (;;) /* as above */
+            pause();
     case J_KILL_BOTH_FS_ONCE: /* the main forkserver too: no new one */
         if (first_time(j->marker)) {
             kill(tu_parent_of(getppid()), SIGKILL);
@@ -841,8 +845,9 @@ static void closed_std_fds_stay_free(void **state)
 }
 
 /* A task SIGKILLs its pool forkserver (and so every worker): a new
-   forkserver and new workers take over, the tasks they held run again (no
-   death is counted against them), and the next call works. */
+   forkserver and new workers take over, the tasks they held run again
+   (one loss is counted against each, far from final), and the next call
+   works. */
 static void pool_forkserver_death_is_survived(void **state)
 {
     enum { N = 2000 };
@@ -861,6 +866,39 @@ static void pool_forkserver_death_is_survived(void **state)
     assert_int_equal(st.workers_died, 2);
     assert_int_equal(st.workers_started, 4);
     tu_bound(60, "the mp_pool_map after the forkserver was replaced");
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    tu_unbound();
+    check_values(out, N, SIZE_MAX);
+    mp_pool_destroy(p);
+    free(jobs), free(in), free(out);
+}
+
+/* A task that SIGKILLs its pool forkserver every time is isolated like
+   one that kills its worker: after a loss in company it runs again, at
+   its last try alone in the pool, and ends with a final MP_EWORKER that
+   says why; every other task succeeds, the call returns 0, and the pool
+   goes on. Before, each loss sent the tasks back uncounted, until no slot
+   could be kept alive: the call ended MP_EWORKER and that task (with its
+   neighbours) MP_EABORTED, "not final", which a caller that re-runs
+   aborted tasks re-runs forever. */
+static void forkserver_killer_task_fails_alone(void **state)
+{
+    enum { N = 400, K = 123 };
+    job *jobs = make_jobs(N, J_OK);
+    jobs[K].kind = J_KILL_FS;
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    mp_pool *p = pool(2, 8, 0, 0);
+    tu_bound(60, "mp_pool_map with a task that kills the pool forkserver "
+             "every time");
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    tu_unbound();
+    assert_int_equal(out[K].status, MP_EWORKER);
+    assert_non_null(out[K].error);
+    assert_non_null(strstr(out[K].error, "forkserver died 3 times"));
+    check_values(out, N, K);
+    tu_bound(60, "the mp_pool_map after it");
+    jobs[K].kind = J_OK;
     assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
     tu_unbound();
     check_values(out, N, SIZE_MAX);
@@ -1109,6 +1147,7 @@ int main(int argc, char **argv)
         TU_BOUNDED(group_signals_leave_workers_alone, 60),
         TU_BOUNDED(closed_std_fds_stay_free, 60),
         TU_BOUNDED(pool_forkserver_death_is_survived, 60),
+        TU_BOUNDED(forkserver_killer_task_fails_alone, 90),
         TU_BOUNDED(failed_respawns_end_the_call, 60),
         TU_BOUNDED(forkserver_gone_for_good_fails_fast, 60),
         TU_BOUNDED(workers_that_cannot_start_back_off, 60),

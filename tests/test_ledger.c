@@ -44,6 +44,10 @@ enum {
     CANCELQ, /* take back the head of the retry queue; want: -1 */
     OWNER,  /* abort only the tasks whose index & 1 == n; want: results */
     ORPHANS, /* want: orphans in h's list */
+    LOSE,   /* h's worker went with its forkserver, which was replaced: a
+               loss counted; want: how many verdicts (MP_EWORKER) */
+    ALONE,  /* give a suspect of forkserver deaths to h; want: 1 if one
+               was given; n: what mp__ledger_quiet says after it */
 };
 #define COUNTS(in_use, retry, solo) {COUNT, 0, retry, in_use, solo}
 #define FIRST(index) {FIRST, 0, 0, index}
@@ -103,7 +107,8 @@ static uint32_t check_list(const mp__ledger *L, const mp__list *l)
    rest. */
 static void check_consistent(const mp__ledger *L)
 {
-    uint32_t n = check_list(L, &L->retry) + check_list(L, &L->solo);
+    uint32_t n = check_list(L, &L->retry) + check_list(L, &L->solo) +
+                 check_list(L, &L->alone);
     for (int h = 0; h < L->nholders; h++) {
         n += check_list(L, &L->holders[h].held);
         for (uint32_t id = L->holders[h].held.head; id != MP_NIL;
@@ -205,6 +210,21 @@ static void run_step(mp__ledger *L, const step *s)
     case LOST:
         mp__ledger_return(L, s->h);
         assert_int_equal(mp__ledger_held(L, s->h), 0);
+        break;
+    case LOSE:
+        while (mp__ledger_lose(L, s->h, &v)) {
+            assert_int_equal(v.status, MP_EWORKER);
+            assert_true(v.fs);
+            deliver(v.index);
+            n++;
+        }
+        assert_int_equal(n, s->want);
+        assert_int_equal(mp__ledger_held(L, s->h), 0);
+        break;
+    case ALONE:
+        id = mp__ledger_give_alone(L, s->h);
+        assert_int_equal(id != MP_NIL, s->want);
+        assert_int_equal(mp__ledger_quiet(L), s->n);
         break;
     case RESET:
         mp__ledger_holder_reset(L, s->h);
@@ -395,6 +415,30 @@ static const ledger_case cases[] = {
         {SOLO, 0, 0, 1},
         {ABORT, 0, 0, 4},    /* 3 queued + the held suspect, an orphan */
         {LOST, 0},           /* the orphan just goes */
+        COUNTS(0, 0, 0),
+        {END}}, 1},
+    {"forkserver losses: suspects run alone in the pool, the last ends",
+     2, 4, 4, 0, 3, {
+        {ADD, 0, 2, 2},      /* tasks 0-1 */
+        {ADD, 1, 2, 2},      /* tasks 2-3 */
+        {LOSE, 0, 0, 0},
+        {LOSE, 1, 0, 0},     /* one loss each: back in retry */
+        COUNTS(4, 4, 0),
+        {RETRY, 0, 0, 4},
+        {DONE, 0, 3, MP__R_DELIVER}, /* task 3 got through */
+        {LOSE, 0, 0, 0},     /* a second loss: 0-2 must run alone now */
+        COUNTS(3, 0, 0),
+        {ALONE, 1, 1, 1},    /* nothing held: one goes; quiet */
+        {ALONE, 0, 1, 0},    /* only one at a time */
+        {DONE, 1, 0, MP__R_DELIVER},
+        {ADD, 1, 1, 1},      /* task 4 (the caller checks quiet) */
+        {ALONE, 0, 1, 0},    /* holder 1 holds one: not alone */
+        {DONE, 1, 0, MP__R_DELIVER},
+        {ALONE, 0, 1, 1},
+        {LOSE, 0, 0, 1},     /* its third loss, alone: it ends */
+        {ALONE, 1, 1, 1},    /* the last suspect */
+        {DONE, 1, 0, MP__R_DELIVER},
+        {ALONE, 0, 0, 0},
         COUNTS(0, 0, 0),
         {END}}, 1},
     {"one task taken back, and the tasks of one owner (index & 1) only", 2,
