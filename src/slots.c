@@ -276,6 +276,7 @@ static int send_config(mp__slots *S, mp__slot *s)
         return rc;
     mp__config c = S->config;
     c.slot = (uint32_t)s->index;
+    c.coordinator = (int32_t)getpid();
     char *at = mp__msg_reserve(&m, sizeof(c) + ilen);
     if (!at) {
         mp__msg_discard(&m);

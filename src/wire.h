@@ -63,6 +63,8 @@ typedef struct mp__config {
     uint64_t stack_size;
     uint64_t init_fn;
     uint64_t init_len;
+    int32_t coordinator; /* its pid: a worker leaves when it is gone */
+    uint32_t reserved;
 } mp__config; /* then init_len bytes */
 
 typedef struct mp__ready {
@@ -103,7 +105,7 @@ typedef struct mp__reader {
 _Static_assert(sizeof(mp__hdr) == 16, "wire: header of 16 bytes");
 _Static_assert(sizeof(mp__task_rec) == 8, "wire: task record of 8 bytes");
 _Static_assert(sizeof(mp__result_rec) == 16, "wire: result of 16 bytes");
-_Static_assert(sizeof(mp__config) == 40, "wire: config of 40 bytes");
+_Static_assert(sizeof(mp__config) == 48, "wire: config of 48 bytes");
 _Static_assert(sizeof(mp__ready) == 8, "wire: ready of 8 bytes");
 _Static_assert(MP_MAX_MSG < ((size_t)1 << 31), "wire: nanomsg sizes are int");
 

@@ -14,11 +14,13 @@
 #include <fcntl.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pair.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +58,9 @@ static struct worker {
     mp__chan ch; /* to the coordinator */
     int slot, rfd, sfd;
     struct event *rev, *sev, *flush_ev;
+    pid_t coord_pid;         /* the coordinator, from CONFIG */
+    int coord_fd;            /* its pidfd (readable once it exits), or -1 */
+    struct event *coord_ev;  /* on coord_fd, or a 1 s timer without it */
     uint32_t concurrency, timeout_ms;
     size_t stack_size;
     queued *q; /* ring of tasks not started */
@@ -70,7 +75,7 @@ static struct worker {
     int watchdog_ok, watchdog_armed; /* ok: the timer exists */
     char spin_path[256];
     mp_task *volatile current; /* on CPU now, for the watchdog */
-} W = {.slot = -1};
+} W = {.slot = -1, .coord_fd = -1};
 
 struct event_base *mp__worker_base(void)
 {
@@ -80,6 +85,41 @@ struct event_base *mp__worker_base(void)
 int mp_worker_slot(void)
 {
     return W.slot;
+}
+
+/* ---- the coordinator's life -------------------------------------------- */
+
+/* Learns the coordinator's pid and opens a pidfd on it. Its pool
+   forkserver takes the workers down when the coordinator dies, but only
+   if it can (it may be stopped, or a fork of the coordinator may hold its
+   channel open): a worker also watches for itself, so it never waits
+   forever for a reader that is gone. */
+static void watch_coordinator(pid_t pid)
+{
+    W.coord_pid = pid;
+#ifdef SYS_pidfd_open
+    if (pid > 0)
+        W.coord_fd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+}
+
+/* Returns 1 when the coordinator has exited: its pidfd is readable, or,
+   without one, kill(pid, 0) finds no such process. */
+static int coordinator_gone(void)
+{
+    if (W.coord_fd >= 0) {
+        struct pollfd pf = {W.coord_fd, POLLIN, 0};
+        return poll(&pf, 1, 0) > 0;
+    }
+    return W.coord_pid > 0 && kill(W.coord_pid, 0) < 0 && errno == ESRCH;
+}
+
+/* The coordinator's pidfd became readable, or the timer that stands in
+   for it fired: a worker whose coordinator is gone leaves. */
+static void on_coordinator(evutil_socket_t fd, short what, void *arg)
+{
+    if (coordinator_gone())
+        _exit(1);
 }
 
 /* ---- results out ------------------------------------------------------ */
@@ -110,19 +150,36 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
     flush();
 }
 
+/* Waits until the parked message has gone out (the coordinator drains
+   all the time), or exits when the coordinator is gone: it is checked
+   whenever the socket or the coordinator's pidfd wakes the wait, and at
+   least once a second. */
+static void wait_parked(void)
+{
+    for (;;) {
+        int rc = mp__chan_flush(&W.ch, 0);
+        if (rc == 0)
+            return;
+        if (rc != MP_EAGAIN || coordinator_gone())
+            _exit(1);
+        struct pollfd pf[2] = {{W.sfd, POLLIN, 0}, {W.coord_fd, POLLIN, 0}};
+        if (poll(pf, W.coord_fd >= 0 ? 2 : 1, 1000) < 0 && errno != EINTR)
+            _exit(1);
+    }
+}
+
 /* Appends a result to the outgoing batch; sends when it is big, otherwise
    when the loop runs out of other work (the flush event has the lowest
    priority). A batch never grows past MP_FLUSH_BYTES plus one record:
    when it is full and the previous one still waits for the socket, the
-   worker waits for the socket (the coordinator drains all the time), so
-   memory and message sizes stay bounded (MP_MAX_MSG; mp__msg_put_result
-   cuts a message at MP_MAX_ERROR). */
+   worker waits for the socket (wait_parked), so memory and message sizes
+   stay bounded (MP_MAX_MSG; mp__msg_put_result cuts a message at
+   MP_MAX_ERROR). */
 static void emit(uint32_t id, int status, const void *data, size_t len,
                  const char *err)
 {
     if (W.out.buf && W.out.len >= MP_FLUSH_BYTES) {
-        if (mp__chan_flush(&W.ch, 1) < 0)
-            _exit(1);
+        wait_parked();
         flush();
     }
     if (!W.out.buf && mp__msg_begin(&W.out, MP_MSG_RESULTS, 0, 64 << 10))
@@ -647,6 +704,7 @@ static int handshake(void)
     W.timeout_ms = c.task_timeout_ms;
     W.stack_size = c.stack_size;
     W.slot = (int)c.slot;
+    watch_coordinator((pid_t)c.coordinator);
     int rc = 0;
     int (*init)(const void *, size_t) =
         (int (*)(const void *, size_t))(uintptr_t)c.init_fn;
@@ -683,8 +741,14 @@ static void setup_loop(void)
     W.sev = event_new(W.base, W.sfd, EV_READ | EV_PERSIST, on_writable,
                       NULL);
     W.flush_ev = event_new(W.base, -1, 0, on_flush, NULL);
-    if (!W.rev || !W.sev || !W.flush_ev)
+    struct timeval second = {1, 0};
+    W.coord_ev = W.coord_fd >= 0
+                     ? event_new(W.base, W.coord_fd, EV_READ | EV_PERSIST,
+                                 on_coordinator, NULL)
+                     : event_new(W.base, -1, EV_PERSIST, on_coordinator, NULL);
+    if (!W.rev || !W.sev || !W.flush_ev || !W.coord_ev)
         _exit(2);
+    event_add(W.coord_ev, W.coord_fd >= 0 ? NULL : &second);
     W.ch.sev = W.sev;
     event_priority_set(W.rev, PRIO_RECV);
     event_priority_set(W.sev, PRIO_RECV);
@@ -743,7 +807,7 @@ void mp__worker_main(const char *endpoint, int slot)
     if (handshake() != 0) {
         void *buf; /* wait to be told or killed: nanomsg has no linger */
         for (;;)
-            if (mp__chan_recv(&W.ch, &buf, 1) >= 0)
+            if (mp__chan_recv(&W.ch, &buf, 1) >= 0 || coordinator_gone())
                 _exit(0);
     }
     setup_watchdog(endpoint);

@@ -39,7 +39,7 @@ typedef struct job {
 
 enum { J_OK, J_KILL_ONCE, J_SEGV, J_EXIT_ONCE, J_SLEEP, J_SPIN, J_PID,
        J_SIGNAL, J_DIE_IF_MARKER, J_BLOCK, J_ANNOUNCE, J_KILL_FS_ONCE,
-       J_KILL_BOTH_FS_ONCE, J_HIDE_DIR_AND_DIE, J_KILL_FS };
+       J_KILL_BOTH_FS_ONCE, J_HIDE_DIR_AND_DIE, J_KILL_FS, J_BIG_AFTER_FD };
 
 /* Returns 1 the first time it is called for path across all processes. */
 static int first_time(const char *path)
@@ -141,6 +141,20 @@ static int chaos(mp_task *t, const void *in, size_t len)
             kill(getpid(), SIGKILL);
         }
         break;
+    }
+    case J_BIG_AFTER_FD: { /* when fd arg is readable: tells the test (on
+                              fd 1), then returns 512 KiB */
+        if (mp_wait_fd(t, j->arg, MP_READ, 30000) != MP_READ)
+            return MP_ETIMEDOUT;
+        char line[32];
+        int n = snprintf(line, sizeof(line), "S %d\n", (int)getpid());
+        if (write(1, line, (size_t)n) < 0)
+            return MP_EIO;
+        size_t big = (size_t)512 << 10;
+        char *b = calloc(1, big);
+        int rc = b ? mp_return(t, b, big) : MP_ENOMEM;
+        free(b);
+        return rc;
     }
     case J_ANNOUNCE: { /* tells the test (on fd 1) it runs, then sleeps */
         char line[32];
@@ -690,6 +704,78 @@ static void coordinator_sigkill_leaves_nothing(void **state)
     rmdir(pools);
 }
 
+/* --child-blocked-results: a coordinator that stops reading. Its one
+   worker gets 16 tasks that, once fd MP_GO_FD is readable, announce
+   themselves and return 512 KiB each; it waits only for a first task's
+   pids, prints "P worker forkserver" and pauses, so the worker's results
+   fill the pipe and it waits for a reader. */
+static int child_blocked_results(void)
+{
+    enum { N = 17 };
+    mp_init();
+    mp_pool *p = NULL;
+    mp_pool_options o = {.workers = 1, .concurrency = 32};
+    if (mp_pool_create(&p, &o) < 0)
+        return 1;
+    job jobs[N];
+    mp_future *f[N];
+    memset(jobs, 0, sizeof(jobs));
+    for (int i = 0; i < N; i++) {
+        jobs[i].kind = i ? J_BIG_AFTER_FD : J_PID;
+        jobs[i].arg = atoi(getenv("MP_GO_FD"));
+        if (mp_pool_submit(p, chaos, &jobs[i], sizeof(job), &f[i]) < 0)
+            return 1;
+    }
+    if (mp_future_wait(f[0], 30000) < 0 || mp_future_result(f[0])->status)
+        return 1;
+    const int *pids = mp_future_result(f[0])->data;
+    printf("P %d %d\n", pids[0], pids[1]);
+    fflush(stdout);
+    for (;;)
+        pause();
+}
+
+/* A worker whose results fill its pipe waits for the coordinator to read
+   them; if the coordinator is SIGKILLed meanwhile and its pool forkserver
+   cannot take the workers down (here it is stopped; a fork of the
+   coordinator holding the forkserver's channel does the same), the worker
+   leaves on its own. Before, it waited for the socket forever (the
+   10 s bound below failed). */
+static void worker_blocked_on_results_leaves_with_its_coordinator(
+    void **state)
+{
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    char num[16];
+    snprintf(num, sizeof(num), "%d", go[0]);
+    setenv("MP_GO_FD", num, 1);
+    int fd;
+    pid_t child = spawn_child("--child-blocked-results", 0, &fd);
+    unsetenv("MP_GO_FD");
+    close(go[0]);
+    char line[256];
+    read_line_within(fd, line, sizeof(line), 30,
+                     "the child coordinator's pids");
+    pid_t pids[2] = {0, 0};
+    assert_int_equal(sscanf(line, "P %d %d", &pids[0], &pids[1]), 2);
+    /* The 16 tasks return 8 MiB that nobody will read: far more than the
+       pipe holds, so the worker ends up waiting in its results. */
+    assert_int_equal(write(go[1], "g", 1), 1);
+    read_line_within(fd, line, sizeof(line), 30,
+                     "the announcement of a task returning 512 KiB");
+    close(fd);
+    close(go[1]);
+    assert_int_equal(kill(pids[1], SIGSTOP), 0); /* the pool forkserver */
+    kill(child, SIGKILL);
+    wait_exit_within(child, 10, "the SIGKILLed child coordinator");
+    tu_forked_forget(child);
+    int left = tu_wait_gone(&pids[0], 1, 10);
+    kill(pids[1], SIGKILL); /* and its workers with it (PDEATHSIG) */
+    if (left)
+        fail_msg("the worker %d blocked on its results was still there "
+                 "10 s after its coordinator was SIGKILLed", (int)pids[0]);
+}
+
 static mp_pool *volatile g_stop_pool;
 
 static void on_stop_signal(int sig)
@@ -1125,6 +1211,8 @@ int main(int argc, char **argv)
         return child_closed_std();
     if (argc > 1 && strcmp(argv[1], "--child-fs-gone") == 0)
         return child_fs_gone();
+    if (argc > 1 && strcmp(argv[1], "--child-blocked-results") == 0)
+        return child_blocked_results();
     ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
     if (n > 0)
         self_path[n] = '\0';
@@ -1143,6 +1231,8 @@ int main(int argc, char **argv)
         TU_BOUNDED(imap_reruns_keep_their_input, 60),
         TU_BOUNDED(destroy_with_work_in_flight, 60),
         TU_BOUNDED(coordinator_sigkill_leaves_nothing, 60),
+        TU_BOUNDED(worker_blocked_on_results_leaves_with_its_coordinator,
+                   90),
         TU_BOUNDED(cancel_from_a_signal_handler, 60),
         TU_BOUNDED(group_signals_leave_workers_alone, 60),
         TU_BOUNDED(closed_std_fds_stay_free, 60),
