@@ -44,8 +44,8 @@ static const char *env_first(const char *const *names)
 /* Reads the environment once. The copies live as long as the process. */
 static void env_read(void)
 {
-    static const char *const http[] = {"http_proxy", "all_proxy",
-                                       "ALL_PROXY", NULL};
+    static const char *const http[] = {"http_proxy", "all_proxy", "ALL_PROXY",
+                                       NULL};
     static const char *const https[] = {"https_proxy", "HTTPS_PROXY",
                                         "all_proxy", "ALL_PROXY", NULL};
     static const char *const no[] = {"no_proxy", "NO_PROXY", NULL};
@@ -69,7 +69,7 @@ void mp__http_proxy_get(const mp_http_request *req, const char **proxy,
 {
     if (!req->proxy || !req->noproxy)
         env_read();
-    *proxy = req->proxy         ? req->proxy
+    *proxy = req->proxy           ? req->proxy
              : is_https(req->url) ? g_env.https
                                   : g_env.http;
     *noproxy = req->noproxy ? req->noproxy : g_env.no;
@@ -181,8 +181,8 @@ int mp__http_noproxy_match(const char *list, const char *host, size_t len,
             p++;
         for (t = p; *p && *p != ' ' && *p != '\t' && *p != ','; p++)
             tn++;
-        if (tn && (af ? ip_match(af, addr, t, tn)
-                      : name_match(name, len, t, tn)))
+        if (tn &&
+            (af ? ip_match(af, addr, t, tn) : name_match(name, len, t, tn)))
             return 1;
         while (*p == ' ' || *p == '\t' || *p == ',')
             p++;

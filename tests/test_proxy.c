@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <signal.h>
@@ -31,8 +32,8 @@
 
 /* A proxy name that cannot resolve, and whose lookup fails before any
    packet leaves the machine: its first label is over DNS's 63 bytes. */
-#define BAD_NAME                                                            \
-    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+#define BAD_NAME                                                              \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"   \
     ".invalid"
 
 /* What a task is asked to do: two requests to url (the second one only
@@ -70,10 +71,9 @@ static int env_init(const void *arg, size_t len)
 {
     char buf[512], *save = NULL;
 
-    static const char *const all[] = {"http_proxy", "HTTP_PROXY",
-                                      "https_proxy", "HTTPS_PROXY",
-                                      "all_proxy", "ALL_PROXY",
-                                      "no_proxy", "NO_PROXY"};
+    static const char *const all[] = {
+        "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+        "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         unsetenv(all[i]);
     if (len >= sizeof buf)
@@ -301,8 +301,8 @@ static void test_noproxy(void **state)
 {
     static const char *const bypass[] = {"127.0.0.1", "*", "127.0.0.0/8",
                                          "example.com, 127.0.0.1"};
-    static const char *const through[] = {"example.com", "127.0.0.2",
-                                          "0.0.1", ""};
+    static const char *const through[] = {"example.com", "127.0.0.2", "0.0.1",
+                                          ""};
     mp_pool *p = pool_env("no_proxy=127.0.0.1\n");
     spec s = mkspec("/ok");
     char px[64];
@@ -338,8 +338,7 @@ static void test_environment(void **state)
     spec s = mkspec("/ok");
     mp_pool *p;
 
-    snprintf(env, sizeof env, "http_proxy=http://127.0.0.1:%d\n",
-             g_px.port);
+    snprintf(env, sizeof env, "http_proxy=http://127.0.0.1:%d\n", g_px.port);
     p = pool_env(env);
     expect_proxied(&run(p, &s).r[0], s.url);
     s.engine = MP_HTTP_NATIVE;
@@ -360,6 +359,18 @@ static void test_environment(void **state)
     snprintf(env, sizeof env, "ALL_PROXY=127.0.0.1:%d\n", g_px.port);
     p = pool_env(env);
     expect_proxied(&run(p, &s).r[0], s.url);
+    mp_pool_destroy(p);
+
+    /* https:// takes HTTPS_PROXY (the proxy with auth answers CONNECT
+       with 407), never http_proxy (then TLS meets the plain origin) */
+    snprintf(s.url, sizeof s.url, "https://127.0.0.1:%d/", g_ts.port);
+    snprintf(env, sizeof env, "HTTPS_PROXY=127.0.0.1:%d\n", g_pxa.port);
+    p = pool_env(env);
+    expect_error(&run(p, &s).r[0], MP_EPROXY, "407");
+    mp_pool_destroy(p);
+    snprintf(env, sizeof env, "http_proxy=127.0.0.1:%d\n", g_pxa.port);
+    p = pool_env(env);
+    expect_error(&run(p, &s).r[0], MP_ETLS, NULL);
     mp_pool_destroy(p);
 }
 
@@ -542,23 +553,25 @@ static void test_mpfetch(void **state)
     expect_rec(mpfetch1(url, (const char *[]){"--proxy", px, "--engine",
                                               "native", NULL}),
                0, "MP_EINVAL");
-    expect_rec(mpfetch1(url, (const char *[]){"-x", px, "--noproxy",
-                                              "127.0.0.1", "--engine",
-                                              "native", NULL}),
-               200, "");
+    expect_rec(
+        mpfetch1(url, (const char *[]){"-x", px, "--noproxy", "127.0.0.1",
+                                       "--engine", "native", NULL}),
+        200, "");
     expect_rec(mpfetch1(url, (const char *[]){"-x", bad, NULL}), 0,
                "MP_ECONNREFUSED");
     expect_rec(mpfetch1(url, (const char *[]){"-x", BAD_NAME ":1", NULL}), 0,
                "MP_EDNS");
     expect_rec(mpfetch1(https, (const char *[]){"-x", pxa, NULL}), 0,
                "MP_EPROXY");
+    snprintf(https, sizeof https, "https://127.0.0.1:%d/", port);
+    expect_rec(mpfetch1(https, (const char *[]){"-x", px, NULL}), 0,
+               "MP_EPROXY"); /* 502: the target refuses */
 
     /* the environment: honoured, and off with --proxy "" */
     setenv("http_proxy", px, 1);
     json_t *env_rec = mpfetch1(url, (const char *[]){NULL});
-    json_t *off_rec = mpfetch1(url, (const char *[]){"--proxy", "",
-                                                     "--engine", "native",
-                                                     NULL});
+    json_t *off_rec = mpfetch1(
+        url, (const char *[]){"--proxy", "", "--engine", "native", NULL});
     unsetenv("http_proxy");
     expect_rec(env_rec, 203, "");
     expect_rec(off_rec, 200, "");
@@ -568,10 +581,9 @@ static void test_mpfetch(void **state)
 
 static int setup(void **state)
 {
-    static const char *const vars[] = {"http_proxy", "HTTP_PROXY",
-                                       "https_proxy", "HTTPS_PROXY",
-                                       "all_proxy", "ALL_PROXY",
-                                       "no_proxy", "NO_PROXY"};
+    static const char *const vars[] = {
+        "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+        "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
     char *dir;
 
     signal(SIGPIPE, SIG_IGN);
@@ -603,14 +615,10 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TU_BOUNDED(test_noproxy_match, 30),
-        TU_BOUNDED(test_explicit, 60),
-        TU_BOUNDED(test_noproxy, 60),
-        TU_BOUNDED(test_environment, 60),
-        TU_BOUNDED(test_env_read_once, 60),
-        TU_BOUNDED(test_errors, 60),
-        TU_BOUNDED(test_connect_tls, 90),
-        TU_BOUNDED(test_mpfetch, 120),
+        TU_BOUNDED(test_noproxy_match, 30), TU_BOUNDED(test_explicit, 60),
+        TU_BOUNDED(test_noproxy, 60),       TU_BOUNDED(test_environment, 60),
+        TU_BOUNDED(test_env_read_once, 60), TU_BOUNDED(test_errors, 60),
+        TU_BOUNDED(test_connect_tls, 90),   TU_BOUNDED(test_mpfetch, 120),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

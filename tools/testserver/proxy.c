@@ -313,10 +313,9 @@ int ts_proxy_init(struct ts_proxy *px, struct event_base *base, int *lfd,
         fprintf(stderr, "mp-testserver: out of memory\n");
         return -1;
     }
-    px->listener = evconnlistener_new(base, px_on_accept, px,
-                                      LEV_OPT_CLOSE_ON_FREE |
-                                          LEV_OPT_CLOSE_ON_EXEC,
-                                      0, *lfd);
+    px->listener = evconnlistener_new(
+        base, px_on_accept, px, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+        0, *lfd);
     if (!px->listener) {
         fprintf(stderr, "mp-testserver: evconnlistener_new failed\n");
         return -1;
