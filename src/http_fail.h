@@ -1,9 +1,10 @@
 /*
  * What can go wrong in an HTTP transfer, whatever engine ran it, and the
- * one MP_E* code each becomes. Every engine (libcurl in http.c today)
- * decides which kind a failure is and takes the code from this table, so
- * a record's error.code means the same thing on every engine. README
- * ("Records" -> error codes) and mpool.h (mp_http) show this table.
+ * one MP_E* code each becomes. Every engine (libcurl in http_easy.c, the
+ * native one) decides which kind a failure is and takes the code from
+ * this table, so a record's error.code means the same thing on every
+ * engine. README ("Records" -> error codes) and mpool.h (mp_http) show
+ * this table.
  *
  * XX(KIND, code, "when")
  */

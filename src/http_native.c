@@ -184,7 +184,7 @@ static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
         mp__task_wake(x->task, 0);
 }
 
-/* mp__http_sink: stores, writes or counts body bytes (like http.c's
+/* mp__http_sink: stores, writes or counts body bytes (like http_easy.c's
    on_body); x->werr says why it stops taking them. */
 static void body_sink(void *ud, const char *p, size_t n)
 {

@@ -26,8 +26,8 @@ typedef struct mp__http_head {
  * (*why says why) if the bytes are not an HTTP/1.x response head, its
  * status code is outside 100-599, it has both Content-Length and
  * Transfer-Encoding, or it passes one of mpool.h's header limits
- * (MP_HTTP_MAX_HEADER_LINES, _BYTES, _LINE; counted like http.c's curl
- * engine: the status line and the blank line count as bytes, not lines).
+ * (MP_HTTP_MAX_HEADER_LINES, _BYTES, _LINE; counted like the curl
+ * engine's (http_easy.c): the status line and the blank line count as bytes, not lines).
  */
 int mp__http_parse_head(const char *p, size_t n, mp__http_head *h,
                         const char **why);

@@ -8,9 +8,9 @@
  * https_proxy or HTTPS_PROXY for https://, then all_proxy or ALL_PROXY.
  * .noproxy NULL means no_proxy or NO_PROXY. "" means none. Both engines
  * ask here: the dispatcher (http_native_url.c) sends a request a proxy
- * applies to to libcurl, and libcurl (http.c) gets the resolved strings
- * as CURLOPT_PROXY and CURLOPT_NOPROXY on every transfer, "" included,
- * which stops it from reading the environment itself per transfer.
+ * applies to to libcurl, and libcurl (http_easy.c) gets the resolved
+ * strings as CURLOPT_PROXY and CURLOPT_NOPROXY on every transfer, ""
+ * included, which stops it from reading the environment per transfer.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
