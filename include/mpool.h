@@ -515,9 +515,11 @@ MP_EXTERN int mp_worker_slot(void);
 /* ---- HTTP inside a task ------------------------------------------------ */
 
 /* mp_http_request.engine: which HTTP engine runs the request. AUTO takes
-   the native HTTP/1.1 engine (plain http:// to an IPv4 address, no
-   redirects, decoding, proxy (see .proxy) or connection limits) and libcurl for
-   everything else; NATIVE fails with MP_EINVAL where it cannot. A worker's
+   the native HTTP/1.1 engine (plain http:// and https:// to an IPv4
+   address, no redirects, decoding, proxy (see .proxy) or connection
+   limits) and libcurl for everything else, and for an https server that
+   chooses HTTP/2 (ALPN; remembered per worker and host); NATIVE fails
+   with MP_EINVAL where it cannot, and offers only HTTP/1.1 over TLS. A worker's
    environment variable MP_HTTP_ENGINE=curl|native|auto replaces AUTO. */
 enum { MP_HTTP_AUTO = 0, MP_HTTP_CURL = 1, MP_HTTP_NATIVE = 2 };
 

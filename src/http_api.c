@@ -1,7 +1,9 @@
 /*
  * mp_http: checks the request, picks the engine (pick_engine) and hands it
- * to libcurl (http.c) or the native HTTP/1.1 engine (http_native.c). What
- * both engines share is in http_common.c, below all three.
+ * to libcurl (http.c) or the native HTTP/1.1 engine (http_native.c); an
+ * https request the native engine hands back (the server chose HTTP/2)
+ * goes to libcurl. What both engines share is in http_common.c, below all
+ * three.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,8 +99,14 @@ int mp_http(mp_task *t, const mp_http_request *req, mp_http_response *resp)
     memset(resp, 0, sizeof *resp);
     if ((rc = check_request(t, req, resp)) != 0)
         return rc;
-    if ((rc = pick_engine(req, resp)) != MP_HTTP_CURL)
-        return rc == MP_HTTP_NATIVE ? mp__http_native(t, req, resp) : rc;
+    if ((rc = pick_engine(req, resp)) == MP_HTTP_NATIVE) {
+        rc = mp__http_native(t, req, resp);
+        if (rc != MP__HTTP_HANDBACK)
+            return rc;
+        mp_http_response_clear(resp); /* HTTP/2: libcurl speaks it */
+    } else if (rc != MP_HTTP_CURL) {
+        return rc;
+    }
     return mp__http_curl(t, req, resp);
 }
 

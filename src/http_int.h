@@ -83,18 +83,27 @@ typedef struct mp__http_url {
     size_t host_len;
     int kind; /* MP__HU_* */
     uint16_t port;
+    int tls;            /* https */
     const char *target; /* path and query ("" for none) */
 } mp__http_url;
 
-/* Parses "http://HOST[:port][/path]" in the canonical form curl would
+/* Parses "http[s]://HOST[:port][/path]" in the canonical form curl would
    print back unchanged (HOST an IPv4 address without leading zeros, an
    IPv6 address in brackets as inet_ntop prints it, or a lower-case name;
-   no ":80", no dot segments, fragments, blanks or control bytes) into *u.
+   no ":80" for http, no ":443" for https, no dot segments, fragments, blanks or control bytes) into *u.
    Returns 0 or -1. */
 int mp__http_native_url(const char *url, mp__http_url *u);
 
+/* mp__http_native's answer when the server chose HTTP/2 (ALPN): the
+   request was not sent, resp holds nothing the caller needs (clear it),
+   and the caller runs the request with libcurl. */
+#define MP__HTTP_HANDBACK 1
+
 /* Runs req with the native engine (mp__http_native_why said yes), inside
-   a worker task. Same contract as mp_http. */
+   a worker task. Same contract as mp_http, but for one more answer:
+   MP__HTTP_HANDBACK when an https server chose HTTP/2 (offered unless
+   req->engine is MP_HTTP_NATIVE), now or on an earlier connection of this
+   worker to the same host. */
 int mp__http_native(mp_task *t, const mp_http_request *req,
                     mp_http_response *resp);
 

@@ -1,6 +1,6 @@
 /*
- * The native HTTP/1.1 engine: plain http:// to an IPv4 address, on the
- * worker's libevent loop, for the common case (mp_http picks it, see
+ * The native HTTP/1.1 engine: http:// and https:// to an IPv4 address, on
+ * the worker's libevent loop, for the common case (mp_http picks it, see
  * mp__http_native_why; libcurl does everything else).
  *
  * Connections (http_native_pool.c): one per transfer at a time, kept
@@ -15,9 +15,20 @@
  * sends the request and suspends; the connection's event callback reads
  * and parses (http_parse.c), and wakes the task as its last act.
  *
+ * https: TLS through http_tls.c on the same socket and event; a host is
+ * its name, port and TLS context (cafile, insecure; NULL for http), so
+ * connections and sessions are never shared across schemes or trust
+ * settings. The handshake runs under the connect timeout, as in curl.
+ * ALPN offers "h2,http/1.1" (only "http/1.1" when the engine was asked
+ * for by name); a server that picks h2 gets this request and every later
+ * one of this worker handed back to libcurl (MP__HTTP_HANDBACK). The
+ * price: a burst of first requests to a new h2 host each opens a TLS
+ * connection of its own before the first answer is known: at most one
+ * wasted handshake per request in flight, once per host and worker.
+ *
  * Failures take their codes from the engine-neutral table (http_fail.h):
  * a refused connect is REFUSED, timeouts TIMEOUT, a connection that ends
- * early CLOSED, a response that is not HTTP/1.x, a bad chunk or a header
+ * early CLOSED, a TLS handshake, trust or name failure TLS, a response that is not HTTP/1.x, a bad chunk or a header
  * limit (http_parse.c) PROTOCOL, max_body BODY_LIMIT, body file errors
  * WRITE.
  */
@@ -40,6 +51,7 @@
 #include "http_int.h"
 #include "http_native.h"
 #include "http_parse.h"
+#include "http_tls.h"
 #include "mpool.h"
 #include "worker.h"
 
@@ -51,7 +63,7 @@ struct nxfer;
 typedef mp__nhost nhost;
 typedef mp__nconn nconn;
 
-enum { NX_CONNECT, NX_SEND, NX_HEAD, NX_BODY, NX_DONE };
+enum { NX_CONNECT, NX_TLS, NX_SEND, NX_HEAD, NX_BODY, NX_DONE };
 enum { BODY_NONE, BODY_CLEN, BODY_CHUNKED, BODY_EOF };
 
 /* One transfer, on the task's coroutine stack. */
@@ -75,7 +87,9 @@ typedef struct nxfer {
     size_t body_len, body_cap, body_seen;
     uint64_t bytes_in; /* body bytes received (bytes_down) */
     int werr, werrno;
-    uint64_t t0, t_conn, t_first;
+    mp__tls_ctx *tls; /* https: the request's context */
+    int handback;     /* the server chose h2: libcurl's */
+    uint64_t t0, t_conn, t_tls, t_first;
     mp__http_url u; /* the URL's host, port and target */
 } nxfer;
 
@@ -131,7 +145,7 @@ static int build_request(nxfer *x, nconn *c)
     rc |= wputs(c, &n, x->u.target[0] ? x->u.target : "/");
     rc |= wputs(c, &n, " HTTP/1.1\r\nHost: ");
     rc |= wput(c, &n, x->u.host, x->u.host_len);
-    if (x->u.port != 80) {
+    if (x->u.port != (x->u.tls ? 443 : 80)) {
         snprintf(line, sizeof line, ":%u", x->u.port);
         rc |= wputs(c, &n, line);
     }
@@ -378,14 +392,34 @@ static int retry_fresh(nxfer *x)
     return xfer_connect(x) == 0 || x->state == NX_DONE;
 }
 
+/* Receives up to n bytes from c (through TLS for https). Returns the
+   count, 0 at the end, or -1 with errno (EAGAIN: wait). */
+static ssize_t conn_recv(nconn *c, void *buf, size_t n)
+{
+    return c->tls ? mp__tls_read(c->tls, buf, n) : recv(c->fd, buf, n, 0);
+}
+
+/* Sends up to n bytes on c. Returns the count or -1 with errno. */
+static ssize_t conn_send(nconn *c, const void *buf, size_t n)
+{
+    return c->tls ? mp__tls_write(c->tls, buf, n)
+                  : send(c->fd, buf, n, MSG_NOSIGNAL);
+}
+
+/* Returns 1 if c, having got EAGAIN, waits to write (TLS may wait to
+   read for a write, and to write for a read). */
+static int conn_waits_write(const nconn *c, int sending)
+{
+    return c->tls ? mp__tls_want(c->tls) == MP__TLS_WANT_WRITE : sending;
+}
+
 /* Sends what is left of the request. Returns 1 if x ended. */
 static int try_send(nxfer *x)
 {
     nconn *c = x->c;
 
     while (x->wsent < x->wlen) {
-        ssize_t k = send(c->fd, c->wbuf + x->wsent, x->wlen - x->wsent,
-                         MSG_NOSIGNAL);
+        ssize_t k = conn_send(c, c->wbuf + x->wsent, x->wlen - x->wsent);
         if (k > 0) {
             x->wsent += (size_t)k;
             continue;
@@ -393,7 +427,7 @@ static int try_send(nxfer *x)
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (mp__hn_want_write(g_hn, c, 1) != 0) {
+            if (mp__hn_want_write(g_hn, c, conn_waits_write(c, 1)) != 0) {
                 xfer_end(x, HF(NOMEM), "event_add failed", NULL);
                 return 1;
             }
@@ -415,19 +449,31 @@ static int try_send(nxfer *x)
 /* Reads what the connection has for x. */
 static void do_read(nxfer *x)
 {
+    nconn *c = x->c;
+
+    if (c->tls && c->want_write && mp__hn_want_write(g_hn, c, 0) != 0) {
+        xfer_end(x, HF(NOMEM), "event_add failed", NULL);
+        return;
+    }
     for (;;) {
-        ssize_t k = recv(x->c->fd, g_hn->rbuf, HN_READ, 0);
+        ssize_t k = conn_recv(c, g_hn->rbuf, HN_READ);
         if (k > 0) {
             if (!x->t_first)
                 x->t_first = now_us();
-            if (feed(x, g_hn->rbuf, (size_t)k) || (size_t)k < HN_READ)
+            /* TLS reads a record at a time, and may hold more: read on */
+            if (feed(x, g_hn->rbuf, (size_t)k) ||
+                ((size_t)k < HN_READ && !c->tls))
                 return;
             continue;
         }
         if (k < 0 && errno == EINTR)
             continue;
-        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (conn_waits_write(c, 0) &&
+                mp__hn_want_write(g_hn, c, 1) != 0)
+                xfer_end(x, HF(NOMEM), "event_add failed", NULL);
             return;
+        }
         /* the connection ended */
         int e = k < 0 ? errno : 0;
         if (retry_fresh(x))
@@ -453,6 +499,73 @@ static void do_read(nxfer *x)
         }
         return;
     }
+}
+
+/* Arms c's timer with what is left of x's whole-transfer timeout, once
+   connected (and the TLS handshake done): the connect timeout ends. */
+static void arm_total(nxfer *x, nconn *c)
+{
+    if (x->req->timeout_ms) {
+        uint64_t used = (now_us() - x->t0) / 1000;
+        uint64_t left = x->req->timeout_ms > used
+                            ? x->req->timeout_ms - used : 1;
+        struct timeval tv = mp__ms_tv(left);
+        evtimer_add(c->timer, &tv);
+    } else {
+        evtimer_del(c->timer);
+    }
+}
+
+/* x's connection is up: starts its TLS handshake. Returns 1 if x ended. */
+static int tls_begin(nxfer *x)
+{
+    nconn *c = x->c;
+    const char *name = c->host->name;
+    char host[64];
+
+    if (name[0] == '[') { /* an IPv6 literal: without its brackets */
+        snprintf(host, sizeof host, "%.*s", (int)c->host->name_len - 2,
+                 name + 1);
+        name = host;
+    }
+    c->tls = mp__tls_new(x->tls, c->fd, name,
+                         x->req->engine != MP_HTTP_NATIVE, &c->host->session);
+    if (!c->tls) {
+        xfer_end(x, HF(NOMEM), "out of memory", NULL);
+        return 1;
+    }
+    x->state = NX_TLS;
+    return 0;
+}
+
+/* Drives x's TLS handshake one step; once done, x sends (NX_SEND), or is
+   handed back to libcurl if the server chose h2. Returns 1 if x ended. */
+static int tls_step(nxfer *x)
+{
+    nconn *c = x->c;
+    char msg[256];
+    int rc = mp__tls_handshake(c->tls, msg, sizeof msg);
+
+    if (rc < 0) {
+        xfer_end(x, HF(TLS), msg, NULL);
+        return 1;
+    }
+    if (rc > 0) {
+        if (mp__hn_want_write(g_hn, c, rc == MP__TLS_WANT_WRITE) == 0)
+            return 0;
+        xfer_end(x, HF(NOMEM), "event_add failed", NULL);
+        return 1;
+    }
+    x->t_tls = now_us();
+    if (mp__tls_alpn_h2(c->tls)) {
+        c->host->h2 = 1;
+        x->handback = 1;
+        xfer_end(x, 0, NULL, NULL); /* not reusable: closes c */
+        return 1;
+    }
+    x->state = NX_SEND;
+    arm_total(x, c);
+    return 0;
 }
 
 /* libevent: c is readable or writable. */
@@ -483,22 +596,21 @@ static void on_conn(evutil_socket_t fd, short what, void *arg)
         if (!(what & EV_WRITE))
             return;
         x->t_conn = now_us();
-        x->state = NX_SEND;
-        if (x->req->timeout_ms) {
-            uint64_t used = (x->t_conn - x->t0) / 1000;
-            uint64_t left = x->req->timeout_ms > used
-                                ? x->req->timeout_ms - used : 1;
-            struct timeval tv = mp__ms_tv(left);
-            evtimer_add(c->timer, &tv);
-        } else {
-            evtimer_del(c->timer);
+        if (x->tls && tls_begin(x))
+            return;
+        if (!x->tls) {
+            x->state = NX_SEND;
+            arm_total(x, c);
         }
     }
+    if (x->state == NX_TLS && (tls_step(x) || x->state == NX_TLS))
+        return;
     if (x->state == NX_SEND) {
         if (try_send(x) || x->state == NX_SEND)
             return;
     }
-    if (what & EV_READ)
+    if ((what & EV_READ) ||
+        (c->tls && mp__tls_want(c->tls) == MP__TLS_WANT_WRITE))
         do_read(x);
 }
 
@@ -514,6 +626,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     xfer_end(x, HF(TIMEOUT),
              x->state == NX_CONNECT ? "Connection timed out"
+             : x->state == NX_TLS   ? "SSL connection timeout"
                                     : "Operation timed out",
              NULL);
 }
@@ -530,7 +643,7 @@ static void timer_arm(nconn *c, uint64_t ms)
 /* Starts x on a new connection. Returns 0, or -1 if x ended. */
 static int xfer_connect(nxfer *x)
 {
-    nhost *h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port);
+    nhost *h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port, x->tls);
     const mp_http_request *q = x->req;
     uint64_t ct = q->connect_timeout_ms ? q->connect_timeout_ms
                                         : (uint64_t)HTTP_CONNECT_MS;
@@ -564,7 +677,7 @@ static int xfer_connect(nxfer *x)
    new one. Returns 0, or -1 if x ended. */
 static int xfer_start(nxfer *x)
 {
-    nhost *h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port);
+    nhost *h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port, x->tls);
     nconn *c = h ? h->idle : NULL;
 
     if (!c)
@@ -611,6 +724,8 @@ static int xfer_finish(nxfer *x, mp_http_response *r)
     }
     if (x->t_conn && !x->reused)
         r->t_connect_us = x->t_conn - x->t0;
+    if (x->t_tls && !x->reused)
+        r->t_tls_us = x->t_tls - x->t0;
     if (x->t_first)
         r->t_first_byte_us = x->t_first - x->t0;
     r->body_len = x->body_seen;
@@ -636,6 +751,7 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
 {
     nxfer x;
     int rc, woke = 0;
+    char msg[300];
 
     if (!(g_hn = mp__hn_state_get(on_conn, on_timer)))
         return mp__http_error(resp, mp__worker_base() ? MP_ENOMEM : MP_EINVAL,
@@ -651,6 +767,17 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
     if (mp__http_native_url(req->url, &x.u) != 0)
         return mp__http_error(resp, MP_EURL, "%.*s: not for this engine",
                              HTTP_URL_SHOWN, req->url);
+    if (x.u.tls) {
+        nhost *h;
+        if (!(x.tls = mp__tls_ctx_get(req->cafile, req->insecure, msg,
+                                      sizeof msg)))
+            return mp__http_error(resp, HF(TLS), "%s %.*s: %s",
+                                  mp__http_method(req), HTTP_URL_SHOWN,
+                                  req->url, msg);
+        h = mp__hn_host(g_hn, x.u.host, x.u.host_len, x.u.port, x.tls);
+        if (h && h->h2 && req->engine != MP_HTTP_NATIVE)
+            return MP__HTTP_HANDBACK;
+    }
     if (req->body_path && !(x.file = mp__http_body_file(req->body_path))) {
         int e = errno;
         return mp__http_error(resp, HF(WRITE), "create %s: %s", req->body_path,
@@ -670,7 +797,12 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
         woke = mp__task_suspend(t, xfer_cancel, &x);
         x.suspended = 0;
     }
-    if (x.state == NX_DONE) {
+    if (x.handback) {
+        if (x.file)
+            fclose(x.file);
+        x.file = NULL;
+        rc = MP__HTTP_HANDBACK;
+    } else if (x.state == NX_DONE) {
         rc = xfer_finish(&x, resp);
     } else {
         xfer_cancel(t, &x);

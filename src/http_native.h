@@ -19,13 +19,18 @@ struct sockaddr;
 struct nxfer;
 
 /* A host: a name (as in the URL: a name, an IPv4 literal or a bracketed
-   IPv6 literal) and a port, and its idle connections. Connections are
-   pooled per name, never per address: two names on one address never
-   share a connection (the Host header differs). */
+   IPv6 literal), a port and a TLS scope (the TLS context of https, NULL
+   for http), and its idle connections. Connections are pooled per name,
+   never per address: two names on one address never share a connection
+   (the Host header differs); nor do http and https, or two trust
+   settings. */
 typedef struct mp__nhost {
     char *name; /* NUL-terminated, owned */
     size_t name_len;
     uint16_t port;
+    const void *scope; /* TLS context, or NULL */
+    void *session;     /* the latest TLS session (http_tls.c fills it) */
+    int h2;            /* chose HTTP/2: libcurl's */
     unsigned hash;
     struct mp__nconn *idle;  /* LIFO, doubly linked */
     struct mp__nhost *next;  /* bucket chain */
@@ -34,6 +39,7 @@ typedef struct mp__nhost {
 /* One connection. */
 typedef struct mp__nconn {
     int fd;
+    struct mp__tls *tls; /* https: the TLS connection; NULL for http */
     struct event *ev;    /* EV_READ|EV_PERSIST (+EV_WRITE while needed) */
     struct event *timer; /* the transfer's connect or total timeout */
     int want_write;
@@ -58,10 +64,10 @@ typedef struct mp__hn_state {
 mp__hn_state *mp__hn_state_get(event_callback_fn on_conn,
                                event_callback_fn on_timer);
 
-/* Returns the host for name[0..len):port, adding it; NULL if out of
-   memory. */
+/* Returns the host for (name[0..len), port, scope), adding it; NULL if
+   out of memory. */
 mp__nhost *mp__hn_host(mp__hn_state *s, const char *name, size_t len,
-                       uint16_t port);
+                       uint16_t port, const void *scope);
 
 /* Takes c out of its host's idle list. */
 void mp__hn_idle_unlink(mp__nconn *c);
@@ -69,7 +75,8 @@ void mp__hn_idle_unlink(mp__nconn *c);
 /* Puts c (no transfer) first in its host's idle list. */
 void mp__hn_idle_push(mp__nconn *c);
 
-/* Closes c and frees it (it is in no list and has no transfer). */
+/* Closes c (its TLS without a close_notify, as curl closes a pooled
+   connection) and frees it (it is in no list and has no transfer). */
 void mp__hn_conn_free(mp__nconn *c);
 
 /* Watches c for writes too (want 1) or reads only. Returns 0 or -1. */

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "http_native.h"
+#include "http_tls.h"
 #include "worker.h"
 
 static mp__hn_state *g_hn;
@@ -49,15 +50,15 @@ static unsigned host_hash(const char *name, size_t len, uint16_t port)
 }
 
 mp__nhost *mp__hn_host(mp__hn_state *s, const char *name, size_t len,
-                       uint16_t port)
+                       uint16_t port, const void *scope)
 {
     unsigned hash = host_hash(name, len, port);
     unsigned b = hash & (MP__HN_BUCKETS - 1);
     mp__nhost *h;
 
     for (h = s->hosts[b]; h; h = h->next)
-        if (h->hash == hash && h->port == port && h->name_len == len &&
-            memcmp(h->name, name, len) == 0)
+        if (h->hash == hash && h->port == port && h->scope == scope &&
+            h->name_len == len && memcmp(h->name, name, len) == 0)
             return h;
     if (!(h = calloc(1, sizeof *h)) || !(h->name = malloc(len + 1))) {
         free(h);
@@ -67,6 +68,7 @@ mp__nhost *mp__hn_host(mp__hn_state *s, const char *name, size_t len,
     h->name[len] = '\0';
     h->name_len = len;
     h->port = port;
+    h->scope = scope;
     h->hash = hash;
     h->next = s->hosts[b];
     s->hosts[b] = h;
@@ -99,6 +101,7 @@ void mp__hn_conn_free(mp__nconn *c)
         event_free(c->ev);
     if (c->timer)
         event_free(c->timer);
+    mp__tls_free(c->tls);
     if (c->fd >= 0)
         close(c->fd);
     free(c->wbuf);

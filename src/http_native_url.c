@@ -76,10 +76,17 @@ static int ipv6_ok(const char *h, size_t n)
 
 int mp__http_native_url(const char *url, mp__http_url *u)
 {
-    const char *p = url + 7, *end;
+    const char *p, *end;
+    unsigned dflt;
 
-    if (strncmp(url, "http://", 7) != 0)
+    if (strncmp(url, "http://", 7) == 0)
+        u->tls = 0;
+    else if (strncmp(url, "https://", 8) == 0)
+        u->tls = 1;
+    else
         return -1;
+    p = url + 7 + u->tls;
+    dflt = u->tls ? 443 : 80;
     u->host = p;
     end = p[0] == '[' ? strchr(p, ']') : p + strcspn(p, ":/?#");
     if (!end)
@@ -94,13 +101,13 @@ int mp__http_native_url(const char *url, mp__http_url *u)
     if (u->kind < 0)
         return -1;
     p = end;
-    u->port = 80;
+    u->port = (uint16_t)dflt;
     if (*p == ':') {
         unsigned v = 0, d = 0;
         p++;
         while (p[d] >= '0' && p[d] <= '9' && d < 6)
             v = v * 10 + (unsigned)(p[d++] - '0');
-        if (d == 0 || p[0] == '0' || v > 65535 || v == 80)
+        if (d == 0 || p[0] == '0' || v > 65535 || v == dflt)
             return -1;
         u->port = (uint16_t)v;
         p += d;
@@ -151,7 +158,8 @@ const char *mp__http_native_why(const mp_http_request *req, int limits)
     mp__http_url u;
 
     if (mp__http_native_url(req->url, &u) != 0 || u.kind != MP__HU_IPV4)
-        return "the URL is not http:// to an IPv4 address in plain form";
+        return "the URL is not http:// or https:// to an IPv4 address in "
+               "plain form";
     if (req->follow_redirects)
         return "redirects";
     if (req->compressed)

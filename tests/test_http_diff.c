@@ -6,6 +6,10 @@
  * match: code, status, version, redirects, byte counts, final URL, body,
  * and the response head (without its Date line). /echo returns the
  * request as the server saw it, so the requests are compared too.
+ *
+ * The set runs twice: plain http://, and https:// through nginx's stream
+ * module ending TLS in front of the same test server (no ALPN there, so
+ * both engines speak HTTP/1.1 over TLS and the bytes are the server's).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +33,7 @@ typedef struct dspec {
     char method[12];
     char header[64];
     char body[64];
+    char cafile[600];
     unsigned timeout_ms;
     size_t max_body;
     int want_headers, no_body;
@@ -48,6 +53,8 @@ typedef struct dseen {
 } dseen;
 
 static tu_ts g_ts;
+static const char *g_base;   /* the set's base URL: http or https */
+static const char *g_cafile; /* with https */
 
 /* Copies r into o; drops the Date line of the head (it moves). */
 static void summarize(int rc, const mp_http_response *r, dseen *o)
@@ -105,6 +112,7 @@ static int diff_task(mp_task *t, const void *in, size_t len)
     q.max_body = s->max_body;
     q.want_headers = s->want_headers;
     q.no_body = s->no_body;
+    q.cafile = s->cafile[0] ? s->cafile : NULL;
     for (int i = 0; i < 2; i++) {
         q.engine = i == 0 ? MP_HTTP_CURL : MP_HTTP_NATIVE;
         int rc = mp_http(t, &q, &r);
@@ -120,7 +128,9 @@ static dspec mk(const char *path)
     dspec s;
 
     memset(&s, 0, sizeof s);
-    snprintf(s.url, sizeof s.url, "%s%s", g_ts.base, path);
+    snprintf(s.url, sizeof s.url, "%s%s", g_base ? g_base : g_ts.base, path);
+    if (g_cafile)
+        snprintf(s.cafile, sizeof s.cafile, "%s", g_cafile);
     s.want_headers = 1;
     return s;
 }
@@ -152,7 +162,8 @@ static void compare(const dspec *s, const dseen *c, const dseen *n)
                  c->body, n->body);
 }
 
-static void test_same_records(void **state)
+/* Runs the set through both engines three times and compares. */
+static void same_records(void)
 {
     enum { N = 20 };
     dspec s[N];
@@ -189,8 +200,8 @@ static void test_same_records(void **state)
     s[k++] = mk("/drop"); /* announces 1000, sends 500, closes */
     s[k] = mk("/delay/3000");
     s[k++].timeout_ms = 200; /* MP_ETIMEDOUT */
-    snprintf(refused, sizeof refused, "http://127.0.0.1:%d/x",
-             tu_free_port());
+    snprintf(refused, sizeof refused, "%s://127.0.0.1:%d/x",
+             g_cafile ? "https" : "http", tu_free_port());
     s[k] = mk("");
     snprintf(s[k++].url, sizeof s[0].url, "%s", refused);
     assert_int_equal(k, N);
@@ -226,6 +237,37 @@ static void test_same_records(void **state)
         }
     }
     mp_pool_destroy(p);
+}
+
+static void test_same_records(void **state)
+{
+    g_base = NULL;
+    g_cafile = NULL;
+    same_records();
+}
+
+/* The same set over TLS (HTTP/1.1: no ALPN behind the stream module). */
+static void test_same_records_tls(void **state)
+{
+    char *dir = tu_tmpdir(), opts[64], base[64];
+    tu_nginx n;
+
+    assert_non_null(dir);
+    snprintf(opts, sizeof opts, "--tls-upstream %d", g_ts.port);
+    if (tu_nginx_start_opts(&n, dir, opts) != 0 || n.tlsup_port <= 0) {
+        tu_nginx_stop(&n);
+        tu_rm_rf(dir);
+        free(dir);
+        skip();
+    }
+    snprintf(base, sizeof base, "https://127.0.0.1:%d", n.tlsup_port);
+    g_base = base;
+    g_cafile = n.cafile;
+    same_records();
+    g_base = g_cafile = NULL;
+    tu_nginx_stop(&n);
+    tu_rm_rf(dir);
+    free(dir);
 }
 
 /* In a worker: requests the native engine cannot run are refused with
@@ -311,6 +353,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         TU_BOUNDED(test_same_records, 90),
+        TU_BOUNDED(test_same_records_tls, 90),
         TU_BOUNDED(test_native_refuses, 90),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -496,19 +496,26 @@ int tu_rm_rf(const char *dir)
 #endif
 #define NGINX_SH_TIMEOUT_MS 60000 /* openssl req and three start attempts */
 
-/* Runs "bash tools/nginx.sh cmd dir [--tls]" and waits for it (bounded).
- * With out, its stdout (NUL-terminated, up to len-1 bytes) is stored there.
- * The function returns its exit status, or -1 after a message. */
-static int nginx_sh(const char *cmd, const char *dir, int tls, char *out,
-                    size_t len)
+/* Runs "bash tools/nginx.sh cmd dir [opts...]" (opts: NULL or
+ * whitespace-separated words) and waits for it (bounded). With out, its
+ * stdout (NUL-terminated, up to len-1 bytes) is stored there. The function
+ * returns its exit status, or -1 after a message. */
+static int nginx_sh(const char *cmd, const char *dir, const char *opts,
+                    char *out, size_t len)
 {
-    char *argv[] = {"bash", MP_NGINX_SH, (char *)cmd, (char *)dir,
-                    tls ? "--tls" : NULL, NULL};
+    char words[256], *save = NULL, *w;
+    char *argv[16] = {"bash", MP_NGINX_SH, (char *)cmd, (char *)dir};
+    int argc = 4;
     long long deadline = now_ms() + NGINX_SH_TIMEOUT_MS;
     size_t used = 0;
     int p[2], status = -1;
     pid_t pid;
 
+    snprintf(words, sizeof(words), "%s", opts ? opts : "");
+    for (w = strtok_r(words, " \t", &save); w && argc < 15;
+         w = strtok_r(NULL, " \t", &save))
+        argv[argc++] = w;
+    argv[argc] = NULL;
     if (pipe2(p, O_CLOEXEC) != 0) {
         perror("testutil: pipe2");
         return -1;
@@ -561,6 +568,8 @@ static int nginx_parse(tu_nginx *n, const char *text)
             line++;
         if (sscanf(line, "PORT %d", &n->port) == 1 ||
             sscanf(line, "TLS_PORT %d", &n->tls_port) == 1 ||
+            sscanf(line, "TLS1_PORT %d", &n->tls1_port) == 1 ||
+            sscanf(line, "TLSUP_PORT %d", &n->tlsup_port) == 1 ||
             sscanf(line, "ECHO %d", &n->has_echo) == 1)
             continue;
         if (strncmp(line, "CAFILE ", 7) == 0)
@@ -602,13 +611,18 @@ static int start_watchdog(tu_nginx *n)
 
 int tu_nginx_start(tu_nginx *n, const char *dir, int tls)
 {
+    return tu_nginx_start_opts(n, dir, tls ? "--tls" : NULL);
+}
+
+int tu_nginx_start_opts(tu_nginx *n, const char *dir, const char *opts)
+{
     char out[PATH_MAX + 256];
-    int rc;
+    int rc, tls = opts && strstr(opts, "--tls");
 
     memset(n, 0, sizeof(*n));
     n->watch_fd = -1;
     snprintf(n->dir, sizeof(n->dir), "%s", dir);
-    rc = nginx_sh("start", dir, tls, out, sizeof(out));
+    rc = nginx_sh("start", dir, opts, out, sizeof(out));
     if (rc == 3) {
         fprintf(stderr, "testutil: nginx is not installed\n");
         return -1;
@@ -635,7 +649,7 @@ void tu_nginx_stop(tu_nginx *n)
         close(n->watch_fd);
     n->watch_fd = -1;
     if (n->dir[0] != '\0')
-        nginx_sh("stop", n->dir, 0, NULL, 0);
+        nginx_sh("stop", n->dir, NULL, NULL, 0);
     n->pid = 0;
 }
 

@@ -126,6 +126,8 @@ typedef struct tu_nginx {
     pid_t pid;          /* the master; 0 when not running */
     int port;           /* HTTP/1.1 */
     int tls_port;       /* HTTPS with HTTP/2 (ALPN); 0 without tls */
+    int tls1_port;      /* HTTPS, HTTP/1.1 only; 0 without tls */
+    int tlsup_port;     /* TLS in front of --tls-upstream's port; or 0 */
     int has_echo;       /* /delay/100 is served */
     char dir[512];
     char cafile[560];   /* dir/cert.pem, self-signed for 127.0.0.1 and
@@ -142,6 +144,12 @@ typedef struct tu_nginx {
  * n filled, or -1 after a message on stderr (also when nginx is not
  * installed: tests then skip). */
 int tu_nginx_start(tu_nginx *n, const char *dir, int tls);
+
+/* Like tu_nginx_start with nginx.sh's options opts (NULL or
+ * whitespace-separated words: "--tls", "--tls-upstream PORT", "--log").
+ * The function returns 0, or -1 after a message (also when nginx or the
+ * stream module is not installed: tests then skip). */
+int tu_nginx_start_opts(tu_nginx *n, const char *dir, const char *opts);
 
 /* Stops nginx (tools/nginx.sh stop: SIGTERM, SIGKILL after 10 s). Safe to
  * call twice or after a failed start. */

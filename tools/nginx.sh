@@ -2,11 +2,16 @@
 # nginx for the benchmarks and the end-to-end tests: the one place that
 # configures and starts it (tests/testutil.c's tu_nginx_start runs this).
 #
-#   tools/nginx.sh start DIR [--tls]   prints "PORT n" (and "TLS_PORT n",
-#                                      "CAFILE DIR/cert.pem" with --tls;
-#                                      "ECHO 1" when /delay/100 is served),
-#                                      and returns with nginx running; its
-#                                      master's pid is in DIR/nginx.master
+#   tools/nginx.sh start DIR [--tls] [--tls-upstream PORT] [--log]
+#       prints "PORT n" ("ECHO 1" when /delay/100 is served) and returns
+#       with nginx running; its master's pid is in DIR/nginx.master.
+#       --tls: also "TLS_PORT n" (HTTPS, HTTP/2 offered by ALPN),
+#       "TLS1_PORT n" (HTTPS, HTTP/1.1 only) and "CAFILE DIR/cert.pem".
+#       --tls-upstream PORT (implies --tls; needs the stream module):
+#       "TLSUP_PORT n", TLS ended there and the bytes passed as they are to
+#       127.0.0.1:PORT (e.g. mp-testserver, so its paths work over TLS).
+#       --log: the HTTP ports log "PORT REUSED URI" per request to
+#       DIR/access.log (REUSED: nginx's $ssl_session_reused, "r" or ".").
 #   tools/nginx.sh stop DIR            stops it (SIGTERM, SIGKILL after 10 s)
 #
 # DIR must exist. nginx serves DIR/www: /1k, /256k, /text (text/plain, gzip'd
@@ -15,6 +20,7 @@
 set -euo pipefail
 
 ECHO_MODULE=/usr/lib/nginx/modules/ngx_http_echo_module.so
+STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
 TEXT_LINE='The quick brown fox jumps over the lazy dog. 0123456789'
 
 die() { echo "nginx.sh: $*" >&2; exit 1; }
@@ -55,8 +61,8 @@ prepare_dir() { # DIR TLS
     fi
 }
 
-write_conf() { # DIR PORT TLS_PORT(0: none) ECHO(0/1)
-    local dir=$1 port=$2 tls_port=$3 echo=$4
+write_conf() { # DIR PORT TLS_PORT(0: none) TLS1_PORT ECHO(0/1) UP UP_PORT LOG
+    local dir=$1 port=$2 tls_port=$3 tls1_port=$4 echo=$5 up=$6 up_port=$7 log=$8
     {
         echo "daemon off;"
         echo "master_process on;"
@@ -66,9 +72,23 @@ write_conf() { # DIR PORT TLS_PORT(0: none) ECHO(0/1)
         echo "pid $dir/nginx.pid;"
         echo "error_log $dir/error.log warn;"
         [[ $echo == 1 ]] && echo "load_module $ECHO_MODULE;"
+        [[ $up != 0 ]] && echo "load_module $STREAM_MODULE;"
         echo "events { worker_connections 12000; }"
+        if [[ $up != 0 ]]; then
+            echo "stream { server {"
+            echo " listen 127.0.0.1:$up_port ssl;"
+            echo " ssl_certificate $dir/cert.pem;"
+            echo " ssl_certificate_key $dir/key.pem;"
+            echo " proxy_pass 127.0.0.1:$up;"
+            echo "} }"
+        fi
         echo "http {"
-        echo " access_log off;"
+        if [[ $log == 1 ]]; then
+            echo " log_format reuse '\$server_port \$ssl_session_reused \$request_uri';"
+            echo " access_log $dir/access.log reuse;"
+        else
+            echo " access_log off;"
+        fi
         echo " client_body_temp_path $dir/tmp/body;"
         echo " proxy_temp_path $dir/tmp/proxy;"
         echo " fastcgi_temp_path $dir/tmp/fastcgi;"
@@ -86,6 +106,7 @@ write_conf() { # DIR PORT TLS_PORT(0: none) ECHO(0/1)
         echo "  listen 127.0.0.1:$port;"
         if [[ $tls_port != 0 ]]; then
             echo "  listen 127.0.0.1:$tls_port ssl http2;"
+            echo "  listen 127.0.0.1:$tls1_port ssl;"
             echo "  ssl_certificate $dir/cert.pem;"
             echo "  ssl_certificate_key $dir/key.pem;"
         fi
@@ -97,44 +118,62 @@ write_conf() { # DIR PORT TLS_PORT(0: none) ECHO(0/1)
     } >"$dir/nginx.conf"
 }
 
-# Waits (10 s at most) until the ports accept; fails if nginx exits.
-wait_ready() { # PID PORT TLS_PORT
-    local pid=$1 port=$2 tls_port=$3 i
+# Waits (10 s at most) until the ports (0: none) accept; fails if nginx
+# exits.
+wait_ready() { # PID PORT...
+    local pid=$1 i p ok
+    shift
     for ((i = 0; i < 500; i++)); do
         kill -0 "$pid" 2>/dev/null || return 1
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null &&
-            { [[ $tls_port == 0 ]] || (exec 3<>"/dev/tcp/127.0.0.1/$tls_port") 2>/dev/null; }; then
-            return 0
-        fi
+        ok=1
+        for p in "$@"; do
+            [[ $p == 0 ]] || (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { ok=0; break; }
+        done
+        ((ok)) && return 0
         sleep 0.02
     done
     return 1
 }
 
-start() { # DIR [--tls]
-    local dir bin tls=0 echo=0 port tls_port pid attempt
-    [[ $# -ge 1 ]] || die "usage: nginx.sh start DIR [--tls]"
+start() { # DIR [--tls] [--tls-upstream PORT] [--log]
+    local dir bin tls=0 echo=0 up=0 log=0 port tls_port tls1_port up_port pid attempt
+    [[ $# -ge 1 ]] || die "usage: nginx.sh start DIR [--tls] [--tls-upstream PORT] [--log]"
     dir=$(cd "$1" && pwd) || die "no directory $1"
-    [[ ${2:-} == --tls ]] && tls=1
+    shift
+    while (($#)); do
+        case $1 in
+        --tls) tls=1 ;;
+        --tls-upstream) tls=1; up=${2:?--tls-upstream needs a port}; shift ;;
+        --log) log=1 ;;
+        *) die "unknown option $1" ;;
+        esac
+        shift
+    done
     bin=$(find_nginx) || { echo "nginx.sh: nginx is not installed" >&2; exit 3; }
+    [[ $up == 0 || -r $STREAM_MODULE ]] ||
+        { echo "nginx.sh: no stream module ($STREAM_MODULE)" >&2; exit 3; }
     [[ -r $ECHO_MODULE ]] && echo=1
     prepare_dir "$dir" "$tls"
     for attempt in 1 2 3; do
         port=$(pick_port)
-        tls_port=0
+        tls_port=0 tls1_port=0 up_port=0
         if [[ $tls == 1 ]]; then
             tls_port=$(pick_port)
-            [[ $tls_port != "$port" ]] || continue
+            tls1_port=$(pick_port)
         fi
-        write_conf "$dir" "$port" "$tls_port" "$echo"
+        [[ $up == 0 ]] || up_port=$(pick_port)
+        [[ $(printf '%s\n' $port $tls_port $tls1_port $up_port | grep -v '^0$' | sort | uniq -d) == "" ]] || continue
+        write_conf "$dir" "$port" "$tls_port" "$tls1_port" "$echo" "$up" "$up_port" "$log"
         "$bin" -e "$dir/error.log" -p "$dir/" -c "$dir/nginx.conf" \
             </dev/null >>"$dir/nginx.out" 2>&1 &
         pid=$!
         echo "$pid" >"$dir/nginx.master"
-        if wait_ready "$pid" "$port" "$tls_port"; then
+        if wait_ready "$pid" "$port" "$tls_port" "$tls1_port" "$up_port"; then
             echo "PORT $port"
             [[ $echo == 1 ]] && echo "ECHO 1"
-            [[ $tls == 1 ]] && { echo "TLS_PORT $tls_port"; echo "CAFILE $dir/cert.pem"; }
+            [[ $tls == 1 ]] && { echo "TLS_PORT $tls_port"; echo "TLS1_PORT $tls1_port"; }
+            [[ $up == 0 ]] || echo "TLSUP_PORT $up_port"
+            [[ $tls == 1 ]] && echo "CAFILE $dir/cert.pem"
             return 0
         fi
         stop "$dir" || true
@@ -158,5 +197,5 @@ stop() { # DIR
 case ${1:-} in
 start) shift; start "$@" ;;
 stop) shift; stop "$@" ;;
-*) die "usage: nginx.sh start DIR [--tls] | nginx.sh stop DIR" ;;
+*) die "usage: nginx.sh start DIR [--tls] [--tls-upstream PORT] [--log] | nginx.sh stop DIR" ;;
 esac
