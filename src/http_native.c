@@ -12,8 +12,9 @@
  * as curl does.
  *
  * A transfer (struct nxfer) lives on the task's coroutine stack: the task
- * sends the request and suspends; the connection's event callback reads
- * and parses (http_parse.c), and wakes the task as its last act.
+ * sends the request and suspends; the connection's event callback reads,
+ * feeds the response reader (http_native_resp.c: head, framing, body),
+ * and wakes the task as its last act.
  *
  * https: TLS through http_tls.c on the same socket and event; a host is
  * its name, port and TLS context (cafile, insecure; NULL for http), so
@@ -28,9 +29,8 @@
  *
  * Failures take their codes from the engine-neutral table (http_fail.h):
  * a refused connect is REFUSED, timeouts TIMEOUT, a connection that ends
- * early CLOSED, a TLS handshake, trust or name failure TLS, a response that is not HTTP/1.x, a bad chunk or a header
- * limit (http_parse.c) PROTOCOL, max_body BODY_LIMIT, body file errors
- * WRITE.
+ * early CLOSED, a TLS handshake, trust or name failure TLS; the response
+ * reader decides the rest (PROTOCOL, BODY_LIMIT, WRITE).
  */
 #include <errno.h>
 #include <arpa/inet.h>
@@ -50,7 +50,7 @@
 #include "http_fail.h"
 #include "http_int.h"
 #include "http_native.h"
-#include "http_parse.h"
+#include "http_native_resp.h"
 #include "http_tls.h"
 #include "mpool.h"
 #include "worker.h"
@@ -63,8 +63,7 @@ struct nxfer;
 typedef mp__nhost nhost;
 typedef mp__nconn nconn;
 
-enum { NX_CONNECT, NX_TLS, NX_SEND, NX_HEAD, NX_BODY, NX_DONE };
-enum { BODY_NONE, BODY_CLEN, BODY_CHUNKED, BODY_EOF };
+enum { NX_CONNECT, NX_TLS, NX_SEND, NX_RECV, NX_DONE };
 
 /* One transfer, on the task's coroutine stack. */
 typedef struct nxfer {
@@ -74,19 +73,7 @@ typedef struct nxfer {
     nconn *c;
     int state, suspended, reused, retried;
     size_t wlen, wsent;
-    char *hdr; /* response head bytes so far */
-    size_t hdr_len, hdr_cap;
-    mp__http_head h;
-    mp__http_chunked ch;
-    int body_mode;
-    uint64_t body_left;
-    int reusable;
-    FILE *file;
-    size_t max_body;
-    char *body;
-    size_t body_len, body_cap, body_seen;
-    uint64_t bytes_in; /* body bytes received (bytes_down) */
-    int werr, werrno;
+    mp__nresp r; /* the response being read (http_native_resp.c) */
     mp__tls_ctx *tls; /* https: the request's context */
     int handback;     /* the server chose h2: libcurl's */
     uint64_t t0, t_conn, t_tls, t_first;
@@ -187,7 +174,7 @@ static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
     if (c) {
         evtimer_del(c->timer);
         c->x = NULL;
-        if (!err && x->reusable && mp__hn_want_write(g_hn, c, 0) == 0)
+        if (!err && x->r.reusable && mp__hn_want_write(g_hn, c, 0) == 0)
             mp__hn_idle_push(c);
         else
             mp__hn_conn_free(c);
@@ -198,181 +185,18 @@ static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
         mp__task_wake(x->task, 0);
 }
 
-/* mp__http_sink: stores, writes or counts body bytes (like http_easy.c's
-   on_body); x->werr says why it stops taking them. */
-static void body_sink(void *ud, const char *p, size_t n)
-{
-    nxfer *x = ud;
-
-    if (x->werr || !n)
-        return;
-    x->bytes_in += n; /* curl's SIZE_DOWNLOAD counts what it refuses too */
-    if (n > x->max_body - x->body_seen) { /* in every mode */
-        x->werr = MP_EFBIG;
-        return;
-    }
-    x->body_seen += n;
-    if (x->file) {
-        errno = 0;
-        if (fwrite(p, 1, n, x->file) != n) {
-            x->werr = MP_EIO;
-            x->werrno = errno ? errno : EIO;
-        }
-        return;
-    }
-    if (x->req->no_body)
-        return;
-    if (mp__http_body_reserve(&x->body, &x->body_cap, x->body_len + n,
-                              x->max_body) < 0) {
-        x->werr = MP_ENOMEM;
-        return;
-    }
-    memcpy(x->body + x->body_len, p, n);
-    x->body_len += n;
-    x->body[x->body_len] = '\0';
-}
-
-/* Ends x after a body-sink failure. */
-static void end_werr(nxfer *x)
-{
-    char num[32];
-
-    if (x->werr == MP_EIO) {
-        xfer_end(x, HF(WRITE), "write: ", strerror(x->werrno));
-        return;
-    }
-    snprintf(num, sizeof num, "%zu bytes)", x->max_body);
-    if (x->werr == MP_EFBIG)
-        xfer_end(x, HF(BODY_LIMIT), "body larger than max_body (", num);
-    else
-        xfer_end(x, HF(NOMEM), "out of memory", NULL);
-}
-
-/* Takes the head x->hdr[0..head_len): the response's status and framing.
-   Returns the body mode. */
-static int take_head(nxfer *x)
-{
-    mp_http_response *r = x->resp;
-    const char *m = mp__http_method(x->req);
-
-    r->status = x->h.status;
-    r->http_version = x->h.version;
-    x->reusable = !x->h.conn_close;
-    if (strcasecmp(m, "HEAD") == 0 || x->h.status == 204 ||
-        x->h.status == 304)
-        return BODY_NONE;
-    if (x->h.chunked)
-        return BODY_CHUNKED;
-    if (x->h.clen >= 0) {
-        x->body_left = (uint64_t)x->h.clen;
-        return x->h.clen ? BODY_CLEN : BODY_NONE;
-    }
-    x->reusable = 0;
-    return BODY_EOF;
-}
-
-/* Appends p[0..n) to the head buffer. Returns 0 or -1. */
-static int head_add(nxfer *x, const char *p, size_t n)
-{
-    size_t need = x->hdr_len + n;
-
-    if (need > x->hdr_cap) {
-        size_t cap = x->hdr_cap ? x->hdr_cap : 2048;
-        while (cap < need)
-            cap *= 2;
-        char *b = realloc(x->hdr, cap + 1);
-        if (!b)
-            return -1;
-        x->hdr = b;
-        x->hdr_cap = cap;
-    }
-    memcpy(x->hdr + x->hdr_len, p, n);
-    x->hdr_len += n;
-    return 0;
-}
-
-/* Feeds received bytes p[0..n) to x. Returns 1 if x ended. */
+/* Feeds received bytes to x's response (http_native_resp.c). Returns 1
+   if x ended. */
 static int feed(nxfer *x, const char *p, size_t n)
 {
-    if (x->state == NX_HEAD) {
-        if (head_add(x, p, n) < 0) {
-            xfer_end(x, HF(NOMEM), "out of memory", NULL);
-            return 1;
-        }
-        for (;;) {
-            const char *why;
-            int rc = mp__http_parse_head(x->hdr, x->hdr_len, &x->h, &why);
-            if (rc == 0)
-                return 0;
-            if (rc < 0 && x->h.status > 599) {
-                char code[16];
-                snprintf(code, sizeof code, "%d", x->h.status);
-                xfer_end(x, HF(PROTOCOL), "status code outside 100-599: ",
-                         code);
-                return 1;
-            }
-            if (rc < 0) {
-                xfer_end(x, HF(PROTOCOL), why, NULL);
-                return 1;
-            }
-            n = x->hdr_len - x->h.head_len; /* body or the next head */
-            if (x->h.status >= 200 || x->h.status == 101)
-                break;
-            memmove(x->hdr, x->hdr + x->h.head_len, n); /* 1xx: skip */
-            x->hdr_len = n;
-        }
-        /* the leftover stays in x->hdr past the head until the end */
-        p = x->hdr + x->h.head_len;
-        x->body_mode = take_head(x);
-        x->state = NX_BODY;
-        if (x->body_mode == BODY_NONE) {
-            if (n)
-                x->reusable = 0; /* bytes nobody asked for */
-            xfer_end(x, 0, NULL, NULL);
-            return 1;
-        }
-        if (!n)
-            return 0;
-    }
-    if (x->body_mode == BODY_CLEN) {
-        size_t k = n < x->body_left ? n : (size_t)x->body_left;
-        body_sink(x, p, k);
-        x->body_left -= k;
-        if (k < n)
-            x->reusable = 0;
-        if (x->werr) {
-            end_werr(x);
-            return 1;
-        }
-        if (!x->body_left) {
-            xfer_end(x, 0, NULL, NULL);
-            return 1;
-        }
-    } else if (x->body_mode == BODY_CHUNKED) {
-        size_t used = 0;
-        int rc = mp__http_dechunk(&x->ch, p, n, &used, body_sink, x);
-        if (x->werr) {
-            end_werr(x);
-            return 1;
-        }
-        if (rc < 0) {
-            xfer_end(x, HF(PROTOCOL), "malformed chunked body", NULL);
-            return 1;
-        }
-        if (rc > 0) {
-            if (used < n)
-                x->reusable = 0;
-            xfer_end(x, 0, NULL, NULL);
-            return 1;
-        }
-    } else {
-        body_sink(x, p, n);
-        if (x->werr) {
-            end_werr(x);
-            return 1;
-        }
-    }
-    return 0;
+    mp__http_fail kind = MP__HF_OTHER;
+    char msg[160];
+    int rc = mp__nresp_feed(&x->r, p, n, &kind, msg, sizeof msg);
+
+    if (rc == 0)
+        return 0;
+    xfer_end(x, rc > 0 ? 0 : mp__http_fail_code(kind), msg, NULL);
+    return 1;
 }
 
 static int xfer_connect(nxfer *x);
@@ -382,7 +206,7 @@ static int xfer_connect(nxfer *x);
    is not eligible. */
 static int retry_fresh(nxfer *x)
 {
-    if (!x->reused || x->retried || x->hdr_len || x->state > NX_HEAD)
+    if (!x->reused || x->retried || x->r.hdr_len || x->r.in_body)
         return 0;
     x->retried = 1;
     evtimer_del(x->c->timer);
@@ -438,7 +262,7 @@ static int try_send(nxfer *x)
         xfer_end(x, HF(CLOSED), "send failure: ", strerror(errno));
         return 1;
     }
-    x->state = NX_HEAD;
+    x->state = NX_RECV;
     if (c->want_write && mp__hn_want_write(g_hn, c, 0) != 0) {
         xfer_end(x, HF(NOMEM), "event_add failed", NULL);
         return 1;
@@ -478,24 +302,13 @@ static void do_read(nxfer *x)
         int e = k < 0 ? errno : 0;
         if (retry_fresh(x))
             return;
-        if (x->state == NX_BODY && x->body_mode == BODY_EOF) {
-            x->reusable = 0;
-            xfer_end(x, 0, NULL, NULL);
-        } else if (e) {
+        if (e && !(x->r.in_body && x->r.body_mode == MP__NR_EOF)) {
             xfer_end(x, HF(CLOSED), "Recv failure: ", strerror(e));
-        } else if (x->state == NX_HEAD && !x->hdr_len) {
-            xfer_end(x, HF(CLOSED), "Empty reply from server", NULL);
-        } else if (x->state == NX_BODY && x->body_mode == BODY_CLEN) {
-            char num[64];
-            snprintf(num, sizeof num, "%llu bytes remaining",
-                     (unsigned long long)x->body_left);
-            xfer_end(x, HF(CLOSED), "transfer closed with ", num);
         } else {
-            xfer_end(x, HF(CLOSED),
-                     x->state == NX_HEAD
-                         ? "connection closed in the response head"
-                         : "connection closed in the chunked body",
-                     NULL);
+            mp__http_fail kind = MP__HF_OTHER;
+            char msg[160];
+            int rc = mp__nresp_eof(&x->r, &kind, msg, sizeof msg);
+            xfer_end(x, rc > 0 ? 0 : mp__http_fail_code(kind), msg, NULL);
         }
         return;
     }
@@ -715,9 +528,9 @@ static int xfer_finish(nxfer *x, mp_http_response *r)
 {
     int err = r->error;
 
-    if (x->file) {
-        int ferr = fclose(x->file) == 0 ? 0 : errno;
-        x->file = NULL;
+    if (x->r.file) {
+        int ferr = fclose(x->r.file) == 0 ? 0 : errno;
+        x->r.file = NULL;
         if (ferr && !err)
             err = mp__http_error(r, HF(WRITE), "close(%s): %s", x->req->body_path,
                                 strerror(ferr));
@@ -728,20 +541,20 @@ static int xfer_finish(nxfer *x, mp_http_response *r)
         r->t_tls_us = x->t_tls - x->t0;
     if (x->t_first)
         r->t_first_byte_us = x->t_first - x->t0;
-    r->body_len = x->body_seen;
-    r->bytes_down = x->bytes_in;
+    r->body_len = x->r.body_seen;
+    r->bytes_down = x->r.bytes_in;
     if (!err && !x->req->body_path && !x->req->no_body) {
-        r->body = x->body ? x->body : calloc(1, 1);
-        x->body = NULL;
+        r->body = x->r.body ? x->r.body : calloc(1, 1);
+        x->r.body = NULL;
         if (!r->body)
             err = mp__http_error(r, HF(NOMEM), "out of memory");
     }
-    if (x->req->want_headers && x->hdr && x->state == NX_DONE &&
-        x->h.head_len) {
-        x->hdr[x->h.head_len] = '\0';
-        r->headers = x->hdr;
-        r->headers_len = x->h.head_len;
-        x->hdr = NULL;
+    if (x->req->want_headers && x->r.hdr && x->state == NX_DONE &&
+        x->r.h.head_len) {
+        x->r.hdr[x->r.h.head_len] = '\0';
+        r->headers = x->r.hdr;
+        r->headers_len = x->r.h.head_len;
+        x->r.hdr = NULL;
     }
     return err;
 }
@@ -762,7 +575,9 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
     x.task = t;
     x.req = req;
     x.resp = resp;
-    x.max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
+    x.r.req = req;
+    x.r.resp = resp;
+    x.r.max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
     x.t0 = now_us();
     if (mp__http_native_url(req->url, &x.u) != 0)
         return mp__http_error(resp, MP_EURL, "%.*s: not for this engine",
@@ -778,7 +593,7 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
         if (h && h->h2 && req->engine != MP_HTTP_NATIVE)
             return MP__HTTP_HANDBACK;
     }
-    if (req->body_path && !(x.file = mp__http_body_file(req->body_path))) {
+    if (req->body_path && !(x.r.file = mp__http_body_file(req->body_path))) {
         int e = errno;
         return mp__http_error(resp, HF(WRITE), "create %s: %s", req->body_path,
                              strerror(e));
@@ -798,23 +613,23 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
         x.suspended = 0;
     }
     if (x.handback) {
-        if (x.file)
-            fclose(x.file);
-        x.file = NULL;
+        if (x.r.file)
+            fclose(x.r.file);
+        x.r.file = NULL;
         rc = MP__HTTP_HANDBACK;
     } else if (x.state == NX_DONE) {
         rc = xfer_finish(&x, resp);
     } else {
         xfer_cancel(t, &x);
-        if (x.file)
-            fclose(x.file);
-        x.file = NULL;
+        if (x.r.file)
+            fclose(x.r.file);
+        x.r.file = NULL;
         rc = mp__http_error(resp, woke < 0 ? woke : MP_ECANCELED,
                            "%s %.*s: %s during the transfer",
                            mp__http_method(req), HTTP_URL_SHOWN, req->url,
                            mp_strerror(woke));
     }
-    free(x.body);
-    free(x.hdr);
+    free(x.r.body);
+    free(x.r.hdr);
     return rc;
 }

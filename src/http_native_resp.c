@@ -1,0 +1,208 @@
+/*
+ * The native engine's response reader (http_native_resp.h): head, framing and
+ * body of one HTTP/1.x response, fed with the bytes as they arrive. Its
+ * failures are kinds of http_fail.h; the messages are curl's where curl
+ * has one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http_int.h"
+#include "http_native_resp.h"
+
+/* mp__http_sink: stores, writes or counts body bytes (like http_easy.c's
+   on_body); r->werr says why it stops taking them. */
+static void body_sink(void *ud, const char *p, size_t n)
+{
+    mp__nresp *r = ud;
+
+    if (r->werr || !n)
+        return;
+    r->bytes_in += n; /* curl's SIZE_DOWNLOAD counts what it refuses too */
+    if (n > r->max_body - r->body_seen) { /* in every mode */
+        r->werr = MP_EFBIG;
+        return;
+    }
+    r->body_seen += n;
+    if (r->file) {
+        errno = 0;
+        if (fwrite(p, 1, n, r->file) != n) {
+            r->werr = MP_EIO;
+            r->werrno = errno ? errno : EIO;
+        }
+        return;
+    }
+    if (r->req->no_body)
+        return;
+    if (mp__http_body_reserve(&r->body, &r->body_cap, r->body_len + n,
+                              r->max_body) < 0) {
+        r->werr = MP_ENOMEM;
+        return;
+    }
+    memcpy(r->body + r->body_len, p, n);
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+}
+
+/* Says why the body sink stopped. Returns -1. */
+static int werr_fail(mp__nresp *r, mp__http_fail *kind, char *msg,
+                     size_t len)
+{
+    if (r->werr == MP_EIO) {
+        *kind = MP__HF_WRITE;
+        snprintf(msg, len, "write: %s", strerror(r->werrno));
+    } else if (r->werr == MP_EFBIG) {
+        *kind = MP__HF_BODY_LIMIT;
+        snprintf(msg, len, "body larger than max_body (%zu bytes)",
+                 r->max_body);
+    } else {
+        *kind = MP__HF_NOMEM;
+        snprintf(msg, len, "out of memory");
+    }
+    return -1;
+}
+
+/* Takes the head r->hdr[0..head_len): the response's status and framing.
+   Returns the body mode. */
+static int take_head(mp__nresp *r)
+{
+    const char *m = mp__http_method(r->req);
+
+    r->resp->status = r->h.status;
+    r->resp->http_version = r->h.version;
+    r->reusable = !r->h.conn_close;
+    if (strcasecmp(m, "HEAD") == 0 || r->h.status == 204 ||
+        r->h.status == 304)
+        return MP__NR_NONE;
+    if (r->h.chunked)
+        return MP__NR_CHUNKED;
+    if (r->h.clen >= 0) {
+        r->body_left = (uint64_t)r->h.clen;
+        return r->h.clen ? MP__NR_CLEN : MP__NR_NONE;
+    }
+    r->reusable = 0;
+    return MP__NR_EOF;
+}
+
+/* Appends p[0..n) to the head buffer. Returns 0 or -1. */
+static int head_add(mp__nresp *r, const char *p, size_t n)
+{
+    size_t need = r->hdr_len + n;
+
+    if (need > r->hdr_cap) {
+        size_t cap = r->hdr_cap ? r->hdr_cap : 2048;
+        while (cap < need)
+            cap *= 2;
+        char *b = realloc(r->hdr, cap + 1);
+        if (!b)
+            return -1;
+        r->hdr = b;
+        r->hdr_cap = cap;
+    }
+    memcpy(r->hdr + r->hdr_len, p, n);
+    r->hdr_len += n;
+    return 0;
+}
+
+/* Feeds head bytes. Returns 0 (more wanted), 1 (head done: the bytes past
+   it are r->hdr[head_len..hdr_len)), or -1 with kind and msg. */
+static int feed_head(mp__nresp *r, const char *p, size_t n,
+                     mp__http_fail *kind, char *msg, size_t len)
+{
+    *kind = MP__HF_PROTOCOL;
+    if (head_add(r, p, n) < 0) {
+        *kind = MP__HF_NOMEM;
+        snprintf(msg, len, "out of memory");
+        return -1;
+    }
+    for (;;) {
+        const char *why;
+        int rc = mp__http_parse_head(r->hdr, r->hdr_len, &r->h, &why);
+        if (rc == 0)
+            return 0;
+        if (rc < 0 && r->h.status > 599) {
+            snprintf(msg, len, "status code outside 100-599: %d",
+                     r->h.status);
+            return -1;
+        }
+        if (rc < 0) {
+            snprintf(msg, len, "%s", why);
+            return -1;
+        }
+        n = r->hdr_len - r->h.head_len; /* body or the next head */
+        if (r->h.status >= 200 || r->h.status == 101)
+            return 1;
+        memmove(r->hdr, r->hdr + r->h.head_len, n); /* 1xx: skip */
+        r->hdr_len = n;
+    }
+}
+
+int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
+                   mp__http_fail *kind, char *msg, size_t len)
+{
+    if (!r->in_body) {
+        int rc = feed_head(r, p, n, kind, msg, len);
+        if (rc <= 0)
+            return rc;
+        /* the leftover stays in r->hdr past the head until the end */
+        p = r->hdr + r->h.head_len;
+        n = r->hdr_len - r->h.head_len;
+        r->body_mode = take_head(r);
+        r->in_body = 1;
+        if (r->body_mode == MP__NR_NONE) {
+            if (n)
+                r->reusable = 0; /* bytes nobody asked for */
+            return 1;
+        }
+        if (!n)
+            return 0;
+    }
+    if (r->body_mode == MP__NR_CLEN) {
+        size_t k = n < r->body_left ? n : (size_t)r->body_left;
+        body_sink(r, p, k);
+        r->body_left -= k;
+        if (k < n)
+            r->reusable = 0;
+        if (r->werr)
+            return werr_fail(r, kind, msg, len);
+        return r->body_left ? 0 : 1;
+    }
+    if (r->body_mode == MP__NR_CHUNKED) {
+        size_t used = 0;
+        int rc = mp__http_dechunk(&r->ch, p, n, &used, body_sink, r);
+        if (r->werr)
+            return werr_fail(r, kind, msg, len);
+        if (rc < 0) {
+            *kind = MP__HF_PROTOCOL;
+            snprintf(msg, len, "malformed chunked body");
+            return -1;
+        }
+        if (rc > 0 && used < n)
+            r->reusable = 0;
+        return rc > 0;
+    }
+    body_sink(r, p, n);
+    return r->werr ? werr_fail(r, kind, msg, len) : 0;
+}
+
+int mp__nresp_eof(mp__nresp *r, mp__http_fail *kind, char *msg,
+                  size_t len)
+{
+    r->reusable = 0;
+    if (r->in_body && r->body_mode == MP__NR_EOF)
+        return 1;
+    *kind = MP__HF_CLOSED;
+    if (!r->in_body && !r->hdr_len)
+        snprintf(msg, len, "Empty reply from server");
+    else if (r->in_body && r->body_mode == MP__NR_CLEN)
+        snprintf(msg, len, "transfer closed with %llu bytes remaining",
+                 (unsigned long long)r->body_left);
+    else
+        snprintf(msg, len, "%s", !r->in_body
+                                     ? "connection closed in the response head"
+                                     : "connection closed in the chunked body");
+    return -1;
+}

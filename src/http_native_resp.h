@@ -1,0 +1,52 @@
+/*
+ * The native engine's response side (http_native_resp.c), below the
+ * connections and events of http_native.c: received bytes go in, the head
+ * is parsed (http_parse.c), the body framed (Content-Length, chunked, or
+ * until the connection ends) and kept, written to body_path or counted.
+ * No sockets, no events: it says what happened and http_native.c acts.
+ */
+#ifndef MP_HTTP_NATIVE_RESP_H
+#define MP_HTTP_NATIVE_RESP_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "http_fail.h"
+#include "http_parse.h"
+#include "mpool.h"
+
+/* How the body is framed. */
+enum { MP__NR_NONE, MP__NR_CLEN, MP__NR_CHUNKED, MP__NR_EOF };
+
+/* One response being read. The caller zeroes it and sets req, resp,
+   file and max_body; the rest is the reader's. */
+typedef struct mp__nresp {
+    const mp_http_request *req;
+    mp_http_response *resp; /* status and http_version, set at the head */
+    FILE *file;              /* body_path's stream, or NULL */
+    size_t max_body;
+    int in_body;  /* the head is done */
+    int reusable; /* the connection may carry the next request */
+    char *hdr;    /* head bytes so far (then the head, NUL-able) */
+    size_t hdr_len, hdr_cap;
+    mp__http_head h;
+    mp__http_chunked ch;
+    int body_mode; /* MP__NR_* */
+    uint64_t body_left;
+    char *body; /* in memory, NUL-terminated */
+    size_t body_len, body_cap, body_seen;
+    uint64_t bytes_in; /* body bytes received (bytes_down) */
+    int werr, werrno;  /* why the body sink stopped taking bytes */
+} mp__nresp;
+
+/* Feeds received bytes p[0..n) to r. Returns 0 (more wanted), 1 (the
+   response is complete), or -1: it failed, *kind says how and msg why. */
+int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
+                   mp__http_fail *kind, char *msg, size_t msg_len);
+
+/* The connection ended cleanly after what was fed. Returns 1 (complete:
+   a body until the end) or -1 with *kind and msg, as curl says it. */
+int mp__nresp_eof(mp__nresp *r, mp__http_fail *kind, char *msg,
+                  size_t msg_len);
+
+#endif
