@@ -31,6 +31,7 @@
 
 #define MP_SPIN_GRACE_MS 1000u /* CPU past the deadline before a kill */
 #define MP_FLUSH_BYTES (256u << 10)
+#define MP_FLUSH_WAIT_MS 5u /* the longest a result waits for company */
 _Static_assert(MP_FLUSH_BYTES <= MP_BATCH_MAX, "a results batch fits MP_MAX_MSG");
 _Static_assert(MP_READ == EV_READ && MP_WRITE == EV_WRITE,
                "mp_wait_fd passes MP_READ / MP_WRITE to libevent as they are");
@@ -57,7 +58,7 @@ static struct worker {
     struct event_base *base;
     mp__chan ch; /* to the coordinator */
     int slot, rfd, sfd;
-    struct event *rev, *sev, *flush_ev;
+    struct event *rev, *sev, *flush_ev, *flush_timer;
     pid_t coord_pid;         /* the coordinator, from CONFIG */
     int coord_fd;            /* its pidfd (readable once it exits), or -1 */
     struct event *coord_ev;  /* on coord_fd, or a 1 s timer without it */
@@ -68,7 +69,7 @@ static struct worker {
     uint64_t max_held; /* most tasks held at once, queued + running */
     uint32_t running;
     mp_task *free_tasks, *ready_head, *ready_tail, *active;
-    int draining, flush_scheduled;
+    int draining, flush_scheduled, flush_timed;
     mp__msg out; /* results being batched */
     char init_msg[1024]; /* mp_init_fail's message */
     timer_t watchdog;
@@ -129,14 +130,42 @@ static void flush(void)
 {
     if (mp__chan_parked(&W.ch) || !W.out.buf || W.out.count == 0)
         return;
+    if (W.flush_timed)
+        event_del(W.flush_timer);
+    W.flush_timed = 0;
     mp__msg_set_arg(&W.out, W.max_held);
     if (mp__chan_send(&W.ch, &W.out) < 0)
         _exit(1); /* the coordinator is gone */
 }
 
+/* The loop ran out of other work with results batched: sends them when
+   the coordinator should hear now, else waits for more, at most
+   MP_FLUSH_WAIT_MS. Now: no task waits for a coroutine (credit is what
+   the worker needs), or the batch holds a quarter of the most tasks this
+   worker held, the credit the coordinator waits for before it sends more
+   (ledger.c's room rule: a busy worker gets batches of a quarter). Every
+   message costs both processes a wake-up of nanomsg's thread and a few
+   system calls, so a busy worker sends a few big batches, not one per
+   loop turn. */
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
+    uint64_t enough = W.max_held / 4 ? W.max_held / 4 : 1;
     W.flush_scheduled = 0;
+    if (!W.out.buf || W.out.count == 0)
+        return;
+    if (W.q_len == 0 || W.out.count >= enough) {
+        flush();
+    } else if (!W.flush_timed) {
+        struct timeval tv = mp__ms_tv(MP_FLUSH_WAIT_MS);
+        W.flush_timed = event_add(W.flush_timer, &tv) == 0;
+        if (!W.flush_timed)
+            flush();
+    }
+}
+
+static void on_flush_timer(evutil_socket_t fd, short what, void *arg)
+{
+    W.flush_timed = 0;
     flush();
 }
 
@@ -170,8 +199,8 @@ static void wait_parked(void)
 
 /* Appends a result to the outgoing batch; sends when it is big, otherwise
    when the loop runs out of other work (the flush event has the lowest
-   priority). A batch never grows past MP_FLUSH_BYTES plus one record:
-   when it is full and the previous one still waits for the socket, the
+   priority; on_flush decides). A batch never grows past MP_FLUSH_BYTES
+   plus one record: when it is full and the previous one still waits for the socket, the
    worker waits for the socket (wait_parked), so memory and message sizes
    stay bounded (MP_MAX_MSG; mp__msg_put_result cuts a message at
    MP_MAX_ERROR). */
@@ -741,18 +770,20 @@ static void setup_loop(void)
     W.sev = event_new(W.base, W.sfd, EV_READ | EV_PERSIST, on_writable,
                       NULL);
     W.flush_ev = event_new(W.base, -1, 0, on_flush, NULL);
+    W.flush_timer = evtimer_new(W.base, on_flush_timer, NULL);
     struct timeval second = {1, 0};
     W.coord_ev = W.coord_fd >= 0
                      ? event_new(W.base, W.coord_fd, EV_READ | EV_PERSIST,
                                  on_coordinator, NULL)
                      : event_new(W.base, -1, EV_PERSIST, on_coordinator, NULL);
-    if (!W.rev || !W.sev || !W.flush_ev || !W.coord_ev)
+    if (!W.rev || !W.sev || !W.flush_ev || !W.flush_timer || !W.coord_ev)
         _exit(2);
     event_add(W.coord_ev, W.coord_fd >= 0 ? NULL : &second);
     W.ch.sev = W.sev;
     event_priority_set(W.rev, PRIO_RECV);
     event_priority_set(W.sev, PRIO_RECV);
     event_priority_set(W.flush_ev, PRIO_FLUSH);
+    event_priority_set(W.flush_timer, PRIO_FLUSH);
     event_add(W.rev, NULL);
 }
 
