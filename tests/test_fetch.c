@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "fetch.h"
+#include "fetch_int.h"
 #include "mpool.h"
 #include "testutil.h"
 
@@ -654,6 +656,102 @@ static void test_validators(void **state)
     assert_null(fetch_body_name(4));
 }
 
+/* Returns 1 if curl's URL parser takes u as an http or https URL (what
+   the fetch task's check asks of it). */
+static int curl_takes(const char *u)
+{
+    CURLU *h = curl_url();
+    char *scheme = NULL;
+    int ok = h &&
+             curl_url_set(h, CURLUPART_URL, u, CURLU_NON_SUPPORT_SCHEME) ==
+                 CURLUE_OK &&
+             curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+             (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
+    curl_free(scheme);
+    curl_url_cleanup(h);
+    return ok;
+}
+
+/* The URL check's shortcut (fetch_url_plain) takes only URLs curl takes:
+   a table of plain and tricky URLs with the shortcut's answer, then
+   thousands of mutations of them, each one it takes checked with curl. */
+static void test_url_plain(void **state)
+{
+    static const struct {
+        const char *u;
+        int plain;
+    } t[] = {{"http://127.0.0.1:8080/1k", 1},
+             {"https://example.com/a/b?c=d&e=%20#f", 1},
+             {"http://a-b_c.example.org", 1},
+             {"http://EXAMPLE.com:65535/", 1},
+             {"http://10.0.0.255/", 1},
+             {"http://example.com:0/", 0},
+             {"http://example.com:65536/", 0},
+             {"http://example.com:080/", 0},
+             {"http://example.com:/", 0},
+             {"http://256.0.0.1/", 0},
+             {"http://1.2.3/", 0},
+             {"http://01.2.3.4/", 0},
+             {"http://0x7f.0.0.1/", 0},
+             {"http://127.1/", 0},
+             {"http://1.2.3.4.5/", 0},
+             {"http://example.123/", 0},
+             {"http://a..b/", 0},
+             {"http://.a/", 0},
+             {"http://a./", 0},
+             {"http:///x", 0},
+             {"http://", 0},
+             {"http://user:pw@host/", 0},
+             {"http://[::1]:80/", 0},
+             {"http://host?q", 0},
+             {"http://host#f", 0},
+             {"http://host/a b", 0},
+             {"http://host/a\\b", 0},
+             {"http://host/{x}", 0},
+             {"http://host/\x7f", 0},
+             {"HTTP://host/", 0},
+             {"ftp://host/", 0},
+             {"http:/host/", 0},
+             {"http://ho st/", 0},
+             {"http://h\xc3\xa9.example/", 0}};
+    static const char alphabet[] = "aZ09.-_:/?#%@[] \\\"<>^`{|}~!$&'()*+,;=\x7f";
+    unsigned seed = 4242, taken = 0;
+    char u[256];
+
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (fetch_url_plain(t[i].u) != t[i].plain)
+            fail_msg("fetch_url_plain(\"%s\") is not %d", t[i].u, t[i].plain);
+        if (t[i].plain && !curl_takes(t[i].u))
+            fail_msg("curl refuses \"%s\"", t[i].u);
+    }
+    for (int i = 0; i < 20000; i++) {
+        const char *s = t[(size_t)rand_r(&seed) % (sizeof t / sizeof t[0])].u;
+        size_t n = strlen(s);
+        snprintf(u, sizeof u, "%s", s);
+        for (int k = 0; k < 1 + i % 3 && n > 8; k++) {
+            size_t at = 7 + (size_t)rand_r(&seed) % (n - 7);
+            int op = rand_r(&seed) % 3;
+            char c = alphabet[(size_t)rand_r(&seed) % (sizeof alphabet - 1)];
+            if (op == 0) {
+                u[at] = c; /* replace */
+            } else if (op == 1 && n + 1 < sizeof u) {
+                memmove(u + at + 1, u + at, n - at + 1); /* insert */
+                u[at] = c;
+                n++;
+            } else {
+                memmove(u + at, u + at + 1, n - at); /* delete */
+                n--;
+            }
+        }
+        if (fetch_url_plain(u)) {
+            taken++;
+            if (!curl_takes(u))
+                fail_msg("fetch_url_plain takes \"%s\", curl does not", u);
+        }
+    }
+    assert_true(taken > 1000); /* the mutations did reach the shortcut */
+}
+
 /* Random and mutated lines: each gives exactly one well-formed record. */
 static void test_fuzz(void **state)
 {
@@ -724,6 +822,7 @@ int main(void)
         TU_BOUNDED(test_headers, 90),
         TU_BOUNDED(test_config_errors, 90),
         TU_BOUNDED(test_validators, 90),
+        TU_BOUNDED(test_url_plain, 90),
         TU_BOUNDED(test_config_data_nul, 90),
         TU_BOUNDED(test_fuzz, 90),
     };

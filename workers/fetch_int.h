@@ -41,4 +41,10 @@ void fetch_conf_ensure(void);
    NUL-terminated; why may be NULL). */
 int fetch_line_check(const char *raw, size_t n, char *why, size_t why_len);
 
+/* Returns 1 if url is a plain http:// or https:// URL that curl's URL
+   parser accepts for sure (a host name or dotted quad, a port, printable
+   path characters), so the line needs no curl_url_set; 0 means "ask curl",
+   not "bad". */
+int fetch_url_plain(const char *url);
+
 #endif
