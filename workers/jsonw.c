@@ -70,10 +70,16 @@ void jw_close(jw *w)
 
 void jw_key(jw *w, const char *key)
 {
+    size_t n = strlen(key);
     sep(w);
-    jw_raw(w, "\"", 1);
-    jw_raw(w, key, strlen(key));
-    jw_raw(w, "\":", 2);
+    if (reserve(w, n + 3) == 0) { /* "key": in one go */
+        char *o = w->buf + w->len;
+        o[0] = '"';
+        memcpy(o + 1, key, n);
+        o[n + 1] = '"';
+        o[n + 2] = ':';
+        w->len += n + 3;
+    }
     w->first[w->depth - 1] = 2; /* the value that follows needs no comma */
 }
 
@@ -138,11 +144,19 @@ static void escape(jw *w, unsigned char c)
     }
 }
 
-void jw_str(jw *w, const char *p, size_t n)
+/* Returns 1 for a byte that a string value carries as it is whatever the
+   rest of the string holds: printable ASCII other than '"' and '\\'. */
+static int plain_byte(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* jw_str's general case: p[0..n) holds a byte that is escaped, replaced
+   or part of a multi-byte sequence. */
+static void str_general(jw *w, const char *p, size_t n)
 {
     int text = jw_is_text(p, n);
     size_t run = 0;
-    value_sep(w);
     jw_raw(w, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
@@ -158,6 +172,25 @@ void jw_str(jw *w, const char *p, size_t n)
     }
     jw_raw(w, p + run, n - run);
     jw_raw(w, "\"", 1);
+}
+
+void jw_str(jw *w, const char *p, size_t n)
+{
+    size_t i = 0;
+    value_sep(w);
+    while (i < n && plain_byte((unsigned char)p[i]))
+        i++;
+    if (i < n) {
+        str_general(w, p, n);
+        return;
+    }
+    if (reserve(w, n + 2) == 0) { /* the common case: one copy */
+        char *o = w->buf + w->len;
+        o[0] = '"';
+        memcpy(o + 1, p, n);
+        o[n + 1] = '"';
+        w->len += n + 2;
+    }
 }
 
 void jw_cstr(jw *w, const char *s)
