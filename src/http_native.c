@@ -132,9 +132,14 @@ static int build_request(nxfer *x, nconn *c)
     rc |= wputs(c, &n, x->u.target[0] ? x->u.target : "/");
     rc |= wputs(c, &n, " HTTP/1.1\r\nHost: ");
     rc |= wput(c, &n, x->u.host, x->u.host_len);
-    if (x->u.port != (x->u.tls ? 443 : 80)) {
-        snprintf(line, sizeof line, ":%u", x->u.port);
-        rc |= wputs(c, &n, line);
+    if (x->u.port != (x->u.tls ? 443 : 80)) { /* ":port", no snprintf */
+        char *e = line + sizeof line, *d = e;
+        unsigned v = x->u.port;
+        do
+            *--d = (char)('0' + v % 10);
+        while ((v /= 10));
+        *--d = ':';
+        rc |= wput(c, &n, d, (size_t)(e - d));
     }
     rc |= wputs(c, &n, "\r\n");
     rc |= wputs(c, &n, "User-Agent: mpool/" MP_VERSION_STRING
