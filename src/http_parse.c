@@ -18,14 +18,26 @@ static const char *line_end(const char *p, const char *end)
     return memchr(p, '\n', (size_t)(end - p));
 }
 
-/* Returns 1 if the header line p[0..n) is named name (case-insensitive),
-   with *v and *vn set to its value without surrounding blanks. */
-static int header_is(const char *p, size_t n, const char *name,
+/* Returns 1 if p[0..k) equals the lower-case name[0..k), ASCII letters
+   compared without case (strncasecmp without the locale's cost). */
+static int name_eq(const char *p, const char *name, size_t k)
+{
+    for (size_t i = 0; i < k; i++) {
+        char c = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] + 32) : p[i];
+        if (c != name[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* Returns 1 if the header line p[0..n) is named name (lower case, a
+   literal), with *v and *vn set to its value without surrounding blanks. */
+#define HEADER_IS(p, n, name, v, vn) \
+    header_is(p, n, name, sizeof(name) - 1, v, vn)
+static int header_is(const char *p, size_t n, const char *name, size_t k,
                      const char **v, size_t *vn)
 {
-    size_t k = strlen(name);
-
-    if (n <= k || p[k] != ':' || strncasecmp(p, name, k) != 0)
+    if (n <= k || p[k] != ':' || !name_eq(p, name, k))
         return 0;
     p += k + 1;
     n -= k + 1;
@@ -75,7 +87,7 @@ static int header_line(const char *p, size_t n, mp__http_head *h, int *ka,
     const char *v;
     size_t vn;
 
-    if (header_is(p, n, "Content-Length", &v, &vn)) {
+    if (HEADER_IS(p, n, "content-length", &v, &vn)) {
         int64_t x = 0;
         if (vn == 0 || vn > 18) {
             *why = "bad Content-Length";
@@ -93,14 +105,14 @@ static int header_line(const char *p, size_t n, mp__http_head *h, int *ka,
             return -1;
         }
         h->clen = x;
-    } else if (header_is(p, n, "Transfer-Encoding", &v, &vn)) {
+    } else if (HEADER_IS(p, n, "transfer-encoding", &v, &vn)) {
         if (vn >= 7 && strncasecmp(v + vn - 7, "chunked", 7) == 0) {
             h->chunked = 1;
         } else if (vn) {
             *why = "unsupported Transfer-Encoding";
             return -1;
         }
-    } else if (header_is(p, n, "Connection", &v, &vn)) {
+    } else if (HEADER_IS(p, n, "connection", &v, &vn)) {
         if (has_token(v, vn, "close"))
             h->conn_close = 1;
         if (has_token(v, vn, "keep-alive"))
@@ -164,7 +176,7 @@ int mp__http_parse_head(const char *p, size_t n, mp__http_head *h,
                        "(MP_HTTP_MAX_HEADER_LINES)";
                 return -1;
             }
-            if (len > 18 && strncasecmp(q, "transfer-encoding:", 18) == 0)
+            if (len > 18 && name_eq(q, "transfer-encoding:", 18))
                 has_te = 1;
             if (q[0] != ' ' && q[0] != '\t' &&
                 header_line(q, len, h, &ka, why) < 0)
