@@ -103,7 +103,7 @@ write_conf() { # DIR PORT TLS_PORT(0: none) TLS1_PORT ECHO(0/1) UP UP_PORT LOG
         echo " sendfile on;"
         echo " tcp_nopush on;"
         echo " server {"
-        echo "  listen 127.0.0.1:$port;"
+        echo "  listen 127.0.0.1:$port backlog=4096;" # 4,000+ connects at once
         if [[ $tls_port != 0 ]]; then
             echo "  listen 127.0.0.1:$tls_port ssl http2;"
             echo "  listen 127.0.0.1:$tls1_port ssl;"
