@@ -25,6 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "http_int.h"
 #include "mpfetch_e2e.h"
 #include "mpool.h"
@@ -227,46 +229,100 @@ static void proxy_addr(char *buf, size_t n, const tu_ts *px)
 
 /* ---- the no-proxy list, curl's syntax ---------------------------------- */
 
+/* NO_PROXY rows: list, host, host is an IPv6 literal, curl bypasses. */
+static const struct {
+    const char *list, *host;
+    int v6, want;
+} t_noproxy[] = {
+    {"*", "example.com", 0, 1},
+    {"*,other", "example.com", 0, 0}, /* "*" only alone */
+    {"", "example.com", 0, 0},
+    {"example.com", "example.com", 0, 1},
+    {"example.com", "www.example.com", 0, 1},
+    {"example.com", "notexample.com", 0, 0},
+    {".example.com", "www.example.com", 0, 1},
+    {".example.com", "example.com", 0, 1},
+    {"example.com.", "EXAMPLE.COM", 0, 1},
+    {"example.com", "example.com.", 0, 1}, /* host's trailing dot */
+    {"a.com, b.com", "x.b.com", 0, 1},
+    {"a.com b.com", "b.com", 0, 1}, /* blanks separate too */
+    {"a.com,,b.com", "b.com", 0, 1},
+    {"www.example.com", "example.com", 0, 0},
+    {"127.0.0.1", "127.0.0.1", 0, 1},
+    {"127.0.0.1", "127.0.0.2", 0, 0},
+    {"127.0.0.0/8", "127.1.2.3", 0, 1},
+    {"10.0.0.0/8", "127.1.2.3", 0, 0},
+    {"127.0.0.1/33", "127.0.0.1", 0, 0},
+    {"0.0.1", "127.0.0.1", 0, 0}, /* addresses match whole */
+    {"::1", "::1", 1, 1},
+    {"::/0", "::1", 1, 0}, /* /0 is the whole address in curl */
+    {"fe80::/10", "fe80::1", 1, 1},
+    {"127.0.0.1", "::1", 1, 0},
+    {"localhost", "localhost", 0, 1},
+};
+
+/* Our matcher (the dispatcher's) gives the table's answers. */
 static void test_noproxy_match(void **state)
 {
-    static const struct {
-        const char *list, *host;
-        int v6, want;
-    } t[] = {
-        {"*", "example.com", 0, 1},
-        {"*,other", "example.com", 0, 0}, /* "*" only alone */
-        {"", "example.com", 0, 0},
-        {"example.com", "example.com", 0, 1},
-        {"example.com", "www.example.com", 0, 1},
-        {"example.com", "notexample.com", 0, 0},
-        {".example.com", "www.example.com", 0, 1},
-        {".example.com", "example.com", 0, 1},
-        {"example.com.", "EXAMPLE.COM", 0, 1},
-        {"example.com", "example.com.", 0, 1}, /* host's trailing dot */
-        {"a.com, b.com", "x.b.com", 0, 1},
-        {"a.com b.com", "b.com", 0, 1}, /* blanks separate too */
-        {"a.com,,b.com", "b.com", 0, 1},
-        {"www.example.com", "example.com", 0, 0},
-        {"127.0.0.1", "127.0.0.1", 0, 1},
-        {"127.0.0.1", "127.0.0.2", 0, 0},
-        {"127.0.0.0/8", "127.1.2.3", 0, 1},
-        {"10.0.0.0/8", "127.1.2.3", 0, 0},
-        {"127.0.0.1/33", "127.0.0.1", 0, 0},
-        {"0.0.1", "127.0.0.1", 0, 0}, /* addresses match whole */
-        {"::1", "::1", 1, 1},
-        {"::/0", "::1", 1, 0}, /* /0 is the whole address in curl */
-        {"fe80::/10", "fe80::1", 1, 1},
-        {"127.0.0.1", "::1", 1, 0},
-        {"localhost", "localhost", 0, 1},
-    };
+    for (size_t i = 0; i < sizeof t_noproxy / sizeof t_noproxy[0]; i++) {
+        const char *l = t_noproxy[i].list, *h = t_noproxy[i].host;
+        int got = mp__http_noproxy_match(l, h, strlen(h), t_noproxy[i].v6);
 
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        int got = mp__http_noproxy_match(t[i].list, t[i].host,
-                                         strlen(t[i].host), t[i].v6);
-        if (got != t[i].want)
-            fail_msg("noproxy \"%s\" host \"%s\": %d, want %d", t[i].list,
-                     t[i].host, got, t[i].want);
+        if (got != t_noproxy[i].want)
+            fail_msg("noproxy \"%s\" host \"%s\": %d, want %d", l, h, got,
+                     t_noproxy[i].want);
     }
+}
+
+/* CURLOPT_WRITEFUNCTION that keeps nothing. Returns n. */
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return size * n;
+}
+
+/* The same rows through libcurl itself, with the host names mapped to
+   127.0.0.1 (CURLOPT_RESOLVE: no lookup leaves the machine): a request
+   curl sends to the proxy gets its 203, one it sends directly reaches the
+   origin (or, for another 127.x address, is refused). Rows whose host curl
+   cannot be pointed at here (IPv6, a trailing dot) are left out. */
+static void test_noproxy_like_curl(void **state)
+{
+    char px[64], url[300], map[300];
+    size_t checked = 0;
+
+    proxy_addr(px, sizeof px, &g_px);
+    for (size_t i = 0; i < sizeof t_noproxy / sizeof t_noproxy[0]; i++) {
+        const char *h = t_noproxy[i].host;
+        struct curl_slist *resolve = NULL;
+        long status = 0;
+        CURL *e;
+
+        if (t_noproxy[i].v6 || h[strlen(h) - 1] == '.')
+            continue;
+        snprintf(url, sizeof url, "http://%s:%d/ok", h, g_ts.port);
+        snprintf(map, sizeof map, "%s:%d:127.0.0.1", h, g_ts.port);
+        assert_non_null(e = curl_easy_init());
+        assert_non_null(resolve = curl_slist_append(NULL, map));
+        curl_easy_setopt(e, CURLOPT_URL, url);
+        curl_easy_setopt(e, CURLOPT_PROXY, px);
+        curl_easy_setopt(e, CURLOPT_NOPROXY, t_noproxy[i].list);
+        curl_easy_setopt(e, CURLOPT_RESOLVE, resolve);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_perform(e);
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(e);
+        curl_slist_free_all(resolve);
+        if ((status != 203) != t_noproxy[i].want)
+            fail_msg("curl with noproxy \"%s\" for %s: status %ld, the "
+                     "table says %s", t_noproxy[i].list, h, status,
+                     t_noproxy[i].want ? "direct" : "proxied");
+        checked++;
+    }
+    assert_true(checked >= 15);
 }
 
 /* ---- mp_http_request.proxy and .noproxy -------------------------------- */
@@ -615,10 +671,15 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TU_BOUNDED(test_noproxy_match, 30), TU_BOUNDED(test_explicit, 60),
-        TU_BOUNDED(test_noproxy, 60),       TU_BOUNDED(test_environment, 60),
-        TU_BOUNDED(test_env_read_once, 60), TU_BOUNDED(test_errors, 60),
-        TU_BOUNDED(test_connect_tls, 90),   TU_BOUNDED(test_mpfetch, 120),
+        TU_BOUNDED(test_noproxy_match, 30),
+        TU_BOUNDED(test_noproxy_like_curl, 60),
+        TU_BOUNDED(test_explicit, 60),
+        TU_BOUNDED(test_noproxy, 60),
+        TU_BOUNDED(test_environment, 60),
+        TU_BOUNDED(test_env_read_once, 60),
+        TU_BOUNDED(test_errors, 60),
+        TU_BOUNDED(test_connect_tls, 90),
+        TU_BOUNDED(test_mpfetch, 120),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
