@@ -103,7 +103,8 @@ int mp__http_native_url(const char *url, mp__http_url *u);
    a worker task. Same contract as mp_http, but for one more answer:
    MP__HTTP_HANDBACK when an https server chose HTTP/2 (offered unless
    req->engine is MP_HTTP_NATIVE), now or on an earlier connection of this
-   worker to the same host. */
+   worker to the same host, or when this worker's first handshake to the
+   host is still in flight (its answer not known yet). */
 int mp__http_native(mp_task *t, const mp_http_request *req,
                     mp_http_response *resp);
 

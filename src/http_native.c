@@ -22,10 +22,12 @@
  * settings. The handshake runs under the connect timeout, as in curl.
  * ALPN offers "h2,http/1.1" (only "http/1.1" when the engine was asked
  * for by name); a server that picks h2 gets this request and every later
- * one of this worker handed back to libcurl (MP__HTTP_HANDBACK). The
- * price: a burst of first requests to a new h2 host each opens a TLS
- * connection of its own before the first answer is known: at most one
- * wasted handshake per request in flight, once per host and worker.
+ * one of this worker handed back to libcurl (MP__HTTP_HANDBACK). While
+ * the first handshake to a host is in flight, its ALPN answer unknown,
+ * the requests that come meanwhile go to libcurl at once: a burst of
+ * first requests costs at most one wasted handshake per h2 host and
+ * worker (and to a host without h2, the burst's first wave runs on
+ * libcurl, the same records).
  *
  * Failures take their codes from the engine-neutral table (http_fail.h):
  * a refused connect is REFUSED, timeouts TIMEOUT, a connection that ends
@@ -352,6 +354,10 @@ static int tls_begin(nxfer *x)
         xfer_end(x, HF(NOMEM), "out of memory", NULL);
         return 1;
     }
+    if (x->req->engine != MP_HTTP_NATIVE && !c->host->alpn) {
+        c->probe = 1; /* its answer says whether the host speaks h2 */
+        c->host->probing++;
+    }
     x->state = NX_TLS;
     return 0;
 }
@@ -375,8 +381,13 @@ static int tls_step(nxfer *x)
         return 1;
     }
     x->t_tls = now_us();
-    if (mp__tls_alpn_h2(c->tls)) {
-        c->host->h2 = 1;
+    if (x->req->engine != MP_HTTP_NATIVE)
+        c->host->alpn = mp__tls_alpn_h2(c->tls) ? 2 : 1;
+    if (c->probe) {
+        c->probe = 0;
+        c->host->probing--;
+    }
+    if (c->host->alpn == 2 && x->req->engine != MP_HTTP_NATIVE) {
         x->handback = 1;
         xfer_end(x, 0, NULL, NULL); /* not reusable: closes c */
         return 1;
@@ -595,8 +606,9 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
                                   mp__http_method(req), HTTP_URL_SHOWN,
                                   req->url, msg);
         h = mp__hn_host(g_hn, x.u.host, x.u.host_len, x.u.port, x.tls);
-        if (h && h->h2 && req->engine != MP_HTTP_NATIVE)
-            return MP__HTTP_HANDBACK;
+        if (h && req->engine != MP_HTTP_NATIVE &&
+            (h->alpn == 2 || (!h->alpn && h->probing)))
+            return MP__HTTP_HANDBACK; /* h2, or not known yet */
     }
     if (req->body_path && !(x.r.file = mp__http_body_file(req->body_path))) {
         int e = errno;

@@ -30,7 +30,9 @@ typedef struct mp__nhost {
     uint16_t port;
     const void *scope; /* TLS context, or NULL */
     void *session;     /* the latest TLS session (http_tls.c fills it) */
-    int h2;            /* chose HTTP/2: libcurl's */
+    int alpn;          /* offered h2, the server chose: 0 not known yet,
+                          1 HTTP/1.1 (native), 2 h2 (libcurl's) */
+    int probing;       /* handshakes offering h2 in flight, alpn 0 */
     unsigned hash;
     struct mp__nconn *idle;  /* LIFO, doubly linked */
     struct mp__nhost *next;  /* bucket chain */
@@ -40,6 +42,7 @@ typedef struct mp__nhost {
 typedef struct mp__nconn {
     int fd;
     struct mp__tls *tls; /* https: the TLS connection; NULL for http */
+    int probe;           /* counted in its host's probing */
     struct event *ev;    /* EV_READ|EV_PERSIST (+EV_WRITE while needed) */
     struct event *timer; /* the transfer's connect or total timeout */
     int want_write;
