@@ -513,6 +513,12 @@ void mpf_pool_options(const mpf_config *cfg, mp_pool_options *o)
     memset(o, 0, sizeof(*o));
     o->workers = cfg->workers;
     o->concurrency = cfg->concurrency;
+    /* A worker's credit of at least MPF_MIN_CREDIT tasks: with the
+       default (prefetch = concurrency) -c 10 holds 20 and the batches each
+       way carry 5, and every batch costs both processes a nanomsg
+       wake-up. */
+    if (cfg->concurrency < MPF_MIN_CREDIT / 2)
+        o->prefetch = MPF_MIN_CREDIT - cfg->concurrency;
     o->rate = cfg->rate;
 }
 
