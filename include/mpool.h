@@ -515,12 +515,13 @@ MP_EXTERN int mp_worker_slot(void);
 /* ---- HTTP inside a task ------------------------------------------------ */
 
 /* mp_http_request.engine: which HTTP engine runs the request. AUTO takes
-   the native HTTP/1.1 engine (plain http:// and https:// to an IPv4
-   address, no redirects, decoding, proxy (see .proxy) or connection
-   limits) and libcurl for everything else, and for an https server that
-   chooses HTTP/2 (ALPN; remembered per worker and host); NATIVE fails
-   with MP_EINVAL where it cannot, and offers only HTTP/1.1 over TLS. A worker's
-   environment variable MP_HTTP_ENGINE=curl|native|auto replaces AUTO. */
+   the native HTTP/1.1 engine (http:// and https:// to a host name or an
+   IPv4 or IPv6 address, no redirects, decoding, proxy (see .proxy) or
+   connection limits) and libcurl for everything else, and for an https
+   server that chooses HTTP/2 (ALPN; remembered per worker and host);
+   NATIVE fails with MP_EINVAL where it cannot, and offers only HTTP/1.1
+   over TLS. A worker's environment variable
+   MP_HTTP_ENGINE=curl|native|auto replaces AUTO. */
 enum { MP_HTTP_AUTO = 0, MP_HTTP_CURL = 1, MP_HTTP_NATIVE = 2 };
 
 typedef struct mp_http_request {
@@ -631,6 +632,40 @@ MP_EXTERN void mp_http_response_clear(mp_http_response *resp);
 /* Per-worker connection limits (aiohttp's limit / limit_per_host); call from
    the pool's init function. 0 = no limit. Returns 0 or MP_EINVAL. */
 MP_EXTERN int mp_http_set_limits(unsigned total, unsigned per_host);
+
+/*
+ * Name resolution in this worker, for both engines (curl's --resolve and
+ * --dns-servers); call from the pool's init function, like
+ * mp_http_set_limits. Host names are resolved without a thread per lookup
+ * (libevent's evdns on the worker's loop: /etc/hosts, then the servers of
+ * /etc/resolv.conf), answers cached per worker for 60 s, concurrent
+ * lookups of one name sharing one query; a name that does not resolve
+ * fails with MP_EDNS on either engine.
+ *
+ * mp_http_set_resolve: entries "HOST:PORT:ADDR[,ADDR...]" exactly like
+ * curl's --resolve (ADDR an IPv4 or IPv6 address, the latter with or
+ * without brackets): a request to HOST on PORT connects to the ADDRs in
+ * order and sends no query; its Host header (and TLS name) stay HOST.
+ * Replaces the previous entries (n = 0 clears them); the entries are
+ * copied. Returns 0, MP_EINVAL (an entry is malformed: nothing changes)
+ * or MP_ENOMEM. mp_http_resolve_check checks one entry (0 or MP_EINVAL)
+ * for front ends.
+ *
+ * mp_http_set_dns_servers: "ADDR[:PORT][,ADDR[:PORT]...]" (an IPv6
+ * address with a port in brackets: "[::1]:5353"): queries go to these
+ * servers instead of /etc/resolv.conf's (/etc/hosts still applies). The
+ * curl engine resolves the URL's host through the same resolver and hands
+ * libcurl the addresses (CURLOPT_RESOLVE); a redirect to another host is
+ * resolved by libcurl's own resolver (the system's servers). NULL or ""
+ * sets the system's servers back. Call it before the worker's first
+ * lookup: later it returns MP_EINVAL. Returns 0, MP_EINVAL (malformed)
+ * or MP_ENOMEM. mp_http_dns_servers_check checks a list (0 or
+ * MP_EINVAL).
+ */
+MP_EXTERN int mp_http_set_resolve(const char *const *entries, size_t n);
+MP_EXTERN int mp_http_resolve_check(const char *entry);
+MP_EXTERN int mp_http_set_dns_servers(const char *servers);
+MP_EXTERN int mp_http_dns_servers_check(const char *servers);
 
 #ifdef __cplusplus
 }

@@ -31,6 +31,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "http_dns.h"
 #include "http_easy.h"
 #include "http_fail.h"
 #include "http_int.h"
@@ -66,6 +67,9 @@ typedef struct http_state {
     int n_sock_ev;
     size_t n_free;
     CURL *free_easy[HTTP_FREE_EASY];
+    unsigned res_gen;            /* --resolve entries in the DNS cache */
+    int res_loaded;              /* ... of that generation */
+    struct curl_slist *resolve;  /* those entries, built once */
 } http_state;
 
 static http_state g_http;
@@ -364,6 +368,8 @@ static void xfer_release(xfer *x)
     x->easy = NULL;
     curl_slist_free_all(x->headers);
     x->headers = NULL;
+    curl_slist_free_all(x->resolve);
+    x->resolve = NULL;
     if (x->file)
         fclose(x->file);
     x->file = NULL;
@@ -382,6 +388,47 @@ static void xfer_cancel(mp_task *t, void *arg)
 }
 
 /*
+ * Builds x's CURLOPT_RESOLVE list: the --resolve entries until a transfer
+ * has loaded them into the share's DNS cache (curl keeps them there for
+ * good; the list itself is built once per set of entries), and the URL's
+ * host as http_dns.c resolved it (x->line). Returns 0 or -1 (out of
+ * memory).
+ */
+static int set_resolve(http_state *s, xfer *x)
+{
+    const char *const *lines;
+    unsigned gen;
+    size_t n = mp__dns_resolve_lines(&lines, &gen);
+    struct curl_slist *l;
+
+    if (gen != s->res_gen || (!s->resolve && n)) {
+        curl_slist_free_all(s->resolve);
+        s->resolve = NULL;
+        s->res_gen = gen;
+        s->res_loaded = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!(l = curl_slist_append(s->resolve, lines[i])))
+                return -1;
+            s->resolve = l;
+        }
+    }
+    x->res_global = !s->res_loaded && s->resolve;
+    if (x->res_global)
+        for (l = s->resolve; l; l = l->next) {
+            struct curl_slist *m = curl_slist_append(x->resolve, l->data);
+            if (!m)
+                return -1;
+            x->resolve = m;
+        }
+    if (x->line) {
+        if (!(l = curl_slist_append(x->resolve, x->line)))
+            return -1;
+        x->resolve = l;
+    }
+    return 0;
+}
+
+/*
  * Prepares x (easy handle, options, body file) and adds it to the multi.
  * On failure fills resp and releases x. Returns 0 or the MP_E* code.
  */
@@ -396,7 +443,14 @@ static int xfer_start(http_state *s, xfer *x, mp_http_response *resp)
         return mp__http_error(resp, MP_ENOMEM, "%s %.*s: out of memory",
                          mp__http_method(req), HTTP_URL_SHOWN, req->url);
     }
-    if (mp__http_easy_options(x) != CURLE_OK) {
+    if (set_resolve(s, x) < 0) {
+        xfer_release(x);
+        return mp__http_error(resp, MP_ENOMEM, "%s %.*s: out of memory",
+                         mp__http_method(req), HTTP_URL_SHOWN, req->url);
+    }
+    if (mp__http_easy_options(x) != CURLE_OK ||
+        (x->resolve &&
+         curl_easy_setopt(x->easy, CURLOPT_RESOLVE, x->resolve) != CURLE_OK)) {
         xfer_release(x);
         return mp__http_error(resp, MP_EINVAL,
                          "%s %.*s: curl_easy_setopt refused an option",
@@ -458,12 +512,15 @@ static int xfer_finish(xfer *x, mp_http_response *resp)
     return err;
 }
 
+#define HF_DNS mp__http_fail_code(MP__HF_DNS)
+
 int mp__http_curl(mp_task *t, const mp_http_request *req,
                   mp_http_response *resp)
 {
     http_state *s;
     xfer x;
     int rc, woke;
+    char line[768], why[320];
 
     if ((rc = state_get(&s)) != 0)
         return mp__http_error(resp, rc, "mp_http: %s",
@@ -472,10 +529,25 @@ int mp__http_curl(mp_task *t, const mp_http_request *req,
     memset(&x, 0, sizeof x);
     x.task = t;
     x.req = req;
+    rc = mp__http_proxy_applies(req) /* the proxy resolves the name */
+             ? 0
+             : mp__dns_for_curl(t, req->url, line, sizeof line, why,
+                                sizeof why);
+    if (rc < 0) {
+        const char *host = strstr(req->url, "://");
+        resp->final_url = mp__http_final_url(
+            req->url, host && strpbrk(host + 3, "/?") != NULL);
+        return mp__http_error(resp, rc == MP_EDNS ? HF_DNS : rc,
+                              "%s %.*s: %s", mp__http_method(req),
+                              HTTP_URL_SHOWN, req->url, why);
+    }
+    x.line = rc ? line : NULL;
     if ((rc = xfer_start(s, &x, resp)) != 0)
         return rc;
     woke = mp__task_suspend(t, xfer_cancel, &x);
     if (x.state == XFER_DONE) {
+        if (x.res_global)
+            s->res_loaded = 1; /* curl loaded them before it connected */
         rc = xfer_finish(&x, resp);
     } else {
         /* Deadline or cancel: cancel_fn released it, or (already past the

@@ -88,3 +88,17 @@ out:
         errno = e;
     return f;
 }
+
+char *mp__http_final_url(const char *url, int has_path)
+{
+    size_t n = strlen(url);
+    char *u;
+
+    if (has_path)
+        return strdup(url);
+    if ((u = malloc(n + 2)) != NULL) {
+        memcpy(u, url, n);
+        memcpy(u + n, "/", 2);
+    }
+    return u;
+}

@@ -26,6 +26,9 @@ typedef struct xfer {
     struct http_multi *mh; /* the multi handle it runs in */
     CURL *easy;
     struct curl_slist *headers;
+    struct curl_slist *resolve; /* this transfer's CURLOPT_RESOLVE */
+    const char *line;           /* the URL's host, resolved (http_dns.c) */
+    int res_global;             /* resolve holds the --resolve entries */
     int state;
     CURLcode result;
     int wfail;  /* MP__HF_* + 1 decided by a callback, or 0 */

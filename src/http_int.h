@@ -35,6 +35,10 @@ int mp__http_body_reserve(char **body, size_t *body_cap, size_t need,
  */
 FILE *mp__http_body_file(const char *path);
 
+/* Returns url as curl prints it back (a "/" added when has_path is 0),
+   malloc'd; NULL if out of memory. */
+char *mp__http_final_url(const char *url, int has_path);
+
 /* The method as it will be sent. */
 const char *mp__http_method(const mp_http_request *req);
 

@@ -1,6 +1,6 @@
 /*
- * The native HTTP/1.1 engine: http:// and https:// to an IPv4 address, on
- * the worker's libevent loop, for the common case (mp_http picks it, see
+ * The native HTTP/1.1 engine: http:// and https:// to a host name or an
+ * IPv4 or IPv6 address, on the worker's libevent loop, for the common case (mp_http picks it, see
  * mp__http_native_why; libcurl does everything else).
  *
  * Connections (http_native_pool.c): one per transfer at a time, kept
@@ -10,6 +10,10 @@
  * list. A transfer that finds its reused connection
  * closed before the first response byte is sent again once on a new one,
  * as curl does.
+ *
+ * A new connection needs the host's addresses: the task looks its name up
+ * (http_dns.c: --resolve, cache, evdns; it may suspend there) and the
+ * connection tries them in order, as curl does, until one connects.
  *
  * A transfer (struct nxfer) lives on the task's coroutine stack: the task
  * sends the request and suspends; the connection's event callback reads,
@@ -50,6 +54,7 @@
 
 #include "clock.h"
 #include "http_fail.h"
+#include "http_dns.h"
 #include "http_int.h"
 #include "http_native.h"
 #include "http_native_resp.h"
@@ -80,6 +85,9 @@ typedef struct nxfer {
     int handback;     /* the server chose h2: libcurl's */
     uint64_t t0, t_conn, t_tls, t_first;
     mp__http_url u; /* the URL's host, port and target */
+    char name[256];       /* the host without brackets, NUL-terminated */
+    mp__dns_addrs addrs;  /* where to connect, in order (http_dns.c) */
+    int ai;               /* the one tried now */
 } nxfer;
 
 static mp__hn_state *g_hn;
@@ -397,6 +405,22 @@ static int tls_step(nxfer *x)
     return 0;
 }
 
+/* The connect of x failed: tries its next address on a new connection,
+   as curl does. Returns 1 if it did (x may have ended), 0 if none is
+   left. */
+static int next_address(nxfer *x)
+{
+    if (x->ai + 1 >= x->addrs.n)
+        return 0;
+    evtimer_del(x->c->timer);
+    x->c->x = NULL;
+    mp__hn_conn_free(x->c);
+    x->c = NULL;
+    x->ai++;
+    xfer_connect(x);
+    return 1;
+}
+
 /* libevent: c is readable or writable. */
 static void on_conn(evutil_socket_t fd, short what, void *arg)
 {
@@ -413,6 +437,8 @@ static void on_conn(evutil_socket_t fd, short what, void *arg)
         socklen_t len = sizeof err;
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
             err = errno;
+        if (err && next_address(x))
+            return;
         if (err) {
             char msg[128];
             snprintf(msg, sizeof msg, "%s", strerror(err));
@@ -476,15 +502,20 @@ static int xfer_connect(nxfer *x)
     const mp_http_request *q = x->req;
     uint64_t ct = q->connect_timeout_ms ? q->connect_timeout_ms
                                         : (uint64_t)HTTP_CONNECT_MS;
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons(x->u.port)};
-    nconn *c;
+    nconn *c = NULL;
 
     x->reused = 0;
-    inet_pton(AF_INET, h ? h->name : "", &sa.sin_addr);
-    if (!h || !(c = mp__hn_conn_open(g_hn, h, (struct sockaddr *)&sa,
-                                     sizeof sa))) {
-        int e = h ? errno : ENOMEM;
+    if (h && !x->addrs.n)
+        x->addrs = h->last; /* a reused connection failed: its addresses */
+    if (h && x->addrs.n)
+        h->last = x->addrs;
+    while (h && x->ai < x->addrs.n &&
+           !(c = mp__hn_conn_open(g_hn, h, &x->addrs.a[x->ai].sa,
+                                  mp__sa_len(&x->addrs.a[x->ai]))) &&
+           errno != ENOMEM && x->ai + 1 < x->addrs.n)
+        x->ai++;
+    if (!c) {
+        int e = !h ? ENOMEM : x->addrs.n ? errno : EHOSTUNREACH;
         xfer_end(x, e == ENOMEM ? HF(NOMEM) : HF(UNREACHABLE),
                  "Failed to connect: ", strerror(e));
         return -1;
@@ -575,6 +606,39 @@ static int xfer_finish(nxfer *x, mp_http_response *r)
     return err;
 }
 
+/* Finds where x connects, in the task (may suspend it) unless its host
+   has an idle connection: fills x->addrs (http_dns.c). Returns 0, or the
+   code stored in x->resp (MP_EDNS when the name does not resolve). */
+static int resolve(nxfer *x)
+{
+    nhost *h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port, x->tls);
+    size_t n = x->u.host_len;
+    const char *p = x->u.host;
+    char why[320];
+    uint64_t t;
+    int rc;
+
+    if (h && h->idle)
+        return 0;
+    if (p[0] == '[') {
+        p++;
+        n -= 2;
+    }
+    memcpy(x->name, p, n); /* n < 254: mp__http_native_url */
+    x->name[n] = '\0';
+    t = now_us();
+    rc = mp__dns_lookup(x->task, x->name, x->u.port, &x->addrs, why,
+                        sizeof why);
+    if (x->u.kind == MP__HU_NAME)
+        x->resp->t_dns_us = now_us() - t;
+    if (rc == MP_EDNS)
+        rc = HF(DNS);
+    if (rc)
+        mp__http_error(x->resp, rc, "%s %.*s: %s", mp__http_method(x->req),
+                       HTTP_URL_SHOWN, x->req->url, why);
+    return rc;
+}
+
 int mp__http_native(mp_task *t, const mp_http_request *req,
                     mp_http_response *resp)
 {
@@ -615,13 +679,11 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
         return mp__http_error(resp, HF(WRITE), "create %s: %s", req->body_path,
                              strerror(e));
     }
-    if (!(resp->final_url = x.u.target[0] ? strdup(req->url)
-                                         : NULL)) {
-        size_t n = strlen(req->url);
-        if ((resp->final_url = malloc(n + 2)) != NULL) {
-            memcpy(resp->final_url, req->url, n);
-            memcpy(resp->final_url + n, "/", 2);
-        }
+    resp->final_url = mp__http_final_url(req->url, x.u.target[0] != 0);
+    if ((rc = resolve(&x)) != 0) {
+        if (x.r.file)
+            fclose(x.r.file);
+        return rc;
     }
     xfer_start(&x);
     if (x.state != NX_DONE) {

@@ -11,6 +11,8 @@
 
 #include <event2/event.h>
 
+#include "http_dns.h"
+
 struct sockaddr;
 
 #define MP__HN_BUCKETS 1024         /* host table (power of two) */
@@ -29,6 +31,7 @@ typedef struct mp__nhost {
     size_t name_len;
     uint16_t port;
     const void *scope; /* TLS context, or NULL */
+    mp__dns_addrs last; /* where its latest new connection went */
     void *session;     /* the latest TLS session (http_tls.c fills it) */
     int alpn;          /* offered h2, the server chose: 0 not known yet,
                           1 HTTP/1.1 (native), 2 h2 (libcurl's) */

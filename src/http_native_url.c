@@ -157,9 +157,8 @@ const char *mp__http_native_why(const mp_http_request *req, int limits)
 {
     mp__http_url u;
 
-    if (mp__http_native_url(req->url, &u) != 0 || u.kind != MP__HU_IPV4)
-        return "the URL is not http:// or https:// to an IPv4 address in "
-               "plain form";
+    if (mp__http_native_url(req->url, &u) != 0)
+        return "the URL is not http:// or https:// to a host in plain form";
     if (req->follow_redirects)
         return "redirects";
     if (req->compressed)

@@ -5,7 +5,8 @@
  * and returns both summaries; timings and messages aside, everything must
  * match: code, status, version, redirects, byte counts, final URL, body,
  * and the response head (without its Date line). /echo returns the
- * request as the server saw it, so the requests are compared too.
+ * request as the server saw it, so the requests are compared too. Host
+ * names resolve through mp-testdns (mp_http_set_dns_servers) on both.
  *
  * The set runs twice: plain http://, and https:// through nginx's stream
  * module ending TLS in front of the same test server (no ALPN there, so
@@ -52,7 +53,7 @@ typedef struct dseen {
     char message[200];
 } dseen;
 
-static tu_ts g_ts;
+static tu_ts g_ts, g_dns; /* the HTTP server, mp-testdns */
 static const char *g_base;   /* the set's base URL: http or https */
 static const char *g_cafile; /* with https */
 
@@ -162,10 +163,31 @@ static void compare(const dspec *s, const dseen *c, const dseen *n)
                  c->body, n->body);
 }
 
-/* Runs the set through both engines three times and compares. */
+/* A spec for url (printf-style). */
+static dspec mkf(const char *fmt, ...) MP_PRINTF(1, 2);
+static dspec mkf(const char *fmt, ...)
+{
+    dspec s = mk("");
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(s.url, sizeof s.url, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* The pool's init: mp-testdns answers the names (both engines ask it). */
+static int init_dns(const void *arg, size_t len)
+{
+    (void)len;
+    return mp_http_set_dns_servers(arg) == 0 ? 0 : -1;
+}
+
+/* Runs the set through both engines three times and compares (over plain
+   http, host names too). */
 static void same_records(void)
 {
-    enum { N = 20 };
+    enum { N = 25 };
     dspec s[N];
     int k = 0;
     char refused[80];
@@ -204,23 +226,38 @@ static void same_records(void)
              g_cafile ? "https" : "http", tu_free_port());
     s[k] = mk("");
     snprintf(s[k++].url, sizeof s[0].url, "%s", refused);
-    assert_int_equal(k, N);
+    if (!g_cafile) { /* host names: mp-testdns (*.test), localhost, NX */
+        s[k++] = mkf("http://www.test:%d/ok", g_ts.port);
+        s[k] = mkf("http://www.test:%d/echo", g_ts.port);
+        strcpy(s[k].method, "POST");
+        strcpy(s[k++].body, "name=1");
+        s[k++] = mkf("http://localhost:%d/chunked/5000", g_ts.port);
+        s[k++] = mkf("http://nx.example:%d/ok", g_ts.port);
+        s[k++] = mkf("http://www.test%s", strrchr(refused, ':'));
+    }
+    const int n = k;
+    assert_int_equal(n, g_cafile ? 20 : N);
 
     /* expected status or code, so that agreeing on nonsense fails too */
     static const int want[N] = {200, 200, 200, 200, 404, 503, 204, 302,
                                 200, 200, 200, 200, 200, 200, 200,
                                 MP_EFBIG, 200, MP_ECONNRESET, MP_ETIMEDOUT,
+                                MP_ECONNREFUSED, 200, 200, 200, MP_EDNS,
                                 MP_ECONNREFUSED};
-    mp_pool_options o = {.workers = 2, .concurrency = 8};
+    char servers[64];
+    mp_pool_options o = {.workers = 2, .concurrency = 8, .init = init_dns,
+                         .init_arg = servers};
     mp_pool *p = NULL;
     mp_buf in[N];
     mp_result out[N];
+    snprintf(servers, sizeof servers, "127.0.0.1:%d", g_dns.port);
+    o.init_len = strlen(servers) + 1;
     assert_int_equal(mp_pool_create(&p, &o), 0);
-    for (int i = 0; i < N; i++)
+    for (int i = 0; i < n; i++)
         in[i] = (mp_buf){&s[i], sizeof s[i]};
     for (int round = 0; round < 3; round++) { /* fresh, then kept alive */
-        assert_int_equal(mp_pool_map(p, diff_task, in, N, out), 0);
-        for (int i = 0; i < N; i++) {
+        assert_int_equal(mp_pool_map(p, diff_task, in, (size_t)n, out), 0);
+        for (int i = 0; i < n; i++) {
             dseen d[2];
             if (out[i].status != 0)
                 fail_msg("%s: task failed: %s", s[i].url,
@@ -290,9 +327,9 @@ static int refuse_task(mp_task *t, const void *in, size_t len)
             q.follow_redirects = 1;
         else if (c == 1)
             q.compressed = 1;
-        else if (c == 2) { /* a name, not an address */
+        else if (c == 2) { /* a name in upper case: curl's to print */
             char *colon = strrchr(s->url, ':');
-            snprintf(url, sizeof url, "http://localhost%s", colon);
+            snprintf(url, sizeof url, "http://LOCALHOST%s", colon);
         } else if (c == 3) {
             q.headers = host;
             q.n_headers = 1;
@@ -340,12 +377,15 @@ static void test_native_refuses(void **state)
 static int setup(void **state)
 {
     signal(SIGPIPE, SIG_IGN);
+    if (tu_dns_start(&g_dns, NULL) != 0)
+        return -1;
     return tu_ts_start(&g_ts, NULL) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     tu_ts_stop(&g_ts);
+    tu_ts_stop(&g_dns);
     return 0;
 }
 

@@ -139,6 +139,9 @@ static int terminate(pid_t pid)
 #ifndef MP_TESTSERVER_BIN
 #define MP_TESTSERVER_BIN "tools/mp-testserver"
 #endif
+#ifndef MP_TESTDNS_BIN
+#define MP_TESTDNS_BIN "tools/mp-testdns"
+#endif
 #ifndef MP_BADSERVER_BIN
 #define MP_BADSERVER_BIN "tools/mp-badserver"
 #endif
@@ -287,6 +290,27 @@ int tu_ts_start(tu_ts *s, const char *extra_args)
 int tu_bs_start(tu_ts *s, const char *extra_args)
 {
     return server_start(s, "MP_BAD_SERVER", MP_BADSERVER_BIN, extra_args);
+}
+
+int tu_dns_start(tu_ts *s, const char *extra_args)
+{
+    return server_start(s, "MP_TEST_DNS", MP_TESTDNS_BIN, extra_args);
+}
+
+long tu_dns_queries(const char *log, const char *type, const char *name)
+{
+    FILE *f = fopen(log, "r");
+    char line[512], want[300];
+    long n = 0;
+
+    if (!f)
+        return errno == ENOENT ? 0 : -1;
+    snprintf(want, sizeof want, "%s %s\n", type, name);
+    while (fgets(line, sizeof line, f))
+        if (strcasecmp(line, want) == 0)
+            n++;
+    fclose(f);
+    return n;
 }
 
 void tu_ts_stop(tu_ts *s)

@@ -43,6 +43,18 @@ int tu_ts_start(tu_ts *s, const char *extra_args);
  * it with tu_ts_stop. The function returns 0 or -1 after a message. */
 int tu_bs_start(tu_ts *s, const char *extra_args);
 
+/* Starts mp-testdns (tools/testdns: UDP 127.0.0.1; *.test answers
+ * 127.0.0.1 and ::1, *.v4.test 127.0.0.1 only, *.silent.test never
+ * answers, anything else is NXDOMAIN) like tu_ts_start: $MP_TEST_DNS,
+ * else the build's; "--log FILE" in extra_args logs each question. Stop
+ * it with tu_ts_stop. The function returns 0 or -1 after a message. */
+int tu_dns_start(tu_ts *s, const char *extra_args);
+
+/* Counts the questions of type ("A", "AAAA") for name in mp-testdns'
+ * --log file. The function returns the count, or -1 if it cannot read
+ * the file. */
+long tu_dns_queries(const char *log, const char *type, const char *name);
+
 /* Stops the server: SIGTERM, then SIGKILL if it has not exited within
  * 10 s; reaps it (s->exit_status) and closes the pipe. Safe to call twice
  * or after a failed start. */
