@@ -16,7 +16,7 @@ _mpfetch()
     local with_arg="--workers --concurrency --per-host --rate --request
         --header --data --max-redirs --cacert --timeout --connect-timeout
         --speed-limit --speed-time --retries --output --shard --body --max-body --summary-json --grace
-        --engine --proxy --noproxy
+        --engine --proxy --noproxy --resolve --dns-servers
         -w -c -X -H -d -x -o"
     # options without one
     local flags="--location --compressed --insecure --ordered --resume

@@ -10,7 +10,8 @@ pkgs=(build-essential cmake pkg-config libevent-dev libnanomsg-dev
       clang libclang-rt-14-dev) # clang + libclang-rt: scripts/fuzz.sh
 for arg in "$@"; do
   case $arg in
-    --bench) pkgs+=(wrk python3 python3-aiohttp hyperfine) ;;
+    --bench) pkgs+=(wrk python3 python3-aiohttp hyperfine)
+             pkgs+=(dnsmasq-base) ;; # bench/manyhosts: a DNS server for *.test
     --slurm) pkgs+=(slurm-wlm munge) ;;
   esac
 done

@@ -4,7 +4,8 @@
  * on 127.0.0.1 that logs every question): names resolve on both engines;
  * NXDOMAIN and a server that never answers end in MP_EDNS on both, in
  * bounded time; --resolve entries send no query; the cache and the
- * coalescing of concurrent lookups are counted in questions asked.
+ * coalescing of concurrent lookups are counted in questions asked; mpfetch
+ * --dns-servers and --resolve end to end.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mpfetch_e2e.h"
 #include "mpool.h"
 #include "testutil.h"
 
@@ -288,6 +290,66 @@ static void test_coalesced(void **state)
     mp_pool_destroy(p);
 }
 
+/* mpfetch end to end, on each engine: --dns-servers (given as curl's
+   abbreviation --dns-server) answers www.test, --resolve pins pinned.test
+   with no query, a name nobody knows is MP_EDNS in its record. */
+static void test_mpfetch_names(void **state)
+{
+    static const char *const engines[3] = {"auto", "native", "curl"};
+    const char *bin = e2e_mpfetch();
+    char in[600], out[600], err[600], servers[64], pin[96];
+    FILE *f;
+
+    (void)state;
+    if (!bin)
+        skip();
+    snprintf(in, sizeof in, "%s/in.txt", g_dir);
+    snprintf(out, sizeof out, "%s/out.jsonl", g_dir);
+    snprintf(err, sizeof err, "%s/err.txt", g_dir);
+    snprintf(servers, sizeof servers, "127.0.0.1:%d", g_dns.port);
+    snprintf(pin, sizeof pin, "pinned2.test:%d:127.0.0.1", g_ts.port);
+    assert_non_null(f = fopen(in, "w"));
+    fprintf(f, "http://www.test:%d/ok\nhttp://pinned2.test:%d/echo\n"
+               "http://nx.example:%d/ok\n",
+            g_ts.port, g_ts.port, g_ts.port);
+    fclose(f);
+    for (int e = 0; e < 3; e++) {
+        char *argv[] = {(char *)bin, "-w", "2", "-c", "4", "--engine",
+                        (char *)engines[e], "--dns-server", servers,
+                        "--resolve", pin, "--body", "inline", in, NULL};
+        assert_int_equal(e2e_run(argv, NULL, out, err), 0);
+        json_t *recs = e2e_records(out);
+        assert_non_null(recs);
+        const long long want[] = {1, 2, 3};
+        e2e_assert_exactly(recs, want, 3, 3);
+        json_t *r1 = e2e_by_line(recs, 1), *r2 = e2e_by_line(recs, 2);
+        json_t *r3 = e2e_by_line(recs, 3);
+        assert_int_equal(json_integer_value(json_object_get(r1, "status")),
+                         200);
+        assert_int_equal(json_integer_value(json_object_get(r2, "status")),
+                         200);
+        assert_non_null(strstr(e2e_str(r2, "body"),
+                               "\"Host\":\"pinned2.test:"));
+        assert_string_equal(e2e_error_code(r3), "MP_EDNS");
+        json_decref(recs);
+    }
+    assert_int_equal(tu_dns_queries(g_log, "A", "pinned2.test"), 0);
+    assert_true(tu_dns_queries(g_log, "A", "www.test") >= 1);
+    assert_true(tu_dns_queries(g_log, "A", "nx.example") >= 1);
+
+    /* the options' own checks */
+    char *bad1[] = {(char *)bin, "--resolve", "x.test:80", in, NULL};
+    char *bad2[] = {(char *)bin, "--dns-servers", "127.0.0.1:x", in, NULL};
+    assert_int_equal(e2e_run(bad1, NULL, out, err), 2);
+    char *msg = e2e_slurp(err, NULL);
+    assert_non_null(strstr(msg, "--resolve wants HOST:PORT:ADDR"));
+    free(msg);
+    assert_int_equal(e2e_run(bad2, NULL, out, err), 2);
+    msg = e2e_slurp(err, NULL);
+    assert_non_null(strstr(msg, "--dns-servers wants"));
+    free(msg);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -320,6 +382,7 @@ int main(void)
         TU_BOUNDED(test_resolve_entries, 60),
         TU_BOUNDED(test_cache, 60),
         TU_BOUNDED(test_coalesced, 90),
+        TU_BOUNDED(test_mpfetch_names, 200),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

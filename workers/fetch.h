@@ -26,7 +26,9 @@
  *   "speed_limit": 0 (bytes/s), "speed_time": 0 (seconds; see mp_http),
  *   "engine": "auto" | "curl" | "native" (mp_http_request.engine),
  *   "proxy": "host:port" ("" none), "noproxy": "a,b" (absent: the
- *   environment's, read once per worker; see mp_http_request)
+ *   environment's, read once per worker; see mp_http_request),
+ *   "resolve": ["HOST:PORT:ADDR[,ADDR...]", ...] (mp_http_set_resolve),
+ *   "dns_servers": "ADDR[:PORT][,...]" (mp_http_set_dns_servers)
  * Returns 0, or MP_EINVAL for a malformed configuration.
  */
 int fetch_init(const void *arg, size_t len);

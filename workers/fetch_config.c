@@ -218,7 +218,8 @@ static int cfg_keys_known(json_t *o)
         "follow", "max_redirs", "compressed", "insecure", "cacert",
         "retries", "retry_base_ms", "retry_max_ms", "per_host",
         "total_conns", "body", "body_dir", "include_headers", "max_body",
-        "speed_limit", "speed_time", "engine", "proxy", "noproxy"};
+        "speed_limit", "speed_time", "engine", "proxy", "noproxy",
+        "resolve", "dns_servers"};
     /* clang-format on */
     const char *k;
     json_t *v;
@@ -294,6 +295,34 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
     return 0;
 }
 
+/* Hands "resolve" (curl --resolve entries) and "dns_servers" to libmpool
+   for this worker. Returns 0 or -1 (malformed). */
+static int cfg_dns(json_t *o)
+{
+    json_t *r = json_object_get(o, "resolve");
+    json_t *d = json_object_get(o, "dns_servers");
+    const char **e = NULL;
+    size_t n = 0;
+    int rc = 0;
+
+    if (r) {
+        if (!json_is_array(r) ||
+            !(e = calloc(json_array_size(r) + 1, sizeof *e)))
+            return -1;
+        for (n = 0; n < json_array_size(r); n++)
+            if (!(e[n] = json_string_value(json_array_get(r, n))))
+                rc = -1;
+        if (rc == 0 && mp_http_set_resolve(e, n) != 0)
+            rc = -1;
+        free(e);
+    }
+    if (rc == 0 && d &&
+        (!json_is_string(d) ||
+         mp_http_set_dns_servers(json_string_value(d)) != 0))
+        rc = -1;
+    return rc;
+}
+
 int fetch_init(const void *arg, size_t len)
 {
     json_t *o = NULL;
@@ -305,7 +334,8 @@ int fetch_init(const void *arg, size_t len)
         /* NUL is allowed in "data" only (cfg_str refuses it elsewhere) */
         o = json_loadb(arg, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
                        NULL);
-        if (!json_is_object(o) || cfg_parse(o, &fetch_conf) < 0) {
+        if (!json_is_object(o) || cfg_parse(o, &fetch_conf) < 0 ||
+            cfg_dns(o) < 0) {
             cfg_reset(&fetch_conf);
             rc = MP_EINVAL;
         }

@@ -68,6 +68,14 @@ static int add_request(json_t *o, const mpf_config *cfg)
         fputs("mpfetch: --proxy and --noproxy must be UTF-8 text\n", stderr);
         return -1;
     }
+    if (cfg->n_resolve) { /* checked: ASCII */
+        json_t *r = json_array();
+        json_object_set_new(o, "resolve", r);
+        for (size_t i = 0; i < cfg->n_resolve; i++)
+            json_array_append_new(r, json_string(cfg->resolve[i]));
+    }
+    if (cfg->dns_servers) /* checked: ASCII */
+        json_object_set_new(o, "dns_servers", json_string(cfg->dns_servers));
     return 0;
 }
 

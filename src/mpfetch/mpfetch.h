@@ -68,6 +68,9 @@ typedef struct mpf_config {
     const char *engine; /* --engine; NULL: the task's default (auto) */
     const char *proxy;   /* -x; "": none; NULL: the environment's */
     const char *noproxy; /* --noproxy; NULL: no_proxy / NO_PROXY */
+    const char **resolve; /* --resolve entries, point into argv */
+    size_t n_resolve;
+    const char *dns_servers; /* --dns-servers; NULL: resolv.conf's */
     const char *cacert;
     int per_host;            /* 0: no limit */
     double rate;             /* requests/s for the whole run; 0: unlimited */

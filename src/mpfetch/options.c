@@ -38,7 +38,9 @@ enum {
     OPT_GRACE,
     OPT_VERSION,
     OPT_SUMMARY_JSON,
-    OPT_NOPROXY
+    OPT_NOPROXY,
+    OPT_RESOLVE,
+    OPT_DNS_SERVERS
 };
 
 static const char short_opts[] = "w:c:X:H:d:Lkx:o:ifqh";
@@ -63,6 +65,8 @@ static const struct option long_opts[] = {
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"proxy", required_argument, NULL, 'x'},
     {"noproxy", required_argument, NULL, OPT_NOPROXY},
+    {"resolve", required_argument, NULL, OPT_RESOLVE},
+    {"dns-servers", required_argument, NULL, OPT_DNS_SERVERS},
     {"per-host", required_argument, NULL, OPT_PER_HOST},
     {"rate", required_argument, NULL, OPT_RATE},
     {"ordered", no_argument, NULL, OPT_ORDERED},
@@ -125,15 +129,20 @@ static void usage(FILE *out)
         "      --noproxy LIST       hosts reached directly: comma-separated\n"
         "                           names (and their subdomains), IPs, * for\n"
         "                           all (default: no_proxy)\n"
+        "      --resolve HOST:PORT:ADDR[,ADDR...]  connect to ADDR for HOST on\n"
+        "                           PORT, no DNS query (repeatable, as curl)\n"
+        "      --dns-servers ADDR[:PORT][,...]  ask these DNS servers, not\n"
+        "                           /etc/resolv.conf's (both engines)\n"
         "      --timeout SECONDS    per attempt, whole transfer (default 30)\n"
         "      --connect-timeout S  (default 10)\n"
         "      --speed-limit BYTES  fail (MP_ESLOW) a transfer slower than\n"
         "                           BYTES/s for --speed-time (suffixes k, M)\n"
         "      --speed-time S       seconds for --speed-limit (default 30)\n"
         "      --engine auto|native|curl  default auto: native HTTP/1.1\n"
-        "                           for plain http:// and https:// to an\n"
-        "                           IPv4 address (HTTP/2 servers: libcurl),\n"
-        "                           libcurl for the rest\n"
+        "                           for plain http:// and https:// to a\n"
+        "                           host name or an IPv4/IPv6 address\n"
+        "                           (HTTP/2 servers: libcurl), libcurl for\n"
+        "                           the rest\n"
         "      --retries N          retry failed requests (default 0)\n"
         "Records:\n"
         "  -o, --output FILE        write records to FILE (default stdout)\n"
@@ -346,6 +355,25 @@ static int add_header(mpf_config *cfg, const char *h)
     return 0;
 }
 
+/* Checks a --resolve entry with libmpool's rules and appends it.
+   Returns 0, or MPF_EXIT_USAGE / MPF_EXIT_RUNTIME. */
+static int add_resolve(mpf_config *cfg, const char *e)
+{
+    if (mp_http_resolve_check(e) != 0)
+        return bad("--resolve wants HOST:PORT:ADDR[,ADDR...] (ADDR an IPv4 "
+                   "or IPv6 address), got \"%s\"",
+                   e);
+    const char **v =
+        realloc(cfg->resolve, (cfg->n_resolve + 1) * sizeof(*v));
+    if (!v) {
+        fputs("mpfetch: out of memory\n", stderr);
+        return MPF_EXIT_RUNTIME;
+    }
+    v[cfg->n_resolve++] = e;
+    cfg->resolve = v;
+    return 0;
+}
+
 /*
  * Reads FILE for -d @FILE the way curl does: carriage returns and newlines
  * are dropped. Returns a malloc'd string with its length in *len, or NULL
@@ -466,6 +494,15 @@ static int apply(mpf_config *cfg, int c, const char *arg)
     case OPT_CACERT: cfg->cacert = arg; return 0;
     case 'x': cfg->proxy = arg; return 0;
     case OPT_NOPROXY: cfg->noproxy = arg; return 0;
+    case OPT_RESOLVE: return add_resolve(cfg, arg);
+    case OPT_DNS_SERVERS:
+        if (mp_http_dns_servers_check(arg) != 0)
+            return bad("--dns-servers wants ADDR[:PORT][,ADDR[:PORT]...] "
+                       "(an IPv6 address with a port in brackets), got "
+                       "\"%s\"",
+                       arg);
+        cfg->dns_servers = arg;
+        return 0;
     case OPT_PER_HOST:
         return parse_small("--per-host", arg, 0, 100000, &cfg->per_host);
     case OPT_RATE:
@@ -595,7 +632,9 @@ int mpf_options_parse(mpf_config *cfg, int argc, char **argv)
 void mpf_config_free(mpf_config *cfg)
 {
     free(cfg->headers);
+    free(cfg->resolve);
     free(cfg->data);
+    cfg->resolve = NULL;
     cfg->headers = NULL;
     cfg->data = NULL;
 }
