@@ -51,6 +51,8 @@ _mpfetch()
         COMPREPLY=($(compgen -W "$with_arg $flags" -- "$cur"))
         return
     fi
+    # URL arguments (SCHEME://...): nothing to complete
+    [[ ${COMP_LINE:0:COMP_POINT} =~ [A-Za-z][A-Za-z0-9+.-]*://[^[:space:]]*$ ]] && return
     COMPREPLY=($(compgen -f -- "$cur"))
 }
 complete -o filenames -F _mpfetch mpfetch

@@ -447,6 +447,42 @@ static void test_option_errors(void **state)
     free(text);
 }
 
+/* URLs as arguments, as curl and wget take them: fetched, one record each,
+   line N the N-th URL, options before, between and after them. A URL
+   beside a FILE is refused by name. Before, the URL was taken for a file
+   name: "could not open the input file http://...", exit 1. */
+static void test_url_arguments(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    char u[3][300];
+    snprintf(u[0], sizeof(u[0]), "%s/ok?a=1", g.ts.base);
+    snprintf(u[1], sizeof(u[1]), "%s/status/404", g.ts.base);
+    snprintf(u[2], sizeof(u[2]), "%s/bytes/7", g.ts.base);
+    char *argv[] = {(char *)g.bin, u[0], "-w", "1", u[1], "-q", u[2], NULL};
+    assert_int_equal(e2e_run(argv, NULL, g.out, g.err), 0);
+    json_t *recs = assert_all_lines(g.out, 3);
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(e2e_str(e2e_by_line(recs, i + 1), "url"), u[i]);
+    expect(recs, 1, 200, 1, "");
+    expect(recs, 2, 404, 0, "");
+    expect(recs, 3, 200, 1, "");
+    json_decref(recs);
+
+    char *one[] = {(char *)g.bin, "-q", "-o", g.out, u[0], NULL};
+    assert_int_equal(e2e_run(one, NULL, NULL, g.err), 0);
+    recs = assert_all_lines(g.out, 1);
+    json_decref(recs);
+
+    write_urls(1, "/ok?%u");
+    char *mixed[] = {(char *)g.bin, u[0], g.in, NULL};
+    assert_int_equal(e2e_run(mixed, NULL, g.out, g.err), 2);
+    char *err = e2e_slurp(g.err, NULL);
+    assert_non_null(strstr(err, "not both"));
+    assert_non_null(strstr(err, g.in));
+    free(err);
+}
+
 /* -X takes any case and sends the canonical method the fetch task knows. */
 static void test_request_method(void **state)
 {
@@ -471,6 +507,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TU_BOUNDED(test_option_errors, 150),
         TU_BOUNDED(test_request_method, 150),
+        TU_BOUNDED(test_url_arguments, 150),
         TU_BOUNDED(test_mixed_batch, 150),
         TU_BOUNDED(test_fail_on_http_error, 150),
         TU_BOUNDED(test_ordered_from_pipe, 150),

@@ -165,6 +165,36 @@ static void test_skip_and_hash(void **state)
     assert_true(mpf_fnv1a64("foobar", 6) == 0x85944171f73967e8ULL);
 }
 
+/* Which arguments are URLs, and URL arguments read back as lines 1..n. */
+static void test_url_args(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int url;
+    } t[] = {{"http://h/x", 1}, {"https://h", 1}, {"HTTP://h", 1},
+             {"svn+ssh://h", 1}, {"a.b-c://h", 1}, {"urls.txt", 0},
+             {"-", 0}, {"./http://h", 0}, {"1http://h", 0},
+             {"http:/h", 0}, {"://h", 0}, {"http//h", 0}, {"", 0}};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (mpf_is_url_arg(t[i].s) != t[i].url)
+            fail_msg("argument \"%s\": want url=%d", t[i].s, t[i].url);
+    char *urls[] = {"http://a/1", "http://b/2"};
+    mpf_reader r;
+    assert_int_equal(mpf_reader_open_urls(&r, urls, 2), 0);
+    assert_true(r.is_regular);
+    uint64_t lines = 0;
+    assert_int_equal(mpf_count_lines(r.fd, &lines), 0);
+    assert_int_equal(lines, 2);
+    assert_int_equal(mpf_reader_next(&r, 0), 1);
+    assert_string_equal(mpf_reader_line(&r), "http://a/1");
+    assert_int_equal(mpf_reader_next(&r, 0), 1);
+    assert_string_equal(mpf_reader_line(&r), "http://b/2");
+    assert_int_equal(r.lineno, 2);
+    assert_int_equal(mpf_reader_next(&r, 0), 0);
+    mpf_reader_close(&r);
+}
+
 /* ---- inflight --------------------------------------------------------- */
 
 static void test_inflight(void **state)
@@ -455,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_reader_long_line),
         cmocka_unit_test(test_reader_pipe_partial),
         cmocka_unit_test(test_skip_and_hash),
+        cmocka_unit_test(test_url_args),
         cmocka_unit_test(test_inflight),
         cmocka_unit_test(test_writer_orders),
         cmocka_unit_test(test_writer_big_and_window),

@@ -49,7 +49,7 @@ static int load_resume(mpf_app *a, int fd)
     int rc = 0;
     if (a->reader.is_regular &&
         (rc = mpf_count_lines(a->reader.fd, &max_line)) != 0)
-        return file_error("read", cfg->input ? cfg->input : "stdin", -rc);
+        return file_error("read", mpf_input_name(cfg), -rc);
     rc = mpf_resume_load(fd, max_line, &a->resumed, &ri);
     if (rc)
         return file_error("read back the output file", cfg->output, -rc);
@@ -153,7 +153,7 @@ static int report_errors(const mpf_app *a, int imap_rc, int finish_rc)
     int werr = a->write_error ? a->write_error : -finish_rc;
     int failed = 0;
     if (a->read_error)
-        failed = file_error("read", cfg->input ? cfg->input : "stdin",
+        failed = file_error("read", mpf_input_name(cfg),
                             a->read_error);
     if (werr) {
         if (werr != EPIPE)
@@ -255,8 +255,12 @@ static int run(const mpf_config *cfg, unsigned closed)
         goto oom;
     a->cfg = cfg;
     a->reader.fd = -1;
-    if ((rc = mpf_reader_open(&a->reader, cfg->input)) != 0) {
-        file_error("open the input file", cfg->input ? cfg->input : "-", -rc);
+    rc = cfg->n_urls ? mpf_reader_open_urls(&a->reader, cfg->urls, cfg->n_urls)
+                     : mpf_reader_open(&a->reader, cfg->input);
+    if (rc != 0) {
+        file_error(cfg->n_urls ? "hold" : "open the input file",
+                   cfg->n_urls ? mpf_input_name(cfg)
+                   : cfg->input ? cfg->input : "-", -rc);
         goto out;
     }
     if ((status = mpf_check_not_input(cfg, a->reader.fd)) != 0)

@@ -89,6 +89,9 @@ typedef struct mpf_config {
     int quiet;
     int progress;            /* -1: if stderr is a TTY, 0: never, 1: always */
     const char *input;       /* NULL or "-": stdin */
+    char *const *urls;       /* URL arguments (instead of FILE), the input
+                                lines 1..n_urls; point into argv */
+    int n_urls;
     const char *summary_json; /* --summary-json FILE; NULL: none */
 } mpf_config;
 
@@ -97,6 +100,8 @@ typedef struct mpf_config {
 void mpf_config_defaults(mpf_config *cfg);
 int mpf_options_parse(mpf_config *cfg, int argc, char **argv);
 void mpf_config_free(mpf_config *cfg);
+int mpf_is_url_arg(const char *s);
+const char *mpf_input_name(const mpf_config *cfg);
 void mpf_pool_options(const mpf_config *cfg, mp_pool_options *o);
 
 /* ---- fetchconf.c -------------------------------------------------------- */
@@ -120,6 +125,7 @@ typedef struct mpf_reader {
 } mpf_reader;
 
 int mpf_reader_open(mpf_reader *r, const char *path);
+int mpf_reader_open_urls(mpf_reader *r, char *const *urls, int n);
 int mpf_reader_next(mpf_reader *r, int wait_ms);
 const char *mpf_reader_line(const mpf_reader *r);
 void mpf_reader_close(mpf_reader *r);

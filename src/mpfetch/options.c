@@ -3,6 +3,7 @@
  * usage(). Every complaint is one plain sentence on stderr that names the
  * bad value, and the caller exits with MPF_EXIT_USAGE.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -94,11 +95,15 @@ static void usage(FILE *out)
 {
     fputs(
         "Usage: mpfetch [options] [FILE|-]\n"
+        "       mpfetch [options] URL...\n"
         "Fetch every URL in FILE (or stdin) across all cores; write one JSON\n"
         "record per input line. A line is a URL or a JSON object\n"
         "{\"url\":..., \"method\":..., \"headers\":{...}, \"body\":..., "
         "\"id\":...};\n"
         "blank lines and lines starting with # are skipped.\n"
+        "Arguments that start with SCHEME:// (http://, https://...) are URLs\n"
+        "to fetch, line N being the N-th of them; then every argument must\n"
+        "be one (no FILE).\n"
         "\n"
         "Scale:\n",
         out);
@@ -617,15 +622,50 @@ int mpf_options_parse(mpf_config *cfg, int argc, char **argv)
         if ((rc = apply(cfg, c, optarg)) != 0)
             return rc == DONE ? MPF_EXIT_OK : rc;
     }
-    if (argc - optind > 1)
+    int nurls = 0;
+    for (int i = optind; i < argc; i++)
+        nurls += mpf_is_url_arg(argv[i]);
+    for (int i = optind; nurls && i < argc; i++)
+        if (!mpf_is_url_arg(argv[i]))
+            return bad("give URLs or one input FILE, not both: \"%s\" is "
+                       "not a URL (SCHEME://...)", argv[i]);
+    for (int i = optind; nurls && i < argc; i++)
+        if (strpbrk(argv[i], "\r\n"))
+            return bad("a URL argument holds a line break: \"%s\"", argv[i]);
+    if (nurls) {
+        cfg->urls = argv + optind;
+        cfg->n_urls = nurls;
+    } else if (argc - optind > 1) {
         return bad("give one input FILE, got %d: %s %s%s",
                    argc - optind, argv[optind], argv[optind + 1],
                    argc - optind > 2 ? " ..." : "");
-    if (optind < argc)
+    }
+    if (optind < argc && !nurls)
         cfg->input = argv[optind];
-    if ((!cfg->input || strcmp(cfg->input, "-") == 0) && isatty(0))
+    if (!nurls && (!cfg->input || strcmp(cfg->input, "-") == 0) && isatty(0))
         return bad("no input: give a FILE of URLs, or pipe them on stdin");
     return check_combinations(cfg) ? MPF_EXIT_USAGE : MPF_PARSE_RUN;
+}
+
+/* Returns 1 when the argument s is a URL to fetch rather than a FILE: it
+   starts with a scheme (a letter, then letters, digits, +, - or .) and
+   "://". */
+int mpf_is_url_arg(const char *s)
+{
+    if (!isalpha((unsigned char)s[0]))
+        return 0;
+    while (isalnum((unsigned char)*s) || *s == '+' || *s == '-' || *s == '.')
+        s++;
+    return strncmp(s, "://", 3) == 0;
+}
+
+/* Returns how messages name the input: FILE, "stdin" or "the URL
+   arguments". */
+const char *mpf_input_name(const mpf_config *cfg)
+{
+    if (cfg->n_urls)
+        return "the URL arguments";
+    return cfg->input && strcmp(cfg->input, "-") != 0 ? cfg->input : "stdin";
 }
 
 /* Frees what parsing allocated. */

@@ -10,29 +10,19 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "mpfetch.h"
 
 #define CHUNK ((size_t)256 << 10)
 
-/*
- * Opens path ("-" or NULL: stdin) for reading. Returns 0, or a negative
- * errno (the caller names the file).
- */
-int mpf_reader_open(mpf_reader *r, const char *path)
+/* Sets up the reader on r->fd, now open. Returns 0 or -ENOMEM. */
+static int reader_setup(mpf_reader *r)
 {
     struct stat st;
-    memset(r, 0, sizeof(*r));
-    r->fd = 0;
-    if (path && strcmp(path, "-") != 0) {
-        do
-            r->fd = open(path, O_RDONLY | O_CLOEXEC);
-        while (r->fd < 0 && errno == EINTR);
-        if (r->fd < 0)
-            return -errno;
-    }
     if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode)) {
         r->is_regular = 1;
         r->size = (uint64_t)st.st_size;
@@ -44,6 +34,55 @@ int mpf_reader_open(mpf_reader *r, const char *path)
         return -ENOMEM;
     }
     return 0;
+}
+
+/*
+ * Opens path ("-" or NULL: stdin) for reading. Returns 0, or a negative
+ * errno (the caller names the file).
+ */
+int mpf_reader_open(mpf_reader *r, const char *path)
+{
+    memset(r, 0, sizeof(*r));
+    r->fd = 0;
+    if (path && strcmp(path, "-") != 0) {
+        do
+            r->fd = open(path, O_RDONLY | O_CLOEXEC);
+        while (r->fd < 0 && errno == EINTR);
+        if (r->fd < 0)
+            return -errno;
+    }
+    return reader_setup(r);
+}
+
+/*
+ * Opens the n URL arguments as the input, one per line, in an anonymous
+ * file (memfd): to the reader, --resume and the progress line they are a
+ * regular file of n lines. Returns 0, or a negative errno.
+ */
+int mpf_reader_open_urls(mpf_reader *r, char *const *urls, int n)
+{
+    memset(r, 0, sizeof(*r));
+    r->fd = memfd_create("mpfetch-urls", MFD_CLOEXEC);
+    if (r->fd < 0)
+        return -errno;
+    for (int i = 0; i < n; i++) {
+        struct iovec v[2] = {{urls[i], strlen(urls[i])}, {"\n", 1}};
+        ssize_t w;
+        do /* a memfd takes it whole, unless out of memory */
+            w = writev(r->fd, v, 2);
+        while (w < 0 && errno == EINTR);
+        if (w != (ssize_t)(v[0].iov_len + 1)) {
+            int e = w < 0 ? errno : ENOSPC;
+            mpf_reader_close(r);
+            return -e;
+        }
+    }
+    if (lseek(r->fd, 0, SEEK_SET) < 0) {
+        int e = errno;
+        mpf_reader_close(r);
+        return -e;
+    }
+    return reader_setup(r);
 }
 
 /*

@@ -46,7 +46,8 @@ static int refuse(const char *what, const char *fix)
    Returns 0, or MPF_EXIT_USAGE after saying why. */
 int mpf_check_std_fds(const mpf_config *cfg, unsigned closed)
 {
-    int from_stdin = !cfg->input || strcmp(cfg->input, "-") == 0;
+    int from_stdin = !cfg->n_urls &&
+                     (!cfg->input || strcmp(cfg->input, "-") == 0);
     if ((closed & 1u) && from_stdin)
         return refuse("standard input is closed, so there is no input",
                       "give a FILE of URLs, or pipe them in");
@@ -80,8 +81,9 @@ int mpf_check_not_input(const mpf_config *cfg, int in_fd)
                     "records would %s. Write them to another file\n",
             cfg->output ? cfg->output : "(stdout)",
             S_ISFIFO(in.st_mode) ? "pipe" : "file",
-            cfg->input && strcmp(cfg->input, "-") != 0 ? cfg->input
-                                                        : "(stdin)",
+            cfg->n_urls ? "(the URL arguments)"
+            : cfg->input && strcmp(cfg->input, "-") != 0 ? cfg->input
+                                                         : "(stdin)",
             harm);
     return MPF_EXIT_USAGE;
 }
