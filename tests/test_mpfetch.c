@@ -106,6 +106,18 @@ static void test_mixed_batch(void **state)
     assert_int_equal(json_integer_value(json_object_get(
                          e2e_by_line(recs, 10), "bytes")), 100);
     assert_true(json_is_null(json_object_get(e2e_by_line(recs, 13), "url")));
+    /* input errors name their line, the long line's as the others */
+    static const long long named[] = {7, 9, 13};
+    for (size_t i = 0; i < 3; i++) {
+        char pre[32];
+        snprintf(pre, sizeof(pre), "line %lld: ", named[i]);
+        const char *msg = e2e_str(json_object_get(e2e_by_line(recs,
+                                  named[i]), "error"), "message");
+        assert_non_null(msg);
+        if (strncmp(msg, pre, strlen(pre)) != 0)
+            fail_msg("line %lld's message lacks \"%s\": %s", named[i], pre,
+                     msg);
+    }
     char *err = e2e_slurp(g.err, NULL);
     assert_non_null(strstr(err, "11 records"));
     free(err);

@@ -214,6 +214,9 @@ static void assert_one_efbig(void)
     assert_true(json_is_false(json_object_get(r, "ok")));
     assert_null(json_object_get(r, "body_file"));
     assert_null(json_object_get(r, "body"));
+    /* refused whole: 0 whether Content-Length told or the stream reached
+       the limit (before, the second gave the bytes taken until then) */
+    assert_int_equal(json_integer_value(json_object_get(r, "bytes")), 0);
     json_decref(recs);
 }
 

@@ -705,6 +705,15 @@ static void record_error(jw *w, int err, const char *msg)
     jw_close(w);
 }
 
+/* Returns the record's "bytes": the body's decoded size, or what came of
+   it before a transfer failed, but 0 for MP_EFBIG, whose body is refused
+   whole, however the limit was found passed (Content-Length, or the
+   stream reaching it). */
+static uint64_t record_bytes(const fetch_run *r)
+{
+    return r->err == MP_EFBIG ? 0 : (uint64_t)r->resp.body_len;
+}
+
 /* Writes the members of a transfer's outcome. */
 static void record_result(jw *w, fetch_run *r)
 {
@@ -721,7 +730,7 @@ static void record_result(jw *w, fetch_run *r)
     jw_bool(w, !r->err && s->status > 0 && s->status < 400);
     record_error(w, r->err, s->message);
     jw_key(w, "bytes");
-    jw_int(w, (int64_t)s->body_len);
+    jw_int(w, (int64_t)record_bytes(r));
     jw_key(w, "attempts");
     jw_int(w, r->attempts);
     jw_key(w, "redirects");
@@ -798,7 +807,7 @@ static int record_emit(mp_task *t, const fetch_line *l, fetch_run *r, int err)
     record_build(&w, l, r, err);
     out.line = l->no;
     out.total_us = r->resp.t_total_us;
-    out.bytes = r->resp.body_len;
+    out.bytes = record_bytes(r);
     out.status = (int32_t)r->resp.status;
     out.error = err ? err : r->err;
     out.attempts = r->attempts;

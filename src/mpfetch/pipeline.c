@@ -83,9 +83,10 @@ static int output_failed(mpf_app *a, int rc)
    record. Returns 0, or a negative MP_E* code that ends the run. */
 static int too_long(mpf_app *a, uint64_t seq, uint64_t line, uint64_t size)
 {
-    char msg[96];
-    snprintf(msg, sizeof(msg), "the input line is longer than 1 MiB (%llu "
-             "bytes)", (unsigned long long)size);
+    char msg[128];
+    snprintf(msg, sizeof(msg), "line %llu: the input line is longer than "
+             "1 MiB (%llu bytes)", (unsigned long long)line,
+             (unsigned long long)size);
     int rc = put_error_record(a, seq, line, MP_E2BIG, msg);
     return rc ? output_failed(a, rc) : 0;
 }
