@@ -211,6 +211,43 @@ static void written_with_quiet_too(void **state)
     free(err);
 }
 
+/* `mpfetch | head -n 5`: the summaries count the records written, not
+   those made: the rest are "unwritten" (the output is far bigger than the
+   pipe, so writes must fail after head leaves; then no more input is
+   read). Before, both counted every record made, though the reader never
+   got most of them. */
+static void after_head_counts_what_was_written(void **state)
+{
+    enum { N = 3000 };
+    FILE *f = fopen(g.in, "w");
+    assert_non_null(f);
+    for (int i = 0; i < N; i++)
+        fprintf(f, "%s/bytes/100?pad=%0200d\n", g.ts.base, i);
+    assert_int_equal(fclose(f), 0);
+    char *argv[] = {"/bin/sh", "-c",
+                    "\"$0\" -w 2 --summary-json \"$1\" \"$2\" | head -n 5",
+                    (char *)g.bin, g.sum, g.in, NULL};
+    assert_int_equal(e2e_run(argv, NULL, g.out, g.err), 0);
+    assert_int_equal(e2e_count_lines(g.out), 5);
+    json_t *sum = load_summary();
+    long long written = num(sum, "records", NULL);
+    long long unwritten = num(sum, "unwritten", NULL);
+    assert_true(written + unwritten <= N); /* input stops at the failure */
+    assert_true(written >= 5);
+    assert_true(unwritten > 0);
+    assert_int_equal(num(sum, "ok", NULL), written);
+    assert_int_equal(num(sum, "bytes", NULL), 100 * written);
+    json_decref(sum);
+    char *text = e2e_slurp(g.err, NULL), want[96];
+    assert_non_null(text);
+    snprintf(want, sizeof(want), "mpfetch: %lld records in ", written);
+    if (!strstr(text, want))
+        fail_msg("the summary lacks \"%s\": %s", want, text);
+    snprintf(want, sizeof(want), "not written: %lld records", unwritten);
+    assert_non_null(strstr(text, want));
+    free(text);
+}
+
 static void a_path_that_cannot_be_written_fails_the_run(void **state)
 {
     assert_int_equal(e2e_write_file(g.in, "", 0), 0);
@@ -252,6 +289,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TU_BOUNDED(matches_the_records_and_the_human_summary, 90),
         TU_BOUNDED(written_with_quiet_too, 90),
+        TU_BOUNDED(after_head_counts_what_was_written, 90),
         TU_BOUNDED(a_path_that_cannot_be_written_fails_the_run, 90),
         TU_BOUNDED(default_workers_follow_taskset, 90),
     };

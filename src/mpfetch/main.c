@@ -270,6 +270,7 @@ static int run(const mpf_config *cfg, unsigned closed)
         goto out;
     if (mpf_writer_init(&a->writer, out_fd, cfg->ordered))
         goto oom;
+    a->writer.stats = &a->stats;
     if ((status = create_pool(cfg, &pool)) == 0)
         status = stream(a, pool);
     mpf_writer_destroy(&a->writer);

@@ -154,10 +154,22 @@ void mpf_inflight_free(mpf_inflight *m);
 
 /* ---- writer.c ----------------------------------------------------------- */
 typedef struct mpf_slot {
-    char *text; /* NULL with state READY: an empty record */
+    char *text; /* READY: what the record counts (an mpf_rec), then its
+                   len bytes */
     size_t len;
     int state;
 } mpf_slot;
+
+/* What the summary counts of one record, counted once the record is
+   written (mpf_writer_put_rec). */
+enum { MPF_REC_NONE, MPF_REC_WORKER, MPF_REC_CLI };
+typedef struct mpf_rec {
+    int kind;    /* MPF_REC_*: NONE counts nothing */
+    int code;    /* MPF_REC_CLI: the code of the CLI's own record */
+    fetch_out h; /* MPF_REC_WORKER: the worker's header */
+} mpf_rec;
+
+struct mpf_stats;
 
 typedef struct mpf_writer {
     int fd;
@@ -170,11 +182,17 @@ typedef struct mpf_writer {
     mpf_slot *ring;     /* MPF_ORDER_WINDOW slots, by seq */
     uint64_t head;      /* next seq to write (ordered) */
     uint64_t held;      /* records in the ring */
+    struct mpf_stats *stats; /* counts each record once written, or as
+                                unwritten; NULL: no counting */
+    mpf_rec *pend;      /* what the buffered records count, in order */
+    size_t npend, pend_cap;
 } mpf_writer;
 
 int mpf_writer_init(mpf_writer *w, int fd, int ordered);
 int mpf_writer_put(mpf_writer *w, uint64_t seq, const char *text,
                    size_t len);
+int mpf_writer_put_rec(mpf_writer *w, uint64_t seq, const char *text,
+                       size_t len, const mpf_rec *rec);
 int mpf_writer_skip(mpf_writer *w, uint64_t seq);
 uint64_t mpf_writer_window(const mpf_writer *w, uint64_t next_seq);
 int mpf_writer_flush(mpf_writer *w);
@@ -217,6 +235,8 @@ int mpf_resume_load(int fd, uint64_t max_line, mpf_lineset *done,
 
 typedef struct mpf_stats {
     uint64_t records, ok, failed, canceled;
+    uint64_t unwritten; /* made, but the output failed before they were
+                           written (mpfetch | head): not in records */
     uint64_t status_class[6]; /* [0]: no HTTP status, [k]: kxx */
     int error_code[MPF_MAX_ERROR_KINDS];
     uint64_t error_count[MPF_MAX_ERROR_KINDS];
@@ -228,6 +248,7 @@ typedef struct mpf_stats {
 
 void mpf_stats_add(mpf_stats *s, const fetch_out *h);
 void mpf_stats_add_error(mpf_stats *s, int code);
+void mpf_stats_count(mpf_stats *s, const mpf_rec *r);
 uint64_t mpf_stats_percentile(const mpf_stats *s, double p);
 void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted,
                      uint64_t worker_cpu_us, uint64_t self_cpu_us);

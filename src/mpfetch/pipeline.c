@@ -62,9 +62,9 @@ static int put_error_record(mpf_app *a, uint64_t seq, uint64_t line,
     char *text = mpf_error_record(line, code, message, &len);
     if (!text)
         return -ENOMEM;
-    int rc = mpf_writer_put(&a->writer, seq, text, len);
+    mpf_rec rec = {.kind = MPF_REC_CLI, .code = code};
+    int rc = mpf_writer_put_rec(&a->writer, seq, text, len, &rec);
     free(text);
-    mpf_stats_add_error(&a->stats, code);
     count_done(a, 0);
     return rc;
 }
@@ -198,10 +198,12 @@ int mpf_on_result(void *ud, size_t index, mp_result *r)
         return rc ? (output_failed(a, rc), 1) : 0;
     }
     if (have) {
-        rc = mpf_writer_put(&a->writer, seq, (const char *)r->data + sizeof(h),
-                            r->len - sizeof(h));
-        mpf_stats_add(&a->stats, &h);
-        count_done(a, h.ok);
+        mpf_rec rec = {.kind = MPF_REC_WORKER, .h = h};
+        rc = mpf_writer_put_rec(&a->writer, seq,
+                                (const char *)r->data + sizeof(h),
+                                r->len - sizeof(h), &rec);
+        count_done(a, h.ok); /* the progress line: made; the summary:
+                                written (the writer counts it) */
     } else {
         int code = r->status < 0 ? r->status : MP_EPROTO;
         rc = put_error_record(a, seq, line, code,

@@ -81,6 +81,15 @@ void mpf_stats_add_error(mpf_stats *s, int code)
     count_error(s, code);
 }
 
+/* Counts record r, written. */
+void mpf_stats_count(mpf_stats *s, const mpf_rec *r)
+{
+    if (r->kind == MPF_REC_WORKER)
+        mpf_stats_add(s, &r->h);
+    else if (r->kind == MPF_REC_CLI)
+        mpf_stats_add_error(s, r->code);
+}
+
 /* Returns the latency at percentile p (0-100) in microseconds, 0 when no
    latency was recorded. */
 uint64_t mpf_stats_percentile(const mpf_stats *s, double p)
@@ -189,6 +198,10 @@ void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted,
         fputc('\n', f);
     }
     put_cpu(f, s, worker_cpu_us, self_cpu_us);
+    if (s->unwritten)
+        fprintf(f, "  not written: %llu records (the output failed, or "
+                   "its reader went away); not counted above\n",
+                (unsigned long long)s->unwritten);
     if (interrupted)
         fprintf(f, "  interrupted: %llu requests canceled; run again with "
                    "--resume -o FILE to finish\n",

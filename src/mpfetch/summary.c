@@ -63,11 +63,13 @@ static char *summary_text(const mpf_stats *s, const mpf_run_info *r,
         return NULL;
     double t = r->elapsed_s > 1e-6 ? r->elapsed_s : 1e-6;
     fprintf(f, "{\"records\":%llu,\"ok\":%llu,\"failed\":%llu,"
-               "\"canceled\":%llu,\"interrupted\":%s,\"workers\":%d,"
+               "\"canceled\":%llu,\"unwritten\":%llu,"
+               "\"interrupted\":%s,\"workers\":%d,"
                "\"elapsed\":%.6f,\"req_per_s\":%.3f,\"bytes\":%llu,"
                "\"mb_per_s\":%.6f,",
             (unsigned long long)s->records, (unsigned long long)s->ok,
             (unsigned long long)s->failed, (unsigned long long)s->canceled,
+            (unsigned long long)s->unwritten,
             r->interrupted ? "true" : "false", r->workers, r->elapsed_s,
             (double)s->records / t, (unsigned long long)s->bytes,
             (double)s->bytes / t / 1e6);

@@ -7,6 +7,10 @@
  *
  * Called from the coordinator thread; the ticker thread only calls
  * mpf_writer_flush_stale(), hence the mutex around the buffer.
+ *
+ * The summary counts a record when it is written, not when it is made:
+ * after `mpfetch | head` the records the reader never got are counted as
+ * unwritten (what each one counts waits in w->pend beside the buffer).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -50,11 +54,13 @@ int mpf_writer_init(mpf_writer *w, int fd, int ordered)
 }
 
 /*
- * Writes the iovecs completely, going on after short writes and EINTR.
- * Returns 0, or a negative errno (EPIPE when the reader went away).
+ * Writes the iovecs completely, going on after short writes and EINTR;
+ * *done counts the bytes written. Returns 0, or a negative errno (EPIPE
+ * when the reader went away).
  */
-static int write_all(int fd, struct iovec *iov, int n)
+static int write_all(int fd, struct iovec *iov, int n, size_t *done)
 {
+    *done = 0;
     while (n > 0) {
         ssize_t k = writev(fd, iov, n);
         if (k < 0) {
@@ -62,6 +68,7 @@ static int write_all(int fd, struct iovec *iov, int n)
                 continue;
             return -errno;
         }
+        *done += (size_t)k;
         while (n > 0 && (size_t)k >= iov->iov_len) {
             k -= (ssize_t)iov->iov_len;
             iov++;
@@ -75,16 +82,53 @@ static int write_all(int fd, struct iovec *iov, int n)
     return 0;
 }
 
-/* Writes the buffer out; w->mu is held. Returns 0 or the first write
-   error (negative errno), after which output is dropped. */
+/* Counts what rec counts as written (ok) or as unwritten. */
+static void count(mpf_writer *w, const mpf_rec *rec, int ok)
+{
+    if (!w->stats || !rec || rec->kind == MPF_REC_NONE)
+        return;
+    if (ok)
+        mpf_stats_count(w->stats, rec);
+    else
+        w->stats->unwritten++;
+}
+
+/* Keeps what rec counts until the buffered record is written; w->mu is
+   held. Counts it now if there is no memory to keep it. */
+static void pend(mpf_writer *w, const mpf_rec *rec)
+{
+    if (!w->stats || !rec || rec->kind == MPF_REC_NONE)
+        return;
+    if (w->npend == w->pend_cap) {
+        size_t cap = w->pend_cap ? 2 * w->pend_cap : 1024;
+        mpf_rec *p = realloc(w->pend, cap * sizeof(*p));
+        if (!p) {
+            count(w, rec, 1);
+            return;
+        }
+        w->pend = p, w->pend_cap = cap;
+    }
+    w->pend[w->npend++] = *rec;
+}
+
+/* Writes the buffer out; w->mu is held. The records whose newline went
+   out are counted as written, the rest as unwritten. Returns 0 or the
+   first write error (negative errno), after which output is dropped. */
 static int flush_locked(mpf_writer *w)
 {
+    size_t done = 0, nl = 0, i;
     if (w->len && !w->err) {
         struct iovec iov = {w->buf, w->len};
-        int rc = write_all(w->fd, &iov, 1);
+        int rc = write_all(w->fd, &iov, 1, &done);
         if (rc)
             w->err = -rc;
     }
+    for (const char *p = w->buf, *end = w->buf + done;
+         (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+        nl++;
+    for (i = 0; i < w->npend; i++) /* one pending per buffered record */
+        count(w, &w->pend[i], i < nl);
+    w->npend = 0;
     w->len = 0;
     w->last_flush_ns = mpf_now_ns();
     return w->err ? -w->err : 0;
@@ -92,11 +136,14 @@ static int flush_locked(mpf_writer *w)
 
 /*
  * Appends one record and its newline; a record larger than the buffer is
- * written directly after what is buffered. Returns 0 or a negative errno.
+ * written directly after what is buffered. rec (NULL: nothing) is what it
+ * counts once written. Returns 0 or a negative errno.
  */
-static int emit(mpf_writer *w, const char *text, size_t len)
+static int emit(mpf_writer *w, const char *text, size_t len,
+                const mpf_rec *rec)
 {
     int rc = 0;
+    size_t done;
     pthread_mutex_lock(&w->mu);
     if (w->err)
         rc = -w->err;
@@ -104,16 +151,26 @@ static int emit(mpf_writer *w, const char *text, size_t len)
         rc = flush_locked(w);
     if (rc == 0 && len + 1 > w->cap) {
         struct iovec iov[2] = {{(void *)text, len}, {"\n", 1}};
-        rc = write_all(w->fd, iov, 2);
+        rc = write_all(w->fd, iov, 2, &done);
         if (rc)
             w->err = -rc;
+        count(w, rec, rc == 0);
     } else if (rc == 0) {
         memcpy(w->buf + w->len, text, len);
         w->buf[w->len + len] = '\n';
         w->len += len + 1;
+        pend(w, rec);
+    } else {
+        count(w, rec, 0);
     }
     pthread_mutex_unlock(&w->mu);
     return rc;
+}
+
+/* What the record held in slot s counts (kept before its text). */
+static const mpf_rec *slot_rec(const mpf_slot *s)
+{
+    return (const mpf_rec *)(const void *)s->text;
 }
 
 /* Writes the records that are next in order. Returns 0 or a negative
@@ -126,8 +183,8 @@ static int drain(mpf_writer *w)
         if (s->state == SLOT_EMPTY)
             return rc;
         if (s->state == SLOT_READY) {
-            if (rc == 0)
-                rc = emit(w, s->text, s->len);
+            int e = emit(w, s->text + sizeof(mpf_rec), s->len, slot_rec(s));
+            rc = rc ? rc : e;
             free(s->text);
             w->held--;
         }
@@ -137,30 +194,40 @@ static int drain(mpf_writer *w)
 }
 
 /*
- * Adds the record for output position seq (ignored without --ordered).
+ * Adds the record for output position seq (ignored without --ordered);
+ * rec (NULL: nothing) is what it counts in the summary once written.
  * Ordered: written now if every earlier position is done, else copied into
  * the window (the caller keeps seq - head below MPF_ORDER_WINDOW). Returns
  * 0, -ENOMEM, or the write error as a negative errno.
  */
-int mpf_writer_put(mpf_writer *w, uint64_t seq, const char *text, size_t len)
+int mpf_writer_put_rec(mpf_writer *w, uint64_t seq, const char *text,
+                       size_t len, const mpf_rec *rec)
 {
+    static const mpf_rec none = {MPF_REC_NONE, 0, {0}};
     if (!w->ordered)
-        return emit(w, text, len);
+        return emit(w, text, len, rec);
     if (seq != w->head) {
         mpf_slot *s = &w->ring[seq % MPF_ORDER_WINDOW];
-        s->text = malloc(len ? len : 1);
+        s->text = malloc(sizeof(mpf_rec) + len);
         if (!s->text)
             return -ENOMEM;
-        memcpy(s->text, text, len);
+        memcpy(s->text, rec ? rec : &none, sizeof(mpf_rec));
+        memcpy(s->text + sizeof(mpf_rec), text, len);
         s->len = len;
         s->state = SLOT_READY;
         w->held++;
         return 0;
     }
-    int rc = emit(w, text, len);
+    int rc = emit(w, text, len, rec);
     w->head++;
     int rc2 = drain(w);
     return rc ? rc : rc2;
+}
+
+/* mpf_writer_put_rec with nothing to count. */
+int mpf_writer_put(mpf_writer *w, uint64_t seq, const char *text, size_t len)
+{
+    return mpf_writer_put_rec(w, seq, text, len, NULL);
 }
 
 /* Marks output position seq as producing no record (a canceled task).
@@ -212,8 +279,8 @@ int mpf_writer_finish(mpf_writer *w)
          i++) {
         mpf_slot *s = &w->ring[(w->head + i) % MPF_ORDER_WINDOW];
         if (s->state == SLOT_READY) {
-            if (rc == 0)
-                rc = emit(w, s->text, s->len);
+            int e = emit(w, s->text + sizeof(mpf_rec), s->len, slot_rec(s));
+            rc = rc ? rc : e;
             free(s->text);
             w->held--;
         }
@@ -230,6 +297,9 @@ void mpf_writer_destroy(mpf_writer *w)
         free(w->ring[i].text);
     free(w->ring);
     free(w->buf);
+    free(w->pend);
+    w->pend = NULL;
+    w->npend = w->pend_cap = 0;
     if (w->buf)
         pthread_mutex_destroy(&w->mu);
     w->ring = NULL;
