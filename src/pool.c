@@ -222,7 +222,7 @@ static int send_batch(mp_pool *p, int i, mp__msg *m, uint32_t k)
 static int dispatch_solo(mp_pool *p, int i)
 {
     uint32_t id = mp__ledger_give_alone(&p->L, i);
-    if (id == MP_NIL)
+    if (id == MP_NIL && !mp__ledger_quiet(&p->L))
         id = mp__ledger_give_solo(&p->L, i);
     if (id == MP_NIL)
         return 0;
