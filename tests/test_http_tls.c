@@ -11,7 +11,8 @@
  *    the first one's session (nginx's $ssl_session_reused) on the native
  *    engine (libcurl 7.88 resumes none here: shown, not asserted);
  *  - a server that closes in the handshake, or answers it with plain
- *    text: MP_ETLS on each engine, as curl says.
+ *    text: MP_ETLS on each engine, as curl says; one that ends a body
+ *    early without a close_notify: MP_ECONNRESET on each engine.
  * (A certificate for another name: test_badserver, on each engine.)
  */
 #include <setjmp.h>
@@ -21,6 +22,7 @@
 #include <cmocka.h>
 
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -51,8 +53,10 @@ typedef struct tseen {
 static struct {
     tu_nginx n;
     char *dir;
-    int bad[2];     /* listeners: 0 closes in the handshake, 1 plain text */
-    int bad_port[2];
+    int bad[3];     /* listeners: 0 closes in the handshake, 1 plain text,
+                       2 TLS, then half a body and a close (no notify) */
+    int bad_port[3];
+    SSL_CTX *srv;   /* listener 2's */
     pthread_t th;
     int stop[2];    /* pipe: the thread ends when it is readable */
 } g;
@@ -323,30 +327,73 @@ static void test_handshake_broken(void **state)
         }
 }
 
-/* The broken server: accepts on both listeners until g.stop is readable;
+/* A body cut short over TLS without a close_notify: MP_ECONNRESET on each
+   engine, as on plain TCP. */
+static void test_short_body(void **state)
+{
+    static const int engines[] = {MP_HTTP_CURL, MP_HTTP_NATIVE};
+
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        tspec s = mk(g.bad_port[2], "/x", engines[i]);
+        s.insecure = 1;
+        tseen o = run(&s);
+        print_message("%s: %s (%s)\n", eng_name(engines[i]),
+                      mp_err_name(o.error), o.message);
+        EXPECT(o, MP_ECONNRESET, s);
+        assert_int_equal(o.status, 200);
+    }
+}
+
+/* Listener 2: a TLS handshake, the request, then a head announcing 1000
+   bytes, 500 of them, and a close without close_notify. */
+static void tls_short_body(int fd)
+{
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 1000"
+                               "\r\n\r\n";
+    struct timeval tv = {5, 0}; /* bounds every blocking step */
+    char buf[4096];
+    SSL *ssl = SSL_new(g.srv);
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    memset(buf, 'x', sizeof buf);
+    if (ssl && SSL_set_fd(ssl, fd) == 1 && SSL_accept(ssl) == 1 &&
+        SSL_read(ssl, buf, sizeof buf) > 0 &&
+        SSL_write(ssl, head, sizeof head - 1) > 0)
+        SSL_write(ssl, buf, 500);
+    SSL_free(ssl); /* no SSL_shutdown: no close_notify */
+}
+
+/* The broken server: accepts on the listeners until g.stop is readable;
    reads what arrives first (the ClientHello), then closes (listener 0) or
-   writes a plain HTTP answer and closes (listener 1). */
+   writes a plain HTTP answer and closes (listener 1); listener 2 see
+   tls_short_body. */
 static void *bad_server(void *arg)
 {
-    struct pollfd p[3] = {{g.bad[0], POLLIN, 0},
+    struct pollfd p[4] = {{g.bad[0], POLLIN, 0},
                           {g.bad[1], POLLIN, 0},
+                          {g.bad[2], POLLIN, 0},
                           {g.stop[0], POLLIN, 0}};
     static const char text[] = "HTTP/1.1 400 Bad Request\r\n"
                                "Content-Length: 0\r\n\r\n";
 
     (void)arg;
     for (;;) {
-        if (poll(p, 3, 30000) <= 0 || p[2].revents)
+        if (poll(p, 4, 30000) <= 0 || p[3].revents)
             return NULL;
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 3; k++) {
             char buf[4096];
             struct pollfd c = {-1, POLLIN, 0};
             if (!p[k].revents)
                 continue;
             if ((c.fd = accept(g.bad[k], NULL, NULL)) < 0)
                 continue;
-            if (poll(&c, 1, 5000) > 0 && read(c.fd, buf, sizeof buf) > 0 &&
-                k == 1 && write(c.fd, text, sizeof text - 1) < 0)
+            if (k == 2)
+                tls_short_body(c.fd);
+            else if (poll(&c, 1, 5000) > 0 &&
+                     read(c.fd, buf, sizeof buf) > 0 && k == 1 &&
+                     write(c.fd, text, sizeof text - 1) < 0)
                 perror("bad_server: write");
             close(c.fd);
         }
@@ -370,6 +417,8 @@ static int listen_any(int *port)
 
 static int setup(void **state)
 {
+    char cert[600], key[600];
+
     (void)state;
     signal(SIGPIPE, SIG_IGN);
     memset(&g, 0, sizeof g);
@@ -379,8 +428,15 @@ static int setup(void **state)
     if (tu_nginx_start_opts(&g.n, g.dir, "--tls --log") != 0 ||
         g.n.tls1_port <= 0)
         return -1;
+    snprintf(cert, sizeof cert, "%s/cert.pem", g.dir);
+    snprintf(key, sizeof key, "%s/key.pem", g.dir);
+    if (!(g.srv = SSL_CTX_new(TLS_server_method())) ||
+        SSL_CTX_use_certificate_chain_file(g.srv, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(g.srv, key, SSL_FILETYPE_PEM) != 1)
+        return -1;
     if ((g.bad[0] = listen_any(&g.bad_port[0])) < 0 ||
         (g.bad[1] = listen_any(&g.bad_port[1])) < 0 ||
+        (g.bad[2] = listen_any(&g.bad_port[2])) < 0 ||
         pipe(g.stop) != 0 || pthread_create(&g.th, NULL, bad_server, NULL))
         return -1;
     return 0;
@@ -395,9 +451,10 @@ static int teardown(void **state)
         close(g.stop[0]);
         close(g.stop[1]);
     }
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 3; k++)
         if (g.bad[k] > 0)
             close(g.bad[k]);
+    SSL_CTX_free(g.srv);
     tu_nginx_stop(&g.n);
     if (g.dir)
         tu_rm_rf(g.dir);
@@ -412,6 +469,7 @@ int main(void)
         TU_BOUNDED(test_http2, 60),
         TU_BOUNDED(test_resumption, 60),
         TU_BOUNDED(test_handshake_broken, 60),
+        TU_BOUNDED(test_short_body, 60),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
