@@ -189,7 +189,9 @@ static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
     if (c) {
         evtimer_del(c->timer);
         c->x = NULL;
-        if (!err && x->r.reusable && mp__hn_want_write(g_hn, c, 0) == 0)
+        /* bytes TLS read ahead past the response: nobody asked for them */
+        if (!err && x->r.reusable && !(c->tls && mp__tls_pending(c->tls)) &&
+            mp__hn_want_write(g_hn, c, 0) == 0)
             mp__hn_idle_push(c);
         else
             mp__hn_conn_free(c);

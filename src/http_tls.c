@@ -244,6 +244,11 @@ int mp__tls_alpn_h2(const mp__tls *t)
     return n == 2 && memcmp(p, "h2", 2) == 0;
 }
 
+int mp__tls_pending(const mp__tls *t)
+{
+    return SSL_has_pending(t->ssl) == 1;
+}
+
 int mp__tls_resumed(const mp__tls *t)
 {
     return SSL_session_reused(t->ssl) == 1;

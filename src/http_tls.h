@@ -52,6 +52,10 @@ int mp__tls_handshake(mp__tls *t, char *msg, size_t msg_len);
 /* Returns 1 if the server chose HTTP/2 (ALPN "h2"), else 0. */
 int mp__tls_alpn_h2(const mp__tls *t);
 
+/* Returns 1 if t holds received bytes not read yet (a record read ahead),
+   else 0: a connection that does is not reused. */
+int mp__tls_pending(const mp__tls *t);
+
 /* Returns 1 if the handshake resumed a session, else 0. */
 int mp__tls_resumed(const mp__tls *t);
 
