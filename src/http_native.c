@@ -1,7 +1,7 @@
 /*
  * The native HTTP/1.1 engine: http:// and https:// to a host name or an
- * IPv4 or IPv6 address, on the worker's libevent loop, for the common case (mp_http picks it, see
- * mp__http_native_why; libcurl does everything else).
+ * IPv4 or IPv6 address, on the worker's libevent loop, for the common case
+ * (mp_http picks it, see mp__http_native_why; libcurl does the rest).
  *
  * Connections (http_native_pool.c): one per transfer at a time, kept
  * alive in a free list per host (name and port), so taking one is O(1)
@@ -641,6 +641,16 @@ static int resolve(nxfer *x)
     return rc;
 }
 
+/* Returns 1 if https x goes to libcurl now: its host chose h2, or its
+   first handshake offering h2 is still in flight (see the top). */
+static int handback_now(nxfer *x)
+{
+    nhost *h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port, x->tls);
+
+    return h && x->req->engine != MP_HTTP_NATIVE &&
+           (h->alpn == 2 || (!h->alpn && h->probing));
+}
+
 int mp__http_native(mp_task *t, const mp_http_request *req,
                     mp_http_response *resp)
 {
@@ -664,28 +674,23 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
     if (mp__http_native_url(req->url, &x.u) != 0)
         return mp__http_error(resp, MP_EURL, "%.*s: not for this engine",
                              HTTP_URL_SHOWN, req->url);
-    if (x.u.tls) {
-        nhost *h;
-        if (!(x.tls = mp__tls_ctx_get(req->cafile, req->insecure, msg,
-                                      sizeof msg)))
-            return mp__http_error(resp, HF(TLS), "%s %.*s: %s",
-                                  mp__http_method(req), HTTP_URL_SHOWN,
-                                  req->url, msg);
-        h = mp__hn_host(g_hn, x.u.host, x.u.host_len, x.u.port, x.tls);
-        if (h && req->engine != MP_HTTP_NATIVE &&
-            (h->alpn == 2 || (!h->alpn && h->probing)))
-            return MP__HTTP_HANDBACK; /* h2, or not known yet */
-    }
+    if (x.u.tls && !(x.tls = mp__tls_ctx_get(req->cafile, req->insecure,
+                                             msg, sizeof msg)))
+        return mp__http_error(resp, HF(TLS), "%s %.*s: %s",
+                              mp__http_method(req), HTTP_URL_SHOWN, req->url,
+                              msg);
+    if (x.u.tls && handback_now(&x))
+        return MP__HTTP_HANDBACK;
     if (req->body_path && !(x.r.file = mp__http_body_file(req->body_path))) {
         int e = errno;
         return mp__http_error(resp, HF(WRITE), "create %s: %s", req->body_path,
                              strerror(e));
     }
     resp->final_url = mp__http_final_url(req->url, x.u.target[0] != 0);
-    if ((rc = resolve(&x)) != 0) {
+    if ((rc = resolve(&x)) != 0 || (x.u.tls && handback_now(&x))) {
         if (x.r.file)
             fclose(x.r.file);
-        return rc;
+        return rc ? rc : MP__HTTP_HANDBACK; /* the name took a while */
     }
     xfer_start(&x);
     if (x.state != NX_DONE) {

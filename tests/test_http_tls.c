@@ -4,7 +4,8 @@
  * that says whether each request's TLS session was resumed) and against a
  * server in this process that breaks the handshake.
  *  - trust: no CA -> MP_ETLS, --cacert passes, -k passes, a CA file that
- *    cannot be read -> MP_ETLS, on each engine; t_tls_us is filled;
+ *    cannot be read -> MP_ETLS, a name (localhost: SNI, DNS name in the
+ *    certificate) passes, on each engine; t_tls_us is filled;
  *  - HTTP/2: where the server offers it, AUTO gets it (libcurl, version
  *    20), every time; the native engine asked for by name speaks HTTP/1.1;
  *  - session resumption: a worker's second connection to a host resumes
@@ -209,6 +210,15 @@ static void test_trust(void **state)
         snprintf(s.cafile, sizeof s.cafile, "%s/no-such-ca.pem", g.dir);
         o = run(&s);
         EXPECT(o, MP_ETLS, s);
+
+        /* a name: SNI and the certificate's DNS:localhost */
+        snprintf(s.url, sizeof s.url, "https://localhost:%d/1k",
+                 g.n.tls1_port);
+        snprintf(s.cafile, sizeof s.cafile, "%s", g.n.cafile);
+        o = run(&s);
+        EXPECT(o, 0, s);
+        assert_int_equal(o.status, 200);
+        assert_true(o.t_tls_us > 0);
     }
 }
 
