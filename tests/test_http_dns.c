@@ -290,6 +290,33 @@ static void test_coalesced(void **state)
     mp_pool_destroy(p);
 }
 
+/* IPv6: a server on ::1 only. An [::1] literal, and a name whose answer
+   is A 127.0.0.1 then AAAA ::1 (the engine tries the addresses in order:
+   127.0.0.1 is refused, ::1 answers), on both engines. */
+static void test_ipv6(void **state)
+{
+    dconf c = conf();
+    mp_pool *p = pool_with(&c);
+    tu_ts ts6;
+    dreq d[4];
+
+    (void)state;
+    assert_int_equal(tu_ts_start(&ts6, "--host ::1"), 0);
+    for (int e = 0; e < 2; e++) {
+        int eng = e ? MP_HTTP_NATIVE : MP_HTTP_CURL;
+        d[2 * e] = mk("[::1]", ts6.port, "/ok", eng);
+        d[2 * e + 1] = mk("dual.test", ts6.port, "/echo", eng);
+    }
+    run(p, d, 4);
+    tu_ts_stop(&ts6);
+    for (int i = 0; i < 4; i++)
+        if (d[i].rc != 0 || d[i].status != 200)
+            fail_msg("%s (engine %d): %s %ld %s", d[i].url, d[i].engine,
+                     mp_err_name(d[i].rc), d[i].status, d[i].body);
+    assert_non_null(strstr(d[3].body, "\"Host\":\"dual.test:"));
+    mp_pool_destroy(p);
+}
+
 /* mpfetch end to end, on each engine: --dns-servers (given as curl's
    abbreviation --dns-server) answers www.test, --resolve pins pinned.test
    with no query, a name nobody knows is MP_EDNS in its record. */
@@ -382,6 +409,7 @@ int main(void)
         TU_BOUNDED(test_resolve_entries, 60),
         TU_BOUNDED(test_cache, 60),
         TU_BOUNDED(test_coalesced, 90),
+        TU_BOUNDED(test_ipv6, 60),
         TU_BOUNDED(test_mpfetch_names, 200),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
