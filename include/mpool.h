@@ -640,7 +640,8 @@ MP_EXTERN int mp_http_set_limits(unsigned total, unsigned per_host);
  * (libevent's evdns on the worker's loop: /etc/hosts, then the servers of
  * /etc/resolv.conf), answers cached per worker for 60 s, concurrent
  * lookups of one name sharing one query; a name that does not resolve
- * fails with MP_EDNS on either engine.
+ * fails with MP_EDNS on either engine, and resolving counts against the
+ * connect timeout (MP_ETIMEDOUT beyond it, as in curl).
  *
  * mp_http_set_resolve: entries "HOST:PORT:ADDR[,ADDR...]" exactly like
  * curl's --resolve (ADDR an IPv4 or IPv6 address, the latter with or

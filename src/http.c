@@ -531,8 +531,8 @@ int mp__http_curl(mp_task *t, const mp_http_request *req,
     x.req = req;
     rc = mp__http_proxy_applies(req) /* the proxy resolves the name */
              ? 0
-             : mp__dns_for_curl(t, req->url, line, sizeof line, why,
-                                sizeof why);
+             : mp__dns_for_curl(t, req->url, mp__http_connect_ms(req), line,
+                                sizeof line, why, sizeof why);
     if (rc < 0) {
         const char *host = strstr(req->url, "://");
         resp->final_url = mp__http_final_url(

@@ -89,6 +89,14 @@ out:
     return f;
 }
 
+unsigned mp__http_connect_ms(const mp_http_request *req)
+{
+    unsigned ct = req->connect_timeout_ms ? req->connect_timeout_ms
+                                          : (unsigned)HTTP_CONNECT_MS;
+
+    return req->timeout_ms && req->timeout_ms < ct ? req->timeout_ms : ct;
+}
+
 char *mp__http_final_url(const char *url, int has_path)
 {
     size_t n = strlen(url);

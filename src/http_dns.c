@@ -56,8 +56,9 @@ typedef struct dns_waiter {
     mp_task *t;
     struct dns_name *e;
     struct dns_waiter *prev, *next;
-    int err; /* 0 or MP_EDNS, set when woken */
+    int err; /* 0, MP_EDNS or MP_ETIMEDOUT, set when woken */
     mp__dns_addrs *out;
+    struct event *timer; /* the caller's bound, or NULL */
 } dns_waiter;
 
 /* A name in the cache: answered, or its query in flight. */
@@ -468,6 +469,18 @@ static void waiter_cancel(mp_task *t, void *arg)
     w->e = NULL;
 }
 
+/* libevent: a waiter's own bound (its connect timeout) passed first. */
+static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    dns_waiter *w = arg;
+
+    (void)fd;
+    (void)what;
+    waiter_cancel(w->t, w);
+    w->err = MP_ETIMEDOUT;
+    mp__task_wake(w->t, 0);
+}
+
 /* Returns the entry for name, starting its query if it has no fresh
    answer; NULL if out of memory. */
 static dns_name *name_get(dns_state *s, const char *name)
@@ -529,7 +542,8 @@ static void set_port(mp__dns_addrs *a, uint16_t port)
 }
 
 int mp__dns_lookup(mp_task *t, const char *name, uint16_t port,
-                   mp__dns_addrs *out, char *why, size_t why_len)
+                   unsigned timeout_ms, mp__dns_addrs *out, char *why,
+                   size_t why_len)
 {
     dns_state *s;
     dns_name *e;
@@ -561,12 +575,30 @@ int mp__dns_lookup(mp_task *t, const char *name, uint16_t port,
     if (w.next)
         w.next->prev = &w;
     e->waiters = &w;
+    if (timeout_ms) {
+        struct timeval tv = mp__ms_tv(timeout_ms);
+        if (!(w.timer = evtimer_new(s->base, on_wait_timeout, &w)) ||
+            evtimer_add(w.timer, &tv) != 0) {
+            waiter_cancel(t, &w);
+            if (w.timer)
+                event_free(w.timer);
+            snprintf(why, why_len, "out of memory");
+            return MP_ENOMEM;
+        }
+    }
     rc = mp__task_suspend(t, waiter_cancel, &w);
+    if (w.timer)
+        event_free(w.timer);
     if (rc) {
         waiter_cancel(t, &w); /* returned at once: still in the list */
         snprintf(why, why_len, "%s while resolving %s", mp_strerror(rc),
                  name);
         return rc;
+    }
+    if (w.err == MP_ETIMEDOUT) { /* curl's words */
+        snprintf(why, why_len, "Resolving timed out after %u milliseconds",
+                 timeout_ms);
+        return w.err;
     }
     if (w.err) {
         snprintf(why, why_len, "Could not resolve host: %s", name);
@@ -618,8 +650,8 @@ static unsigned url_host(const char *url, char *host, size_t cap)
     return port;
 }
 
-int mp__dns_for_curl(mp_task *t, const char *url, char *line, size_t cap,
-                     char *why, size_t why_len)
+int mp__dns_for_curl(mp_task *t, const char *url, unsigned timeout_ms,
+                     char *line, size_t cap, char *why, size_t why_len)
 {
     char host[256], addr[INET6_ADDRSTRLEN];
     mp__dns_addrs a;
@@ -632,7 +664,8 @@ int mp__dns_for_curl(mp_task *t, const char *url, char *line, size_t cap,
         parse_addr(host, strlen(host), &lit) == 0 ||
         mp__dns_resolve_has(host, (uint16_t)port))
         return 0;
-    if ((rc = mp__dns_lookup(t, host, (uint16_t)port, &a, why, why_len)))
+    if ((rc = mp__dns_lookup(t, host, (uint16_t)port, timeout_ms, &a, why,
+                             why_len)))
         return rc;
     n = (size_t)snprintf(line, cap, "%s:%u:", host, port);
     for (int i = 0; i < a.n && n < cap; i++) {

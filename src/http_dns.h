@@ -36,16 +36,19 @@ typedef struct mp__dns_addrs {
 unsigned mp__sa_len(const mp__sa *a);
 
 /*
- * Resolves name (NUL-terminated, no brackets) for port inside task t:
+ * Resolves name (NUL-terminated, no brackets) for port inside task t,
+ * waiting timeout_ms at most for a query (0: evdns' own bound, 2 tries of
+ * 2 s per server; curl's connect timeout covers resolving too):
  * an address literal as is, a --resolve entry for name:port, localhost
  * and *.localhost as 127.0.0.1 then ::1 (as curl does), the worker's cache,
  * else a query (one per name at a time: later askers wait for it). Fills
  * *out with port set. May suspend t. Returns 0, MP_EDNS (a message in
- * why), MP_ENOMEM, or MP_ETIMEDOUT / MP_ECANCELED (t's deadline, a
- * cancel).
+ * why), MP_ENOMEM, or MP_ETIMEDOUT (timeout_ms, t's deadline) /
+ * MP_ECANCELED (a cancel).
  */
 int mp__dns_lookup(mp_task *t, const char *name, uint16_t port,
-                   mp__dns_addrs *out, char *why, size_t why_len);
+                   unsigned timeout_ms, mp__dns_addrs *out, char *why,
+                   size_t why_len);
 
 /* Returns 1 if name:port has a --resolve entry (mp_http_set_resolve). */
 int mp__dns_resolve_has(const char *name, uint16_t port);
@@ -59,13 +62,14 @@ size_t mp__dns_resolve_lines(const char *const **lines, unsigned *gen);
 
 /*
  * For the curl engine when mp_http_set_dns_servers named servers:
- * resolves url's host (may suspend t) and writes "HOST:PORT:ADDR[,...]"
+ * resolves url's host (may suspend t; timeout_ms as mp__dns_lookup) and
+ * writes "HOST:PORT:ADDR[,...]"
  * (a CURLOPT_RESOLVE line) into line. Returns 1 when it did, 0 when
  * libcurl resolves the name itself (no servers set, an address, a
  * --resolve entry, a URL this does not read), or MP_EDNS (a message in
  * why), MP_ENOMEM, MP_ETIMEDOUT / MP_ECANCELED.
  */
-int mp__dns_for_curl(mp_task *t, const char *url, char *line, size_t cap,
-                     char *why, size_t why_len);
+int mp__dns_for_curl(mp_task *t, const char *url, unsigned timeout_ms,
+                     char *line, size_t cap, char *why, size_t why_len);
 
 #endif

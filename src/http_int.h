@@ -35,6 +35,11 @@ int mp__http_body_reserve(char **body, size_t *body_cap, size_t need,
  */
 FILE *mp__http_body_file(const char *path);
 
+/* Returns the connect timeout of req in ms, as curl takes it: the
+   connect_timeout_ms (default HTTP_CONNECT_MS), or timeout_ms if shorter.
+   It covers resolving the name too. */
+unsigned mp__http_connect_ms(const mp_http_request *req);
+
 /* Returns url as curl prints it back (a "/" added when has_path is 0),
    malloc'd; NULL if out of memory. */
 char *mp__http_final_url(const char *url, int has_path);

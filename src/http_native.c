@@ -629,12 +629,15 @@ static int resolve(nxfer *x)
     memcpy(x->name, p, n); /* n < 254: mp__http_native_url */
     x->name[n] = '\0';
     t = now_us();
-    rc = mp__dns_lookup(x->task, x->name, x->u.port, &x->addrs, why,
+    rc = mp__dns_lookup(x->task, x->name, x->u.port,
+                        mp__http_connect_ms(x->req), &x->addrs, why,
                         sizeof why);
     if (x->u.kind == MP__HU_NAME)
         x->resp->t_dns_us = now_us() - t;
     if (rc == MP_EDNS)
         rc = HF(DNS);
+    else if (rc == MP_ETIMEDOUT)
+        rc = HF(TIMEOUT);
     if (rc)
         mp__http_error(x->resp, rc, "%s %.*s: %s", mp__http_method(x->req),
                        HTTP_URL_SHOWN, x->req->url, why);

@@ -38,6 +38,7 @@ typedef struct dconf {
 typedef struct dreq {
     char url[200];
     int engine;
+    unsigned ct_ms; /* connect timeout; 0: 20 s */
     int rc;
     long status;
     char body[256];
@@ -59,7 +60,7 @@ static int req_task(mp_task *t, const void *in, size_t len)
 {
     dreq d = *(const dreq *)in;
     mp_http_request q = {.url = d.url, .engine = d.engine,
-                         .connect_timeout_ms = 20000};
+                         .connect_timeout_ms = d.ct_ms ? d.ct_ms : 20000};
     mp_http_response r;
 
     (void)len;
@@ -177,21 +178,31 @@ static void test_names_resolve(void **state)
 }
 
 /* NXDOMAIN and a server that never answers: MP_EDNS on both engines, the
-   silent one within the resolver's bound (2 tries of 2 s). */
+   silent one within the resolver's bound (2 tries of 2 s); with a connect
+   timeout shorter than that, MP_ETIMEDOUT as curl says it (the connect
+   timeout covers resolving). */
 static void test_failures(void **state)
 {
     dconf c = conf();
     mp_pool *p = pool_with(&c);
-    dreq d[4];
+    dreq d[6];
 
     (void)state;
     d[0] = mk("nx.example", g_ts.port, "/ok", MP_HTTP_CURL);
     d[1] = mk("nx.example", g_ts.port, "/ok", MP_HTTP_NATIVE);
     d[2] = mk("q.silent.test", g_ts.port, "/ok", MP_HTTP_CURL);
     d[3] = mk("r.silent.test", g_ts.port, "/ok", MP_HTTP_NATIVE);
+    d[4] = mk("s.silent.test", g_ts.port, "/ok", MP_HTTP_CURL);
+    d[5] = mk("t.silent.test", g_ts.port, "/ok", MP_HTTP_NATIVE);
+    d[4].ct_ms = d[5].ct_ms = 300;
     tu_bound(30, "lookups that fail to end");
-    run(p, d, 4);
+    run(p, d, 6);
     tu_unbound();
+    for (int i = 4; i < 6; i++)
+        if (d[i].rc != MP_ETIMEDOUT ||
+            !strstr(d[i].body, "Resolving timed out after 300 milliseconds"))
+            fail_msg("%s (engine %d): %s (%s)", d[i].url, d[i].engine,
+                     mp_err_name(d[i].rc), d[i].body);
     for (int i = 0; i < 4; i++) {
         if (d[i].rc != MP_EDNS)
             fail_msg("%s (engine %d): %s, not MP_EDNS (%s)", d[i].url,
