@@ -390,7 +390,7 @@ static void test_retries(void **state)
     snprintf(l[1], sizeof l[1], "%s/flaky/fetch-%d-b/9", g_ts.base, pid);
     snprintf(l[2], sizeof l[2], "%s/status/503?retry_after=100", g_ts.base);
     snprintf(l[3], sizeof l[3], "http://127.0.0.1:%d/", tu_free_port());
-    snprintf(l[4], sizeof l[4], "http://nosuch.invalid/");
+    snprintf(l[4], sizeof l[4], "http://" TU_BAD_NAME "/");
     run_lines(p, lines, NULL, 5, r);
     expect_ok(&r[0]);
     assert_int_equal(r[0].out.attempts, 3);
@@ -756,9 +756,15 @@ static void test_url_plain(void **state)
 static void test_fuzz(void **state)
 {
     enum { N = 400 };
-    mp_pool *p = fetch_pool("{\"body\":\"inline\",\"include_headers\":true,"
-                            "\"timeout_ms\":2000}",
-                            2, 16);
+    char conf[200];
+    mp_pool *p;
+    /* Mutated hosts are names: they go to a DNS server on loopback where
+       nothing listens, never to the system's (tests talk to loopback). */
+    snprintf(conf, sizeof conf,
+             "{\"body\":\"inline\",\"include_headers\":true,"
+             "\"timeout_ms\":2000,\"dns_servers\":\"127.0.0.1:%d\"}",
+             tu_free_port());
+    p = fetch_pool(conf, 2, 16);
     static const char *const seeds[] = {
         "{\"url\":\"%s/ok\",\"method\":\"GET\",\"headers\":{\"A\":\"b\"}}",
         "{\"url\":\"%s/echo\",\"body\":\"\\u00e9\",\"id\":[1,{\"x\":null}]}",

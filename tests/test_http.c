@@ -554,7 +554,7 @@ static void test_errors(void **state)
     s[1].timeout_ms = 300;
     s[2] = mkspec("/drop");
     s[3] = mkspec("");
-    snprintf(s[3].url, sizeof s[3].url, "http://nosuch.invalid/");
+    snprintf(s[3].url, sizeof s[3].url, "http://" TU_BAD_NAME "/");
     s[4] = mkspec("/redirect-loop");
     s[4].follow = 1;
     s[4].max_redirects = 5;

@@ -32,11 +32,6 @@
 #include "mpool.h"
 #include "testutil.h"
 
-/* A proxy name that cannot resolve, and whose lookup fails before any
-   packet leaves the machine: its first label is over DNS's 63 bytes. */
-#define BAD_NAME                                                              \
-    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"   \
-    ".invalid"
 
 /* What a task is asked to do: two requests to url (the second one only
    with twice), between them http_proxy becomes env_after. */
@@ -473,7 +468,7 @@ static void test_errors(void **state)
     snprintf(px, sizeof px, "127.0.0.1:%d", port);
     set_proxy(&s, px);
     expect_error(&run(p, &s).r[0], MP_ECONNREFUSED, "through the proxy");
-    set_proxy(&s, BAD_NAME ":1");
+    set_proxy(&s, TU_BAD_NAME ":1");
     expect_error(&run(p, &s).r[0], MP_EDNS, "proxy");
 
     /* CONNECT answered 407 (no credentials), then 502 (target refuses) */
@@ -615,7 +610,7 @@ static void test_mpfetch(void **state)
         200, "");
     expect_rec(mpfetch1(url, (const char *[]){"-x", bad, NULL}), 0,
                "MP_ECONNREFUSED");
-    expect_rec(mpfetch1(url, (const char *[]){"-x", BAD_NAME ":1", NULL}), 0,
+    expect_rec(mpfetch1(url, (const char *[]){"-x", TU_BAD_NAME ":1", NULL}), 0,
                "MP_EDNS");
     expect_rec(mpfetch1(https, (const char *[]){"-x", pxa, NULL}), 0,
                "MP_EPROXY");

@@ -105,6 +105,14 @@ void tu_forked_add(pid_t pid);
 void tu_forked_forget(pid_t pid);
 int tu_forked_kill_all(void **state); /* a cmocka teardown; returns 0 */
 
+/* A host name that cannot resolve, and whose lookup fails before any
+   packet leaves the machine (tests talk to loopback only): its first
+   label is over DNS's 63 bytes, which the system's resolver, libcurl's
+   and evdns all refuse locally. */
+#define TU_BAD_NAME                                                           \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"   \
+    ".invalid"
+
 /* A whole cmocka test under one bound: TU_BOUNDED(fn, seconds) in the
  * test list instead of cmocka_unit_test(fn). Its teardown also kills what
  * the test left in tu_forked_add's list. */
