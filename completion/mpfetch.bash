@@ -19,7 +19,7 @@ _mpfetch()
         --engine --proxy --noproxy --resolve --dns-servers
         -w -c -X -H -d -x -o"
     # options without one
-    local flags="--location --compressed --insecure --ordered --resume
+    local flags="--location --compressed --insecure --http1.1 --ordered --resume
         --include --fail-on-http-error --quiet --progress --no-progress
         --version --help -L -k -i -f -q -h"
 

@@ -564,6 +564,9 @@ typedef struct mp_http_request {
        "www.example.com"). NULL: no_proxy or NO_PROXY, read once per
        process. "": none. */
     const char *noproxy;
+    /* HTTP/1.1 only (curl's --http1.1): no HTTP/2 even where the server
+       offers it, so https:// stays on the native engine under AUTO. */
+    int http1;
 } mp_http_request;
 
 typedef struct mp_http_response {
@@ -581,6 +584,8 @@ typedef struct mp_http_response {
     /* microseconds from the start: name resolved, connected, TLS done,
        first byte, end */
     uint64_t t_dns_us, t_connect_us, t_tls_us, t_first_byte_us, t_total_us;
+    int engine;           /* the engine that ran it: MP_HTTP_NATIVE or
+                             MP_HTTP_CURL (0 if none did: a bad request) */
 } mp_http_response;
 
 /*

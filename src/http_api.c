@@ -101,13 +101,17 @@ int mp_http(mp_task *t, const mp_http_request *req, mp_http_response *resp)
         return rc;
     if ((rc = pick_engine(req, resp)) == MP_HTTP_NATIVE) {
         rc = mp__http_native(t, req, resp);
-        if (rc != MP__HTTP_HANDBACK)
+        if (rc != MP__HTTP_HANDBACK) {
+            resp->engine = MP_HTTP_NATIVE;
             return rc;
+        }
         mp_http_response_clear(resp); /* HTTP/2: libcurl speaks it */
     } else if (rc != MP_HTTP_CURL) {
         return rc;
     }
-    return mp__http_curl(t, req, resp);
+    rc = mp__http_curl(t, req, resp);
+    resp->engine = MP_HTTP_CURL;
+    return rc;
 }
 
 void mp_http_response_clear(mp_http_response *resp)

@@ -378,7 +378,8 @@ static CURLcode set_common(xfer *x)
     rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-                           (long)CURL_HTTP_VERSION_2TLS);
+                           x->req->http1 ? (long)CURL_HTTP_VERSION_1_1
+                                         : (long)CURL_HTTP_VERSION_2TLS);
     rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "mpool/" MP_VERSION_STRING);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, x);

@@ -346,6 +346,14 @@ static void arm_total(nxfer *x, nconn *c)
     }
 }
 
+/* Returns 1 if x's TLS handshakes offer h2 (a server choosing it gets x
+   handed back to libcurl): not when the native engine was asked for by
+   name, nor for HTTP/1.1 only (req->http1). */
+static int offers_h2(const nxfer *x)
+{
+    return x->req->engine != MP_HTTP_NATIVE && !x->req->http1;
+}
+
 /* x's connection is up: starts its TLS handshake. Returns 1 if x ended. */
 static int tls_begin(nxfer *x)
 {
@@ -359,12 +367,12 @@ static int tls_begin(nxfer *x)
         name = host;
     }
     c->tls = mp__tls_new(x->tls, c->fd, name,
-                         x->req->engine != MP_HTTP_NATIVE, &c->host->session);
+                         offers_h2(x), &c->host->session);
     if (!c->tls) {
         xfer_end(x, HF(NOMEM), "out of memory", NULL);
         return 1;
     }
-    if (x->req->engine != MP_HTTP_NATIVE && !c->host->alpn) {
+    if (offers_h2(x) && !c->host->alpn) {
         c->probe = 1; /* its answer says whether the host speaks h2 */
         c->host->probing++;
     }
@@ -391,13 +399,13 @@ static int tls_step(nxfer *x)
         return 1;
     }
     x->t_tls = now_us();
-    if (x->req->engine != MP_HTTP_NATIVE)
+    if (offers_h2(x))
         c->host->alpn = mp__tls_alpn_h2(c->tls) ? 2 : 1;
     if (c->probe) {
         c->probe = 0;
         c->host->probing--;
     }
-    if (c->host->alpn == 2 && x->req->engine != MP_HTTP_NATIVE) {
+    if (c->host->alpn == 2 && offers_h2(x)) {
         x->handback = 1;
         xfer_end(x, 0, NULL, NULL); /* not reusable: closes c */
         return 1;
@@ -650,7 +658,7 @@ static int handback_now(nxfer *x)
 {
     nhost *h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port, x->tls);
 
-    return h && x->req->engine != MP_HTTP_NATIVE &&
+    return h && offers_h2(x) &&
            (h->alpn == 2 || (!h->alpn && h->probing));
 }
 

@@ -15,14 +15,14 @@ trap 'rm -rf "$tmp"' EXIT
 
 # --help: the option names that start an option line ("  -w, --workers N").
 "$mpfetch" --help > "$tmp/help.txt"
-grep -oE '^ {2,}(-[A-Za-z0-9], )?--[a-z0-9][a-z0-9-]*' "$tmp/help.txt" |
-  grep -oE -- '--?[A-Za-z0-9][a-z0-9-]*' | sort -u > "$tmp/help"
+grep -oE '^ {2,}(-[A-Za-z0-9], )?--[a-z0-9]([a-z0-9.-]*[a-z0-9])?' "$tmp/help.txt" |
+  grep -oE -- '--?[A-Za-z0-9]([a-z0-9.-]*[a-z0-9])?' | sort -u > "$tmp/help"
 # the man page: the tag line after each .TP in the OPTIONS section.
 awk '/^\.SH / {in_opts = ($2 == "OPTIONS")}
      in_opts && tp {print; tp = 0}
      in_opts && /^\.TP/ {tp = 1}' "$man" |
   sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' |
-  grep -oE -- '(^|[ "])--?[A-Za-z0-9][a-z0-9-]*' | tr -d ' "' | sort -u > "$tmp/man"
+  grep -oE -- '(^|[ "])--?[A-Za-z0-9]([a-z0-9.-]*[a-z0-9])?' | tr -d ' "' | sort -u > "$tmp/man"
 # the completion: the words of its two option lists.
 awk '/local (with_arg|flags)=/ {on = 1} on {print} on && /"$/ && !/="$/ {on = 0}' "$comp" |
   sed 's/.*="//; s/"//' | tr ' ' '\n' | grep -E '^-' | sort -u > "$tmp/comp"

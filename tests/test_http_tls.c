@@ -42,13 +42,14 @@
 typedef struct tspec {
     char url[160];
     char cafile[600];
-    int insecure, engine, repeat, fanout;
+    int insecure, engine, repeat, fanout, http1;
 } tspec;
 
 /* What it gave (the last of repeat, or of the fan-out's children). */
 typedef struct tseen {
     int rc, error;
     long status, http_version;
+    int engine;
     uint64_t t_connect_us, t_tls_us;
     char message[300];
 } tseen;
@@ -76,12 +77,14 @@ static void one(mp_task *t, const tspec *s, tseen *o)
     q.cafile = s->cafile[0] ? s->cafile : NULL;
     q.insecure = s->insecure;
     q.engine = s->engine;
+    q.http1 = s->http1;
     q.timeout_ms = 10000;
     memset(o, 0, sizeof *o);
     o->rc = mp_http(t, &q, &r);
     o->error = r.error;
     o->status = r.status;
     o->http_version = r.http_version;
+    o->engine = r.engine;
     o->t_connect_us = r.t_connect_us;
     o->t_tls_us = r.t_tls_us;
     if (r.message)
@@ -237,6 +240,7 @@ static void test_http2(void **state)
     o = run(&s);
     EXPECT(o, 0, s);
     assert_int_equal(o.http_version, 20);
+    assert_int_equal(o.engine, MP_HTTP_CURL); /* handed back */
     s.repeat = 3;
     o = run(&s);
     EXPECT(o, 0, s);
@@ -268,6 +272,19 @@ static void test_http2(void **state)
     EXPECT(o, 0, s);
     assert_int_equal(o.status, 200);
     assert_int_equal(o.http_version, 11);
+    assert_int_equal(o.engine, MP_HTTP_NATIVE);
+    /* HTTP/1.1 only: the h2 server is spoken to in HTTP/1.1, natively
+       under auto (the host is known as h2 by now), and by libcurl */
+    s.http1 = 1;
+    s.repeat = 2;
+    for (int e = 0; e < 2; e++) {
+        s.engine = e ? MP_HTTP_CURL : MP_HTTP_AUTO;
+        o = run(&s);
+        EXPECT(o, 0, s);
+        assert_int_equal(o.status, 200);
+        assert_int_equal(o.http_version, 11);
+        assert_int_equal(o.engine, e ? MP_HTTP_CURL : MP_HTTP_NATIVE);
+    }
 }
 
 /* Counts the access log's lines for port whose URI is uri, and of them

@@ -148,6 +148,22 @@ static void test_https_cacert_http2(void **state)
     json_decref(recs);
 }
 
+/* HTTPS with --http1.1 on the same server: HTTP/1.1, on every engine. */
+static void test_https_http1(void **state)
+{
+    (void)state;
+    NEED_NGINX();
+    write_urls(50, "https", g.ngx.tls_port, "/256k");
+    const char *engines[] = {"auto", "native", "curl"};
+    for (int i = 0; i < 3; i++) {
+        char *extra[] = {"--cacert", g.ngx.cafile, "--http1.1", "--engine",
+                         (char *)engines[i], NULL};
+        json_t *recs = fetch(50, extra);
+        all_ok(recs, 256 * 1024, "1.1");
+        json_decref(recs);
+    }
+}
+
 /* HTTPS without --cacert: the self-signed certificate fails, MP_ETLS. */
 static void test_https_untrusted(void **state)
 {
@@ -190,6 +206,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TU_BOUNDED(test_keepalive_many, 120),
         TU_BOUNDED(test_https_cacert_http2, 120),
+        TU_BOUNDED(test_https_http1, 120),
         TU_BOUNDED(test_https_untrusted, 120),
         TU_BOUNDED(test_gzip_compressed, 120),
     };

@@ -455,6 +455,7 @@ static int run_build(const fetch_line *l, fetch_run *r)
     q->compressed = fetch_conf.compressed;
     q->engine = fetch_conf.engine;
     q->insecure = fetch_conf.insecure;
+    q->http1 = fetch_conf.http1;
     q->cafile = fetch_conf.cacert;
     q->proxy = fetch_conf.proxy;
     q->noproxy = fetch_conf.noproxy;

@@ -18,7 +18,7 @@
  *   "method": "GET", "headers": ["Name: value", ...], "data": "body",
  *   "timeout_ms": 30000, "connect_timeout_ms": 10000,
  *   "follow": false, "max_redirs": 10, "compressed": false,
- *   "insecure": false, "cacert": "/path/ca.pem",
+ *   "insecure": false, "cacert": "/path/ca.pem", "http1": false,
  *   "retries": 0, "retry_base_ms": 100, "retry_max_ms": 10000,
  *   "per_host": 0, "total_conns": 0,
  *   "body": "none" | "inline" | "sha256" | "dir", "body_dir": "/path",

@@ -219,7 +219,7 @@ static int cfg_keys_known(json_t *o)
         "retries", "retry_base_ms", "retry_max_ms", "per_host",
         "total_conns", "body", "body_dir", "include_headers", "max_body",
         "speed_limit", "speed_time", "engine", "proxy", "noproxy",
-        "resolve", "dns_servers"};
+        "resolve", "dns_servers", "http1"};
     /* clang-format on */
     const char *k;
     json_t *v;
@@ -287,6 +287,7 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
         cfg_max_body(o, c) < 0 || cfg_engine(o, c) < 0 || cfg_bool(o, "follow", &c->follow) < 0 ||
         cfg_bool(o, "compressed", &c->compressed) < 0 ||
         cfg_bool(o, "insecure", &c->insecure) < 0 ||
+        cfg_bool(o, "http1", &c->http1) < 0 ||
         cfg_bool(o, "include_headers", &c->include_headers) < 0 ||
         cfg_body(o, c) < 0)
         return -1;

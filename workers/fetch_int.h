@@ -16,6 +16,7 @@ typedef struct fetch_cfg {
     int has_data;
     unsigned timeout_ms, connect_timeout_ms, max_redirs;
     int follow, compressed, insecure, include_headers;
+    int http1; /* HTTP/1.1 only (mp_http_request.http1) */
     int engine; /* MP_HTTP_AUTO, _CURL or _NATIVE */
     char *cacert;
     char *proxy, *noproxy; /* NULL: the environment's (mp_http_request) */

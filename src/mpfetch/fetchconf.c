@@ -59,6 +59,8 @@ static int add_request(json_t *o, const mpf_config *cfg)
         json_object_set_new(o, "max_redirs", json_integer(cfg->max_redirs));
     json_object_set_new(o, "compressed", json_boolean(cfg->compressed));
     json_object_set_new(o, "insecure", json_boolean(cfg->insecure));
+    if (cfg->http1)
+        json_object_set_new(o, "http1", json_true());
     if (cfg->engine)
         json_object_set_new(o, "engine", json_string(cfg->engine));
     if ((cfg->proxy &&

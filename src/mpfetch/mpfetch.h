@@ -65,6 +65,7 @@ typedef struct mpf_config {
     int max_redirs;          /* -1: the fetch task's default */
     int compressed;
     int insecure;
+    int http1; /* --http1.1 */
     const char *engine; /* --engine; NULL: the task's default (auto) */
     const char *proxy;   /* -x; "": none; NULL: the environment's */
     const char *noproxy; /* --noproxy; NULL: no_proxy / NO_PROXY */

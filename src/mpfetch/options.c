@@ -22,6 +22,7 @@ enum {
     OPT_RETRIES,
     OPT_MAX_REDIRS,
     OPT_COMPRESSED,
+    OPT_HTTP1,
     OPT_ENGINE,
     OPT_CACERT,
     OPT_PER_HOST,
@@ -61,6 +62,7 @@ static const struct option long_opts[] = {
     {"location", no_argument, NULL, 'L'},
     {"max-redirs", required_argument, NULL, OPT_MAX_REDIRS},
     {"compressed", no_argument, NULL, OPT_COMPRESSED},
+    {"http1.1", no_argument, NULL, OPT_HTTP1},
     {"engine", required_argument, NULL, OPT_ENGINE},
     {"insecure", no_argument, NULL, 'k'},
     {"cacert", required_argument, NULL, OPT_CACERT},
@@ -128,6 +130,9 @@ static void usage(FILE *out)
         "      --compressed         ask for gzip/br and decode it\n"
         "  -k, --insecure           do not verify TLS certificates\n"
         "      --cacert FILE        trust the CAs in FILE\n"
+        "      --http1.1            HTTP/1.1 only, even where a server\n"
+        "                           offers HTTP/2 (https:// then stays on\n"
+        "                           the native engine)\n"
         "  -x, --proxy PROXY        [scheme://][user:pass@]HOST[:PORT] for\n"
         "                           every URL; \"\" for none (default: the\n"
         "                           environment's http_proxy, https_proxy...)\n"
@@ -487,6 +492,7 @@ static int apply(mpf_config *cfg, int c, const char *arg)
     case OPT_MAX_REDIRS:
         return parse_small("--max-redirs", arg, 0, 1000, &cfg->max_redirs);
     case OPT_COMPRESSED: cfg->compressed = 1; return 0;
+    case OPT_HTTP1: cfg->http1 = 1; return 0;
     case OPT_ENGINE:
         if (fetch_engine_code(arg) < 0) {
             fprintf(stderr, "mpfetch: --engine must be auto, native or "
