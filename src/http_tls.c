@@ -7,6 +7,7 @@
  * offered on the host's next connections.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ struct mp__tls {
 };
 
 static struct {
-    pid_t pid; /* the process the contexts belong to */
+    int atfork; /* tls_forget is registered */
     int n;
     mp__tls_ctx c[TLS_CTX_MAX];
 } g_tls;
@@ -111,15 +112,27 @@ static SSL_CTX *ctx_make(const char *cafile, int insecure, char *msg,
     return ctx;
 }
 
+/* In a forked child: the parent's contexts are not ours to use (nor to
+   free: the child leaves them be), so the child starts afresh. Registered
+   with pthread_atfork once, instead of a getpid() per request. */
+static void tls_forget(void)
+{
+    memset(&g_tls, 0, sizeof g_tls);
+    g_tls.atfork = 1;
+}
+
 mp__tls_ctx *mp__tls_ctx_get(const char *cafile, int insecure, char *msg,
                              size_t msg_len)
 {
     mp__tls_ctx *c;
 
     insecure = !!insecure;
-    if (g_tls.pid != getpid()) { /* a fork's copy: not ours to use */
-        memset(&g_tls, 0, sizeof g_tls);
-        g_tls.pid = getpid();
+    if (!g_tls.atfork) { /* a fork's copy is not ours to use */
+        if (pthread_atfork(NULL, NULL, tls_forget) != 0) {
+            snprintf(msg, msg_len, "pthread_atfork failed");
+            return NULL;
+        }
+        g_tls.atfork = 1;
     }
     for (int i = 0; i < g_tls.n; i++) {
         c = &g_tls.c[i];

@@ -266,17 +266,13 @@ static mp_pool *pool_new(int workers, int conc, unsigned task_timeout,
 /* Runs one spec in p; asserts the task ran, returns what it saw. */
 static seen run(mp_pool *p, const spec *s)
 {
-    mp_result r;
+    char why[300];
     seen o;
 
     memset(&o, 0, sizeof o);
-    assert_int_equal(mp_pool_apply(p, http_task, s, sizeof *s, &r), 0);
-    if (r.status != 0)
-        fail_msg("task failed: %s (%s)", mp_err_name(r.status),
-                 r.error ? r.error : "");
-    assert_int_equal(r.len, sizeof o);
-    memcpy(&o, r.data, sizeof o);
-    mp_result_clear(&r);
+    if (tu_apply_copy(p, http_task, s, sizeof *s, &o, sizeof o, why,
+                      sizeof why) != 0)
+        fail_msg("%s", why);
     return o;
 }
 

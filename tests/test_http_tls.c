@@ -145,16 +145,13 @@ static tseen run(const tspec *s)
 {
     mp_pool_options opt = {.workers = 1, .concurrency = 8};
     mp_pool *p = NULL;
-    mp_result r;
+    char why[300];
     tseen o;
 
     assert_int_equal(mp_pool_create(&p, &opt), 0);
-    assert_int_equal(mp_pool_apply(p, tls_task, s, sizeof *s, &r), 0);
-    if (r.status != 0)
-        fail_msg("%s: task: %s", s->url, r.error ? r.error : "?");
-    assert_int_equal(r.len, sizeof o);
-    memcpy(&o, r.data, sizeof o);
-    mp_result_clear(&r);
+    if (tu_apply_copy(p, tls_task, s, sizeof *s, &o, sizeof o, why,
+                      sizeof why) != 0)
+        fail_msg("%s: %s", s->url, why);
     mp_pool_destroy(p);
     return o;
 }

@@ -173,16 +173,12 @@ static void set_noproxy(spec *s, const char *noproxy)
 /* Runs s in p. Returns what the task saw. */
 static seen2 run(mp_pool *p, const spec *s)
 {
-    mp_result r;
+    char why[300];
     seen2 o;
 
-    assert_int_equal(mp_pool_apply(p, proxy_task, s, sizeof *s, &r), 0);
-    if (r.status != 0)
-        fail_msg("task failed: %s (%s)", mp_err_name(r.status),
-                 r.error ? r.error : "");
-    assert_int_equal(r.len, sizeof o);
-    memcpy(&o, r.data, sizeof o);
-    mp_result_clear(&r);
+    if (tu_apply_copy(p, proxy_task, s, sizeof *s, &o, sizeof o, why,
+                      sizeof why) != 0)
+        fail_msg("%s", why);
     return o;
 }
 

@@ -844,3 +844,28 @@ int tu_bound_teardown(void **state)
     tu_unbound();
     return tu_forked_kill_all(state);
 }
+
+int tu_apply_copy(mp_pool *p, mp_task_fn fn, const void *in, size_t len,
+                  void *out, size_t out_len, char *why, size_t why_len)
+{
+    mp_result r;
+    int rc = mp_pool_apply(p, fn, in, len, &r);
+
+    if (rc != 0) {
+        snprintf(why, why_len, "mp_pool_apply: %s", mp_err_name(rc));
+        return -1;
+    }
+    rc = -1;
+    if (r.status != 0)
+        snprintf(why, why_len, "task failed: %s (%s)", mp_err_name(r.status),
+                 r.error ? r.error : "");
+    else if (r.len != out_len)
+        snprintf(why, why_len, "task returned %zu bytes, not %zu", r.len,
+                 out_len);
+    else {
+        memcpy(out, r.data, out_len);
+        rc = 0;
+    }
+    mp_result_clear(&r);
+    return rc;
+}

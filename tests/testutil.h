@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "mpool.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -104,6 +106,13 @@ void tu_unbound(void);
 void tu_forked_add(pid_t pid);
 void tu_forked_forget(pid_t pid);
 int tu_forked_kill_all(void **state); /* a cmocka teardown; returns 0 */
+
+/* Runs fn(in, len) as one task in p and copies its result, which must be
+   exactly out_len bytes, into out. Returns 0, or -1 with why (at most
+   why_len bytes) saying what went wrong (the call, the task's status, or
+   the result's size). */
+int tu_apply_copy(mp_pool *p, mp_task_fn fn, const void *in, size_t len,
+                  void *out, size_t out_len, char *why, size_t why_len);
 
 /* A host name that cannot resolve, and whose lookup fails before any
    packet leaves the machine (tests talk to loopback only): its first
