@@ -346,6 +346,21 @@ static int set_method(mpf_config *cfg, const char *m)
     return bad("--request must be %s, got \"%s\"", known, m);
 }
 
+/* Appends s (not copied) to the list *v of *n strings. Returns 0, or
+   MPF_EXIT_RUNTIME when out of memory. */
+static int append(const char ***v, size_t *n, const char *s)
+{
+    const char **w = realloc(*v, (*n + 1) * sizeof *w);
+
+    if (!w) {
+        fputs("mpfetch: out of memory\n", stderr);
+        return MPF_EXIT_RUNTIME;
+    }
+    w[(*n)++] = s;
+    *v = w;
+    return 0;
+}
+
 /* Checks a header argument with the fetch task's rules and appends it.
    Returns 0, or MPF_EXIT_USAGE / MPF_EXIT_RUNTIME. */
 static int add_header(mpf_config *cfg, const char *h)
@@ -354,15 +369,7 @@ static int add_header(mpf_config *cfg, const char *h)
         return bad("--header must look like \"Name: value\" (or \"Name;\" "
                    "for an empty value), got \"%s\"",
                    h);
-    const char **v =
-        realloc(cfg->headers, (cfg->n_headers + 1) * sizeof(*v));
-    if (!v) {
-        fputs("mpfetch: out of memory\n", stderr);
-        return MPF_EXIT_RUNTIME;
-    }
-    v[cfg->n_headers++] = h;
-    cfg->headers = v;
-    return 0;
+    return append(&cfg->headers, &cfg->n_headers, h);
 }
 
 /* Checks a --resolve entry with libmpool's rules and appends it.
@@ -373,15 +380,7 @@ static int add_resolve(mpf_config *cfg, const char *e)
         return bad("--resolve wants HOST:PORT:ADDR[,ADDR...] (ADDR an IPv4 "
                    "or IPv6 address), got \"%s\"",
                    e);
-    const char **v =
-        realloc(cfg->resolve, (cfg->n_resolve + 1) * sizeof(*v));
-    if (!v) {
-        fputs("mpfetch: out of memory\n", stderr);
-        return MPF_EXIT_RUNTIME;
-    }
-    v[cfg->n_resolve++] = e;
-    cfg->resolve = v;
-    return 0;
+    return append(&cfg->resolve, &cfg->n_resolve, e);
 }
 
 /*
