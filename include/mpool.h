@@ -449,7 +449,7 @@ MP_EXTERN int mp_fail(mp_task *t, int err, const char *fmt, ...)
    (mp_last_error). Returns the code, so `return mp_init_fail(...)` works. */
 MP_EXTERN int mp_init_fail(int err, const char *fmt, ...) MP_PRINTF(2, 3);
 
-/* Suspends the task for ms milliseconds. Returns 0, MP_ETIMEDOUT (the
+/* Suspends the task for at least ms milliseconds. Returns 0, MP_ETIMEDOUT (the
    task's deadline passed) or MP_ECANCELED. */
 MP_EXTERN int mp_sleep(mp_task *t, unsigned ms);
 

@@ -530,11 +530,22 @@ int mp_sleep(mp_task *t, unsigned ms)
         return MP_EINVAL;
     if (t->timed_out || t->canceled)
         return t->timed_out ? MP_ETIMEDOUT : MP_ECANCELED;
+    /* libevent measures the timer from the loop's cached (and coarse)
+       clock, so it can fire a millisecond or so early: sleep again for
+       what is left, so that the task sleeps at least ms (Retry-After). */
+    uint64_t end = mp__now_ns() + (uint64_t)ms * 1000000u, now;
     struct timeval tv = mp__ms_tv(ms);
-    evtimer_assign(&t->ev, W.base, on_timer, t);
-    event_priority_set(&t->ev, PRIO_TASK);
-    evtimer_add(&t->ev, &tv);
-    return mp__task_suspend(t, cancel_event, NULL);
+    for (;;) {
+        evtimer_assign(&t->ev, W.base, on_timer, t);
+        event_priority_set(&t->ev, PRIO_TASK);
+        evtimer_add(&t->ev, &tv);
+        int rc = mp__task_suspend(t, cancel_event, NULL);
+        if (rc != 0 || (now = mp__now_ns()) >= end)
+            return rc;
+        uint64_t us = (end - now + 999) / 1000;
+        tv.tv_sec = (time_t)(us / 1000000);
+        tv.tv_usec = (suseconds_t)(us % 1000000);
+    }
 }
 
 int mp_wait_fd(mp_task *t, int fd, short what, unsigned timeout_ms)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -45,6 +46,29 @@ static int where(mp_task *t, const void *in, size_t len)
         return rc;
     int slot = mp_worker_slot();
     return mp_return(t, &slot, sizeof(slot));
+}
+
+/* Sleeps 1, 2, ... 30 ms in turn (with other tasks' timers around it) and
+   returns the least time it slept beyond what it asked for, in µs
+   (negative: a sleep ended early). */
+static int sleep_overshoot(mp_task *t, const void *in, size_t len)
+{
+    struct timespec a, b;
+    long long least = INT32_MAX;
+
+    for (unsigned ms = 1; ms <= 30; ms++) {
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        int rc = mp_sleep(t, ms);
+        if (rc < 0)
+            return rc;
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        long long us = (b.tv_sec - a.tv_sec) * 1000000LL +
+                       (b.tv_nsec - a.tv_nsec) / 1000 - ms * 1000LL;
+        if (us < least)
+            least = us;
+    }
+    int r = (int)least;
+    return mp_return(t, &r, sizeof r);
 }
 
 typedef struct crash_in {
@@ -162,12 +186,35 @@ static void a_crashed_workers_tasks_go_back_as_a_batch(void **state)
     mp_pool_destroy(p);
 }
 
+/* mp_sleep sleeps at least what it was asked for, never less (libevent's
+   cached, coarse clock would end some sleeps up to a tick early). */
+static void mp_sleep_never_ends_early(void **state)
+{
+    (void)state;
+    mp_pool *p = make_pool(1, 16, 16);
+    mp_buf in[8] = {{0}};
+    mp_result out[8];
+
+    assert_int_equal(mp_pool_map(p, sleep_overshoot, in, 8, out), 0);
+    for (int i = 0; i < 8; i++) {
+        int least;
+        assert_int_equal(out[i].status, 0);
+        assert_int_equal(out[i].len, sizeof least);
+        memcpy(&least, out[i].data, sizeof least);
+        if (least < 0)
+            fail_msg("task %d: a sleep ended %d us early", i, -least);
+        mp_result_clear(&out[i]);
+    }
+    mp_pool_destroy(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(no_worker_holds_more_than_its_credit),
         cmocka_unit_test(a_small_batch_is_spread_over_all_workers),
         cmocka_unit_test(a_crashed_workers_tasks_go_back_as_a_batch),
+        cmocka_unit_test(mp_sleep_never_ends_early),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
