@@ -182,6 +182,33 @@ static void text_check(void **state)
     assert_false(jw_is_text("\xe2\x82", 2));        /* truncated */
 }
 
+/* jw_str scans 8 bytes at a time for a byte to escape: one such byte at
+   any position of strings up to 24 bytes (in the first word, the second,
+   the tail past the last whole word) is escaped or replaced all the same,
+   and the bytes a string keeps as they are (space, '/', DEL) stay. */
+static void every_position_of_the_scan(void **state)
+{
+    static const struct {
+        char c;
+        const char *out;
+    } cases[] = {{'"', "\\\""}, {'\\', "\\\\"}, {'\x1f', "\\u001f"},
+                 {'\n', "\\n"},  {'\x80', "?"},   {' ', " "},
+                 {'/', "/"},     {'\x7f', "\x7f"}, {'~', "~"}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        for (size_t n = 1; n <= 24; n++)
+            for (size_t i = 0; i < n; i++) {
+                char in[24], want[64];
+                memset(in, 'a', n);
+                in[i] = cases[k].c;
+                snprintf(want, sizeof want, "%.*s%s%.*s", (int)i, in,
+                         cases[k].out, (int)(n - i - 1), in + i + 1);
+                const char *got = str_out(in, n);
+                if (strcmp(got, want) != 0)
+                    fail_msg("byte 0x%02x at %zu of %zu: \"%s\", want \"%s\"",
+                             (unsigned char)cases[k].c, i, n, got, want);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +217,7 @@ int main(void)
         cmocka_unit_test(control_characters_pinned),
         cmocka_unit_test(invalid_utf8_pinned),
         cmocka_unit_test(text_check),
+        cmocka_unit_test(every_position_of_the_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

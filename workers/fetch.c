@@ -644,7 +644,7 @@ static void record_body(jw *w, fetch_run *r)
 
     if (fetch_conf.body == FETCH_BODY_DIR && r->path) {
         if (r->err == 0 && r->attempts) {
-            jw_key(w, "body_file");
+            JW_KEY(w, "body_file");
             jw_cstr(w, r->path);
         } else if (r->attempts) {
             unlink(r->path);
@@ -654,12 +654,12 @@ static void record_body(jw *w, fetch_run *r)
         return;
     if (fetch_conf.body == FETCH_BODY_SHA256) {
         json_t *h = jstr_sha256(b, n);
-        jw_key(w, "sha256");
+        JW_KEY(w, "sha256");
         jw_json(w, h);
         json_decref(h);
     } else if (fetch_conf.body == FETCH_BODY_INLINE) {
         int text = is_text(b, n);
-        jw_key(w, "body");
+        JW_KEY(w, "body");
         if (text) {
             jw_str(w, b, n);
         } else {
@@ -667,7 +667,7 @@ static void record_body(jw *w, fetch_run *r)
             jw_json(w, b64);
             json_decref(b64);
         }
-        jw_key(w, "body_encoding");
+        JW_KEY(w, "body_encoding");
         jw_cstr(w, text ? "utf-8" : "base64");
     }
 }
@@ -675,17 +675,17 @@ static void record_body(jw *w, fetch_run *r)
 /* Writes the "time" object, in seconds. */
 static void record_time(jw *w, const mp_http_response *s)
 {
-    jw_key(w, "time");
+    JW_KEY(w, "time");
     jw_open(w);
-    jw_key(w, "dns");
+    JW_KEY(w, "dns");
     jw_secs(w, s->t_dns_us);
-    jw_key(w, "connect");
+    JW_KEY(w, "connect");
     jw_secs(w, s->t_connect_us);
-    jw_key(w, "tls");
+    JW_KEY(w, "tls");
     jw_secs(w, s->t_tls_us);
-    jw_key(w, "first_byte");
+    JW_KEY(w, "first_byte");
     jw_secs(w, s->t_first_byte_us);
-    jw_key(w, "total");
+    JW_KEY(w, "total");
     jw_secs(w, s->t_total_us);
     jw_close(w);
 }
@@ -693,15 +693,15 @@ static void record_time(jw *w, const mp_http_response *s)
 /* Writes the "error" member: null, or {"code","message"}. */
 static void record_error(jw *w, int err, const char *msg)
 {
-    jw_key(w, "error");
+    JW_KEY(w, "error");
     if (!err) {
         jw_null(w);
         return;
     }
     jw_open(w);
-    jw_key(w, "code");
+    JW_KEY(w, "code");
     jw_cstr(w, mp_err_name(err));
-    jw_key(w, "message");
+    JW_KEY(w, "message");
     jw_cstr(w, msg ? msg : mp_strerror(err));
     jw_close(w);
 }
@@ -722,27 +722,27 @@ static void record_result(jw *w, fetch_run *r)
     long v = s->http_version;
 
     if (s->final_url) {
-        jw_key(w, "final_url");
+        JW_KEY(w, "final_url");
         jw_cstr(w, s->final_url);
     }
-    jw_key(w, "status");
+    JW_KEY(w, "status");
     jw_int(w, s->status);
-    jw_key(w, "ok");
+    JW_KEY(w, "ok");
     jw_bool(w, !r->err && s->status > 0 && s->status < 400);
     record_error(w, r->err, s->message);
-    jw_key(w, "bytes");
+    JW_KEY(w, "bytes");
     jw_int(w, (int64_t)record_bytes(r));
-    jw_key(w, "attempts");
+    JW_KEY(w, "attempts");
     jw_int(w, r->attempts);
-    jw_key(w, "redirects");
+    JW_KEY(w, "redirects");
     jw_int(w, s->redirects);
-    jw_key(w, "http_version");
+    JW_KEY(w, "http_version");
     jw_cstr(w, v == 10 ? "1.0" : v == 11 ? "1.1" : v == 20 ? "2"
                : v == 30 ? "3" : NULL);
     record_time(w, s);
     if (fetch_conf.include_headers && !r->err && s->headers) {
         json_t *h = headers_object(s->headers, s->headers_len);
-        jw_key(w, "headers");
+        JW_KEY(w, "headers");
         jw_json(w, h);
         json_decref(h);
     }
@@ -757,18 +757,18 @@ static void record_build(jw *w, const fetch_line *l, fetch_run *r, int err)
     size_t n;
 
     jw_open(w);
-    jw_key(w, "line");
+    JW_KEY(w, "line");
     jw_int(w, (int64_t)l->no);
     if (l->id) {
-        jw_key(w, "id");
+        JW_KEY(w, "id");
         jw_json(w, l->id);
     }
     if (l->url) {
-        jw_key(w, "url");
+        JW_KEY(w, "url");
         jw_cstr(w, l->url);
     }
     if (!err) {
-        jw_key(w, "method");
+        JW_KEY(w, "method");
         jw_cstr(w, r->req.method);
         record_result(w, r);
         jw_close(w);
@@ -776,18 +776,18 @@ static void record_build(jw *w, const fetch_line *l, fetch_run *r, int err)
     }
     snprintf(msg, sizeof msg, "line %llu: %s", (unsigned long long)l->no,
              l->why[0] ? l->why : mp_strerror(err));
-    jw_key(w, "status");
+    JW_KEY(w, "status");
     jw_int(w, 0);
-    jw_key(w, "ok");
+    JW_KEY(w, "ok");
     jw_bool(w, 0);
     record_error(w, err, msg);
-    jw_key(w, "attempts");
+    JW_KEY(w, "attempts");
     jw_int(w, 0);
     n = l->raw_len < FETCH_INPUT_SHOWN ? l->raw_len : FETCH_INPUT_SHOWN;
     while (n > 0 && n < l->raw_len &&
            ((unsigned char)l->raw[n] & 0xC0) == 0x80)
         n--; /* do not split a UTF-8 sequence */
-    jw_key(w, "input");
+    JW_KEY(w, "input");
     jw_str(w, l->raw, n);
     jw_close(w);
 }

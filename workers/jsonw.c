@@ -4,8 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Makes room for n more bytes. Returns 0, or -1 (w->oom set). */
-static int reserve(jw *w, size_t n)
+int jw__grow(jw *w, size_t n)
 {
     if (w->oom)
         return -1;
@@ -22,6 +21,12 @@ static int reserve(jw *w, size_t n)
     w->buf = b;
     w->cap = cap;
     return 0;
+}
+
+/* Makes room for n more bytes. Returns 0, or -1 (w->oom set). */
+static int reserve(jw *w, size_t n)
+{
+    return jw__room(w, n);
 }
 
 void jw_reset(jw *w, size_t keep)
@@ -41,17 +46,11 @@ void jw_raw(jw *w, const void *p, size_t n)
     }
 }
 
-/* Writes the comma before a value or member when one is due. */
-static void sep(jw *w)
+/* Writes the separator before a value: none right after a key. */
+static void value_sep(jw *w)
 {
-    if (w->depth == 0)
-        return;
-    if (!w->first[w->depth - 1])
-        jw_raw(w, ",", 1);
-    w->first[w->depth - 1] = 0;
+    jw__sep(w);
 }
-
-static void value_sep(jw *w);
 
 void jw_open(jw *w)
 {
@@ -70,26 +69,7 @@ void jw_close(jw *w)
 
 void jw_key(jw *w, const char *key)
 {
-    size_t n = strlen(key);
-    sep(w);
-    if (reserve(w, n + 3) == 0) { /* "key": in one go */
-        char *o = w->buf + w->len;
-        o[0] = '"';
-        memcpy(o + 1, key, n);
-        o[n + 1] = '"';
-        o[n + 2] = ':';
-        w->len += n + 3;
-    }
-    w->first[w->depth - 1] = 2; /* the value that follows needs no comma */
-}
-
-/* Writes the separator before a value: none right after a key. */
-static void value_sep(jw *w)
-{
-    if (w->depth && w->first[w->depth - 1] == 2)
-        w->first[w->depth - 1] = 0;
-    else
-        sep(w);
+    jw_keyn(w, key, strlen(key));
 }
 
 int jw_is_text(const char *s, size_t n)
@@ -174,10 +154,27 @@ static void str_general(jw *w, const char *p, size_t n)
     jw_raw(w, "\"", 1);
 }
 
+/* Returns 1 if each of the 8 bytes of x is plain (see plain_byte): the
+   SWAR tests of "a byte below 0x20", "a zero byte" (x ^ '"', x ^ '\\')
+   and "a high bit", exact as to whether any byte matches. */
+static int plain8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    uint64_t bad = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+                   ((b - ones) & ~b) | x;
+    return (bad & high) == 0;
+}
+
 void jw_str(jw *w, const char *p, size_t n)
 {
     size_t i = 0;
     value_sep(w);
+    for (uint64_t x; i + 8 <= n; i += 8) {
+        memcpy(&x, p + i, 8);
+        if (!plain8(x))
+            break;
+    }
     while (i < n && plain_byte((unsigned char)p[i]))
         i++;
     if (i < n) {
@@ -201,26 +198,29 @@ void jw_cstr(jw *w, const char *s)
         jw_null(w);
 }
 
-/* Appends the decimal digits of v. */
-static void digits(jw *w, uint64_t v)
+/* Writes the decimal digits of v backwards, ending before e. Returns
+   where they start. */
+static char *digits_before(char *e, uint64_t v)
 {
-    char b[24];
-    int i = sizeof(b);
     do
-        b[--i] = (char)('0' + v % 10);
+        *--e = (char)('0' + v % 10);
     while ((v /= 10));
-    jw_raw(w, b + i, sizeof(b) - (size_t)i);
+    return e;
 }
 
 void jw_int(jw *w, int64_t v)
 {
+    char b[24], *e = b + sizeof b, *d;
+
     value_sep(w);
-    if (v < 0) {
-        jw_raw(w, "-", 1);
-        digits(w, (uint64_t)0 - (uint64_t)v);
-    } else {
-        digits(w, (uint64_t)v);
+    if (v >= 0 && v < 10 && reserve(w, 1) == 0) { /* most counts */
+        w->buf[w->len++] = (char)('0' + v);
+        return;
     }
+    d = digits_before(e, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+    if (v < 0)
+        *--d = '-';
+    jw_raw(w, d, (size_t)(e - d));
 }
 
 void jw_bool(jw *w, int v)
@@ -237,14 +237,20 @@ void jw_null(jw *w)
 
 void jw_secs(jw *w, uint64_t us)
 {
-    char frac[7];
+    char b[32], *e = b + sizeof b, *d = e;
     uint64_t f = us % 1000000;
+
     value_sep(w);
-    digits(w, us / 1000000);
-    for (int i = 5; i >= 0; i--, f /= 10)
-        frac[i + 1] = (char)('0' + f % 10);
-    frac[0] = '.';
-    jw_raw(w, frac, 7);
+    if (us == 0 && reserve(w, 8) == 0) { /* dns, connect, tls on reuse */
+        memcpy(w->buf + w->len, "0.000000", 8);
+        w->len += 8;
+        return;
+    }
+    for (int i = 0; i < 6; i++, f /= 10)
+        *--d = (char)('0' + f % 10);
+    *--d = '.';
+    d = digits_before(d, us / 1000000);
+    jw_raw(w, d, (size_t)(e - d));
 }
 
 void jw_json(jw *w, const json_t *v)

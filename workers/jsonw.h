@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define JW_DEPTH 8
 
@@ -31,6 +32,8 @@ void jw_open(jw *w);
 void jw_close(jw *w);
 /* Starts the member named key (a literal needing no escapes). */
 void jw_key(jw *w, const char *key);
+/* jw_key for a string literal: its length known at compile time. */
+#define JW_KEY(w, lit) jw_keyn((w), "" lit, sizeof(lit) - 1)
 /* A string value: p[0..n) escaped; when it is not UTF-8 text, NUL and every
    byte >= 0x80 become '?'. */
 void jw_str(jw *w, const char *p, size_t n);
@@ -42,6 +45,46 @@ void jw_null(jw *w);
 void jw_secs(jw *w, uint64_t us);
 /* Any jansson value, serialized compactly (for the rarer, richer parts). */
 void jw_json(jw *w, const json_t *v);
+
+/* ---- the hot path, inline: one record per request -------------------- */
+
+/* Grows w for n more bytes (reserve's slow path). Returns 0, or -1 (w->oom
+   set). */
+int jw__grow(jw *w, size_t n);
+
+/* Makes room for n more bytes. Returns 0, or -1 (w->oom set). */
+static inline int jw__room(jw *w, size_t n)
+{
+    return !w->oom && w->len + n <= w->cap ? 0 : jw__grow(w, n);
+}
+
+/* Writes the comma before a member or value when one is due; none right
+   after a key (first == 2). */
+static inline void jw__sep(jw *w)
+{
+    if (w->depth == 0)
+        return;
+    if (w->first[w->depth - 1] == 0 && jw__room(w, 1) == 0)
+        w->buf[w->len++] = ',';
+    w->first[w->depth - 1] = 0;
+}
+
+/* jw_key of key[0..n). */
+static inline void jw_keyn(jw *w, const char *key, size_t n)
+{
+    if (w->depth && w->first[w->depth - 1] == 0 && jw__room(w, 1) == 0)
+        w->buf[w->len++] = ',';
+    if (jw__room(w, n + 3) == 0) { /* "key": in one go */
+        char *o = w->buf + w->len;
+        o[0] = '"';
+        memcpy(o + 1, key, n);
+        o[n + 1] = '"';
+        o[n + 2] = ':';
+        w->len += n + 3;
+    }
+    if (w->depth)
+        w->first[w->depth - 1] = 2; /* the value that follows: no comma */
+}
 
 /* Returns 1 if p[0..n) is valid UTF-8 (no overlongs, surrogates or code
    points past U+10FFFF) without NUL bytes, else 0. */
