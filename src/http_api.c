@@ -69,7 +69,8 @@ static int default_engine(void)
  * cannot run req is refused; AUTO (and MP_HTTP_ENGINE=native) fall back
  * to curl, so a whole test suite can run with either.
  */
-static int pick_engine(const mp_http_request *req, mp_http_response *resp)
+static int pick_engine(const mp_http_request *req, mp__http_url *u,
+                       mp_http_response *resp)
 {
     int eng = req->engine ? req->engine : default_engine();
     const char *why;
@@ -79,7 +80,7 @@ static int pick_engine(const mp_http_request *req, mp_http_response *resp)
     if (eng != MP_HTTP_AUTO && eng != MP_HTTP_NATIVE)
         return mp__http_error(resp, MP_EINVAL, "mp_http: unknown engine %d",
                              eng);
-    why = mp__http_native_why(req, mp__http_limits_set());
+    why = mp__http_native_why(req, mp__http_limits_set(), u);
     if (!why)
         return MP_HTTP_NATIVE;
     if (req->engine == MP_HTTP_NATIVE)
@@ -92,6 +93,7 @@ static int pick_engine(const mp_http_request *req, mp_http_response *resp)
 
 int mp_http(mp_task *t, const mp_http_request *req, mp_http_response *resp)
 {
+    mp__http_url u; /* the URL, parsed once for both engine and transfer */
     int rc;
 
     if (!resp)
@@ -99,8 +101,8 @@ int mp_http(mp_task *t, const mp_http_request *req, mp_http_response *resp)
     memset(resp, 0, sizeof *resp);
     if ((rc = check_request(t, req, resp)) != 0)
         return rc;
-    if ((rc = pick_engine(req, resp)) == MP_HTTP_NATIVE) {
-        rc = mp__http_native(t, req, resp);
+    if ((rc = pick_engine(req, &u, resp)) == MP_HTTP_NATIVE) {
+        rc = mp__http_native(t, req, &u, resp);
         if (rc != MP__HTTP_HANDBACK) {
             resp->engine = MP_HTTP_NATIVE;
             return rc;

@@ -78,10 +78,6 @@ int mp__http_curl(mp_task *t, const mp_http_request *req,
 /* Returns 1 if mp_http_set_limits set a limit in this process. */
 int mp__http_limits_set(void);
 
-/* Returns NULL if the native engine can run req, else why not (static).
-   limits: mp_http_set_limits set a limit. */
-const char *mp__http_native_why(const mp_http_request *req, int limits);
-
 /* mp__http_url.kind */
 enum { MP__HU_IPV4, MP__HU_IPV6, MP__HU_NAME };
 
@@ -103,18 +99,25 @@ typedef struct mp__http_url {
    Returns 0 or -1. */
 int mp__http_native_url(const char *url, mp__http_url *u);
 
+/* Returns NULL if the native engine can run req, else why not (static).
+   limits: mp_http_set_limits set a limit. On NULL, *u holds req's URL
+   parsed (mp__http_native_url), for mp__http_native. */
+const char *mp__http_native_why(const mp_http_request *req, int limits,
+                                mp__http_url *u);
+
 /* mp__http_native's answer when the server chose HTTP/2 (ALPN): the
    request was not sent, resp holds nothing the caller needs (clear it),
    and the caller runs the request with libcurl. */
 #define MP__HTTP_HANDBACK 1
 
-/* Runs req with the native engine (mp__http_native_why said yes), inside
-   a worker task. Same contract as mp_http, but for one more answer:
+/* Runs req with the native engine (mp__http_native_why said yes and
+   parsed its URL into *u, which must last the call), inside a worker
+   task. Same contract as mp_http, but for one more answer:
    MP__HTTP_HANDBACK when an https server chose HTTP/2 (offered unless
    req->engine is MP_HTTP_NATIVE), now or on an earlier connection of this
    worker to the same host, or when this worker's first handshake to the
    host is still in flight (its answer not known yet). */
 int mp__http_native(mp_task *t, const mp_http_request *req,
-                    mp_http_response *resp);
+                    const mp__http_url *u, mp_http_response *resp);
 
 #endif

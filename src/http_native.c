@@ -663,7 +663,7 @@ static int handback_now(nxfer *x)
 }
 
 int mp__http_native(mp_task *t, const mp_http_request *req,
-                    mp_http_response *resp)
+                    const mp__http_url *u, mp_http_response *resp)
 {
     nxfer x;
     int rc, woke = 0;
@@ -682,9 +682,7 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
     x.r.resp = resp;
     x.r.max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
     x.t0 = now_us();
-    if (mp__http_native_url(req->url, &x.u) != 0)
-        return mp__http_error(resp, MP_EURL, "%.*s: not for this engine",
-                             HTTP_URL_SHOWN, req->url);
+    x.u = *u;
     if (x.u.tls && !(x.tls = mp__tls_ctx_get(req->cafile, req->insecure,
                                              msg, sizeof msg)))
         return mp__http_error(resp, HF(TLS), "%s %.*s: %s",

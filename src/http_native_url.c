@@ -74,6 +74,30 @@ static int ipv6_ok(const char *h, size_t n)
            strcmp(in, out) == 0;
 }
 
+/* Returns 1 if the target p (empty, or from its first '/') holds no blank,
+   control byte, DEL, byte >= 0x80, '#' or '\\', and no dot segment ("."
+   or ".." between two '/', or after the last one at the end) anywhere,
+   query included, in one pass. */
+static int target_ok(const char *p)
+{
+    const char *seg = p; /* the current segment's '/' */
+
+    for (const char *q = p;; q++) {
+        unsigned char c = (unsigned char)*q;
+        if (c == '/' || c == '\0') {
+            size_t n = (size_t)(q - seg);
+            if (q > p && ((n == 2 && seg[1] == '.') ||
+                          (n == 3 && seg[1] == '.' && seg[2] == '.')))
+                return 0;
+            if (!c)
+                return 1;
+            seg = q;
+        } else if (c <= ' ' || c >= 0x7f || c == '#' || c == '\\') {
+            return 0;
+        }
+    }
+}
+
 int mp__http_native_url(const char *url, mp__http_url *u)
 {
     const char *p, *end;
@@ -114,13 +138,7 @@ int mp__http_native_url(const char *url, mp__http_url *u)
     }
     if (*p && *p != '/')
         return -1;
-    for (const char *q = p; *q; q++)
-        if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f ||
-            *q == '#' || *q == '\\')
-            return -1;
-    if (strstr(p, "/./") || strstr(p, "/../") ||
-        (strlen(p) >= 2 && strcmp(p + strlen(p) - 2, "/.") == 0) ||
-        (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0))
+    if (!target_ok(p))
         return -1;
     u->target = p;
     return 0;
@@ -153,11 +171,10 @@ static int header_plain(const char *h)
     return 1;
 }
 
-const char *mp__http_native_why(const mp_http_request *req, int limits)
+const char *mp__http_native_why(const mp_http_request *req, int limits,
+                                mp__http_url *u)
 {
-    mp__http_url u;
-
-    if (mp__http_native_url(req->url, &u) != 0)
+    if (mp__http_native_url(req->url, u) != 0)
         return "the URL is not http:// or https:// to a host in plain form";
     if (req->follow_redirects)
         return "redirects";
