@@ -140,16 +140,44 @@ static int feed_head(mp__nresp *r, const char *p, size_t n,
     }
 }
 
+/* The common case: the first bytes received hold a whole final head (a
+   status of 200 or more, or 101), parsed where they are instead of
+   copied to r->hdr first; the head alone is copied, and only when the
+   request wants the headers. Returns 1 (head taken: *p and *n are the
+   bytes past it), 0 (not that case: feed_head takes the bytes), or -1
+   (out of memory: kind and msg set). */
+static int head_in_place(mp__nresp *r, const char **p, size_t *n,
+                         mp__http_fail *kind, char *msg, size_t len)
+{
+    const char *why;
+
+    if (r->hdr_len || mp__http_parse_head(*p, *n, &r->h, &why) != 1 ||
+        (r->h.status < 200 && r->h.status != 101))
+        return 0;
+    if (r->req->want_headers && head_add(r, *p, r->h.head_len) < 0) {
+        *kind = MP__HF_NOMEM;
+        snprintf(msg, len, "out of memory");
+        return -1;
+    }
+    *p += r->h.head_len;
+    *n -= r->h.head_len;
+    return 1;
+}
+
 int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
                    mp__http_fail *kind, char *msg, size_t len)
 {
     if (!r->in_body) {
-        int rc = feed_head(r, p, n, kind, msg, len);
-        if (rc <= 0)
+        int rc = head_in_place(r, &p, &n, kind, msg, len);
+        if (rc < 0)
             return rc;
-        /* the leftover stays in r->hdr past the head until the end */
-        p = r->hdr + r->h.head_len;
-        n = r->hdr_len - r->h.head_len;
+        if (rc == 0) {
+            if ((rc = feed_head(r, p, n, kind, msg, len)) <= 0)
+                return rc;
+            /* the leftover stays in r->hdr past the head until the end */
+            p = r->hdr + r->h.head_len;
+            n = r->hdr_len - r->h.head_len;
+        }
         r->body_mode = take_head(r);
         r->in_body = 1;
         if (r->body_mode == MP__NR_NONE) {

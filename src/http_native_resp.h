@@ -27,7 +27,9 @@ typedef struct mp__nresp {
     size_t max_body;
     int in_body;  /* the head is done */
     int reusable; /* the connection may carry the next request */
-    char *hdr;    /* head bytes so far (then the head, NUL-able) */
+    char *hdr;    /* head bytes so far (then the head, NUL-able); a head
+                     that came whole in the first bytes is kept here only
+                     when req->want_headers */
     size_t hdr_len, hdr_cap;
     mp__http_head h;
     mp__http_chunked ch;
