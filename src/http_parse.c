@@ -50,13 +50,13 @@ static int header_is(const char *p, size_t n, const char *name, size_t k,
     return 1;
 }
 
-/* Returns 1 if v[0..n) contains token tok (comma-separated list). */
-static int has_token(const char *v, size_t n, const char *tok)
+/* Returns 1 if v[0..n) contains token tok (lower case, k bytes; a
+   comma-separated list, any case). */
+#define HAS_TOKEN(v, n, tok) has_token(v, n, tok, sizeof(tok) - 1)
+static int has_token(const char *v, size_t n, const char *tok, size_t k)
 {
-    size_t k = strlen(tok);
-
     for (size_t i = 0; i + k <= n; i++)
-        if (strncasecmp(v + i, tok, k) == 0 &&
+        if ((v[i] | 0x20) == tok[0] && name_eq(v + i, tok, k) &&
             (i == 0 || v[i - 1] == ',' || v[i - 1] == ' ') &&
             (i + k == n || v[i + k] == ',' || v[i + k] == ' ' ||
              v[i + k] == ';'))
@@ -86,7 +86,10 @@ static int header_line(const char *p, size_t n, mp__http_head *h, int *ka,
 {
     const char *v;
     size_t vn;
+    char c0 = (char)(p[0] | 0x20);
 
+    if (c0 != 'c' && c0 != 't') /* none of the three names */
+        return 0;
     if (HEADER_IS(p, n, "content-length", &v, &vn)) {
         int64_t x = 0;
         if (vn == 0 || vn > 18) {
@@ -113,9 +116,9 @@ static int header_line(const char *p, size_t n, mp__http_head *h, int *ka,
             return -1;
         }
     } else if (HEADER_IS(p, n, "connection", &v, &vn)) {
-        if (has_token(v, vn, "close"))
+        if (HAS_TOKEN(v, vn, "close"))
             h->conn_close = 1;
-        if (has_token(v, vn, "keep-alive"))
+        if (HAS_TOKEN(v, vn, "keep-alive"))
             *ka = 1;
     }
     return 0;
@@ -176,7 +179,8 @@ int mp__http_parse_head(const char *p, size_t n, mp__http_head *h,
                        "(MP_HTTP_MAX_HEADER_LINES)";
                 return -1;
             }
-            if (len > 18 && name_eq(q, "transfer-encoding:", 18))
+            if (len > 18 && (q[0] | 0x20) == 't' &&
+                name_eq(q, "transfer-encoding:", 18))
                 has_te = 1;
             if (q[0] != ' ' && q[0] != '\t' &&
                 header_line(q, len, h, &ka, why) < 0)

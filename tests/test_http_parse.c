@@ -70,6 +70,34 @@ static void test_heads(void **state)
                                &h),
                      1);
     assert_true(h.conn_close);
+    /* Connection tokens: any case, in a list, whole tokens only */
+    static const struct {
+        const char *head;
+        int close;
+    } conn[] = {
+        {"HTTP/1.1 200 OK\r\nCONNECTION: Upgrade, CLOSE\r\n\r\n", 1},
+        {"HTTP/1.1 200 OK\r\nconnection: close;x\r\n\r\n", 1},
+        {"HTTP/1.1 200 OK\r\nConnection: closed\r\n\r\n", 0},
+        {"HTTP/1.1 200 OK\r\nConnection: x-close\r\n\r\n", 0},
+        {"HTTP/1.1 200 OK\r\nConnection: cl\r\n\r\n", 0},
+        {"HTTP/1.0 200 OK\r\nConnection: a,KEEP-ALIVE\r\n\r\n", 0},
+        {"HTTP/1.0 200 OK\r\nConnection: keep-alived\r\n\r\n", 1},
+        {"HTTP/1.1 200 OK\r\nXConnection: close\r\n\r\n", 0},
+    };
+    for (size_t i = 0; i < sizeof conn / sizeof conn[0]; i++) {
+        assert_int_equal(parse_all(conn[i].head, &h), 1);
+        if (h.conn_close != conn[i].close)
+            fail_msg("%s: conn_close %d", conn[i].head, h.conn_close);
+    }
+    assert_int_equal(
+        parse_all("HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: Chunked\r\n\r\n",
+                  &h),
+        1);
+    assert_true(h.chunked);
+    assert_int_equal(parse_all("HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 12\r\n\r\n",
+                               &h),
+                     1);
+    assert_int_equal(h.clen, 12);
     assert_int_equal(parse_all("HTTP/1.1 100 Continue\r\n\r\n", &h), 1);
     assert_int_equal(h.status, 100);
     /* the same Content-Length twice is fine */
