@@ -560,12 +560,18 @@ void mpf_pool_options(const mpf_config *cfg, mp_pool_options *o)
     memset(o, 0, sizeof(*o));
     o->workers = cfg->workers;
     o->concurrency = cfg->concurrency;
-    /* A worker's credit of at least MPF_MIN_CREDIT tasks: with the
-       default (prefetch = concurrency) -c 10 holds 20 and the batches each
-       way carry 5, and every batch costs both processes a nanomsg
-       wake-up. */
-    if (cfg->concurrency < MPF_MIN_CREDIT / 2)
+    /* A worker's credit of 4 x concurrency (prefetch 3 x), at least
+       MPF_MIN_CREDIT tasks: the batches each way carry a quarter of it,
+       and every batch costs both processes nanomsg's wake-ups (about ten
+       context switches a pair). With the library's default (prefetch =
+       concurrency) -c 10 holds 20 and the batches carry 5. Where the pool
+       would hold more than MPF_MAX_CREDIT tasks in all (or past
+       MP_MAX_PREFETCH), the library's default. */
+    if (cfg->concurrency < MPF_MIN_CREDIT / 4)
         o->prefetch = MPF_MIN_CREDIT - cfg->concurrency;
+    else if ((long)cfg->concurrency * 3 <= MP_MAX_PREFETCH &&
+             (long)cfg->workers * cfg->concurrency * 4 <= MPF_MAX_CREDIT)
+        o->prefetch = cfg->concurrency * 3;
     o->rate = cfg->rate;
 }
 
