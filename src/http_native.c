@@ -85,6 +85,7 @@ typedef struct nxfer {
     int handback;     /* the server chose h2: libcurl's */
     uint64_t t0, t_conn, t_tls, t_first;
     mp__http_url u; /* the URL's host, port and target */
+    nhost *h;       /* its host in the pool, once looked up (xhost) */
     char name[256];       /* the host without brackets, NUL-terminated */
     mp__dns_addrs addrs;  /* where to connect, in order (http_dns.c) */
     int ai;               /* the one tried now */
@@ -96,6 +97,15 @@ static void on_conn(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 
 /* ---- the transfer ---------------------------------------------------- */
+
+/* Returns x's host in the pool (name, port and TLS context), looked up
+   once per transfer, or NULL (out of memory). */
+static nhost *xhost(nxfer *x)
+{
+    if (!x->h)
+        x->h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port, x->tls);
+    return x->h;
+}
 
 /* Returns the monotonic clock in microseconds. */
 static uint64_t now_us(void)
@@ -508,7 +518,7 @@ static void timer_arm(nconn *c, uint64_t ms)
 /* Starts x on a new connection. Returns 0, or -1 if x ended. */
 static int xfer_connect(nxfer *x)
 {
-    nhost *h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port, x->tls);
+    nhost *h = xhost(x);
     const mp_http_request *q = x->req;
     uint64_t ct = q->connect_timeout_ms ? q->connect_timeout_ms
                                         : (uint64_t)HTTP_CONNECT_MS;
@@ -547,7 +557,7 @@ static int xfer_connect(nxfer *x)
    new one. Returns 0, or -1 if x ended. */
 static int xfer_start(nxfer *x)
 {
-    nhost *h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port, x->tls);
+    nhost *h = xhost(x);
     nconn *c = h ? h->idle : NULL;
 
     if (!c)
@@ -621,7 +631,7 @@ static int xfer_finish(nxfer *x, mp_http_response *r)
    code stored in x->resp (MP_EDNS when the name does not resolve). */
 static int resolve(nxfer *x)
 {
-    nhost *h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port, x->tls);
+    nhost *h = xhost(x);
     size_t n = x->u.host_len;
     const char *p = x->u.host;
     char why[320];
@@ -656,7 +666,7 @@ static int resolve(nxfer *x)
    first handshake offering h2 is still in flight (see the top). */
 static int handback_now(nxfer *x)
 {
-    nhost *h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port, x->tls);
+    nhost *h = xhost(x);
 
     return h && offers_h2(x) &&
            (h->alpn == 2 || (!h->alpn && h->probing));
