@@ -515,12 +515,11 @@ MP_EXTERN int mp_worker_slot(void);
 /* ---- HTTP inside a task ------------------------------------------------ */
 
 /* mp_http_request.engine: which HTTP engine runs the request. AUTO takes
-   the native HTTP/1.1 engine (http:// and https:// to a host name or an
-   IPv4 or IPv6 address, no redirects, decoding, proxy (see .proxy) or
-   connection limits) and libcurl for everything else, and for an https
-   server that chooses HTTP/2 (ALPN; remembered per worker and host);
-   NATIVE fails with MP_EINVAL where it cannot, and offers only HTTP/1.1
-   over TLS. A worker's environment variable
+   the native engine (http:// and https:// to a host name or an IPv4 or
+   IPv6 address, no redirects, decoding, proxy (see .proxy) or connection
+   limits; HTTP/1.1, or HTTP/2 where an https server chooses it by ALPN)
+   and libcurl for everything else; NATIVE fails with MP_EINVAL where it
+   cannot. A worker's environment variable
    MP_HTTP_ENGINE=curl|native|auto replaces AUTO. */
 enum { MP_HTTP_AUTO = 0, MP_HTTP_CURL = 1, MP_HTTP_NATIVE = 2 };
 
@@ -565,7 +564,7 @@ typedef struct mp_http_request {
        process. "": none. */
     const char *noproxy;
     /* HTTP/1.1 only (curl's --http1.1): no HTTP/2 even where the server
-       offers it, so https:// stays on the native engine under AUTO. */
+       offers it. */
     int http1;
 } mp_http_request;
 

@@ -6,6 +6,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libevent-dev libnanomsg-dev
       libcmocka-dev libcurl4-openssl-dev libjansson-dev libssl-dev zlib1g-dev
+      libnghttp2-dev
       nginx-light libnginx-mod-http-echo libnginx-mod-stream openssl curl
       clang libclang-rt-14-dev) # clang + libclang-rt: scripts/fuzz.sh
 for arg in "$@"; do

@@ -39,7 +39,7 @@ rm -f "$build"/*.deb
 debs=("$build"/mpfetch_*.deb "$build"/libmpool0_*.deb "$build"/libmpool-dev_*.deb)
 for d in "${debs[@]}"; do [ -f "$d" ] || die "cpack made no $d"; done
 dep() { dpkg-deb -f "$1" Depends; }
-for lib in libcurl4 libnanomsg5 libevent-core libjansson4; do
+for lib in libcurl4 libnanomsg5 libevent-core libjansson4 libnghttp2-14; do
   dep "${debs[0]}" | grep -q "$lib" || die "mpfetch does not depend on $lib: $(dep "${debs[0]}")"
 done
 dep "${debs[1]}" | grep -q libnanomsg5 || die "libmpool0 does not depend on libnanomsg5"

@@ -1,9 +1,8 @@
 /*
  * mp_http: checks the request, picks the engine (pick_engine) and hands it
- * to libcurl (http.c) or the native HTTP/1.1 engine (http_native.c); an
- * https request the native engine hands back (the server chose HTTP/2)
- * goes to libcurl. What both engines share is in http_common.c, below all
- * three.
+ * to libcurl (http.c) or the native engine (http_native.c: HTTP/1.1, and
+ * HTTP/2 in http_native_h2.c). What both engines share is in
+ * http_common.c, below all three.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -103,11 +102,8 @@ int mp_http(mp_task *t, const mp_http_request *req, mp_http_response *resp)
         return rc;
     if ((rc = pick_engine(req, &u, resp)) == MP_HTTP_NATIVE) {
         rc = mp__http_native(t, req, &u, resp);
-        if (rc != MP__HTTP_HANDBACK) {
-            resp->engine = MP_HTTP_NATIVE;
-            return rc;
-        }
-        mp_http_response_clear(resp); /* HTTP/2: libcurl speaks it */
+        resp->engine = MP_HTTP_NATIVE;
+        return rc;
     } else if (rc != MP_HTTP_CURL) {
         return rc;
     }

@@ -105,18 +105,10 @@ int mp__http_native_url(const char *url, mp__http_url *u);
 const char *mp__http_native_why(const mp_http_request *req, int limits,
                                 mp__http_url *u);
 
-/* mp__http_native's answer when the server chose HTTP/2 (ALPN): the
-   request was not sent, resp holds nothing the caller needs (clear it),
-   and the caller runs the request with libcurl. */
-#define MP__HTTP_HANDBACK 1
-
 /* Runs req with the native engine (mp__http_native_why said yes and
    parsed its URL into *u, which must last the call), inside a worker
-   task. Same contract as mp_http, but for one more answer:
-   MP__HTTP_HANDBACK when an https server chose HTTP/2 (offered unless
-   req->engine is MP_HTTP_NATIVE), now or on an earlier connection of this
-   worker to the same host, or when this worker's first handshake to the
-   host is still in flight (its answer not known yet). */
+   task: HTTP/1.1, or HTTP/2 where an https server chooses it (unless
+   req->http1). Same contract as mp_http. */
 int mp__http_native(mp_task *t, const mp_http_request *req,
                     const mp__http_url *u, mp_http_response *resp);
 

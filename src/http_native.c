@@ -1,6 +1,6 @@
 /*
- * The native HTTP/1.1 engine: http:// and https:// to a host name or an
- * IPv4 or IPv6 address, on the worker's libevent loop, for the common case
+ * The native HTTP engine: http:// and https:// to a host name or an IPv4
+ * or IPv6 address, on the worker's libevent loop, for the common case
  * (mp_http picks it, see mp__http_native_why; libcurl does the rest).
  *
  * Connections (http_native_pool.c): one per transfer at a time, kept
@@ -24,14 +24,15 @@
  * its name, port and TLS context (cafile, insecure; NULL for http), so
  * connections and sessions are never shared across schemes or trust
  * settings. The handshake runs under the connect timeout, as in curl.
- * ALPN offers "h2,http/1.1" (only "http/1.1" when the engine was asked
- * for by name); a server that picks h2 gets this request and every later
- * one of this worker handed back to libcurl (MP__HTTP_HANDBACK). While
- * the first handshake to a host is in flight, its ALPN answer unknown,
- * the requests that come meanwhile go to libcurl at once: a burst of
- * first requests costs at most one wasted handshake per h2 host and
- * worker (and to a host without h2, the burst's first wave runs on
- * libcurl, the same records).
+ * ALPN offers "h2,http/1.1" ("http/1.1" only with req->http1); a
+ * server that picks h2 makes the connection an h2 connection
+ * (http_native_h2.c) with this transfer as its first stream; later
+ * transfers to the host take a free stream slot on one before they open
+ * a connection. While the first handshake to a host is in flight, the
+ * transfers that come meanwhile open connections of their own (each may
+ * become an h2 connection that later transfers share). An h2 stream
+ * refused unanswered (GOAWAY, REFUSED_STREAM) is started again once here,
+ * on a new connection.
  *
  * Failures take their codes from the engine-neutral table (http_fail.h):
  * a refused connect is REFUSED, timeouts TIMEOUT, a connection that ends
@@ -57,6 +58,8 @@
 #include "http_dns.h"
 #include "http_int.h"
 #include "http_native.h"
+#include "http_native_h2.h"
+#include "http_native_xfer.h"
 #include "http_native_resp.h"
 #include "http_tls.h"
 #include "mpool.h"
@@ -65,31 +68,9 @@
 #define HN_READ MP__HN_READ
 #define HF(kind) mp__http_fail_code(MP__HF_##kind) /* http_fail.h */
 
-struct nxfer;
-
 typedef mp__nhost nhost;
 typedef mp__nconn nconn;
 
-enum { NX_CONNECT, NX_TLS, NX_SEND, NX_RECV, NX_DONE };
-
-/* One transfer, on the task's coroutine stack. */
-typedef struct nxfer {
-    mp_task *task;
-    const mp_http_request *req;
-    mp_http_response *resp;
-    nconn *c;
-    int state, suspended, reused, retried;
-    size_t wlen, wsent;
-    mp__nresp r; /* the response being read (http_native_resp.c) */
-    mp__tls_ctx *tls; /* https: the request's context */
-    int handback;     /* the server chose h2: libcurl's */
-    uint64_t t0, t_conn, t_tls, t_first;
-    mp__http_url u; /* the URL's host, port and target */
-    nhost *h;       /* its host in the pool, once looked up (xhost) */
-    char name[256];       /* the host without brackets, NUL-terminated */
-    mp__dns_addrs addrs;  /* where to connect, in order (http_dns.c) */
-    int ai;               /* the one tried now */
-} nxfer;
 
 static mp__hn_state *g_hn;
 
@@ -207,7 +188,7 @@ static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
             mp__hn_conn_free(c);
     }
     x->resp->t_total_us = now_us() - x->t0;
-    x->state = NX_DONE;
+    x->state = MP__NX_DONE;
     if (x->suspended)
         mp__task_wake(x->task, 0);
 }
@@ -240,7 +221,7 @@ static int retry_fresh(nxfer *x)
     x->c->x = NULL;
     mp__hn_conn_free(x->c);
     x->c = NULL;
-    return xfer_connect(x) == 0 || x->state == NX_DONE;
+    return xfer_connect(x) == 0 || x->state == MP__NX_DONE;
 }
 
 /* Receives up to n bytes from c (through TLS for https). Returns the
@@ -289,7 +270,7 @@ static int try_send(nxfer *x)
         xfer_end(x, HF(CLOSED), "send failure: ", strerror(errno));
         return 1;
     }
-    x->state = NX_RECV;
+    x->state = MP__NX_RECV;
     if (c->want_write && mp__hn_want_write(g_hn, c, 0) != 0) {
         xfer_end(x, HF(NOMEM), "event_add failed", NULL);
         return 1;
@@ -356,12 +337,11 @@ static void arm_total(nxfer *x, nconn *c)
     }
 }
 
-/* Returns 1 if x's TLS handshakes offer h2 (a server choosing it gets x
-   handed back to libcurl): not when the native engine was asked for by
-   name, nor for HTTP/1.1 only (req->http1). */
+/* Returns 1 if x's TLS handshakes offer h2 (a server choosing it gets
+   x as a stream, http_native_h2.c): not for HTTP/1.1 only (req->http1). */
 static int offers_h2(const nxfer *x)
 {
-    return x->req->engine != MP_HTTP_NATIVE && !x->req->http1;
+    return !x->req->http1;
 }
 
 /* x's connection is up: starts its TLS handshake. Returns 1 if x ended. */
@@ -382,16 +362,13 @@ static int tls_begin(nxfer *x)
         xfer_end(x, HF(NOMEM), "out of memory", NULL);
         return 1;
     }
-    if (offers_h2(x) && !c->host->alpn) {
-        c->probe = 1; /* its answer says whether the host speaks h2 */
-        c->host->probing++;
-    }
-    x->state = NX_TLS;
+    x->state = MP__NX_TLS;
     return 0;
 }
 
-/* Drives x's TLS handshake one step; once done, x sends (NX_SEND), or is
-   handed back to libcurl if the server chose h2. Returns 1 if x ended. */
+/* Drives x's TLS handshake one step; once done, x sends (MP__NX_SEND), or
+   becomes the first stream of the connection, now an h2 one, if the
+   server chose h2. Returns 1 if x ended or went to HTTP/2. */
 static int tls_step(nxfer *x)
 {
     nconn *c = x->c;
@@ -411,16 +388,19 @@ static int tls_step(nxfer *x)
     x->t_tls = now_us();
     if (offers_h2(x))
         c->host->alpn = mp__tls_alpn_h2(c->tls) ? 2 : 1;
-    if (c->probe) {
-        c->probe = 0;
-        c->host->probing--;
-    }
-    if (c->host->alpn == 2 && offers_h2(x)) {
-        x->handback = 1;
-        xfer_end(x, 0, NULL, NULL); /* not reusable: closes c */
+    if (offers_h2(x) && mp__tls_alpn_h2(c->tls)) { /* x becomes a stream */
+        evtimer_del(c->timer);
+        c->x = NULL;
+        x->c = NULL;
+        if (mp__h2_attach(g_hn, c) != 0) {
+            mp__hn_conn_free(c);
+            xfer_end(x, HF(NOMEM), "out of memory", NULL);
+            return 1;
+        }
+        mp__h2_submit(c, x);
         return 1;
     }
-    x->state = NX_SEND;
+    x->state = MP__NX_SEND;
     arm_total(x, c);
     return 0;
 }
@@ -447,12 +427,16 @@ static void on_conn(evutil_socket_t fd, short what, void *arg)
     nconn *c = arg;
     nxfer *x = c->x;
 
+    if (c->h2) {
+        mp__h2_io(c, what);
+        return;
+    }
     if (!x) { /* idle: the server closed it, or sent what nobody asked */
         mp__hn_idle_unlink(c);
         mp__hn_conn_free(c);
         return;
     }
-    if (x->state == NX_CONNECT) {
+    if (x->state == MP__NX_CONNECT) {
         int err = 0;
         socklen_t len = sizeof err;
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
@@ -474,14 +458,14 @@ static void on_conn(evutil_socket_t fd, short what, void *arg)
         if (x->tls && tls_begin(x))
             return;
         if (!x->tls) {
-            x->state = NX_SEND;
+            x->state = MP__NX_SEND;
             arm_total(x, c);
         }
     }
-    if (x->state == NX_TLS && (tls_step(x) || x->state == NX_TLS))
+    if (x->state == MP__NX_TLS && (tls_step(x) || x->state == MP__NX_TLS))
         return;
-    if (x->state == NX_SEND) {
-        if (try_send(x) || x->state == NX_SEND)
+    if (x->state == MP__NX_SEND) {
+        if (try_send(x) || x->state == MP__NX_SEND)
             return;
     }
     if ((what & EV_READ) ||
@@ -500,8 +484,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     if (!x)
         return;
     xfer_end(x, HF(TIMEOUT),
-             x->state == NX_CONNECT ? "Connection timed out"
-             : x->state == NX_TLS   ? "SSL connection timeout"
+             x->state == MP__NX_CONNECT ? "Connection timed out"
+             : x->state == MP__NX_TLS   ? "SSL connection timeout"
                                     : "Operation timed out",
              NULL);
 }
@@ -542,7 +526,7 @@ static int xfer_connect(nxfer *x)
     }
     c->x = x;
     x->c = c;
-    x->state = NX_CONNECT;
+    x->state = MP__NX_CONNECT;
     if (build_request(x, c) < 0) {
         xfer_end(x, HF(NOMEM), "out of memory", NULL);
         return -1;
@@ -560,6 +544,11 @@ static int xfer_start(nxfer *x)
     nhost *h = xhost(x);
     nconn *c = h ? h->idle : NULL;
 
+    if (h && h->h2free && offers_h2(x)) {
+        x->reused = 1;
+        x->t_conn = x->t0;
+        return mp__h2_submit(h->h2free, x);
+    }
     if (!c)
         return xfer_connect(x);
     mp__hn_idle_unlink(c);
@@ -567,7 +556,7 @@ static int xfer_start(nxfer *x)
     x->c = c;
     x->reused = 1;
     x->t_conn = x->t0;
-    x->state = NX_SEND;
+    x->state = MP__NX_SEND;
     if (build_request(x, c) < 0) {
         xfer_end(x, HF(NOMEM), "out of memory", NULL);
         return -1;
@@ -582,6 +571,8 @@ static void xfer_cancel(mp_task *t, void *arg)
     nxfer *x = arg;
 
     (void)t;
+    if (x->h2c)
+        mp__h2_cancel(x);
     if (x->c) {
         evtimer_del(x->c->timer);
         x->c->x = NULL;
@@ -616,7 +607,7 @@ static int xfer_finish(nxfer *x, mp_http_response *r)
         if (!r->body)
             err = mp__http_error(r, HF(NOMEM), "out of memory");
     }
-    if (x->req->want_headers && x->r.hdr && x->state == NX_DONE &&
+    if (x->req->want_headers && x->r.hdr && x->state == MP__NX_DONE &&
         x->r.h.head_len) {
         x->r.hdr[x->r.h.head_len] = '\0';
         r->headers = x->r.hdr;
@@ -638,7 +629,7 @@ static int resolve(nxfer *x)
     uint64_t t;
     int rc;
 
-    if (h && h->idle)
+    if (h && (h->idle || (h->h2free && offers_h2(x))))
         return 0;
     if (p[0] == '[') {
         p++;
@@ -660,16 +651,6 @@ static int resolve(nxfer *x)
         mp__http_error(x->resp, rc, "%s %.*s: %s", mp__http_method(x->req),
                        HTTP_URL_SHOWN, x->req->url, why);
     return rc;
-}
-
-/* Returns 1 if https x goes to libcurl now: its host chose h2, or its
-   first handshake offering h2 is still in flight (see the top). */
-static int handback_now(nxfer *x)
-{
-    nhost *h = xhost(x);
-
-    return h && offers_h2(x) &&
-           (h->alpn == 2 || (!h->alpn && h->probing));
 }
 
 int mp__http_native(mp_task *t, const mp_http_request *req,
@@ -698,42 +679,49 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
         return mp__http_error(resp, HF(TLS), "%s %.*s: %s",
                               mp__http_method(req), HTTP_URL_SHOWN, req->url,
                               msg);
-    if (x.u.tls && handback_now(&x))
-        return MP__HTTP_HANDBACK;
     if (req->body_path && !(x.r.file = mp__http_body_file(req->body_path))) {
         int e = errno;
         return mp__http_error(resp, HF(WRITE), "create %s: %s", req->body_path,
                              strerror(e));
     }
     resp->final_url = mp__http_final_url(req->url, x.u.target[0] != 0);
-    if ((rc = resolve(&x)) != 0 || (x.u.tls && handback_now(&x))) {
+    if ((rc = resolve(&x)) != 0) {
         if (x.r.file)
             fclose(x.r.file);
-        return rc ? rc : MP__HTTP_HANDBACK; /* the name took a while */
+        return rc;
     }
-    xfer_start(&x);
-    if (x.state != NX_DONE) {
-        x.suspended = 1;
-        woke = mp__task_suspend(t, xfer_cancel, &x);
-        x.suspended = 0;
-    }
-    if (x.handback) {
-        if (x.r.file)
-            fclose(x.r.file);
-        x.r.file = NULL;
-        rc = MP__HTTP_HANDBACK;
-    } else if (x.state == NX_DONE) {
+    do { /* again (once, on a new connection) for an h2 stream refused
+            unanswered: the connections it could share may be ending too */
+        if (x.h2_retry) {
+            x.h2_retry = 0;
+            x.retried = 1;
+            x.reused = 0;
+            xfer_connect(&x);
+        } else {
+            xfer_start(&x);
+        }
+        if (x.state != MP__NX_DONE) {
+            x.suspended = 1;
+            woke = mp__task_suspend(t, xfer_cancel, &x);
+            x.suspended = 0;
+        }
+    } while (x.state == MP__NX_DONE && x.h2_retry && !woke);
+    if (x.state == MP__NX_DONE && x.h2_retry) {
+        rc = mp__http_error(resp, HF(CLOSED), "%s %.*s: %s",
+                            mp__http_method(req), HTTP_URL_SHOWN, req->url,
+                            "the server refused the HTTP/2 stream twice");
+    } else if (x.state == MP__NX_DONE) {
         rc = xfer_finish(&x, resp);
     } else {
         xfer_cancel(t, &x);
-        if (x.r.file)
-            fclose(x.r.file);
-        x.r.file = NULL;
         rc = mp__http_error(resp, woke < 0 ? woke : MP_ECANCELED,
                            "%s %.*s: %s during the transfer",
                            mp__http_method(req), HTTP_URL_SHOWN, req->url,
                            mp_strerror(woke));
     }
+    if (x.r.file)
+        fclose(x.r.file);
+    x.r.file = NULL;
     free(x.r.body);
     free(x.r.hdr);
     return rc;

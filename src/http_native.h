@@ -34,8 +34,9 @@ typedef struct mp__nhost {
     mp__dns_addrs last; /* where its latest new connection went */
     void *session;     /* the latest TLS session (http_tls.c fills it) */
     int alpn;          /* offered h2, the server chose: 0 not known yet,
-                          1 HTTP/1.1 (native), 2 h2 (libcurl's) */
-    int probing;       /* handshakes offering h2 in flight, alpn 0 */
+                          1 HTTP/1.1, 2 h2 */
+    struct mp__nconn *h2free; /* h2 connections with a free stream slot
+                                 (http_native_h2.c), linked by prev/next */
     unsigned hash;
     struct mp__nconn *idle;  /* LIFO, doubly linked */
     struct mp__nhost *next;  /* bucket chain */
@@ -45,12 +46,13 @@ typedef struct mp__nhost {
 typedef struct mp__nconn {
     int fd;
     struct mp__tls *tls; /* https: the TLS connection; NULL for http */
-    int probe;           /* counted in its host's probing */
+    struct mp__h2 *h2;   /* an h2 connection (http_native_h2.c): many
+                            transfers, never in the idle list */
     struct event *ev;    /* EV_READ|EV_PERSIST (+EV_WRITE while needed) */
     struct event *timer; /* the transfer's connect or total timeout */
     int want_write;
     mp__nhost *host;
-    struct mp__nconn *prev, *next; /* idle list */
+    struct mp__nconn *prev, *next; /* idle list, or its host's h2free */
     struct nxfer *x;               /* the transfer on it, or NULL idle */
     char *wbuf;                    /* request bytes (kept across requests) */
     size_t wcap;

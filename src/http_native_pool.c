@@ -102,8 +102,6 @@ void mp__hn_conn_free(mp__nconn *c)
     if (c->timer)
         event_free(c->timer);
     mp__tls_free(c->tls);
-    if (c->probe)
-        c->host->probing--;
     if (c->fd >= 0)
         close(c->fd);
     free(c->wbuf);

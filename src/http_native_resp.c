@@ -87,8 +87,7 @@ static int take_head(mp__nresp *r)
     return MP__NR_EOF;
 }
 
-/* Appends p[0..n) to the head buffer. Returns 0 or -1. */
-static int head_add(mp__nresp *r, const char *p, size_t n)
+int mp__nresp_head_add(mp__nresp *r, const char *p, size_t n)
 {
     size_t need = r->hdr_len + n;
 
@@ -113,7 +112,7 @@ static int feed_head(mp__nresp *r, const char *p, size_t n,
                      mp__http_fail *kind, char *msg, size_t len)
 {
     *kind = MP__HF_PROTOCOL;
-    if (head_add(r, p, n) < 0) {
+    if (mp__nresp_head_add(r, p, n) < 0) {
         *kind = MP__HF_NOMEM;
         snprintf(msg, len, "out of memory");
         return -1;
@@ -154,7 +153,8 @@ static int head_in_place(mp__nresp *r, const char **p, size_t *n,
     if (r->hdr_len || mp__http_parse_head(*p, *n, &r->h, &why) != 1 ||
         (r->h.status < 200 && r->h.status != 101))
         return 0;
-    if (r->req->want_headers && head_add(r, *p, r->h.head_len) < 0) {
+    if (r->req->want_headers &&
+        mp__nresp_head_add(r, *p, r->h.head_len) < 0) {
         *kind = MP__HF_NOMEM;
         snprintf(msg, len, "out of memory");
         return -1;
@@ -212,6 +212,13 @@ int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
             r->reusable = 0;
         return rc > 0;
     }
+    body_sink(r, p, n);
+    return r->werr ? werr_fail(r, kind, msg, len) : 0;
+}
+
+int mp__nresp_body(mp__nresp *r, const char *p, size_t n,
+                   mp__http_fail *kind, char *msg, size_t len)
+{
     body_sink(r, p, n);
     return r->werr ? werr_fail(r, kind, msg, len) : 0;
 }

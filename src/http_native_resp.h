@@ -46,6 +46,16 @@ typedef struct mp__nresp {
 int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
                    mp__http_fail *kind, char *msg, size_t msg_len);
 
+/* Appends p[0..n) to r's head bytes (r->hdr, with room for a NUL past
+   them). Returns 0 or -1 (out of memory). */
+int mp__nresp_head_add(mp__nresp *r, const char *p, size_t n);
+
+/* Takes body bytes p[0..n) that arrived framed already (HTTP/2 DATA):
+   stores, writes or counts them. Returns 0, or -1: the sink refused them
+   (max_body, a write error, out of memory), *kind and msg say why. */
+int mp__nresp_body(mp__nresp *r, const char *p, size_t n,
+                   mp__http_fail *kind, char *msg, size_t msg_len);
+
 /* The connection ended cleanly after what was fed. Returns 1 (complete:
    a body until the end) or -1 with *kind and msg, as curl says it. */
 int mp__nresp_eof(mp__nresp *r, mp__http_fail *kind, char *msg,

@@ -6,8 +6,9 @@
  *  - trust: no CA -> MP_ETLS, --cacert passes, -k passes, a CA file that
  *    cannot be read -> MP_ETLS, a name (localhost: SNI, DNS name in the
  *    certificate) passes, on each engine; t_tls_us is filled;
- *  - HTTP/2: where the server offers it, AUTO gets it (libcurl, version
- *    20), every time; the native engine asked for by name speaks HTTP/1.1;
+ *  - HTTP/2: where the server offers it, AUTO gets it (version 20, the
+ *    native engine), every time; so do the native engine and libcurl
+ *    asked for by name; --http1.1 speaks HTTP/1.1 on each;
  *  - session resumption: a worker's second connection to a host resumes
  *    the first one's session (nginx's $ssl_session_reused) on the native
  *    engine (libcurl 7.88 resumes none here: shown, not asserted);
@@ -222,11 +223,11 @@ static void test_trust(void **state)
     }
 }
 
-/* HTTP/2 where nginx offers it: AUTO gets it through libcurl, the first
-   time and after (the worker remembers the host), and for a burst of
-   first requests (those that come while the first handshake runs go to
-   libcurl at once); the native engine by name offers only HTTP/1.1 and
-   speaks it. On the port without h2, a burst ends on HTTP/1.1. */
+/* HTTP/2 where nginx offers it: AUTO gets it on the native engine, the
+   first time and after (the worker keeps the h2 connection), and for a
+   burst of first requests; the native engine by name too; libcurl by
+   name speaks its own. On the port without h2, a burst ends on
+   HTTP/1.1. */
 static void test_http2(void **state)
 {
     tspec s = mk(g.n.tls_port, "/1k", MP_HTTP_AUTO);
@@ -237,7 +238,7 @@ static void test_http2(void **state)
     o = run(&s);
     EXPECT(o, 0, s);
     assert_int_equal(o.http_version, 20);
-    assert_int_equal(o.engine, MP_HTTP_CURL); /* handed back */
+    assert_int_equal(o.engine, MP_HTTP_NATIVE);
     s.repeat = 3;
     o = run(&s);
     EXPECT(o, 0, s);
@@ -264,12 +265,14 @@ static void test_http2(void **state)
         assert_int_equal(o.http_version, 11);
     }
     s.fanout = 0;
-    s.engine = MP_HTTP_NATIVE;
-    o = run(&s);
-    EXPECT(o, 0, s);
-    assert_int_equal(o.status, 200);
-    assert_int_equal(o.http_version, 11);
-    assert_int_equal(o.engine, MP_HTTP_NATIVE);
+    for (int e = 0; e < 2; e++) {
+        s.engine = e ? MP_HTTP_CURL : MP_HTTP_NATIVE;
+        o = run(&s);
+        EXPECT(o, 0, s);
+        assert_int_equal(o.status, 200);
+        assert_int_equal(o.http_version, 20);
+        assert_int_equal(o.engine, s.engine);
+    }
     /* HTTP/1.1 only: the h2 server is spoken to in HTTP/1.1, natively
        under auto (the host is known as h2 by now), and by libcurl */
     s.http1 = 1;

@@ -3,6 +3,7 @@
 # configures and starts it (tests/testutil.c's tu_nginx_start runs this).
 #
 #   tools/nginx.sh start DIR [--tls] [--tls-upstream PORT] [--log]
+#                            [--keepalive-requests N]
 #       prints "PORT n" ("ECHO 1" when /delay/100 is served) and returns
 #       with nginx running; its master's pid is in DIR/nginx.master.
 #       --tls: also "TLS_PORT n" (HTTPS, HTTP/2 offered by ALPN),
@@ -10,12 +11,17 @@
 #       --tls-upstream PORT (implies --tls; needs the stream module):
 #       "TLSUP_PORT n", TLS ended there and the bytes passed as they are to
 #       127.0.0.1:PORT (e.g. mp-testserver, so its paths work over TLS).
-#       --log: the HTTP ports log "PORT REUSED URI" per request to
-#       DIR/access.log (REUSED: nginx's $ssl_session_reused, "r" or ".").
+#       --log: the HTTP ports log "PORT REUSED URI CONN" per request to
+#       DIR/access.log (REUSED: nginx's $ssl_session_reused, "r" or ".";
+#       CONN: nginx's $connection, the connection's serial number).
+#       --keepalive-requests N: a connection (HTTP/2 too) carries N
+#       requests, then nginx ends it (GOAWAY on HTTP/2); default 100000.
 #   tools/nginx.sh stop DIR            stops it (SIGTERM, SIGKILL after 10 s)
 #
 # DIR must exist. nginx serves DIR/www: /1k, /256k, /text (text/plain, gzip'd
-# on request) and, with the echo module, /delay/100. Exit status 3 means
+# on request) and, with the echo module, /delay/100, /delay/10000 ("ok"
+# after 10 s) and /echo (a line "METHOD X-Test Content-Type
+# Content-Length" as nginx saw them, then the request body). Exit status 3 means
 # nginx is not installed (callers skip).
 set -euo pipefail
 
@@ -61,8 +67,8 @@ prepare_dir() { # DIR TLS
     fi
 }
 
-write_conf() { # DIR PORT TLS_PORT(0: none) TLS1_PORT ECHO(0/1) UP UP_PORT LOG
-    local dir=$1 port=$2 tls_port=$3 tls1_port=$4 echo=$5 up=$6 up_port=$7 log=$8
+write_conf() { # DIR PORT TLS_PORT(0: none) TLS1_PORT ECHO(0/1) UP UP_PORT LOG KA
+    local dir=$1 port=$2 tls_port=$3 tls1_port=$4 echo=$5 up=$6 up_port=$7 log=$8 ka=$9
     {
         echo "daemon off;"
         echo "master_process on;"
@@ -84,7 +90,7 @@ write_conf() { # DIR PORT TLS_PORT(0: none) TLS1_PORT ECHO(0/1) UP UP_PORT LOG
         fi
         echo "http {"
         if [[ $log == 1 ]]; then
-            echo " log_format reuse '\$server_port \$ssl_session_reused \$request_uri';"
+            echo " log_format reuse '\$server_port \$ssl_session_reused \$request_uri \$connection';"
             echo " access_log $dir/access.log reuse;"
         else
             echo " access_log off;"
@@ -95,7 +101,7 @@ write_conf() { # DIR PORT TLS_PORT(0: none) TLS1_PORT ECHO(0/1) UP UP_PORT LOG
         echo " uwsgi_temp_path $dir/tmp/uwsgi;"
         echo " scgi_temp_path $dir/tmp/scgi;"
         echo " default_type application/octet-stream;"
-        echo " keepalive_requests 100000;"
+        echo " keepalive_requests $ka;"
         echo " keepalive_timeout 75s;"
         echo " gzip on;"
         echo " gzip_types text/plain;"
@@ -112,7 +118,13 @@ write_conf() { # DIR PORT TLS_PORT(0: none) TLS1_PORT ECHO(0/1) UP UP_PORT LOG
         fi
         echo "  root $dir/www;"
         echo "  location = /text { default_type text/plain; }"
-        [[ $echo == 1 ]] && echo "  location = /delay/100 { echo_sleep 0.1; echo ok; }"
+        if [[ $echo == 1 ]]; then
+            echo "  location = /delay/100 { echo_sleep 0.1; echo ok; }"
+            echo "  location = /delay/10000 { echo_sleep 10; echo ok; }"
+            echo "  location = /echo { echo_read_request_body;"
+            echo "   echo \"\$request_method \$http_x_test \$content_type \$content_length\";"
+            echo "   echo_request_body; }"
+        fi
         echo " }"
         echo "}"
     } >"$dir/nginx.conf"
@@ -136,7 +148,7 @@ wait_ready() { # PID PORT...
 }
 
 start() { # DIR [--tls] [--tls-upstream PORT] [--log]
-    local dir bin tls=0 echo=0 up=0 log=0 port tls_port tls1_port up_port pid attempt
+    local dir bin tls=0 echo=0 up=0 log=0 ka=100000 port tls_port tls1_port up_port pid attempt
     [[ $# -ge 1 ]] || die "usage: nginx.sh start DIR [--tls] [--tls-upstream PORT] [--log]"
     dir=$(cd "$1" && pwd) || die "no directory $1"
     shift
@@ -145,6 +157,7 @@ start() { # DIR [--tls] [--tls-upstream PORT] [--log]
         --tls) tls=1 ;;
         --tls-upstream) tls=1; up=${2:?--tls-upstream needs a port}; shift ;;
         --log) log=1 ;;
+        --keepalive-requests) ka=${2:?--keepalive-requests needs a count}; shift ;;
         *) die "unknown option $1" ;;
         esac
         shift
@@ -163,7 +176,7 @@ start() { # DIR [--tls] [--tls-upstream PORT] [--log]
         fi
         [[ $up == 0 ]] || up_port=$(pick_port)
         [[ $(printf '%s\n' $port $tls_port $tls1_port $up_port | grep -v '^0$' | sort | uniq -d) == "" ]] || continue
-        write_conf "$dir" "$port" "$tls_port" "$tls1_port" "$echo" "$up" "$up_port" "$log"
+        write_conf "$dir" "$port" "$tls_port" "$tls1_port" "$echo" "$up" "$up_port" "$log" "$ka"
         "$bin" -e "$dir/error.log" -p "$dir/" -c "$dir/nginx.conf" \
             </dev/null >>"$dir/nginx.out" 2>&1 &
         pid=$!
@@ -197,5 +210,5 @@ stop() { # DIR
 case ${1:-} in
 start) shift; start "$@" ;;
 stop) shift; stop "$@" ;;
-*) die "usage: nginx.sh start DIR [--tls] [--tls-upstream PORT] [--log] | nginx.sh stop DIR" ;;
+*) die "usage: nginx.sh start DIR [--tls] [--tls-upstream PORT] [--log] [--keepalive-requests N] | nginx.sh stop DIR" ;;
 esac

@@ -1,0 +1,51 @@
+/*
+ * One transfer of the native engine (struct nxfer, on the task's
+ * coroutine stack), shared by its HTTP/1.1 side (http_native.c, which
+ * starts every transfer and finishes it) and its HTTP/2 side
+ * (http_native_h2.c, which carries it as a stream once a connection
+ * chose h2).
+ */
+#ifndef MP_HTTP_NATIVE_XFER_H
+#define MP_HTTP_NATIVE_XFER_H
+
+#include <stdint.h>
+
+#include "http_dns.h"
+#include "http_int.h"
+#include "http_native.h"
+#include "http_native_resp.h"
+#include "http_tls.h"
+
+/* nxfer.state */
+enum { MP__NX_CONNECT, MP__NX_TLS, MP__NX_SEND, MP__NX_RECV, MP__NX_H2,
+       MP__NX_DONE };
+
+/* One transfer, on the task's coroutine stack. */
+typedef struct nxfer {
+    mp_task *task;
+    const mp_http_request *req;
+    mp_http_response *resp;
+    mp__nconn *c; /* HTTP/1.1 (or a connection still handshaking) */
+    int state, suspended, reused, retried;
+    size_t wlen, wsent;
+    mp__nresp r;      /* the response being read (http_native_resp.c) */
+    mp__tls_ctx *tls; /* https: the request's context */
+    uint64_t t0, t_conn, t_tls, t_first;
+    mp__http_url u;      /* the URL's host, port and target */
+    mp__nhost *h;        /* its host in the pool, once looked up (xhost) */
+    char name[256];      /* the host without brackets, NUL-terminated */
+    mp__dns_addrs addrs; /* where to connect, in order (http_dns.c) */
+    int ai;              /* the one tried now */
+    /* HTTP/2 (http_native_h2.c) */
+    mp__nconn *h2c;            /* the h2 connection it is a stream on */
+    int32_t stream;            /* its stream id */
+    int h2_retry;              /* ended unanswered: start it again */
+    int h2_final;              /* the final response's head is done */
+    unsigned hdr_lines;        /* of the head being read */
+    size_t body_off;           /* request body bytes sent */
+    struct event *timer;       /* its whole-transfer timeout, or NULL */
+    struct nxfer *prev, *next; /* its connection's streams */
+    struct nxfer *done_next;   /* ended, its task not woken yet */
+} nxfer;
+
+#endif
