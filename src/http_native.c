@@ -168,10 +168,14 @@ static int build_request(nxfer *x, nconn *c)
 /* Ends x: on success its connection goes back to its host's free list
    (or is closed), on failure it is closed. Wakes the task if it waits:
    the caller must not touch x or its connection afterwards. */
+static void probe_end(nhost *h, int ok);
+
 static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
 {
     nconn *c = x->c;
 
+    if (x->h && x->h->prober == x)
+        probe_end(x->h, 0); /* failed before its answer */
     if (err) {
         mp__http_error(x->resp, err, "%s %.*s: %s%s", mp__http_method(x->req),
                       HTTP_URL_SHOWN, x->req->url, fmt, arg ? arg : "");
@@ -389,6 +393,7 @@ static int tls_step(nxfer *x)
     if (offers_h2(x))
         c->host->alpn = mp__tls_alpn_h2(c->tls) ? 2 : 1;
     if (offers_h2(x) && mp__tls_alpn_h2(c->tls)) { /* x becomes a stream */
+        nhost *h = c->host;
         evtimer_del(c->timer);
         c->x = NULL;
         x->c = NULL;
@@ -397,9 +402,14 @@ static int tls_step(nxfer *x)
             xfer_end(x, HF(NOMEM), "out of memory", NULL);
             return 1;
         }
+        if (h->prober == x)
+            h->prober = NULL;
         mp__h2_submit(c, x);
+        probe_end(h, 1); /* the waiters share c */
         return 1;
     }
+    if (c->host->prober == x)
+        probe_end(c->host, 1);
     x->state = MP__NX_SEND;
     arm_total(x, c);
     return 0;
@@ -537,20 +547,111 @@ static int xfer_connect(nxfer *x)
     return 0;
 }
 
-/* Starts x: on an idle connection of its host if there is one, else on a
-   new one. Returns 0, or -1 if x ended. */
+/* ---- a host's first handshake offering h2, and its waiters ---------- */
+
+/* Takes waiter x out of its host's list, and its timer away. */
+static void wait_unlink(nxfer *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        x->h->waiters = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    x->prev = x->next = NULL;
+    if (x->timer)
+        event_free(x->timer);
+    x->timer = NULL;
+}
+
+/* libevent: waiter x ran out of its connect time. */
+static void on_wait_timer(evutil_socket_t fd, short what, void *arg)
+{
+    nxfer *x = arg;
+
+    (void)fd;
+    (void)what;
+    wait_unlink(x);
+    xfer_end(x, HF(TIMEOUT), "Connection timed out", NULL);
+}
+
+/* Makes x wait for the answer of its host h's prober (its handshake
+   offering h2): if h2, x becomes a stream beside it instead of opening a
+   connection of its own. Its connect timeout runs meanwhile. Returns 0,
+   or -1 (out of memory: x connects now). */
+static int wait_probe(nxfer *x, nhost *h)
+{
+    uint64_t ms = mp__http_connect_ms(x->req);
+    uint64_t used = (now_us() - x->t0) / 1000;
+    struct timeval tv = mp__ms_tv(ms > used ? ms - used : 1);
+
+    if (!(x->timer = evtimer_new(g_hn->base, on_wait_timer, x)) ||
+        evtimer_add(x->timer, &tv) != 0) {
+        if (x->timer)
+            event_free(x->timer);
+        x->timer = NULL;
+        return -1;
+    }
+    x->prev = NULL;
+    x->next = h->waiters;
+    if (x->next)
+        x->next->prev = x;
+    h->waiters = x;
+    x->state = MP__NX_WAIT;
+    return 0;
+}
+
+static int xfer_start(nxfer *x);
+
+/* h's prober is done: ok 1, its handshake answered (h2: a connection
+   with free stream slots; or HTTP/1.1) or its transfer was canceled,
+   and each waiter starts as if it came now; ok 0, it failed, and each
+   waiter opens a connection of its own. */
+static void probe_end(nhost *h, int ok)
+{
+    nxfer *w = h->waiters;
+
+    h->prober = NULL;
+    h->waiters = NULL;
+    while (w) { /* a waiter that ends at once wakes its task here */
+        nxfer *next = w->next;
+        w->prev = w->next = NULL;
+        if (w->timer)
+            event_free(w->timer);
+        w->timer = NULL;
+        w->state = MP__NX_CONNECT;
+        if (ok)
+            xfer_start(w);
+        else
+            xfer_connect(w);
+        w = next;
+    }
+}
+
+/* Starts x: as a stream on one of its host's h2 connections with a free
+   slot, or on an idle connection, else waiting for the host's first
+   handshake offering h2 to answer, else on a new connection. Returns 0,
+   or -1 if x ended. */
 static int xfer_start(nxfer *x)
 {
     nhost *h = xhost(x);
     nconn *c = h ? h->idle : NULL;
+    int probe = h && x->u.tls && offers_h2(x) && h->alpn != 1;
 
     if (h && h->h2free && offers_h2(x)) {
         x->reused = 1;
         x->t_conn = x->t0;
         return mp__h2_submit(h->h2free, x);
     }
-    if (!c)
-        return xfer_connect(x);
+    if (probe && h->prober && !c && wait_probe(x, h) == 0)
+        return 0;
+    if (!c) {
+        if (xfer_connect(x) < 0)
+            return -1;
+        if (probe && !h->prober)
+            h->prober = x;
+        return 0;
+    }
     mp__hn_idle_unlink(c);
     c->x = x;
     x->c = c;
@@ -571,6 +672,10 @@ static void xfer_cancel(mp_task *t, void *arg)
     nxfer *x = arg;
 
     (void)t;
+    if (x->state == MP__NX_WAIT)
+        wait_unlink(x);
+    if (x->h && x->h->prober == x)
+        probe_end(x->h, 1); /* the next one asks */
     if (x->h2c)
         mp__h2_cancel(x);
     if (x->c) {

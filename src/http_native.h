@@ -37,6 +37,9 @@ typedef struct mp__nhost {
                           1 HTTP/1.1, 2 h2 */
     struct mp__nconn *h2free; /* h2 connections with a free stream slot
                                  (http_native_h2.c), linked by prev/next */
+    struct nxfer *prober;     /* its transfer whose handshake offering h2
+                                 runs now (alpn not 1), or NULL */
+    struct nxfer *waiters;    /* transfers waiting for the prober's answer */
     unsigned hash;
     struct mp__nconn *idle;  /* LIFO, doubly linked */
     struct mp__nhost *next;  /* bucket chain */

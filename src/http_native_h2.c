@@ -278,10 +278,12 @@ static void flush_later(mp__h2 *h)
 
 /* ---- nghttp2 callbacks ------------------------------------------------ */
 
-/* Appends p[0..n) to x's head text. Returns 0 or -1 (out of memory). */
+/* Counts p[0..n) of x's head (its limits) and appends it to the head
+   text if the request wants it. Returns 0 or -1 (out of memory). */
 static int head_put(nxfer *x, const void *p, size_t n)
 {
-    return mp__nresp_head_add(&x->r, p, n);
+    x->hdr_bytes += n;
+    return x->req->want_headers ? mp__nresp_head_add(&x->r, p, n) : 0;
 }
 
 /* Fails stream x of h from inside a callback: RST_STREAM CANCEL, then
@@ -310,6 +312,7 @@ static int head_begin(nxfer *x, const uint8_t *v, size_t n, char *why,
         return -1;
     }
     x->r.hdr_len = 0;
+    x->hdr_bytes = 0;
     x->hdr_lines = 0;
     x->resp->status = st;
     x->resp->http_version = 20;
@@ -341,7 +344,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f,
         return stream_fail(ud, x, HF(PROTOCOL),
                            "more than 1000 header lines "
                            "(MP_HTTP_MAX_HEADER_LINES)");
-    if (x->r.hdr_len + namelen + valuelen + 6 > MP_HTTP_MAX_HEADER_BYTES)
+    if (x->hdr_bytes + namelen + valuelen + 4 > MP_HTTP_MAX_HEADER_BYTES)
         return stream_fail(ud, x, HF(PROTOCOL),
                            "header block larger than 262144 bytes "
                            "(MP_HTTP_MAX_HEADER_BYTES)");
@@ -369,7 +372,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f,
     if (f->hd.type != NGHTTP2_HEADERS ||
         !(f->hd.flags & NGHTTP2_FLAG_END_HEADERS) ||
         !(x = nghttp2_session_get_stream_user_data(s, f->hd.stream_id)) ||
-        x->h2_final || !x->r.hdr_len)
+        x->h2_final || !x->hdr_bytes)
         return 0;
     if (head_put(x, "\r\n", 2) < 0)
         return stream_fail(h, x, HF(NOMEM), "out of memory");
@@ -579,6 +582,18 @@ static void on_stream_timer(evutil_socket_t fd, short what, void *arg)
     drain_done();
 }
 
+/* x, just ended by mp__h2_submit (first on the done list): its task is
+   woken now if it waits (a waiter started by another's handshake), not
+   later. Returns -1. */
+static int submit_failed(nxfer *x)
+{
+    g_done = x->done_next;
+    x->done_next = NULL;
+    if (x->suspended)
+        mp__task_wake(x->task, 0);
+    return -1;
+}
+
 int mp__h2_submit(mp__nconn *c, nxfer *x)
 {
     mp__h2 *h = c->h2;
@@ -602,18 +617,14 @@ int mp__h2_submit(mp__nconn *c, nxfer *x)
         if (!(x->timer = evtimer_new(h->hn->base, on_stream_timer, x)) ||
             evtimer_add(x->timer, &tv) != 0) {
             stream_end(x, HF(NOMEM), "out of memory");
-            g_done = x->done_next; /* the caller sees x ended */
-            x->done_next = NULL;
-            return -1;
+            return submit_failed(x);
         }
     }
     if ((id = submit(h, x)) < 0) {
         x->stream = 0;
         stream_end(x, id == NGHTTP2_ERR_NOMEM ? HF(NOMEM) : HF(PROTOCOL),
                    "nghttp2_submit_request: %s", nghttp2_strerror(id));
-        g_done = x->done_next;
-        x->done_next = NULL;
-        return -1;
+        return submit_failed(x);
     }
     x->stream = id;
     h->active++;
@@ -655,14 +666,11 @@ void mp__h2_io(mp__nconn *c, short what)
         drain_done();
         return;
     }
-    if (mp__tls_want(c->tls) == MP__TLS_WANT_WRITE &&
-        h->out_off == h->out_len &&
-        mp__hn_want_write(h->hn, c, 1) != 0) {
+    /* a read that waits for the socket to take bytes (TLS) */
+    int rw = mp__tls_want(c->tls) == MP__TLS_WANT_WRITE;
+    if (flush_or_close(h) == 0 && rw && !c->want_write &&
+        mp__hn_want_write(h->hn, c, 1) != 0)
         conn_close(h, HF(NOMEM), "event_add failed");
-        drain_done();
-        return;
-    }
-    flush_or_close(h);
     drain_done();
 }
 

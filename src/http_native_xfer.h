@@ -17,8 +17,8 @@
 #include "http_tls.h"
 
 /* nxfer.state */
-enum { MP__NX_CONNECT, MP__NX_TLS, MP__NX_SEND, MP__NX_RECV, MP__NX_H2,
-       MP__NX_DONE };
+enum { MP__NX_WAIT, MP__NX_CONNECT, MP__NX_TLS, MP__NX_SEND, MP__NX_RECV,
+       MP__NX_H2, MP__NX_DONE };
 
 /* One transfer, on the task's coroutine stack. */
 typedef struct nxfer {
@@ -42,9 +42,11 @@ typedef struct nxfer {
     int h2_retry;              /* ended unanswered: start it again */
     int h2_final;              /* the final response's head is done */
     unsigned hdr_lines;        /* of the head being read */
+    size_t hdr_bytes;          /* of the head being read, as curl's text */
     size_t body_off;           /* request body bytes sent */
-    struct event *timer;       /* its whole-transfer timeout, or NULL */
-    struct nxfer *prev, *next; /* its connection's streams */
+    struct event *timer;       /* its timeout as a stream or a waiter */
+    struct nxfer *prev, *next; /* its connection's streams, or its host's
+                                  waiters (MP__NX_WAIT) */
     struct nxfer *done_next;   /* ended, its task not woken yet */
 } nxfer;
 

@@ -3,7 +3,8 @@
  * against nginx offering h2 (tools/nginx.sh --tls --log: the access log
  * names each request's connection, $connection).
  *  - many concurrent streams share one connection (50 at once on the
- *    worker's h2 connection: one $connection in the log);
+ *    worker's h2 connection: one $connection in the log), also when
+ *    they are the worker's first requests to the host;
  *  - POST with a body and a header of ours (nginx's /echo says what it
  *    got), HEAD, a large body, 404, a body over max_body (MP_EFBIG, and
  *    the connection carries the next request), all on one connection;
@@ -254,7 +255,9 @@ static int log_conns(const char *dir, const char *prefix, int *n)
     return k;
 }
 
-/* Many streams at once on the worker's one h2 connection. */
+/* Many streams at once on the worker's one h2 connection: beside a
+   first request's connection, and as a burst of first requests (they
+   wait for the first handshake's answer, then share its connection). */
 static void test_streams_share(void **state)
 {
     burst *b = calloc(1, sizeof *b);
@@ -264,21 +267,28 @@ static void test_streams_share(void **state)
     (void)state;
     assert_non_null(b);
     assert_non_null(o);
-    b->first = mk(0, "/1k?share-first");
-    b->has_first = 1;
-    b->n = BURST;
-    for (int i = 0; i < BURST; i++)
-        b->s[i] = mk(0, "/1k?share-%d", i);
-    run_burst(b, o);
-    expect_h2(&b->first, &o->first, 200);
-    for (int i = 0; i < BURST; i++) {
-        expect_h2(&b->s[i], &o->o[i], 200);
-        assert_int_equal(o->o[i].body_len, 1024);
+    for (int first = 1; first >= 0; first--) {
+        const char *tag = first ? "share" : "burst";
+        b->first = mk(0, "/1k?%s-first", tag);
+        b->has_first = first;
+        b->n = BURST;
+        for (int i = 0; i < BURST; i++)
+            b->s[i] = mk(0, "/1k?%s-%d", tag, i);
+        run_burst(b, o);
+        if (first)
+            expect_h2(&b->first, &o->first, 200);
+        for (int i = 0; i < BURST; i++) {
+            expect_h2(&b->s[i], &o->o[i], 200);
+            assert_int_equal(o->o[i].body_len, 1024);
+        }
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "/1k?%s-", tag);
+        conns = log_conns(g.dir, prefix, &n);
+        print_message("%s: %d requests on %d connection(s)\n", tag, n,
+                      conns);
+        assert_int_equal(n, BURST + first);
+        assert_int_equal(conns, 1);
     }
-    conns = log_conns(g.dir, "/1k?share", &n);
-    print_message("%d requests on %d connection(s)\n", n, conns);
-    assert_int_equal(n, BURST + 1);
-    assert_int_equal(conns, 1);
     free(b);
     free(o);
 }
