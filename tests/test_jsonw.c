@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,48 @@ static void every_position_of_the_scan(void **state)
             }
 }
 
+/* Numbers at the edges of their digit counts, and of int64_t. */
+static void numbers_pinned(void **state)
+{
+    static const struct {
+        int64_t v;
+        const char *out;
+    } ints[] = {{0, "0"},       {9, "9"},           {10, "10"},
+                {-1, "-1"},     {9999, "9999"},     {10000, "10000"},
+                {-10000, "-10000"}, {123456789, "123456789"},
+                {INT64_MAX, "9223372036854775807"},
+                {INT64_MIN, "-9223372036854775808"}};
+    static const struct {
+        uint64_t us;
+        const char *out;
+    } secs[] = {{0, "0.000000"},          {5, "0.000005"},
+                {999999, "0.999999"},     {1000000, "1.000000"},
+                {12345678, "12.345678"},  {100000000000, "100000.000000"},
+                {UINT64_MAX, "18446744073709.551615"}};
+    jw w = {0};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        jw_reset(&w, 0);
+        jw_int(&w, ints[i].v);
+        assert_false(w.oom);
+        if (w.len != strlen(ints[i].out) ||
+            memcmp(w.buf, ints[i].out, w.len) != 0)
+            fail_msg("jw_int: \"%.*s\", want \"%s\"", (int)w.len, w.buf,
+                     ints[i].out);
+    }
+    for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
+        jw_reset(&w, 0);
+        jw_secs(&w, secs[i].us);
+        assert_false(w.oom);
+        if (w.len != strlen(secs[i].out) ||
+            memcmp(w.buf, secs[i].out, w.len) != 0)
+            fail_msg("jw_secs: \"%.*s\", want \"%s\"", (int)w.len, w.buf,
+                     secs[i].out);
+    }
+    free(w.buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +261,7 @@ int main(void)
         cmocka_unit_test(invalid_utf8_pinned),
         cmocka_unit_test(text_check),
         cmocka_unit_test(every_position_of_the_scan),
+        cmocka_unit_test(numbers_pinned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
