@@ -94,77 +94,6 @@ static uint64_t now_us(void)
     return mp__now_ns() / 1000u;
 }
 
-/* Appends n bytes to c->wbuf at *len. Returns 0 or -1. */
-static int wput(nconn *c, size_t *len, const void *p, size_t n)
-{
-    if (*len + n > c->wcap) {
-        size_t cap = c->wcap ? c->wcap : 1024;
-        while (cap < *len + n)
-            cap *= 2;
-        char *b = realloc(c->wbuf, cap);
-        if (!b)
-            return -1;
-        c->wbuf = b;
-        c->wcap = cap;
-    }
-    memcpy(c->wbuf + *len, p, n);
-    *len += n;
-    return 0;
-}
-
-static int wputs(nconn *c, size_t *len, const char *p)
-{
-    return wput(c, len, p, strlen(p));
-}
-
-/* Writes x's request into c->wbuf, as curl 7.88 sends it. Returns 0 or -1
-   (out of memory). */
-static int build_request(nxfer *x, nconn *c)
-{
-    const mp_http_request *q = x->req;
-    const char *m = mp__http_method(q);
-    size_t n = 0;
-    int body = q->body || strcasecmp(m, "POST") == 0;
-    int rc = 0;
-    char line[96];
-
-    rc |= wputs(c, &n, m);
-    rc |= wputs(c, &n, " ");
-    rc |= wputs(c, &n, x->u.target[0] ? x->u.target : "/");
-    rc |= wputs(c, &n, " HTTP/1.1\r\nHost: ");
-    rc |= wput(c, &n, x->u.host, x->u.host_len);
-    if (x->u.port != (x->u.tls ? 443 : 80)) { /* ":port", no snprintf */
-        char *e = line + sizeof line, *d = e;
-        unsigned v = x->u.port;
-        do
-            *--d = (char)('0' + v % 10);
-        while ((v /= 10));
-        *--d = ':';
-        rc |= wput(c, &n, d, (size_t)(e - d));
-    }
-    rc |= wputs(c, &n, "\r\n");
-    rc |= wputs(c, &n, "User-Agent: mpool/" MP_VERSION_STRING
-                       "\r\nAccept: */*\r\n");
-    for (size_t i = 0; i < q->n_headers; i++)
-        if (q->headers[i]) {
-            rc |= wputs(c, &n, q->headers[i]);
-            rc |= wputs(c, &n, "\r\n");
-        }
-    if (body) {
-        snprintf(line, sizeof line,
-                 "Content-Length: %zu\r\nContent-Type: "
-                 "application/x-www-form-urlencoded\r\n",
-                 q->body ? q->body_len : 0);
-        rc |= wputs(c, &n, line);
-    }
-    rc |= wputs(c, &n, "\r\n");
-    if (q->body && q->body_len)
-        rc |= wput(c, &n, q->body, q->body_len);
-    x->wlen = n;
-    x->wsent = 0;
-    return rc ? -1 : 0;
-}
-
 /* Ends x: on success its connection goes back to its host's free list
    (or is closed), on failure it is closed. Wakes the task if it waits:
    the caller must not touch x or its connection afterwards. */
@@ -537,7 +466,7 @@ static int xfer_connect(nxfer *x)
     c->x = x;
     x->c = c;
     x->state = MP__NX_CONNECT;
-    if (build_request(x, c) < 0) {
+    if (mp__nreq_build(x, c) < 0) {
         xfer_end(x, HF(NOMEM), "out of memory", NULL);
         return -1;
     }
@@ -658,7 +587,7 @@ static int xfer_start(nxfer *x)
     x->reused = 1;
     x->t_conn = x->t0;
     x->state = MP__NX_SEND;
-    if (build_request(x, c) < 0) {
+    if (mp__nreq_build(x, c) < 0) {
         xfer_end(x, HF(NOMEM), "out of memory", NULL);
         return -1;
     }

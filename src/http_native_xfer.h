@@ -50,4 +50,9 @@ typedef struct nxfer {
     struct nxfer *done_next;   /* ended, its task not woken yet */
 } nxfer;
 
+/* Writes x's HTTP/1.1 request into c->wbuf (x->wlen bytes, x->wsent
+   zeroed), as curl 7.88 sends it (http_native_req.c). Returns 0 or -1
+   (out of memory). */
+int mp__nreq_build(nxfer *x, mp__nconn *c);
+
 #endif
