@@ -35,194 +35,15 @@
 #include <sys/types.h>
 
 #include "mpool.h"
-#include "testutil.h"
-
-#define BURST 50 /* streams at once */
-
-/* One request. */
-typedef struct hspec {
-    char url[200];
-    char method[12];
-    char header[64];
-    char body[64];
-    char cafile[600];
-    unsigned timeout_ms;
-    size_t max_body;
-    int engine, want_headers, no_body;
-} hspec;
-
-/* What it gave. */
-typedef struct hseen {
-    int rc, error, engine;
-    long status, http_version;
-    uint64_t body_len, bytes_down;
-    int body_null;
-    char final_url[200];
-    char headers[1024];
-    char body[512];
-    char message[300];
-} hseen;
+#include "h2util.h"
 
 static struct {
     tu_nginx n;
     char *dir;
 } g;
 
-/* Runs s in t, into o (the head without its date line). */
-static void one(mp_task *t, const hspec *s, hseen *o)
-{
-    const char *hdr[1] = {s->header};
-    mp_http_request q;
-    mp_http_response r;
-
-    memset(&q, 0, sizeof q);
-    q.url = s->url;
-    q.method = s->method[0] ? s->method : NULL;
-    if (s->header[0]) {
-        q.headers = hdr;
-        q.n_headers = 1;
-    }
-    if (s->body[0]) {
-        q.body = s->body;
-        q.body_len = strlen(s->body);
-    }
-    q.timeout_ms = s->timeout_ms;
-    q.max_body = s->max_body;
-    q.want_headers = s->want_headers;
-    q.no_body = s->no_body;
-    q.cafile = s->cafile[0] ? s->cafile : NULL;
-    q.engine = s->engine;
-    memset(o, 0, sizeof *o);
-    o->rc = mp_http(t, &q, &r);
-    o->error = r.error;
-    o->engine = r.engine;
-    o->status = r.status;
-    o->http_version = r.http_version;
-    o->body_len = r.body_len;
-    o->bytes_down = r.bytes_down;
-    o->body_null = r.body == NULL;
-    if (r.final_url)
-        snprintf(o->final_url, sizeof o->final_url, "%s", r.final_url);
-    if (r.message)
-        snprintf(o->message, sizeof o->message, "%s", r.message);
-    if (r.body)
-        memcpy(o->body, r.body, r.body_len < sizeof o->body - 1
-                                    ? r.body_len
-                                    : sizeof o->body - 1);
-    for (const char *p = r.headers; p && *p;) {
-        const char *eol = strchr(p, '\n');
-        size_t n = eol ? (size_t)(eol - p + 1) : strlen(p);
-        size_t have = strlen(o->headers);
-        if (strncasecmp(p, "date:", 5) != 0 && have + n < sizeof o->headers)
-            memcpy(o->headers + have, p, n);
-        p += n;
-    }
-    mp_http_response_clear(&r);
-}
-
-static int one_task(mp_task *t, const void *in, size_t len)
-{
-    hseen o;
-
-    (void)len;
-    one(t, in, &o);
-    return mp_return(t, &o, sizeof o);
-}
-
 /* A spec for nginx's h2 port (or port), path printf-style. */
-static hspec mk(int port, const char *fmt, ...) MP_PRINTF(2, 3);
-static hspec mk(int port, const char *fmt, ...)
-{
-    hspec s;
-    char path[120];
-    va_list ap;
-
-    memset(&s, 0, sizeof s);
-    va_start(ap, fmt);
-    vsnprintf(path, sizeof path, fmt, ap);
-    va_end(ap);
-    snprintf(s.url, sizeof s.url, "https://127.0.0.1:%d%s",
-             port ? port : g.n.tls_port, path);
-    snprintf(s.cafile, sizeof s.cafile, "%s", g.n.cafile);
-    s.engine = MP_HTTP_NATIVE;
-    s.want_headers = 1;
-    return s;
-}
-
-/* Fails unless o is a native HTTP/2 answer with status. */
-static void expect_h2(const hspec *s, const hseen *o, long status)
-{
-    if (o->rc != 0 || o->status != status || o->http_version != 20 ||
-        o->engine != MP_HTTP_NATIVE)
-        fail_msg("%s: %s status %ld version %ld engine %d (%s)", s->url,
-                 mp_err_name(o->rc), o->status, o->http_version, o->engine,
-                 o->message);
-}
-
-/* Runs n specs at once as children of one task in a one-worker pool,
-   after a first request (first: its own, so the worker holds an h2
-   connection before the burst; NULL: none). Fills out[0..n). */
-typedef struct burst {
-    hspec first;
-    int has_first, n;
-    unsigned join_ms[BURST]; /* mp_join's timeout per child; 0 = none */
-    hspec s[BURST];
-    hspec after; /* one more once all are joined, if has_after */
-    int has_after;
-} burst;
-
-typedef struct burst_out {
-    hseen first, after;
-    hseen o[BURST];
-    int join_rc[BURST];
-} burst_out;
-
-static int burst_task(mp_task *t, const void *in, size_t len)
-{
-    const burst *b = in;
-    burst_out *out = calloc(1, sizeof *out);
-    mp_child *c[BURST];
-    int rc;
-
-    (void)len;
-    if (!out)
-        return mp_fail(t, MP_ENOMEM, "calloc");
-    if (b->has_first)
-        one(t, &b->first, &out->first);
-    for (int i = 0; i < b->n; i++)
-        if (mp_spawn(t, one_task, &b->s[i], sizeof b->s[i], &c[i]) != 0) {
-            free(out);
-            return mp_fail(t, MP_ETASK, "mp_spawn failed");
-        }
-    for (int i = 0; i < b->n; i++) {
-        mp_result r;
-        out->join_rc[i] = mp_join(c[i], &r, b->join_ms[i]);
-        if (r.status == 0 && r.len == sizeof out->o[i])
-            memcpy(&out->o[i], r.data, sizeof out->o[i]);
-        else
-            out->o[i].rc = r.status ? r.status : MP_ETASK;
-        mp_result_clear(&r);
-    }
-    if (b->has_after)
-        one(t, &b->after, &out->after);
-    rc = mp_return(t, out, sizeof *out);
-    free(out);
-    return rc;
-}
-
-/* Runs b in a fresh one-worker pool; fills *out. */
-static void run_burst(const burst *b, burst_out *out)
-{
-    mp_pool_options opt = {.workers = 1, .concurrency = 4};
-    mp_pool *p = NULL;
-    char why[300];
-
-    assert_int_equal(mp_pool_create(&p, &opt), 0);
-    if (tu_apply_copy(p, burst_task, b, sizeof *b, out, sizeof *out, why,
-                      sizeof why) != 0)
-        fail_msg("burst: %s", why);
-    mp_pool_destroy(p);
-}
+#define mk(port, ...) h2u_mk(&g.n, port, __VA_ARGS__)
 
 /* Counts the distinct connections of the access log's requests (in dir)
    whose URI starts with prefix, and the requests (*n). Returns the
@@ -274,11 +95,11 @@ static void test_streams_share(void **state)
         b->n = BURST;
         for (int i = 0; i < BURST; i++)
             b->s[i] = mk(0, "/1k?%s-%d", tag, i);
-        run_burst(b, o);
+        h2u_run_burst(b, o);
         if (first)
-            expect_h2(&b->first, &o->first, 200);
+            h2u_expect(&b->first, &o->first, 200);
         for (int i = 0; i < BURST; i++) {
-            expect_h2(&b->s[i], &o->o[i], 200);
+            h2u_expect(&b->s[i], &o->o[i], 200);
             assert_int_equal(o->o[i].body_len, 1024);
         }
         char prefix[32];
@@ -317,25 +138,25 @@ static void test_methods(void **state)
     b->n = 5;
     b->after = mk(0, "/1k?m-after");
     b->has_after = 1;
-    run_burst(b, o);
-    expect_h2(&s[0], &o->o[0], 200);
+    h2u_run_burst(b, o);
+    h2u_expect(&s[0], &o->o[0], 200);
     assert_string_equal(o->o[0].body,
                         "POST yes application/x-www-form-urlencoded 9\n"
                         "a=1&b=two");
-    expect_h2(&s[1], &o->o[1], 200);
+    h2u_expect(&s[1], &o->o[1], 200);
     assert_int_equal(o->o[1].body_len, 0);
     assert_non_null(strstr(o->o[1].headers, "content-length: 1024\r\n"));
-    expect_h2(&s[2], &o->o[2], 200);
+    h2u_expect(&s[2], &o->o[2], 200);
     assert_int_equal(o->o[2].body_len, 262144);
     assert_int_equal(o->o[2].bytes_down, 262144);
     assert_int_equal(strncmp(o->o[2].body, "abcdefghijklmnopqrstuvwxyz", 26),
                      0);
-    expect_h2(&s[3], &o->o[3], 404);
+    h2u_expect(&s[3], &o->o[3], 404);
     assert_int_equal(strncmp(o->o[3].headers, "HTTP/2 404 \r\n", 13), 0);
     if (o->o[4].error != MP_EFBIG)
         fail_msg("max_body: %s (%s)", mp_err_name(o->o[4].error),
                  o->o[4].message);
-    expect_h2(&b->after, &o->after, 200);
+    h2u_expect(&b->after, &o->after, 200);
     conns = log_conns(g.dir, "/1k?m-", &n);
     assert_int_equal(n, 3);
     assert_int_equal(conns, 1);
@@ -367,17 +188,17 @@ static void test_timeout_cancel(void **state)
     b->n = 6;
     b->after = mk(0, "/1k?tc-after");
     b->has_after = 1;
-    run_burst(b, o);
-    expect_h2(&b->first, &o->first, 200);
+    h2u_run_burst(b, o);
+    h2u_expect(&b->first, &o->first, 200);
     if (o->o[0].error != MP_ETIMEDOUT)
         fail_msg("timeout: %s (%s)", mp_err_name(o->o[0].error),
                  o->o[0].message);
     assert_int_equal(o->join_rc[1], MP_ETIMEDOUT);
     for (int i = 2; i < 6; i++) {
-        expect_h2(&b->s[i], &o->o[i], 200);
+        h2u_expect(&b->s[i], &o->o[i], 200);
         assert_string_equal(o->o[i].body, "ok\n");
     }
-    expect_h2(&b->after, &o->after, 200);
+    h2u_expect(&b->after, &o->after, 200);
     conns = log_conns(g.dir, "/1k?tc-", &n);
     assert_int_equal(n, 2);
     assert_int_equal(conns, 1);
@@ -389,53 +210,6 @@ static void test_timeout_cancel(void **state)
 }
 
 /* The same set through libcurl's HTTP/2 and the native one. */
-typedef struct dpair {
-    hseen c, n;
-} dpair;
-
-static int diff_task(mp_task *t, const void *in, size_t len)
-{
-    hspec s = *(const hspec *)in;
-    dpair d;
-
-    (void)len;
-    s.engine = MP_HTTP_CURL;
-    one(t, &s, &d.c);
-    s.engine = MP_HTTP_NATIVE;
-    one(t, &s, &d.n);
-    return mp_return(t, &d, sizeof d);
-}
-
-static void compare(const hspec *s, const hseen *c, const hseen *n)
-{
-#define SAME(f, fmt)                                                        \
-    if (c->f != n->f)                                                       \
-        fail_msg("%s %s: " #f " curl " fmt " native " fmt " (%s | %s)",     \
-                 s->method, s->url, c->f, n->f, c->message, n->message)
-    SAME(rc, "%d");
-    SAME(error, "%d");
-    SAME(status, "%ld");
-    SAME(http_version, "%ld");
-    SAME(body_len, "%" PRIu64);
-    if (c->error != MP_EFBIG) /* where a refused body stopped: each
-                                 engine's chunking (curl hands on 16 KB
-                                 reads, nghttp2 each DATA frame) */
-        SAME(bytes_down, "%" PRIu64);
-    SAME(body_null, "%d");
-#undef SAME
-    if (c->engine != MP_HTTP_CURL || n->engine != MP_HTTP_NATIVE)
-        fail_msg("%s: engines %d and %d", s->url, c->engine, n->engine);
-    if (strcmp(c->final_url, n->final_url) != 0)
-        fail_msg("%s: final_url curl %s native %s", s->url, c->final_url,
-                 n->final_url);
-    if (strcmp(c->headers, n->headers) != 0)
-        fail_msg("%s: head differs:\ncurl:\n%s\nnative:\n%s", s->url,
-                 c->headers, n->headers);
-    if (strcmp(c->body, n->body) != 0)
-        fail_msg("%s: body differs:\ncurl:   %s\nnative: %s", s->url,
-                 c->body, n->body);
-}
-
 static void test_same_records(void **state)
 {
     enum { N = 14 };
@@ -482,7 +256,7 @@ static void test_same_records(void **state)
     for (int i = 0; i < N; i++)
         in[i] = (mp_buf){&s[i], sizeof s[i]};
     for (int round = 0; round < 2; round++) { /* fresh, then kept alive */
-        assert_int_equal(mp_pool_map(p, diff_task, in, N, out), 0);
+        assert_int_equal(mp_pool_map(p, h2u_diff_task, in, N, out), 0);
         for (int i = 0; i < N; i++) {
             dpair d;
             if (out[i].status != 0 || out[i].len != sizeof d)
@@ -493,7 +267,7 @@ static void test_same_records(void **state)
             if (!g.n.has_echo && (strstr(s[i].url, "/echo") ||
                                   strstr(s[i].url, "/delay")))
                 continue;
-            compare(&s[i], &d.c, &d.n);
+            h2u_compare(&s[i], &d.c, &d.n);
             if ((d.n.error ? d.n.error : (int)d.n.status) != want[i])
                 fail_msg("%s: %d, not %d (%s)", s[i].url,
                          d.n.error ? d.n.error : (int)d.n.status, want[i],
@@ -532,10 +306,10 @@ static void test_goaway(void **state)
         b->s[i] = mk(ka.tls_port, "/1k?ga-%d", i);
         snprintf(b->s[i].cafile, sizeof b->s[i].cafile, "%s", ka.cafile);
     }
-    run_burst(b, o);
-    expect_h2(&b->first, &o->first, 200);
+    h2u_run_burst(b, o);
+    h2u_expect(&b->first, &o->first, 200);
     for (int i = 0; i < b->n; i++)
-        expect_h2(&b->s[i], &o->o[i], 200);
+        h2u_expect(&b->s[i], &o->o[i], 200);
     conns = log_conns(dir, "/1k?ga-", &n);
     print_message("GOAWAY: %d requests on %d connections\n", n, conns);
     assert_int_equal(n, 41);
@@ -562,14 +336,14 @@ static int drop_task(mp_task *t, const void *in, size_t len)
     (void)len;
     if (!out)
         return mp_fail(t, MP_ENOMEM, "calloc");
-    one(t, &b->first, &out->first);
-    if (mp_spawn(t, one_task, &b->s[0], sizeof b->s[0], &c) != 0) {
+    h2u_one(t, &b->first, &out->first);
+    if (mp_spawn(t, h2u_one_task, &b->s[0], sizeof b->s[0], &c) != 0) {
         free(out);
         return mp_fail(t, MP_ETASK, "mp_spawn failed");
     }
     /* sent after the slow one on the same connection: once it is
        answered, nginx has the slow one too */
-    one(t, &b->after, &out->after);
+    h2u_one(t, &b->after, &out->after);
     kill((pid_t)b->join_ms[0], SIGTERM);
     out->join_rc[0] = mp_join(c, &r, 0);
     if (r.status == 0 && r.len == sizeof out->o[0])
@@ -609,8 +383,8 @@ static void test_server_stops(void **state)
                       sizeof why) != 0)
         fail_msg("drop: %s", why);
     mp_pool_destroy(p);
-    expect_h2(&b->first, &o->first, 200);
-    expect_h2(&b->after, &o->after, 200);
+    h2u_expect(&b->first, &o->first, 200);
+    h2u_expect(&b->after, &o->after, 200);
     print_message("server stopped: %s (%s)\n", mp_err_name(o->o[0].error),
                   o->o[0].message);
     if (o->o[0].error != MP_ECONNRESET)

@@ -488,21 +488,6 @@ static void *bad_server(void *arg)
     }
 }
 
-/* Returns a listener on 127.0.0.1 and its port in *port, or -1. */
-static int listen_any(int *port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t n = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(fd, 16) != 0 || getsockname(fd, (struct sockaddr *)&a, &n))
-        return -1;
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
 static int setup(void **state)
 {
     char cert[600], key[600];
@@ -526,10 +511,10 @@ static int setup(void **state)
         SSL_CTX_use_certificate_chain_file(g.srv, cert) != 1 ||
         SSL_CTX_use_PrivateKey_file(g.srv, key, SSL_FILETYPE_PEM) != 1)
         return -1;
-    if ((g.bad[0] = listen_any(&g.bad_port[0])) < 0 ||
-        (g.bad[1] = listen_any(&g.bad_port[1])) < 0 ||
-        (g.bad[2] = listen_any(&g.bad_port[2])) < 0 ||
-        (g.bad[3] = listen_any(&g.bad_port[3])) < 0 ||
+    if ((g.bad[0] = tu_listen(&g.bad_port[0], 16)) < 0 ||
+        (g.bad[1] = tu_listen(&g.bad_port[1], 16)) < 0 ||
+        (g.bad[2] = tu_listen(&g.bad_port[2], 16)) < 0 ||
+        (g.bad[3] = tu_listen(&g.bad_port[3], 16)) < 0 ||
         pipe(g.stop) != 0 || pthread_create(&g.th, NULL, bad_server, NULL))
         return -1;
     return 0;

@@ -80,6 +80,11 @@ int tu_ts_get_open(tu_ts *s, long *open);
  * ago (bound to port 0, read, closed), or -1 on failure. */
 int tu_free_port(void);
 
+/* Returns a socket listening on 127.0.0.1 with backlog, its port in
+ * *port, or -1. Connections to it complete in the kernel (up to backlog)
+ * whether or not anyone accepts them. */
+int tu_listen(int *port, int backlog);
+
 /* Creates a fresh directory under $TMPDIR (or /tmp). The function returns
  * its path, malloc'd (the caller frees it), or NULL on failure. */
 char *tu_tmpdir(void);
