@@ -243,7 +243,10 @@ static void do_read(nxfer *x)
         int e = k < 0 ? errno : 0;
         if (retry_fresh(x))
             return;
-        if (e && !(x->r.in_body && x->r.body_mode == MP__NR_EOF)) {
+        if (e == EPROTO) { /* bytes that are no TLS record (http_tls.c):
+                              invalid, as curl's SSL_read error says */
+            xfer_end(x, HF(PROTOCOL), "Recv failure: ", strerror(e));
+        } else if (e && !(x->r.in_body && x->r.body_mode == MP__NR_EOF)) {
             xfer_end(x, HF(CLOSED), "Recv failure: ", strerror(e));
         } else {
             mp__http_fail kind = MP__HF_OTHER;

@@ -659,10 +659,13 @@ void mp__h2_io(mp__nconn *c, short what)
         if (k < 0 && errno == EAGAIN)
             break;
         char why[160];
+        int e = k < 0 ? errno : 0;
         snprintf(why, sizeof why, "%s%s",
                  k < 0 ? "Recv failure: " : "Connection died",
-                 k < 0 ? strerror(errno) : "");
-        conn_close(h, HF(CLOSED), why);
+                 k < 0 ? strerror(e) : "");
+        /* EPROTO: bytes that are no TLS record (http_tls.c), as curl's
+           SSL_read error: invalid, not a connection that ended */
+        conn_close(h, e == EPROTO ? HF(PROTOCOL) : HF(CLOSED), why);
         drain_done();
         return;
     }
