@@ -542,7 +542,10 @@ typedef struct mp_http_request {
     const char *body_path;       /* write the body to this file instead:
                                     created afresh (mode 0644 less umask),
                                     a symlink at its name is replaced,
-                                    never followed */
+                                    never followed; after a failure
+                                    (MP_EFBIG, MP_EIO...) it holds a
+                                    prefix of the body, max_body bytes
+                                    at most */
     int want_headers;            /* fill mp_http_response.headers */
     int no_body;                 /* drop the body (still counted) */
     size_t speed_limit;          /* bytes/s; a transfer below it for
@@ -592,7 +595,10 @@ typedef struct mp_http_response {
  * each 1xx and redirect response counts on its own): at most
  * MP_HTTP_MAX_HEADER_LINES field lines, MP_HTTP_MAX_HEADER_BYTES in all,
  * MP_HTTP_MAX_HEADER_LINE in one line. Beyond any of them: MP_EPROTO, and
- * the message names the limit.
+ * the message names the limit. Over HTTP/2 the h2 libraries' own limits
+ * come first (nghttp2: 8 CONTINUATION frames after a HEADERS frame, some
+ * 144 KiB in 16 KiB frames; libcurl 7.88: 128 KiB): a larger head fails
+ * there, with MP_EPROTO too, on each engine.
  */
 #define MP_HTTP_MAX_HEADER_LINES 1000
 #define MP_HTTP_MAX_HEADER_BYTES ((size_t)256 << 10)

@@ -19,10 +19,10 @@
 #   tools/nginx.sh stop DIR            stops it (SIGTERM, SIGKILL after 10 s)
 #
 # DIR must exist. nginx serves DIR/www: /1k, /256k, /text (text/plain, gzip'd
-# on request) and, with the echo module, /delay/100, /delay/10000 ("ok"
-# after 10 s) and /echo (a line "METHOD X-Test Content-Type
-# Content-Length" as nginx saw them, then the request body). Exit status 3 means
-# nginx is not installed (callers skip).
+# on request), /hdr/... and /trailer (see limit_locations) and, with the
+# echo module, /delay/100, /delay/10000 ("ok" after 10 s) and /echo (a line
+# "METHOD X-Test Content-Type Content-Length" as nginx saw them, then the
+# request body). Exit status 3 means nginx is not installed (callers skip).
 set -euo pipefail
 
 ECHO_MODULE=/usr/lib/nginx/modules/ngx_http_echo_module.so
@@ -118,6 +118,7 @@ write_conf() { # DIR PORT TLS_PORT(0: none) TLS1_PORT ECHO(0/1) UP UP_PORT LOG K
         fi
         echo "  root $dir/www;"
         echo "  location = /text { default_type text/plain; }"
+        limit_locations
         if [[ $echo == 1 ]]; then
             echo "  location = /delay/100 { echo_sleep 0.1; echo ok; }"
             echo "  location = /delay/10000 { echo_sleep 10; echo ok; }"
@@ -128,6 +129,30 @@ write_conf() { # DIR PORT TLS_PORT(0: none) TLS1_PORT ECHO(0/1) UP UP_PORT LOG K
         echo " }"
         echo "}"
     } >"$dir/nginx.conf"
+}
+
+# Writes the locations whose responses test the header limits of
+# mpool.h (MP_HTTP_MAX_HEADER_LINES 1000, MP_HTTP_MAX_HEADER_BYTES 256 KiB)
+# and trailers: /hdr/lines/990 and /hdr/lines/1001 (that many X-L-n
+# lines, beside nginx's own four), /hdr/bytes/120k, /hdr/bytes/240k and
+# /hdr/bytes/270k (40, 80 or 90 lines X-B-n of 3,000 bytes each), /trailer ("ok", then the
+# trailers X-T-One: 1 and X-T-Two: two, HTTP/2 and chunked only).
+limit_locations() {
+    local i n v
+    v=$(printf '%03000d' 0 | tr 0 v)
+    for n in 990 1001; do
+        echo "  location = /hdr/lines/$n { default_type text/plain;"
+        for ((i = 1; i <= n; i++)); do echo "   add_header X-L-$i $i;"; done
+        echo "   return 200 \"ok\\n\"; }"
+    done
+    for n in 40 80 90; do
+        echo "  location = /hdr/bytes/$((n * 3))k { default_type text/plain;"
+        for ((i = 1; i <= n; i++)); do echo "   add_header X-B-$i $v;"; done
+        echo "   return 200 \"ok\\n\"; }"
+    done
+    echo "  location = /trailer { default_type text/plain;"
+    echo "   add_trailer X-T-One 1; add_trailer X-T-Two two;"
+    echo "   return 200 \"ok\\n\"; }"
 }
 
 # Waits (10 s at most) until the ports (0: none) accept; fails if nginx
