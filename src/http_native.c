@@ -644,6 +644,13 @@ static int xfer_finish(nxfer *x, mp_http_response *r)
         if (!r->body)
             err = mp__http_error(r, HF(NOMEM), "out of memory");
     }
+    if (!err && x->r.trl_len && x->r.hdr) { /* after the head, as curl */
+        x->r.hdr_len = x->r.h.head_len;
+        if (mp__nresp_head_add(&x->r, x->r.trl, x->r.trl_len) < 0)
+            err = mp__http_error(r, HF(NOMEM), "out of memory");
+        else
+            x->r.h.head_len += x->r.trl_len;
+    }
     if (x->req->want_headers && x->r.hdr && x->state == MP__NX_DONE &&
         x->r.h.head_len) {
         x->r.hdr[x->r.h.head_len] = '\0';
@@ -761,5 +768,6 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
     x.r.file = NULL;
     free(x.r.body);
     free(x.r.hdr);
+    free(x.r.trl);
     return rc;
 }

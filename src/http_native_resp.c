@@ -65,6 +65,35 @@ static int werr_fail(mp__nresp *r, mp__http_fail *kind, char *msg,
     return -1;
 }
 
+/* mp__http_sink: keeps trailer bytes for the head (curl's header
+   callback gets a chunked body's trailer lines after the head, and
+   counts them in the head's byte limit); r->trl_err says why it stops. */
+static void trailer_sink(void *ud, const char *p, size_t n)
+{
+    mp__nresp *r = ud;
+
+    if (r->trl_err)
+        return;
+    if (r->h.head_len + r->trl_len + n > MP_HTTP_MAX_HEADER_BYTES) {
+        r->trl_err = MP__HF_PROTOCOL + 1;
+        return;
+    }
+    if (r->trl_len + n > r->trl_cap) {
+        size_t cap = r->trl_cap ? r->trl_cap * 2 : 256;
+        char *b;
+        while (cap < r->trl_len + n)
+            cap *= 2;
+        if (!(b = realloc(r->trl, cap))) {
+            r->trl_err = MP__HF_NOMEM + 1;
+            return;
+        }
+        r->trl = b;
+        r->trl_cap = cap;
+    }
+    memcpy(r->trl + r->trl_len, p, n);
+    r->trl_len += n;
+}
+
 /* Takes the head r->hdr[0..head_len): the response's status and framing.
    Returns the body mode. */
 static int take_head(mp__nresp *r)
@@ -180,6 +209,10 @@ int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
         }
         r->body_mode = take_head(r);
         r->in_body = 1;
+        if (r->body_mode == MP__NR_CHUNKED && r->req->want_headers) {
+            r->ch.on_trailer = trailer_sink;
+            r->ch.trailer_ud = r;
+        }
         if (r->body_mode == MP__NR_NONE) {
             if (n)
                 r->reusable = 0; /* bytes nobody asked for */
@@ -206,6 +239,14 @@ int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
         if (rc < 0) {
             *kind = MP__HF_PROTOCOL;
             snprintf(msg, len, "malformed chunked body");
+            return -1;
+        }
+        if (r->trl_err) {
+            *kind = (mp__http_fail)(r->trl_err - 1);
+            snprintf(msg, len, "%s", *kind == MP__HF_NOMEM
+                                         ? "out of memory"
+                                         : "header block larger than the "
+                                           "limit (MP_HTTP_MAX_HEADER_BYTES)");
             return -1;
         }
         if (rc > 0 && used < n)

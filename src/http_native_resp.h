@@ -39,6 +39,11 @@ typedef struct mp__nresp {
     size_t body_len, body_cap, body_seen;
     uint64_t bytes_in; /* body bytes received (bytes_down) */
     int werr, werrno;  /* why the body sink stopped taking bytes */
+    char *trl;         /* a chunked body's trailer lines, with
+                          want_headers: the head's end (as curl's) */
+    size_t trl_len, trl_cap;
+    int trl_err;       /* MP__HF_PROTOCOL + 1 (over the header byte
+                          limit) or MP__HF_NOMEM + 1 */
 } mp__nresp;
 
 /* Feeds received bytes p[0..n) to r. Returns 0 (more wanted), 1 (the

@@ -274,9 +274,13 @@ int mp__http_dechunk(mp__http_chunked *c, const char *p, size_t n,
                     return 1;
                 }
                 c->line = 0;
+                if (c->on_trailer)
+                    c->on_trailer(c->trailer_ud, p + i - 1, 1);
             } else if (ch != '\r' || c->line) {
                 if (++c->line > CHUNK_LINE_MAX)
                     return -1;
+                if (c->on_trailer)
+                    c->on_trailer(c->trailer_ud, p + i - 1, 1);
             }
             break;
         default:

@@ -32,16 +32,20 @@ typedef struct mp__http_head {
 int mp__http_parse_head(const char *p, size_t n, mp__http_head *h,
                         const char **why);
 
+/* Where decoded data goes. */
+typedef void (*mp__http_sink)(void *ud, const char *p, size_t n);
+
 /* State of a chunked body decoder; zero it to start. */
 typedef struct mp__http_chunked {
     int state;
     uint64_t left; /* data bytes left in the current chunk */
     unsigned line; /* bytes of the current size or trailer line so far */
     int digits;    /* hex digits of the current size line */
+    /* if set: the trailer lines, each with its line end (not the empty
+       line that ends them), as curl hands them to its header callback */
+    mp__http_sink on_trailer;
+    void *trailer_ud;
 } mp__http_chunked;
-
-/* Where decoded data goes. */
-typedef void (*mp__http_sink)(void *ud, const char *p, size_t n);
 
 /*
  * Decodes p[0..n) of a chunked body, passing data to sink. Sets *used to
