@@ -527,7 +527,7 @@ static int32_t submit(mp__h2 *h, nxfer *x)
     const mp_http_request *q = x->req;
     const char *m = mp__http_method(q);
     size_t names = 0, k = 0;
-    char auth[300], clen[32], *lower, *p;
+    char auth[300], clen[32], *p;
     nghttp2_nv *nva;
     nghttp2_data_provider body = {.read_callback = body_read};
     int has_body = q->body || strcasecmp(m, "POST") == 0;
@@ -539,7 +539,7 @@ static int32_t submit(mp__h2 *h, nxfer *x)
     nva = malloc((q->n_headers + 8) * sizeof *nva + names + 1);
     if (!nva)
         return NGHTTP2_ERR_NOMEM;
-    lower = p = (char *)(nva + q->n_headers + 8);
+    p = (char *)(nva + q->n_headers + 8);
     if (x->u.port != 443)
         snprintf(auth, sizeof auth, "%.*s:%u", (int)x->u.host_len,
                  x->u.host, x->u.port);
@@ -560,7 +560,6 @@ static int32_t submit(mp__h2 *h, nxfer *x)
         nva[k++] = (nghttp2_nv)NV("content-type",
                                   "application/x-www-form-urlencoded");
     }
-    (void)lower;
     id = nghttp2_submit_request(h->s, NULL, nva, k,
                                 q->body && q->body_len ? &body : NULL, x);
     free(nva);

@@ -2,6 +2,7 @@
  * Helpers of the HTTP/2 suites (h2util.h says what each does).
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,27 @@
 #include <strings.h>
 
 #include "h2util.h"
+
+int h2u_nginx_up(tu_nginx *n, char **dir, const char *opts)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (mp_init() != 0 || !(*dir = tu_tmpdir()))
+        return -1;
+    if (tu_nginx_start_opts(n, *dir, opts) != 0) {
+        h2u_nginx_down(n, dir);
+        return -1;
+    }
+    return 0;
+}
+
+void h2u_nginx_down(tu_nginx *n, char **dir)
+{
+    tu_nginx_stop(n);
+    if (*dir)
+        tu_rm_rf(*dir);
+    free(*dir);
+    *dir = NULL;
+}
 
 void h2u_one(mp_task *t, const hspec *s, hseen *o)
 {

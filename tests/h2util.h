@@ -41,6 +41,14 @@ typedef struct hseen {
     char message[300];
 } hseen;
 
+/* The suites' fixture: nginx (tools/nginx.sh options opts) in a fresh
+   temporary directory *dir, after mp_init (the forkserver comes before
+   any thread of the test). Returns 0 or -1 (everything stopped). */
+int h2u_nginx_up(tu_nginx *n, char **dir, const char *opts);
+
+/* Stops what h2u_nginx_up started and removes *dir. */
+void h2u_nginx_down(tu_nginx *n, char **dir);
+
 /* Runs s in t, into o. */
 void h2u_one(mp_task *t, const hspec *s, hseen *o);
 

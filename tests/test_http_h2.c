@@ -400,23 +400,13 @@ static void test_server_stops(void **state)
 static int setup(void **state)
 {
     (void)state;
-    signal(SIGPIPE, SIG_IGN);
-    if (mp_init() != 0 || !(g.dir = tu_tmpdir()))
-        return -1;
-    if (tu_nginx_start_opts(&g.n, g.dir, "--tls --log") != 0) {
-        tu_nginx_stop(&g.n);
-        return -1;
-    }
-    return 0;
+    return h2u_nginx_up(&g.n, &g.dir, "--tls --log");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    tu_nginx_stop(&g.n);
-    if (g.dir)
-        tu_rm_rf(g.dir);
-    free(g.dir);
+    h2u_nginx_down(&g.n, &g.dir);
     return 0;
 }
 
