@@ -1,16 +1,23 @@
 /*
- * test_http_diff: the same mixed request set through both HTTP engines
- * (libcurl and the native one), compared field by field. Each task runs
- * its request with MP_HTTP_CURL and then MP_HTTP_NATIVE in the same worker
- * and returns both summaries; timings and messages aside, everything must
- * match: code, status, version, redirects, byte counts, final URL, body,
- * and the response head (without its Date line). /echo returns the
- * request as the server saw it, so the requests are compared too. Host
- * names resolve through mp-testdns (mp_http_set_dns_servers) on both.
+ * test_http_diff: one case set through both HTTP engines (libcurl and the
+ * native one), compared field by field. Each task runs its case with
+ * MP_HTTP_CURL and then MP_HTTP_NATIVE in the same worker (and, for a
+ * case with a follow-up, that second request right after on the same
+ * engine) and returns what each gave; times and messages aside,
+ * everything must match: code, status, version, redirects, byte counts,
+ * final URL, body, and the response head (without its Date line). These
+ * are every field of mpfetch's record (workers/fetch.c writes it from
+ * them), times and the message's words aside. /echo returns the request
+ * as the server saw it, so the requests are compared too. Host names
+ * resolve through mp-testdns (mp_http_set_dns_servers) on both.
  *
- * The set runs twice: plain http://, and https:// through nginx's stream
- * module ending TLS in front of the same test server (no ALPN there, so
- * both engines speak HTTP/1.1 over TLS and the bytes are the server's).
+ * The cases are the table `cases` below, one line each: where the URL
+ * points (the set's server, mp-badserver, a host name), what to send, and
+ * what the native engine must give (a status, or an MP_E* code), so that
+ * agreeing on nonsense fails too. The set's server runs twice: plain
+ * http://, and https:// through nginx's stream module ending TLS in front
+ * of the same test server (no ALPN there, so both engines speak HTTP/1.1
+ * over TLS and the bytes are the server's).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,9 +35,70 @@
 #include "mpool.h"
 #include "testutil.h"
 
-/* One request of the set. */
+/* Where a case's URL points. */
+enum {
+    AT_SET,     /* the set's server: path after its base (http, https) */
+    AT_NAME,    /* "host/path": http://host:PORT/path, PORT the test
+                   server's (host names through mp-testdns); plain only */
+    AT_REFUSED, /* a free port of 127.0.0.1, http or https (the path: a
+                   name instead, plain only) */
+    AT_BAD,     /* mp-badserver (tools/badserver): path after its base;
+                   plain only */
+};
+
+/* One case of the set. want: the native engine's status, or its MP_E*
+   code (0: not checked). then: a path on the same server asked right
+   after with GET on the same engine (a connection the case left behind
+   must not harm it); it must give 200. */
+typedef struct dcase {
+    const char *path;
+    int want;
+    int at;
+    const char *method, *header, *body, *then;
+    unsigned timeout_ms;
+    size_t max_body;
+    int no_body;
+} dcase;
+
+#define CASE(p, w, ...) {.path = (p), .want = (w), __VA_ARGS__}
+
+/* The set. Add a case: one line. */
+static const dcase cases[] = {
+    CASE("/ok", 200),
+    CASE("", 200),
+    CASE("/bytes/1000", 200),
+    CASE("/bytes/300000", 200),
+    CASE("/status/404", 404),
+    CASE("/status/503?retry_after=2", 503),
+    CASE("/status/204", 204),
+    CASE("/redirect/2", 302), /* not followed: the 302 itself */
+    CASE("/chunked/5000", 200),
+    CASE("/gzip", 200), /* not decoded: the bytes as sent */
+    CASE("/echo", 200, .method = "POST", .body = "a=1&b=two"),
+    CASE("/echo", 200, .method = "PUT", .header = "X-Test: yes",
+         .body = "put body"),
+    CASE("/echo", 200, .method = "DELETE"),
+    CASE("/echo", 200, .method = "POST"), /* POST without a body */
+    CASE("/bytes/100", 200, .method = "HEAD"),
+    CASE("/bytes/5000", MP_EFBIG, .max_body = 1000),
+    CASE("/chunked/5000", 200, .no_body = 1),
+    CASE("/drop", MP_ECONNRESET), /* announces 1000, sends 500, closes */
+    CASE("/delay/3000", MP_ETIMEDOUT, .timeout_ms = 200),
+    CASE("", MP_ECONNREFUSED, .at = AT_REFUSED),
+    CASE("www.test/ok", 200, .at = AT_NAME),
+    CASE("www.test/echo", 200, .at = AT_NAME, .method = "POST",
+         .body = "name=1"),
+    CASE("localhost/chunked/5000", 200, .at = AT_NAME),
+    CASE("nx.example/ok", MP_EDNS, .at = AT_NAME),
+    CASE("www.test", MP_ECONNREFUSED, .at = AT_REFUSED),
+};
+
+#define N_CASES (sizeof cases / sizeof cases[0])
+
+/* One case as a task gets it (flat: copied into the worker). */
 typedef struct dspec {
     char url[160];
+    char then[160];
     char method[12];
     char header[64];
     char body[64];
@@ -48,12 +116,17 @@ typedef struct dseen {
     uint64_t body_len, bytes_down;
     int body_null;
     char final_url[160];
-    char headers[512];
+    char headers[1024];
     char body[1024];
     char message[200];
 } dseen;
 
-static tu_ts g_ts, g_dns; /* the HTTP server, mp-testdns */
+/* A task's answer: per engine (curl, native), the case and its then. */
+typedef struct dout {
+    dseen e[2][2];
+} dout;
+
+static tu_ts g_ts, g_dns, g_bad; /* test server, mp-testdns, mp-badserver */
 static const char *g_base;   /* the set's base URL: http or https */
 static const char *g_cafile; /* with https */
 
@@ -88,16 +161,18 @@ static void summarize(int rc, const mp_http_response *r, dseen *o)
     }
 }
 
-/* The task: the spec through curl, then through the native engine. */
+/* The task: the spec (and its then) through curl, then through the
+   native engine. */
 static int diff_task(mp_task *t, const void *in, size_t len)
 {
     const dspec *s = in;
     const char *hdr[1] = {s->header};
-    mp_http_request q;
+    mp_http_request q, then;
     mp_http_response r;
-    dseen out[2];
+    dout out;
 
     (void)len;
+    memset(&out, 0, sizeof out);
     memset(&q, 0, sizeof q);
     q.url = s->url;
     q.method = s->method[0] ? s->method : NULL;
@@ -114,35 +189,83 @@ static int diff_task(mp_task *t, const void *in, size_t len)
     q.want_headers = s->want_headers;
     q.no_body = s->no_body;
     q.cafile = s->cafile[0] ? s->cafile : NULL;
+    memset(&then, 0, sizeof then);
+    then.url = s->then;
+    then.want_headers = 1;
+    then.cafile = q.cafile;
     for (int i = 0; i < 2; i++) {
-        q.engine = i == 0 ? MP_HTTP_CURL : MP_HTTP_NATIVE;
+        q.engine = then.engine = i == 0 ? MP_HTTP_CURL : MP_HTTP_NATIVE;
         int rc = mp_http(t, &q, &r);
-        summarize(rc, &r, &out[i]);
+        summarize(rc, &r, &out.e[i][0]);
+        mp_http_response_clear(&r);
+        if (!s->then[0])
+            continue;
+        rc = mp_http(t, &then, &r);
+        summarize(rc, &r, &out.e[i][1]);
         mp_http_response_clear(&r);
     }
-    return mp_return(t, out, sizeof out);
+    return mp_return(t, &out, sizeof out);
 }
 
-/* Returns a spec for the test server's path. */
-static dspec mk(const char *path)
+/* Returns the base URL of case c's server, "" if it is not run in this
+   set (plain-only cases over TLS). */
+static const char *base_of(const dcase *c, char *buf, size_t len)
 {
-    dspec s;
+    if (c->at == AT_SET)
+        return g_base ? g_base : g_ts.base;
+    if (g_cafile && (c->at != AT_REFUSED || c->path[0]))
+        return "";
+    if (c->at == AT_BAD) {
+        snprintf(buf, len, "http://127.0.0.1:%d", g_bad.port);
+        return buf;
+    }
+    return "-"; /* AT_NAME, AT_REFUSED: the URL is made whole */
+}
 
-    memset(&s, 0, sizeof s);
-    snprintf(s.url, sizeof s.url, "%s%s", g_base ? g_base : g_ts.base, path);
+/* Fills s from case c. Returns 0, or -1 if c is not in this set. */
+static int spec_of(const dcase *c, dspec *s)
+{
+    char buf[64];
+    const char *base = base_of(c, buf, sizeof buf);
+    const char *slash = strchr(c->path, '/');
+    int port = g_ts.port;
+
+    memset(s, 0, sizeof *s);
+    if (!*base)
+        return -1;
+    if (c->at == AT_REFUSED && g_cafile)
+        snprintf(s->url, sizeof s->url, "https://127.0.0.1:%d/x",
+                 tu_free_port());
+    else if (c->at == AT_REFUSED)
+        snprintf(s->url, sizeof s->url, "http://%s:%d/x",
+                 c->path[0] ? c->path : "127.0.0.1", tu_free_port());
+    else if (c->at == AT_NAME)
+        snprintf(s->url, sizeof s->url, "http://%.*s:%d%s",
+                 slash ? (int)(slash - c->path) : (int)strlen(c->path),
+                 c->path, port, slash ? slash : "");
+    else
+        snprintf(s->url, sizeof s->url, "%s%s", base, c->path);
+    if (c->then)
+        snprintf(s->then, sizeof s->then, "%s%s", base, c->then);
+    snprintf(s->method, sizeof s->method, "%s", c->method ? c->method : "");
+    snprintf(s->header, sizeof s->header, "%s", c->header ? c->header : "");
+    snprintf(s->body, sizeof s->body, "%s", c->body ? c->body : "");
     if (g_cafile)
-        snprintf(s.cafile, sizeof s.cafile, "%s", g_cafile);
-    s.want_headers = 1;
-    return s;
+        snprintf(s->cafile, sizeof s->cafile, "%s", g_cafile);
+    s->timeout_ms = c->timeout_ms;
+    s->max_body = c->max_body;
+    s->no_body = c->no_body;
+    s->want_headers = 1;
+    return 0;
 }
 
 /* Asserts the two engines agree on everything but times and messages. */
-static void compare(const dspec *s, const dseen *c, const dseen *n)
+static void compare(const char *url, const dseen *c, const dseen *n)
 {
 #define SAME(f, fmt)                                                        \
     if (c->f != n->f)                                                       \
-        fail_msg("%s %s: " #f " curl " fmt " native " fmt " (%s | %s)",     \
-                 s->method, s->url, c->f, n->f, c->message, n->message)
+        fail_msg("%s: " #f " curl " fmt " native " fmt " (%s | %s)", url,   \
+                 c->f, n->f, c->message, n->message)
     SAME(rc, "%d");
     SAME(error, "%d");
     SAME(status, "%ld");
@@ -153,27 +276,26 @@ static void compare(const dspec *s, const dseen *c, const dseen *n)
     SAME(body_null, "%d");
 #undef SAME
     if (strcmp(c->final_url, n->final_url) != 0)
-        fail_msg("%s: final_url curl %s native %s", s->url, c->final_url,
+        fail_msg("%s: final_url curl %s native %s", url, c->final_url,
                  n->final_url);
     if (strcmp(c->headers, n->headers) != 0)
-        fail_msg("%s: head differs:\ncurl:\n%s\nnative:\n%s", s->url,
+        fail_msg("%s: head differs:\ncurl:\n%s\nnative:\n%s", url,
                  c->headers, n->headers);
     if (strcmp(c->body, n->body) != 0)
-        fail_msg("%s: body differs:\ncurl:   %s\nnative: %s", s->url,
-                 c->body, n->body);
+        fail_msg("%s: body differs:\ncurl:   %s\nnative: %s", url, c->body,
+                 n->body);
 }
 
-/* A spec for url (printf-style). */
-static dspec mkf(const char *fmt, ...) MP_PRINTF(1, 2);
-static dspec mkf(const char *fmt, ...)
+/* Fails unless d (of url) gave want: a status, or an MP_E* code. */
+static void expect(const char *url, const char *engine, const dseen *d,
+                   int want)
 {
-    dspec s = mk("");
-    va_list ap;
+    int got = d->error ? d->error : (int)d->status;
 
-    va_start(ap, fmt);
-    vsnprintf(s.url, sizeof s.url, fmt, ap);
-    va_end(ap);
-    return s;
+    if (want && got != want)
+        fail_msg("%s (%s): %s %d, not %d (%s)", url, engine,
+                 d->error ? mp_err_name(d->error) : "status", got, want,
+                 d->message);
 }
 
 /* The pool's init: mp-testdns answers the names (both engines ask it). */
@@ -183,99 +305,48 @@ static int init_dns(const void *arg, size_t len)
     return mp_http_set_dns_servers(arg) == 0 ? 0 : -1;
 }
 
-/* Runs the set through both engines three times and compares (over plain
-   http, host names too). */
+/* Runs the set through both engines three times (fresh, then kept
+   alive) and compares. */
 static void same_records(void)
 {
-    enum { N = 25 };
-    dspec s[N];
-    int k = 0;
-    char refused[80];
-
-    s[k++] = mk("/ok");
-    s[k++] = mk("");
-    s[k++] = mk("/bytes/1000");
-    s[k++] = mk("/bytes/300000");
-    s[k++] = mk("/status/404");
-    s[k++] = mk("/status/503?retry_after=2");
-    s[k++] = mk("/status/204");
-    s[k++] = mk("/redirect/2"); /* not followed: the 302 itself */
-    s[k++] = mk("/chunked/5000");
-    s[k++] = mk("/gzip"); /* not decoded: the bytes as sent */
-    s[k] = mk("/echo");
-    strcpy(s[k].method, "POST");
-    strcpy(s[k++].body, "a=1&b=two");
-    s[k] = mk("/echo");
-    strcpy(s[k].method, "PUT");
-    strcpy(s[k].header, "X-Test: yes");
-    strcpy(s[k++].body, "put body");
-    s[k] = mk("/echo");
-    strcpy(s[k++].method, "DELETE");
-    s[k] = mk("/echo");
-    strcpy(s[k++].method, "POST"); /* POST without a body */
-    s[k] = mk("/bytes/100");
-    strcpy(s[k++].method, "HEAD");
-    s[k] = mk("/bytes/5000");
-    s[k++].max_body = 1000; /* MP_EFBIG */
-    s[k] = mk("/chunked/5000");
-    s[k++].no_body = 1;
-    s[k++] = mk("/drop"); /* announces 1000, sends 500, closes */
-    s[k] = mk("/delay/3000");
-    s[k++].timeout_ms = 200; /* MP_ETIMEDOUT */
-    snprintf(refused, sizeof refused, "%s://127.0.0.1:%d/x",
-             g_cafile ? "https" : "http", tu_free_port());
-    s[k] = mk("");
-    snprintf(s[k++].url, sizeof s[0].url, "%s", refused);
-    if (!g_cafile) { /* host names: mp-testdns (*.test), localhost, NX */
-        s[k++] = mkf("http://www.test:%d/ok", g_ts.port);
-        s[k] = mkf("http://www.test:%d/echo", g_ts.port);
-        strcpy(s[k].method, "POST");
-        strcpy(s[k++].body, "name=1");
-        s[k++] = mkf("http://localhost:%d/chunked/5000", g_ts.port);
-        s[k++] = mkf("http://nx.example:%d/ok", g_ts.port);
-        s[k++] = mkf("http://www.test%s", strrchr(refused, ':'));
-    }
-    const int n = k;
-    assert_int_equal(n, g_cafile ? 20 : N);
-
-    /* expected status or code, so that agreeing on nonsense fails too */
-    static const int want[N] = {200, 200, 200, 200, 404, 503, 204, 302,
-                                200, 200, 200, 200, 200, 200, 200,
-                                MP_EFBIG, 200, MP_ECONNRESET, MP_ETIMEDOUT,
-                                MP_ECONNREFUSED, 200, 200, 200, MP_EDNS,
-                                MP_ECONNREFUSED};
+    dspec s[N_CASES];
+    int idx[N_CASES], n = 0;
     char servers[64];
     mp_pool_options o = {.workers = 2, .concurrency = 8, .init = init_dns,
                          .init_arg = servers};
     mp_pool *p = NULL;
-    mp_buf in[N];
-    mp_result out[N];
+    mp_buf in[N_CASES];
+    mp_result out[N_CASES];
+
+    for (size_t i = 0; i < N_CASES; i++)
+        if (spec_of(&cases[i], &s[n]) == 0) {
+            in[n] = (mp_buf){&s[n], sizeof s[n]};
+            idx[n++] = (int)i;
+        }
     snprintf(servers, sizeof servers, "127.0.0.1:%d", g_dns.port);
     o.init_len = strlen(servers) + 1;
     assert_int_equal(mp_pool_create(&p, &o), 0);
-    for (int i = 0; i < n; i++)
-        in[i] = (mp_buf){&s[i], sizeof s[i]};
-    for (int round = 0; round < 3; round++) { /* fresh, then kept alive */
+    for (int round = 0; round < 3; round++) {
         assert_int_equal(mp_pool_map(p, diff_task, in, (size_t)n, out), 0);
         for (int i = 0; i < n; i++) {
-            dseen d[2];
+            dout d;
             if (out[i].status != 0)
                 fail_msg("%s: task failed: %s", s[i].url,
                          mp_err_name(out[i].status));
             assert_int_equal(out[i].len, sizeof d);
-            memcpy(d, out[i].data, sizeof d);
-            compare(&s[i], &d[0], &d[1]);
-            if (i < (int)(sizeof want / sizeof want[0]) && want[i] &&
-                (d[1].error ? d[1].error : d[1].status) != want[i])
-                fail_msg("%s: %d, not %d", s[i].url,
-                         d[1].error ? d[1].error : (int)d[1].status,
-                         want[i]);
+            memcpy(&d, out[i].data, sizeof d);
+            compare(s[i].url, &d.e[0][0], &d.e[1][0]);
+            expect(s[i].url, "native", &d.e[1][0], cases[idx[i]].want);
+            if (s[i].then[0]) {
+                compare(s[i].then, &d.e[0][1], &d.e[1][1]);
+                expect(s[i].then, "curl", &d.e[0][1], 200);
+                expect(s[i].then, "native", &d.e[1][1], 200);
+            }
             mp_result_clear(&out[i]);
         }
     }
     mp_pool_destroy(p);
 }
-
 static void test_same_records(void **state)
 {
     g_base = NULL;
@@ -361,11 +432,13 @@ static int refuse_task(mp_task *t, const void *in, size_t len)
    then takes curl. */
 static void test_native_refuses(void **state)
 {
-    dspec s = mk("/redirect/1");
+    dspec s;
     mp_pool_options o = {.workers = 1, .concurrency = 2};
     mp_pool *p = NULL;
     mp_result r;
 
+    memset(&s, 0, sizeof s);
+    snprintf(s.url, sizeof s.url, "%s/redirect/1", g_ts.base);
     assert_int_equal(mp_pool_create(&p, &o), 0);
     assert_int_equal(mp_pool_apply(p, refuse_task, &s, sizeof s, &r), 0);
     if (r.status != 0)
@@ -377,7 +450,7 @@ static void test_native_refuses(void **state)
 static int setup(void **state)
 {
     signal(SIGPIPE, SIG_IGN);
-    if (tu_dns_start(&g_dns, NULL) != 0)
+    if (tu_dns_start(&g_dns, NULL) != 0 || tu_bs_start(&g_bad, NULL) != 0)
         return -1;
     return tu_ts_start(&g_ts, NULL) == 0 ? 0 : -1;
 }
@@ -386,6 +459,7 @@ static int teardown(void **state)
 {
     tu_ts_stop(&g_ts);
     tu_ts_stop(&g_dns);
+    tu_ts_stop(&g_bad);
     return 0;
 }
 
