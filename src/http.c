@@ -481,7 +481,9 @@ static int xfer_start(http_state *s, xfer *x, mp_http_response *resp)
 
 /*
  * Fills resp from a transfer that curl finished: info, error, and the body
- * and header block (moved into resp; on failure the body is dropped).
+ * and header block (moved into resp; on failure the body is dropped, and
+ * status, version and head are those of the latest head that arrived
+ * whole, none if it did not: a refused head is no response).
  * Returns 0 or the MP_E* code stored in resp->error.
  */
 static int xfer_finish(xfer *x, mp_http_response *resp)
@@ -490,6 +492,10 @@ static int xfer_finish(xfer *x, mp_http_response *resp)
 
     mp__http_easy_info(x->easy, resp);
     err = mp__http_easy_error(x, resp);
+    if (err) { /* what arrived whole: the record semantic of README */
+        resp->status = x->head_status;
+        resp->http_version = x->head_version;
+    }
     if (x->file) {
         ferr = fclose(x->file) == 0 ? 0 : errno;
         x->file = NULL;
@@ -504,7 +510,7 @@ static int xfer_finish(xfer *x, mp_http_response *resp)
         if (!resp->body)
             err = mp__http_error(resp, MP_ENOMEM, "out of memory");
     }
-    if (x->req->want_headers && x->hdr) {
+    if (x->req->want_headers && x->hdr && (!err || x->head_status)) {
         resp->headers = x->hdr;
         resp->headers_len = x->hdr_len;
         x->hdr = NULL;

@@ -235,6 +235,34 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return n;
 }
 
+/* Returns the version of a status line p[0..n) ("HTTP/1.1 200": 11,
+   "HTTP/2 200": 20), 0 if it names none we know. */
+static long version_of(const char *p, size_t n)
+{
+    if (n >= 8 && memcmp(p, "HTTP/1.", 7) == 0)
+        return p[7] == '0' ? 10 : p[7] == '1' ? 11 : 0;
+    if (n >= 7 && p[6] == ' ' && (p[5] == '2' || p[5] == '3'))
+        return (p[5] - '0') * 10;
+    return 0;
+}
+
+/*
+ * A HEAD whose HTTP/1.x head announces a body (Content-Length above 0, or
+ * Transfer-Encoding): the connection is not kept. curl 7.88 keeps it even
+ * when the body comes anyway (a common server bug): bytes past a HEAD's
+ * head in the same read are dropped ("Excess found", transfer.c) without
+ * closing, and bytes arriving later stay in the socket, which its
+ * liveness check (cf_socket_conn_is_alive) takes for a live connection,
+ * so the next request reads them as its response ("Received HTTP/0.9").
+ * CURLOPT_FORBID_REUSE is read when the transfer is done (multi_done).
+ */
+static void head_body_guard(xfer *x)
+{
+    if (x->body_said && x->hdr_version >= 10 && x->hdr_version <= 11 &&
+        strcasecmp(mp__http_method(x->req), "HEAD") == 0)
+        curl_easy_setopt(x->easy, CURLOPT_FORBID_REUSE, 1L);
+}
+
 /*
  * Checks one header line of the latest response against the limits of
  * mpool.h and for what makes a response invalid: a status code outside
@@ -249,7 +277,10 @@ static int header_check(xfer *x, const char *p, size_t n)
         long code = sp && (size_t)(sp - p) + 4 <= n ? strtol(sp + 1, NULL, 10)
                                                     : 0;
         x->hdr_lines = x->hdr_bytes = 0;
-        x->hdr_done = x->has_clen = x->has_te = 0;
+        x->hdr_done = x->has_clen = x->has_te = x->body_said = 0;
+        x->head_status = x->head_version = 0;
+        x->hdr_code = code;
+        x->hdr_version = version_of(p, n);
         if (code < 100 || code > 599) {
             xfer_wfail(x, MP__HF_PROTOCOL,
                        "status code %ld is outside 100-599", code);
@@ -259,8 +290,12 @@ static int header_check(xfer *x, const char *p, size_t n)
         x->hdr_done = 1;
     } else {
         x->hdr_lines++;
-        x->has_clen |= n > 15 && strncasecmp(p, "content-length:", 15) == 0;
-        x->has_te |= n > 18 && strncasecmp(p, "transfer-encoding:", 18) == 0;
+        if (n > 15 && strncasecmp(p, "content-length:", 15) == 0) {
+            x->has_clen = 1;
+            x->body_said |= strspn(p + 15, " \t0\r\n") < n - 15;
+        }
+        if (n > 18 && strncasecmp(p, "transfer-encoding:", 18) == 0)
+            x->has_te = x->body_said = 1;
     }
     x->hdr_bytes += n;
     if (x->hdr_lines > MP_HTTP_MAX_HEADER_LINES) {
@@ -280,6 +315,11 @@ static int header_check(xfer *x, const char *p, size_t n)
         xfer_wfail(x, MP__HF_PROTOCOL,
                    "both Content-Length and Transfer-Encoding in a response");
         return -1;
+    }
+    if (x->hdr_done && (x->hdr_code >= 200 || x->hdr_code == 101)) {
+        x->head_status = x->hdr_code;
+        x->head_version = x->hdr_version;
+        head_body_guard(x);
     }
     return 0;
 }
@@ -385,6 +425,8 @@ static CURLcode set_common(xfer *x)
     rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     rc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    /* a proxy's answer to CONNECT is no response of the request's */
+    rc |= curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     return rc ? CURLE_BAD_FUNCTION_ARGUMENT : CURLE_OK;
 }
 

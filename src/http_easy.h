@@ -43,6 +43,12 @@ typedef struct xfer {
     size_t hdr_lines, hdr_bytes; /* of the latest response, for limits */
     int hdr_done;                /* its blank line has arrived */
     int has_clen, has_te;        /* Content-Length, Transfer-Encoding seen */
+    int body_said;               /* either announces a body (length > 0) */
+    long hdr_code, hdr_version;  /* of the latest response's status line */
+    /* The latest response whose head arrived whole and valid (a status of
+       200 or more, or 101): its status and version (11, 20...), 0 while
+       none has; what a failed transfer's record says it received. */
+    long head_status, head_version;
     char errbuf[CURL_ERROR_SIZE];
 } xfer;
 

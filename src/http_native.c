@@ -652,7 +652,7 @@ static int xfer_finish(nxfer *x, mp_http_response *r)
             x->r.h.head_len += x->r.trl_len;
     }
     if (x->req->want_headers && x->r.hdr && x->state == MP__NX_DONE &&
-        x->r.h.head_len) {
+        x->r.h.head_len && r->status) { /* a head taken, not refused */
         x->r.hdr[x->r.h.head_len] = '\0';
         r->headers = x->r.hdr;
         r->headers_len = x->r.h.head_len;

@@ -314,10 +314,28 @@ static int head_begin(nxfer *x, const uint8_t *v, size_t n, char *why,
     x->r.hdr_len = 0;
     x->hdr_bytes = 0;
     x->hdr_lines = 0;
-    x->resp->status = st;
-    x->resp->http_version = 20;
+    x->r.h.status = st; /* the response's once its head is whole */
     snprintf(line, sizeof line, "HTTP/2 %d \r\n", st);
     return head_put(x, line, strlen(line));
+}
+
+/* A trailer field of x: kept after the head with want_headers (curl
+   7.88 passes h2 trailers to its header callback when the stream closes,
+   "name: value" lines after the head's blank line). Returns 0. */
+static int trailer(mp__h2 *h, nxfer *x, const uint8_t *name, size_t nn,
+                   const uint8_t *value, size_t vn)
+{
+    mp__http_fail kind;
+
+    if (!x->req->want_headers ||
+        mp__nresp_trailer(&x->r, (const char *)name, nn,
+                          (const char *)value, vn, &kind) == 0)
+        return 0;
+    return stream_fail(h, x, mp__http_fail_code(kind),
+                       kind == MP__HF_NOMEM
+                           ? "out of memory"
+                           : "header block larger than the limit "
+                             "(MP_HTTP_MAX_HEADER_BYTES)");
 }
 
 static int on_header(nghttp2_session *s, const nghttp2_frame *f,
@@ -329,8 +347,10 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f,
     char why[160];
 
     (void)flags;
-    if (!x || f->hd.type != NGHTTP2_HEADERS || x->h2_final)
-        return 0; /* trailers are not part of the head */
+    if (!x || f->hd.type != NGHTTP2_HEADERS)
+        return 0;
+    if (x->h2_final) /* trailers: the head's end, as curl's */
+        return trailer(ud, x, name, namelen, value, valuelen);
     if (!x->t_first)
         x->t_first = now_us();
     if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
@@ -376,8 +396,10 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f,
         return 0;
     if (head_put(x, "\r\n", 2) < 0)
         return stream_fail(h, x, HF(NOMEM), "out of memory");
-    if (x->resp->status >= 200) {
+    if (x->r.h.status >= 200) { /* the head arrived whole */
         x->h2_final = 1;
+        x->resp->status = x->r.h.status;
+        x->resp->http_version = 20;
         x->r.h.head_len = x->r.hdr_len; /* xfer_finish takes it */
     }
     return 0;
@@ -602,6 +624,7 @@ int mp__h2_submit(mp__nconn *c, nxfer *x)
     x->c = NULL;
     x->state = MP__NX_H2;
     x->h2_final = 0;
+    x->r.h.status = 0;
     x->body_off = 0;
     x->prev = NULL;
     x->next = h->streams;

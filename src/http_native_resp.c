@@ -103,6 +103,12 @@ static int take_head(mp__nresp *r)
     r->resp->status = r->h.status;
     r->resp->http_version = r->h.version;
     r->reusable = !r->h.conn_close;
+    /* A HEAD whose head announces a body: a server that sends that body
+       anyway (a common bug) would have it read as the start of the next
+       response on the connection, whenever it arrives, so the connection
+       is not kept (curl 7.88 keeps it: both engines drop it, http_easy.c) */
+    if (strcasecmp(m, "HEAD") == 0 && (r->h.chunked || r->h.clen > 0))
+        r->reusable = 0;
     if (strcasecmp(m, "HEAD") == 0 || r->h.status == 204 ||
         r->h.status == 304)
         return MP__NR_NONE;
@@ -262,6 +268,20 @@ int mp__nresp_body(mp__nresp *r, const char *p, size_t n,
 {
     body_sink(r, p, n);
     return r->werr ? werr_fail(r, kind, msg, len) : 0;
+}
+
+int mp__nresp_trailer(mp__nresp *r, const char *name, size_t name_len,
+                      const char *value, size_t value_len,
+                      mp__http_fail *kind)
+{
+    trailer_sink(r, name, name_len);
+    trailer_sink(r, ": ", 2);
+    trailer_sink(r, value, value_len);
+    trailer_sink(r, "\r\n", 2);
+    if (!r->trl_err)
+        return 0;
+    *kind = (mp__http_fail)(r->trl_err - 1);
+    return -1;
 }
 
 int mp__nresp_eof(mp__nresp *r, mp__http_fail *kind, char *msg,

@@ -39,7 +39,7 @@ typedef struct mp__nresp {
     size_t body_len, body_cap, body_seen;
     uint64_t bytes_in; /* body bytes received (bytes_down) */
     int werr, werrno;  /* why the body sink stopped taking bytes */
-    char *trl;         /* a chunked body's trailer lines, with
+    char *trl;         /* trailer lines (a chunked body's, HTTP/2's), with
                           want_headers: the head's end (as curl's) */
     size_t trl_len, trl_cap;
     int trl_err;       /* MP__HF_PROTOCOL + 1 (over the header byte
@@ -60,6 +60,15 @@ int mp__nresp_head_add(mp__nresp *r, const char *p, size_t n);
    (max_body, a write error, out of memory), *kind and msg say why. */
 int mp__nresp_body(mp__nresp *r, const char *p, size_t n,
                    mp__http_fail *kind, char *msg, size_t msg_len);
+
+/* Appends a trailer field "name: value\r\n" that arrived framed already
+   (HTTP/2 trailers) to r->trl, the head's end, as curl's header callback
+   gets them. Returns 0, or -1 with *kind: over the head's byte limit
+   (MP_HTTP_MAX_HEADER_BYTES, the trailers counted in it) or out of
+   memory. */
+int mp__nresp_trailer(mp__nresp *r, const char *name, size_t name_len,
+                      const char *value, size_t value_len,
+                      mp__http_fail *kind);
 
 /* The connection ended cleanly after what was fed. Returns 1 (complete:
    a body until the end) or -1 with *kind and msg, as curl says it. */

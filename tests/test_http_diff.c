@@ -74,6 +74,7 @@ static const dcase cases[] = {
     CASE("/redirect/2", 302), /* not followed: the 302 itself */
     CASE("/chunked/5000", 200),
     CASE("/gzip", 200), /* not decoded: the bytes as sent */
+    CASE("/cookies", 200), /* repeated fields, each line as sent */
     CASE("/echo", 200, .method = "POST", .body = "a=1&b=two"),
     CASE("/echo", 200, .method = "PUT", .header = "X-Test: yes",
          .body = "put body"),
@@ -91,6 +92,14 @@ static const dcase cases[] = {
     CASE("localhost/chunked/5000", 200, .at = AT_NAME),
     CASE("nx.example/ok", MP_EDNS, .at = AT_NAME),
     CASE("www.test", MP_ECONNREFUSED, .at = AT_REFUSED),
+    /* A refused head is no response: status 0, no version, no head. */
+    CASE("/headers/1001", MP_EPROTO, .at = AT_BAD),
+    CASE("/header-bytes/270000", MP_EPROTO, .at = AT_BAD),
+    CASE("/cl-and-te", MP_EPROTO, .at = AT_BAD),
+    CASE("/status/999", MP_EPROTO, .at = AT_BAD),
+    /* A HEAD answered with a body anyway: the connection is not kept. */
+    CASE("/ka/head-body-late", 200, .at = AT_BAD, .method = "HEAD",
+         .then = "/ka/ok"),
 };
 
 #define N_CASES (sizeof cases / sizeof cases[0])

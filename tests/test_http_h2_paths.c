@@ -26,8 +26,8 @@
  *    (curl's CURLE_RECV_ERROR without an OS error); a connection cut
  *    without a close_notify, MP_ECONNRESET; neither hangs;
  *  - trailers over h2 and HTTP/1.1: the transfer succeeds and the record
- *    is libcurl's (curl 7.88 puts h2 trailers nowhere, and HTTP/1.1
- *    trailer lines in the head, after its blank line).
+ *    is libcurl's, trailer lines in the head after its blank line (but
+ *    for libcurl 7.88's h2 with a content-length: it drops them).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -598,29 +598,57 @@ static void test_tls_broken(void **state)
 
 /* ---- trailers --------------------------------------------------------- */
 
-/* nginx's /trailer (two trailer fields after the body) over h2 and over
-   HTTP/1.1 (chunked): 200, and the record is libcurl's, head included.
-   curl 7.88's h2 passes no trailer to the head; over HTTP/1.1 it passes
-   the trailer lines after the head's blank line (the native engine
-   dropped them before: "head differs"). */
+/* Trailer fields in the head, after its blank line, on each engine and
+   version: nginx's /trailer ("ok\n", content-length: 3, two trailer
+   fields) and /trailer/stream (the same of no announced length; echo
+   module) over h2 and over HTTP/1.1 (chunked). The record is libcurl's
+   (the native engine dropped them before: "head differs"), but for one
+   libcurl 7.88 bug: over h2 it passes trailers to its header callback
+   when it handles the stream's close, which a body of announced length
+   never waits for (transfer.c stops reading at content-length), so
+   /trailer over h2 has them on the native engine alone. */
 static void test_trailers(void **state)
 {
+    static const struct {
+        int h2;
+        const char *path;
+        int curl_has; /* libcurl's head has the trailers */
+    } cases[] = {
+        {1, "/trailer", 0},
+        {1, "/trailer/stream", 1},
+        {0, "/trailer", 1},
+        {0, "/trailer/stream", 1},
+    };
     mp_pool_options opt = {.workers = 1, .concurrency = 2};
 
     (void)state;
-    for (int h2 = 1; h2 >= 0; h2--) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int h2 = cases[i].h2;
         mp_pool *p = NULL;
-        hspec s = mk(h2 ? 0 : g.n.tls1_port, "/trailer");
-        const char *end = h2 ? "text/plain\r\ncontent-length: 3\r\n\r\n"
+        hspec s = mk(h2 ? 0 : g.n.tls1_port, "%s", cases[i].path);
+        const char *end = h2 ? "\r\n\r\nx-t-one: 1\r\nx-t-two: two\r\n"
                              : "\r\n\r\nX-T-One: 1\r\nX-T-Two: two\r\n";
         size_t hl, el = strlen(end);
         dpair d;
         char why[300];
+        if (!g.n.has_echo && strcmp(cases[i].path, "/trailer") != 0)
+            continue;
         assert_int_equal(mp_pool_create(&p, &opt), 0);
         if (tu_apply_copy(p, h2u_diff_task, &s, sizeof s, &d, sizeof d, why,
                           sizeof why) != 0)
             fail_msg("trailers: %s", why);
         mp_pool_destroy(p);
+        if (!cases[i].curl_has) { /* the bug: curl's head lacks them */
+            hl = strlen(d.n.headers);
+            assert_true(hl > el);
+            if (strcmp(d.n.headers + hl - el, end) != 0 ||
+                strncmp(d.c.headers, d.n.headers, hl - el + 4) != 0 ||
+                strlen(d.c.headers) != hl - el + 4)
+                fail_msg("%s: curl's head is not native's without its "
+                         "trailers:\ncurl:\n%s\nnative:\n%s",
+                         s.url, d.c.headers, d.n.headers);
+            strcpy(d.c.headers, d.n.headers);
+        }
         h2u_compare(&s, &d.c, &d.n);
         expect_code(s.url, &d.n, 0);
         assert_int_equal(d.n.status, 200);

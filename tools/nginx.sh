@@ -20,9 +20,10 @@
 #
 # DIR must exist. nginx serves DIR/www: /1k, /256k, /text (text/plain, gzip'd
 # on request), /hdr/... and /trailer (see limit_locations) and, with the
-# echo module, /delay/100, /delay/10000 ("ok" after 10 s) and /echo (a line
+# echo module, /delay/100, /delay/10000 ("ok" after 10 s), /echo (a line
 # "METHOD X-Test Content-Type Content-Length" as nginx saw them, then the
-# request body). Exit status 3 means nginx is not installed (callers skip).
+# request body) and /trailer/stream (/trailer's trailers after "ok\n" of
+# no announced length). Exit status 3 means nginx is not installed (callers skip).
 set -euo pipefail
 
 ECHO_MODULE=/usr/lib/nginx/modules/ngx_http_echo_module.so
@@ -125,6 +126,9 @@ write_conf() { # DIR PORT TLS_PORT(0: none) TLS1_PORT ECHO(0/1) UP UP_PORT LOG K
             echo "  location = /echo { echo_read_request_body;"
             echo "   echo \"\$request_method \$http_x_test \$content_type \$content_length\";"
             echo "   echo_request_body; }"
+            # trailers after a body of unknown length (no content-length)
+            echo "  location = /trailer/stream { default_type text/plain;"
+            echo "   add_trailer X-T-One 1; add_trailer X-T-Two two; echo ok; }"
         fi
         echo " }"
         echo "}"

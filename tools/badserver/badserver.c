@@ -45,6 +45,7 @@
 #define ENDLESS_CAP (4ull << 30) /* /endless-chunked stops after 4 GiB */
 #define TRICKLE_MS 500          /* /trickle: one byte per this */
 #define TRICKLE_LEN 100
+#define LATE_BODY_MS 2000       /* /head-body-late waits at most */
 #define MAX_HEADERS 1000000ul   /* /headers/N and /header-bytes/N limits */
 #define MAX_HEADER_BYTES (64ul << 20)
 
@@ -189,7 +190,8 @@ static int read_head(bs_conn *c)
 /* ---- behaviours ------------------------------------------------------- */
 
 /* Each takes the connection and the text after its path prefix. The
- * connection is closed after it returns. */
+ * connection is closed after it returns (under /ka/: the next request is
+ * read). */
 typedef void bs_fn(bs_conn *c, const char *arg);
 
 /* Parses a decimal number up to max. The function returns 0 and stores it
@@ -377,6 +379,17 @@ static void b_head_body(bs_conn *c, const char *arg)
     bs_printf(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
 }
 
+/* A body after the head even for HEAD, written when the client's next
+ * request on the connection arrives (or after LATE_BODY_MS): a client
+ * that kept the connection reads it as the start of its next response.
+ * Under /ka/ (keep-alive) it is what the client's next request gets. */
+static void b_head_body_late(bs_conn *c, const char *arg)
+{
+    if (bs_printf(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n") == 0 &&
+        nap(c, LATE_BODY_MS) == 0)
+        bs_printf(c, "hello");
+}
+
 static void b_hang(bs_conn *c, const char *arg)
 {
     wait_gone(c);
@@ -408,15 +421,34 @@ static const struct bs_route {
      "Content-Length and Transfer-Encoding: chunked"},
     {"/status/", 1, b_status, "/status/NNN: that status line, even 999"},
     {"/head-body", 0, b_head_body, "a body even for HEAD"},
+    {"/head-body-late", 0, b_head_body_late,
+     "a body even for HEAD, sent once the next request arrives"},
     {"/hang", 0, b_hang, "never answers"},
 };
 
-/* Serves one connection; runs in its own process. */
+/* Answers one request for path with its behaviour (404 if none). */
+static void serve_path(bs_conn *c, const char *path)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const struct bs_route *r = &routes[i];
+        size_t n = strlen(r->path);
+
+        if (r->prefix ? strncmp(path, r->path, n) == 0
+                      : strcmp(path, r->path) == 0) {
+            r->fn(c, path + (r->prefix ? n : 0));
+            return;
+        }
+    }
+    bs_printf(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+}
+
+/* Serves one connection (its requests, under /ka/); runs in its own
+   process. */
 static void serve_conn(int fd, SSL_CTX *tls)
 {
     static bs_conn c; /* HEAD_MAX is too big for a small stack */
     const char *path;
-    int rc;
+    int rc, keep;
 
     c.fd = fd;
     if (tls != NULL) {
@@ -424,26 +456,23 @@ static void serve_conn(int fd, SSL_CTX *tls)
             SSL_accept(c.ssl) != 1)
             return; /* e.g. the client refused our certificate */
     }
-    if ((rc = read_head(&c)) == 1) {
-        bs_printf(&c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 34\r\n"
-                      "Connection: close\r\n\r\n"
-                      "plain HTTP on this port, not TLS\r\n");
-        return;
-    }
-    if (rc != 0)
-        return;
-    path = c.path;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        const struct bs_route *r = &routes[i];
-        size_t n = strlen(r->path);
-
-        if (r->prefix ? strncmp(path, r->path, n) == 0
-                      : strcmp(path, r->path) == 0) {
-            r->fn(&c, path + (r->prefix ? n : 0));
+    for (;;) {
+        if ((rc = read_head(&c)) == 1) {
+            bs_printf(&c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 34\r\n"
+                          "Connection: close\r\n\r\n"
+                          "plain HTTP on this port, not TLS\r\n");
             return;
         }
+        if (rc != 0)
+            return;
+        /* /ka/PATH: PATH's behaviour, then the next request (keep-alive) */
+        keep = strncmp(c.path, "/ka/", 4) == 0;
+        path = c.path + (keep ? 3 : 0);
+        serve_path(&c, path);
+        if (!keep || c.fd < 0)
+            return;
+        c.head_len = 0;
     }
-    bs_printf(&c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
 }
 
 /* ---- the server ------------------------------------------------------- */
@@ -521,6 +550,8 @@ static void usage(FILE *f)
           "ClientHello on PORT gets a plain-text reply.\n", f);
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         fprintf(f, "  %-24s %s\n", routes[i].path, routes[i].help);
+    fputs("  /ka/PATH                 PATH's behaviour, then the next request "
+          "on the connection\n", f);
 }
 
 int main(int argc, char **argv)

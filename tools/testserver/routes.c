@@ -90,6 +90,21 @@ static void h_ok(struct ts_server *srv, struct ts_conn *c,
     ts_reply_text(req, 200, "ok\n");
 }
 
+/* /cookies: repeated fields, Set-Cookie (never folded: RFC 6265) and
+   X-Rep (a list, which may be) twice each. */
+static void h_cookies(struct ts_server *srv, struct ts_conn *c,
+                      struct evhttp_request *req, const char *arg)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+    evhttp_add_header(h, "Set-Cookie", "a=1; Path=/");
+    evhttp_add_header(h, "X-Rep", "one");
+    evhttp_add_header(h, "Set-Cookie",
+                      "b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT");
+    evhttp_add_header(h, "X-Rep", "two");
+    ts_reply_text(req, 200, "ok\n");
+}
+
 static void h_bytes(struct ts_server *srv, struct ts_conn *c,
                     struct evhttp_request *req, const char *arg)
 {
@@ -544,6 +559,7 @@ static void h_flaky(struct ts_server *srv, struct ts_conn *c,
 const struct ts_route ts_routes[] = {
     {"/", 0, h_ok},
     {"/ok", 0, h_ok},
+    {"/cookies", 0, h_cookies},
     {"/bytes/", 1, h_bytes},
     {"/status/", 1, h_status},
     {"/delay/", 1, h_delay},
@@ -569,6 +585,7 @@ const char ts_routes_help[] =
     "  /redirect/N         302 to /redirect/N-1; /redirect/0 is 200\n"
     "  /redirect-loop      302 to itself\n"
     "  /chunked/N          N bytes, chunked\n"
+    "  /cookies            Set-Cookie and X-Rep twice each, ok\n"
     "  /gzip               a gzip-encoded text body\n"
     "  /gzip-bomb/MIB      gzip body decoding to MIB MiB of zeros (<= 256)\n"
     "  /echo               the request as JSON (any method)\n"
