@@ -552,6 +552,31 @@ static void test_headers(void **state)
     assert_string_equal(jstr(h, "content-type"), "text/plain");
     assert_null(json_object_get(h, "Content-Type"));
     rec_free(&r);
+    /* repeated fields: Set-Cookie an array (never folded), others joined */
+    snprintf(l, sizeof l, "%s/cookies", g_ts.base);
+    r = run1(p, 2, l);
+    assert_int_equal(r.out.status, 200);
+    h = json_object_get(r.j, "headers");
+    assert_string_equal(jstr(h, "x-rep"), "one, two");
+    json_t *c = json_object_get(h, "set-cookie");
+    assert_true(json_is_array(c));
+    assert_int_equal(json_array_size(c), 2);
+    assert_string_equal(json_string_value(json_array_get(c, 0)),
+                        "a=1; Path=/");
+    assert_string_equal(json_string_value(json_array_get(c, 1)),
+                        "b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT");
+    rec_free(&r);
+    /* a failed transfer whose head arrived: what was received, error */
+    snprintf(l, sizeof l, "%s/drop", g_ts.base);
+    r = run1(p, 3, l);
+    assert_int_equal(r.out.error, MP_ECONNRESET);
+    assert_int_equal(r.out.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(r.j, "bytes")), 500);
+    assert_string_equal(jstr(r.j, "http_version"), "1.1");
+    h = json_object_get(r.j, "headers");
+    assert_true(json_is_object(h));
+    assert_string_equal(jstr(h, "content-length"), "1000");
+    rec_free(&r);
     mp_pool_destroy(p);
 }
 

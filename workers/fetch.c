@@ -610,8 +610,36 @@ static void run_attempts(mp_task *t, fetch_run *r)
 
 /* ---- the record -------------------------------------------------------- */
 
-/* Returns the response headers as an object of lower-cased names, repeats
-   joined with ", ". The status line is skipped. */
+/* Adds the field name: v[0..n) to o (see headers_object). Returns 0 or
+   -1 (out of memory). */
+static int header_put(json_t *o, const char *name, const char *v, size_t n)
+{
+    json_t *old = json_object_get(o, name), *s;
+    char *joined;
+    int rc;
+
+    if (strcmp(name, "set-cookie") == 0) {
+        if (!old && (!(old = json_array()) ||
+                     json_object_set_new(o, name, old) != 0))
+            return -1;
+        return json_array_append_new(old, jstr_lossy(v, n));
+    }
+    if (!old)
+        return json_object_set_new(o, name, jstr_lossy(v, n));
+    if (asprintf(&joined, "%s, %.*s", json_string_value(old), (int)n, v) < 0)
+        return -1;
+    s = jstr_lossy(joined, strlen(joined));
+    free(joined);
+    rc = json_object_set_new(o, name, s);
+    return rc;
+}
+
+/* Returns the response headers as an object of lower-cased names. A
+   repeated field's values are joined with ", " (RFC 9110 5.3), but
+   "set-cookie" is always an array of its values in order, one per field
+   line (RFC 6265: Set-Cookie must not be folded; a cookie's Expires has a
+   comma). The status line is skipped; trailer fields after the head's
+   blank line are fields like the others. */
 static json_t *headers_object(const char *b, size_t n)
 {
     json_t *o = json_object();
@@ -621,8 +649,7 @@ static json_t *headers_object(const char *b, size_t n)
     while (o && p && p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *le = eol ? eol : end, *c, *v;
-        char name[128], *joined = NULL;
-        json_t *old;
+        char name[128];
 
         if (le > p && le[-1] == '\r')
             le--;
@@ -636,14 +663,9 @@ static json_t *headers_object(const char *b, size_t n)
                 ;
             while (le > v && (le[-1] == ' ' || le[-1] == '\t'))
                 le--;
-            old = json_object_get(o, name);
-            if (old && asprintf(&joined, "%s, %.*s", json_string_value(old),
-                                (int)(le - v), v) >= 0) {
-                json_object_set_new(o, name,
-                                    jstr_lossy(joined, strlen(joined)));
-                free(joined);
-            } else if (!old) {
-                json_object_set_new(o, name, jstr_lossy(v, (size_t)(le - v)));
+            if (header_put(o, name, v, (size_t)(le - v)) != 0) {
+                json_decref(o);
+                return NULL;
             }
         }
         first = 0;
@@ -757,7 +779,7 @@ static void record_result(jw *w, fetch_run *r)
     jw_cstr(w, v == 10 ? "1.0" : v == 11 ? "1.1" : v == 20 ? "2"
                : v == 30 ? "3" : NULL);
     record_time(w, s);
-    if (fetch_conf.include_headers && !r->err && s->headers) {
+    if (fetch_conf.include_headers && s->headers) { /* a head arrived */
         json_t *h = headers_object(s->headers, s->headers_len);
         JW_KEY(w, "headers");
         jw_json(w, h);
