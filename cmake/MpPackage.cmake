@@ -43,7 +43,7 @@ set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/mpfetch/libmpool")
 set(CPACK_DEBIAN_MPFETCH_PACKAGE_NAME mpfetch)
 set(CPACK_DEBIAN_MPFETCH_PACKAGE_SECTION net)
 set(CPACK_COMPONENT_MPFETCH_DESCRIPTION
-    "fetch large batches of URLs across all cores\n mpfetch reads URLs (or JSON requests) one per line and writes one JSON\n record per request, with libcurl in every worker process of a libmpool\n pool. Shards batches across machines (Slurm, Kubernetes, GNU parallel).")
+    "fetch large batches of URLs across all cores\n mpfetch reads URLs (or JSON requests) one per line and writes one JSON\n record per request, with libcurl in every worker process of a libmpool\n pool. Shards batches across machines (Slurm, Kubernetes, GNU parallel).\n mp-testserver, a small HTTP/1.1 server on loopback, is there to try it on.")
 
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libmpool0)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)

@@ -75,6 +75,16 @@ say "$v"
 printf 'http://127.0.0.1:1/refused\n' > "$tmp/urls.txt"
 /usr/bin/mpfetch -q -w 1 -o "$tmp/out.jsonl" "$tmp/urls.txt" || die "the installed mpfetch failed a run"
 grep -q '"code":"MP_ECONNREFUSED"' "$tmp/out.jsonl" || die "unexpected record: $(cat "$tmp/out.jsonl")"
+# mp-testserver comes with mpfetch (the docs and examples point to it)
+[ -x /usr/bin/mp-testserver ] || die "mpfetch does not install /usr/bin/mp-testserver"
+coproc TS { exec /usr/bin/mp-testserver --port 0 --exit-on-stdin-eof; }
+srv=$TS_PID
+read -r -t 30 word port <&"${TS[0]}" && [ "$word" = PORT ] || die "mp-testserver printed no port"
+printf 'http://127.0.0.1:%s/ok\n' "$port" > "$tmp/urls.txt"
+/usr/bin/mpfetch -q -w 1 -o "$tmp/out.jsonl" "$tmp/urls.txt" || die "the installed mpfetch failed against mp-testserver"
+grep -q '"status":200' "$tmp/out.jsonl" || die "unexpected record from mp-testserver: $(cat "$tmp/out.jsonl")"
+kill "$srv"; wait "$srv" 2>/dev/null || true; srv=""
+say "mp-testserver: a fetch of /ok on port $port"
 m=$(man -w mpfetch) || die "man -w mpfetch finds no page"
 m3=$(man -w 3 libmpool) || die "man -w 3 libmpool finds no page"
 say "man pages: $m $m3"
@@ -101,5 +111,5 @@ for p in "${pkgs[@]}"; do
     die "$p is still installed after apt-get remove"
   fi
 done
-[ ! -e /usr/bin/mpfetch ] && [ ! -e /usr/include/mpool.h ] || die "files left after removal"
+[ ! -e /usr/bin/mpfetch ] && [ ! -e /usr/bin/mp-testserver ] && [ ! -e /usr/include/mpool.h ] || die "files left after removal"
 say "ok: built, installed, used and removed ${pkgs[*]}"
