@@ -678,6 +678,17 @@ MP_EXTERN int mp_http_resolve_check(const char *entry);
 MP_EXTERN int mp_http_set_dns_servers(const char *servers);
 MP_EXTERN int mp_http_dns_servers_check(const char *servers);
 
+/* The proxy schemes libcurl runs (curl 7.88, any case; "socks" is socks4,
+   no scheme is http): the list a front end names in its complaint. */
+#define MP_HTTP_PROXY_SCHEMES "http, https, socks4, socks4a, socks5, socks5h"
+/* Checks a proxy as mp_http_request.proxy takes it, for front ends: "" (no
+   proxy), or [scheme://][user:password@]host[:port] with a scheme of
+   MP_HTTP_PROXY_SCHEMES (or none) and a host. mp_http itself does not
+   refuse one: a proxy libcurl cannot use fails each request it applies to
+   (MP_ECONNREFUSED, as curl's CURLE_COULDNT_CONNECT). Returns 0 or
+   MP_EINVAL. */
+MP_EXTERN int mp_http_proxy_check(const char *proxy);
+
 #ifdef __cplusplus
 }
 #endif

@@ -58,6 +58,37 @@ static void env_read(void)
     g_env.read = 1;
 }
 
+/*
+ * Checks a proxy string (see mpool.h): the scheme before "://", if any,
+ * one curl 7.88's parse_proxy() takes, then a host that is not empty
+ * after any user:password@. Returns 0 or MP_EINVAL.
+ */
+int mp_http_proxy_check(const char *proxy)
+{
+    static const char *const schemes[] = {"http",    "https",  "socks",
+                                          "socks4",  "socks4a", "socks5",
+                                          "socks5h", NULL};
+    if (!proxy)
+        return MP_EINVAL;
+    if (!*proxy)
+        return 0;
+    const char *sep = strstr(proxy, "://"), *host = proxy;
+    if (sep) {
+        size_t n = (size_t)(sep - proxy), i;
+        for (i = 0; schemes[i]; i++)
+            if (strlen(schemes[i]) == n &&
+                strncasecmp(proxy, schemes[i], n) == 0)
+                break;
+        if (!schemes[i])
+            return MP_EINVAL;
+        host = sep + 3;
+    }
+    const char *at = strrchr(host, '@');
+    if (at)
+        host = at + 1;
+    return *host && *host != ':' && *host != '/' ? 0 : MP_EINVAL;
+}
+
 /* Returns 1 if url's scheme is https (any case), else 0. */
 static int is_https(const char *url)
 {

@@ -48,6 +48,21 @@ awk '/^\.SH / {on = ($2 == "FUNCTIONS")} on && tp {print; tp = 0} on && /^\.TP/ 
 [ "$(wc -l < "$tmp/api")" -ge 20 ] || { echo "options-check: too few functions in mpool.h" >&2; exit 1; }
 report "$tmp/api" "$tmp/man3" "in include/mpool.h but not in man/libmpool.3 FUNCTIONS"
 report "$tmp/man3" "$tmp/api" "in man/libmpool.3 FUNCTIONS but not in include/mpool.h"
+# ... lists each of them in its SYNOPSIS too, and none that takes the
+# task (mp_task *) under the init function's heading: those run inside a
+# task (issue #21: mp_sleep, mp_http... were listed as init-side).
+awk '/^\.SH / {on = ($2 == "SYNOPSIS")} on' "$src/man/libmpool.3" |
+  grep -oE 'mp_[a-z_]+\(' | tr -d '(' | sort -u > "$tmp/syn"
+report "$tmp/api" "$tmp/syn" "in include/mpool.h but not in man/libmpool.3 SYNOPSIS"
+report "$tmp/syn" "$tmp/api" "in man/libmpool.3 SYNOPSIS but not in include/mpool.h"
+misplaced=$(awk '/^\.SH / {on = ($2 == "SYNOPSIS")}
+  on && /^\/\*/ {init = /init function/ && !/task/}
+  on && init && /mp_task \*/ {print}' "$src/man/libmpool.3" |
+  grep -oE 'mp_[a-z_]+\(' | tr -d '(' | tr '\n' ' ' || true)
+if [ -n "$misplaced" ]; then
+  echo "options-check: man/libmpool.3 SYNOPSIS lists task-side functions under the init function: $misplaced" >&2
+  status=1
+fi
 # ... and names every code of the error table.
 grep -oE '^ +XX\([A-Z0-9_]+,' "$src/include/mpool.h" | grep -oE '[A-Z0-9_]+,' |
   tr -d , | sed 's/^/MP_/' | sort -u > "$tmp/codes"

@@ -463,6 +463,42 @@ static void test_output_is_input(void **state)
 }
 
 /*
+ * Issue #21: an input that is a directory (FILE, or stdin) or that cannot
+ * be opened is a usage error, exit 2, before anything starts: no summary,
+ * the -o file untouched. Before, a directory gave "Is a directory" from
+ * the first read, then an empty summary, exit 1.
+ */
+static void test_input_not_a_file(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    char missing[700];
+    e2e_path(missing, sizeof(missing), g.dir, "no-such-input.txt");
+    char *cases[][6] = {
+        {(char *)g.bin, "-o", g.out, g.dir, NULL},
+        {(char *)g.bin, "-o", g.out, "-", NULL},
+        {(char *)g.bin, "-o", g.out, missing, NULL},
+    };
+    const char *says[] = {"is a directory", "is a directory",
+                          "No such file"};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(e2e_write_file(g.out, "kept\n", 5), 0);
+        int st = run_io(cases[i], i == 1 ? g.dir : "/dev/null", "/dev/null",
+                        O_WRONLY);
+        if (st != 2)
+            fprintf(stderr, "case %zu\n", i);
+        assert_int_equal(st, 2);
+        assert_err_has(says[i]);
+        char *e = e2e_slurp(g.err, NULL);
+        assert_null(strstr(e, "records in")); /* no summary */
+        free(e);
+        char *out = e2e_slurp(g.out, NULL);
+        assert_string_equal(out, "kept\n");
+        free(out);
+    }
+}
+
+/*
  * A full disk: records that cannot be written end the run with exit 1 and
  * a sentence naming the output and the cause, never a hang or a silent 0
  * (the lines without a record are what --resume runs later). Both for -o
@@ -628,6 +664,7 @@ int main(void)
         TU_BOUNDED(test_body_dir_planted_symlink, 150),
         TU_BOUNDED(test_resume_line_beyond_input, 150),
         TU_BOUNDED(test_output_is_input, 150),
+        TU_BOUNDED(test_input_not_a_file, 150),
         TU_BOUNDED(test_output_is_input_pipe, 150),
         TU_BOUNDED(test_stdout_reader_gone, 150),
         TU_BOUNDED(test_closed_std_fds, 150),

@@ -624,6 +624,56 @@ static void test_mpfetch(void **state)
     expect_rec(off_rec, 200, "");
 }
 
+/* mp_http_proxy_check: curl 7.88's proxy schemes (any case, socks is
+   socks4, none is http), a host, or "" for none. */
+static void test_proxy_check(void **state)
+{
+    static const char *const good[] = {
+        "", "127.0.0.1:3128", "http://p:1", "HTTPS://p", "socks://p:1080",
+        "socks4://p", "socks4a://p", "socks5://u:pw@p:1", "SOCKS5H://[::1]:1",
+        "p"};
+    static const char *const bad[] = {"bogus://x:1", "ftp://p:21", "http://",
+                                      "socks6://p", "://p", "http://:80",
+                                      "http://u@"};
+    (void)state;
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (mp_http_proxy_check(good[i]) != 0)
+            fail_msg("refused \"%s\"", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (mp_http_proxy_check(bad[i]) != MP_EINVAL)
+            fail_msg("took \"%s\"", bad[i]);
+    assert_int_equal(mp_http_proxy_check(NULL), MP_EINVAL);
+}
+
+/* -x with a scheme libcurl does not run is a usage error (it gave every
+   record MP_ECONNREFUSED and exit 0): exit 2, the schemes named, no
+   request made, the output file as it was. */
+static void test_mpfetch_bad_scheme(void **state)
+{
+    static const char *const bad[] = {"bogus://x:1", "ftp://127.0.0.1:21",
+                                      "http://"};
+    const char *bin = e2e_mpfetch();
+    char url[256];
+    (void)state;
+    if (!bin)
+        skip();
+    snprintf(url, sizeof url, "%s/ok\n", g_ts.base);
+    assert_int_equal(e2e_write_file(g_in, url, strlen(url)), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(e2e_write_file(g_out, "before\n", 7), 0);
+        char *argv[] = {(char *)bin, "-q", "-w", "1", "-x", (char *)bad[i],
+                        "-o", g_out, g_in, NULL};
+        assert_int_equal(e2e_run(argv, NULL, NULL, g_err), 2);
+        char *err = e2e_slurp(g_err, NULL), *out = e2e_slurp(g_out, NULL);
+        assert_non_null(err);
+        if (!strstr(err, "socks5h") || !strstr(err, bad[i]))
+            fail_msg("stderr: %s", err);
+        assert_string_equal(out, "before\n");
+        free(err);
+        free(out);
+    }
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -671,6 +721,8 @@ int main(void)
         TU_BOUNDED(test_errors, 60),
         TU_BOUNDED(test_connect_tls, 90),
         TU_BOUNDED(test_mpfetch, 120),
+        TU_BOUNDED(test_proxy_check, 10),
+        TU_BOUNDED(test_mpfetch_bad_scheme, 60),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -168,6 +168,14 @@ static void matches_the_records_and_the_human_summary(void **state)
     assert_int_equal(sscanf(line, "mpfetch: %llu records in %lf s: %lf req/s",
                             &h_records, &h_elapsed, &h_rate),
                      3);
+    /* the JSON's ok, failed and canceled, in the same words (canceled
+       was missing from the text; issue #21) */
+    char counts[128];
+    snprintf(counts, sizeof counts, "  ok %lld, failed %lld, canceled %lld\n",
+             num(sum, "ok", NULL), num(sum, "failed", NULL),
+             num(sum, "canceled", NULL));
+    if (!strstr(text, counts))
+        fail_msg("the summary lacks \"%s\": %s", counts, text);
     const char *cpu = strstr(text, "  cpu: workers ");
     assert_non_null(cpu);
     assert_int_equal(sscanf(cpu, "  cpu: workers %lf s, mpfetch %lf s",
@@ -255,13 +263,87 @@ static void a_path_that_cannot_be_written_fails_the_run(void **state)
     snprintf(bad, sizeof(bad), "%s/no/such/dir/s.json", g.dir);
     char *argv[] = {(char *)g.bin, "-q", "-o", g.out,
                     "--summary-json", bad, g.in, NULL};
+    assert_int_equal(e2e_write_file(g.out, "kept\n", 5), 0);
     assert_int_equal(e2e_run(argv, NULL, NULL, g.err), 1);
     char *err = e2e_slurp(g.err, NULL);
     assert_non_null(err);
     assert_non_null(strstr(err, "--summary-json"));
     free(err);
+    /* checked before the run starts (it was after the run): the output
+       was never opened, so it is as it was */
+    char *out = e2e_slurp(g.out, NULL);
+    assert_string_equal(out, "kept\n");
+    free(out);
     char *argv2[] = {(char *)g.bin, "--summary-json", "", g.in, NULL};
     assert_int_equal(e2e_run(argv2, NULL, NULL, g.err), 2);
+}
+
+/* Asserts path holds exactly text. */
+static void assert_file(const char *path, const char *text)
+{
+    char *s = e2e_slurp(path, NULL);
+    assert_non_null(s);
+    assert_string_equal(s, text);
+    free(s);
+}
+
+/* Runs argv (stdout to out_path) and asserts exit 2 with a complaint that
+   names --summary-json. */
+static void refused(char **argv, const char *out_path)
+{
+    assert_int_equal(e2e_run(argv, NULL, out_path, g.err), 2);
+    char *err = e2e_slurp(g.err, NULL);
+    assert_non_null(err);
+    if (!strstr(err, "--summary-json"))
+        fail_msg("stderr: %s", err);
+    free(err);
+}
+
+/* --summary-json under -o's identity rules (issue #21): the -o file (there
+   or not yet), /dev/stdout while the records go to stdout, or the input
+   is refused with exit 2 and nothing touched; /dev/stdout beside -o, or
+   /dev/null for both, is fine. Before, the summary overwrote the records
+   or the URLs and the exit status was 0. */
+static void the_output_stdout_or_input_is_refused(void **state)
+{
+    char url[300], none[700];
+    (void)state;
+    snprintf(url, sizeof url, "%s/bytes/3\n", g.ts.base);
+    assert_int_equal(e2e_write_file(g.in, url, strlen(url)), 0);
+    assert_int_equal(e2e_write_file(g.out, "kept\n", 5), 0);
+    char *same[] = {(char *)g.bin, "-q", "-o", g.out, "--summary-json",
+                    g.out, g.in, NULL};
+    refused(same, NULL);
+    assert_file(g.out, "kept\n");
+    snprintf(none, sizeof none, "%s/not-yet.jsonl", g.dir);
+    char *dotted = strrchr(none, '/'); /* the same file by another path */
+    char other[720];
+    snprintf(other, sizeof other, "%.*s/./%s", (int)(dotted - none), none,
+             dotted + 1);
+    char *fresh[] = {(char *)g.bin, "-q", "-o", none, "--summary-json",
+                     other, g.in, NULL};
+    refused(fresh, NULL);
+    assert_int_equal(access(none, F_OK), -1);
+    char *stdout_too[] = {(char *)g.bin, "-q", "--summary-json",
+                          "/dev/stdout", g.in, NULL};
+    refused(stdout_too, g.out);
+    assert_file(g.out, "");
+    char *input[] = {(char *)g.bin, "-q", "-o", g.out, "--summary-json",
+                     g.in, g.in, NULL};
+    assert_int_equal(e2e_write_file(g.out, "kept\n", 5), 0);
+    refused(input, NULL);
+    assert_file(g.in, url);
+    assert_file(g.out, "kept\n");
+
+    char *beside[] = {(char *)g.bin, "-q", "-o", g.out, "--summary-json",
+                      "/dev/stdout", g.in, NULL};
+    assert_int_equal(e2e_run(beside, NULL, g.sum, g.err), 0);
+    json_t *sum = load_summary();
+    assert_int_equal(num(sum, "records", NULL), 1);
+    json_decref(sum);
+    char *null[] = {(char *)g.bin, "-q", "-o", "/dev/null", "--summary-json",
+                    "/dev/null", g.in, NULL};
+    assert_int_equal(e2e_run(null, NULL, NULL, g.err), 0);
 }
 
 static void default_workers_follow_taskset(void **state)
@@ -292,6 +374,7 @@ int main(void)
         TU_BOUNDED(after_head_counts_what_was_written, 90),
         TU_BOUNDED(a_path_that_cannot_be_written_fails_the_run, 90),
         TU_BOUNDED(default_workers_follow_taskset, 90),
+        TU_BOUNDED(the_output_stdout_or_input_is_refused, 90),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

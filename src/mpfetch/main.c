@@ -230,9 +230,10 @@ static int stream(mpf_app *a, mp_pool *pool)
     if (!cfg->quiet)
         mpf_stats_print(&a->stats, elapsed, interrupted, ri.worker_cpu_us,
                         ri.self_cpu_us);
-    if (cfg->summary_json &&
-        mpf_summary_json(cfg->summary_json, &a->stats, &ri))
+    if (a->summary_fd >= 0 &&
+        mpf_summary_json(a->summary_fd, cfg->summary_json, &a->stats, &ri))
         failed = 1;
+    a->summary_fd = -1; /* closed */
     if (interrupted)
         return MPF_EXIT_INTERRUPTED;
     if (failed)
@@ -246,7 +247,7 @@ static int stream(mpf_app *a, mp_pool *pool)
    descriptors were closed at start. Returns the exit status. */
 static int run(const mpf_config *cfg, unsigned closed)
 {
-    int status = MPF_EXIT_RUNTIME, out_fd = -1, rc;
+    int status = MPF_EXIT_RUNTIME, out_fd = -1, rc, made_summary = 0;
     if ((rc = mpf_check_std_fds(cfg, closed)) != 0)
         return rc;
     mp_pool *pool = NULL;
@@ -255,19 +256,26 @@ static int run(const mpf_config *cfg, unsigned closed)
         goto oom;
     a->cfg = cfg;
     a->reader.fd = -1;
+    a->summary_fd = -1;
     rc = cfg->n_urls ? mpf_reader_open_urls(&a->reader, cfg->urls, cfg->n_urls)
                      : mpf_reader_open(&a->reader, cfg->input);
     if (rc != 0) {
         file_error(cfg->n_urls ? "hold" : "open the input file",
                    cfg->n_urls ? mpf_input_name(cfg)
                    : cfg->input ? cfg->input : "-", -rc);
+        if (!cfg->n_urls && rc != -ENOMEM)
+            status = MPF_EXIT_USAGE; /* a FILE argument that is not one */
         goto out;
     }
-    if ((status = mpf_check_not_input(cfg, a->reader.fd)) != 0)
+    if ((status = mpf_check_input(cfg, a->reader.fd)) != 0 ||
+        (status = mpf_check_not_input(cfg, a->reader.fd)) != 0 ||
+        (status = mpf_summary_open(cfg, a->reader.fd, &a->summary_fd,
+                                   &made_summary)) != 0)
         goto out;
     status = MPF_EXIT_RUNTIME;
     if ((out_fd = open_output(a)) < 0 || (status = prepare_body_dir(cfg)))
         goto out;
+    made_summary = 0; /* the run starts: the file stays */
     if (mpf_writer_init(&a->writer, out_fd, cfg->ordered))
         goto oom;
     a->writer.stats = &a->stats;
@@ -277,6 +285,11 @@ static int run(const mpf_config *cfg, unsigned closed)
 out:
     if (out_fd > 2)
         close(out_fd);
+    if (a && a->summary_fd >= 0) {
+        close(a->summary_fd);
+        if (made_summary) /* made for a run that never started */
+            unlink(cfg->summary_json);
+    }
     if (a) {
         mpf_reader_close(&a->reader);
         mpf_inflight_free(&a->inflight);

@@ -265,7 +265,9 @@ typedef struct mpf_run_info {
     uint64_t worker_cpu_us, self_cpu_us;
 } mpf_run_info;
 
-int mpf_summary_json(const char *path, const mpf_stats *s,
+int mpf_summary_open(const mpf_config *cfg, int in_fd, int *fd,
+                     int *created);
+int mpf_summary_json(int fd, const char *path, const mpf_stats *s,
                      const mpf_run_info *r);
 
 /* Counters the ticker thread reads while the coordinator runs. */
@@ -294,6 +296,11 @@ unsigned mpf_std_fds_fix(void);
    closed stdout (closed: mpf_std_fds_fix's mask). Returns 0, or
    MPF_EXIT_USAGE after saying why. */
 int mpf_check_std_fds(const mpf_config *cfg, unsigned closed);
+/* Refuses an input open on in_fd that no line can be read from: a
+   directory (read(2) would fail with EISDIR after the pool started). Call
+   it before anything starts. Returns 0, or MPF_EXIT_USAGE after saying
+   why. */
+int mpf_check_input(const mpf_config *cfg, int in_fd);
 /* Refuses an output (-o FILE, or stdout) that is the input open on in_fd
    (same device and inode; a regular file or a pipe). Call it before the
    output is opened. Returns 0, or MPF_EXIT_USAGE after saying why. */
@@ -336,6 +343,7 @@ typedef struct mpf_app {
     int read_error;       /* errno of a failed input read */
     int write_error;      /* errno of a failed output write */
     int lost_results;     /* results whose line was unknown */
+    int summary_fd;       /* --summary-json's file; -1: none */
 } mpf_app;
 
 int mpf_next(void *ud, mp_buf *in);

@@ -133,8 +133,10 @@ static void usage(FILE *out)
         "      --http1.1            HTTP/1.1 only, even where a server\n"
         "                           offers HTTP/2\n"
         "  -x, --proxy PROXY        [scheme://][user:pass@]HOST[:PORT] for\n"
-        "                           every URL; \"\" for none (default: the\n"
-        "                           environment's http_proxy, https_proxy...)\n"
+        "                           every URL (scheme: http, https, socks4,\n"
+        "                           socks4a, socks5, socks5h); \"\" for none\n"
+        "                           (default: the environment's http_proxy,\n"
+        "                           https_proxy...)\n"
         "      --noproxy LIST       hosts reached directly: comma-separated\n"
         "                           names (and their subdomains), IPs, * for\n"
         "                           all (default: no_proxy)\n"
@@ -174,8 +176,9 @@ static void usage(FILE *out)
         "  -h, --help               this text\n"
         "\n"
         "Exit status: 0 all done; 1 runtime error, or lines left to run\n"
-        "again with --resume; 2 usage error (also an output that is the\n"
-        "input, a closed stdin or stdout); 22 a request failed with\n"
+        "again with --resume; 2 usage error (also an input that is no\n"
+        "file, an output or --summary-json that is the input or the\n"
+        "records, a closed stdin or stdout); 22 a request failed with\n"
         "--fail-on-http-error; 130 interrupted.\n",
         out);
 }
@@ -500,7 +503,14 @@ static int apply(mpf_config *cfg, int c, const char *arg)
         return 0;
     case 'k': cfg->insecure = 1; return 0;
     case OPT_CACERT: cfg->cacert = arg; return 0;
-    case 'x': cfg->proxy = arg; return 0;
+    case 'x':
+        if (mp_http_proxy_check(arg) != 0)
+            return bad("--proxy must be [scheme://][user:pass@]HOST[:PORT] "
+                       "with a scheme libcurl supports (" MP_HTTP_PROXY_SCHEMES
+                       "), or \"\" for none, got \"%s\"",
+                       arg);
+        cfg->proxy = arg;
+        return 0;
     case OPT_NOPROXY: cfg->noproxy = arg; return 0;
     case OPT_RESOLVE: return add_resolve(cfg, arg);
     case OPT_DNS_SERVERS:

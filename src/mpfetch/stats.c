@@ -186,8 +186,9 @@ void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted,
     fprintf(f, "mpfetch: %llu records in %.2f s: %.0f req/s, %.2f MB/s\n",
             (unsigned long long)s->records, elapsed_s,
             (double)s->records / t, (double)s->bytes / t / 1e6);
-    fprintf(f, "  ok %llu, failed %llu\n", (unsigned long long)s->ok,
-            (unsigned long long)s->failed);
+    fprintf(f, "  ok %llu, failed %llu, canceled %llu\n",
+            (unsigned long long)s->ok, (unsigned long long)s->failed,
+            (unsigned long long)s->canceled);
     put_counts(f, s);
     if (s->hist_count) {
         fputs("  latency:", f);

@@ -58,6 +58,16 @@ int mpf_check_std_fds(const mpf_config *cfg, unsigned closed)
     return 0;
 }
 
+int mpf_check_input(const mpf_config *cfg, int in_fd)
+{
+    struct stat st;
+    if (fstat(in_fd, &st) != 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    fprintf(stderr, "mpfetch: the input %s is a directory; give a FILE of "
+                    "URLs, or pipe them in\n", mpf_input_name(cfg));
+    return MPF_EXIT_USAGE;
+}
+
 /* Refuses an output that is the input open on in_fd (same device and
    inode): a regular file, or a pipe (a FIFO, or "-o /dev/stdin" on a
    pipe), whose records would be read back as requests without end. A

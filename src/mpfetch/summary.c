@@ -7,9 +7,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mpfetch.h"
@@ -90,27 +93,106 @@ static char *summary_text(const mpf_stats *s, const mpf_run_info *r,
     return text;
 }
 
+/* Returns 1 if a and b name the same file that a summary would destroy or
+   mix into: the same device and inode, a regular file or a pipe (not
+   /dev/null, not a terminal), when both exist; when neither does, the same path once their
+   directories are resolved (realpath); else 0. */
+static int same_path(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    int ha = stat(a, &sa) == 0, hb = stat(b, &sb) == 0;
+    if (ha || hb)
+        return ha && hb && sa.st_dev == sb.st_dev &&
+               sa.st_ino == sb.st_ino &&
+               (S_ISREG(sa.st_mode) || S_ISFIFO(sa.st_mode));
+    char *da = strdup(a), *db = strdup(b), ra[PATH_MAX], rb[PATH_MAX];
+    int same = 0;
+    if (da && db && realpath(dirname(da), ra) && realpath(dirname(db), rb)) {
+        char *ba = strrchr(a, '/'), *bb = strrchr(b, '/');
+        same = strcmp(ra, rb) == 0 &&
+               strcmp(ba ? ba + 1 : a, bb ? bb + 1 : b) == 0;
+    }
+    free(da);
+    free(db);
+    return same;
+}
+
+/* Returns 1 if path is the file open on fd, and that is a regular file or
+   a pipe (what a summary would destroy or mix into), else 0. */
+static int is_open_file(const char *path, int fd)
+{
+    struct stat sp, sf;
+    return fstat(fd, &sf) == 0 && stat(path, &sp) == 0 &&
+           sp.st_dev == sf.st_dev && sp.st_ino == sf.st_ino &&
+           (S_ISREG(sf.st_mode) || S_ISFIFO(sf.st_mode));
+}
+
+/* Complains that the summary file path is what; Returns MPF_EXIT_USAGE. */
+static int refuse(const char *path, const char *what, const char *harm)
+{
+    fprintf(stderr, "mpfetch: the --summary-json file %s is %s; the summary "
+                    "would %s. Write it to another file\n",
+            path, what, harm);
+    return MPF_EXIT_USAGE;
+}
+
 /*
- * Writes the summary of the run to path (created or truncated, mode 0666
- * before the umask) in one object on one line. Returns 0, or
- * MPF_EXIT_RUNTIME after saying why.
+ * --summary-json FILE before the run, under -o's rules: refuses a FILE
+ * that is the -o file (or, without -o, stdout's file or pipe, as
+ * /dev/stdout is) or the input open on in_fd, then opens it for writing
+ * (created, not yet truncated), so a path that cannot be written fails
+ * before the first request. Call it before the output is opened: a
+ * refusal touches nothing. Returns 0 with *fd set (-1 without
+ * --summary-json; *created: the file was made here), or an exit status
+ * after saying why.
  */
-int mpf_summary_json(const char *path, const mpf_stats *s,
+int mpf_summary_open(const mpf_config *cfg, int in_fd, int *fd, int *created)
+{
+    const char *path = cfg->summary_json;
+    *fd = -1;
+    *created = 0;
+    if (!path)
+        return 0;
+    if (cfg->output ? same_path(path, cfg->output) : is_open_file(path, 1))
+        return refuse(path, cfg->output ? "the -o file" : "stdout",
+                      "destroy the records");
+    if (is_open_file(path, in_fd))
+        return refuse(path, "the input", "destroy the URLs");
+    do
+        *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    while (*fd < 0 && errno == EINTR);
+    *created = *fd >= 0;
+    while (*fd < 0 && (errno == EEXIST || errno == EINTR))
+        *fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (*fd >= 0)
+        return 0;
+    fprintf(stderr, "mpfetch: could not open the --summary-json file %s: "
+                    "%s\n", path, strerror(errno));
+    return MPF_EXIT_RUNTIME;
+}
+
+/*
+ * Writes the summary of the run to the --summary-json file open on fd
+ * (mpf_summary_open; path names it) in one object on one line, in place
+ * of what it held. Closes fd. Returns 0, or MPF_EXIT_RUNTIME after saying
+ * why.
+ */
+int mpf_summary_json(int fd, const char *path, const mpf_stats *s,
                      const mpf_run_info *r)
 {
     size_t len = 0;
     char *text = summary_text(s, r, &len);
+    struct stat st;
+    int err = 0;
     if (!text) {
+        close(fd);
         fputs("mpfetch: out of memory\n", stderr);
         return MPF_EXIT_RUNTIME;
     }
-    int fd, err = 0;
-    do
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) < 0))
         err = errno;
-    for (size_t off = 0; fd >= 0 && off < len;) {
+    for (size_t off = 0; !err && off < len;) {
         ssize_t k = write(fd, text + off, len - off);
         if (k < 0 && errno == EINTR)
             continue;
@@ -120,7 +202,7 @@ int mpf_summary_json(const char *path, const mpf_stats *s,
         }
         off += (size_t)k;
     }
-    if (fd >= 0 && close(fd) != 0 && !err)
+    if (close(fd) != 0 && !err && errno != EINTR)
         err = errno;
     free(text);
     if (!err)
