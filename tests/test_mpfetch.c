@@ -13,6 +13,9 @@
 
 #include <cmocka.h>
 #include <dirent.h>
+#include <poll.h>
+#include <pty.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 
 #include "mpfetch_e2e.h"
@@ -514,6 +517,157 @@ static void test_request_method(void **state)
     json_decref(recs);
 }
 
+/* ---- the progress line on a terminal (a pty) ---------------------------- */
+
+/* What mpfetch wrote on its terminal, and where the last check ended. */
+typedef struct pty_out {
+    char buf[1 << 16];
+    size_t len;
+} pty_out;
+
+/* Reads what the pty master fd has within 100 ms into o. Returns 0, or -1
+   at its end (the child closed it, EIO) or when o is full. */
+static int pty_read(int fd, pty_out *o)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 100) <= 0)
+        return 0;
+    ssize_t k = read(fd, o->buf + o->len, sizeof(o->buf) - 1 - o->len);
+    if (k <= 0)
+        return -1;
+    o->len += (size_t)k;
+    o->buf[o->len] = '\0';
+    return o->len + 1 < sizeof(o->buf) ? 0 : -1;
+}
+
+/* Returns the longest of the pieces of o->buf from `from` on between '\r'
+   and '\n' (what a terminal shows on one row); the first such piece
+   holding want (NULL: any) in *hit (NULL if none). */
+static size_t pty_widest(const pty_out *o, size_t from, const char *want,
+                         const char **hit)
+{
+    size_t widest = 0;
+    *hit = NULL;
+    for (size_t i = from; i < o->len;) {
+        size_t j = i;
+        while (j < o->len && o->buf[j] != '\r' && o->buf[j] != '\n')
+            j++;
+        if (j - i > widest)
+            widest = j - i;
+        if (!*hit && j > i && (!want || memmem(o->buf + i, j - i, want,
+                                                strlen(want))))
+            *hit = o->buf + i;
+        i = j + 1;
+    }
+    return widest;
+}
+
+/* Reads o until a piece from `from` on holds want (bounded: 60 s). Returns
+   1 when one did, else 0. */
+static int pty_until(int fd, pty_out *o, size_t from, const char *want)
+{
+    const char *hit = NULL;
+    for (int i = 0; i < 600; i++) {
+        pty_widest(o, from, want, &hit);
+        if (hit || pty_read(fd, o) < 0)
+            break;
+    }
+    pty_widest(o, from, want, &hit);
+    return hit != NULL;
+}
+
+/* Writes n URL lines to fd (a FIFO mpfetch reads). */
+static void feed(int fd, int n)
+{
+    char line[300];
+    for (int i = 0; i < n; i++) {
+        int k = snprintf(line, sizeof line, "%s/ok?%d\n", g.ts.base, i);
+        assert_int_equal(write(fd, line, (size_t)k), k);
+    }
+}
+
+/*
+ * Issue #21: on a terminal 20 columns wide the progress line never takes
+ * more than 19 (it wrapped and left a row per redraw: "5 done, 12 req/s,
+ * 0 failed" is 25), in the summary's words; after TIOCSWINSZ to 100
+ * columns and SIGWINCH, it widens to show the rate. mpfetch runs on a pty
+ * (forkpty) and reads a FIFO the test feeds, so each phase waits for what
+ * it looks for, never for a time.
+ */
+static void test_progress_fits_terminal(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    char fifo[700];
+    e2e_path(fifo, sizeof fifo, g.dir, "progress.fifo");
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    struct winsize ws = {.ws_row = 24, .ws_col = 20};
+    int master = -1;
+    pid_t pid = forkpty(&master, NULL, NULL, &ws);
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl(g.bin, g.bin, "--progress", "-w", "1", "-o", g.out, fifo,
+              (char *)NULL);
+        _exit(127);
+    }
+    int fd = -1;
+    for (int i = 0; i < 3000 && fd < 0; i++) { /* mpfetch opens it */
+        fd = open(fifo, O_WRONLY | O_NONBLOCK);
+        if (fd < 0)
+            e2e_nap(10);
+    }
+    assert_true(fd >= 0);
+    assert_int_equal(fcntl(fd, F_SETFL, 0), 0);
+    static pty_out o;
+    o.len = 0;
+    const char *hit;
+
+    feed(fd, 5);
+    int seen = pty_until(master, &o, 0, "5 done");
+    size_t narrow = pty_widest(&o, 0, NULL, &hit);
+    if (!seen || narrow > 19)
+        fprintf(stderr, "at 20 columns: %s\n", o.buf);
+    assert_true(seen);
+    assert_true(narrow <= 19);
+    assert_non_null(strstr(o.buf, "failed 0")); /* the summary's words */
+
+    ws.ws_col = 100;
+    assert_int_equal(ioctl(master, TIOCSWINSZ, &ws), 0);
+    kill(pid, SIGWINCH); /* the kernel sends one too, to the foreground */
+    size_t mark = o.len;
+    feed(fd, 5);
+    seen = pty_until(master, &o, mark, "req/s");
+    size_t wide = pty_widest(&o, mark, "req/s", &hit);
+    if (!seen)
+        fprintf(stderr, "at 100 columns: %s\n", o.buf + mark);
+    assert_true(seen);
+    assert_true(wide > 19 && wide <= 99);
+
+    close(fd); /* end of input: the run ends; its terminal is drained
+                  meanwhile, so no write to it can block */
+    int st = -1;
+    for (int i = 0; i < 600; i++) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            break;
+        st = -1;
+        if (pty_read(master, &o) < 0) {
+            o.len = 0; /* full, or closed: keep draining */
+            e2e_nap(100);
+        }
+    }
+    if (st == -1)
+        kill(pid, SIGKILL);
+    assert_true(st != -1 && WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    close(master);
+    json_t *recs = e2e_records(g.out);
+    assert_non_null(recs);
+    assert_int_equal(json_array_size(recs), 10);
+    json_decref(recs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -529,6 +683,7 @@ int main(void)
         TU_BOUNDED(test_shard_union, 150),
         TU_BOUNDED(test_worker_killed, 150),
         TU_BOUNDED(test_sigint_then_resume, 150),
+        TU_BOUNDED(test_progress_fits_terminal, 150),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

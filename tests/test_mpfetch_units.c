@@ -478,6 +478,55 @@ static void test_stats(void **state)
     assert_int_equal(mpf_stats_percentile(&s, 50), 0);
 }
 
+/* The progress line fits the terminal (issue #21: it wrapped at 40
+   columns and left a row per redraw): never more than columns - 1, the
+   fields dropped least useful first (ok, then the ETA, the rate, failed;
+   the count stays, cut if need be), in the summary's words. */
+static void test_progress_width(void **state)
+{
+    (void)state;
+    mpf_progress p = {.done = 1000, .failed = 10, .total = 5000,
+                      .total_kind = MPF_TOTAL_ESTIMATED, .rate = 100};
+    char line[300];
+    size_t n = mpf_progress_format(line, sizeof line, &p, 0);
+    assert_string_equal(line, "1000/~5000 done, ok 990, failed 10, "
+                              "100 req/s, ETA 0:40");
+    assert_int_equal(n, strlen(line));
+    mpf_progress_format(line, sizeof line, &p, 80);
+    assert_string_equal(line, "1000/~5000 done, ok 990, failed 10, "
+                              "100 req/s, ETA 0:40");
+    mpf_progress_format(line, sizeof line, &p, 40);
+    assert_string_equal(line, "1000/~5000 done, failed 10, 100 req/s");
+    mpf_progress_format(line, sizeof line, &p, 30);
+    assert_string_equal(line, "1000/~5000 done, failed 10");
+    mpf_progress_format(line, sizeof line, &p, 20);
+    assert_string_equal(line, "1000/~5000 done");
+    mpf_progress_format(line, sizeof line, &p, 10);
+    assert_string_equal(line, "1000/~500");
+    for (size_t w = 1; w <= 120; w++) {
+        n = mpf_progress_format(line, sizeof line, &p, w);
+        assert_int_equal(n, strlen(line));
+        assert_true(n <= w - 1);
+        /* a field is shown only if every field kept before it is */
+        int ok = strstr(line, "ok ") != NULL, eta = strstr(line, "ETA") != NULL;
+        int rate = strstr(line, "req/s") != NULL;
+        int failed = strstr(line, "failed") != NULL;
+        assert_true(!ok || eta);
+        assert_true(!eta || rate);
+        assert_true(!rate || failed);
+    }
+    p.total_kind = MPF_TOTAL_UNKNOWN;
+    mpf_progress_format(line, sizeof line, &p, 0);
+    assert_string_equal(line, "1000 done, ok 990, failed 10, 100 req/s");
+    p.total_kind = MPF_TOTAL_EXACT;
+    p.done = 5000;
+    mpf_progress_format(line, sizeof line, &p, 0);
+    assert_string_equal(line, "5000/5000 done, ok 4990, failed 10, "
+                              "100 req/s");
+    mpf_progress_format(line, 8, &p, 0); /* cap bounds it too */
+    assert_string_equal(line, "5000/50");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_lineset),
         cmocka_unit_test(test_resume_load),
         cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_progress_width),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

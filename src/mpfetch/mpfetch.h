@@ -286,6 +286,8 @@ void mpf_signals_set_pool(mp_pool *p);
 int mpf_signals_count(void);
 int mpf_signals_block(void);
 int mpf_signals_unblock(void);
+int mpf_signals_winch_here(void);
+int mpf_signals_take_winch(void);
 
 /* ---- stdfds.c ---------------------------------------------------------- */
 /* Opens /dev/null on each of fds 0-2 that is closed, so nothing opened
@@ -320,13 +322,24 @@ typedef struct mpf_ticker {
     mpf_writer *writer;
     mpf_counters *counters;
     size_t shown_width;  /* of the line on screen, to clear it */
+    size_t columns;      /* of stderr's terminal; 0: none (no limit) */
 } mpf_ticker;
 
 int mpf_ticker_start(mpf_ticker *t);
 void mpf_ticker_stop(mpf_ticker *t);
-void mpf_progress_format(char *out, size_t cap, uint64_t done,
-                         uint64_t failed, uint64_t total, int total_kind,
-                         double rate);
+
+/* What the progress line shows. */
+enum { MPF_TOTAL_UNKNOWN, MPF_TOTAL_ESTIMATED, MPF_TOTAL_EXACT };
+typedef struct mpf_progress {
+    uint64_t done;   /* records written */
+    uint64_t failed; /* of them, not ok (the summary's "failed") */
+    uint64_t total;  /* with total_kind ESTIMATED or EXACT */
+    int total_kind;  /* MPF_TOTAL_* */
+    double rate;     /* records per second, lately */
+} mpf_progress;
+
+size_t mpf_progress_format(char *out, size_t cap, const mpf_progress *p,
+                           size_t columns);
 
 /* ---- pipeline.c --------------------------------------------------------- */
 typedef struct mpf_app {

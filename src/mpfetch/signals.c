@@ -6,7 +6,8 @@
  * the whole process group, which the pool's processes ignore), cancels at
  * once from the handler (mp_pool_cancel is async-signal-safe). The handler does
  * nothing else: output is flushed by the main thread after
- * mp_pool_imap returns.
+ * mp_pool_imap returns. SIGWINCH (the terminal's size changed) raises a
+ * flag for the progress line; only the ticker thread takes it.
  */
 #include <errno.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include "mpfetch.h"
 
 static volatile sig_atomic_t g_count;
+static volatile sig_atomic_t g_winch; /* the terminal's size changed */
 static mp_pool *_Atomic g_pool;
 
 /* The handler: counts, and cancels from the second signal on. */
@@ -34,6 +36,13 @@ static void on_signal(int sig)
     errno = saved;
 }
 
+/* SIGWINCH's handler: the ticker asks for the new size at its next tick. */
+static void on_winch(int sig)
+{
+    (void)sig;
+    g_winch = 1;
+}
+
 /* Installs the handlers and ignores SIGPIPE (a closed output is an EPIPE
    error to report, not death). Returns 0 or a negative errno. */
 int mpf_signals_install(void)
@@ -45,6 +54,9 @@ int mpf_signals_install(void)
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
         sigaction(SIGHUP, &sa, NULL))
+        return -errno;
+    sa.sa_handler = on_winch;
+    if (sigaction(SIGWINCH, &sa, NULL))
         return -errno;
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL))
@@ -65,25 +77,50 @@ int mpf_signals_count(void)
     return g_count;
 }
 
-/* Blocks (or unblocks) SIGINT, SIGTERM and SIGHUP in the calling thread, so a
-   thread created meanwhile never runs the handler. Returns 0 or a positive
-   error number. */
-static int mask(int how)
+/* Blocks (or unblocks) SIGINT, SIGTERM and SIGHUP in the calling thread,
+   so a thread created meanwhile never runs the handler; with winch,
+   SIGWINCH too. Returns 0 or a positive error number. */
+static int mask(int how, int winch)
 {
     sigset_t s;
     sigemptyset(&s);
     sigaddset(&s, SIGINT);
     sigaddset(&s, SIGTERM);
     sigaddset(&s, SIGHUP);
+    if (winch)
+        sigaddset(&s, SIGWINCH);
     return pthread_sigmask(how, &s, NULL);
 }
 
+/* Blocks the interrupting signals and SIGWINCH in the calling thread
+   (the coordinator, before it starts the ticker). */
 int mpf_signals_block(void)
 {
-    return mask(SIG_BLOCK);
+    return mask(SIG_BLOCK, 1);
 }
 
+/* Unblocks the interrupting signals; SIGWINCH stays blocked, so the
+   coordinator's waits inside the pool are never cut by a resize. */
 int mpf_signals_unblock(void)
 {
-    return mask(SIG_UNBLOCK);
+    return mask(SIG_UNBLOCK, 0);
+}
+
+/* Unblocks SIGWINCH in the calling thread (the ticker's: the only one
+   that takes it). Returns 0 or a positive error number. */
+int mpf_signals_winch_here(void)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGWINCH);
+    return pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+}
+
+/* Returns 1 once after SIGWINCH arrived (the size changed), else 0. */
+int mpf_signals_take_winch(void)
+{
+    if (!g_winch)
+        return 0;
+    g_winch = 0;
+    return 1;
 }
