@@ -75,22 +75,28 @@ static int ipv6_ok(const char *h, size_t n)
 }
 
 /* Returns 1 if the target p (empty, or from its first '/') holds no blank,
-   control byte, DEL, byte >= 0x80, '#' or '\\', and no dot segment ("."
-   or ".." between two '/', or after the last one at the end) anywhere,
-   query included, in one pass. */
+   control byte, DEL, byte >= 0x80, '#' or '\\', has no empty query
+   (curl prints "/x?" back as "/x"), and no dot segment ("." or ".."
+   between two '/', or after the last one at the end or before the first
+   '?') anywhere, query included, in one pass. */
 static int target_ok(const char *p)
 {
     const char *seg = p; /* the current segment's '/' */
+    int query = 0;
 
     for (const char *q = p;; q++) {
         unsigned char c = (unsigned char)*q;
-        if (c == '/' || c == '\0') {
+        int path_end = c == '?' && !query; /* "/a/..?q": curl's "/?q" */
+        if (c == '/' || c == '\0' || path_end) {
             size_t n = (size_t)(q - seg);
-            if (q > p && ((n == 2 && seg[1] == '.') ||
+            if (q > p && *seg == '/' && ((n == 2 && seg[1] == '.') ||
                           (n == 3 && seg[1] == '.' && seg[2] == '.')))
                 return 0;
             if (!c)
                 return 1;
+            if (path_end && !q[1])
+                return 0; /* an empty query: curl drops the '?' */
+            query |= path_end;
             seg = q;
         } else if (c <= ' ' || c >= 0x7f || c == '#' || c == '\\') {
             return 0;
