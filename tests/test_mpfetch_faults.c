@@ -338,6 +338,26 @@ static void count_records(int seen[4])
     json_decref(recs);
 }
 
+/* Runs argv (NULL-ended) with stdin a pipe fed the whole of
+   g.in, or from g.in itself. Returns the exit status. */
+static int run_stdin(char **argv, int pipe_in)
+{
+    int p[2] = {-1, -1};
+    if (pipe_in)
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = e2e_spawn_fd(argv, g.in, p[0], NULL, g.err);
+    assert_true(pid > 0);
+    if (pipe_in) {
+        size_t len = 0;
+        char *text = e2e_slurp(g.in, &len);
+        close(p[0]);
+        assert_int_equal(write(p[1], text, len), (ssize_t)len);
+        close(p[1]);
+        free(text);
+    }
+    return e2e_wait(pid, E2E_RUN_TIMEOUT_S);
+}
+
 /*
  * Issue #9.7: --resume does not trust the numbers in the output. A record
  * {"line":9999999999} (beyond the 3-line input) is reported and ignored,
@@ -355,23 +375,11 @@ static void test_resume_line_beyond_input(void **state)
                     g.in, NULL};
     write_urls(3, "/ok?%u");
     for (int pipe_in = 0; pipe_in < 2; pipe_in++) {
-        int seen[4], p[2] = {-1, -1};
+        int seen[4];
         assert_int_equal(e2e_write_file(g.out, prior, sizeof(prior) - 1), 0);
-        if (pipe_in) {
+        if (pipe_in)
             argv[6] = "-";
-            assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-        }
-        pid_t pid = e2e_spawn_fd(argv, g.in, p[0], NULL, g.err);
-        assert_true(pid > 0);
-        if (pipe_in) {
-            size_t len = 0;
-            char *text = e2e_slurp(g.in, &len);
-            close(p[0]);
-            assert_int_equal(write(p[1], text, len), (ssize_t)len);
-            close(p[1]);
-            free(text);
-        }
-        int st = e2e_wait(pid, E2E_RUN_TIMEOUT_S);
+        int st = run_stdin(argv, pipe_in);
         if (st != 0)
             show_err();
         assert_int_equal(st, 0);
@@ -383,6 +391,141 @@ static void test_resume_line_beyond_input(void **state)
         assert_int_equal(seen[2], 1);
         assert_int_equal(seen[3], 1);
     }
+}
+
+/* Returns how many records of g.out carry a run stamp; the shard of the
+   last one in shard (cap bytes; "" for null). */
+static int stamped_records(char *shard, size_t cap)
+{
+    json_t *recs = e2e_records(g.out), *r;
+    size_t i;
+    int n = 0;
+    assert_non_null(recs);
+    json_array_foreach(recs, i, r) {
+        json_t *run = json_object_get(r, "run");
+        if (!run)
+            continue;
+        n++;
+        json_t *sh = json_object_get(run, "shard");
+        snprintf(shard, cap, "%s", json_is_string(sh) ? json_string_value(sh)
+                                                      : "");
+        assert_true(json_is_integer(json_object_get(
+            json_object_get(run, "input"), "bytes")));
+    }
+    json_decref(recs);
+    return n;
+}
+
+/*
+ * Issue #21: --resume with another --shard (or none), or with another
+ * input, merged two shards (or two lists) into one file, exit 0. The
+ * first record of a run now carries the run's stamp (the shard, a digest
+ * of the input's first 64 KiB or, from a pipe, of its first line), and a
+ * resume that does not match is refused: exit 2, the file byte for byte
+ * as it was (a torn last record included). The same shard of the same
+ * input resumes, from the file or through a pipe, and after lines were
+ * appended to the input; an output without a stamp (an older mpfetch)
+ * resumes with a notice, and gets one.
+ */
+static void test_resume_refuses_another_shard_or_input(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    char shard[16], other[700];
+    write_urls(8, "/ok?%u");
+    char *first[] = {(char *)g.bin, "-q", "-w", "1", "--shard", "1/2", "-o",
+                     g.out, g.in, NULL};
+    assert_int_equal(e2e_run(first, NULL, NULL, g.err), 0);
+    assert_int_equal(stamped_records(shard, sizeof shard), 1);
+    assert_string_equal(shard, "1/2");
+    size_t n1 = e2e_count_lines(g.out);
+    assert_true(n1 > 0 && n1 < 8);
+    /* a torn record at the end, which a refusal must not cut */
+    size_t len0 = 0;
+    char *text = e2e_slurp(g.out, &len0), *torn;
+    assert_non_null(text);
+    assert_true(asprintf(&torn, "%s{\"line\":1,\"u", text) > 0);
+    assert_int_equal(e2e_write_file(g.out, torn, strlen(torn)), 0);
+    free(text);
+
+    e2e_path(other, sizeof other, g.dir, "other.txt");
+    {
+        size_t n = 0;
+        char *in = e2e_slurp(g.in, &n);
+        in[7] = 'X'; /* the first line differs */
+        assert_int_equal(e2e_write_file(other, in, n), 0);
+        free(in);
+    }
+    char *cases[][12] = {
+        {(char *)g.bin, "-w", "1", "--shard", "2/2", "--resume", "-o", g.out,
+         g.in, NULL},
+        {(char *)g.bin, "-w", "1", "--resume", "-o", g.out, g.in, NULL},
+        {(char *)g.bin, "-w", "1", "--shard", "1/2", "--resume", "-o", g.out,
+         other, NULL},
+    };
+    const char *says[] = {"--shard 1/2 of", "this run has no --shard",
+                          "another input"};
+    for (size_t i = 0; i < 3; i++) {
+        int st = e2e_run(cases[i], NULL, NULL, g.err);
+        if (st != 2)
+            show_err();
+        assert_int_equal(st, 2);
+        assert_err_has(says[i]);
+        size_t len = 0;
+        char *now = e2e_slurp(g.out, &len);
+        assert_int_equal(len, strlen(torn));
+        assert_memory_equal(now, torn, len);
+        free(now);
+    }
+    free(torn);
+
+    /* the same shard of the same input, through a pipe: resumes */
+    char *same[] = {(char *)g.bin, "-w", "1", "--shard", "1/2", "--resume",
+                    "-o", g.out, "-", NULL};
+    assert_int_equal(run_stdin(same, 1), 0);
+    assert_int_equal(e2e_count_lines(g.out), n1); /* the torn one cut */
+    assert_int_equal(stamped_records(shard, sizeof shard), 1);
+
+    /* the input grew at its end: still the same input */
+    FILE *f = fopen(g.in, "a");
+    assert_non_null(f);
+    for (int i = 9; i <= 40; i++)
+        fprintf(f, "%s/ok?%d\n", g.ts.base, i);
+    assert_int_equal(fclose(f), 0);
+    same[8] = g.in;
+    assert_int_equal(run_stdin(same, 0), 0);
+    size_t n2 = e2e_count_lines(g.out);
+    assert_true(n2 > n1);
+    assert_int_equal(stamped_records(shard, sizeof shard), 1);
+
+    /* an output without stamps, as older versions wrote it */
+    char *old = NULL;
+    size_t oldlen = 0;
+    {
+        json_t *recs = e2e_records(g.out), *r;
+        size_t i;
+        FILE *m = open_memstream(&old, &oldlen);
+        json_array_foreach(recs, i, r) {
+            json_object_del(r, "run");
+            char *d = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            fprintf(m, "%s\n", d);
+            free(d);
+        }
+        fclose(m);
+        json_decref(recs);
+    }
+    assert_int_equal(e2e_write_file(g.out, old, oldlen), 0);
+    free(old);
+    f = fopen(g.in, "a");
+    assert_non_null(f);
+    for (int i = 41; i <= 80; i++) /* some of them in shard 1 */
+        fprintf(f, "%s/ok?%d\n", g.ts.base, i);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(run_stdin(same, 0), 0);
+    assert_err_has("has no run stamp");
+    assert_true(e2e_count_lines(g.out) > n2);
+    assert_int_equal(stamped_records(shard, sizeof shard), 1);
+    assert_string_equal(shard, "1/2");
 }
 
 /*
@@ -663,6 +806,7 @@ int main(void)
         TU_BOUNDED(test_gzip_bomb_stops_at_limit, 150),
         TU_BOUNDED(test_body_dir_planted_symlink, 150),
         TU_BOUNDED(test_resume_line_beyond_input, 150),
+        TU_BOUNDED(test_resume_refuses_another_shard_or_input, 150),
         TU_BOUNDED(test_output_is_input, 150),
         TU_BOUNDED(test_input_not_a_file, 150),
         TU_BOUNDED(test_output_is_input_pipe, 150),

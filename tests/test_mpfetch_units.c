@@ -399,6 +399,7 @@ static void test_resume_load(void **state)
         mpf_resume_info ri;
         assert_int_equal(mpf_resume_load(fd, cases[i].max_line, &done, &ri),
                          0);
+        assert_int_equal(mpf_resume_cut(fd, &ri), 0);
         if (ri.records != cases[i].records || ri.torn_bytes != cases[i].torn ||
             ri.beyond != cases[i].beyond ||
             ri.beyond_max != cases[i].beyond_max)
@@ -417,6 +418,52 @@ static void test_resume_load(void **state)
         mpf_lineset_free(&done);
         close(fd);
     }
+}
+
+/* The run stamp: what the writer splices into a run's first record reads
+   back the same; mpf_resume_load keeps each distinct stamp once, flags a
+   "run" member mpfetch did not write, and counts the record's line. */
+static void test_resume_stamps(void **state)
+{
+    (void)state;
+    mpf_stamp a = {.shard_k = 2, .shard_n = 4, .bytes = 65536,
+                   .fnv = 0x0123456789abcdefULL, .name = "urls \"x\".txt"};
+    mpf_stamp b = a, got;
+    b.shard_k = b.shard_n = 0;
+    size_t la = 0, lb = 0;
+    char *ma = mpf_stamp_member(&a, &la), *mb = mpf_stamp_member(&b, &lb);
+    assert_non_null(ma);
+    assert_non_null(mb);
+    assert_int_equal(la, strlen(ma));
+    assert_string_equal(mb + lb - 1, ",");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    fprintf(f, "{\"line\":1,%s\"ok\":true}\n", ma);
+    fprintf(f, "{\"line\":2,\"ok\":true}\n");
+    fprintf(f, "{\"line\":3,%s\"ok\":true}\n", ma); /* the same again */
+    fprintf(f, "{\"line\":4,%s\"ok\":true}\n", mb);
+    fprintf(f, "{\"line\":5,\"run\":{\"shard\":\"9/2\"},\"ok\":1}\n");
+    fclose(f);
+    assert_int_equal(mpf_stamp_parse(text, strchr(text, '\n') - text, &got),
+                     1);
+    assert_true(mpf_stamp_same(&got, &a));
+    assert_string_equal(got.name, a.name);
+    int fd = memfile(text, len);
+    mpf_lineset done = {0};
+    mpf_resume_info ri;
+    assert_int_equal(mpf_resume_load(fd, UINT64_MAX, &done, &ri), 0);
+    assert_int_equal(ri.records, 5);
+    assert_int_equal(ri.n_stamps, 2);
+    assert_true(mpf_stamp_same(&ri.stamps[0], &a));
+    assert_true(mpf_stamp_same(&ri.stamps[1], &b));
+    assert_int_equal(ri.bad_stamps, 1);
+    assert_false(mpf_stamp_same(&a, &b));
+    mpf_lineset_free(&done);
+    close(fd);
+    free(text);
+    free(ma);
+    free(mb);
 }
 
 /* ---- stats ------------------------------------------------------------ */
@@ -541,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_writer_error),
         cmocka_unit_test(test_lineset),
         cmocka_unit_test(test_resume_load),
+        cmocka_unit_test(test_resume_stamps),
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_progress_width),
     };

@@ -35,11 +35,40 @@ static void report_beyond(const mpf_config *cfg, uint64_t n, uint64_t max,
 }
 
 /*
+ * --resume: checks the run stamps in the output (another --shard or input
+ * is refused: nothing is touched) and says when there is none to check.
+ * ri is what mpf_resume_load found. Returns 0, or an exit status after
+ * saying why.
+ */
+static int check_stamps(mpf_app *a, const mpf_resume_info *ri)
+{
+    const mpf_config *cfg = a->cfg;
+    if (ri->bad_stamps) {
+        fprintf(stderr, "mpfetch: %s holds %llu records whose \"run\" "
+                        "member mpfetch did not write; its shard and input "
+                        "cannot be checked. Give another -o FILE\n",
+                cfg->output, (unsigned long long)ri->bad_stamps);
+        return MPF_EXIT_USAGE;
+    }
+    int rc = mpf_stamp_check(&a->reader, &a->stamp, ri->stamps,
+                             ri->n_stamps, cfg->output);
+    if (rc)
+        return rc;
+    a->stamp_new = ri->n_stamps == 0;
+    if (a->stamp_new && ri->records && !cfg->quiet)
+        fprintf(stderr, "mpfetch: %s has no run stamp (written by an older "
+                        "mpfetch, or through stdout): its shard and input "
+                        "cannot be checked; this run adds one\n",
+                cfg->output);
+    return 0;
+}
+
+/*
  * --resume: reads back the records in the output open on fd and remembers
- * their lines. Those beyond the input are reported and ignored now when
- * the input is a regular file (its lines are counted first), else when the
- * input ends (report_errors). Returns 0 or MPF_EXIT_RUNTIME after saying
- * why.
+ * their lines, checks its run stamps, then cuts a torn last record. Lines
+ * beyond the input are reported and ignored now when the input is a
+ * regular file (its lines are counted first), else when the input ends
+ * (report_errors). Returns 0, or an exit status after saying why.
  */
 static int load_resume(mpf_app *a, int fd)
 {
@@ -53,6 +82,10 @@ static int load_resume(mpf_app *a, int fd)
     rc = mpf_resume_load(fd, max_line, &a->resumed, &ri);
     if (rc)
         return file_error("read back the output file", cfg->output, -rc);
+    if ((rc = check_stamps(a, &ri)) != 0)
+        return rc;
+    if ((rc = mpf_resume_cut(fd, &ri)) != 0)
+        return file_error("cut the torn record off", cfg->output, -rc);
     if (ri.torn_bytes)
         fprintf(stderr, "mpfetch: %s ended in a torn record (%llu bytes); "
                         "it was cut away and its line will run again\n",
@@ -68,17 +101,25 @@ static int load_resume(mpf_app *a, int fd)
 
 /*
  * Opens the output: stdout, -o FILE truncated, or -o FILE read back and
- * appended to with --resume. Returns the descriptor, or -1 after saying
- * why.
+ * appended to with --resume; -o FILE gets this run's stamp (read from the
+ * input first). Returns the descriptor, or -1 with *status set after
+ * saying why.
  */
-static int open_output(mpf_app *a)
+static int open_output(mpf_app *a, int *status)
 {
     const mpf_config *cfg = a->cfg;
+    *status = MPF_EXIT_RUNTIME;
     if (!cfg->output)
         return 1;
+    int rc = mpf_stamp_make(&a->reader, cfg->shard_k, cfg->shard_n,
+                            mpf_input_name(cfg), &a->stamp), fd;
+    if (rc) {
+        file_error("read", mpf_input_name(cfg), -rc);
+        return -1;
+    }
+    a->stamp_new = 1;
     int flags = O_CLOEXEC | O_CREAT |
                 (cfg->resume ? O_RDWR : O_WRONLY | O_TRUNC);
-    int fd;
     do
         fd = open(cfg->output, flags, 0666);
     while (fd < 0 && errno == EINTR);
@@ -86,7 +127,7 @@ static int open_output(mpf_app *a)
         file_error("open the output file", cfg->output, errno);
         return -1;
     }
-    if (cfg->resume && load_resume(a, fd)) {
+    if (cfg->resume && (*status = load_resume(a, fd)) != 0) {
         close(fd);
         return -1;
     }
@@ -273,10 +314,15 @@ static int run(const mpf_config *cfg, unsigned closed)
                                    &made_summary)) != 0)
         goto out;
     status = MPF_EXIT_RUNTIME;
-    if ((out_fd = open_output(a)) < 0 || (status = prepare_body_dir(cfg)))
+    if ((out_fd = open_output(a, &status)) < 0 ||
+        (status = prepare_body_dir(cfg)))
         goto out;
     made_summary = 0; /* the run starts: the file stays */
     if (mpf_writer_init(&a->writer, out_fd, cfg->ordered))
+        goto oom;
+    if (cfg->output && a->stamp_new &&
+        !(a->writer.stamp = mpf_stamp_member(&a->stamp,
+                                             &a->writer.stamp_len)))
         goto oom;
     a->writer.stats = &a->stats;
     if ((status = create_pool(cfg, &pool)) == 0)

@@ -10,6 +10,7 @@
  *   inflight.c   pool index -> input line map for tasks in flight
  *   writer.c     whole-line buffered output, --ordered reorder window
  *   resume.c     --resume: line numbers already in the output file
+ *   stamp.c      the run stamp: the shard and input an output holds
  *   stats.c      counters, latency histogram, the summary
  *   summary.c    --summary-json: the summary as JSON
  *   ticker.c     progress line, stale-output flush, SIGINT grace timer
@@ -130,6 +131,8 @@ typedef struct mpf_reader {
 int mpf_reader_open(mpf_reader *r, const char *path);
 int mpf_reader_open_urls(mpf_reader *r, char *const *urls, int n);
 int mpf_reader_next(mpf_reader *r, int wait_ms);
+int mpf_reader_peek(mpf_reader *r, size_t want, int to_newline,
+                    const char **p, size_t *n);
 const char *mpf_reader_line(const mpf_reader *r);
 void mpf_reader_close(mpf_reader *r);
 int mpf_count_lines(int fd, uint64_t *lines);
@@ -177,6 +180,8 @@ struct mpf_stats;
 typedef struct mpf_writer {
     int fd;
     pthread_mutex_t mu; /* buf, len, err: the ticker flushes stale output */
+    char *stamp;        /* "run":{...}, for the next record; NULL: none */
+    size_t stamp_len;
     char *buf;
     size_t len, cap;
     uint64_t last_flush_ns;
@@ -221,16 +226,41 @@ uint64_t mpf_lineset_above(const mpf_lineset *s, uint64_t line,
                            uint64_t *max);
 void mpf_lineset_free(mpf_lineset *s);
 
+/* ---- stamp.c ------------------------------------------------------------ */
+/* The run stamp of an output file (see stamp.c): the shard, and a digest
+   of the input's first bytes. */
+#define MPF_STAMP_BYTES 65536 /* the digest covers at most these */
+typedef struct mpf_stamp {
+    uint64_t shard_k, shard_n; /* shard_n 0: no --shard */
+    uint64_t bytes;            /* of the input's start, hashed */
+    uint64_t fnv;              /* their FNV-1a-64 */
+    char name[160];            /* the input's, for messages only */
+} mpf_stamp;
+
+int mpf_stamp_make(mpf_reader *r, uint64_t k, uint64_t n_shards,
+                   const char *name, mpf_stamp *s);
+int mpf_stamp_same(const mpf_stamp *a, const mpf_stamp *b);
+char *mpf_stamp_member(const mpf_stamp *s, size_t *len);
+int mpf_stamp_parse(const char *s, size_t n, mpf_stamp *out);
+int mpf_stamp_check(mpf_reader *r, const mpf_stamp *want,
+                    const mpf_stamp *found, size_t n, const char *output);
+
 /* What mpf_resume_load found in the output file. */
+#define MPF_MAX_STAMPS 8
 typedef struct mpf_resume_info {
     uint64_t records;    /* with a line number, kept in the set */
-    uint64_t torn_bytes; /* of a last record without its newline, cut */
+    uint64_t torn_bytes; /* of a last record without its newline */
+    uint64_t keep;       /* bytes before it (mpf_resume_cut) */
     uint64_t beyond;     /* records naming a line above max_line, ignored */
     uint64_t beyond_max; /* the largest such line */
+    mpf_stamp stamps[MPF_MAX_STAMPS]; /* the distinct run stamps */
+    unsigned n_stamps;
+    uint64_t bad_stamps; /* records with a "run" member not mpfetch's */
 } mpf_resume_info;
 
 int mpf_resume_load(int fd, uint64_t max_line, mpf_lineset *done,
                     mpf_resume_info *r);
+int mpf_resume_cut(int fd, const mpf_resume_info *r);
 
 /* ---- stats.c ------------------------------------------------------------ */
 #define MPF_HIST_BUCKETS 976
@@ -357,6 +387,8 @@ typedef struct mpf_app {
     int write_error;      /* errno of a failed output write */
     int lost_results;     /* results whose line was unknown */
     int summary_fd;       /* --summary-json's file; -1: none */
+    mpf_stamp stamp;      /* this run's (with -o) */
+    int stamp_new;        /* the output gets it: it has no matching one */
 } mpf_app;
 
 int mpf_next(void *ud, mp_buf *in);

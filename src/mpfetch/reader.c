@@ -118,6 +118,40 @@ int mpf_count_lines(int fd, uint64_t *lines)
     return 0;
 }
 
+/*
+ * Reads ahead, before the first line is taken, until the read buffer holds
+ * the input's first want bytes (want <= 256 KiB), or with to_newline a
+ * newline among them, or the whole input; a pipe or terminal is waited
+ * for. Nothing is consumed: mpf_reader_next returns those bytes later.
+ * Returns 0 with the input's first *n bytes at *p (fewer than want only
+ * at its end), or a negative errno.
+ */
+int mpf_reader_peek(mpf_reader *r, size_t want, int to_newline,
+                    const char **p, size_t *n)
+{
+    if (want > CHUNK)
+        want = CHUNK;
+    while (r->chunk_len < want && !r->eof &&
+           !(to_newline && memchr(r->chunk, '\n', r->chunk_len))) {
+        if (!r->is_regular) {
+            struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+            if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+                return -errno;
+        }
+        ssize_t got = read(r->fd, r->chunk + r->chunk_len,
+                           CHUNK - r->chunk_len);
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (got < 0)
+            return -errno;
+        r->chunk_len += (size_t)got;
+        r->eof = got == 0;
+    }
+    *p = r->chunk;
+    *n = r->chunk_len < want ? r->chunk_len : want;
+    return 0;
+}
+
 /* Appends n bytes to the line being assembled, dropping (and counting)
    what goes past MPF_MAX_LINE. */
 static void append(mpf_reader *r, const char *p, size_t n)

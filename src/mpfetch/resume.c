@@ -6,7 +6,9 @@
  * The set is a hash of 64-line words (10 million lines: about 5 MB), so
  * its memory follows the records, never the size of the numbers in them:
  * one record {"line":9999999999} costs one entry. Records naming a line
- * beyond the input (when its length is known) are not kept at all.
+ * beyond the input (when its length is known) are not kept at all. The
+ * run stamps (stamp.c) ride in the same pass: a record with a "run"
+ * member right after its line is read whole.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -189,15 +191,39 @@ static uint64_t record_line(const char *s, size_t n)
     return v > 0 ? (uint64_t)v : 0;
 }
 
+/* Returns 1 if the record s[0..n) (whose line was read) has a "run"
+   member right after its line number, as the writer puts it. */
+static int has_run(const char *s, size_t n)
+{
+    const char *p = memchr(s, ',', n < 32 ? n : 32);
+    return p && (size_t)(s + n - p) > 7 && memcmp(p + 1, "\"run\":", 6) == 0;
+}
+
+/* Keeps the stamp of the record s[0..n) in r, once per distinct stamp. */
+static void add_stamp(mpf_resume_info *r, const char *s, size_t n)
+{
+    mpf_stamp st;
+    int rc = mpf_stamp_parse(s, n, &st);
+    if (rc < 0)
+        r->bad_stamps++;
+    if (rc <= 0)
+        return;
+    for (unsigned i = 0; i < r->n_stamps; i++)
+        if (mpf_stamp_same(&r->stamps[i], &st))
+            return;
+    if (r->n_stamps < MPF_MAX_STAMPS) /* more: two differ among these */
+        r->stamps[r->n_stamps++] = st;
+}
+
 /*
  * Reads the output file open on fd (read-write) from the start: adds each
- * record's line to done and counts the records in r->records. A record
- * whose line is above max_line (the input's number of lines; UINT64_MAX
- * when unknown) is not added: it is counted in r->beyond, the largest such
- * line kept in r->beyond_max. A last line without its newline is a torn
- * record: the file is truncated before it and its size stored in
- * r->torn_bytes. Leaves fd at the end of the file. Returns 0, or a negative
- * errno.
+ * record's line to done and counts the records in r->records, and keeps
+ * the distinct run stamps in r->stamps. A record whose line is above
+ * max_line (the input's number of lines; UINT64_MAX when unknown) is not
+ * added: it is counted in r->beyond, the largest such line kept in
+ * r->beyond_max. A last line without its newline is a torn record: its
+ * size goes in r->torn_bytes, the bytes before it in r->keep; the file is
+ * left as it is (mpf_resume_cut cuts it). Returns 0, or a negative errno.
  */
 int mpf_resume_load(int fd, uint64_t max_line, mpf_lineset *done,
                     mpf_resume_info *r)
@@ -222,6 +248,8 @@ int mpf_resume_load(int fd, uint64_t max_line, mpf_lineset *done,
         }
         off += n;
         uint64_t l = record_line(line, (size_t)n - 1);
+        if (l && has_run(line, (size_t)n - 1))
+            add_stamp(r, line, (size_t)n - 1);
         if (l > max_line) {
             r->beyond++;
             r->beyond_max = l > r->beyond_max ? l : r->beyond_max;
@@ -235,9 +263,16 @@ int mpf_resume_load(int fd, uint64_t max_line, mpf_lineset *done,
         rc = -EIO;
     free(line);
     fclose(f);
-    if (rc == 0 && r->torn_bytes && ftruncate(fd, off) != 0)
-        rc = -errno;
-    if (rc == 0 && lseek(fd, 0, SEEK_END) < 0)
-        rc = -errno;
+    r->keep = (uint64_t)off;
     return rc;
+}
+
+/* Cuts the torn record mpf_resume_load found (r) off the file open on fd,
+   and leaves fd at the end, where appending starts. Returns 0, or a
+   negative errno. */
+int mpf_resume_cut(int fd, const mpf_resume_info *r)
+{
+    if (r->torn_bytes && ftruncate(fd, (off_t)r->keep) != 0)
+        return -errno;
+    return lseek(fd, 0, SEEK_END) < 0 ? -errno : 0;
 }

@@ -134,34 +134,56 @@ static int flush_locked(mpf_writer *w)
     return w->err ? -w->err : 0;
 }
 
+/* Returns where the run stamp goes in the record text[0..len): after
+   the comma that ends {"line":N, (every record starts so); len when the
+   record is not like that (it then gets none). */
+static size_t stamp_at(const char *text, size_t len)
+{
+    const char *c = len > 8 && memcmp(text, "{\"line\":", 8) == 0
+                        ? memchr(text, ',', len < 32 ? len : 32)
+                        : NULL;
+    return c ? (size_t)(c - text) + 1 : len;
+}
+
 /*
- * Appends one record and its newline; a record larger than the buffer is
- * written directly after what is buffered. rec (NULL: nothing) is what it
- * counts once written. Returns 0 or a negative errno.
+ * Appends one record and its newline, the run stamp (w->stamp) spliced
+ * into the first one; a record larger than the buffer is written directly
+ * after what is buffered. rec (NULL: nothing) is what it counts once
+ * written. Returns 0 or a negative errno.
  */
 static int emit(mpf_writer *w, const char *text, size_t len,
                 const mpf_rec *rec)
 {
     int rc = 0;
-    size_t done;
+    size_t done, at = w->stamp ? stamp_at(text, len) : len;
+    size_t st = at < len ? w->stamp_len : 0, total = len + st + 1;
+    struct iovec iov[4] = {{(void *)text, at},
+                           {w->stamp, st},
+                           {(void *)(text + at), len - at},
+                           {"\n", 1}};
     pthread_mutex_lock(&w->mu);
     if (w->err)
         rc = -w->err;
-    else if (w->len + len + 1 > w->cap)
+    else if (w->len + total > w->cap)
         rc = flush_locked(w);
-    if (rc == 0 && len + 1 > w->cap) {
-        struct iovec iov[2] = {{(void *)text, len}, {"\n", 1}};
-        rc = write_all(w->fd, iov, 2, &done);
+    if (rc == 0 && total > w->cap) {
+        rc = write_all(w->fd, iov, 4, &done);
         if (rc)
             w->err = -rc;
         count(w, rec, rc == 0);
     } else if (rc == 0) {
-        memcpy(w->buf + w->len, text, len);
-        w->buf[w->len + len] = '\n';
-        w->len += len + 1;
+        for (int i = 0; i < 4; i++) {
+            if (iov[i].iov_len)
+                memcpy(w->buf + w->len, iov[i].iov_base, iov[i].iov_len);
+            w->len += iov[i].iov_len;
+        }
         pend(w, rec);
     } else {
         count(w, rec, 0);
+    }
+    if (st) { /* in the first record: done */
+        free(w->stamp);
+        w->stamp = NULL;
     }
     pthread_mutex_unlock(&w->mu);
     return rc;
@@ -298,6 +320,8 @@ void mpf_writer_destroy(mpf_writer *w)
     free(w->ring);
     free(w->buf);
     free(w->pend);
+    free(w->stamp);
+    w->stamp = NULL;
     w->pend = NULL;
     w->npend = w->pend_cap = 0;
     if (w->buf)

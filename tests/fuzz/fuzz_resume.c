@@ -29,7 +29,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     mpf_lineset done = {0};
-    mpf_resume_info ri = {99, 99, 99, 99};
+    mpf_resume_info ri = {.records = 99, .torn_bytes = 99, .beyond = 99,
+                          .beyond_max = 99}; /* load sets them all */
     uint64_t lines = 0;
     size_t tail = size;
     /* the input's length: unknown (a pipe), or 100 lines */
@@ -44,6 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(pwrite(fd, data, size, 0) == (ssize_t)size);
     CHECK(lseek(fd, 0, SEEK_SET) == 0);
     CHECK(mpf_resume_load(fd, max_line, &done, &ri) == 0);
+    CHECK(ri.n_stamps <= MPF_MAX_STAMPS);
+    CHECK(mpf_resume_cut(fd, &ri) == 0);
     CHECK(ri.records + ri.beyond <= lines);
     CHECK(max_line != UINT64_MAX || ri.beyond == 0);
     CHECK(ri.beyond == 0 || ri.beyond_max > max_line);
