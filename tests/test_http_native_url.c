@@ -28,8 +28,9 @@ static int target_ref(const char *p)
             return 0;
     if (strchr(p, '?') && !strchr(p, '?')[1])
         return 0; /* an empty query: curl drops its '?' (fuzz_url found) */
-    if (strstr(p, "/.?") == strchr(p, '?') - 2 ||
-        strstr(p, "/..?") == strchr(p, '?') - 3)
+    const char *q = strchr(p, '?');
+    if (q && ((q - p >= 2 && memcmp(q - 2, "/.", 2) == 0) ||
+              (q - p >= 3 && memcmp(q - 3, "/..", 3) == 0)))
         return 0; /* the path ends in a dot segment (fuzz_url found) */
     return !(strstr(p, "/./") || strstr(p, "/../") ||
              (n >= 2 && strcmp(p + n - 2, "/.") == 0) ||
