@@ -1,0 +1,271 @@
+/*
+ * mpool._mpool: the module itself. Its _init() runs libmpool's mp_init at
+ * the end of `import mpool` (before the program starts threads, as
+ * mp_init's contract asks), so every worker of every pool is a fork of the
+ * interpreter as it was then, taken with the GIL held and Python's fork
+ * hooks run (PyOS_BeforeFork / AfterFork_Parent here, AfterFork_Child in a
+ * worker before its first Python task). The forkserver and the workers of
+ * the fetch task never run Python code; a worker runs Python only for a
+ * Python task (pyx_task), on its one thread, holding the GIL for good.
+ */
+#include <string.h>
+#include <sys/resource.h>
+
+#include "mpool_ext.h"
+
+PyObject *pyx_json_loads;
+PyObject *pyx_json_dumps;
+
+PyObject *pyx_mp_error(int rc, const char *what)
+{
+    const char *last = rc == MP_EINIT || rc == MP_EWORKER ? mp_last_error()
+                                                          : NULL;
+    PyErr_Format(PyExc_OSError, "%s: %s (%s)%s%s", what, mp_strerror(rc),
+                 mp_err_name(rc), last && *last ? ": " : "",
+                 last ? last : "");
+    return NULL;
+}
+
+/* ---- in a worker: the Python task --------------------------------------- */
+
+static int py_forked; /* PyOS_AfterFork_Child ran in this worker */
+static PyObject *py_run; /* mpool._worker.run */
+
+/* Returns the module's run function, preparing the interpreter the first
+   time in this worker. Returns a borrowed reference, or NULL with a Python
+   error set. */
+static PyObject *worker_run_fn(void)
+{
+    if (!py_forked) {
+        /* The GIL was held by this thread when mp_init forked: the
+           interpreter is ours alone; make it so (threads, locks, the
+           os.register_at_fork hooks). */
+        PyOS_AfterFork_Child();
+        py_forked = 1;
+    }
+    if (!py_run) {
+        PyObject *m = PyImport_ImportModule("mpool._worker");
+        if (!m)
+            return NULL;
+        py_run = PyObject_GetAttrString(m, "run");
+        Py_DECREF(m);
+    }
+    return py_run;
+}
+
+/* Says in a task's failure what Python raised where no pickled answer
+   could be made. Returns the code stored. */
+static int fail_with_python_error(mp_task *t)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *s = value ? PyObject_Str(value) : NULL;
+    const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
+    int rc = mp_fail(t, MP_ETASK, "%s: %s",
+                     type ? ((PyTypeObject *)type)->tp_name : "error",
+                     msg ? msg : "?");
+    PyErr_Clear();
+    Py_XDECREF(s);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return rc;
+}
+
+/*
+ * The Python task: in is a pickle of (function, args, kwargs) made by
+ * mpool.Pool; mpool._worker.run calls it and returns the pickled outcome,
+ * (True, value) or (False, exception, traceback text). It runs to the end
+ * without awaiting (a Python call cannot be suspended), so it holds its
+ * worker's loop meanwhile. Returns 0, or MP_ETASK when no answer could be
+ * pickled.
+ */
+int pyx_task(mp_task *t, const void *in, size_t len)
+{
+    PyObject *run = worker_run_fn();
+    if (!run)
+        return fail_with_python_error(t);
+    PyObject *arg = PyBytes_FromStringAndSize(in, (Py_ssize_t)len);
+    PyObject *res = arg ? PyObject_CallOneArg(run, arg) : NULL;
+    Py_XDECREF(arg);
+    if (!res || !PyBytes_Check(res)) {
+        Py_XDECREF(res);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "run() returned no bytes");
+        return fail_with_python_error(t);
+    }
+    int rc = mp_return(t, PyBytes_AS_STRING(res),
+                       (size_t)PyBytes_GET_SIZE(res));
+    Py_DECREF(res);
+    return rc;
+}
+
+/* The pool's init function: the fetch task's configuration (JSON). */
+int pyx_worker_init(const void *arg, size_t len)
+{
+    return fetch_init(arg, len);
+}
+
+/* ---- the module's functions ------------------------------------------- */
+
+/* Raises the soft limit on open files to the hard one before the
+   forkserver starts (it passes it on to workers), as mpfetch does: every
+   connection is a descriptor. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static PyObject *m_init(PyObject *self, PyObject *unused)
+{
+    static int done;
+    if (done)
+        Py_RETURN_NONE;
+    raise_nofile();
+    PyOS_BeforeFork();
+    int rc = mp_init(); /* forks the forkserver: GIL held, on purpose */
+    PyOS_AfterFork_Parent();
+    if (rc)
+        return pyx_mp_error(rc, "could not start libmpool's forkserver");
+    done = 1;
+    Py_RETURN_NONE;
+}
+
+/* _pool_options_check(workers, concurrency, prefetch, rate, stack_size)
+   -> None, or the sentence naming what is wrong. */
+static PyObject *m_pool_options_check(PyObject *self, PyObject *args)
+{
+    mp_pool_options o;
+    memset(&o, 0, sizeof(o));
+    Py_ssize_t stack = 0;
+    if (!PyArg_ParseTuple(args, "iiidn", &o.workers, &o.concurrency,
+                          &o.prefetch, &o.rate, &stack))
+        return NULL;
+    o.stack_size = (size_t)stack;
+    char msg[256];
+    if (mp_pool_options_check(&o, msg, sizeof(msg)) == 0)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(msg);
+}
+
+static PyObject *m_method_name(PyObject *self, PyObject *arg)
+{
+    const char *m = PyUnicode_AsUTF8(arg);
+    if (!m)
+        return NULL;
+    const char *c = fetch_method_name(m);
+    if (!c)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(c);
+}
+
+static PyObject *m_header_ok(PyObject *self, PyObject *arg)
+{
+    Py_ssize_t n;
+    const char *h = PyUnicode_AsUTF8AndSize(arg, &n);
+    if (!h)
+        return NULL;
+    return PyBool_FromLong(fetch_header_ok(h, (size_t)n));
+}
+
+static PyObject *m_engine_ok(PyObject *self, PyObject *arg)
+{
+    const char *s = PyUnicode_AsUTF8(arg);
+    return s ? PyBool_FromLong(fetch_engine_code(s) >= 0) : NULL;
+}
+
+static PyObject *m_body_ok(PyObject *self, PyObject *arg)
+{
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(arg, &n);
+    return s ? PyBool_FromLong(fetch_body_mode(s, (size_t)n) >= 0) : NULL;
+}
+
+static PyObject *m_resolve_ok(PyObject *self, PyObject *arg)
+{
+    const char *s = PyUnicode_AsUTF8(arg);
+    return s ? PyBool_FromLong(mp_http_resolve_check(s) == 0) : NULL;
+}
+
+static PyObject *m_dns_servers_ok(PyObject *self, PyObject *arg)
+{
+    const char *s = PyUnicode_AsUTF8(arg);
+    return s ? PyBool_FromLong(mp_http_dns_servers_check(s) == 0) : NULL;
+}
+
+static PyObject *m_cpus(PyObject *self, PyObject *unused)
+{
+    return PyLong_FromLong(mp_cpus_available());
+}
+
+static PyObject *m_err_name(PyObject *self, PyObject *arg)
+{
+    int code = PyLong_AsLong(arg);
+    if (code == -1 && PyErr_Occurred())
+        return NULL;
+    return Py_BuildValue("ss", mp_err_name(code), mp_strerror(code));
+}
+
+static PyMethodDef methods[] = {
+    {"_init", m_init, METH_NOARGS, "mp_init(): start the forkserver"},
+    {"_pool_options_check", m_pool_options_check, METH_VARARGS,
+     "mp_pool_options_check"},
+    {"_method_name", m_method_name, METH_O, "fetch_method_name"},
+    {"_header_ok", m_header_ok, METH_O, "fetch_header_ok"},
+    {"_engine_ok", m_engine_ok, METH_O, "fetch_engine_code >= 0"},
+    {"_body_ok", m_body_ok, METH_O, "fetch_body_mode >= 0"},
+    {"_resolve_ok", m_resolve_ok, METH_O, "mp_http_resolve_check"},
+    {"_dns_servers_ok", m_dns_servers_ok, METH_O,
+     "mp_http_dns_servers_check"},
+    {"cpus_available", m_cpus, METH_NOARGS,
+     "The CPUs this process may use: the default number of workers."},
+    {"_err_name", m_err_name, METH_O, "(mp_err_name, mp_strerror)"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef moddef = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "mpool._mpool",
+    .m_doc = "libmpool's C layer (see mpool)",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC PyInit__mpool(void)
+{
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m || PyType_Ready(&pyx_pool_type) < 0 ||
+        PyType_Ready(&pyx_run_type) < 0)
+        return NULL;
+    PyObject *json = PyImport_ImportModule("json");
+    if (!json)
+        return NULL;
+    pyx_json_loads = PyObject_GetAttrString(json, "loads");
+    PyObject *enc = PyObject_GetAttrString(json, "JSONEncoder");
+    PyObject *kw = Py_BuildValue("{s:(ss),s:O}", "separators", ",", ":",
+                                 "ensure_ascii", Py_False);
+    PyObject *noargs = PyTuple_New(0);
+    PyObject *e = enc && kw && noargs ? PyObject_Call(enc, noargs, kw) : NULL;
+    pyx_json_dumps = e ? PyObject_GetAttrString(e, "encode") : NULL;
+    Py_XDECREF(e);
+    Py_XDECREF(noargs);
+    Py_XDECREF(kw);
+    Py_XDECREF(enc);
+    Py_DECREF(json);
+    if (!pyx_json_loads || !pyx_json_dumps)
+        return NULL;
+    Py_INCREF(&pyx_pool_type);
+    Py_INCREF(&pyx_run_type);
+    PyModule_AddObject(m, "Pool", (PyObject *)&pyx_pool_type);
+    PyModule_AddObject(m, "Run", (PyObject *)&pyx_run_type);
+    PyModule_AddIntConstant(m, "FETCH", PYX_FETCH);
+    PyModule_AddIntConstant(m, "PYTHON", PYX_PYTHON);
+    PyModule_AddIntConstant(m, "MAX_WORKERS", MP_MAX_WORKERS);
+    PyModule_AddIntConstant(m, "MAX_CONCURRENCY", MP_MAX_CONCURRENCY);
+    PyModule_AddIntConstant(m, "MAX_PREFETCH", MP_MAX_PREFETCH);
+    PyModule_AddStringConstant(m, "LIBMPOOL_VERSION", MP_VERSION_STRING);
+    return m;
+}

@@ -1,0 +1,582 @@
+"""mpool: libmpool from Python. Fetch large batches of URLs across all
+cores (the fetch task mpfetch runs), and run Python calls in forked worker
+processes, without asyncio + aiohttp + ProcessPoolExecutor.
+
+    import mpool
+    for rec in mpool.fetch(["http://127.0.0.1:8080/a", ...], concurrency=50):
+        print(rec["status"], rec["url"])
+
+Records are dicts with the fields and names of mpfetch's JSON lines
+(mpfetch(1)). Options are mpfetch's long options with "-" written "_"
+(concurrency, timeout, retries, location or follow_redirects, headers...).
+
+The forkserver that forks every worker starts at `import mpool`: import it
+before the program starts threads. Workers are forks of the interpreter
+as it was then; a Python task's function is sent by reference (pickle), so
+it must be importable: a module's function, or one of the main script's
+under `if __name__ == "__main__":` (the worker runs the script as
+__mp_main__ to find it, as multiprocessing's spawn does).
+"""
+
+import asyncio
+import concurrent.futures
+import errno as _errno
+import os
+import pickle
+
+from . import _mpool
+
+__all__ = ["fetch", "afetch", "Pool", "WorkerError", "cpus_available"]
+__version__ = _mpool.LIBMPOOL_VERSION
+
+cpus_available = _mpool.cpus_available
+
+# mpfetch's own constants (src/mpfetch/mpfetch.h, options.c): the pool's
+# credit is sized the way mpfetch sizes it, so a run moves the same batches.
+_MIN_CREDIT = 64
+_MAX_CREDIT = 65536
+
+
+class WorkerError(OSError):
+    """A task ended without an answer from its function: its worker died
+    (MP_EWORKER), the pool failed (MP_EABORTED), or its deadline passed."""
+
+
+# ---- options -------------------------------------------------------------
+
+_ALIASES = {
+    "follow_redirects": "location",
+    "request": "method",
+    "header": "headers",
+    "include_headers": "include",
+    "http1": "http1_1",
+}
+
+
+def _bad_type(fn, name, want, v):
+    return TypeError(f"{fn}: {name} must be {want}, got {v!r}")
+
+
+def _int(fn, name, v, lo, hi):
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _bad_type(fn, name, "an int", v)
+    if not lo <= v <= hi:
+        raise ValueError(f"{fn}: {name} must be between {lo} and {hi}, "
+                         f"got {v}")
+    return v
+
+
+def _num(fn, name, v, lo, hi):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _bad_type(fn, name, "a number", v)
+    if not lo <= v <= hi:
+        raise ValueError(f"{fn}: {name} must be between {lo} and {hi}, "
+                         f"got {v}")
+    return float(v)
+
+
+def _bool(fn, name, v):
+    if not isinstance(v, bool):
+        raise _bad_type(fn, name, "True or False", v)
+    return v
+
+
+def _str(fn, name, v):
+    if not isinstance(v, str):
+        raise _bad_type(fn, name, "a str", v)
+    return v
+
+
+def _bytes_size(fn, name, v):
+    """An int, or mpfetch's BYTES with a k, M or G suffix ("16M")."""
+    if isinstance(v, str):
+        mult = {"k": 1 << 10, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+        s = v[:-1] if v and v[-1] in mult else v
+        try:
+            n = int(s) * mult.get(v[-1:], 1)
+        except ValueError:
+            raise ValueError(f"{fn}: {name} must be a size in bytes "
+                             f"(suffixes k, M, G), got {v!r}") from None
+        v = n
+    return _int(fn, name, v, 0, 1 << 62)
+
+
+def _to_ms(s):
+    """Seconds to whole milliseconds, at least 1 when s > 0 (fetchconf.c)."""
+    ms = s * 1000.0 + 0.5
+    if ms >= 4294967295.0:
+        return 4294967295
+    return 1 if s > 0 and ms < 1 else int(ms)
+
+
+def _headers(fn, v):
+    if isinstance(v, dict):
+        v = [f"{k}: {x}" for k, x in v.items()]
+    elif isinstance(v, str):
+        v = [v]
+    if not isinstance(v, (list, tuple)):
+        raise _bad_type(fn, "headers", "a dict or a list of 'Name: value'", v)
+    for h in v:
+        if not isinstance(h, str) or not _mpool._header_ok(h):
+            raise ValueError(f"{fn}: headers wants 'Name: value' lines "
+                             f"(no CR, LF or NUL), got {h!r}")
+    return list(v)
+
+
+class _Options:
+    """Every option of fetch / afetch / Pool checked once: the fetch task's
+    configuration (workers/fetch.h) as mpfetch's fetchconf.c builds it,
+    and the pool's size and pace as mpfetch's mpf_pool_options sets them."""
+
+    def __init__(self, fn, opts, pool_only=()):
+        o = {}
+        for k, v in opts.items():
+            k = _ALIASES.get(k, k)
+            if k not in _KNOWN and k not in pool_only:
+                raise TypeError(f"{fn}() got an unexpected keyword argument "
+                                f"{k!r}")
+            if k in o:
+                raise TypeError(f"{fn}: {k} given twice (under two names)")
+            o[k] = v
+        self.fn = fn
+        self._o = o
+        g = self._get
+        self.workers = _int(fn, "workers", g("workers", 0) or 0, 0,
+                            _mpool.MAX_WORKERS)
+        self.concurrency = _int(fn, "concurrency", g("concurrency", 64), 1,
+                                _mpool.MAX_CONCURRENCY)
+        self.rate = _num(fn, "rate", g("rate", 0), 0, 1e9)
+        self.timeout = _num(fn, "timeout", g("timeout", 30), 0, 1e9)
+        self.connect_timeout = _num(fn, "connect_timeout",
+                                    g("connect_timeout", 10), 0.001, 1e9)
+        self.retries = _int(fn, "retries", g("retries", 0), 0, 100)
+        c = self.concurrency
+        self.prefetch = 0
+        if c < _MIN_CREDIT // 4:
+            self.prefetch = _MIN_CREDIT - c
+        elif c * 3 <= _mpool.MAX_PREFETCH and \
+                self.workers * c * 4 <= _MAX_CREDIT:
+            self.prefetch = c * 3
+        self.config = self._config()
+
+    def _get(self, k, default=None):
+        v = self._o.get(k)
+        return default if v is None else v
+
+    def _config(self):
+        fn, g = self.fn, self._get
+        conf = {}
+        m = g("method")
+        if m is not None:
+            name = _mpool._method_name(_str(fn, "method", m))
+            if name is None:
+                raise ValueError(f"{fn}: method must be one of GET, HEAD, "
+                                 f"POST, PUT, DELETE, PATCH, OPTIONS, got "
+                                 f"{m!r}")
+            conf["method"] = name
+        conf["headers"] = _headers(fn, g("headers", []))
+        d = g("data")
+        if d is not None:
+            if isinstance(d, bytes):
+                try:
+                    d = d.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ValueError(f"{fn}: data must be UTF-8 text; binary "
+                                     f"bodies are not supported") from None
+            conf["data"] = _str(fn, "data", d)
+        conf["follow"] = _bool(fn, "location", g("location", False))
+        mr = g("max_redirs")
+        if mr is not None:
+            conf["max_redirs"] = _int(fn, "max_redirs", mr, 0, 1000)
+        conf["compressed"] = _bool(fn, "compressed", g("compressed", False))
+        conf["insecure"] = _bool(fn, "insecure", g("insecure", False))
+        if _bool(fn, "http1_1", g("http1_1", False)):
+            conf["http1"] = True
+        e = g("engine")
+        if e is not None:
+            if not _mpool._engine_ok(_str(fn, "engine", e)):
+                raise ValueError(f"{fn}: engine must be auto, native or "
+                                 f"curl, not {e!r}")
+            conf["engine"] = e
+        for k in ("proxy", "noproxy"):
+            if g(k) is not None:
+                conf[k] = _str(fn, k, g(k))
+        r = g("resolve")
+        if r is not None:
+            r = [r] if isinstance(r, str) else list(r)
+            for x in r:
+                if not isinstance(x, str) or not _mpool._resolve_ok(x):
+                    raise ValueError(f"{fn}: resolve wants HOST:PORT:ADDR"
+                                     f"[,ADDR...], got {x!r}")
+            if r:
+                conf["resolve"] = r
+        ds = g("dns_servers")
+        if ds is not None:
+            if not _mpool._dns_servers_ok(_str(fn, "dns_servers", ds)):
+                raise ValueError(f"{fn}: dns_servers wants ADDR[:PORT]"
+                                 f"[,ADDR[:PORT]...], got {ds!r}")
+            conf["dns_servers"] = ds
+        conf["timeout_ms"] = _to_ms(self.timeout)
+        conf["connect_timeout_ms"] = _to_ms(self.connect_timeout)
+        conf["retries"] = self.retries
+        conf["per_host"] = _int(fn, "per_host", g("per_host", 0), 0, 100000)
+        body, body_dir = self._body(g("body", "none"))
+        conf["body"] = body
+        conf["include_headers"] = _bool(fn, "include", g("include", False))
+        mb = _bytes_size(fn, "max_body", g("max_body", 0))
+        if mb:
+            conf["max_body"] = mb
+        sl = _bytes_size(fn, "speed_limit", g("speed_limit", 0))
+        if sl > 0xffffffff:
+            raise ValueError(f"{fn}: speed_limit must be below 4G bytes per "
+                             f"second, got {sl}")
+        if sl:
+            conf["speed_limit"] = sl
+        st = g("speed_time")
+        if st is not None:
+            conf["speed_time"] = _int(fn, "speed_time", st, 1, 86400)
+        ca = g("cacert")
+        if ca is not None:
+            if not _str(fn, "cacert", ca) or not os.access(ca, os.R_OK):
+                raise ValueError(f"{fn}: cacert file {ca!r} cannot be read")
+            conf["cacert"] = os.path.realpath(ca)
+        if body_dir is not None:
+            conf["body_dir"] = os.path.realpath(body_dir)
+        return conf
+
+    def _body(self, b):
+        fn = self.fn
+        _str(fn, "body", b)
+        mode, _, path = b.partition(":")
+        if not _mpool._body_ok(mode) or (mode == "dir") != bool(path):
+            raise ValueError(f"{fn}: body must be none, inline, sha256 or "
+                             f"dir:PATH, got {b!r}")
+        if mode != "dir":
+            return mode, None
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            pass
+        if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
+            raise ValueError(f"{fn}: body directory {path!r} cannot be "
+                             f"written to")
+        return mode, path
+
+    def task_timeout_ms(self):
+        """The pool's deadline for one fetch task: mpfetch's safety net
+        (fetchconf.c's mpf_task_timeout_ms), 0 for timeout=0."""
+        if self.timeout <= 0:
+            return 0
+        per_try = self.timeout + self.connect_timeout + 10.0
+        return _to_ms(per_try * (self.retries + 1) + 10.0)
+
+    def make_pool(self, task_timeout_ms, stack_size=0):
+        import json
+        why = _mpool._pool_options_check(self.workers, self.concurrency,
+                                         self.prefetch, self.rate,
+                                         stack_size)
+        if why is not None:
+            raise ValueError(f"{self.fn}: {why}")
+        conf = json.dumps(self.config, separators=(",", ":")).encode()
+        return _mpool.Pool(self.workers, self.concurrency, self.prefetch,
+                           self.rate, task_timeout_ms, stack_size, conf)
+
+    def window(self, cpool):
+        """Tasks a run keeps in flight: the pool's credit, plus one more
+        round of concurrency queued so that no worker waits for input."""
+        w = cpool.workers()
+        per = self.concurrency + (self.prefetch or self.concurrency)
+        return w * (per + self.concurrency)
+
+
+_KNOWN = {"workers", "concurrency", "timeout", "connect_timeout", "retries",
+          "method", "headers", "data", "location", "max_redirs",
+          "compressed", "insecure", "http1_1", "engine", "proxy", "noproxy",
+          "resolve", "dns_servers", "per_host", "rate", "body", "include",
+          "max_body", "speed_limit", "speed_time", "cacert"}
+
+
+def _ordered(fn, v):
+    return _bool(fn, "ordered", v)
+
+
+# ---- fetch, afetch -------------------------------------------------------
+
+def fetch(urls, *, ordered=False, **options):
+    """Fetches every URL of the iterable urls (str, bytes, or dicts like
+    mpfetch's JSON input lines) and returns an iterator over the records,
+    pulled lazily: at most a few rounds of the pool's concurrency are in
+    flight, so memory stays bounded on an endless generator. As they
+    finish, or in input order with ordered=True. The pool and its workers
+    live as long as the iterator: exhausted, closed (break, del) or
+    interrupted (KeyboardInterrupt), it stops every worker."""
+    ordered = _ordered("fetch", ordered)
+    o = _Options("fetch", options)
+    cpool = o.make_pool(o.task_timeout_ms())
+    return _mpool.Run(cpool, urls, _mpool.FETCH, ordered, o.window(cpool),
+                      True)
+
+
+class _Waiter:
+    """Waits on the running asyncio loop for what a Run's pool waits for:
+    its descriptors (loop.add_reader / add_writer) and its next timer."""
+
+    def __init__(self, loop, run):
+        self.loop, self.run = loop, run
+        self.rd, self.wr = set(), set()
+        self.fut = None
+
+    def _wake(self, *_):
+        if self.fut is not None and not self.fut.done():
+            self.fut.set_result(None)
+
+    def _sync(self, have, want, add, remove):
+        for fd in have - want:
+            remove(fd)
+        for fd in want - have:
+            add(fd, self._wake)
+        return set(want)
+
+    async def wait(self):
+        rd, wr, delay = self.run.fds()
+        self.rd = self._sync(self.rd, rd, self.loop.add_reader,
+                             self.loop.remove_reader)
+        self.wr = self._sync(self.wr, wr, self.loop.add_writer,
+                             self.loop.remove_writer)
+        self.fut = self.loop.create_future()
+        # Timers of the pool (respawn back-off, rate) without a descriptor;
+        # a second at most, in case a descriptor came and went between.
+        h = self.loop.call_later(min(delay, 1.0) if delay is not None
+                                 else 1.0, self._wake)
+        try:
+            await self.fut
+        finally:
+            h.cancel()
+            self.fut = None
+
+    def close(self):
+        for fd in self.rd:
+            self.loop.remove_reader(fd)
+        for fd in self.wr:
+            self.loop.remove_writer(fd)
+        self.rd, self.wr = set(), set()
+
+
+async def _arun(run):
+    loop = asyncio.get_running_loop()
+    w = _Waiter(loop, run)
+    try:
+        while True:
+            recs, finished = run.step()
+            for rec in recs:
+                yield rec
+            if finished:
+                return
+            if not recs:
+                await w.wait()
+    finally:
+        w.close()
+        run.stop()
+
+
+def afetch(urls, *, ordered=False, **options):
+    """fetch() for asyncio: `async for rec in mpool.afetch(urls, ...)`.
+    Records arrive on the running loop, which never blocks on the pool: the
+    pool's descriptors are registered with loop.add_reader (the pool is
+    attached to an event_base of the module's, mp_pool_attach). Canceling
+    the task that iterates (asyncio.CancelledError) cancels the batch and
+    stops every worker. urls is a plain (not async) iterable."""
+    ordered = _ordered("afetch", ordered)
+    o = _Options("afetch", options)
+    cpool = o.make_pool(o.task_timeout_ms())
+    run = _mpool.Run(cpool, urls, _mpool.FETCH, ordered, o.window(cpool),
+                     True, True)
+    return _arun(run)
+
+
+# ---- Pool ----------------------------------------------------------------
+
+def _descendants(root):
+    """The pids of every process below root, from /proc."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat", "rb") as f:
+                st = f.read()
+        except OSError:
+            continue
+        ppid = int(st[st.rindex(b")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    out, todo = set(), [root]
+    while todo:
+        for k in kids.get(todo.pop(), ()):
+            out.add(k)
+            todo.append(k)
+    return out
+
+
+def _python_outcome(raw):
+    """A Python task's value, or the exception it raised (raised here)."""
+    if isinstance(raw, tuple):  # the pool's failure: (code, name, message)
+        code, name, msg = raw
+        if code == -_errno.ETIMEDOUT:
+            raise TimeoutError(f"{name}: {msg}")
+        if code == -_errno.ECANCELED:
+            raise concurrent.futures.CancelledError(f"{name}: {msg}")
+        raise WorkerError(f"{name}: {msg}")
+    answer = pickle.loads(raw)
+    if answer[0]:
+        return answer[1]
+    exc, tb = answer[1], answer[2]
+    if tb:
+        exc.add_note("The task's traceback, in its worker:\n" + tb)
+    raise exc
+
+
+def _task_bytes(fn, args, kwargs):
+    return pickle.dumps((fn, args, kwargs), pickle.HIGHEST_PROTOCOL)
+
+
+class Pool:
+    """A pool of worker processes kept across calls, as a context manager:
+
+        with mpool.Pool(workers=2, concurrency=50, timeout=5) as pool:
+            recs = pool.map(urls)                 # the fetch task
+            futs = [pool.submit(u) for u in urls] # concurrent.futures
+            squares = pool.map(square, range(10)) # a Python function
+
+    The fetch task's options (those of fetch()) are the pool's. A function
+    (anything but a str, bytes or dict as the first argument of map, imap
+    and submit) is a Python task: pickled with its arguments, run in a
+    worker (one at a time per worker: a Python call holds its worker's
+    loop), its value or exception pickled back. submit() returns a
+    concurrent.futures.Future, resolved by a thread of the pool's that
+    drives its loop while futures are pending (add_done_callback and
+    asyncio.wrap_future work)."""
+
+    def __init__(self, workers=None, concurrency=None, *, task_timeout=None,
+                 stack_size=None, **options):
+        import threading
+        o = _Options("Pool", dict(options, workers=workers,
+                                  concurrency=concurrency))
+        if task_timeout is None:
+            tt = 0
+        else:
+            tt = _to_ms(_num("Pool", "task_timeout", task_timeout, 0, 4e6))
+        st = _int("Pool", "stack_size",
+                  1 << 21 if stack_size is None else stack_size, 0, 1 << 26)
+        before = _descendants(os.getpid())
+        self._c = o.make_pool(tt, st)
+        self._pids = _descendants(os.getpid()) - before
+        self._o = o
+        self._window = o.window(self._c)
+        self._lock = threading.Lock()
+        self._driver = None
+
+    @property
+    def workers(self):
+        return self._c.workers()
+
+    def pids(self):
+        """The processes this pool started (its forkserver and workers),
+        as seen when it was created."""
+        return set(self._pids)
+
+    def stats(self):
+        return self._c.stats()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Stops every worker; futures not done fail with WorkerError."""
+        self._c.close()
+        d = self._driver
+        if d is not None:
+            d.join()
+
+    def _run(self, fn, iterable, ordered):
+        if iterable is None:  # map(urls): the fetch task
+            return _mpool.Run(self._c, fn, _mpool.FETCH, ordered,
+                              self._window, False)
+        if isinstance(fn, (str, bytes, dict)) or not callable(fn):
+            raise TypeError("Pool: a task is a callable (or give URLs "
+                            f"alone for the fetch task), got {fn!r}")
+        payloads = (_task_bytes(fn, (x,), {}) for x in iterable)
+        run = _mpool.Run(self._c, payloads, _mpool.PYTHON, ordered,
+                         self._window, False)
+        return (_python_outcome(raw) for raw in run)
+
+    def fetch(self, urls, *, ordered=False):
+        """fetch() on this pool's workers: an iterator over the records."""
+        return self._run(urls, None, _ordered("Pool.fetch", ordered))
+
+    def imap(self, fn, iterable=None, *, ordered=True):
+        """imap(urls) -> records, or imap(fn, iterable) -> fn(x) for each
+        x; lazily, in input order (ordered=False: as they finish)."""
+        return self._run(fn, iterable, _ordered("Pool.imap", ordered))
+
+    def imap_unordered(self, fn, iterable=None):
+        return self._run(fn, iterable, False)
+
+    def map(self, fn, iterable=None):
+        """list(imap(...)): records of the URLs, or fn(x) for each x, in
+        input order."""
+        return list(self.imap(fn, iterable))
+
+    def submit(self, fn, /, *args, **kwargs):
+        """submit(url) -> Future of its record; submit(fn, *args, **kw) ->
+        Future of fn(*args, **kw)."""
+        f = concurrent.futures.Future()
+        f.set_running_or_notify_cancel()
+        if isinstance(fn, (str, bytes, dict)):
+            if args or kwargs:
+                raise TypeError("Pool.submit(url) takes no more arguments")
+            if isinstance(fn, dict):
+                import json
+                fn = json.dumps(fn, separators=(",", ":"))
+            data, kind = fn.encode() if isinstance(fn, str) else fn, \
+                _mpool.FETCH
+
+            def done(o, code):
+                if code:
+                    f.set_exception(WorkerError(o["error"]["message"]))
+                else:
+                    f.set_result(o)
+        elif callable(fn):
+            data, kind = _task_bytes(fn, args, kwargs), _mpool.PYTHON
+
+            def done(o, code):
+                try:
+                    f.set_result(_python_outcome(o))
+                except BaseException as e:  # the task's own exception
+                    f.set_exception(e)
+        else:
+            raise TypeError(f"Pool.submit: a URL or a callable, got {fn!r}")
+        with self._lock:
+            self._c.submit(data, kind, 1, done)
+            if self._driver is None:
+                import threading
+                self._driver = threading.Thread(target=self._drive,
+                                                name="mpool-driver",
+                                                daemon=True)
+                self._driver.start()
+        return f
+
+    def _drive(self):
+        while True:
+            self._c.drive()
+            with self._lock:
+                if self._c.pending() == 0:
+                    self._driver = None
+                    return
+
+
+# Last: the forkserver starts now, with this package complete, so that
+# every worker is a fork of an interpreter that has it.
+_mpool._init()

@@ -1,0 +1,182 @@
+"""mpool.fetch against mpfetch: the same inputs and options give the same
+records (times aside); options and their errors; laziness."""
+import json
+import os
+import subprocess
+
+import pytest
+
+import mpool
+from conftest import run_py
+
+
+def inputs(s):
+    """Lines a user would fetch: successes, HTTP errors, redirects, a
+    refused port, JSON input lines with ids, methods and bodies, a blank
+    line and a comment (skipped by both, still counted as lines)."""
+    return [
+        s.url("/bytes/10"),
+        s.url("/status/404"),
+        s.url("/redirect/2"),
+        "",
+        "http://127.0.0.1:1/refused",
+        "# a comment",
+        {"url": s.url("/echo"), "id": 7, "method": "POST", "body": "hi"},
+        {"url": s.url("/bytes/100"), "id": "x", "headers": {"X-A": "b"}},
+        s.url("/gzip"),
+        "not a url",
+        s.url("/chunked/300"),
+        s.url("/delay/20"),
+    ]
+
+
+def strip(rec):
+    """A record without what differs from run to run: times, and the Date
+    header (and the echo of it)."""
+    rec = dict(rec)
+    rec.pop("time", None)
+    if isinstance(rec.get("headers"), dict):
+        rec["headers"] = {k: v for k, v in rec["headers"].items()
+                          if k.lower() != "date"}
+    return rec
+
+
+def mpfetch_records(mpfetch, tmp_path, lines, args):
+    src = tmp_path / "in.txt"
+    with open(src, "w") as f:
+        for x in lines:
+            f.write((json.dumps(x) if isinstance(x, dict) else x) + "\n")
+    # stdout, not -o FILE: a file's first record carries --resume's stamp
+    p = subprocess.run([mpfetch, "-q", "--ordered", *args, str(src)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode in (0, 22), p.stderr
+    return [json.loads(x) for x in p.stdout.splitlines()]
+
+
+CASES = [
+    ({}, []),
+    ({"location": True, "compressed": True, "include": True},
+     ["-L", "--compressed", "-i"]),
+    ({"follow_redirects": True, "max_redirs": 1, "retries": 1,
+      "headers": {"X-Test": "1"}, "timeout": 5, "body": "sha256"},
+     ["-L", "--max-redirs", "1", "--retries", "1", "-H", "X-Test: 1",
+      "--timeout", "5", "--body", "sha256"]),
+    ({"method": "HEAD", "header": ["X-Y: z"], "engine": "curl"},
+     ["-X", "HEAD", "-H", "X-Y: z", "--engine", "curl"]),
+    ({"data": "payload", "body": "inline", "http1_1": True},
+     ["-d", "payload", "--body", "inline", "--http1.1"]),
+]
+
+
+@pytest.mark.parametrize("opts,args", CASES)
+def test_records_equal_mpfetch(server, mpfetch, tmp_path, opts, args):
+    lines = inputs(server)
+    want = mpfetch_records(mpfetch, tmp_path, lines, ["-w", "2", *args])
+    got = list(mpool.fetch(lines, workers=2, ordered=True, **opts))
+    assert [strip(r) for r in got] == [strip(r) for r in want]
+    assert len(got) == 10  # 12 lines, a blank one and a comment skipped
+
+
+def test_unordered_has_every_record(server):
+    urls = [server.url(f"/delay/{(i * 7) % 30}") for i in range(200)]
+    recs = list(mpool.fetch(urls, workers=2, concurrency=20))
+    assert sorted(r["line"] for r in recs) == list(range(1, 201))
+    assert all(r["ok"] and r["status"] == 200 for r in recs)
+
+
+def test_ordered_is_input_order(server):
+    urls = [server.url(f"/delay/{(i * 13) % 40}") for i in range(300)]
+    recs = list(mpool.fetch(iter(urls), workers=2, concurrency=10,
+                            ordered=True))
+    assert [r["line"] for r in recs] == list(range(1, 301))
+    assert [r["url"] for r in recs] == urls
+
+
+def test_input_is_pulled_lazily(server):
+    pulled = []
+
+    def gen():
+        for i in range(100000):
+            pulled.append(i)
+            yield server.url("/ok")
+
+    it = mpool.fetch(gen(), workers=1, concurrency=4)
+    first = [next(it) for _ in range(10)]
+    assert all(r["status"] == 200 for r in first)
+    # the window: 4 running + 60 queued (mpfetch's credit) + 4 more
+    assert len(pulled) < 1000
+    del it
+
+
+def test_break_stops_the_run(server):
+    n = 0
+    for rec in mpool.fetch((server.url("/ok") for _ in range(10 ** 9)),
+                           workers=1, concurrency=8):
+        n += 1
+        if n == 50:
+            break
+    assert n == 50
+
+
+@pytest.mark.parametrize("opts,exc,name", [
+    ({"concurrency": 0}, ValueError, "concurrency"),
+    ({"concurrency": "4"}, TypeError, "concurrency"),
+    ({"workers": -1}, ValueError, "workers"),
+    ({"workers": 100000}, ValueError, "workers"),
+    ({"timeout": "fast"}, TypeError, "timeout"),
+    ({"timeout": -1}, ValueError, "timeout"),
+    ({"retries": 1000}, ValueError, "retries"),
+    ({"method": "FETCH"}, ValueError, "method"),
+    ({"headers": ["no colon"]}, ValueError, "headers"),
+    ({"headers": {"X": "a\r\nb"}}, ValueError, "headers"),
+    ({"location": "yes"}, TypeError, "location"),
+    ({"follow_redirects": 1}, TypeError, "location"),
+    ({"compressed": None, "engine": "fast"}, ValueError, "engine"),
+    ({"body": "file"}, ValueError, "body"),
+    ({"max_body": "lots"}, ValueError, "max_body"),
+    ({"resolve": ["nohost"]}, ValueError, "resolve"),
+    ({"dns_servers": "x y"}, ValueError, "dns_servers"),
+    ({"cacert": "/nonexistent/ca.pem"}, ValueError, "cacert"),
+    ({"speed_time": 0}, ValueError, "speed_time"),
+    ({"ordered": "yes"}, TypeError, "ordered"),
+    ({"shard": "1/2"}, TypeError, "shard"),
+    ({"no_such_option": 1}, TypeError, "no_such_option"),
+])
+def test_bad_option_names_itself(opts, exc, name):
+    with pytest.raises(exc, match=name):
+        mpool.fetch(["http://127.0.0.1:1/"], **opts)
+
+
+def test_bad_item_is_a_type_error(server):
+    it = mpool.fetch([server.url("/ok"), 42], workers=1)
+    with pytest.raises(TypeError, match="str, bytes or dict"):
+        list(it)
+
+
+def test_input_error_propagates(server):
+    def gen():
+        yield server.url("/ok")
+        raise RuntimeError("input broke")
+
+    with pytest.raises(RuntimeError, match="input broke"):
+        list(mpool.fetch(gen(), workers=1))
+
+
+def test_million_urls_stay_under_60_mb(server):
+    """A generator of 1,000,000 URLs through mpool.fetch: the Python
+    process's peak RSS stays under 60 MB (a fresh interpreter, so the
+    peak is this run's alone)."""
+    code = f"""
+import resource, mpool
+n = ok = 0
+urls = ("{server.url('/ok')}" for _ in range(1000000))
+for rec in mpool.fetch(urls, workers=2, concurrency=100):
+    n += 1
+    ok += rec["ok"]
+print(n, ok, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+    p = run_py(code, timeout=500)
+    assert p.returncode == 0, p.stderr
+    n, ok, maxrss_kb = map(int, p.stdout.split())
+    assert n == ok == 1000000
+    assert maxrss_kb < 60 * 1024, f"peak RSS {maxrss_kb} KiB"
