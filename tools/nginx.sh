@@ -19,7 +19,9 @@
 #   tools/nginx.sh stop DIR            stops it (SIGTERM, SIGKILL after 10 s)
 #
 # DIR must exist. nginx serves DIR/www: /1k, /256k, /text (text/plain, gzip'd
-# on request), /hdr/... and /trailer (see limit_locations) and, with the
+# on request), /hdr/... and /trailer (see limit_locations), /redir/text
+# (302 to /text), /redir/chain (301 to "text", then /redir/text),
+# /redir/see-other (303 to /echo), /redir/keep (307 to /echo) and, with the
 # echo module, /delay/100, /delay/10000 ("ok" after 10 s), /echo (a line
 # "METHOD X-Test Content-Type Content-Length" as nginx saw them, then the
 # request body) and /trailer/stream (/trailer's trailers after "ok\n" of
@@ -119,6 +121,11 @@ write_conf() { # DIR PORT TLS_PORT(0: none) TLS1_PORT ECHO(0/1) UP UP_PORT LOG K
         fi
         echo "  root $dir/www;"
         echo "  location = /text { default_type text/plain; }"
+        # redirects on the same server (HTTP/2 hops on one connection)
+        echo "  location = /redir/text { absolute_redirect off; return 302 /text; }"
+        echo "  location = /redir/chain { absolute_redirect off; return 301 text; }"
+        echo "  location = /redir/see-other { absolute_redirect off; return 303 /echo; }"
+        echo "  location = /redir/keep { absolute_redirect off; return 307 /echo; }"
         limit_locations
         if [[ $echo == 1 ]]; then
             echo "  location = /delay/100 { echo_sleep 0.1; echo ok; }"

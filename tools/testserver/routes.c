@@ -197,6 +197,33 @@ static void h_redirect_loop(struct ts_server *srv, struct ts_conn *c,
     ts_reply_text(req, 302, "redirect\n");
 }
 
+/* /to/CODE?loc=L[&body=B]: status CODE with "Location: L" (L and B
+   URL-decoded, so any bytes can be sent; no loc: no Location), B (or
+   "redirect\n") the body. */
+static void h_to(struct ts_server *srv, struct ts_conn *c,
+                 struct evhttp_request *req, const char *arg)
+{
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    struct evkeyvalq q;
+    unsigned long code;
+    const char *loc = NULL, *body = NULL;
+
+    if (ts_parse_num(arg, 599, &code) != 0 || code < 200) {
+        ts_reply_text(req, 400, "CODE must be 200-599\n");
+        return;
+    }
+    TAILQ_INIT(&q);
+    if (query != NULL && evhttp_parse_query_str(query, &q) == 0) {
+        loc = evhttp_find_header(&q, "loc");
+        body = evhttp_find_header(&q, "body");
+    }
+    if (loc != NULL)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Location",
+                          loc);
+    ts_reply_text(req, (int)code, body != NULL ? body : "redirect\n");
+    evhttp_clear_headers(&q);
+}
+
 /* /chunked/N: N pattern bytes in chunks of N/4 (1 to TS_PATTERN_LEN). */
 static void h_chunked(struct ts_server *srv, struct ts_conn *c,
                       struct evhttp_request *req, const char *arg)
@@ -565,6 +592,7 @@ const struct ts_route ts_routes[] = {
     {"/delay/", 1, h_delay},
     {"/redirect/", 1, h_redirect},
     {"/redirect-loop", 0, h_redirect_loop},
+    {"/to/", 1, h_to},
     {"/chunked/", 1, h_chunked},
     {"/gzip-bomb/", 1, h_gzip_bomb},
     {"/gzip", 0, h_gzip},
@@ -584,6 +612,7 @@ const char ts_routes_help[] =
     "  /delay/MS           200 ok after MS ms\n"
     "  /redirect/N         302 to /redirect/N-1; /redirect/0 is 200\n"
     "  /redirect-loop      302 to itself\n"
+    "  /to/CODE?loc=L      CODE with Location L (URL-decoded); &body=B\n"
     "  /chunked/N          N bytes, chunked\n"
     "  /cookies            Set-Cookie and X-Rep twice each, ok\n"
     "  /gzip               a gzip-encoded text body\n"
