@@ -516,7 +516,7 @@ MP_EXTERN int mp_worker_slot(void);
 
 /* mp_http_request.engine: which HTTP engine runs the request. AUTO takes
    the native engine (http:// and https:// to a host name or an IPv4 or
-   IPv6 address, no redirects, decoding, proxy (see .proxy) or connection
+   IPv6 address, redirects too; no decoding, proxy (see .proxy) or connection
    limits; HTTP/1.1, or HTTP/2 where an https server chooses it by ALPN)
    and libcurl for everything else; NATIVE fails with MP_EINVAL where it
    cannot. A worker's environment variable
@@ -532,6 +532,11 @@ typedef struct mp_http_request {
     size_t body_len;
     unsigned timeout_ms;         /* whole transfer; 0 = none */
     unsigned connect_timeout_ms; /* 0 = 10 s */
+    /* Follow 3xx Locations as libcurl 7.88 does: 301/302/303 make a POST
+       a GET without its body, HEAD stays, a method curl sends by name
+       keeps it (body dropped by 301/302/303), 307/308 keep method and
+       body; http(s) targets only; Authorization and Cookie headers go
+       to the first URL's host, port and scheme only. */
     int follow_redirects;
     unsigned max_redirects;      /* with follow_redirects; 0 = 10 */
     int compressed;              /* send Accept-Encoding, decode */
@@ -666,8 +671,9 @@ MP_EXTERN int mp_http_set_limits(unsigned total, unsigned per_host);
  * address with a port in brackets: "[::1]:5353"): queries go to these
  * servers instead of /etc/resolv.conf's (/etc/hosts still applies). The
  * curl engine resolves the URL's host through the same resolver and hands
- * libcurl the addresses (CURLOPT_RESOLVE); a redirect to another host is
- * resolved by libcurl's own resolver (the system's servers). NULL or ""
+ * libcurl the addresses (CURLOPT_RESOLVE); a redirect libcurl follows to
+ * another host is resolved by libcurl's own resolver (the system's
+ * servers). NULL or ""
  * sets the system's servers back. Call it before the worker's first
  * lookup: later it returns MP_EINVAL. Returns 0, MP_EINVAL (malformed)
  * or MP_ENOMEM. mp_http_dns_servers_check checks a list (0 or

@@ -102,7 +102,8 @@ int mp_http(mp_task *t, const mp_http_request *req, mp_http_response *resp)
         return rc;
     if ((rc = pick_engine(req, &u, resp)) == MP_HTTP_NATIVE) {
         rc = mp__http_native(t, req, &u, resp);
-        resp->engine = MP_HTTP_NATIVE;
+        if (!resp->engine) /* a redirect may have gone to curl */
+            resp->engine = MP_HTTP_NATIVE;
         return rc;
     } else if (rc != MP_HTTP_CURL) {
         return rc;

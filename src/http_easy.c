@@ -526,3 +526,13 @@ CURLcode mp__http_easy_options(xfer *x)
 
     return rc != CURLE_OK ? rc : set_request(x);
 }
+
+int mp__http_curl_knows_scheme(const char *s, size_t n)
+{
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+    for (const char *const *p = v ? v->protocols : NULL; p && *p; p++)
+        if (strlen(*p) == n && strncmp(*p, s, n) == 0)
+            return 1;
+    return 0;
+}

@@ -75,6 +75,11 @@ const char *mp__http_proxy_applies(const mp_http_request *req);
 int mp__http_curl(mp_task *t, const mp_http_request *req,
                   mp_http_response *resp);
 
+/* Returns 1 if this libcurl has the scheme s[0..n) (lower case) built
+   in (curl_version_info's protocols): a redirect to it fails as curl's
+   does. */
+int mp__http_curl_knows_scheme(const char *s, size_t n);
+
 /* Returns 1 if mp_http_set_limits set a limit in this process. */
 int mp__http_limits_set(void);
 

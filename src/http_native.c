@@ -106,8 +106,8 @@ static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
     if (x->h && x->h->prober == x)
         probe_end(x->h, 0); /* failed before its answer */
     if (err) {
-        mp__http_error(x->resp, err, "%s %.*s: %s%s", mp__http_method(x->req),
-                      HTTP_URL_SHOWN, x->req->url, fmt, arg ? arg : "");
+        mp__http_error(x->resp, err, "%s %.*s: %s%s", mp__http_method(x->orig),
+                      HTTP_URL_SHOWN, x->orig->url, fmt, arg ? arg : "");
     }
     x->c = NULL;
     if (c) {
@@ -514,7 +514,7 @@ static void on_wait_timer(evutil_socket_t fd, short what, void *arg)
 static int wait_probe(nxfer *x, nhost *h)
 {
     uint64_t ms = mp__http_connect_ms(x->req);
-    uint64_t used = (now_us() - x->t0) / 1000;
+    uint64_t used = (now_us() - x->hop0) / 1000;
     struct timeval tv = mp__ms_tv(ms > used ? ms - used : 1);
 
     if (!(x->timer = evtimer_new(g_hn->base, on_wait_timer, x)) ||
@@ -572,7 +572,7 @@ static int xfer_start(nxfer *x)
 
     if (h && h->h2free && offers_h2(x)) {
         x->reused = 1;
-        x->t_conn = x->t0;
+        x->t_conn = x->hop0;
         return mp__h2_submit(h->h2free, x);
     }
     if (probe && h->prober && !c && wait_probe(x, h) == 0)
@@ -588,7 +588,7 @@ static int xfer_start(nxfer *x)
     c->x = x;
     x->c = c;
     x->reused = 1;
-    x->t_conn = x->t0;
+    x->t_conn = x->hop0;
     x->state = MP__NX_SEND;
     if (mp__nreq_build(x, c) < 0) {
         xfer_end(x, HF(NOMEM), "out of memory", NULL);
@@ -618,6 +618,32 @@ static void xfer_cancel(mp_task *t, void *arg)
     }
 }
 
+/* Adds the times of x, a hop that ended, to r: each from the hop's
+   start, summed over hops, as curl does. */
+static void hop_keep(const nxfer *x, mp_http_response *r)
+{
+    if (x->t_conn && !x->reused)
+        r->t_connect_us += x->t_conn - x->hop0;
+    if (x->t_tls && !x->reused)
+        r->t_tls_us += x->t_tls - x->hop0;
+    if (x->t_first)
+        r->t_first_byte_us += x->t_first - x->hop0;
+}
+
+/* Moves x's head into r (want_headers), replacing a previous hop's: the
+   latest head that arrived whole is the record's. */
+static void head_keep(nxfer *x, mp_http_response *r)
+{
+    if (x->req->want_headers && x->r.hdr && x->state == MP__NX_DONE &&
+        x->r.h.head_len && r->status) { /* a head taken, not refused */
+        x->r.hdr[x->r.h.head_len] = '\0';
+        free(r->headers);
+        r->headers = x->r.hdr;
+        r->headers_len = x->r.h.head_len;
+        x->r.hdr = NULL;
+    }
+}
+
 /* Moves the results of a finished x into resp. Returns resp->error. */
 static int xfer_finish(nxfer *x, mp_http_response *r)
 {
@@ -630,12 +656,7 @@ static int xfer_finish(nxfer *x, mp_http_response *r)
             err = mp__http_error(r, HF(WRITE), "close(%s): %s", x->req->body_path,
                                 strerror(ferr));
     }
-    if (x->t_conn && !x->reused)
-        r->t_connect_us = x->t_conn - x->t0;
-    if (x->t_tls && !x->reused)
-        r->t_tls_us = x->t_tls - x->t0;
-    if (x->t_first)
-        r->t_first_byte_us = x->t_first - x->t0;
+    hop_keep(x, r);
     r->body_len = x->r.body_seen;
     r->bytes_down = x->r.bytes_in;
     if (!err && !x->req->body_path && !x->req->no_body) {
@@ -651,13 +672,7 @@ static int xfer_finish(nxfer *x, mp_http_response *r)
         else
             x->r.h.head_len += x->r.trl_len;
     }
-    if (x->req->want_headers && x->r.hdr && x->state == MP__NX_DONE &&
-        x->r.h.head_len && r->status) { /* a head taken, not refused */
-        x->r.hdr[x->r.h.head_len] = '\0';
-        r->headers = x->r.hdr;
-        r->headers_len = x->r.h.head_len;
-        x->r.hdr = NULL;
-    }
+    head_keep(x, r);
     return err;
 }
 
@@ -686,88 +701,70 @@ static int resolve(nxfer *x)
                         mp__http_connect_ms(x->req), &x->addrs, why,
                         sizeof why);
     if (x->u.kind == MP__HU_NAME)
-        x->resp->t_dns_us = now_us() - t;
+        x->resp->t_dns_us += now_us() - t; /* each hop's, as curl sums */
     if (rc == MP_EDNS)
         rc = HF(DNS);
     else if (rc == MP_ETIMEDOUT)
         rc = HF(TIMEOUT);
     if (rc)
-        mp__http_error(x->resp, rc, "%s %.*s: %s", mp__http_method(x->req),
-                       HTTP_URL_SHOWN, x->req->url, why);
+        mp__http_error(x->resp, rc, "%s %.*s: %s", mp__http_method(x->orig),
+                       HTTP_URL_SHOWN, x->orig->url, why);
     return rc;
 }
 
-int mp__http_native(mp_task *t, const mp_http_request *req,
-                    const mp__http_url *u, mp_http_response *resp)
+int mp__nxfer_ready(mp_http_response *resp)
 {
-    nxfer x;
-    int rc, woke = 0;
-    char msg[300];
+    if ((g_hn = mp__hn_state_get(on_conn, on_timer)) != NULL)
+        return 0;
+    return mp__http_error(resp, mp__worker_base() ? MP_ENOMEM : MP_EINVAL,
+                          "mp_http: %s",
+                          mp__worker_base() ? "out of memory"
+                                            : "called outside a worker");
+}
 
-    if (!(g_hn = mp__hn_state_get(on_conn, on_timer)))
-        return mp__http_error(resp, mp__worker_base() ? MP_ENOMEM : MP_EINVAL,
-                             "mp_http: %s",
-                             mp__worker_base() ? "out of memory"
-                                               : "called outside a worker");
-    memset(&x, 0, sizeof x);
-    x.task = t;
-    x.req = req;
-    x.resp = resp;
-    x.r.req = req;
-    x.r.resp = resp;
-    x.r.max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
-    x.t0 = now_us();
-    x.u = *u;
-    if (x.u.tls && !(x.tls = mp__tls_ctx_get(req->cafile, req->insecure,
-                                             msg, sizeof msg)))
-        return mp__http_error(resp, HF(TLS), "%s %.*s: %s",
-                              mp__http_method(req), HTTP_URL_SHOWN, req->url,
-                              msg);
-    if (req->body_path && !(x.r.file = mp__http_body_file(req->body_path))) {
-        int e = errno;
-        return mp__http_error(resp, HF(WRITE), "create %s: %s", req->body_path,
-                             strerror(e));
-    }
-    resp->final_url = mp__http_final_url(req->url, x.u.target[0] != 0);
-    if ((rc = resolve(&x)) != 0) {
-        if (x.r.file)
-            fclose(x.r.file);
+int mp__nxfer_finish(nxfer *x)
+{
+    return xfer_finish(x, x->resp);
+}
+
+int mp__nxfer_run(nxfer *x)
+{
+    const mp_http_request *req = x->orig;
+    int rc, woke = 0;
+
+    if ((rc = resolve(x)) != 0)
         return rc;
-    }
     do { /* again (once, on a new connection) for an h2 stream refused
             unanswered: the connections it could share may be ending too */
-        if (x.h2_retry) {
-            x.h2_retry = 0;
-            x.retried = 1;
-            x.reused = 0;
-            xfer_connect(&x);
+        if (x->h2_retry) {
+            x->h2_retry = 0;
+            x->retried = 1;
+            x->reused = 0;
+            xfer_connect(x);
         } else {
-            xfer_start(&x);
+            xfer_start(x);
         }
-        if (x.state != MP__NX_DONE) {
-            x.suspended = 1;
-            woke = mp__task_suspend(t, xfer_cancel, &x);
-            x.suspended = 0;
+        if (x->state != MP__NX_DONE) {
+            x->suspended = 1;
+            woke = mp__task_suspend(x->task, xfer_cancel, x);
+            x->suspended = 0;
         }
-    } while (x.state == MP__NX_DONE && x.h2_retry && !woke);
-    if (x.state == MP__NX_DONE && x.h2_retry) {
-        rc = mp__http_error(resp, HF(CLOSED), "%s %.*s: %s",
-                            mp__http_method(req), HTTP_URL_SHOWN, req->url,
-                            "the server refused the HTTP/2 stream twice");
-    } else if (x.state == MP__NX_DONE) {
-        rc = xfer_finish(&x, resp);
-    } else {
-        xfer_cancel(t, &x);
-        rc = mp__http_error(resp, woke < 0 ? woke : MP_ECANCELED,
-                           "%s %.*s: %s during the transfer",
-                           mp__http_method(req), HTTP_URL_SHOWN, req->url,
-                           mp_strerror(woke));
+    } while (x->state == MP__NX_DONE && x->h2_retry && !woke);
+    if (x->state == MP__NX_DONE && x->h2_retry)
+        return mp__http_error(x->resp, HF(CLOSED), "%s %.*s: %s",
+                              mp__http_method(req), HTTP_URL_SHOWN, req->url,
+                              "the server refused the HTTP/2 stream twice");
+    if (x->state == MP__NX_DONE && x->r.location && !x->resp->error) {
+        hop_keep(x, x->resp); /* a redirect: the next hop comes */
+        head_keep(x, x->resp);
+        x->t_conn = x->t_tls = x->t_first = 0; /* counted once */
+        return 0;
     }
-    if (x.r.file)
-        fclose(x.r.file);
-    x.r.file = NULL;
-    free(x.r.body);
-    free(x.r.hdr);
-    free(x.r.trl);
-    return rc;
+    if (x->state == MP__NX_DONE)
+        return xfer_finish(x, x->resp);
+    xfer_cancel(x->task, x);
+    return mp__http_error(x->resp, woke < 0 ? woke : MP_ECANCELED,
+                          "%s %.*s: %s during the transfer",
+                          mp__http_method(req), HTTP_URL_SHOWN, req->url,
+                          mp_strerror(woke));
 }

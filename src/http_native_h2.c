@@ -142,8 +142,8 @@ static void stream_end(nxfer *x, int err, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(why, sizeof why, fmt, ap);
         va_end(ap);
-        mp__http_error(x->resp, err, "%s %.*s: %s", mp__http_method(x->req),
-                       HTTP_URL_SHOWN, x->req->url, why);
+        mp__http_error(x->resp, err, "%s %.*s: %s", mp__http_method(x->orig),
+                       HTTP_URL_SHOWN, x->orig->url, why);
     }
     x->resp->t_total_us = now_us() - x->t0;
     x->state = MP__NX_DONE;
@@ -360,6 +360,10 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f,
     }
     if (namelen && name[0] == ':')
         return 0;
+    if (x->r.follow && x->r.h.status >= 300 && x->r.h.status < 400 &&
+        namelen == 8 && memcmp(name, "location", 8) == 0 &&
+        mp__nresp_location(&x->r, (const char *)value, valuelen) < 0)
+        return stream_fail(ud, x, HF(NOMEM), "out of memory");
     if (++x->hdr_lines > MP_HTTP_MAX_HEADER_LINES)
         return stream_fail(ud, x, HF(PROTOCOL),
                            "more than 1000 header lines "

@@ -22,6 +22,8 @@ static void body_sink(void *ud, const char *p, size_t n)
     if (r->werr || !n)
         return;
     r->bytes_in += n; /* curl's SIZE_DOWNLOAD counts what it refuses too */
+    if (r->ignore)
+        return; /* a redirect's body: curl reads it and drops it */
     if (n > r->max_body - r->body_seen) { /* in every mode */
         r->werr = MP_EFBIG;
         return;
@@ -92,6 +94,47 @@ static void trailer_sink(void *ud, const char *p, size_t n)
     }
     memcpy(r->trl + r->trl_len, p, n);
     r->trl_len += n;
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
+           c == '\f';
+}
+
+int mp__nresp_location(mp__nresp *r, const char *v, size_t n)
+{
+    while (n && is_blank(*v)) {
+        v++;
+        n--;
+    }
+    while (n && is_blank(v[n - 1]))
+        n--;
+    if (!n || r->location)
+        return 0;
+    if (!(r->location = malloc(n + 1)))
+        return -1;
+    memcpy(r->location, v, n);
+    r->location[n] = '\0';
+    r->ignore = 1;
+    return 0;
+}
+
+/* Finds the Location of the head p[0..n) (a 3xx to follow), as curl's
+   header parser: a line starting with "Location:" in any case. Returns 0
+   or -1 (out of memory). */
+static int location_find(mp__nresp *r, const char *p, size_t n)
+{
+    const char *end = p + n, *eol;
+
+    for (; p < end; p = eol + 1) {
+        if (!(eol = memchr(p, '\n', (size_t)(end - p))))
+            break;
+        if ((size_t)(eol - p) >= 9 && strncasecmp(p, "Location:", 9) == 0 &&
+            mp__nresp_location(r, p + 9, (size_t)(eol - p) - 9) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* Takes the head r->hdr[0..head_len): the response's status and framing.
@@ -213,8 +256,16 @@ int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
             p = r->hdr + r->h.head_len;
             n = r->hdr_len - r->h.head_len;
         }
+        if (r->follow && r->h.status >= 300 && r->h.status < 400 &&
+            location_find(r, p - r->h.head_len, r->h.head_len) < 0) {
+            *kind = MP__HF_NOMEM;
+            snprintf(msg, len, "out of memory");
+            return -1;
+        }
         r->body_mode = take_head(r);
         r->in_body = 1;
+        if (r->ignore && !r->reusable)
+            return 1; /* curl follows at once when the connection ends */
         if (r->body_mode == MP__NR_CHUNKED && r->req->want_headers) {
             r->ch.on_trailer = trailer_sink;
             r->ch.trailer_ud = r;

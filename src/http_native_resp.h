@@ -44,7 +44,17 @@ typedef struct mp__nresp {
     size_t trl_len, trl_cap;
     int trl_err;       /* MP__HF_PROTOCOL + 1 (over the header byte
                           limit) or MP__HF_NOMEM + 1 */
+    int follow;        /* set by the caller: a 3xx with a Location is
+                          followed (its body is read and dropped) */
+    char *location;    /* that Location (blanks around it cut), or NULL */
+    int ignore;        /* location set: the body is only counted */
 } mp__nresp;
+
+/* Keeps v[0..n), a Location value of a 3xx response, as curl 7.88 does
+   with CURLOPT_FOLLOWLOCATION: the first that is not empty once the
+   blanks around it are cut; its body is then dropped (r->ignore). Returns
+   0 or -1 (out of memory). */
+int mp__nresp_location(mp__nresp *r, const char *v, size_t n);
 
 /* Feeds received bytes p[0..n) to r. Returns 0 (more wanted), 1 (the
    response is complete), or -1: it failed, *kind says how and msg why. */

@@ -23,14 +23,17 @@ enum { MP__NX_WAIT, MP__NX_CONNECT, MP__NX_TLS, MP__NX_SEND, MP__NX_RECV,
 /* One transfer, on the task's coroutine stack. */
 typedef struct nxfer {
     mp_task *task;
-    const mp_http_request *req;
+    const mp_http_request *req;  /* what this hop sends */
+    const mp_http_request *orig; /* as given: its method and URL name the
+                                    transfer in messages, as curl's */
     mp_http_response *resp;
     mp__nconn *c; /* HTTP/1.1 (or a connection still handshaking) */
     int state, suspended, reused, retried;
     size_t wlen, wsent;
     mp__nresp r;      /* the response being read (http_native_resp.c) */
     mp__tls_ctx *tls; /* https: the request's context */
-    uint64_t t0, t_conn, t_tls, t_first;
+    uint64_t t0, t_conn, t_tls, t_first; /* t0: the first hop's start */
+    uint64_t hop0;                       /* this hop's start */
     mp__http_url u;      /* the URL's host, port and target */
     mp__nhost *h;        /* its host in the pool, once looked up (xhost) */
     char name[256];      /* the host without brackets, NUL-terminated */
@@ -49,6 +52,21 @@ typedef struct nxfer {
                                   waiters (MP__NX_WAIT) */
     struct nxfer *done_next;   /* ended, its task not woken yet */
 } nxfer;
+
+/* Gets the worker's engine state ready (http_native.c). Returns 0, or
+   the code stored in resp (outside a worker, out of memory). */
+int mp__nxfer_ready(mp_http_response *resp);
+
+/* Runs one hop of x (set up by http_native_redir.c: its request, URL,
+   response reader; mp__nxfer_ready done): resolves its host, sends,
+   reads, in the task. Returns 0 with x->r.location set (a redirect to
+   follow: x not finished), else what mp__nxfer_finish returned, or the
+   code stored in x->resp. */
+int mp__nxfer_run(nxfer *x);
+
+/* Moves the results of x, done, into x->resp (body, head, counts, the
+   body file closed). Returns x->resp->error. */
+int mp__nxfer_finish(nxfer *x);
 
 /* Writes x's HTTP/1.1 request into c->wbuf (x->wlen bytes, x->wsent
    zeroed), as curl 7.88 sends it (http_native_req.c). Returns 0 or -1
