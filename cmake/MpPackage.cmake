@@ -6,6 +6,7 @@
 #   libmpool0     the shared library
 #   libmpool-dev  header, static library, .so link, mpool.pc, CMake package,
 #                 libmpool(3)
+#   python3-mpool the CPython module mpool (python/), when it is built
 # Dependencies on shared libraries come from dpkg-shlibdeps; the -dev
 # package names the -dev packages its pkg-config and CMake files need.
 # Man pages are installed gzip -9n'd, as Debian policy asks.
@@ -34,6 +35,9 @@ set(CPACK_PACKAGE_CONTACT "mpfetch maintainers <mpfetch@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "run many IO-bound tasks at once across all cores")
 set(CPACK_COMPONENTS_ALL mpfetch runtime dev)
+if(TARGET mpool_python)
+  list(APPEND CPACK_COMPONENTS_ALL python)
+endif()
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
@@ -56,4 +60,11 @@ set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
     "libmpool0 (= ${PROJECT_VERSION}), libevent-dev, libnanomsg-dev, libcurl4-openssl-dev | libcurl-dev, libnghttp2-dev, pkg-config")
 set(CPACK_COMPONENT_DEV_DESCRIPTION
     "run many IO-bound tasks at once across all cores (development files)\n Header, static library, pkg-config and CMake package files, and the\n libmpool(3) manual page.")
+set(CPACK_DEBIAN_PYTHON_PACKAGE_NAME python3-mpool)
+set(CPACK_DEBIAN_PYTHON_PACKAGE_SECTION python)
+# The module is built for one CPython ABI (its .so's suffix names it).
+set(CPACK_DEBIAN_PYTHON_PACKAGE_DEPENDS
+    "python3 (>= ${Python3_VERSION_MAJOR}.${Python3_VERSION_MINOR}~), python3 (<< ${Python3_VERSION_MAJOR}.${MP_PY_NEXT_MINOR})")
+set(CPACK_COMPONENT_PYTHON_DESCRIPTION
+    "fetch large batches of URLs across all cores, from Python\n import mpool: mpool.fetch(urls) iterates over mpfetch's records,\n mpool.afetch for asyncio, mpool.Pool for a pool kept across calls that\n also runs Python functions in its forked worker processes.")
 include(CPack)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The Debian packages, built and used as a user would: configures a tree
-# for /usr, runs `cpack -G DEB` (mpfetch, libmpool0, libmpool-dev), checks
+# for /usr, runs `cpack -G DEB` (mpfetch, libmpool0, libmpool-dev,
+# python3-mpool), checks
 # their Depends, installs them with dpkg -i (apt-get install -f for what
 # they depend on), runs the installed mpfetch (--version, a real fetch),
 # finds its man page and bash completion, builds tests/consumer/ against
 # the installed headers and libraries (pkg-config and CMake), and removes
-# the packages again. Needs root (or sudo). Refuses to run if the packages
+# the packages again; imports the installed mpool in python3 and fetches
+# with it. Needs root (or sudo). Refuses to run if the packages
 # are already installed: it would remove them.
 # Usage: scripts/package-check.sh [BUILD_DIR]   (default: build-deb)
 set -euo pipefail
@@ -16,7 +18,7 @@ say() { echo "package-check: $*" >&2; }
 die() { say "FAILED: $*"; exit 1; }
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 apt=($sudo apt-get -o DPkg::Lock::Timeout=600 -y -qq)
-pkgs=(mpfetch libmpool-dev libmpool0)
+pkgs=(mpfetch libmpool-dev libmpool0 python3-mpool)
 
 scripts/deps.sh
 # Several CI runs may share this machine: one package check at a time
@@ -36,7 +38,8 @@ cmake -S . -B "$build" -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_BUILD_TYPE=RelWithDeb
 cmake --build "$build" -j"$(nproc)" >/dev/null
 rm -f "$build"/*.deb
 (cd "$build" && cpack -G DEB >/dev/null)
-debs=("$build"/mpfetch_*.deb "$build"/libmpool0_*.deb "$build"/libmpool-dev_*.deb)
+debs=("$build"/mpfetch_*.deb "$build"/libmpool0_*.deb "$build"/libmpool-dev_*.deb
+      "$build"/python3-mpool_*.deb)
 for d in "${debs[@]}"; do [ -f "$d" ] || die "cpack made no $d"; done
 dep() { dpkg-deb -f "$1" Depends; }
 for lib in libcurl4 libnanomsg5 libevent-core libjansson4 libnghttp2-14; do
@@ -44,6 +47,9 @@ for lib in libcurl4 libnanomsg5 libevent-core libjansson4 libnghttp2-14; do
 done
 dep "${debs[1]}" | grep -q libnanomsg5 || die "libmpool0 does not depend on libnanomsg5"
 dep "${debs[2]}" | grep -q "libmpool0 (= " || die "libmpool-dev does not depend on libmpool0"
+for lib in "python3 (>= 3" libnanomsg5 libevent-core libcurl4; do
+  dep "${debs[3]}" | grep -qF "$lib" || die "python3-mpool does not depend on $lib: $(dep "${debs[3]}")"
+done
 say "built: $(for d in "${debs[@]}"; do basename "$d"; done | tr '\n' ' ')"
 
 tmp=$(mktemp -d)
@@ -93,6 +99,18 @@ comp=/usr/share/bash-completion/completions/mpfetch
 got=$(bash -c "source $comp; COMP_WORDS=(mpfetch --summ); COMP_CWORD=1; _mpfetch; echo \${COMPREPLY[*]}")
 [ "$got" = "--summary-json" ] || die "bash completion of --summ gave '$got'"
 
+# import mpool, as installed (from /, so no source or build tree is on the
+# path), and a real fetch through it
+py=$(cd / && /usr/bin/python3 -c 'import mpool; print(mpool.__file__)') ||
+  die "python3 cannot import the installed mpool"
+[[ $py == /usr/lib/python3/dist-packages/mpool/* ]] || die "python3 imported mpool from $py"
+out=$(cd / && /usr/bin/python3 -c '
+import mpool
+recs = list(mpool.fetch(["http://127.0.0.1:1/refused"], workers=1))
+print(recs[0]["error"]["code"])') || die "a fetch through the installed mpool failed"
+[ "$out" = MP_ECONNREFUSED ] || die "the installed mpool gave: $out"
+say "python3: import mpool from $py, a fetch: $out"
+
 # the outside program, against the installed headers and libraries
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Werror -o "$tmp/consumer" "$src/tests/consumer/consumer.c" \
@@ -111,5 +129,6 @@ for p in "${pkgs[@]}"; do
     die "$p is still installed after apt-get remove"
   fi
 done
-[ ! -e /usr/bin/mpfetch ] && [ ! -e /usr/bin/mp-testserver ] && [ ! -e /usr/include/mpool.h ] || die "files left after removal"
+[ ! -e /usr/bin/mpfetch ] && [ ! -e /usr/bin/mp-testserver ] && [ ! -e /usr/include/mpool.h ] &&
+  [ ! -e /usr/lib/python3/dist-packages/mpool/__init__.py ] || die "files left after removal"
 say "ok: built, installed, used and removed ${pkgs[*]}"
