@@ -324,12 +324,14 @@ static int state_get(http_state **out)
 }
 
 /* Returns an idle easy handle (warm caches) or a new one; NULL if out of
-   memory. */
-static CURL *easy_get(http_state *s)
+   memory. A transfer with the large receive buffer (big) gets a new one:
+   curl 7.88 sets CURLOPT_BUFFERSIZE only on a handle that has no buffer
+   yet, and curl_easy_reset keeps the buffer but not its size. */
+static CURL *easy_get(http_state *s, int big)
 {
     CURL *easy;
 
-    if (s->n_free)
+    if (s->n_free && !big)
         return s->free_easy[--s->n_free];
     easy = curl_easy_init();
     if (easy)
@@ -337,11 +339,12 @@ static CURL *easy_get(http_state *s)
     return easy;
 }
 
-/* Takes back an easy handle that is in no multi handle. */
-static void easy_put(http_state *s, CURL *easy)
+/* Takes back an easy handle that is in no multi handle (one with the
+   large buffer, big, is freed: see easy_get). */
+static void easy_put(http_state *s, CURL *easy, int big)
 {
     curl_easy_reset(easy);
-    if (s->n_free < HTTP_FREE_EASY)
+    if (s->n_free < HTTP_FREE_EASY && !big)
         s->free_easy[s->n_free++] = easy;
     else
         curl_easy_cleanup(easy);
@@ -364,7 +367,7 @@ static void xfer_release(xfer *x)
         x->mh->active--;
     }
     if (x->easy)
-        easy_put(&g_http, x->easy);
+        easy_put(&g_http, x->easy, mp__http_easy_big_buffer(x->req));
     x->easy = NULL;
     curl_slist_free_all(x->headers);
     x->headers = NULL;
@@ -438,7 +441,7 @@ static int xfer_start(http_state *s, xfer *x, mp_http_response *resp)
     CURLMcode mc;
 
     x->max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
-    if (!(x->easy = easy_get(s)) || mp__http_easy_headers(x) < 0) {
+    if (!(x->easy = easy_get(s, mp__http_easy_big_buffer(req))) || mp__http_easy_headers(x) < 0) {
         xfer_release(x);
         return mp__http_error(resp, MP_ENOMEM, "%s %.*s: out of memory",
                          mp__http_method(req), HTTP_URL_SHOWN, req->url);

@@ -26,6 +26,20 @@
 #include "mpool.h"
 
 #define HTTP_MAX_REDIRS 10L /* default with follow_redirects */
+/*
+ * The receive buffer of an https transfer (h2 may be chosen): it holds
+ * libcurl 7.88's largest h2 head (DYN_H2_HEADERS, 128 KiB, plus the status
+ * line and the blank line). With the default 16 KiB, curl's h2 hands a
+ * larger head on in pieces (on_frame_recv copies what fits into the
+ * stream's buffer, the rest stays in header_recvbuf), and cf_h2_recv then
+ * clears the transfer's drain flag though the rest is pending (and
+ * cf_h2_data_pending does not count it): the transfer waits for the
+ * socket, which stays silent once the response is sent (a stall of
+ * seconds, or until the timeout). And a head that arrives while another
+ * stream reads is returned rest first, piece later ("Received HTTP/0.9
+ * when not allowed"). One buffer that holds the whole head avoids both.
+ */
+#define HTTP_H2_BUFFER (133L << 10)
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -443,6 +457,11 @@ static CURLcode set_proxy(xfer *x)
     return rc ? rc : curl_easy_setopt(x->easy, CURLOPT_NOPROXY, noproxy);
 }
 
+int mp__http_easy_big_buffer(const mp_http_request *req)
+{
+    return !req->http1 && strncasecmp(req->url, "https:", 6) == 0;
+}
+
 /* Sets the request's own options on x->easy. Returns a CURLcode. */
 static CURLcode set_request(xfer *x)
 {
@@ -472,6 +491,8 @@ static CURLcode set_request(xfer *x)
     }
     if (req->cafile)
         rc |= curl_easy_setopt(e, CURLOPT_CAINFO, req->cafile);
+    if (mp__http_easy_big_buffer(req))
+        rc |= curl_easy_setopt(e, CURLOPT_BUFFERSIZE, HTTP_H2_BUFFER);
     rc |= set_proxy(x);
     if (req->speed_limit || req->speed_time_s) {
         rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,

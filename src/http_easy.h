@@ -52,6 +52,10 @@ typedef struct xfer {
     char errbuf[CURL_ERROR_SIZE];
 } xfer;
 
+/* Returns 1 if req's transfer gets the large receive buffer (https that
+   may choose HTTP/2: see HTTP_H2_BUFFER in http_easy.c), else 0. */
+int mp__http_easy_big_buffer(const mp_http_request *req);
+
 /* Builds x->headers: the caller's lines, plus an empty "Expect:" with a
    body (no 100-continue round trip). Returns 0 or -1 (out of memory). */
 int mp__http_easy_headers(xfer *x);

@@ -339,10 +339,6 @@ static void test_header_limits(void **state)
         q->n = 4;
         q->s[3] = mk(g.n.tls1_port, "%s", c[k].path);
         q->s[3].engine = MP_HTTP_CURL;
-        if (strcmp(c[k].path, "/hdr/bytes/120k") == 0)
-            q->s[1].timeout_ms = 2000; /* libcurl 7.88's h2 stalls on
-                                          this head in the multi
-                                          interface (its CLI does not) */
         run_seq(q, o);
         for (int i = 0; i < q->n; i++) {
             int want = i < 2 ? c[k].h2 : c[k].h1;
@@ -350,14 +346,81 @@ static void test_header_limits(void **state)
             snprintf(what, sizeof what, "%s %s", way_name[i], c[k].path);
             print_message("%s: %s %s\n", what, mp_err_name(o->o[i].rc),
                           o->o[i].message);
-            if (i == 1 && q->s[1].timeout_ms)
-                continue; /* shown only (below) */
             expect_code(what, &o->o[i], want);
             if (!want)
                 assert_int_equal(o->o[i].status, 200);
             else if (i >= 2 || strstr(c[k].path, "lines"))
                 assert_non_null(
                     strstr(o->o[i].message, "MP_HTTP_MAX_HEADER"));
+        }
+    }
+    free(q);
+    free(o);
+}
+
+/* Heads of 18, 60 and 120 KB over h2, many at once on libcurl and on the
+   native engine: every one 200 with its whole head and body. libcurl
+   7.88 with its default 16 KiB buffer hands a larger h2 head on in
+   pieces: the rest waited for the socket to be readable again (5-10 s
+   stalls), and when the head arrived while another stream read, its
+   pieces came out of order ("Received HTTP/0.9 when not allowed",
+   MP_EURL); http_easy.c gives https transfers a buffer that holds curl's
+   largest h2 head (README). */
+static void test_big_heads_burst(void **state)
+{
+    static const char *const paths[] = {"/hdr/bytes/18k", "/hdr/bytes/60k",
+                                        "/hdr/bytes/120k"};
+    burst *b = calloc(1, sizeof *b);
+    burst_out *o = calloc(1, sizeof *o);
+
+    (void)state;
+    assert_non_null(b);
+    assert_non_null(o);
+    for (int engine = 0; engine < 2; engine++) {
+        memset(b, 0, sizeof *b);
+        b->n = 24;
+        for (int i = 0; i < b->n; i++) {
+            b->s[i] = mk(0, "%s?%d", paths[i % 3], i);
+            b->s[i].engine = engine ? MP_HTTP_NATIVE : MP_HTTP_CURL;
+        }
+        h2u_run_burst(b, o);
+        for (int i = 0; i < b->n; i++) {
+            const hseen *r = &o->o[i];
+            char what[200];
+            snprintf(what, sizeof what, "%s %s",
+                     engine ? "native" : "curl", b->s[i].url);
+            expect_code(what, r, 0);
+            assert_int_equal(r->status, 200);
+            assert_int_equal(r->http_version, 20);
+            assert_string_equal(r->body, "ok\n");
+        }
+    }
+    free(b);
+    free(o);
+}
+
+/* The same heads one after the other on libcurl (mpfetch -c 1): before,
+   each stalled 5-10 s, so that 30 of them overran the test's bound. */
+static void test_big_heads_one_by_one(void **state)
+{
+    seq *q = calloc(1, sizeof *q);
+    seq_out *o = calloc(1, sizeof *o);
+
+    (void)state;
+    assert_non_null(q);
+    assert_non_null(o);
+    for (int round = 0; round < 10; round++) {
+        q->n = 3;
+        q->s[0] = mk(0, "/hdr/bytes/18k?%d", round);
+        q->s[1] = mk(0, "/hdr/bytes/60k?%d", round);
+        q->s[2] = mk(0, "/hdr/bytes/120k?%d", round);
+        for (int i = 0; i < q->n; i++)
+            q->s[i].engine = MP_HTTP_CURL;
+        run_seq(q, o);
+        for (int i = 0; i < q->n; i++) {
+            expect_code(q->s[i].url, &o->o[i], 0);
+            assert_int_equal(o->o[i].status, 200);
+            assert_string_equal(o->o[i].body, "ok\n");
         }
     }
     free(q);
@@ -683,6 +746,8 @@ int main(void)
         TU_BOUNDED(test_header_limits, 60),
         TU_BOUNDED(test_tls_broken, 90),
         TU_BOUNDED(test_trailers, 60),
+        TU_BOUNDED(test_big_heads_burst, 60),
+        TU_BOUNDED(test_big_heads_one_by_one, 60),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -145,8 +145,9 @@ write_conf() { # DIR PORT TLS_PORT(0: none) TLS1_PORT ECHO(0/1) UP UP_PORT LOG K
 # Writes the locations whose responses test the header limits of
 # mpool.h (MP_HTTP_MAX_HEADER_LINES 1000, MP_HTTP_MAX_HEADER_BYTES 256 KiB)
 # and trailers: /hdr/lines/990 and /hdr/lines/1001 (that many X-L-n
-# lines, beside nginx's own four), /hdr/bytes/120k, /hdr/bytes/240k and
-# /hdr/bytes/270k (40, 80 or 90 lines X-B-n of 3,000 bytes each), /trailer ("ok", then the
+# lines, beside nginx's own four), /hdr/bytes/18k, /hdr/bytes/60k,
+# /hdr/bytes/120k, /hdr/bytes/240k and /hdr/bytes/270k (6, 20, 40, 80 or
+# 90 lines X-B-n of 3,000 bytes each), /trailer ("ok", then the
 # trailers X-T-One: 1 and X-T-Two: two, HTTP/2 and chunked only).
 limit_locations() {
     local i n v
@@ -156,7 +157,7 @@ limit_locations() {
         for ((i = 1; i <= n; i++)); do echo "   add_header X-L-$i $i;"; done
         echo "   return 200 \"ok\\n\"; }"
     done
-    for n in 40 80 90; do
+    for n in 6 20 40 80 90; do
         echo "  location = /hdr/bytes/$((n * 3))k { default_type text/plain;"
         for ((i = 1; i <= n; i++)); do echo "   add_header X-B-$i $v;"; done
         echo "   return 200 \"ok\\n\"; }"
