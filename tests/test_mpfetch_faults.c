@@ -528,6 +528,59 @@ static void test_resume_refuses_another_shard_or_input(void **state)
     assert_string_equal(shard, "1/2");
 }
 
+/* Returns 1 once /proc says pid catches signal sig, else 0. */
+static int catches(pid_t pid, int sig)
+{
+    char path[64], line[256];
+    unsigned long long mask = 0;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "SigCgt: %llx", &mask) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (int)(mask >> (sig - 1) & 1);
+}
+
+/*
+ * The run stamp waits for a pipe's first line before anything starts;
+ * Ctrl-C meanwhile ends that wait as it ends the run's, exit 130 (not
+ * death by SIGINT), and the -o file is untouched (it is opened after).
+ */
+static void test_sigint_before_first_line(void **state)
+{
+    (void)state;
+    NEED_BIN();
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    assert_int_equal(e2e_write_file(g.out, "kept\n", 5), 0);
+    char *argv[] = {(char *)g.bin, "-w", "1", "-o", g.out, "-", NULL};
+    pid_t pid = e2e_spawn_fd(argv, NULL, p[0], NULL, g.err);
+    assert_true(pid > 0);
+    close(p[0]);
+    for (int i = 0; i < 2000 && !catches(pid, SIGINT); i++)
+        e2e_nap(5);
+    kill(pid, SIGINT);
+    int st = -1;
+    for (int i = 0; i < 3000 && waitpid(pid, &st, WNOHANG) != pid; i++) {
+        st = -1;
+        e2e_nap(10);
+    }
+    if (st == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        fail_msg("mpfetch did not end after SIGINT");
+    }
+    close(p[1]);
+    if (!WIFEXITED(st))
+        fail_msg("mpfetch died of signal %d", WTERMSIG(st));
+    assert_int_equal(WEXITSTATUS(st), 130);
+    char *out = e2e_slurp(g.out, NULL);
+    assert_string_equal(out, "kept\n");
+    free(out);
+}
+
 /*
  * Starts argv with stdin from in_path and stdout to out_path opened with
  * out_flags (either path NULL: that descriptor closed), stderr to g.err.
@@ -807,6 +860,7 @@ int main(void)
         TU_BOUNDED(test_body_dir_planted_symlink, 150),
         TU_BOUNDED(test_resume_line_beyond_input, 150),
         TU_BOUNDED(test_resume_refuses_another_shard_or_input, 150),
+        TU_BOUNDED(test_sigint_before_first_line, 150),
         TU_BOUNDED(test_output_is_input, 150),
         TU_BOUNDED(test_input_not_a_file, 150),
         TU_BOUNDED(test_output_is_input_pipe, 150),

@@ -113,6 +113,10 @@ static int open_output(mpf_app *a, int *status)
         return 1;
     int rc = mpf_stamp_make(&a->reader, cfg->shard_k, cfg->shard_n,
                             mpf_input_name(cfg), &a->stamp), fd;
+    if (rc == -EINTR) { /* a signal while waiting for the first line */
+        *status = MPF_EXIT_INTERRUPTED;
+        return -1;
+    }
     if (rc) {
         file_error("read", mpf_input_name(cfg), -rc);
         return -1;
@@ -314,6 +318,12 @@ static int run(const mpf_config *cfg, unsigned closed)
                                    &made_summary)) != 0)
         goto out;
     status = MPF_EXIT_RUNTIME;
+    /* the stamp may wait for a pipe's first line: signals end that wait
+       as they end the run's (mpf_next) */
+    if (mpf_signals_install())
+        fputs("mpfetch: could not set up signals; going on without them\n",
+              stderr);
+    a->reader.interrupted = mpf_signals_count;
     if ((out_fd = open_output(a, &status)) < 0 ||
         (status = prepare_body_dir(cfg)))
         goto out;

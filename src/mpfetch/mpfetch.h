@@ -126,6 +126,8 @@ typedef struct mpf_reader {
     uint64_t lineno;         /* of the line last returned, 1-based */
     uint64_t bytes_in;       /* consumed so far */
     uint64_t size;           /* of a regular file; 0: unknown */
+    int (*interrupted)(void); /* mpf_reader_peek stops waiting when it
+                                 returns non-zero; NULL: never */
 } mpf_reader;
 
 int mpf_reader_open(mpf_reader *r, const char *path);

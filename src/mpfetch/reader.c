@@ -122,9 +122,10 @@ int mpf_count_lines(int fd, uint64_t *lines)
  * Reads ahead, before the first line is taken, until the read buffer holds
  * the input's first want bytes (want <= 256 KiB), or with to_newline a
  * newline among them, or the whole input; a pipe or terminal is waited
- * for. Nothing is consumed: mpf_reader_next returns those bytes later.
- * Returns 0 with the input's first *n bytes at *p (fewer than want only
- * at its end), or a negative errno.
+ * for, until r->interrupted (if set) says to stop. Nothing is consumed:
+ * mpf_reader_next returns those bytes later. Returns 0 with the input's
+ * first *n bytes at *p (fewer than want only at its end), -EINTR when
+ * interrupted, or a negative errno.
  */
 int mpf_reader_peek(mpf_reader *r, size_t want, int to_newline,
                     const char **p, size_t *n)
@@ -135,8 +136,13 @@ int mpf_reader_peek(mpf_reader *r, size_t want, int to_newline,
            !(to_newline && memchr(r->chunk, '\n', r->chunk_len))) {
         if (!r->is_regular) {
             struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
-            if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+            int k = poll(&pfd, 1, 200);
+            if (r->interrupted && r->interrupted())
+                return -EINTR;
+            if (k < 0 && errno != EINTR)
                 return -errno;
+            if (k <= 0)
+                continue;
         }
         ssize_t got = read(r->fd, r->chunk + r->chunk_len,
                            CHUNK - r->chunk_len);

@@ -160,7 +160,8 @@ static const char *shard_words(const mpf_stamp *s, char *buf, size_t cap)
  * against this run's, want: the same shard, and the same digest of as
  * many bytes of the input open in r (read ahead, nothing consumed).
  * Returns 0 when all agree, MPF_EXIT_USAGE after saying which does not,
- * or MPF_EXIT_RUNTIME when the input cannot be read.
+ * MPF_EXIT_RUNTIME when the input cannot be read, or MPF_EXIT_INTERRUPTED
+ * after a signal while waiting for it.
  */
 int mpf_stamp_check(mpf_reader *r, const mpf_stamp *want,
                     const mpf_stamp *found, size_t n, const char *output)
@@ -182,6 +183,8 @@ int mpf_stamp_check(mpf_reader *r, const mpf_stamp *want,
         int rc = f->bytes <= MPF_STAMP_BYTES
                      ? mpf_reader_peek(r, (size_t)f->bytes, 0, &p, &got)
                      : 0;
+        if (rc == -EINTR)
+            return MPF_EXIT_INTERRUPTED;
         if (rc) {
             fprintf(stderr, "mpfetch: could not read %s: %s\n", want->name,
                     strerror(-rc));
