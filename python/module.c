@@ -243,7 +243,13 @@ PyMODINIT_FUNC PyInit__mpool(void)
     PyObject *json = PyImport_ImportModule("json");
     if (!json)
         return NULL;
-    pyx_json_loads = PyObject_GetAttrString(json, "loads");
+    /* The decoder's C scanner itself, scan_once(text, 0) -> (obj, end):
+       json.loads would add three Python-level calls per record. */
+    PyObject *dec_t = PyObject_GetAttrString(json, "JSONDecoder");
+    PyObject *dec = dec_t ? PyObject_CallNoArgs(dec_t) : NULL;
+    pyx_json_loads = dec ? PyObject_GetAttrString(dec, "scan_once") : NULL;
+    Py_XDECREF(dec);
+    Py_XDECREF(dec_t);
     PyObject *enc = PyObject_GetAttrString(json, "JSONEncoder");
     PyObject *kw = Py_BuildValue("{s:(ss),s:O}", "separators", ",", ":",
                                  "ensure_ascii", Py_False);

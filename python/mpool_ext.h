@@ -36,7 +36,7 @@ extern PyTypeObject pyx_run_type;
 int pyx_task(mp_task *t, const void *in, size_t len);
 int pyx_worker_init(const void *arg, size_t len);
 PyObject *pyx_mp_error(int rc, const char *what); /* sets OSError; NULL */
-extern PyObject *pyx_json_loads;   /* json.loads */
+extern PyObject *pyx_json_loads;   /* JSONDecoder().scan_once */
 extern PyObject *pyx_json_dumps;   /* json.dumps, compact */
 
 #endif

@@ -158,8 +158,13 @@ PyObject *pyx_outcome(pyx_item *it, int *code)
         PyObject *s = PyUnicode_DecodeUTF8((const char *)r->data + sizeof(h),
                                            (Py_ssize_t)(r->len - sizeof(h)),
                                            "replace");
-        PyObject *rec = s ? PyObject_CallOneArg(pyx_json_loads, s) : NULL;
+        PyObject *pair = s ? PyObject_CallFunction(pyx_json_loads, "Oi", s,
+                                                   0)
+                           : NULL;
         Py_XDECREF(s);
+        PyObject *rec = pair ? PyTuple_GetItem(pair, 0) : NULL;
+        Py_XINCREF(rec);
+        Py_XDECREF(pair);
         return rec;
     }
     if (unfinished(r->status))
