@@ -57,7 +57,7 @@ set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libmpool-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "libmpool0 (= ${PROJECT_VERSION}), libevent-dev, libnanomsg-dev, libcurl4-openssl-dev | libcurl-dev, libnghttp2-dev, pkg-config")
+    "libmpool0 (= ${PROJECT_VERSION}), libevent-dev, libnanomsg-dev, libcurl4-openssl-dev | libcurl-dev, libnghttp2-dev, zlib1g-dev, libbrotli-dev, libzstd-dev, pkg-config")
 set(CPACK_COMPONENT_DEV_DESCRIPTION
     "run many IO-bound tasks at once across all cores (development files)\n Header, static library, pkg-config and CMake package files, and the\n libmpool(3) manual page.")
 set(CPACK_DEBIAN_PYTHON_PACKAGE_NAME python3-mpool)

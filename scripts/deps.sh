@@ -6,7 +6,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libevent-dev libnanomsg-dev
       libcmocka-dev libcurl4-openssl-dev libjansson-dev libssl-dev zlib1g-dev
-      libnghttp2-dev
+      libnghttp2-dev libbrotli-dev libzstd-dev # http_decode.c (zlib: above)
       python3-dev python3-pytest # python/: the mpool module and its suite
       nginx-light libnginx-mod-http-echo libnginx-mod-stream openssl curl
       clang libclang-rt-14-dev) # clang + libclang-rt: scripts/fuzz.sh

@@ -42,7 +42,7 @@ debs=("$build"/mpfetch_*.deb "$build"/libmpool0_*.deb "$build"/libmpool-dev_*.de
       "$build"/python3-mpool_*.deb)
 for d in "${debs[@]}"; do [ -f "$d" ] || die "cpack made no $d"; done
 dep() { dpkg-deb -f "$1" Depends; }
-for lib in libcurl4 libnanomsg5 libevent-core libjansson4 libnghttp2-14; do
+for lib in libcurl4 libnanomsg5 libevent-core libjansson4 libnghttp2-14 zlib1g libbrotli1 libzstd1; do
   dep "${debs[0]}" | grep -q "$lib" || die "mpfetch does not depend on $lib: $(dep "${debs[0]}")"
 done
 dep "${debs[1]}" | grep -q libnanomsg5 || die "libmpool0 does not depend on libnanomsg5"
