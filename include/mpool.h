@@ -539,7 +539,8 @@ typedef struct mp_http_request {
        to the first URL's host, port and scheme only. */
     int follow_redirects;
     unsigned max_redirects;      /* with follow_redirects; 0 = 10 */
-    int compressed;              /* send Accept-Encoding, decode */
+    int compressed;              /* send Accept-Encoding: deflate, gzip,
+                                    br, zstd; decode the body */
     int insecure;                /* skip TLS verification */
     const char *cafile;          /* NULL = system CAs */
     size_t max_body;             /* body cap in every mode (decoded bytes):

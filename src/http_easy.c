@@ -20,6 +20,7 @@
 
 #include <curl/curl.h>
 
+#include "http_decode.h" /* MP__DEC_ACCEPT */
 #include "http_easy.h"
 #include "http_fail.h"
 #include "http_int.h"
@@ -132,6 +133,10 @@ static mp__http_fail kind_refine(xfer *x, mp__http_fail kind)
                              ? MP__HF_SLOW
                              : kind
                        : kind;
+    case CURLE_WRITE_ERROR:
+        /* Not our callbacks (x->wfail): curl's decoders found bytes past
+           a compressed stream's end. */
+        return x->req->compressed || x->has_te ? MP__HF_ENCODING : kind;
     default: return kind;
     }
 }
@@ -484,7 +489,7 @@ static CURLcode set_request(xfer *x)
                                                   : HTTP_MAX_REDIRS);
     }
     if (req->compressed)
-        rc |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+        rc |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, MP__DEC_ACCEPT);
     if (req->insecure) {
         rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -344,6 +344,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f,
                      void *ud)
 {
     nxfer *x = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+    mp__http_fail kind;
     char why[160];
 
     (void)flags;
@@ -372,6 +373,10 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f,
         return stream_fail(ud, x, HF(PROTOCOL),
                            "header block larger than 262144 bytes "
                            "(MP_HTTP_MAX_HEADER_BYTES)");
+    if (namelen == 16 && memcmp(name, "content-encoding", 16) == 0 &&
+        mp__nresp_coding(&x->r, (const char *)value, valuelen, 0, &kind,
+                         why, sizeof why) < 0)
+        return stream_fail(ud, x, mp__http_fail_code(kind), why);
     if (head_put(x, name, namelen) < 0 || head_put(x, ": ", 2) < 0 ||
         head_put(x, value, valuelen) < 0 || head_put(x, "\r\n", 2) < 0)
         return stream_fail(ud, x, HF(NOMEM), "out of memory");
@@ -562,10 +567,10 @@ static int32_t submit(mp__h2 *h, nxfer *x)
     for (size_t i = 0; i < q->n_headers; i++)
         if (q->headers[i])
             names += strlen(q->headers[i]);
-    nva = malloc((q->n_headers + 8) * sizeof *nva + names + 1);
+    nva = malloc((q->n_headers + 9) * sizeof *nva + names + 1);
     if (!nva)
         return NGHTTP2_ERR_NOMEM;
-    p = (char *)(nva + q->n_headers + 8);
+    p = (char *)(nva + q->n_headers + 9);
     if (x->u.port != 443)
         snprintf(auth, sizeof auth, "%.*s:%u", (int)x->u.host_len,
                  x->u.host, x->u.port);
@@ -577,6 +582,8 @@ static int32_t submit(mp__h2 *h, nxfer *x)
     nva[k++] = (nghttp2_nv)NV(":authority", auth);
     nva[k++] = (nghttp2_nv)NV("user-agent", "mpool/" MP_VERSION_STRING);
     nva[k++] = (nghttp2_nv)NV("accept", "*/*");
+    if (q->compressed)
+        nva[k++] = (nghttp2_nv)NV("accept-encoding", MP__DEC_ACCEPT);
     for (size_t i = 0; i < q->n_headers; i++)
         if (q->headers[i])
             header_nv(q->headers[i], &p, &nva[k++]);

@@ -141,6 +141,7 @@ static void hop_free(nxfer *x)
     free(x->r.trl);
     free(x->r.location);
     x->r.body = x->r.hdr = x->r.trl = x->r.location = NULL;
+    mp__dec_end(&x->r.dec);
 }
 
 /* Ends a chain on a redirect that is not followed (x done): x finished

@@ -1,7 +1,7 @@
 /*
  * The native engine's HTTP/1.1 request as curl 7.88 sends it (the
  * HTTP/2 header fields are http_native_h2.c's): request line, Host,
- * User-Agent, Accept, the request's own headers, Content-Length and
+ * User-Agent, Accept, Accept-Encoding with compressed, the request's own headers, Content-Length and
  * Content-Type with a body, then the body, into the connection's write
  * buffer (kept across requests). No I/O.
  */
@@ -61,6 +61,8 @@ int mp__nreq_build(nxfer *x, mp__nconn *c)
     rc |= wputs(c, &n, "\r\n");
     rc |= wputs(c, &n, "User-Agent: mpool/" MP_VERSION_STRING
                        "\r\nAccept: */*\r\n");
+    if (q->compressed)
+        rc |= wputs(c, &n, "Accept-Encoding: " MP__DEC_ACCEPT "\r\n");
     for (size_t i = 0; i < q->n_headers; i++)
         if (q->headers[i]) {
             rc |= wputs(c, &n, q->headers[i]);

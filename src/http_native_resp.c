@@ -13,20 +13,16 @@
 #include "http_int.h"
 #include "http_native_resp.h"
 
-/* mp__http_sink: stores, writes or counts body bytes (like http_easy.c's
-   on_body); r->werr says why it stops taking them. */
-static void body_sink(void *ud, const char *p, size_t n)
+/* mp__dec_sink: stores, writes or counts decoded body bytes (like
+   http_easy.c's on_body; max_body counts them). Returns 0, or -1:
+   r->werr says why it stops taking them. */
+static int body_out(void *ud, const char *p, size_t n)
 {
     mp__nresp *r = ud;
 
-    if (r->werr || !n)
-        return;
-    r->bytes_in += n; /* curl's SIZE_DOWNLOAD counts what it refuses too */
-    if (r->ignore)
-        return; /* a redirect's body: curl reads it and drops it */
     if (n > r->max_body - r->body_seen) { /* in every mode */
         r->werr = MP_EFBIG;
-        return;
+        return -1;
     }
     r->body_seen += n;
     if (r->file) {
@@ -34,26 +30,50 @@ static void body_sink(void *ud, const char *p, size_t n)
         if (fwrite(p, 1, n, r->file) != n) {
             r->werr = MP_EIO;
             r->werrno = errno ? errno : EIO;
+            return -1;
         }
-        return;
+        return 0;
     }
     if (r->req->no_body)
-        return;
+        return 0;
     if (mp__http_body_reserve(&r->body, &r->body_cap, r->body_len + n,
                               r->max_body) < 0) {
         r->werr = MP_ENOMEM;
-        return;
+        return -1;
     }
     memcpy(r->body + r->body_len, p, n);
     r->body_len += n;
     r->body[r->body_len] = '\0';
+    return 0;
+}
+
+/* mp__http_sink: counts body bytes as they came (curl's SIZE_DOWNLOAD:
+   before decoding, and what it refuses too) and passes them on through
+   the body's codings; r->werr says why it stops taking them. */
+static void body_sink(void *ud, const char *p, size_t n)
+{
+    mp__nresp *r = ud;
+
+    if (r->werr || !n)
+        return;
+    r->bytes_in += n;
+    if (r->ignore)
+        return; /* a redirect's body: curl reads it and drops it, undecoded */
+    if (!r->dec.n) {
+        body_out(r, p, n);
+    } else if (mp__dec_write(&r->dec, p, n, body_out, r, &r->dec_why) == -1) {
+        r->werr = MP_EPROTO;
+    }
 }
 
 /* Says why the body sink stopped. Returns -1. */
 static int werr_fail(mp__nresp *r, mp__http_fail *kind, char *msg,
                      size_t len)
 {
-    if (r->werr == MP_EIO) {
+    if (r->werr == MP_EPROTO) {
+        *kind = MP__HF_ENCODING;
+        snprintf(msg, len, "%s", r->dec_why);
+    } else if (r->werr == MP_EIO) {
         *kind = MP__HF_WRITE;
         snprintf(msg, len, "write: %s", strerror(r->werrno));
     } else if (r->werr == MP_EFBIG) {
@@ -135,6 +155,50 @@ static int location_find(mp__nresp *r, const char *p, size_t n)
             return -1;
     }
     return 0;
+}
+
+int mp__nresp_coding(mp__nresp *r, const char *v, size_t n, int transfer,
+                     mp__http_fail *kind, char *msg, size_t len)
+{
+    const char *why;
+
+    if (!transfer && !r->req->compressed)
+        return 0;
+    if (mp__dec_add(&r->dec, v, n, transfer, &why) == 0)
+        return 0;
+    *kind = MP__HF_ENCODING;
+    snprintf(msg, len, "%s", why);
+    return -1;
+}
+
+/* mp__http_coding_fn: adds a coding list of the head to the body's. */
+static int head_coding(void *ud, const char *v, size_t n, int transfer)
+{
+    mp__http_fail kind;
+    char msg[8];
+
+    return mp__nresp_coding(ud, v, n, transfer, &kind, msg, sizeof msg);
+}
+
+/* Takes the codings of the head at head (its r->h.head_len bytes) for a
+   body: its Transfer-Encoding's, and with req->compressed its
+   Content-Encoding's. A head refused (too many codings) is no response
+   (README, "One record"): status and version 0, no headers. Returns 0,
+   or -1 with kind and msg. */
+static int take_codings(mp__nresp *r, const char *head, mp__http_fail *kind,
+                        char *msg, size_t len)
+{
+    if (!r->h.te_codings && !(r->h.has_ce && r->req->compressed))
+        return 0;
+    if (mp__http_head_codings(head, r->h.head_len, r->req->compressed,
+                              head_coding, r) == 0)
+        return 0;
+    r->resp->status = 0;
+    r->resp->http_version = 0;
+    *kind = MP__HF_ENCODING;
+    snprintf(msg, len, "Reject response due to more than %d content "
+             "encodings", MP__DEC_MAX);
+    return -1;
 }
 
 /* Takes the head r->hdr[0..head_len): the response's status and framing.
@@ -247,12 +311,16 @@ int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
 {
     if (!r->in_body) {
         int rc = head_in_place(r, &p, &n, kind, msg, len);
+        const char *head = r->hdr;
         if (rc < 0)
             return rc;
+        if (rc == 1)
+            head = p - r->h.head_len; /* p moved past it */
         if (rc == 0) {
             if ((rc = feed_head(r, p, n, kind, msg, len)) <= 0)
                 return rc;
             /* the leftover stays in r->hdr past the head until the end */
+            head = r->hdr;
             p = r->hdr + r->h.head_len;
             n = r->hdr_len - r->h.head_len;
         }
@@ -266,6 +334,9 @@ int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
         r->in_body = 1;
         if (r->ignore && !r->reusable)
             return 1; /* curl follows at once when the connection ends */
+        if (r->body_mode != MP__NR_NONE && !r->ignore &&
+            take_codings(r, head, kind, msg, len) < 0)
+            return -1;
         if (r->body_mode == MP__NR_CHUNKED && r->req->want_headers) {
             r->ch.on_trailer = trailer_sink;
             r->ch.trailer_ud = r;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "http_decode.h"
 #include "http_fail.h"
 #include "http_parse.h"
 #include "mpool.h"
@@ -19,7 +20,8 @@
 enum { MP__NR_NONE, MP__NR_CLEN, MP__NR_CHUNKED, MP__NR_EOF };
 
 /* One response being read. The caller zeroes it and sets req, resp,
-   file and max_body; the rest is the reader's. */
+   file and max_body; the rest is the reader's. The caller frees body,
+   hdr and trl, and ends dec (mp__dec_end). */
 typedef struct mp__nresp {
     const mp_http_request *req;
     mp_http_response *resp; /* status and http_version, set at the head */
@@ -39,6 +41,8 @@ typedef struct mp__nresp {
     size_t body_len, body_cap, body_seen;
     uint64_t bytes_in; /* body bytes received (bytes_down) */
     int werr, werrno;  /* why the body sink stopped taking bytes */
+    mp__dec dec;         /* the body's codings (http_decode.c) */
+    const char *dec_why; /* why they could not be undone (werr EPROTO) */
     char *trl;         /* trailer lines (a chunked body's, HTTP/2's), with
                           want_headers: the head's end (as curl's) */
     size_t trl_len, trl_cap;
@@ -65,9 +69,16 @@ int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
    them). Returns 0 or -1 (out of memory). */
 int mp__nresp_head_add(mp__nresp *r, const char *p, size_t n);
 
+/* Adds the codings of a Content-Encoding (transfer 0, taken only with
+   req->compressed) or Transfer-Encoding (1) value v[0..n) to r's body,
+   before its first byte (HTTP/2 heads; an HTTP/1.1 head's are taken from
+   it). Returns 0, or -1 with *kind and msg: too many codings. */
+int mp__nresp_coding(mp__nresp *r, const char *v, size_t n, int transfer,
+                     mp__http_fail *kind, char *msg, size_t msg_len);
+
 /* Takes body bytes p[0..n) that arrived framed already (HTTP/2 DATA):
    stores, writes or counts them. Returns 0, or -1: the sink refused them
-   (max_body, a write error, out of memory), *kind and msg say why. */
+   (max_body, a write error, out of memory, undecodable), *kind and msg say why. */
 int mp__nresp_body(mp__nresp *r, const char *p, size_t n,
                    mp__http_fail *kind, char *msg, size_t msg_len);
 

@@ -182,8 +182,6 @@ const char *mp__http_native_why(const mp_http_request *req, int limits,
 {
     if (mp__http_native_url(req->url, u) != 0)
         return "the URL is not http:// or https:// to a host in plain form";
-    if (req->compressed)
-        return "content decoding";
     if (limits)
         return "connection limits";
     if (req->speed_limit || req->speed_time_s)

@@ -64,6 +64,25 @@ static int has_token(const char *v, size_t n, const char *tok, size_t k)
     return 0;
 }
 
+/* Returns 1 if the coding list v[0..n) names one other than chunked. */
+static int other_coding(const char *v, size_t n)
+{
+    const char *end = v + n;
+
+    while (v < end) {
+        const char *t;
+        while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+            v++;
+        for (t = v; v < end && *v != ',' && *v != ' ' && *v != '\t'; v++)
+            ;
+        if (v > t && !((size_t)(v - t) == 7 && name_eq(t, "chunked", 7)))
+            return 1;
+        while (v < end && *v != ',')
+            v++;
+    }
+    return 0;
+}
+
 /* Parses the status line p[0..n). Returns 0 or -1. */
 static int status_line(const char *p, size_t n, mp__http_head *h)
 {
@@ -88,7 +107,7 @@ static int header_line(const char *p, size_t n, mp__http_head *h, int *ka,
     size_t vn;
     char c0 = (char)(p[0] | 0x20);
 
-    if (c0 != 'c' && c0 != 't') /* none of the three names */
+    if (c0 != 'c' && c0 != 't') /* none of the four names */
         return 0;
     if (HEADER_IS(p, n, "content-length", &v, &vn)) {
         int64_t x = 0;
@@ -109,12 +128,12 @@ static int header_line(const char *p, size_t n, mp__http_head *h, int *ka,
         }
         h->clen = x;
     } else if (HEADER_IS(p, n, "transfer-encoding", &v, &vn)) {
-        if (vn >= 7 && strncasecmp(v + vn - 7, "chunked", 7) == 0) {
+        if (HAS_TOKEN(v, vn, "chunked"))
             h->chunked = 1;
-        } else if (vn) {
-            *why = "unsupported Transfer-Encoding";
-            return -1;
-        }
+        if (other_coding(v, vn))
+            h->te_codings = 1;
+    } else if (HEADER_IS(p, n, "content-encoding", &v, &vn)) {
+        h->has_ce = 1;
     } else if (HEADER_IS(p, n, "connection", &v, &vn)) {
         if (HAS_TOKEN(v, vn, "close"))
             h->conn_close = 1;
@@ -288,5 +307,27 @@ int mp__http_dechunk(mp__http_chunked *c, const char *p, size_t n,
         }
     }
     *used = i;
+    return 0;
+}
+
+int mp__http_head_codings(const char *p, size_t n, int ce,
+                          mp__http_coding_fn fn, void *ud)
+{
+    const char *end = p + n, *q = p, *eol, *v;
+    size_t vn;
+    int rc;
+
+    for (; (eol = line_end(q, end)); q = eol + 1) {
+        size_t len = (size_t)(eol - q);
+        if (q == p || !len || q[0] == ' ' || q[0] == '\t')
+            continue; /* the status line, the blank one, folded lines */
+        if (HEADER_IS(q, len, "transfer-encoding", &v, &vn)) {
+            if ((rc = fn(ud, v, vn, 1)) != 0)
+                return rc;
+        } else if (ce && HEADER_IS(q, len, "content-encoding", &v, &vn)) {
+            if ((rc = fn(ud, v, vn, 0)) != 0)
+                return rc;
+        }
+    }
     return 0;
 }

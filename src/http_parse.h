@@ -15,7 +15,10 @@ typedef struct mp__http_head {
     int status;      /* 100..999 */
     int version;     /* 10 or 11 */
     int64_t clen;    /* Content-Length, or -1 */
-    int chunked;     /* Transfer-Encoding: chunked */
+    int chunked;     /* Transfer-Encoding: chunked (anywhere, as curl) */
+    int te_codings;  /* Transfer-Encoding: codings other than chunked
+                        (without chunked, the body runs to the close) */
+    int has_ce;      /* a Content-Encoding line */
     int conn_close;  /* the connection ends after this response */
     size_t head_len; /* bytes of the head, blank line included */
 } mp__http_head;
@@ -31,6 +34,20 @@ typedef struct mp__http_head {
  */
 int mp__http_parse_head(const char *p, size_t n, mp__http_head *h,
                         const char **why);
+
+/* Takes a coding list v[0..n) of a head: transfer 1 for
+   Transfer-Encoding, 0 for Content-Encoding. Returns 0, or nonzero to
+   stop. */
+typedef int (*mp__http_coding_fn)(void *ud, const char *v, size_t n,
+                                  int transfer);
+
+/*
+ * Calls fn for the value of each Transfer-Encoding line of the complete
+ * head p[0..n) and, if ce, each Content-Encoding line, in their order.
+ * Returns 0, or fn's first nonzero return.
+ */
+int mp__http_head_codings(const char *p, size_t n, int ce,
+                          mp__http_coding_fn fn, void *ud);
 
 /* Where decoded data goes. */
 typedef void (*mp__http_sink)(void *ud, const char *p, size_t n);

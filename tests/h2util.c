@@ -60,6 +60,7 @@ void h2u_one(mp_task *t, const hspec *s, hseen *o)
     q.want_headers = s->want_headers;
     q.no_body = s->no_body;
     q.http1 = s->http1;
+    q.compressed = s->compressed;
     q.body_path = s->body_path[0] ? s->body_path : NULL;
     q.cafile = s->cafile[0] ? s->cafile : NULL;
     q.engine = s->engine;

@@ -26,6 +26,7 @@ typedef struct hspec {
     unsigned timeout_ms, connect_timeout_ms;
     size_t max_body;
     int engine, want_headers, no_body, http1;
+    int compressed;
 } hspec;
 
 /* What it gave. headers: the head without its date line (the first 1023

@@ -60,6 +60,7 @@ typedef struct dcase {
     int no_body;
     int follow; /* follow_redirects, at most max_redirects (0: 10) */
     unsigned max_redirects;
+    int compressed; /* --compressed (issue #20) */
 } dcase;
 
 #define CASE(p, w, ...) {.path = (p), .want = (w), __VA_ARGS__}
@@ -138,6 +139,28 @@ static const dcase cases[] = {
          .max_body = 1000),
     CASE("/to/302?loc=%2Fdelay%2F3000", MP_ETIMEDOUT, .follow = 1,
          .timeout_ms = 200),
+    /* Coded bodies (README, "One record"): each coding, stacked,
+       identity, unknown, not decoded without compressed, HEAD, the
+       request (/echo), a bomb over max_body (8 KiB: read whole by both). */
+    CASE("/encode/gzip", 200, .compressed = 1),
+    CASE("/encode/deflate", 200, .compressed = 1),
+    CASE("/encode/deflate-raw", 200, .compressed = 1),
+    CASE("/encode/br", 200, .compressed = 1),
+    CASE("/encode/zstd", 200, .compressed = 1),
+    CASE("/encode/gzip,br", 200, .compressed = 1),
+    CASE("/encode/zstd,identity,deflate", 200, .compressed = 1),
+    CASE("/encode/compress", MP_EPROTO, .compressed = 1),
+    CASE("/encode/gzip", 200),
+    CASE("/encode/gzip", 200, .compressed = 1, .method = "HEAD"),
+    CASE("/echo", 200, .compressed = 1),
+    CASE("/gzip-bomb/8", MP_EFBIG, .compressed = 1, .max_body = 1 << 20),
+    /* Transfer-Encoding codings go with or without compressed. */
+    CASE("/coded/te-gzip-chunked", 200, .at = AT_BAD),
+    CASE("/coded/te-gzip-chunked", 200, .at = AT_BAD, .compressed = 1),
+    CASE("/coded/te-gzip", 200, .at = AT_BAD),
+    CASE("/coded/gzip-trailing", MP_EPROTO, .at = AT_BAD, .compressed = 1),
+    CASE("/coded/gzip-trailing", 200, .at = AT_BAD),
+    CASE("/coded/too-many", MP_EPROTO, .at = AT_BAD, .compressed = 1),
 };
 
 #define N_CASES (sizeof cases / sizeof cases[0])
@@ -152,7 +175,7 @@ typedef struct dspec {
     char cafile[600];
     unsigned timeout_ms;
     size_t max_body;
-    int want_headers, no_body;
+    int want_headers, no_body, compressed;
     int follow;
     unsigned max_redirects;
 } dspec;
@@ -239,6 +262,7 @@ static int diff_task(mp_task *t, const void *in, size_t len)
     q.no_body = s->no_body;
     q.follow_redirects = s->follow;
     q.max_redirects = s->max_redirects;
+    q.compressed = s->compressed;
     q.cafile = s->cafile[0] ? s->cafile : NULL;
     memset(&then, 0, sizeof then);
     then.url = s->then;
@@ -308,6 +332,7 @@ static int spec_of(const dcase *c, dspec *s)
     s->no_body = c->no_body;
     s->follow = c->follow;
     s->max_redirects = c->max_redirects;
+    s->compressed = c->compressed;
     s->want_headers = 1;
     return 0;
 }
@@ -450,7 +475,7 @@ static int refuse_task(mp_task *t, const void *in, size_t len)
         if (c == 0)
             q.speed_time_s = 30; /* speed limits */
         else if (c == 1)
-            q.compressed = 1;
+            q.speed_limit = 1;
         else if (c == 2) { /* a name in upper case: curl's to print */
             char *colon = strrchr(s->url, ':');
             snprintf(url, sizeof url, "http://LOCALHOST%s", colon);

@@ -723,6 +723,52 @@ static void test_trailers(void **state)
     }
 }
 
+/* --compressed over h2 and over HTTP/1.1 through nginx (gzip on for
+   text/plain): /text gzip'd and decoded, /1k not coded, /text past
+   max_body on its decoded size, HEAD: each the same record on both
+   engines, the decoded /text whole. */
+static void test_coded(void **state)
+{
+    static const struct {
+        const char *path, *method;
+        size_t max_body;
+        int want;
+    } c[] = {{"/text", NULL, 0, 200},
+             {"/1k", NULL, 0, 200},
+             {"/text", NULL, 1000, MP_EFBIG},
+             {"/text", "HEAD", 0, 200}};
+    mp_pool_options opt = {.workers = 1, .concurrency = 2};
+    mp_pool *p = NULL;
+
+    (void)state;
+    assert_int_equal(mp_pool_create(&p, &opt), 0);
+    for (int h2 = 1; h2 >= 0; h2--)
+        for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+            hspec s = mk(h2 ? 0 : g.n.tls1_port, "%s", c[i].path);
+            dpair d;
+            char why[300];
+            s.compressed = 1;
+            s.max_body = c[i].max_body;
+            if (c[i].method)
+                strcpy(s.method, c[i].method);
+            if (tu_apply_copy(p, h2u_diff_task, &s, sizeof s, &d, sizeof d,
+                              why, sizeof why) != 0)
+                fail_msg("coded: %s", why);
+            h2u_compare(&s, &d.c, &d.n);
+            if ((d.n.error ? d.n.error : (int)d.n.status) != c[i].want)
+                fail_msg("%s: %d (%s)", s.url,
+                         d.n.error ? d.n.error : (int)d.n.status,
+                         d.n.message);
+            assert_int_equal(d.n.http_version, h2 ? 20 : 11);
+            if (i == 0) {
+                assert_int_equal(d.n.body_len, 70 * 56);
+                assert_true(d.n.bytes_down < d.n.body_len / 4);
+                assert_non_null(strstr(d.n.headers, "ncoding: gzip")); /* any case */
+            }
+        }
+    mp_pool_destroy(p);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -748,6 +794,7 @@ int main(void)
         TU_BOUNDED(test_trailers, 60),
         TU_BOUNDED(test_big_heads_burst, 60),
         TU_BOUNDED(test_big_heads_one_by_one, 60),
+        TU_BOUNDED(test_coded, 60),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -11,6 +11,9 @@
 
 #include <cmocka.h>
 #include <dirent.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "mpfetch_e2e.h"
 #include "testutil.h"
@@ -279,6 +282,43 @@ static void test_gzip_bomb_stops_at_limit(void **state)
     assert_int_equal(json_integer_value(json_object_get(r, "bytes")),
                      32 << 20);
     json_decref(recs);
+}
+
+/*
+ * Issue #20: a 10 GiB gzip bomb (10 MiB on the wire) fetched with
+ * --compressed --max-body 256M stops at the limit with MP_EFBIG, on the
+ * native engine and on libcurl, and nothing of the run grows with the
+ * decoded size: the largest peak RSS of mpfetch and its workers (measured
+ * in a child of the test, RUSAGE_CHILDREN) stays under 64 MiB.
+ */
+static void test_gzip_bomb_gib_flat(void **state)
+{
+    static const char *const engines[] = {"native", "curl"};
+
+    (void)state;
+    NEED_BIN();
+    write_urls(1, "/gzip-bomb-gib/10?%u");
+    for (int e = 0; e < 2; e++) {
+        const char *opts[] = {"--engine", engines[e], "--compressed",
+                              "--max-body", "256M", "--body", "none", NULL};
+        int st = 0;
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            struct rusage ru;
+            int rc = run_with(opts);
+            getrusage(RUSAGE_CHILDREN, &ru);
+            _exit(rc != 0 ? 255 : ru.ru_maxrss >> 10 > 254 ? 254
+                                                          : (int)(ru.ru_maxrss >> 10));
+        }
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        if (WEXITSTATUS(st) == 255)
+            show_err();
+        if (WEXITSTATUS(st) >= 64)
+            fail_msg("%s: a peak RSS of %d MiB", engines[e], WEXITSTATUS(st));
+        assert_one_efbig();
+    }
 }
 
 /*
@@ -857,6 +897,7 @@ int main(void)
         TU_BOUNDED(test_forkservers_killed_then_resume, 150),
         TU_BOUNDED(test_max_body_every_mode, 150),
         TU_BOUNDED(test_gzip_bomb_stops_at_limit, 150),
+        TU_BOUNDED(test_gzip_bomb_gib_flat, 150),
         TU_BOUNDED(test_body_dir_planted_symlink, 150),
         TU_BOUNDED(test_resume_line_beyond_input, 150),
         TU_BOUNDED(test_resume_refuses_another_shard_or_input, 150),

@@ -127,7 +127,7 @@ static void usage(FILE *out)
         "  -d, --data STRING|@FILE  request body (implies POST)\n"
         "  -L, --location           follow redirects\n"
         "      --max-redirs N       at most N redirects (with -L)\n"
-        "      --compressed         ask for gzip/br and decode it\n"
+        "      --compressed         ask for deflate/gzip/br/zstd, decode it\n"
         "  -k, --insecure           do not verify TLS certificates\n"
         "      --cacert FILE        trust the CAs in FILE\n"
         "      --http1.1            HTTP/1.1 only, even where a server\n"

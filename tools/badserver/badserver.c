@@ -395,6 +395,39 @@ static void b_hang(bs_conn *c, const char *arg)
     wait_gone(c);
 }
 
+/* ---- coded bodies (/coded/NAME): codings other servers get wrong ---- */
+
+#define GZ_HELLO "\x1f\x8b\x08\0\0\0\0\0\x02\x03\xcb\x48\xcd\xc9\xc9\x07" \
+                 "\0\x86\xa6\x10\x36\x05\0\0\0" /* gzip of "hello": 25 bytes */
+#define BODY(lit) lit, sizeof(lit) - 1 /* a body literal and its length */
+
+static const struct {
+    const char *name, *head, *body;
+    size_t body_len;
+} coded[] = {
+    {"te-gzip-chunked", "Transfer-Encoding: gzip, chunked\r\n",
+     BODY("19\r\n" GZ_HELLO "\r\n0\r\n\r\n")},
+    {"te-gzip", "Transfer-Encoding: gzip\r\nConnection: close\r\n",
+     BODY(GZ_HELLO)},
+    {"gzip-trailing", "Content-Encoding: gzip\r\nContent-Length: 30\r\n",
+     BODY(GZ_HELLO "junk!")},
+    {"too-many", "Content-Encoding: identity, identity, identity, "
+                 "identity, identity, identity\r\nContent-Length: 5\r\n",
+     BODY("hello")},
+};
+
+/* /coded/NAME: the head and body of coded[NAME]. */
+static void b_coded(bs_conn *c, const char *arg)
+{
+    for (size_t i = 0; i < sizeof(coded) / sizeof(coded[0]); i++)
+        if (strcmp(arg, coded[i].name) == 0) {
+            if (bs_printf(c, "HTTP/1.1 200 OK\r\n%s\r\n", coded[i].head) == 0)
+                bs_write(c, coded[i].body, coded[i].body_len);
+            return;
+        }
+    bs_printf(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+}
+
 static const struct bs_route {
     const char *path;
     int prefix;
@@ -424,6 +457,10 @@ static const struct bs_route {
     {"/head-body-late", 0, b_head_body_late,
      "a body even for HEAD, sent once the next request arrives"},
     {"/hang", 0, b_hang, "never answers"},
+    {"/coded/", 1, b_coded, "/coded/NAME: te-gzip-chunked (Transfer-Encoding:"
+                            " gzip, chunked), te-gzip (no chunked: to the "
+                            "close), gzip-trailing (junk after the gzip), "
+                            "too-many (6 Content-Encodings)"},
 };
 
 /* Answers one request for path with its behaviour (404 if none). */

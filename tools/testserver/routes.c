@@ -595,6 +595,8 @@ const struct ts_route ts_routes[] = {
     {"/to/", 1, h_to},
     {"/chunked/", 1, h_chunked},
     {"/gzip-bomb/", 1, h_gzip_bomb},
+    {"/gzip-bomb-gib/", 1, ts_gzip_bomb_gib},
+    {"/encode/", 1, ts_encode_route},
     {"/gzip", 0, h_gzip},
     {"/echo", 0, h_echo},
     {"/drop", 0, h_drop},
@@ -617,6 +619,10 @@ const char ts_routes_help[] =
     "  /cookies            Set-Cookie and X-Rep twice each, ok\n"
     "  /gzip               a gzip-encoded text body\n"
     "  /gzip-bomb/MIB      gzip body decoding to MIB MiB of zeros (<= 256)\n"
+    "  /gzip-bomb-gib/GIB  about GIB MiB of gzip, GIB GiB of zeros (<= 16)\n"
+    "  /encode/LIST        text with Content-Encoding LIST applied in order\n"
+    "                      (gzip, deflate, deflate-raw, br, zstd, identity;\n"
+    "                      other names sent, not applied)\n"
     "  /echo               the request as JSON (any method)\n"
     "  /drop               announces 1000 bytes, sends 500, closes\n"
     "  /hang               never answers\n"
@@ -667,6 +673,7 @@ int ts_routes_init(void)
 void ts_routes_free(void)
 {
     flaky_clear();
+    ts_coded_free();
     free(gzip_body);
     gzip_body = NULL;
 }

@@ -132,4 +132,15 @@ int ts_routes_init(void);
 /* Frees what ts_routes_init and the routes built. */
 void ts_routes_free(void);
 
+/* ---- coded bodies (coded.c) ------------------------------------------ */
+
+/* /encode/LIST: a text body with LIST's codings applied in order. */
+ts_handler_fn ts_encode_route;
+
+/* /gzip-bomb-gib/GIB: gzip decoding to GIB GiB of zeros (<= 16). */
+ts_handler_fn ts_gzip_bomb_gib;
+
+/* Frees the bomb's segment. */
+void ts_coded_free(void);
+
 #endif /* TS_TESTSERVER_H */
