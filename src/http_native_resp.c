@@ -309,6 +309,8 @@ static int head_in_place(mp__nresp *r, const char **p, size_t *n,
 int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
                    mp__http_fail *kind, char *msg, size_t len)
 {
+    if (!n)
+        return 0; /* nothing new (every state wants more then) */
     if (!r->in_body) {
         int rc = head_in_place(r, &p, &n, kind, msg, len);
         const char *head = r->hdr;
