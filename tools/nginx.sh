@@ -19,7 +19,8 @@
 #   tools/nginx.sh stop DIR            stops it (SIGTERM, SIGKILL after 10 s)
 #
 # DIR must exist. nginx serves DIR/www: /1k, /256k, /text (text/plain, gzip'd
-# on request), /hdr/... and /trailer (see limit_locations), /redir/text
+# on request), /gz/1k (/1k's bytes, gzip'd ahead: gzip_static), /r/... (a 302
+# to /gz/1k), /hdr/... and /trailer (see limit_locations), /redir/text
 # (302 to /text), /redir/chain (301 to "text", then /redir/text),
 # /redir/see-other (303 to /echo), /redir/keep (307 to /echo) and, with the
 # echo module, /delay/100, /delay/10000 ("ok" after 10 s), /echo (a line
@@ -60,6 +61,8 @@ prepare_dir() { # DIR TLS
     mkdir -p "$dir/www" "$dir/tmp"
     yes abcdefghijklmnopqrstuvwxyz | tr -d '\n' | head -c 1024 >"$dir/www/1k" || true
     yes abcdefghijklmnopqrstuvwxyz | tr -d '\n' | head -c 262144 >"$dir/www/256k" || true
+    mkdir -p "$dir/www/gz" # /gz/1k: the same 1 KB, gzip'd ahead (gzip_static)
+    cp "$dir/www/1k" "$dir/www/gz/1k" && gzip -9kf "$dir/www/gz/1k"
     : >"$dir/www/text"
     for ((i = 0; i < 70; i++)); do echo "$TEXT_LINE" >>"$dir/www/text"; done
     if [[ $tls == 1 && ! ( -r $dir/cert.pem && -r $dir/key.pem ) ]]; then
@@ -126,6 +129,9 @@ write_conf() { # DIR PORT TLS_PORT(0: none) TLS1_PORT ECHO(0/1) UP UP_PORT LOG K
         echo "  location = /redir/chain { absolute_redirect off; return 301 text; }"
         echo "  location = /redir/see-other { absolute_redirect off; return 303 /echo; }"
         echo "  location = /redir/keep { absolute_redirect off; return 307 /echo; }"
+        # bench/compressed: /gz/1k gzip'd to a client that accepts it, /r/... a 302 to it
+        echo "  location /gz/ { gzip_static on; default_type text/plain; }"
+        echo "  location /r/ { absolute_redirect off; return 302 /gz/1k; }"
         limit_locations
         if [[ $echo == 1 ]]; then
             echo "  location = /delay/100 { echo_sleep 0.1; echo ok; }"
