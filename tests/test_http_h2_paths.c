@@ -386,7 +386,7 @@ static void test_big_heads_burst(void **state)
         h2u_run_burst(b, o);
         for (int i = 0; i < b->n; i++) {
             const hseen *r = &o->o[i];
-            char what[200];
+            char what[sizeof b->s[i].url + 16];
             snprintf(what, sizeof what, "%s %s",
                      engine ? "native" : "curl", b->s[i].url);
             expect_code(what, r, 0);
