@@ -474,6 +474,7 @@ class Pool:
         self._window = o.window(self._c)
         self._lock = threading.Lock()
         self._driver = None
+        self._line = 0  # submit(url): the records' "line", 1, 2, ...
 
     @property
     def workers(self):
@@ -559,7 +560,8 @@ class Pool:
         else:
             raise TypeError(f"Pool.submit: a URL or a callable, got {fn!r}")
         with self._lock:
-            self._c.submit(data, kind, 1, done)
+            self._line += 1
+            self._c.submit(data, kind, self._line, done)
             if self._driver is None:
                 import threading
                 self._driver = threading.Thread(target=self._drive,

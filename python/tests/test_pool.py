@@ -27,6 +27,7 @@ def test_map_submit_and_fetch_share_one_pool(server):
         d = [f.result(timeout=60) for f in futs]
         assert no_time(a) == no_time(b) == no_time(c)
         assert [r["bytes"] for r in d] == list(range(100))
+        assert [r["line"] for r in d] == list(range(1, 101))
         assert pool.stats()["workers_started"] == 2  # the same workers
     assert wait_gone(pids) == set()
 
