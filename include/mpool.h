@@ -646,7 +646,10 @@ MP_EXTERN int mp_http(mp_task *t, const mp_http_request *req,
 MP_EXTERN void mp_http_response_clear(mp_http_response *resp);
 
 /* Per-worker connection limits (aiohttp's limit / limit_per_host); call from
-   the pool's init function. 0 = no limit. Returns 0 or MP_EINVAL. */
+   the pool's init function. 0 = no limit. Both engines honour them: a
+   request beyond a limit waits, in order, for a connection (its timeouts
+   start when it has one, as in libcurl; the task deadline still ends it);
+   an HTTP/2 connection counts once. Returns 0 or MP_EINVAL. */
 MP_EXTERN int mp_http_set_limits(unsigned total, unsigned per_host);
 
 /*

@@ -73,7 +73,6 @@ typedef struct http_state {
 } http_state;
 
 static http_state g_http;
-static unsigned g_limit_total, g_limit_host; /* mp_http_set_limits */
 
 /* ---- the event loop side ------------------------------------------------ */
 
@@ -208,15 +207,16 @@ static int limits_set(void)
 /* Applies the connection limits to the multi handle. */
 static void apply_limits(CURLM *multi)
 {
-    long idle = g_limit_total                    ? (long)g_limit_total
-                : g_limit_host > HTTP_IDLE_CONNS ? (long)g_limit_host
-                : limits_set()                   ? HTTP_IDLE_CONNS
-                                                 : HTTP_SHARD_IDLE;
+    unsigned total, per_host;
+    long idle;
 
-    curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                      (long)g_limit_total);
-    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                      (long)g_limit_host);
+    mp__http_limits_get(&total, &per_host);
+    idle = total                        ? (long)total
+           : per_host > HTTP_IDLE_CONNS ? (long)per_host
+           : limits_set()               ? HTTP_IDLE_CONNS
+                                        : HTTP_SHARD_IDLE;
+    curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)total);
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)per_host);
     /* A fixed idle cache: curl's default (four per handle in the multi)
        shrinks whenever few tasks are in flight and closes warm
        connections that the next burst must open again; and in curl 7.x,
@@ -570,17 +570,11 @@ int mp__http_curl(mp_task *t, const mp_http_request *req,
     return rc;
 }
 
-int mp__http_limits_set(void)
-{
-    return g_limit_total || g_limit_host;
-}
-
 int mp_http_set_limits(unsigned total, unsigned per_host)
 {
     if (total > INT_MAX || per_host > INT_MAX)
         return MP_EINVAL;
-    g_limit_total = total;
-    g_limit_host = per_host;
+    mp__http_limits_store(total, per_host);
     for (int i = 0; i < g_http.n_mh; i++)
         apply_limits(g_http.mh[i]->multi);
     return 0;

@@ -79,7 +79,7 @@ static int pick_engine(const mp_http_request *req, mp__http_url *u,
     if (eng != MP_HTTP_AUTO && eng != MP_HTTP_NATIVE)
         return mp__http_error(resp, MP_EINVAL, "mp_http: unknown engine %d",
                              eng);
-    why = mp__http_native_why(req, mp__http_limits_set(), u);
+    why = mp__http_native_why(req, u);
     if (!why)
         return MP_HTTP_NATIVE;
     if (req->engine == MP_HTTP_NATIVE)

@@ -1,6 +1,7 @@
 /*
  * What every HTTP engine shares (http.c for libcurl, http_native.c): the
- * error setter, the method, the body buffer's growth and the body file.
+ * error setter, the method, the body buffer's growth, the body file and
+ * the connection limits (mp_http_set_limits stores them here).
  * It calls no engine and not mp_http (http_api.c), so the engines and the
  * dispatcher all depend on it and it on none of them.
  */
@@ -109,4 +110,23 @@ char *mp__http_final_url(const char *url, int has_path)
         memcpy(u + n, "/", 2);
     }
     return u;
+}
+
+static unsigned g_limit_total, g_limit_host; /* mp_http_set_limits */
+
+void mp__http_limits_store(unsigned total, unsigned per_host)
+{
+    g_limit_total = total;
+    g_limit_host = per_host;
+}
+
+void mp__http_limits_get(unsigned *total, unsigned *per_host)
+{
+    *total = g_limit_total;
+    *per_host = g_limit_host;
+}
+
+int mp__http_limits_set(void)
+{
+    return g_limit_total || g_limit_host;
 }

@@ -80,7 +80,10 @@ int mp__http_curl(mp_task *t, const mp_http_request *req,
    does. */
 int mp__http_curl_knows_scheme(const char *s, size_t n);
 
-/* Returns 1 if mp_http_set_limits set a limit in this process. */
+/* The connection limits of mp_http_set_limits (0: none), stored and read
+   (http_common.c); mp__http_limits_set returns 1 if one is set. */
+void mp__http_limits_store(unsigned total, unsigned per_host);
+void mp__http_limits_get(unsigned *total, unsigned *per_host);
 int mp__http_limits_set(void);
 
 /* mp__http_url.kind */
@@ -105,10 +108,9 @@ typedef struct mp__http_url {
 int mp__http_native_url(const char *url, mp__http_url *u);
 
 /* Returns NULL if the native engine can run req, else why not (static).
-   limits: mp_http_set_limits set a limit. On NULL, *u holds req's URL
-   parsed (mp__http_native_url), for mp__http_native. */
-const char *mp__http_native_why(const mp_http_request *req, int limits,
-                                mp__http_url *u);
+   On NULL, *u holds req's URL parsed (mp__http_native_url), for
+   mp__http_native. */
+const char *mp__http_native_why(const mp_http_request *req, mp__http_url *u);
 
 /* Runs req with the native engine (mp__http_native_why said yes and
    parsed its URL into *u, which must last the call), inside a worker

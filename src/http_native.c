@@ -9,7 +9,11 @@
  * reads: the server closing it (or sending anything) takes it out of the
  * list. A transfer that finds its reused connection
  * closed before the first response byte is sent again once on a new one,
- * as curl does.
+ * as curl does. Under mp_http_set_limits a transfer that would open a
+ * connection past a limit waits, FIFO, in its host's queue (and, first of
+ * its host, in the total's), started again by the pool's kick once room
+ * appears; under the total a spare connection of another host (idle, or
+ * h2 without a stream) is closed to make room.
  *
  * A new connection needs the host's addresses: the task looks its name up
  * (http_dns.c: --resolve, cache, evdns; it may suspend there) and the
@@ -76,6 +80,9 @@ static mp__hn_state *g_hn;
 
 static void on_conn(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
+static void on_kick(evutil_socket_t fd, short what, void *arg);
+static int limits_room(nxfer *x, nhost *h);
+static int queue_add(nxfer *x, nhost *h);
 
 /* ---- the transfer ---------------------------------------------------- */
 
@@ -451,6 +458,8 @@ static int xfer_connect(nxfer *x)
     nconn *c = NULL;
 
     x->reused = 0;
+    if (h && !limits_room(x, h))
+        return queue_add(x, h);
     if (h && !x->addrs.n)
         x->addrs = h->last; /* a reused connection failed: its addresses */
     if (h && x->addrs.n)
@@ -570,6 +579,8 @@ static int xfer_start(nxfer *x)
     nconn *c = h ? h->idle : NULL;
     int probe = h && x->u.tls && offers_h2(x) && h->alpn != 1;
 
+    if (h && h->q && !x->from_queue)
+        return queue_add(x, h); /* behind the host's waiters */
     if (h && h->h2free && offers_h2(x)) {
         x->reused = 1;
         x->t_conn = x->hop0;
@@ -598,6 +609,204 @@ static int xfer_start(nxfer *x)
     return try_send(x) ? -1 : 0;
 }
 
+/* ---- connection limits (mp_http_set_limits) ---------------------- */
+
+/* Closes the oldest spare connection (idle, or h2 without a stream):
+   another host needs its place. Returns 0, or -1 if there is none. */
+static int close_spare(void)
+{
+    nconn *c = g_hn->spare_tail;
+
+    if (!c)
+        return -1;
+    if (c->h2) {
+        mp__h2_close_spare(c);
+    } else {
+        mp__hn_idle_unlink(c);
+        mp__hn_conn_free(c);
+    }
+    return 0;
+}
+
+/* Returns 1 if the total limit lets one more connection open now,
+   closing a spare one if it must; 0 if not. */
+static int total_room(unsigned total)
+{
+    while (total && g_hn->n_conns >= total)
+        if (close_spare() != 0)
+            return 0;
+    return 1;
+}
+
+/*
+ * Returns 1 if x may open a connection to h now, 0 if it must wait:
+ * h is at its per-host limit, or the total is and no spare connection
+ * can make room, or (FIFO) x comes fresh while others wait for the same
+ * room. Without limits, 1 at once.
+ */
+static int limits_room(nxfer *x, nhost *h)
+{
+    unsigned total, per_host;
+
+    mp__http_limits_get(&total, &per_host);
+    if (!total && !per_host)
+        return 1;
+    if (!x->from_queue && (h->q || (total && g_hn->gq)))
+        return 0;
+    if (per_host && h->n_conns >= per_host)
+        return 0;
+    return total_room(total);
+}
+
+/* Takes x out of the state's queue for the total's room. */
+static void gq_unlink(nxfer *x)
+{
+    if (!x->in_gq)
+        return;
+    if (x->gprev)
+        x->gprev->gnext = x->gnext;
+    else
+        g_hn->gq = x->gnext;
+    if (x->gnext)
+        x->gnext->gprev = x->gprev;
+    else
+        g_hn->gq_tail = x->gprev;
+    x->gprev = x->gnext = NULL;
+    x->in_gq = 0;
+}
+
+/* Puts x, the first waiter of a host with room of its own, last in the
+   state's queue for the total's room. */
+static void gq_push(nxfer *x)
+{
+    x->gnext = NULL;
+    x->gprev = g_hn->gq_tail;
+    if (x->gprev)
+        x->gprev->gnext = x;
+    else
+        g_hn->gq = x;
+    g_hn->gq_tail = x;
+    x->in_gq = 1;
+}
+
+/* Takes x out of its host's queue (and the state's). */
+static void queue_unlink(nxfer *x)
+{
+    nhost *h = x->h;
+
+    gq_unlink(x);
+    if (x->qprev)
+        x->qprev->qnext = x->qnext;
+    else
+        h->q = x->qnext;
+    if (x->qnext)
+        x->qnext->qprev = x->qprev;
+    else
+        h->q_tail = x->qprev;
+    x->qprev = x->qnext = NULL;
+    g_hn->n_waiting--;
+}
+
+/* Makes x wait, last in h's queue, for a connection the limits allow
+   (no timer: as in curl, its timeouts start when it leaves the queue;
+   the task's deadline still ends it); first in h's queue with room
+   under h's own limit, it waits in the state's queue for the total's.
+   Returns 0. */
+static int queue_add(nxfer *x, nhost *h)
+{
+    unsigned total, per_host;
+
+    mp__http_limits_get(&total, &per_host);
+    x->qnext = NULL;
+    x->qprev = h->q_tail;
+    if (x->qprev)
+        x->qprev->qnext = x;
+    else
+        h->q = x;
+    h->q_tail = x;
+    g_hn->n_waiting++;
+    x->state = MP__NX_QUEUE;
+    if (h->q == x && total && !(per_host && h->n_conns >= per_host))
+        gq_push(x);
+    return 0;
+}
+
+/* Starts x, taken out of its queue, as if it came now. */
+static void queue_start(nxfer *x)
+{
+    queue_unlink(x);
+    x->state = MP__NX_CONNECT;
+    x->t0 = now_us(); /* curl 7.88's timeouts start here too */
+    x->from_queue = 1;
+    xfer_start(x);
+    x->from_queue = 0;
+}
+
+/* Returns 1 if x can start on h without a new connection. */
+static int can_reuse(const nxfer *x, const nhost *h)
+{
+    return h->idle || (h->h2free && offers_h2(x)) ||
+           (h->prober && x->u.tls && offers_h2(x) && h->alpn != 1);
+}
+
+/* Starts h's waiters in order while it has room: a connection to reuse,
+   or room under its own limit and the total's; the first one with room
+   of its own but not the total's waits in the state's queue. */
+static void host_serve(nhost *h)
+{
+    unsigned total, per_host;
+
+    mp__http_limits_get(&total, &per_host);
+    while (h->q) {
+        nxfer *x = h->q;
+        if (can_reuse(x, h)) {
+            queue_start(x);
+            continue;
+        }
+        if (x->in_gq || (per_host && h->n_conns >= per_host))
+            return;
+        if (g_hn->gq || !total_room(total)) {
+            gq_push(x);
+            return;
+        }
+        queue_start(x);
+    }
+}
+
+/* libevent: a connection closed or went spare, or an h2 slot freed
+   (mp__hn_kick): starts the waiters that now have room, hosts first,
+   then the total's queue in order. */
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    mp__hn_state *s = arg;
+    unsigned total, per_host;
+
+    (void)fd;
+    (void)what;
+    mp__http_limits_get(&total, &per_host);
+    while (s->kicked) {
+        nhost *h = s->kicked;
+        s->kicked = h->kick_next;
+        h->kick_next = NULL;
+        h->kicked = 0;
+        host_serve(h);
+    }
+    s->any_kick = 0;
+    while (s->gq) {
+        nxfer *x = s->gq;
+        nhost *h = x->h;
+        if (per_host && h->n_conns >= per_host && !can_reuse(x, h)) {
+            gq_unlink(x); /* its host's own room comes first now */
+            continue;
+        }
+        if (!can_reuse(x, h) && !total_room(total))
+            return;
+        queue_start(x);
+        if (h->q)
+            mp__hn_kick(s, h, 0); /* its next waiter */
+    }
+}
+
 /* mp__cancel_fn: the task's deadline passed or it was canceled. */
 static void xfer_cancel(mp_task *t, void *arg)
 {
@@ -606,6 +815,8 @@ static void xfer_cancel(mp_task *t, void *arg)
     (void)t;
     if (x->state == MP__NX_WAIT)
         wait_unlink(x);
+    if (x->state == MP__NX_QUEUE)
+        queue_unlink(x);
     if (x->h && x->h->prober == x)
         probe_end(x->h, 1); /* the next one asks */
     if (x->h2c)
@@ -714,7 +925,7 @@ static int resolve(nxfer *x)
 
 int mp__nxfer_ready(mp_http_response *resp)
 {
-    if ((g_hn = mp__hn_state_get(on_conn, on_timer)) != NULL)
+    if ((g_hn = mp__hn_state_get(on_conn, on_timer, on_kick)) != NULL)
         return 0;
     return mp__http_error(resp, mp__worker_base() ? MP_ENOMEM : MP_EINVAL,
                           "mp_http: %s",

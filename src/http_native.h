@@ -43,6 +43,12 @@ typedef struct mp__nhost {
     unsigned hash;
     struct mp__nconn *idle;  /* LIFO, doubly linked */
     struct mp__nhost *next;  /* bucket chain */
+    /* connection limits (mp_http_set_limits) */
+    unsigned n_conns;            /* open: in use, idle or h2 */
+    struct nxfer *q, *q_tail;    /* transfers waiting for a connection,
+                                    FIFO, linked by qprev/qnext */
+    struct mp__nhost *kick_next; /* in the state's kicked list */
+    int kicked;
 } mp__nhost;
 
 /* One connection. */
@@ -59,6 +65,8 @@ typedef struct mp__nconn {
     struct nxfer *x;               /* the transfer on it, or NULL idle */
     char *wbuf;                    /* request bytes (kept across requests) */
     size_t wcap;
+    struct mp__nconn *eprev, *enext; /* the state's spare list */
+    int spare;                       /* in it */
 } mp__nconn;
 
 /* The engine's state in one worker. on_conn and on_timer are the
@@ -68,12 +76,37 @@ typedef struct mp__hn_state {
     event_callback_fn on_conn, on_timer;
     mp__nhost *hosts[MP__HN_BUCKETS];
     char rbuf[MP__HN_READ];
+    /* Connection limits (mp_http_set_limits). A spare connection is one
+       that can be closed to make room for another host's: idle HTTP/1.1,
+       or h2 without a stream; the list is oldest last. A host with
+       transfers waiting is kicked when it may have room (a connection of
+       it closed, went idle, or an h2 stream slot freed), and the kick
+       event (on_kick, with the state as its arg) runs once per loop turn
+       for all of them. */
+    unsigned n_conns;               /* open connections */
+    mp__nconn *spare, *spare_tail;  /* newest first */
+    struct nxfer *gq, *gq_tail;     /* first waiters of hosts with room of
+                                       their own, waiting for the total's
+                                       room, FIFO (gprev/gnext) */
+    mp__nhost *kicked;              /* hosts to look at */
+    int any_kick;                   /* the total may have room */
+    unsigned n_waiting;             /* transfers in all hosts' queues */
+    struct event *kick;
 } mp__hn_state;
 
 /* Returns the worker's engine state, creating it on first use with the
-   two callbacks; NULL outside a worker or when out of memory. */
+   three callbacks; NULL outside a worker or when out of memory. */
 mp__hn_state *mp__hn_state_get(event_callback_fn on_conn,
-                               event_callback_fn on_timer);
+                               event_callback_fn on_timer,
+                               event_callback_fn on_kick);
+
+/* Marks h (NULL: none) to be looked at, and the total as having room if
+   total, on the next kick, if any transfer waits. */
+void mp__hn_kick(mp__hn_state *s, mp__nhost *h, int total);
+
+/* Puts c in the spare list (spare 1: it is idle or has no stream) or
+   takes it out (0). */
+void mp__hn_spare(mp__hn_state *s, mp__nconn *c, int spare);
 
 /* Returns the host for (name[0..len), port, scope), adding it; NULL if
    out of memory. */
@@ -87,7 +120,8 @@ void mp__hn_idle_unlink(mp__nconn *c);
 void mp__hn_idle_push(mp__nconn *c);
 
 /* Closes c (its TLS without a close_notify, as curl closes a pooled
-   connection) and frees it (it is in no list and has no transfer). */
+   connection) and frees it (it is in no list but the spare list and has
+   no transfer); its host and the total have room again. */
 void mp__hn_conn_free(mp__nconn *c);
 
 /* Watches c for writes too (want 1) or reads only. Returns 0 or -1. */

@@ -95,6 +95,7 @@ static void relist(mp__h2 *h)
         if (c->next)
             c->next->prev = c;
         c->host->h2free = c;
+        mp__hn_kick(h->hn, c->host, 0); /* its waiters may take the slot */
     } else {
         if (c->prev)
             c->prev->next = c->next;
@@ -439,6 +440,10 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code,
     if (h->active)
         h->active--;
     relist(h);
+    if (!h->active && !h->dead) { /* another host may take its place */
+        mp__hn_spare(h->hn, h->c, 1);
+        mp__hn_kick(h->hn, NULL, 1);
+    }
     if (!x)
         return 0;
     if (code == NGHTTP2_REFUSED_STREAM && may_retry(x)) {
@@ -661,6 +666,7 @@ int mp__h2_submit(mp__nconn *c, nxfer *x)
     }
     x->stream = id;
     h->active++;
+    mp__hn_spare(h->hn, c, 0);
     relist(h);
     flush_later(h);
     return 0;
@@ -708,6 +714,11 @@ void mp__h2_io(mp__nconn *c, short what)
         mp__hn_want_write(h->hn, c, 1) != 0)
         conn_close(h, HF(NOMEM), "event_add failed");
     drain_done();
+}
+
+void mp__h2_close_spare(mp__nconn *c)
+{
+    conn_close(c->h2, 0, "");
 }
 
 void mp__h2_cancel(nxfer *x)

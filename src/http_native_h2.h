@@ -32,6 +32,10 @@ int mp__h2_submit(mp__nconn *c, nxfer *x);
    writes, ends streams and wakes their tasks. c may be freed. */
 void mp__h2_io(mp__nconn *c, short what);
 
+/* Closes the h2 connection c, which has no stream (the connection
+   limits want its place), and frees it. */
+void mp__h2_close_spare(mp__nconn *c);
+
 /* Takes x, a stream not ended, off its connection (RST_STREAM CANCEL;
    the connection stays): its task was canceled or passed its deadline,
    and x is not touched afterwards. */

@@ -23,7 +23,8 @@
 static mp__hn_state *g_hn;
 
 mp__hn_state *mp__hn_state_get(event_callback_fn on_conn,
-                               event_callback_fn on_timer)
+                               event_callback_fn on_timer,
+                               event_callback_fn on_kick)
 {
     struct event_base *base = mp__worker_base();
 
@@ -35,8 +36,52 @@ mp__hn_state *mp__hn_state_get(event_callback_fn on_conn,
         g_hn->base = base;
         g_hn->on_conn = on_conn;
         g_hn->on_timer = on_timer;
+        if (!(g_hn->kick = event_new(base, -1, 0, on_kick, g_hn))) {
+            free(g_hn);
+            g_hn = NULL;
+        }
     }
     return g_hn;
+}
+
+void mp__hn_kick(mp__hn_state *s, mp__nhost *h, int total)
+{
+    if (!s->n_waiting)
+        return; /* nobody waits: the common case, without limits */
+    if (h && h->q && !h->kicked) {
+        h->kicked = 1;
+        h->kick_next = s->kicked;
+        s->kicked = h;
+    }
+    s->any_kick |= total && s->gq;
+    if (s->kicked || s->any_kick)
+        event_active(s->kick, EV_TIMEOUT, 0);
+}
+
+void mp__hn_spare(mp__hn_state *s, mp__nconn *c, int spare)
+{
+    if (spare == c->spare)
+        return;
+    if (spare) {
+        c->eprev = NULL;
+        c->enext = s->spare;
+        if (c->enext)
+            c->enext->eprev = c;
+        else
+            s->spare_tail = c;
+        s->spare = c;
+    } else {
+        if (c->eprev)
+            c->eprev->enext = c->enext;
+        else
+            s->spare = c->enext;
+        if (c->enext)
+            c->enext->eprev = c->eprev;
+        else
+            s->spare_tail = c->eprev;
+        c->eprev = c->enext = NULL;
+    }
+    c->spare = spare;
 }
 
 /* Returns the FNV-1a hash of name[0..len) mixed with port. */
@@ -84,6 +129,7 @@ void mp__hn_idle_unlink(mp__nconn *c)
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
+    mp__hn_spare(g_hn, c, 0);
 }
 
 void mp__hn_idle_push(mp__nconn *c)
@@ -93,10 +139,18 @@ void mp__hn_idle_push(mp__nconn *c)
     if (c->next)
         c->next->prev = c;
     c->host->idle = c;
+    mp__hn_spare(g_hn, c, 1);
+    mp__hn_kick(g_hn, c->host, 1); /* its waiters, or another's room */
 }
 
 void mp__hn_conn_free(mp__nconn *c)
 {
+    if (c->host) {
+        mp__hn_spare(g_hn, c, 0);
+        g_hn->n_conns--;
+        c->host->n_conns--;
+        mp__hn_kick(g_hn, c->host, 1);
+    }
     if (c->ev)
         event_free(c->ev);
     if (c->timer)
@@ -128,7 +182,6 @@ mp__nconn *mp__hn_conn_open(mp__hn_state *s, mp__nhost *h,
 
     if (!c)
         return NULL;
-    c->host = h;
     c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                    0);
     if (c->fd < 0)
@@ -136,6 +189,9 @@ mp__nconn *mp__hn_conn_open(mp__hn_state *s, mp__nhost *h,
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(c->fd, sa, (socklen_t)salen) != 0 && errno != EINPROGRESS)
         goto fail;
+    c->host = h; /* counted from here on (mp__hn_conn_free) */
+    h->n_conns++;
+    s->n_conns++;
     c->ev = event_new(s->base, c->fd, EV_READ | EV_WRITE | EV_PERSIST,
                       s->on_conn, c);
     c->timer = evtimer_new(s->base, s->on_timer, c);

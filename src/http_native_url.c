@@ -177,13 +177,10 @@ static int header_plain(const char *h)
     return 1;
 }
 
-const char *mp__http_native_why(const mp_http_request *req, int limits,
-                                mp__http_url *u)
+const char *mp__http_native_why(const mp_http_request *req, mp__http_url *u)
 {
     if (mp__http_native_url(req->url, u) != 0)
         return "the URL is not http:// or https:// to a host in plain form";
-    if (limits)
-        return "connection limits";
     if (req->speed_limit || req->speed_time_s)
         return "speed limits";
     if (mp__http_proxy_applies(req))

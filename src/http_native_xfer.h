@@ -18,7 +18,7 @@
 
 /* nxfer.state */
 enum { MP__NX_WAIT, MP__NX_CONNECT, MP__NX_TLS, MP__NX_SEND, MP__NX_RECV,
-       MP__NX_H2, MP__NX_DONE };
+       MP__NX_H2, MP__NX_QUEUE, MP__NX_DONE };
 
 /* One transfer, on the task's coroutine stack. */
 typedef struct nxfer {
@@ -51,6 +51,10 @@ typedef struct nxfer {
     struct nxfer *prev, *next; /* its connection's streams, or its host's
                                   waiters (MP__NX_WAIT) */
     struct nxfer *done_next;   /* ended, its task not woken yet */
+    /* connection limits (MP__NX_QUEUE): its host's queue, and the
+       state's queue for the total's room (in_gq) */
+    struct nxfer *qprev, *qnext, *gprev, *gnext;
+    int in_gq, from_queue;
 } nxfer;
 
 /* Gets the worker's engine state ready (http_native.c). Returns 0, or

@@ -397,6 +397,55 @@ static void test_server_stops(void **state)
     free(o);
 }
 
+/* Pool init: one connection in all, one per host. */
+static int limits_1(const void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    return mp_http_set_limits(1, 1);
+}
+
+/* Connection limits count an h2 connection once, however many streams
+   it carries: with mp_http_set_limits(1, 1), 300 requests, 64 at once,
+   all go natively over HTTP/2 on one connection (libcurl took them
+   before: the native engine did not honour limits). */
+static void test_limits_one_h2_connection(void **state)
+{
+    enum { N = 300 };
+    mp_pool_options opt = {.workers = 1, .concurrency = 64,
+                           .init = limits_1};
+    hspec *s = calloc(N, sizeof *s);
+    mp_buf *in = calloc(N, sizeof *in);
+    mp_result *out = calloc(N, sizeof *out);
+    mp_pool *p = NULL;
+    int n, conns;
+
+    (void)state;
+    assert_non_null(s);
+    assert_non_null(in);
+    assert_non_null(out);
+    for (int i = 0; i < N; i++) {
+        s[i] = mk(0, "/1k?lim-%d", i);
+        in[i] = (mp_buf){&s[i], sizeof s[i]};
+    }
+    assert_int_equal(mp_pool_create(&p, &opt), 0);
+    assert_int_equal(mp_pool_map(p, h2u_one_task, in, N, out), 0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(out[i].status, 0);
+        assert_int_equal(out[i].len, sizeof(hseen));
+        h2u_expect(&s[i], (const hseen *)out[i].data, 200);
+        mp_result_clear(&out[i]);
+    }
+    mp_pool_destroy(p);
+    conns = log_conns(g.dir, "/1k?lim-", &n);
+    print_message("limits 1/1: %d requests on %d connection(s)\n", n, conns);
+    assert_int_equal(n, N);
+    assert_int_equal(conns, 1);
+    free(s);
+    free(in);
+    free(out);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -419,6 +468,7 @@ int main(void)
         TU_BOUNDED(test_same_records, 90),
         TU_BOUNDED(test_goaway, 60),
         TU_BOUNDED(test_server_stops, 60),
+        TU_BOUNDED(test_limits_one_h2_connection, 60),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -448,16 +448,27 @@ int tu_ts_get_stats(tu_ts *s, long *connections, long *requests)
     return rc;
 }
 
-int tu_ts_get_open(tu_ts *s, long *open)
+/* Reads the field name of /stats into *v. Returns 0 or -1. */
+static int stats_field(tu_ts *s, const char *name, long *v)
 {
     char *body = NULL;
     int rc = -1;
 
     if (tu_ts_http_get(s, "/stats", &body) == 200 &&
-        json_long(body, "open", open) == 0)
+        json_long(body, name, v) == 0)
         rc = 0;
     free(body);
     return rc;
+}
+
+int tu_ts_get_max_open(tu_ts *s, long *max_open)
+{
+    return stats_field(s, "max_open", max_open);
+}
+
+int tu_ts_get_open(tu_ts *s, long *open)
+{
+    return stats_field(s, "open", open);
 }
 
 /* ---- ports and directories ------------------------------------------ */

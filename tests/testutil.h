@@ -76,6 +76,10 @@ int tu_ts_get_stats(tu_ts *s, long *connections, long *requests);
 /* Like tu_ts_get_stats, for the number of connections open right now. */
 int tu_ts_get_open(tu_ts *s, long *open);
 
+/* Like tu_ts_get_stats, for the most connections open at once at a
+   request since the previous /stats; and starts the next peak. */
+int tu_ts_get_max_open(tu_ts *s, long *max_open);
+
 /* The function returns a TCP port on 127.0.0.1 that was free a moment
  * ago (bound to port 0, read, closed), or -1 on failure. */
 int tu_free_port(void);

@@ -68,6 +68,7 @@ struct ts_server {
     struct ts_conn **conns;     /* by fd */
     size_t capconns;
     long connections, requests, open;
+    long max_open; /* open's peak at a request since the last /stats */
     const char *proxy_auth; /* with proxy_mode: --proxy-auth or NULL */
     int proxy_mode;         /* --proxy: px instead of http */
     struct ts_proxy px;

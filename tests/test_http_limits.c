@@ -1,0 +1,259 @@
+/*
+ * test_http_limits: mp_http_set_limits on the native engine (issue #20).
+ * Requests wait for a connection the limits allow and never leave the
+ * native engine for it: the server (mp-testserver's max_open, the most
+ * connections open at once at a request) never sees more than the limit,
+ * every request succeeds, and each response says MP_HTTP_NATIVE. A
+ * waiting request whose task deadline passes ends with MP_ETIMEDOUT and
+ * takes nothing with it: the next request still gets the connection.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpool.h"
+#include "testutil.h"
+
+#define N_NAMES 4 /* host names of the total test, all on the server */
+
+static tu_ts g_ts;
+
+/* What the task reports. */
+typedef struct seen {
+    int rc, engine;
+    long status;
+    char message[200];
+} seen;
+
+/* A request: url, or with host set, http://host:port/path. */
+typedef struct job {
+    char url[160];
+} job;
+
+/* The limits each worker sets (init_arg), and the names it resolves to
+   the server (curl's --resolve). */
+typedef struct limits {
+    unsigned total, per_host;
+    int port;
+} limits;
+
+static int init_limits(const void *arg, size_t len)
+{
+    const limits *l = arg;
+    char e[N_NAMES][64];
+    const char *ep[N_NAMES];
+    int rc;
+
+    if (len != sizeof *l)
+        return MP_EINVAL;
+    for (int i = 0; i < N_NAMES; i++) {
+        snprintf(e[i], sizeof e[i], "h%d.test:%d:127.0.0.1", i, l->port);
+        ep[i] = e[i];
+    }
+    if ((rc = mp_http_set_resolve(ep, N_NAMES)) != 0)
+        return rc;
+    return mp_http_set_limits(l->total, l->per_host);
+}
+
+static int fetch_task(mp_task *t, const void *in, size_t len)
+{
+    const job *j = in;
+    mp_http_request q = {.url = j->url};
+    mp_http_response r;
+    seen o;
+
+    memset(&o, 0, sizeof o);
+    o.rc = mp_http(t, &q, &r);
+    o.engine = r.engine;
+    o.status = r.status;
+    if (r.message)
+        snprintf(o.message, sizeof o.message, "%s", r.message);
+    mp_http_response_clear(&r);
+    return mp_return(t, &o, sizeof o);
+}
+
+/* Creates a pool of workers x conc tasks whose workers set l. */
+static mp_pool *pool_new(int workers, int conc, unsigned task_timeout_ms,
+                         const limits *l)
+{
+    mp_pool_options o = {.workers = workers,
+                         .concurrency = conc,
+                         .task_timeout_ms = task_timeout_ms,
+                         .init = init_limits,
+                         .init_arg = l,
+                         .init_len = sizeof *l};
+    mp_pool *p = NULL;
+
+    assert_int_equal(mp_pool_create(&p, &o), 0);
+    return p;
+}
+
+/* Runs jobs[0..n) in p into out (each a `seen`, or the task's status). */
+static void run_all(mp_pool *p, const job *jobs, size_t n, mp_result *out)
+{
+    mp_buf *in = calloc(n, sizeof *in);
+
+    assert_non_null(in);
+    for (size_t i = 0; i < n; i++)
+        in[i] = (mp_buf){&jobs[i], sizeof jobs[i]};
+    tu_bound(120, "the limited requests");
+    assert_int_equal(mp_pool_map(p, fetch_task, in, n, out), 0);
+    tu_unbound();
+    free(in);
+}
+
+/* Asserts every result of out[0..n) is a 200 from the native engine,
+   and clears them. */
+static void all_native_ok(mp_result *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const seen *o = (const seen *)out[i].data;
+        if (out[i].status != 0)
+            fail_msg("task %zu: %s", i, mp_strerror(out[i].status));
+        assert_int_equal(out[i].len, sizeof *o);
+        if (o->rc != 0)
+            fail_msg("request %zu: %s", i, o->message);
+        assert_int_equal(o->status, 200);
+        assert_int_equal(o->engine, MP_HTTP_NATIVE);
+        mp_result_clear(&out[i]);
+    }
+}
+
+/* Returns the server's peak of open connections since the last call. */
+static long peak(void)
+{
+    long m = -1;
+
+    assert_int_equal(tu_ts_get_max_open(&g_ts, &m), 0);
+    return m;
+}
+
+/* Runs N requests in a pool of workers x conc tasks under l, request i
+   to host name (i / run) % N_NAMES of the server ("127.0.0.1" when run
+   is 0), every slow-th one held ms by the server (so transfers pile up),
+   the others 100 bytes. Asserts each is a native 200 and returns the
+   most connections the server saw open at once. */
+static long run_limited(const limits *l, int workers, int conc, int run,
+                        int slow, int ms)
+{
+    enum { N = 2000 };
+    mp_pool *p = pool_new(workers, conc, 0, l);
+    job *jobs = calloc(N, sizeof *jobs);
+    mp_result *out = calloc(N, sizeof *out);
+    char host[32];
+    long m;
+
+    assert_non_null(jobs);
+    assert_non_null(out);
+    for (int i = 0; i < N; i++) {
+        snprintf(host, sizeof host, run ? "h%d.test" : "127.0.0.1",
+                 run ? (i / run) % N_NAMES : 0);
+        if (i % slow)
+            snprintf(jobs[i].url, sizeof jobs[i].url,
+                     "http://%s:%d/bytes/100", host, g_ts.port);
+        else
+            snprintf(jobs[i].url, sizeof jobs[i].url,
+                     "http://%s:%d/delay/%d", host, g_ts.port, ms);
+    }
+    peak();
+    run_all(p, jobs, N, out);
+    m = peak();
+    all_native_ok(out, N);
+    print_message("total %u, per host %u, %d worker(s): the server saw at "
+                  "most %ld at once\n", l->total, l->per_host, workers, m);
+    mp_pool_destroy(p);
+    free(jobs);
+    free(out);
+    return m;
+}
+
+/* Per host: 1 worker x 64 tasks, 2,000 requests to one host (a third of
+   them held 20 ms), at most 3 connections to it. */
+static void test_per_host_limit(void **state)
+{
+    limits l = {.total = 0, .per_host = 3, .port = g_ts.port};
+    long m = run_limited(&l, 1, 64, 0, 3, 20);
+
+    assert_true(m >= 1 && m <= 3);
+}
+
+/* Total: 1 worker x 64 tasks, 2,000 requests over four host names of the
+   server, at most 2 connections in all: a host's idle connection is
+   closed to make room for another's (else nothing would move). */
+static void test_total_limit(void **state)
+{
+    limits l = {.total = 2, .per_host = 0, .port = g_ts.port};
+    long m = run_limited(&l, 1, 64, 1, 5, 5);
+
+    assert_true(m >= 1 && m <= 2);
+}
+
+/* Both at once on 2 workers (each worker its own limits, as documented):
+   per host 2, total 3, over the four names in runs of 7: the server sees
+   at most 6. */
+static void test_both_limits(void **state)
+{
+    limits l = {.total = 3, .per_host = 2, .port = g_ts.port};
+    long m = run_limited(&l, 2, 32, 7, 4, 5);
+
+    assert_true(m >= 1 && m <= 3 * 2);
+}
+
+/* A total of 1 and a task deadline of 400 ms: two requests to /hang, one
+   on the connection and one waiting for it, both tasks end MP_ETIMEDOUT
+   at the deadline (as on libcurl); then a request to another host gets the connection (the
+   waiting one left the queue, the hung one's connection closed). */
+static void test_deadline_while_waiting(void **state)
+{
+    limits l = {.total = 1, .per_host = 0, .port = g_ts.port};
+    mp_pool *p = pool_new(1, 4, 400, &l);
+    job jobs[2];
+    mp_result out[2];
+
+    for (int i = 0; i < 2; i++)
+        snprintf(jobs[i].url, sizeof jobs[i].url, "http://h%d.test:%d/hang",
+                 i, g_ts.port);
+    run_all(p, jobs, 2, out);
+    for (int i = 0; i < 2; i++) {
+        if (out[i].status != MP_ETIMEDOUT)
+            fail_msg("task %d: %s, not MP_ETIMEDOUT", i,
+                     mp_err_name(out[i].status));
+        mp_result_clear(&out[i]);
+    }
+    snprintf(jobs[0].url, sizeof jobs[0].url, "http://h2.test:%d/ok",
+             g_ts.port);
+    run_all(p, jobs, 1, out);
+    all_native_ok(out, 1);
+    mp_pool_destroy(p);
+}
+
+static int setup(void **state)
+{
+    signal(SIGPIPE, SIG_IGN);
+    return tu_ts_start(&g_ts, NULL) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    tu_ts_stop(&g_ts);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_per_host_limit),
+        cmocka_unit_test(test_total_limit),
+        cmocka_unit_test(test_both_limits),
+        cmocka_unit_test(test_deadline_while_waiting),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
