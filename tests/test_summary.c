@@ -196,6 +196,34 @@ static void matches_the_records_and_the_human_summary(void **state)
     json_decref(recs);
 }
 
+/* --engine auto's choice is visible: the summary counts the requests
+   each engine ran (a URL with a fragment goes to libcurl), in the JSON
+   ("engines") and in the text ("engine:" line); a malformed line ran on
+   none. */
+static void counts_requests_by_engine(void **state)
+{
+    FILE *f = fopen(g.in, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 6; i++)
+        fprintf(f, "%s/bytes/100?e=%d\n", g.ts.base, i);
+    for (int i = 0; i < 4; i++)
+        fprintf(f, "%s/bytes/100?e=c%d#frag\n", g.ts.base, i);
+    fputs("{\"url\":\n", f);
+    assert_int_equal(fclose(f), 0);
+    char *argv[] = {(char *)g.bin, "-w", "1", "-o", g.out,
+                    "--summary-json", g.sum, g.in, NULL};
+    assert_int_equal(e2e_run(argv, NULL, NULL, g.err), 0);
+    json_t *sum = load_summary();
+    assert_int_equal(num(sum, "engines", "native"), 6);
+    assert_int_equal(num(sum, "engines", "curl"), 4);
+    char *text = e2e_slurp(g.err, NULL);
+    assert_non_null(text);
+    if (!strstr(text, "  engine: native 6, curl 4\n"))
+        fail_msg("no engine line in the summary: %s", text);
+    free(text);
+    json_decref(sum);
+}
+
 static void written_with_quiet_too(void **state)
 {
     FILE *f = fopen(g.in, "w");
@@ -370,6 +398,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         TU_BOUNDED(matches_the_records_and_the_human_summary, 90),
+        TU_BOUNDED(counts_requests_by_engine, 90),
         TU_BOUNDED(written_with_quiet_too, 90),
         TU_BOUNDED(after_head_counts_what_was_written, 90),
         TU_BOUNDED(a_path_that_cannot_be_written_fails_the_run, 90),

@@ -851,6 +851,7 @@ static int record_emit(mp_task *t, const fetch_line *l, fetch_run *r, int err)
     out.status = (int32_t)r->resp.status;
     out.error = err ? err : r->err;
     out.attempts = r->attempts;
+    out.engine = err ? 0 : r->resp.engine;
     out.ok = !out.error && out.status > 0 && out.status < 400;
     if (w.oom)
         return mp_fail(t, MP_ENOMEM, "line %llu: out of memory",

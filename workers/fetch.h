@@ -90,6 +90,8 @@ typedef struct fetch_out {
     int32_t error;     /* 0 or MP_E* (MP_EINPUT for a malformed line) */
     uint32_t attempts;
     uint32_t ok;       /* 1: no error and status < 400 */
+    int32_t engine;    /* the last attempt's MP_HTTP_NATIVE or
+                          MP_HTTP_CURL; 0 if no request was made */
 } fetch_out;
 
 /*

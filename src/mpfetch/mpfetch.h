@@ -279,6 +279,7 @@ typedef struct mpf_stats {
     uint64_t bytes;
     uint64_t hist[MPF_HIST_BUCKETS];
     uint64_t hist_count, max_us;
+    uint64_t native, curl; /* requests by the engine that ran them */
 } mpf_stats;
 
 void mpf_stats_add(mpf_stats *s, const fetch_out *h);

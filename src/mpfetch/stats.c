@@ -64,6 +64,8 @@ void mpf_stats_add(mpf_stats *s, const fetch_out *h)
     if (h->error)
         count_error(s, h->error);
     s->bytes += h->bytes;
+    s->native += h->engine == MP_HTTP_NATIVE;
+    s->curl += h->engine == MP_HTTP_CURL;
     if (h->error == MP_EINPUT)
         return; /* no request was made: no latency */
     s->hist[bucket_of(h->total_us)]++;
@@ -137,6 +139,9 @@ static void put_counts(FILE *f, const mpf_stats *s)
         sep = ", ";
     }
     fputs(*sep == ' ' ? " -\n" : "\n", f);
+    if (s->native || s->curl) /* --engine auto's choice, visible */
+        fprintf(f, "  engine: native %llu, curl %llu\n",
+                (unsigned long long)s->native, (unsigned long long)s->curl);
     if (!s->n_error_kinds)
         return;
     fputs("  errors:", f);

@@ -31,7 +31,8 @@ static void put_counts(FILE *f, const mpf_stats *s)
         fprintf(f, "%s\"%s\":%llu", i ? "," : "",
                 mp_err_name(s->error_code[i]),
                 (unsigned long long)s->error_count[i]);
-    fputs("},", f);
+    fprintf(f, "},\"engines\":{\"native\":%llu,\"curl\":%llu},",
+            (unsigned long long)s->native, (unsigned long long)s->curl);
 }
 
 /* Writes the latency object: seconds, or null values without requests. */
