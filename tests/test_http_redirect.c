@@ -5,7 +5,8 @@
  * other schemes, the credentials kept from other hosts, ports and
  * schemes (https -> http too, through nginx ending TLS), hops sharing one
  * connection (HTTP/1.1 on mp-testserver, HTTP/2 on nginx), a redirect's
- * body neither kept nor counted against max_body. Each case asserts what
+ * body neither kept nor counted against max_body; httpbin's redirect,
+ * auth and method endpoints (python3-httpbin). Each case asserts what
  * the server saw (/echo), on both engines, so both are held to it;
  * test_http_diff compares their whole records on the same chains.
  */
@@ -15,10 +16,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mpool.h"
@@ -471,6 +478,129 @@ static void test_redirect_body(void **state)
     free(dir);
 }
 
+/* Returns 1 once something accepts connections on 127.0.0.1:port. */
+static int port_open(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* Starts Debian's python3-httpbin on a free port of 127.0.0.1 and waits
+   until it listens (up to 20 s). Returns its pid, or -1 if it is not
+   installed or does not come up. */
+static pid_t httpbin_start(int *port)
+{
+    struct timespec step = {0, 50 * 1000 * 1000};
+    char p[16];
+    pid_t pid;
+
+    if (access("/usr/bin/python3", X_OK) != 0)
+        return -1;
+    *port = tu_free_port();
+    snprintf(p, sizeof p, "%d", *port);
+    if ((pid = fork()) == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl("/usr/bin/python3", "python3", "-m", "httpbin.core", "--host",
+              "127.0.0.1", "--port", p, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0)
+        return -1;
+    tu_forked_add(pid);
+    for (int i = 0; i < 400; i++) { /* a readiness check, not a delay */
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            tu_forked_forget(pid);
+            return -1; /* no httpbin module */
+        }
+        if (port_open(*port))
+            return pid;
+        nanosleep(&step, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    tu_forked_forget(pid);
+    return -1;
+}
+
+/* httpbin's redirect, auth and method endpoints (Debian's
+   python3-httpbin): each engine and AUTO give one record, the bodies
+   (httpbin's echo of the request) the same. */
+static void test_httpbin(void **state)
+{
+    static const struct {
+        const char *path, *method, *body, *header;
+        int want;
+        unsigned max;
+    } t[] = {
+        {"/redirect/3", NULL, NULL, NULL, 200, 0},
+        {"/relative-redirect/3", NULL, NULL, NULL, 200, 0},
+        {"/absolute-redirect/3", NULL, NULL, NULL, 200, 0},
+        {"/redirect/11", NULL, NULL, NULL, MP_EREDIRECT, 0},
+        {"/redirect/4", NULL, NULL, NULL, MP_EREDIRECT, 3},
+        {"/redirect-to?url=/get", NULL, NULL, NULL, 200, 0},
+        {"/redirect-to?url=/anything&status_code=307", "POST", "a=1", NULL,
+         200, 0},
+        {"/redirect-to?url=/anything&status_code=308", "PUT", "a=1", NULL,
+         200, 0},
+        {"/redirect-to?url=/anything&status_code=301", "POST", "a=1", NULL,
+         200, 0},
+        {"/redirect-to?url=/anything&status_code=303", "PUT", "a=1", NULL,
+         200, 0},
+        {"/redirect-to?url=/anything&status_code=302", "DELETE", NULL, NULL,
+         200, 0},
+        {"/redirect-to?url=%2Fheaders", NULL, NULL, "Authorization: Basic dTpw",
+         200, 0},
+        {"/redirect-to?url=ftp%3A%2F%2Fexample.com%2F", NULL, NULL, NULL,
+         MP_EURL, 0},
+        {"/status/302", NULL, NULL, NULL, 200, 0},
+        {"/basic-auth/u/p", NULL, NULL, "Authorization: Basic dTpw", 200, 0},
+        {"/basic-auth/u/p", NULL, NULL, NULL, 401, 0},
+        {"/anything", "PATCH", "z", NULL, 200, 0},
+        {"/redirect/2", "HEAD", NULL, NULL, 200, 0},
+    };
+    int port = 0;
+    pid_t pid = httpbin_start(&port);
+
+    if (pid < 0)
+        skip();
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        rspec s = mk("http://127.0.0.1:%d%s", port, t[i].path);
+        rseen o[3];
+        snprintf(s.method, sizeof s.method, "%s", t[i].method ? t[i].method
+                                                              : "");
+        snprintf(s.body, sizeof s.body, "%s", t[i].body ? t[i].body : "");
+        snprintf(s.header[0], sizeof s.header[0], "%s",
+                 t[i].header ? t[i].header : "");
+        s.max_redirects = t[i].max;
+        run3(&s, o);
+        expect3(&s, o, t[i].want, NULL, NULL);
+        if (strcmp(o[0].body, o[1].body) != 0)
+            fail_msg("%s: bodies differ:\ncurl:   %s\nnative: %s", s.url,
+                     o[0].body, o[1].body);
+    }
+    /* to another host: Authorization and Cookie not sent there */
+    rspec s = mk("http://127.0.0.1:%d/redirect-to?url=http%%3A%%2F%%2F"
+                 "localhost%%3A%d%%2Fheaders",
+                 port, port);
+    rseen o[3];
+    strcpy(s.header[0], "Authorization: Basic dTpw");
+    strcpy(s.header[1], "Cookie: a=b");
+    run3(&s, o);
+    expect3(&s, o, 200, "localhost:", "Authorization");
+    assert_null(strstr(o[1].body, "Cookie"));
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    tu_forked_forget(pid);
+}
+
 static int setup(void **state)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -496,6 +626,7 @@ int main(void)
         TU_BOUNDED(test_h2_hops, 60),
         TU_BOUNDED(test_h1_reuse, 60),
         TU_BOUNDED(test_redirect_body, 60),
+        TU_BOUNDED(test_httpbin, 120),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
