@@ -41,6 +41,7 @@
  * when not allowed"). One buffer that holds the whole head avoids both.
  */
 #define HTTP_H2_BUFFER (133L << 10)
+#define HTTP_H2_BODY_MAX ((size_t)32 << 10) /* see may_h2 */
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -424,6 +425,22 @@ int mp__http_easy_headers(xfer *x)
     return 0;
 }
 
+/*
+ * Returns 1 if req may run over HTTP/2 on libcurl, else 0: not with
+ * http1, and not with a request body over HTTP_H2_BODY_MAX (within the
+ * first stream window of any server). libcurl 7.88's h2 upload does not
+ * end when the server answers without reading the body (nginx's `return`,
+ * Apache, lighttpd): over the 64 KiB window the rest of the body waits
+ * for a WINDOW_UPDATE that never comes, and the transfer hangs until its
+ * timeout (or fails, MP_EPROTO, where the server resets the stream), so
+ * such a request speaks HTTP/1.1 on libcurl (README; the native engine
+ * sends it over h2).
+ */
+static int may_h2(const mp_http_request *req)
+{
+    return !req->http1 && !(req->body && req->body_len > HTTP_H2_BODY_MAX);
+}
+
 /* Sets the options that do not depend on the request: protocol, signals,
    callbacks. Returns a CURLcode. */
 static CURLcode set_common(xfer *x)
@@ -437,8 +454,8 @@ static CURLcode set_common(xfer *x)
     rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-                           x->req->http1 ? (long)CURL_HTTP_VERSION_1_1
-                                         : (long)CURL_HTTP_VERSION_2TLS);
+                           may_h2(x->req) ? (long)CURL_HTTP_VERSION_2TLS
+                                          : (long)CURL_HTTP_VERSION_1_1);
     rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "mpool/" MP_VERSION_STRING);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
@@ -464,7 +481,7 @@ static CURLcode set_proxy(xfer *x)
 
 int mp__http_easy_big_buffer(const mp_http_request *req)
 {
-    return !req->http1 && strncasecmp(req->url, "https:", 6) == 0;
+    return may_h2(req) && strncasecmp(req->url, "https:", 6) == 0;
 }
 
 /* Sets the request's own options on x->easy. Returns a CURLcode. */

@@ -42,6 +42,7 @@ void h2u_one(mp_task *t, const hspec *s, hseen *o)
     const char *hdr[1] = {s->header};
     mp_http_request q;
     mp_http_response r;
+    char *big = NULL;
 
     memset(&q, 0, sizeof q);
     q.url = s->url;
@@ -53,6 +54,11 @@ void h2u_one(mp_task *t, const hspec *s, hseen *o)
     if (s->body[0]) {
         q.body = s->body;
         q.body_len = strlen(s->body);
+    }
+    if (s->big_body && (big = malloc(s->big_body)) != NULL) {
+        memset(big, 'b', s->big_body);
+        q.body = big;
+        q.body_len = s->big_body;
     }
     q.timeout_ms = s->timeout_ms;
     q.connect_timeout_ms = s->connect_timeout_ms;
@@ -90,6 +96,7 @@ void h2u_one(mp_task *t, const hspec *s, hseen *o)
         p += n;
     }
     mp_http_response_clear(&r);
+    free(big);
 }
 
 int h2u_one_task(mp_task *t, const void *in, size_t len)

@@ -25,6 +25,7 @@ typedef struct hspec {
     char body_path[256];
     unsigned timeout_ms, connect_timeout_ms;
     size_t max_body;
+    size_t big_body; /* a body of this many bytes 'b' instead of body */
     int engine, want_headers, no_body, http1;
     int compressed;
 } hspec;
