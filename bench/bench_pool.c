@@ -78,12 +78,16 @@ int main(int argc, char **argv)
            switch_ns());
     printf("| workers | concurrency | credit (batch) | tasks | tasks/s |\n");
     printf("|---|---|---|---|---|\n");
-    int confs[][2] = {{64, 64}, {256, 1024}, {1024, 4096}};
+    int confs[][2] = {{0, 0}, {64, 64}, {256, 1024}, {1024, 4096}};
     for (int w = 1; w <= 2; w++)
         for (size_t c = 0; c < sizeof(confs) / sizeof(confs[0]); c++) {
             double r = run(w, confs[c][0], confs[c][1], n, in, out);
-            printf("| %d | %d | %d | %zu | %.0f |\n", w, confs[c][0],
-                   confs[c][0] + confs[c][1], n, r);
+            if (confs[c][0] == 0)
+                printf("| %d | default (64) | adaptive | %zu | %.0f |\n", w,
+                       n, r);
+            else
+                printf("| %d | %d | %d | %zu | %.0f |\n", w, confs[c][0],
+                       confs[c][0] + confs[c][1], n, r);
             fflush(stdout);
         }
     free(in);

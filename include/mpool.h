@@ -35,6 +35,19 @@
  *    no worker can be kept alive, input error, event loop failure) before
  *    the task finished. Never the task's fault, never final: run it again.
  *
+ * Placement: at every dispatch the tasks waiting for a worker (a map's
+ * input, an imap's input pulled ahead up to the room the workers have
+ * now, futures, re-runs) go to the least-loaded workers, load being the
+ * tasks a worker holds (queued there and running), and no worker holds
+ * more than its credit window. Guarantees: n tasks dispatched at once to
+ * W workers that hold nothing go ceil(n / W) or floor(n / W) to each (a
+ * map of 10 on 2 workers: 5 / 5; lower slots take the remainder); a
+ * task dispatched alone (a future submitted while others run, an
+ * attached server's) goes to a worker holding the fewest; a stream longer
+ * than every worker's room fills every worker. A busy worker (all its
+ * coroutines taken) is refilled only when a quarter of its window is
+ * free, so batches stay big. Placement never moves a task once sent.
+ *
  * Signals: the forkservers and workers ignore SIGINT, SIGTERM and SIGHUP,
  * which a terminal, timeout(1), systemd or Slurm send to the whole process
  * group: only the coordinator (the caller) decides what happens, e.g. a
@@ -173,6 +186,9 @@ typedef int (*mp_result_fn)(void *ud, size_t index, mp_result *r);
 #define MP_MAX_PREFETCH 20000
 #define MP_MAX_POOL_TASKS (1 << 21)
 #define MP_MAX_STACK_SIZE ((size_t)64 << 20)
+/* The most tasks one worker holds with prefetch 0 (the adaptive window,
+   see mp_pool_options.prefetch), or MP_MAX_POOL_TASKS / workers if less. */
+#define MP_MAX_WINDOW 8192
 
 typedef struct mp_pool_options {
     int workers;                   /* 0 = mp_cpus_available() (at most
@@ -180,8 +196,15 @@ typedef struct mp_pool_options {
     int concurrency;               /* coroutines per worker; 0 = 64; at
                                       most MP_MAX_CONCURRENCY */
     int prefetch;                  /* queued tasks per worker beyond
-                                      concurrency; 0 = concurrency; at most
-                                      MP_MAX_PREFETCH */
+                                      concurrency: a fixed credit window
+                                      of concurrency + prefetch; at most
+                                      MP_MAX_PREFETCH. 0 = adaptive: the
+                                      window starts at 2 x concurrency at
+                                      each call and doubles whenever a
+                                      worker's coroutines ran dry while
+                                      tasks waited (fast tasks: bigger
+                                      batches per message), up to
+                                      MP_MAX_WINDOW */
     unsigned max_tasks_per_worker; /* recycle after this many; 0 = never */
     unsigned task_timeout_ms;      /* 0 = none */
     unsigned max_attempts;         /* tries of a task whose worker died;
@@ -309,7 +332,9 @@ typedef struct mp_pool_stats {
     size_t max_buffered;      /* most tasks held by the coordinator at once */
     uint64_t worker_max_held; /* most tasks one worker held at once, queued
                                  and running, as the workers report it:
-                                 never above concurrency + prefetch */
+                                 never above concurrency + prefetch, or
+                                 the adaptive window's top (prefetch 0:
+                                 MP_MAX_WINDOW) */
     uint64_t sends_failed;    /* batches a worker's pipe refused (not "full"):
                                  their tasks were queued again and that
                                  worker replaced */

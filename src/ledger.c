@@ -67,7 +67,7 @@ int mp__ledger_init(mp__ledger *L, int nholders, uint32_t concurrency,
     memset(L, 0, sizeof(*L));
     L->nholders = nholders;
     L->concurrency = concurrency;
-    L->capacity = concurrency + prefetch;
+    L->capacity = L->window = L->max_window = concurrency + prefetch;
     L->max_per_holder = max_per_holder;
     L->max_attempts = max_attempts;
     L->nents = (uint32_t)nholders * L->capacity;
@@ -79,7 +79,7 @@ int mp__ledger_init(mp__ledger *L, int nholders, uint32_t concurrency,
     for (uint32_t i = 0; i < L->nents; i++)
         L->ents[i].next = i + 1 < L->nents ? i + 1 : MP_NIL;
     L->free_head = L->nents ? 0 : MP_NIL;
-    L->retry = L->solo = L->alone = empty_list;
+    L->retry = L->solo = L->alone = L->staged = empty_list;
     for (int h = 0; h < nholders; h++)
         L->holders[h].held = empty_list;
     return 0;
@@ -150,13 +150,70 @@ uint32_t mp__ledger_pop_retry(mp__ledger *L)
     return list_pop(L, &L->retry);
 }
 
+void mp__ledger_stage(mp__ledger *L, uint32_t id)
+{
+    L->ents[id].staged = 1;
+    list_push(L, &L->staged, id);
+}
+
+uint32_t mp__ledger_pop_staged(mp__ledger *L)
+{
+    uint32_t id = list_pop(L, &L->staged);
+    if (id != MP_NIL)
+        L->ents[id].staged = 0;
+    return id;
+}
+
+int mp__ledger_widen(mp__ledger *L)
+{
+    if (L->window >= L->max_window)
+        return 0;
+    uint32_t w = L->window * 2 < L->max_window ? L->window * 2
+                                               : L->max_window;
+    uint32_t n = (uint32_t)L->nholders * w;
+    if (n > L->nents) {
+        mp__entry *ents = realloc(L->ents, (size_t)n * sizeof(*ents));
+        if (!ents)
+            return MP_ENOMEM;
+        L->ents = ents;
+        char *in = malloc((size_t)n * MP_INLINE_IN);
+        if (!in)
+            return MP_ENOMEM; /* the entries are bigger, unused */
+        uintptr_t lo = (uintptr_t)L->inline_in,
+                  hi = lo + (uintptr_t)L->nents * MP_INLINE_IN;
+        for (uint32_t i = 0; i < L->nents; i++) { /* copies move along */
+            mp__entry *e = &ents[i];
+            uintptr_t d = (uintptr_t)e->data;
+            if (e->state != MP__E_FREE && !e->owned && d >= lo && d < hi) {
+                memcpy(in + (d - lo), e->data, e->len);
+                e->data = in + (d - lo);
+            }
+        }
+        free(L->inline_in);
+        L->inline_in = in;
+        for (uint32_t i = L->nents; i < n; i++) {
+            memset(&ents[i], 0, sizeof(ents[i]));
+            ents[i].next = i + 1 < n ? i + 1 : L->free_head;
+        }
+        L->free_head = L->nents;
+        L->nents = n;
+    }
+    L->window = w;
+    return 1;
+}
+
+void mp__ledger_narrow(mp__ledger *L)
+{
+    L->window = L->capacity;
+}
+
 uint32_t mp__ledger_room(const mp__ledger *L, int h, uint32_t cap)
 {
     const mp__holder *ho = &L->holders[h];
     if (ho->held.n >= cap)
         return 0;
     uint32_t r = cap - ho->held.n;
-    uint32_t quarter = L->capacity / 4 ? L->capacity / 4 : 1;
+    uint32_t quarter = L->window / 4 ? L->window / 4 : 1;
     /* A busy worker waits for a quarter of its credit: fewer, bigger
        batches. An idle coroutine is fed at once. */
     if (ho->held.n >= L->concurrency && r < quarter)
@@ -176,6 +233,7 @@ void mp__ledger_give(mp__ledger *L, int h, uint32_t id)
     mp__holder *ho = &L->holders[h];
     e->slot = h;
     e->state = MP__E_SENT;
+    e->staged = 0;
     list_push(L, &ho->held, id);
     ho->given++;
 }
@@ -184,7 +242,10 @@ void mp__ledger_give(mp__ledger *L, int h, uint32_t id)
    suspects' or the retry queue. */
 static mp__list *queue_of(mp__ledger *L, const mp__entry *e)
 {
-    return e->alone ? &L->alone : e->solo ? &L->solo : &L->retry;
+    return e->alone    ? &L->alone
+           : e->solo   ? &L->solo
+           : e->staged ? &L->staged
+                       : &L->retry;
 }
 
 /* Entry e leaves holder h (a result, a death, a take-back): h and the
@@ -375,6 +436,8 @@ int mp__ledger_drop_queued(mp__ledger *L, size_t mask, size_t match,
 {
     mp__list *l = &L->retry;
     uint32_t id = find_match(L, l->head, mask, match);
+    if (id == MP_NIL)
+        id = find_match(L, (l = &L->staged)->head, mask, match);
     if (id == MP_NIL)
         id = find_match(L, (l = &L->solo)->head, mask, match);
     if (id == MP_NIL)

@@ -39,6 +39,7 @@ typedef struct mp__entry {
     uint8_t losses;      /* pool forkservers that died while it was held */
     uint8_t alone;       /* suspected of killing the pool forkserver: runs
                             alone in the pool (no other task anywhere) */
+    uint8_t staged;      /* new input waiting in the staged queue */
     uint32_t len;
     size_t index; /* position in the call's input */
     const void *data;
@@ -61,13 +62,19 @@ typedef struct mp__ledger {
     char *inline_in; /* MP_INLINE_IN bytes per entry for copied inputs */
     uint32_t nents, free_head, in_use;
     mp__list retry, solo; /* waiting to be re-sent; suspects, one at a time */
+    mp__list staged;      /* new input taken ahead of its dispatch, so it
+                             can be spread (mp__ledger_stage) */
     mp__list alone;       /* suspects of forkserver deaths: one at a time,
                              with nothing else held in the pool */
     int alone_busy;       /* an alone entry is held now (nothing else is
                              given meanwhile) */
     mp__holder *holders;
     int nholders;
-    uint32_t capacity;       /* credit: tasks one holder may hold */
+    uint32_t capacity;       /* credit: tasks one holder may hold, at
+                                first (concurrency + prefetch) */
+    uint32_t window;         /* credit now: capacity, or more once
+                                widened (mp__ledger_widen) */
+    uint32_t max_window;     /* the most window may grow to */
     uint32_t concurrency;    /* of them, running at once */
     uint64_t max_per_holder; /* tasks a worker runs before it is recycled;
                                 0 = no limit */
@@ -117,10 +124,27 @@ uint32_t mp__ledger_add(mp__ledger *L, size_t index, const void *data,
 /* Removes the oldest entry from the retry queue. Returns it, or MP_NIL. */
 uint32_t mp__ledger_pop_retry(mp__ledger *L);
 
+/* Puts entry id, just added (mp__ledger_add), at the end of the staged
+   queue: taken from the input now, given later (mp__ledger_pop_staged),
+   so that what is taken can be spread over the holders. */
+void mp__ledger_stage(mp__ledger *L, uint32_t id);
+
+/* Removes the oldest staged entry. Returns it, or MP_NIL. */
+uint32_t mp__ledger_pop_staged(mp__ledger *L);
+
+/* Doubles the window (the credit of each holder), up to max_window,
+   growing the entries to nholders x window. Returns 1 when it grew, 0 at
+   max_window, MP_ENOMEM (nothing changed). Entry ids stay valid;
+   pointers into L->ents do not. */
+int mp__ledger_widen(mp__ledger *L);
+
+/* Sets the window back to capacity (the entries stay allocated). */
+void mp__ledger_narrow(mp__ledger *L);
+
 /* Returns how many more tasks holder h should get now if it may hold up to
    cap: cap minus what it holds, limited by recycling; 0 when a batch would
    be too small to be worth a message (a busy holder waits until a quarter
-   of its credit is free, so batches stay big). */
+   of the window is free, so batches stay big). */
 uint32_t mp__ledger_room(const mp__ledger *L, int h, uint32_t cap);
 
 /* Records that holder h has been sent entry id (a new or a retried one). */
@@ -186,7 +210,8 @@ uint32_t mp__ledger_give_alone(mp__ledger *L, int h);
 int mp__ledger_quiet(const mp__ledger *L);
 
 /* Removes one entry whose index matches ((index & mask) == match; mask 0:
-   any) from the queues (retry first, then suspects) and frees it. Returns
+   any) from the queues (retry first, then staged, suspects, alone) and
+   frees it. Returns
    1 with *index set, or 0 when no queued entry matches. */
 int mp__ledger_drop_queued(mp__ledger *L, size_t mask, size_t match,
                            size_t *index);

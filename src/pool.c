@@ -145,6 +145,8 @@ static uint32_t pull_input(mp_pool *p)
             }
         }
         size_t key = MP__CALL_KEY(c->pulled++);
+        if (!c->imap && c->pulled == c->n)
+            c->input_done = 1; /* known now: dispatch may not ask again */
         if (b.len > MP_MAX_PAYLOAD || (!b.data && b.len)) {
             deliver(p, key, b.data ? MP_E2BIG : MP_EINVAL, NULL, 0,
                     b.data ? "input larger than MP_MAX_PAYLOAD"
@@ -170,6 +172,8 @@ static uint32_t next_task(mp_pool *p, int fut)
 {
     if (p->L.retry.n)
         return take_token(p) ? mp__ledger_pop_retry(&p->L) : MP_NIL;
+    if (!fut && p->L.staged.n)
+        return take_token(p) ? mp__ledger_pop_staged(&p->L) : MP_NIL;
     if ((fut ? !p->futq.n : !call_open(p)) || mp__ledger_full(&p->L) ||
         !take_token(p))
         return MP_NIL;
@@ -283,7 +287,8 @@ static uint32_t fill_batch(mp_pool *p, int i, mp__msg *m, uint32_t *room)
     mp_task_fn fn = NULL;
     uint32_t id = MP_NIL, k = 0;
     /* the call and the futures take turns, a batch each */
-    int fut = p->futq.n && (!call_open(p) || (p->fut_turn ^= 1));
+    int fut = p->futq.n && ((!call_open(p) && !p->L.staged.n) ||
+                            (p->fut_turn ^= 1));
     if (*room && (id = next_task(p, fut)) == MP_NIL)
         id = next_task(p, fut = !fut);
     for (; id != MP_NIL; id = *room ? next_task(p, fut) : MP_NIL) {
@@ -307,9 +312,10 @@ static uint32_t fill_batch(mp_pool *p, int i, mp__msg *m, uint32_t *room)
     return k;
 }
 
-/* Sends slot i batches that bring what it holds up to cap tasks, one
-   message per task function, while its pipe takes them. */
-static void dispatch_upto(mp_pool *p, int i, uint32_t cap)
+/* Sends slot i up to n more tasks in batches, one message per task
+   function, while its pipe takes them; first what it is owed anyway
+   (cancels, its EXIT once retiring, a suspect alone). */
+static void dispatch_upto(mp_pool *p, int i, uint32_t n)
 {
     mp__life *w = &p->life[i];
     tell_cancels(p, i);
@@ -325,31 +331,101 @@ static void dispatch_upto(mp_pool *p, int i, uint32_t cap)
     if (dispatch_solo(p, i) || mp__ledger_quiet(&p->L))
         return; /* a suspect of forkserver deaths waits for the pool to
                    be empty, or runs: nothing else meanwhile */
-    uint32_t r = mp__ledger_room(&p->L, i, cap), k;
-    while (r && w->state == MP__S_READY && !mp__slot_parked(&p->S, i)) {
+    uint32_t k;
+    while (n && w->state == MP__S_READY && !mp__slot_parked(&p->S, i)) {
         mp__msg m = {0};
-        if ((k = fill_batch(p, i, &m, &r)) == 0 ||
+        if ((k = fill_batch(p, i, &m, &n)) == 0 ||
             send_batch(p, i, &m, k) < 0)
             break;
     }
 }
 
-/* Fills every ready worker up to its credit. */
-static void dispatch_all(mp_pool *p)
+/* Returns how many tasks slot i can take now (0 when it takes none: not
+   ready, its pipe full, a suspect alone). */
+static uint32_t room_of(mp_pool *p, int i)
 {
-    for (int i = 0; i < p->nworkers; i++)
-        dispatch_upto(p, i, p->L.capacity);
+    if (p->life[i].state != MP__S_READY || mp__slot_parked(&p->S, i) ||
+        p->L.holders[i].solo_busy)
+        return 0;
+    return mp__ledger_room(&p->L, i, p->L.window);
 }
 
-/* At the start of a call: feeds every worker's idle coroutines first, then
-   the prefetch credit, so a small batch is spread over all workers instead
-   of filling the first one's credit. (Only here: in steady state it would
-   halve the batches.) */
-static void dispatch_spread(mp_pool *p)
+/* An imap call's input is pulled ahead, up to what the workers can take
+   now (so still only while a worker has room), into the staged queue:
+   then it is known how much there is to spread. */
+static void stage_input(mp_pool *p, uint32_t total)
 {
-    for (int i = 0; i < p->nworkers; i++)
-        dispatch_upto(p, i, (uint32_t)p->o.concurrency);
-    dispatch_all(p);
+    while (p->L.staged.n < total) {
+        uint32_t id = pull_input(p);
+        if (id == MP_NIL)
+            return;
+        mp__ledger_stage(&p->L, id);
+    }
+}
+
+/* Returns the tasks waiting for a worker, at most cap: re-runs, staged
+   input, the rest of a map's input, queued futures. */
+static uint32_t pending(const mp_pool *p, uint32_t cap)
+{
+    uint64_t n = (uint64_t)p->L.retry.n + p->L.staged.n + p->futq.n;
+    const mp__call *c = p->call;
+    if (call_open(p))
+        n += c->imap ? 0 : c->n - c->pulled;
+    return n < cap ? (uint32_t)n : cap;
+}
+
+/* Placement. Every dispatch gives the tasks waiting to the least-loaded
+   workers (load: the tasks a worker holds, queued there and running),
+   water-filling: each worker with room is brought up to one level, the
+   lowest that places every task, lower slots taking the remainder; a
+   worker takes no more than its room (credit). So n tasks on W idle
+   workers go n / W to each, and a stream longer than every worker's room
+   fills them all. */
+static void dispatch_all(mp_pool *p)
+{
+    int nw = p->nworkers;
+    uint32_t *room = p->room, total = 0, hi = 0, lo = UINT32_MAX;
+    for (int i = 0; i < nw; i++) {
+        room[i] = room_of(p, i);
+        total += room[i];
+    }
+    if (p->call && p->call->imap && call_open(p))
+        stage_input(p, total);
+    uint32_t left = pending(p, total);
+    if (left == total) { /* more than all the room: everyone fills up */
+        for (int i = 0; i < nw; i++)
+            dispatch_upto(p, i, room[i]);
+        return;
+    }
+    for (int i = 0; i < nw; i++) {
+        uint32_t h = mp__ledger_held(&p->L, i);
+        if (room[i] && h < lo)
+            lo = h;
+        if (room[i] && h + room[i] > hi)
+            hi = h + room[i];
+    }
+    while (left && lo < hi) { /* the least level that places them all */
+        uint32_t mid = lo + (hi - lo) / 2;
+        uint64_t placed = 0;
+        for (int i = 0; i < nw; i++) {
+            uint32_t h = mp__ledger_held(&p->L, i);
+            if (room[i] && mid > h)
+                placed += mid - h < room[i] ? mid - h : room[i];
+        }
+        if (placed >= left)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    for (int i = 0; i < nw; i++) {
+        uint32_t h = mp__ledger_held(&p->L, i), give = 0;
+        if (room[i] && hi > h)
+            give = hi - h < room[i] ? hi - h : room[i];
+        if (give > left)
+            give = left;
+        left -= give;
+        dispatch_upto(p, i, give);
+    }
 }
 
 void mp__on_rate(int fd, short what, void *arg)
@@ -612,7 +688,7 @@ static void on_ready(void *ud, int i, int status, const char *msg)
     }
     w->state = MP__S_READY;
     p->ready++;
-    dispatch_upto(p, i, p->L.capacity);
+    dispatch_all(p);
 }
 
 /* Hook: slot i's worker sent a malformed message. It is a fault of that
@@ -660,6 +736,11 @@ static void on_results(void *ud, int i, const mp__hdr *h, mp__reader *r)
         if (what == MP__R_DELIVER)
             deliver(p, index, v.status, v.data, v.len, v.error);
     }
+    /* Its coroutines ran dry while tasks waited here: the window is
+       smaller than what a round trip takes at this task rate. */
+    if (p->adaptive && mp__ledger_held(&p->L, i) < p->L.concurrency &&
+        (pending(p, 1) || call_open(p)))
+        mp__ledger_widen(&p->L);
 }
 
 /* Hook: slot i's messages are all read: retire it if it is done, refill
@@ -685,7 +766,7 @@ static void on_writable(void *ud, int i, int rc)
     }
     tell_cancels(p, i);
     if (w->state == MP__S_READY)
-        dispatch_upto(p, i, p->L.capacity);
+        dispatch_all(p);
 }
 
 const mp__slot_hooks mp__pool_hooks = {
@@ -742,7 +823,9 @@ static int run_call(mp_pool *p, mp__call *c)
     if (!c->status && revive(p) < 0) /* fails fast */
         abort_call(p, MP_ENOFORK, NO_FORKSERVER);
     p->driving = 1;
-    dispatch_spread(p);
+    if (p->adaptive)
+        mp__ledger_narrow(&p->L);
+    dispatch_all(p);
     while (!(c->input_done && c->delivered == c->pulled)) {
         if (c->input_paused && c->delivered == c->pulled) {
             c->input_paused = 0; /* nothing in flight to wait for */

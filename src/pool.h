@@ -112,6 +112,8 @@ struct mp_pool {
     int attached;             /* base is the caller's (mp_pool_attach) */
     int driving;              /* a blocking call runs the loop now */
     int fut_turn;             /* futures and the call take turns */
+    uint32_t *room;           /* dispatch_all's room per slot */
+    int adaptive;             /* prefetch was 0: the window adapts */
 };
 
 /* pool.c, for pool_create.c (the pool's creation and end): */

@@ -56,8 +56,15 @@ static int pool_setup(mp_pool *p)
                              (uint32_t)o->prefetch, o->max_tasks_per_worker,
                              o->max_attempts);
     p->life = calloc((size_t)p->nworkers, sizeof(*p->life));
-    if (rc < 0 || !p->life)
+    p->room = calloc((size_t)p->nworkers, sizeof(*p->room));
+    if (rc < 0 || !p->life || !p->room)
         return MP_ENOMEM;
+    if (p->adaptive) {
+        uint32_t most = MP_MAX_POOL_TASKS / (uint32_t)p->nworkers;
+        most = most < MP_MAX_WINDOW ? most : MP_MAX_WINDOW;
+        if (most > p->L.capacity)
+            p->L.max_window = most;
+    }
     if (make_dir(p) < 0)
         return MP_ESYS;
     p->base = p->own_base = event_base_new();
@@ -165,6 +172,7 @@ static int create(mp_pool **out, const mp_pool_options *opts, char *why,
         return rc;
     }
     p->o = o;
+    p->adaptive = !opts || !opts->prefetch;
     p->cancel_fd = -1;
     p->S.fs_fd = -1;
     p->nworkers = o.workers; /* reserved: mp_pool_destroy gives them back */
@@ -216,6 +224,7 @@ void mp_pool_destroy(mp_pool *p)
         close(p->cancel_fd);
     mp__fs_rm_dir(p->dir); /* its forkserver did, unless it was lost */
     free(p->life);
+    free(p->room);
     free(p->init_copy);
     free(p);
 }

@@ -48,6 +48,19 @@ static int where(mp_task *t, const void *in, size_t len)
     return mp_return(t, &slot, sizeof(slot));
 }
 
+/* Waits until the file named by its input exists (the test creates it
+   when every task is placed), then returns its worker's slot. */
+static int where_held(mp_task *t, const void *in, size_t len)
+{
+    while (access((const char *)in, F_OK) != 0) {
+        int rc = mp_sleep(t, 1);
+        if (rc < 0)
+            return rc;
+    }
+    int slot = mp_worker_slot();
+    return mp_return(t, &slot, sizeof(slot));
+}
+
 /* Sleeps 1, 2, ... 30 ms in turn (with other tasks' timers around it) and
    returns the least time it slept beyond what it asked for, in µs
    (negative: a sleep ended early). */
@@ -152,6 +165,99 @@ static void a_small_batch_is_spread_over_all_workers(void **state)
     mp_pool_destroy(p);
 }
 
+/* Placement is least-loaded at every dispatch: a map of 10 tasks on 2
+   workers of the default options goes 5 / 5 (it went 10 / 0: the first
+   worker's coroutines were filled first). */
+static void a_ten_task_map_goes_five_and_five(void **state)
+{
+    mp_pool *p;
+    mp_pool_options o = {.workers = 2};
+    assert_int_equal(mp_pool_create(&p, &o), 0);
+    for (int round = 0; round < 3; round++) {
+        int per[2] = {0};
+        map_where(p, 10, per, 2);
+        assert_int_equal(per[0], 5);
+        assert_int_equal(per[1], 5);
+    }
+    mp_pool_destroy(p);
+}
+
+typedef struct imap_where {
+    size_t n, pulled;
+    int per[2];
+} imap_where;
+
+static int iw_next(void *ud, mp_buf *in)
+{
+    imap_where *w = ud;
+    if (w->pulled == w->n)
+        return 0;
+    w->pulled++;
+    *in = (mp_buf){NULL, 0};
+    return 1;
+}
+
+static int iw_result(void *ud, size_t index, mp_result *r)
+{
+    imap_where *w = ud;
+    int slot;
+    assert_int_equal(r->status, 0);
+    memcpy(&slot, r->data, sizeof(slot));
+    w->per[slot]++;
+    return 0;
+}
+
+/* The same for a stream that is short: imap's 10 inputs go 5 / 5. */
+static void a_short_imap_is_spread_too(void **state)
+{
+    mp_pool *p = make_pool(2, 0, 0);
+    imap_where w = {.n = 10};
+    tu_bound_start(p, BOUND_S);
+    assert_int_equal(mp_pool_imap(p, where, iw_next, iw_result, &w), 0);
+    assert_false(tu_bound_end());
+    assert_int_equal(w.per[0], 5);
+    assert_int_equal(w.per[1], 5);
+    mp_pool_destroy(p);
+}
+
+/* 20 futures submitted at once, and then 20 submitted one by one as an
+   attached server would (each dispatched before the next comes), go
+   10 / 10. */
+static void futures_are_spread_one_by_one_and_at_once(void **state)
+{
+    mp_pool *p = make_pool(2, 0, 0);
+    char mark[64];
+    snprintf(mark, sizeof(mark), "/tmp/mp-place-%d", (int)getpid());
+    for (int oneby = 0; oneby < 2; oneby++) {
+        mp_future *f[20];
+        int per[2] = {0};
+        unlink(mark);
+        for (int i = 0; i < 20; i++) {
+            assert_int_equal(mp_pool_submit(p, where_held, mark,
+                                            strlen(mark) + 1, &f[i]),
+                             0);
+            if (oneby) /* a turn of the loop: it is dispatched */
+                assert_int_equal(mp_future_wait(f[i], 5), MP_ETIMEDOUT);
+        }
+        int fd = open(mark, O_WRONLY | O_CREAT, 0600);
+        assert_true(fd >= 0);
+        close(fd);
+        for (int i = 0; i < 20; i++) {
+            assert_int_equal(mp_future_wait(f[i], BOUND_S * 1000), 0);
+            const mp_result *r = mp_future_result(f[i]);
+            assert_int_equal(r->status, 0);
+            int slot;
+            memcpy(&slot, r->data, sizeof(slot));
+            per[slot]++;
+            mp_future_free(f[i]);
+        }
+        assert_int_equal(per[0], 10);
+        assert_int_equal(per[1], 10);
+    }
+    unlink(mark);
+    mp_pool_destroy(p);
+}
+
 /* A worker dies holding 64 tasks (one of them killed it, once): all 64
    go back to the queue, and none runs alone; suspects are the tasks of a
    second death, not of the first. */
@@ -214,6 +320,9 @@ int main(void)
         cmocka_unit_test(no_worker_holds_more_than_its_credit),
         cmocka_unit_test(a_small_batch_is_spread_over_all_workers),
         cmocka_unit_test(a_crashed_workers_tasks_go_back_as_a_batch),
+        cmocka_unit_test(a_ten_task_map_goes_five_and_five),
+        cmocka_unit_test(a_short_imap_is_spread_too),
+        cmocka_unit_test(futures_are_spread_one_by_one_and_at_once),
         cmocka_unit_test(mp_sleep_never_ends_early),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -467,11 +467,57 @@ static const ledger_case cases[] = {
         {END}}, 0},
 };
 
+/* Widening the window (the adaptive credit) grows the entries: ids stay
+   valid, copies kept inline move along with their contents, held and
+   staged entries stay where they were, the new entries are free; it stops
+   at max_window, and narrowing gives the first credit back. */
+static void widen_keeps_entries(void **state)
+{
+    mp__ledger L;
+    assert_int_equal(mp__ledger_init(&L, 2, 2, 2, 0, 3), 0);
+    L.max_window = 16;
+    char in[8][16];
+    uint32_t ids[8];
+    for (int i = 0; i < 8; i++) { /* fills it: 2 holders x 4 */
+        snprintf(in[i], sizeof(in[i]), "input %d", i);
+        ids[i] = mp__ledger_add(&L, (size_t)i, in[i], sizeof(in[i]), 1);
+        assert_int_not_equal(ids[i], MP_NIL);
+        if (i < 4)
+            mp__ledger_give(&L, i % 2, ids[i]);
+        else
+            mp__ledger_stage(&L, ids[i]);
+    }
+    assert_true(mp__ledger_full(&L));
+    assert_int_equal(mp__ledger_widen(&L), 1);
+    assert_int_equal(L.window, 8);
+    assert_false(mp__ledger_full(&L));
+    for (int i = 0; i < 8; i++)
+        assert_string_equal((const char *)L.ents[ids[i]].data, in[i]);
+    assert_int_equal(mp__ledger_held(&L, 0), 2);
+    assert_int_equal(L.staged.n, 4);
+    assert_int_equal(mp__ledger_room(&L, 0, L.window), 6);
+    int extra = 0;
+    while (mp__ledger_add(&L, 100, in[0], 4, 1) != MP_NIL)
+        extra++;
+    assert_int_equal(extra, 8); /* 2 x 8 in all */
+    assert_int_equal(mp__ledger_widen(&L), 1);
+    assert_int_equal(mp__ledger_widen(&L), 0); /* at max_window */
+    assert_int_equal(L.window, 16);
+    for (int i = 0; i < 8; i++)
+        assert_string_equal((const char *)L.ents[ids[i]].data, in[i]);
+    assert_int_equal(mp__ledger_pop_staged(&L), ids[4]);
+    mp__ledger_narrow(&L);
+    assert_int_equal(L.window, 4);
+    mp__ledger_free(&L);
+}
+
 int main(void)
 {
-    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0])];
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    enum { N = sizeof(cases) / sizeof(cases[0]) };
+    struct CMUnitTest tests[N + 1];
+    for (size_t i = 0; i < N; i++)
         tests[i] = (struct CMUnitTest){cases[i].name, run_case, NULL, NULL,
                                        (void *)&cases[i]};
+    tests[N] = (struct CMUnitTest)cmocka_unit_test(widen_keeps_entries);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
