@@ -42,6 +42,7 @@ typedef struct rspec {
     int engine;
     unsigned max_redirects, timeout_ms;
     size_t max_body;
+    int compressed;
 } rspec;
 
 /* What it gave. */
@@ -81,6 +82,7 @@ static int one_task(mp_task *t, const void *in, size_t len)
     q.max_redirects = s->max_redirects;
     q.timeout_ms = s->timeout_ms;
     q.max_body = s->max_body;
+    q.compressed = s->compressed;
     q.engine = s->engine;
     q.cafile = s->cafile[0] ? s->cafile : NULL;
     q.body_path = s->body_path[0] ? s->body_path : NULL;
@@ -585,6 +587,25 @@ static void test_httpbin(void **state)
         if (strcmp(o[0].body, o[1].body) != 0)
             fail_msg("%s: bodies differ:\ncurl:   %s\nnative: %s", s.url,
                      o[0].body, o[1].body);
+    }
+    /* httpbin's encoding endpoints with compressed (issue #20): each
+       engine decodes, and httpbin's echo of the request (Accept-Encoding
+       included) is the same; a redirect to one is followed and decoded */
+    static const struct {
+        const char *path, *has;
+    } enc[] = {{"/gzip", "\"gzipped\":true"},
+               {"/deflate", "\"deflated\":true"},
+               {"/brotli", "\"brotli\":true"},
+               {"/redirect-to?url=%2Fgzip", "\"gzipped\":true"}};
+    for (size_t i = 0; i < sizeof enc / sizeof enc[0]; i++) {
+        rspec e = mk("http://127.0.0.1:%d%s", port, enc[i].path);
+        rseen eo[3];
+        e.compressed = 1;
+        run3(&e, eo);
+        expect3(&e, eo, 200, enc[i].has, NULL);
+        if (strcmp(eo[0].body, eo[1].body) != 0)
+            fail_msg("%s: bodies differ:\ncurl:   %s\nnative: %s", e.url,
+                     eo[0].body, eo[1].body);
     }
     /* to another host: Authorization and Cookie not sent there */
     rspec s = mk("http://127.0.0.1:%d/redirect-to?url=http%%3A%%2F%%2F"
