@@ -12,7 +12,8 @@
  * resolve through mp-testdns (mp_http_set_dns_servers) on both.
  *
  * The cases are the table `cases` below, one line each: where the URL
- * points (the set's server, mp-badserver, a host name), what to send, and
+ * points (the set's server, mp-badserver, Debian's python3-httpbin, a
+ * host name), what to send, and
  * what the native engine must give (a status, or an MP_E* code), so that
  * agreeing on nonsense fails too. The set's server runs twice: plain
  * http://, and https:// through nginx's stream module ending TLS in front
@@ -44,6 +45,8 @@ enum {
                    name instead, plain only) */
     AT_BAD,     /* mp-badserver (tools/badserver): path after its base;
                    plain only */
+    AT_BIN,     /* Debian's python3-httpbin, a server nobody here wrote:
+                   path after its base; plain only (skipped without it) */
 };
 
 /* One case of the set. want: the native engine's status, or its MP_E*
@@ -163,6 +166,40 @@ static const dcase cases[] = {
     CASE("/coded/gzip-trailing", MP_EPROTO, .at = AT_BAD, .compressed = 1),
     CASE("/coded/gzip-trailing", 200, .at = AT_BAD),
     CASE("/coded/too-many", MP_EPROTO, .at = AT_BAD, .compressed = 1),
+    /* httpbin (python3-httpbin): methods, statuses, auth, codings,
+       repeated headers, streams, ranges, redirects */
+    CASE("/get", 200, .at = AT_BIN),
+    CASE("/get", 200, .at = AT_BIN, .method = "HEAD"),
+    CASE("/anything", 200, .at = AT_BIN, .method = "POST", .body = "a=1"),
+    CASE("/anything", 200, .at = AT_BIN, .method = "PUT", .body = "p"),
+    CASE("/anything", 200, .at = AT_BIN, .method = "PATCH", .body = "z"),
+    CASE("/anything", 200, .at = AT_BIN, .method = "DELETE"),
+    CASE("/status/418", 418, .at = AT_BIN),
+    CASE("/status/204", 204, .at = AT_BIN),
+    CASE("/status/500", 500, .at = AT_BIN, .method = "POST", .body = "x"),
+    CASE("/basic-auth/u/p", 200, .at = AT_BIN,
+         .header = "Authorization: Basic dTpw"),
+    CASE("/basic-auth/u/p", 401, .at = AT_BIN),
+    CASE("/hidden-basic-auth/u/p", 404, .at = AT_BIN),
+    CASE("/bearer", 200, .at = AT_BIN, .header = "Authorization: Bearer t0k"),
+    CASE("/bearer", 401, .at = AT_BIN),
+    CASE("/gzip", 200, .at = AT_BIN, .compressed = 1),
+    CASE("/deflate", 200, .at = AT_BIN, .compressed = 1),
+    CASE("/brotli", 200, .at = AT_BIN, .compressed = 1),
+    CASE("/gzip", 200, .at = AT_BIN), /* the bytes as sent */
+    CASE("/response-headers?Set-Cookie=a%3D1&Set-Cookie=b%3D2&X-R=1&X-R=2",
+         200, .at = AT_BIN),
+    CASE("/cookies/set?c=1", 302, .at = AT_BIN),
+    CASE("/cookies/set?c=1", 200, .at = AT_BIN, .follow = 1),
+    CASE("/stream/5", 200, .at = AT_BIN), /* chunked */
+    /* (not /bytes?seed=: httpbin seeds one random state for all threads) */
+    CASE("/range/3000?chunk_size=100", 200, .at = AT_BIN),
+    CASE("/range/100", 206, .at = AT_BIN, .header = "Range: bytes=10-19"),
+    CASE("/redirect/3", 200, .at = AT_BIN, .follow = 1),
+    CASE("/relative-redirect/2", 200, .at = AT_BIN, .follow = 1),
+    CASE("/redirect/3", MP_EREDIRECT, .at = AT_BIN, .follow = 1,
+         .max_redirects = 2),
+    CASE("/encoding/utf8", 200, .at = AT_BIN),
 };
 
 #define N_CASES (sizeof cases / sizeof cases[0])
@@ -201,6 +238,7 @@ typedef struct dout {
 } dout;
 
 static tu_ts g_ts, g_dns, g_bad; /* test server, mp-testdns, mp-badserver */
+static int g_bin_port;            /* httpbin's, 0 while it is not running */
 static const char *g_base;   /* the set's base URL: http or https */
 static const char *g_cafile; /* with https */
 
@@ -292,8 +330,11 @@ static const char *base_of(const dcase *c, char *buf, size_t len)
         return g_base ? g_base : g_ts.base;
     if (g_cafile && (c->at != AT_REFUSED || c->path[0]))
         return "";
-    if (c->at == AT_BAD) {
-        snprintf(buf, len, "http://127.0.0.1:%d", g_bad.port);
+    if (c->at == AT_BAD || c->at == AT_BIN) {
+        if (c->at == AT_BIN && !g_bin_port)
+            return "";
+        snprintf(buf, len, "http://127.0.0.1:%d",
+                 c->at == AT_BAD ? g_bad.port : g_bin_port);
         return buf;
     }
     return "-"; /* AT_NAME, AT_REFUSED: the URL is made whole */
@@ -429,9 +470,17 @@ static void same_records(void)
 }
 static void test_same_records(void **state)
 {
+    pid_t bin = tu_httpbin_start(&g_bin_port);
+
+    if (bin < 0) {
+        print_message("python3-httpbin did not start: its cases skipped\n");
+        g_bin_port = 0;
+    }
     g_base = NULL;
     g_cafile = NULL;
     same_records();
+    tu_httpbin_stop(bin);
+    g_bin_port = 0;
 }
 
 /* The same set over TLS (HTTP/1.1: no ALPN behind the stream module). */

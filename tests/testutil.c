@@ -899,3 +899,63 @@ int tu_apply_copy(mp_pool *p, mp_task_fn fn, const void *in, size_t len,
     mp_result_clear(&r);
     return rc;
 }
+
+/* ---- httpbin --------------------------------------------------------- */
+
+/* Returns 1 once something accepts connections on 127.0.0.1:port. */
+static int port_open(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+pid_t tu_httpbin_start(int *port)
+{
+    struct timespec step = {0, 50 * 1000 * 1000};
+    char p[16];
+    pid_t pid;
+
+    if (access("/usr/bin/python3", X_OK) != 0)
+        return -1;
+    *port = tu_free_port();
+    snprintf(p, sizeof p, "%d", *port);
+    if ((pid = fork()) == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl("/usr/bin/python3", "python3", "-m", "httpbin.core", "--host",
+              "127.0.0.1", "--port", p, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0)
+        return -1;
+    tu_forked_add(pid);
+    for (int i = 0; i < 400; i++) { /* a readiness check, not a delay */
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            tu_forked_forget(pid);
+            return -1; /* no httpbin module */
+        }
+        if (port_open(*port))
+            return pid;
+        nanosleep(&step, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    tu_forked_forget(pid);
+    return -1;
+}
+
+void tu_httpbin_stop(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    tu_forked_forget(pid);
+}

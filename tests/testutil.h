@@ -80,6 +80,13 @@ int tu_ts_get_open(tu_ts *s, long *open);
    request since the previous /stats; and starts the next peak. */
 int tu_ts_get_max_open(tu_ts *s, long *max_open);
 
+/* Starts Debian's python3-httpbin (scripts/deps.sh) on a free port of
+ * 127.0.0.1, its port in *port, and waits until it listens (up to 20 s).
+ * The function returns its pid, or -1 if it is not installed or does not
+ * come up (callers skip). Stop it with tu_httpbin_stop. */
+pid_t tu_httpbin_start(int *port);
+void tu_httpbin_stop(pid_t pid);
+
 /* The function returns a TCP port on 127.0.0.1 that was free a moment
  * ago (bound to port 0, read, closed), or -1 on failure. */
 int tu_free_port(void);
