@@ -21,3 +21,11 @@ def crash(_=None):
 
 def add(a, b=0, *, c=0):
     return a + b + c
+
+
+def log_line(i):
+    """Logs through a handler that threads of the parent were using when
+    the forkserver started (test_safety): its lock must not be held here."""
+    import logging
+    logging.getLogger("mpool-test").warning("task %d", i)
+    return i

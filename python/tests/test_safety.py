@@ -138,3 +138,49 @@ def test_parent_with_threads_is_safe(server):
         stop.set()
         for t in threads:
             t.join()
+
+
+PRE_IMPORT_THREADS = r"""
+import io, logging, os, sys, threading
+sys.path.insert(0, {here!r})
+log = logging.getLogger("mpool-test")
+# a handler whose lock the threads hold on and off; its stream is a
+# StringIO, which has no lock of its own (a buffered file's lock held by a
+# thread at the fork stays held in the child: CPython reinitializes only
+# what its fork hooks know, as after os.fork)
+log.addHandler(logging.StreamHandler(io.StringIO()))
+log.propagate = False
+stop = threading.Event()
+def spam():
+    while not stop.is_set():
+        log.warning("from a thread")
+threads = [threading.Thread(target=spam) for _ in range(4)]
+for t in threads:
+    t.start()
+import mpool, tasks     # the forkserver starts while they log
+try:
+    with mpool.Pool(workers=2) as pool:
+        got = pool.map(tasks.log_line, range(300))
+        recs = list(mpool.fetch(["{ok}"] * 100, workers=1))
+finally:
+    stop.set()
+    for t in threads:
+        t.join()
+print(got == list(range(300)), sum(r["ok"] for r in recs))
+"""
+
+
+def test_threads_running_at_import(server):
+    """Threads that log while `import mpool` starts the forkserver: the
+    fork runs Python's fork hooks (os.register_at_fork: logging holds its
+    lock across it and gives its handlers new locks in the child), so
+    Python tasks that log in the workers do not deadlock on a handler's
+    lock that a thread held at the fork; the fetch task never runs Python
+    at all. (Locks no hook knows, a buffered file's for one, can still be
+    held in the child: import mpool before starting threads, as one calls
+    mp_init() at the top of main().)"""
+    code = PRE_IMPORT_THREADS.format(here=HERE, ok=server.url("/ok"))
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=180)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["True", "100"]
