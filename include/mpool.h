@@ -589,7 +589,9 @@ typedef struct mp_http_request {
        per process (at its first mp_http): http_proxy for http:// (never
        HTTP_PROXY), https_proxy or HTTPS_PROXY for https://, else
        all_proxy or ALL_PROXY. "": no proxy. Redirects keep the proxy of
-       the first URL. A request a proxy applies to runs on libcurl. */
+       the first URL. An http:// URL through an http:// proxy may run on
+       the native engine; an https:// URL's CONNECT tunnel, socks and
+       https:// proxies run on libcurl. */
     const char *proxy;
     /* Hosts reached without the proxy, curl's NO_PROXY syntax: "*" (all),
        or names and IP addresses (ADDR/BITS too) separated by commas; a

@@ -90,7 +90,12 @@ static int queue_add(nxfer *x, nhost *h);
    once per transfer, or NULL (out of memory). */
 static nhost *xhost(nxfer *x)
 {
-    if (!x->h)
+    static const char via_proxy; /* the scope of connections to proxies */
+
+    if (!x->h && x->px.on) /* one pool per proxy, whatever the target */
+        x->h = mp__hn_host(g_hn, x->px.host, x->px.host_len, x->px.port,
+                           &via_proxy);
+    else if (!x->h)
         x->h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port, x->tls);
     return x->h;
 }
@@ -106,16 +111,26 @@ static uint64_t now_us(void)
    the caller must not touch x or its connection afterwards. */
 static void probe_end(nhost *h, int ok);
 
+/* Returns " (through the proxy)" if x went to a proxy and err is a
+   failure to reach it (as the libcurl engine says), else "". */
+static const char *via_proxy(const nxfer *x, int err)
+{
+    return x->px.on && (err == HF(REFUSED) || err == HF(TIMEOUT) ||
+                        err == HF(UNREACHABLE) || err == HF(DNS))
+               ? " (through the proxy)"
+               : "";
+}
+
 static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
 {
     nconn *c = x->c;
 
     if (x->h && x->h->prober == x)
         probe_end(x->h, 0); /* failed before its answer */
-    if (err) {
-        mp__http_error(x->resp, err, "%s %.*s: %s%s", mp__http_method(x->orig),
-                      HTTP_URL_SHOWN, x->orig->url, fmt, arg ? arg : "");
-    }
+    if (err) /* the proxy is not named: its URL may hold a password */
+        mp__http_error(x->resp, err, "%s %.*s%s: %s%s",
+                       mp__http_method(x->orig), HTTP_URL_SHOWN,
+                       x->orig->url, via_proxy(x, err), fmt, arg ? arg : "");
     x->c = NULL;
     if (c) {
         evtimer_del(c->timer);
@@ -893,8 +908,9 @@ static int xfer_finish(nxfer *x, mp_http_response *r)
 static int resolve(nxfer *x)
 {
     nhost *h = xhost(x);
-    size_t n = x->u.host_len;
-    const char *p = x->u.host;
+    size_t n = x->px.on ? x->px.host_len : x->u.host_len;
+    const char *p = x->px.on ? x->px.host : x->u.host;
+    uint16_t port = x->px.on ? x->px.port : x->u.port;
     char why[320];
     uint64_t t;
     int rc;
@@ -908,18 +924,18 @@ static int resolve(nxfer *x)
     memcpy(x->name, p, n); /* n < 254: mp__http_native_url */
     x->name[n] = '\0';
     t = now_us();
-    rc = mp__dns_lookup(x->task, x->name, x->u.port,
+    rc = mp__dns_lookup(x->task, x->name, port,
                         mp__http_connect_ms(x->req), &x->addrs, why,
                         sizeof why);
-    if (x->u.kind == MP__HU_NAME)
+    if (x->u.kind == MP__HU_NAME || x->px.on)
         x->resp->t_dns_us += now_us() - t; /* each hop's, as curl sums */
     if (rc == MP_EDNS)
         rc = HF(DNS);
     else if (rc == MP_ETIMEDOUT)
         rc = HF(TIMEOUT);
     if (rc)
-        mp__http_error(x->resp, rc, "%s %.*s: %s", mp__http_method(x->orig),
-                       HTTP_URL_SHOWN, x->orig->url, why);
+        mp__http_error(x->resp, rc, "%s %.*s%s: %s", mp__http_method(x->orig),
+                       HTTP_URL_SHOWN, x->orig->url, via_proxy(x, rc), why);
     return rc;
 }
 
@@ -943,6 +959,11 @@ int mp__nxfer_run(nxfer *x)
     const mp_http_request *req = x->orig;
     int rc, woke = 0;
 
+    if (mp__nproxy_for(x->req, x->req->url, x->u.tls, &x->px) != 0)
+        return mp__http_error(x->resp, MP_EINVAL, "%s %.*s: the native "
+                              "engine cannot: a proxy of this kind",
+                              mp__http_method(req), HTTP_URL_SHOWN,
+                              x->req->url);
     if ((rc = resolve(x)) != 0)
         return rc;
     do { /* again (once, on a new connection) for an h2 stream refused

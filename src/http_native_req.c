@@ -35,6 +35,25 @@ static int wputs(mp__nconn *c, size_t *len, const char *p)
     return wput(c, len, p, strlen(p));
 }
 
+/* Appends the URL's host and its ":port" unless the scheme's default
+   (line: scratch room). Returns 0 or -1. */
+static int wput_hostport(const nxfer *x, mp__nconn *c, size_t *n,
+                         char *line, size_t len)
+{
+    int rc = wput(c, n, x->u.host, x->u.host_len);
+
+    if (x->u.port != (x->u.tls ? 443 : 80)) { /* ":port", no snprintf */
+        char *e = line + len, *d = e;
+        unsigned v = x->u.port;
+        do
+            *--d = (char)('0' + v % 10);
+        while ((v /= 10));
+        *--d = ':';
+        rc |= wput(c, n, d, (size_t)(e - d));
+    }
+    return rc;
+}
+
 int mp__nreq_build(nxfer *x, mp__nconn *c)
 {
     const mp_http_request *q = x->req;
@@ -46,23 +65,22 @@ int mp__nreq_build(nxfer *x, mp__nconn *c)
 
     rc |= wputs(c, &n, m);
     rc |= wputs(c, &n, " ");
+    if (x->px.on) { /* through a proxy: the absolute form, as curl */
+        rc |= wputs(c, &n, "http://");
+        rc |= wput_hostport(x, c, &n, line, sizeof line);
+    }
     rc |= wputs(c, &n, x->u.target[0] ? x->u.target : "/");
     rc |= wputs(c, &n, " HTTP/1.1\r\nHost: ");
-    rc |= wput(c, &n, x->u.host, x->u.host_len);
-    if (x->u.port != (x->u.tls ? 443 : 80)) { /* ":port", no snprintf */
-        char *e = line + sizeof line, *d = e;
-        unsigned v = x->u.port;
-        do
-            *--d = (char)('0' + v % 10);
-        while ((v /= 10));
-        *--d = ':';
-        rc |= wput(c, &n, d, (size_t)(e - d));
-    }
+    rc |= wput_hostport(x, c, &n, line, sizeof line);
     rc |= wputs(c, &n, "\r\n");
+    if (x->px.on)
+        rc |= wputs(c, &n, x->px.auth);
     rc |= wputs(c, &n, "User-Agent: mpool/" MP_VERSION_STRING
                        "\r\nAccept: */*\r\n");
     if (q->compressed)
         rc |= wputs(c, &n, "Accept-Encoding: " MP__DEC_ACCEPT "\r\n");
+    if (x->px.on)
+        rc |= wputs(c, &n, "Proxy-Connection: Keep-Alive\r\n");
     for (size_t i = 0; i < q->n_headers; i++)
         if (q->headers[i]) {
             rc |= wputs(c, &n, q->headers[i]);

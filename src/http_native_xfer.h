@@ -13,6 +13,7 @@
 #include "http_dns.h"
 #include "http_int.h"
 #include "http_native.h"
+#include "http_native_proxy.h"
 #include "http_native_resp.h"
 #include "http_tls.h"
 
@@ -55,6 +56,8 @@ typedef struct nxfer {
        state's queue for the total's room (in_gq) */
     struct nxfer *qprev, *qnext, *gprev, *gnext;
     int in_gq, from_queue;
+    mp__nproxy px; /* this hop's proxy (px.on): the connection goes to it,
+                      the request in absolute form */
 } nxfer;
 
 /* Gets the worker's engine state ready (http_native.c). Returns 0, or

@@ -64,7 +64,13 @@ typedef struct dcase {
     int follow; /* follow_redirects, at most max_redirects (0: 10) */
     unsigned max_redirects;
     int compressed; /* --compressed (issue #20) */
+    int px;         /* through a proxy: PX_* (plain http:// sets only) */
 } dcase;
+
+/* dcase.px: mp-testserver --proxy answers an absolute-form request with
+   203 "proxied GET URL" itself; the one with --proxy-auth u:p wants the
+   credentials (407 without them); or a refused port. */
+enum { PX_NONE, PX_PLAIN, PX_AUTH, PX_NOAUTH, PX_REFUSED };
 
 #define CASE(p, w, ...) {.path = (p), .want = (w), __VA_ARGS__}
 
@@ -200,6 +206,14 @@ static const dcase cases[] = {
     CASE("/redirect/3", MP_EREDIRECT, .at = AT_BIN, .follow = 1,
          .max_redirects = 2),
     CASE("/encoding/utf8", 200, .at = AT_BIN),
+    /* Through an HTTP proxy (-x): the absolute form, credentials. */
+    CASE("/ok", 203, .px = PX_PLAIN),
+    CASE("", 203, .px = PX_PLAIN),
+    CASE("/bytes/10?q=1", 203, .px = PX_AUTH),
+    CASE("www.test/ok", 203, .at = AT_NAME, .px = PX_PLAIN),
+    CASE("/ok", 407, .px = PX_NOAUTH),
+    CASE("/ok", MP_ECONNREFUSED, .px = PX_REFUSED),
+    CASE("/ok", 203, .px = PX_PLAIN, .method = "HEAD"),
 };
 
 #define N_CASES (sizeof cases / sizeof cases[0])
@@ -212,6 +226,7 @@ typedef struct dspec {
     char header[64];
     char body[64];
     char cafile[600];
+    char proxy[96];
     unsigned timeout_ms;
     size_t max_body;
     int want_headers, no_body, compressed;
@@ -239,6 +254,7 @@ typedef struct dout {
 
 static tu_ts g_ts, g_dns, g_bad; /* test server, mp-testdns, mp-badserver */
 static int g_bin_port;            /* httpbin's, 0 while it is not running */
+static tu_ts g_px, g_pxa;         /* mp-testserver --proxy (--proxy-auth) */
 static const char *g_base;   /* the set's base URL: http or https */
 static const char *g_cafile; /* with https */
 
@@ -304,6 +320,7 @@ static int diff_task(mp_task *t, const void *in, size_t len)
     q.max_redirects = s->max_redirects;
     q.compressed = s->compressed;
     q.cafile = s->cafile[0] ? s->cafile : NULL;
+    q.proxy = s->proxy[0] ? s->proxy : NULL;
     memset(&then, 0, sizeof then);
     then.url = s->then;
     then.want_headers = 1;
@@ -349,8 +366,17 @@ static int spec_of(const dcase *c, dspec *s)
     int port = g_ts.port;
 
     memset(s, 0, sizeof *s);
-    if (!*base)
+    if (!*base || (c->px && g_cafile))
         return -1;
+    if (c->px == PX_PLAIN)
+        snprintf(s->proxy, sizeof s->proxy, "127.0.0.1:%d", g_px.port);
+    else if (c->px == PX_AUTH)
+        snprintf(s->proxy, sizeof s->proxy, "http://u:p@127.0.0.1:%d",
+                 g_pxa.port);
+    else if (c->px == PX_NOAUTH)
+        snprintf(s->proxy, sizeof s->proxy, "127.0.0.1:%d", g_pxa.port);
+    else if (c->px == PX_REFUSED)
+        snprintf(s->proxy, sizeof s->proxy, "127.0.0.1:%d", tu_free_port());
     if (c->at == AT_REFUSED && g_cafile)
         snprintf(s->url, sizeof s->url, "https://127.0.0.1:%d/x",
                  tu_free_port());
@@ -577,7 +603,9 @@ static void test_native_refuses(void **state)
 static int setup(void **state)
 {
     signal(SIGPIPE, SIG_IGN);
-    if (tu_dns_start(&g_dns, NULL) != 0 || tu_bs_start(&g_bad, NULL) != 0)
+    if (tu_dns_start(&g_dns, NULL) != 0 || tu_bs_start(&g_bad, NULL) != 0 ||
+        tu_ts_start(&g_px, "--proxy") != 0 ||
+        tu_ts_start(&g_pxa, "--proxy --proxy-auth u:p") != 0)
         return -1;
     return tu_ts_start(&g_ts, NULL) == 0 ? 0 : -1;
 }
@@ -587,6 +615,8 @@ static int teardown(void **state)
     tu_ts_stop(&g_ts);
     tu_ts_stop(&g_dns);
     tu_ts_stop(&g_bad);
+    tu_ts_stop(&g_px);
+    tu_ts_stop(&g_pxa);
     return 0;
 }
 

@@ -5,8 +5,9 @@
  * (mp-testserver --proxy, one of them with --proxy-auth u:p): a request
  * that went through the proxy gets the proxy's own 203 "proxied GET URL",
  * one that did not gets the origin's answer. The native engine's part is
- * shown by forcing it (MP_HTTP_NATIVE refuses with MP_EINVAL a request a
- * proxy applies to, and runs one it does not). The environment is set in
+ * shown by forcing it: it runs an http:// URL through an http:// proxy
+ * (credentials too) and refuses with MP_EINVAL what it does not speak
+ * (a socks proxy, an https:// URL's CONNECT tunnel). The environment is set in
  * each worker by the pool's init function, as a user's shell would have
  * set it, and changed by a task between two requests to show that it is
  * read once. mpfetch runs at the end: -x, --noproxy, the environment,
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -318,7 +320,9 @@ static void test_noproxy_like_curl(void **state)
 
 /* ---- mp_http_request.proxy and .noproxy -------------------------------- */
 
-/* -x: through the proxy on curl; the native engine refuses it. */
+/* -x: through the proxy on both engines, with a scheme or without, with
+   credentials; a socks proxy, or an https:// URL's tunnel, the native
+   engine refuses. */
 static void test_explicit(void **state)
 {
     mp_pool *p = pool_env("");
@@ -335,10 +339,87 @@ static void test_explicit(void **state)
     snprintf(s.proxy, sizeof s.proxy, "http://%s", px); /* with a scheme */
     expect_proxied(&run(p, &s).r[0], s.url);
     s.engine = MP_HTTP_NATIVE;
+    expect_proxied(&run(p, &s).r[0], s.url);
+    snprintf(s.proxy, sizeof s.proxy, "u:p@127.0.0.1:%d", g_pxa.port);
+    expect_proxied(&run(p, &s).r[0], s.url);
+    snprintf(s.proxy, sizeof s.proxy, "http://%%75:%%70@127.0.0.1:%d/",
+             g_pxa.port); /* %-encoded, as curl decodes them */
+    expect_proxied(&run(p, &s).r[0], s.url);
+    snprintf(s.proxy, sizeof s.proxy, "127.0.0.1:%d", g_pxa.port);
+    seen o407 = run(p, &s).r[0]; /* no credentials: the proxy's answer */
+    assert_int_equal(o407.rc, 0);
+    assert_int_equal(o407.status, 407);
+    set_proxy(&s, "socks5://127.0.0.1:1");
     expect_error(&run(p, &s).r[0], MP_EINVAL, "a proxy");
+    set_proxy(&s, px);
+    snprintf(s.url, sizeof s.url, "https://127.0.0.1:%d/", g_ts.port);
+    expect_error(&run(p, &s).r[0], MP_EINVAL, "a proxy");
+    s = mkspec("/ok");
     /* "" is no proxy: the native engine runs it */
     set_proxy(&s, "");
     expect_direct(&run(p, &s).r[0]);
+    mp_pool_destroy(p);
+}
+
+/* Accepts one connection on lfd, reads a request head into buf (len),
+   answers 200 "ok" and closes. */
+static void serve_one(int lfd, char *buf, size_t len)
+{
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    size_t n = 0;
+    int c;
+
+    tu_bound(20, "the request to the capturing proxy");
+    assert_true((c = accept(lfd, NULL, NULL)) >= 0);
+    while (n + 1 < len) {
+        ssize_t k = recv(c, buf + n, len - 1 - n, 0);
+        assert_true(k > 0);
+        n += (size_t)k;
+        buf[n] = '\0';
+        if (strstr(buf, "\r\n\r\n"))
+            break;
+    }
+    assert_int_equal(send(c, ok, sizeof ok - 1, MSG_NOSIGNAL),
+                     (ssize_t)(sizeof ok - 1));
+    close(c);
+    tu_unbound();
+}
+
+/* The bytes each engine sends the proxy are the same: curl 7.88's
+   absolute form, then Host, Proxy-Authorization (Basic, the %-decoded
+   credentials), User-Agent, Accept, Proxy-Connection. */
+static void test_request_bytes(void **state)
+{
+    int port = 0, lfd = tu_listen(&port, 8);
+    mp_pool *p = pool_env("");
+    char got[2][1024];
+
+    assert_true(lfd >= 0);
+    for (int i = 0; i < 2; i++) {
+        spec s = mkspec("/x?y");
+        mp_future *f = NULL;
+        snprintf(s.proxy, sizeof s.proxy,
+                 "http://us%%65r:p%%40ss@127.0.0.1:%d", port);
+        s.proxy_set = 1;
+        s.engine = i ? MP_HTTP_NATIVE : MP_HTTP_CURL;
+        assert_int_equal(mp_pool_submit(p, proxy_task, &s, sizeof s, &f), 0);
+        assert_int_equal(mp_future_wait(f, 50), MP_ETIMEDOUT); /* sent */
+        serve_one(lfd, got[i], sizeof got[i]);
+        assert_int_equal(mp_future_wait(f, 20000), 0);
+        const mp_result *r = mp_future_result(f);
+        assert_int_equal(r->status, 0);
+        assert_int_equal(((const seen2 *)r->data)->r[0].status, 200);
+        mp_future_free(f);
+    }
+    assert_string_equal(got[1], got[0]);
+    char want[200];
+    snprintf(want, sizeof want, "GET %s/x?y HTTP/1.1\r\nHost: 127.0.0.1:%d"
+             "\r\nProxy-Authorization: Basic dXNlcjpwQHNz\r\n",
+             g_ts.base, g_ts.port);
+    if (strncmp(got[1], want, strlen(want)) != 0)
+        fail_msg("the request begins \"%s\"", got[1]);
+    assert_non_null(strstr(got[1], "\r\nProxy-Connection: Keep-Alive\r\n"));
+    close(lfd);
     mp_pool_destroy(p);
 }
 
@@ -368,7 +449,7 @@ static void test_noproxy(void **state)
         s.engine = MP_HTTP_AUTO;
         expect_proxied(&run(p, &s).r[0], s.url);
         s.engine = MP_HTTP_NATIVE;
-        expect_error(&run(p, &s).r[0], MP_EINVAL, "a proxy");
+        expect_proxied(&run(p, &s).r[0], s.url);
     }
     /* NULL: the environment's no_proxy (127.0.0.1) */
     s.noproxy_set = 0;
@@ -389,7 +470,7 @@ static void test_environment(void **state)
     p = pool_env(env);
     expect_proxied(&run(p, &s).r[0], s.url);
     s.engine = MP_HTTP_NATIVE;
-    expect_error(&run(p, &s).r[0], MP_EINVAL, "a proxy");
+    expect_proxied(&run(p, &s).r[0], s.url);
     set_proxy(&s, "");
     expect_direct(&run(p, &s).r[0]);
     s.engine = MP_HTTP_CURL; /* libcurl does not read it either */
@@ -599,7 +680,7 @@ static void test_mpfetch(void **state)
     expect_rec(mpfetch1(url, (const char *[]){"-x", px, NULL}), 203, "");
     expect_rec(mpfetch1(url, (const char *[]){"--proxy", px, "--engine",
                                               "native", NULL}),
-               0, "MP_EINVAL");
+               203, "");
     expect_rec(
         mpfetch1(url, (const char *[]){"-x", px, "--noproxy", "127.0.0.1",
                                        "--engine", "native", NULL}),
@@ -715,6 +796,7 @@ int main(void)
         TU_BOUNDED(test_noproxy_match, 30),
         TU_BOUNDED(test_noproxy_like_curl, 60),
         TU_BOUNDED(test_explicit, 60),
+        TU_BOUNDED(test_request_bytes, 60),
         TU_BOUNDED(test_noproxy, 60),
         TU_BOUNDED(test_environment, 60),
         TU_BOUNDED(test_env_read_once, 60),
