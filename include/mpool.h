@@ -589,8 +589,8 @@ typedef struct mp_http_request {
        per process (at its first mp_http): http_proxy for http:// (never
        HTTP_PROXY), https_proxy or HTTPS_PROXY for https://, else
        all_proxy or ALL_PROXY. "": no proxy. Redirects keep the proxy of
-       the first URL. An http:// URL through an http:// proxy may run on
-       the native engine; an https:// URL's CONNECT tunnel, socks and
+       the first URL. Through an http:// proxy (absolute form, CONNECT
+       for https://) a request may run on the native engine; socks and
        https:// proxies run on libcurl. */
     const char *proxy;
     /* Hosts reached without the proxy, curl's NO_PROXY syntax: "*" (all),

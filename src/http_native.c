@@ -38,6 +38,13 @@
  * refused unanswered (GOAWAY, REFUSED_STREAM) is started again once here,
  * on a new connection.
  *
+ * Through an http:// proxy (http_native_proxy.c): an http:// request's
+ * connection goes to the proxy (one pool host per proxy) and the request
+ * is in absolute form; an https:// one's connection sends CONNECT first
+ * (MP__NX_TUNNEL, under the connect timeout), then TLS runs through the
+ * tunnel as on a direct connection (its host: the target's, scoped by
+ * TLS context and proxy). A CONNECT answered other than 2xx is PROXY.
+ *
  * Failures take their codes from the engine-neutral table (http_fail.h):
  * a refused connect is REFUSED, timeouts TIMEOUT, a connection that ends
  * early CLOSED, a TLS handshake, trust or name failure TLS; the response
@@ -71,6 +78,7 @@
 
 #define HN_READ MP__HN_READ
 #define HF(kind) mp__http_fail_code(MP__HF_##kind) /* http_fail.h */
+#define MP__TUNNEL_HEAD 16384 /* a proxy's answer to CONNECT, at most */
 
 typedef mp__nhost nhost;
 typedef mp__nconn nconn;
@@ -86,15 +94,51 @@ static int queue_add(nxfer *x, nhost *h);
 
 /* ---- the transfer ---------------------------------------------------- */
 
+/* A TLS context and a proxy: the scope of CONNECT tunnels' hosts, so
+   that a tunnel is shared only by the same target, trust and proxy. */
+typedef struct tscope {
+    const void *tls;
+    mp__nproxy px;
+    struct tscope *next;
+} tscope;
+
+/* Returns x's tunnel scope, made on first use (kept for the worker's
+   life: a few per proxy), or NULL (out of memory: the host lookup then
+   fails too). */
+static const void *tunnel_scope(const nxfer *x)
+{
+    static tscope *all;
+    tscope *t;
+
+    for (t = all; t; t = t->next)
+        if (t->tls == x->tls && t->px.port == x->px.port &&
+            strcmp(t->px.host, x->px.host) == 0 &&
+            strcmp(t->px.auth, x->px.auth) == 0)
+            return t;
+    if ((t = calloc(1, sizeof *t)) != NULL) {
+        t->tls = x->tls;
+        t->px = x->px;
+        t->next = all;
+        all = t;
+    }
+    return t;
+}
+
 /* Returns x's host in the pool (name, port and TLS context), looked up
    once per transfer, or NULL (out of memory). */
 static nhost *xhost(nxfer *x)
 {
     static const char via_proxy; /* the scope of connections to proxies */
 
-    if (!x->h && x->px.on) /* one pool per proxy, whatever the target */
+    if (!x->h && x->px.on && !x->u.tls) /* one per proxy, any target */
         x->h = mp__hn_host(g_hn, x->px.host, x->px.host_len, x->px.port,
                            &via_proxy);
+    else if (!x->h && x->px.on) { /* tunnels: per target and proxy */
+        const void *scope = tunnel_scope(x);
+        x->h = scope ? mp__hn_host(g_hn, x->u.host, x->u.host_len,
+                                   x->u.port, scope)
+                     : NULL;
+    }
     else if (!x->h)
         x->h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port, x->tls);
     return x->h;
@@ -116,7 +160,8 @@ static void probe_end(nhost *h, int ok);
 static const char *via_proxy(const nxfer *x, int err)
 {
     return x->px.on && (err == HF(REFUSED) || err == HF(TIMEOUT) ||
-                        err == HF(UNREACHABLE) || err == HF(DNS))
+                        err == HF(UNREACHABLE) || err == HF(DNS) ||
+                        err == HF(PROXY))
                ? " (through the proxy)"
                : "";
 }
@@ -369,6 +414,93 @@ static int tls_step(nxfer *x)
     return 0;
 }
 
+/* x's connection to its proxy is up: writes the CONNECT request for
+   its URL's host and port into the connection's tunnel buffer
+   (MP__NX_TUNNEL). Returns 1 if x ended. */
+static int tunnel_begin(nxfer *x)
+{
+    nconn *c = x->c;
+    char req[1024];
+    size_t n = mp__nproxy_connect_req(&x->px, &x->u, req, sizeof req);
+
+    free(c->tbuf);
+    if (!n || !(c->tbuf = malloc(n > MP__TUNNEL_HEAD ? n : MP__TUNNEL_HEAD))) {
+        c->tbuf = NULL;
+        xfer_end(x, HF(NOMEM), "out of memory", NULL);
+        return 1;
+    }
+    memcpy(c->tbuf, req, n);
+    c->tlen = n;
+    c->toff = 0;
+    x->state = MP__NX_TUNNEL;
+    return 0;
+}
+
+/* Drives x's CONNECT one step: sends what is left of the request, then
+   reads the answer's head a byte at a time (as curl 7.88 does: nothing
+   of the tunnel's TLS is read with it). A 2xx starts the TLS handshake
+   through the tunnel; another status ends x with MP_EPROXY, no status
+   and no head in its record, as libcurl's. Returns 1 if x ended. */
+static int tunnel_step(nxfer *x)
+{
+    nconn *c = x->c;
+    int status = 0, rc;
+    char msg[64];
+
+    while (c->toff < c->tlen) { /* the request */
+        ssize_t k = send(c->fd, c->tbuf + c->toff, c->tlen - c->toff,
+                         MSG_NOSIGNAL);
+        if (k > 0) {
+            c->toff += (size_t)k;
+            if (c->toff == c->tlen)
+                c->tlen = c->toff = 0; /* the answer comes next */
+            else
+                continue;
+            break;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return mp__hn_want_write(g_hn, c, 1) == 0
+                       ? 0
+                       : (xfer_end(x, HF(NOMEM), "event_add failed", NULL), 1);
+        xfer_end(x, HF(CLOSED), "Send failure: ", strerror(errno));
+        return 1;
+    }
+    if (c->want_write && mp__hn_want_write(g_hn, c, 0) != 0) {
+        xfer_end(x, HF(NOMEM), "event_add failed", NULL);
+        return 1;
+    }
+    for (;;) { /* the answer, up to its blank line */
+        ssize_t k = recv(c->fd, c->tbuf + c->tlen, 1, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (k <= 0) {
+            xfer_end(x, HF(CLOSED), "Proxy CONNECT aborted", NULL);
+            return 1;
+        }
+        c->tlen++;
+        rc = mp__nproxy_connect_resp(c->tbuf, c->tlen, &status);
+        if (rc < 0 || (rc == 0 && c->tlen == MP__TUNNEL_HEAD)) {
+            xfer_end(x, HF(PROTOCOL), "Proxy CONNECT: not an HTTP/1.x "
+                     "answer", NULL);
+            return 1;
+        }
+        if (rc > 0)
+            break;
+    }
+    free(c->tbuf);
+    c->tbuf = NULL;
+    if (status < 200 || status > 299) {
+        snprintf(msg, sizeof msg, "%d", status);
+        xfer_end(x, HF(PROXY), "CONNECT tunnel failed, response ", msg);
+        return 1;
+    }
+    return tls_begin(x);
+}
+
 /* The connect of x failed: tries its next address on a new connection,
    as curl does. Returns 1 if it did (x may have ended), 0 if none is
    left. */
@@ -419,13 +551,18 @@ static void on_conn(evutil_socket_t fd, short what, void *arg)
         if (!(what & EV_WRITE))
             return;
         x->t_conn = now_us();
-        if (x->tls && tls_begin(x))
+        if (x->tls && x->px.on && tunnel_begin(x))
+            return;
+        if (x->tls && !x->px.on && tls_begin(x))
             return;
         if (!x->tls) {
             x->state = MP__NX_SEND;
             arm_total(x, c);
         }
     }
+    if (x->state == MP__NX_TUNNEL &&
+        (tunnel_step(x) || x->state == MP__NX_TUNNEL))
+        return;
     if (x->state == MP__NX_TLS && (tls_step(x) || x->state == MP__NX_TLS))
         return;
     if (x->state == MP__NX_SEND) {
@@ -448,8 +585,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     if (!x)
         return;
     xfer_end(x, HF(TIMEOUT),
-             x->state == MP__NX_CONNECT ? "Connection timed out"
-             : x->state == MP__NX_TLS   ? "SSL connection timeout"
+             x->state == MP__NX_CONNECT  ? "Connection timed out"
+             : x->state == MP__NX_TUNNEL ? "Proxy CONNECT aborted due to "
+                                           "timeout"
+             : x->state == MP__NX_TLS    ? "SSL connection timeout"
                                     : "Operation timed out",
              NULL);
 }
@@ -959,7 +1098,7 @@ int mp__nxfer_run(nxfer *x)
     const mp_http_request *req = x->orig;
     int rc, woke = 0;
 
-    if (mp__nproxy_for(x->req, x->req->url, x->u.tls, &x->px) != 0)
+    if (mp__nproxy_for(x->req, x->req->url, &x->px) != 0)
         return mp__http_error(x->resp, MP_EINVAL, "%s %.*s: the native "
                               "engine cannot: a proxy of this kind",
                               mp__http_method(req), HTTP_URL_SHOWN,

@@ -67,6 +67,9 @@ typedef struct mp__nconn {
     size_t wcap;
     struct mp__nconn *eprev, *enext; /* the state's spare list */
     int spare;                       /* in it */
+    char *tbuf;                      /* a CONNECT tunnel's request, then
+                                        the proxy's answer (NULL after) */
+    size_t tlen, toff;
 } mp__nconn;
 
 /* The engine's state in one worker. on_conn and on_timer are the

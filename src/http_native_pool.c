@@ -159,6 +159,7 @@ void mp__hn_conn_free(mp__nconn *c)
     if (c->fd >= 0)
         close(c->fd);
     free(c->wbuf);
+    free(c->tbuf);
     free(c);
 }
 

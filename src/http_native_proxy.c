@@ -4,10 +4,12 @@
  * a bracketed IPv6 address in the form curl prints back, PORT 1080 by
  * default (curl's), USER and PASSWORD %-decoded and sent as
  * "Proxy-Authorization: Basic" (curl's default proxy auth). A plain
- * http:// request goes to it in absolute form. Anything else (socks4,
- * socks4a, socks5, socks5h, an https:// proxy, an https:// URL's CONNECT
- * tunnel) stays on libcurl. Pure: no I/O.
+ * http:// request goes to it in absolute form, an https:// one through a
+ * CONNECT tunnel (its request and the answer's status line here).
+ * Anything else (socks4, socks4a, socks5, socks5h, an https:// proxy)
+ * stays on libcurl. Pure: no I/O.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,11 +92,39 @@ static int auth_of(const char *c, size_t n, mp__nproxy *px)
     return 0;
 }
 
+/* Returns 1 if h[0..n) is a host the resolver takes as curl would: a
+   dotted IPv4 address, a bracketed IPv6 one, or a name of letters,
+   digits, '-' and '.' that is no address in another form ("127.1"). */
+static int host_ok(const char *h, size_t n)
+{
+    char buf[256];
+    unsigned char a[16];
+    int digits = 1;
+
+    if (n == 0 || n >= sizeof buf)
+        return 0;
+    if (h[0] == '[') {
+        if (n < 4 || h[n - 1] != ']')
+            return 0;
+        memcpy(buf, h + 1, n - 2);
+        buf[n - 2] = '\0';
+        return strchr(buf, '%') == NULL && inet_pton(AF_INET6, buf, a) == 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = h[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '.'))
+            return 0;
+        digits &= (c >= '0' && c <= '9') || c == '.';
+    }
+    memcpy(buf, h, n);
+    buf[n] = '\0';
+    return !digits || inet_pton(AF_INET, buf, a) == 1;
+}
+
 int mp__nproxy_parse(const char *proxy, mp__nproxy *px)
 {
     const char *p = proxy, *sep = strstr(proxy, "://"), *at, *end, *hp;
-    char url[300];
-    mp__http_url u;
     unsigned port = 1080;
 
     memset(px, 0, sizeof *px);
@@ -127,11 +157,7 @@ int mp__nproxy_parse(const char *proxy, mp__nproxy *px)
         port = (unsigned)v;
     }
     size_t hn = (size_t)((colon ? colon : end) - hp);
-    /* the host as a URL's, in the form curl prints back */
-    if (hn == 0 || hn > 253 ||
-        (size_t)snprintf(url, sizeof url, "http://%.*s/", (int)hn, hp) >=
-            sizeof url ||
-        mp__http_native_url(url, &u) != 0)
+    if (!host_ok(hp, hn))
         return -1;
     memcpy(px->host, hp, hn);
     px->host[hn] = '\0';
@@ -141,7 +167,7 @@ int mp__nproxy_parse(const char *proxy, mp__nproxy *px)
     return 0;
 }
 
-int mp__nproxy_for(const mp_http_request *req, const char *url, int tls,
+int mp__nproxy_for(const mp_http_request *req, const char *url,
                    mp__nproxy *px)
 {
     mp_http_request q = *req;
@@ -151,7 +177,30 @@ int mp__nproxy_for(const mp_http_request *req, const char *url, int tls,
     memset(px, 0, sizeof *px);
     if (!(p = mp__http_proxy_applies(&q)))
         return 0;
-    if (tls || mp__nproxy_parse(p, px) != 0)
+    return mp__nproxy_parse(p, px);
+}
+
+size_t mp__nproxy_connect_req(const mp__nproxy *px, const mp__http_url *u,
+                              char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap,
+                     "CONNECT %.*s:%u HTTP/1.1\r\nHost: %.*s:%u\r\n%s"
+                     "User-Agent: mpool/" MP_VERSION_STRING "\r\n"
+                     "Proxy-Connection: Keep-Alive\r\n\r\n",
+                     (int)u->host_len, u->host, (unsigned)u->port,
+                     (int)u->host_len, u->host, (unsigned)u->port, px->auth);
+
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+int mp__nproxy_connect_resp(const char *p, size_t n, int *status)
+{
+    if (n < 4 || memcmp(p + n - 4, "\r\n\r\n", 4) != 0)
+        return n >= 5 && memcmp(p, "HTTP/", n < 5 ? n : 5) != 0 ? -1 : 0;
+    if (n < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ' ||
+        p[9] < '0' || p[9] > '9' || p[10] < '0' || p[10] > '9' ||
+        p[11] < '0' || p[11] > '9')
         return -1;
-    return 0;
+    *status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    return 1;
 }

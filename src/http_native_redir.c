@@ -286,7 +286,7 @@ static int follow(nxfer *x, hops *h, char **next, mp__http_url *u, int *rc)
         return 0;
     }
     if (lrc == MP__LOC_OK && mp__http_native_url(*next, u) == 0 &&
-        mp__nproxy_for(x->orig, *next, u->tls, &x->px) != 0) {
+        mp__nproxy_for(x->orig, *next, &x->px) != 0) {
         free(*next); /* a proxy it does not speak: libcurl's from here */
         *next = NULL;
         *rc = hand_to_curl(x, h, max - resp->redirects);

@@ -65,7 +65,7 @@ int mp__nreq_build(nxfer *x, mp__nconn *c)
 
     rc |= wputs(c, &n, m);
     rc |= wputs(c, &n, " ");
-    if (x->px.on) { /* through a proxy: the absolute form, as curl */
+    if (x->px.on && !x->u.tls) { /* the absolute form, as curl */
         rc |= wputs(c, &n, "http://");
         rc |= wput_hostport(x, c, &n, line, sizeof line);
     }
@@ -73,13 +73,13 @@ int mp__nreq_build(nxfer *x, mp__nconn *c)
     rc |= wputs(c, &n, " HTTP/1.1\r\nHost: ");
     rc |= wput_hostport(x, c, &n, line, sizeof line);
     rc |= wputs(c, &n, "\r\n");
-    if (x->px.on)
+    if (x->px.on && !x->u.tls)
         rc |= wputs(c, &n, x->px.auth);
     rc |= wputs(c, &n, "User-Agent: mpool/" MP_VERSION_STRING
                        "\r\nAccept: */*\r\n");
     if (q->compressed)
         rc |= wputs(c, &n, "Accept-Encoding: " MP__DEC_ACCEPT "\r\n");
-    if (x->px.on)
+    if (x->px.on && !x->u.tls)
         rc |= wputs(c, &n, "Proxy-Connection: Keep-Alive\r\n");
     for (size_t i = 0; i < q->n_headers; i++)
         if (q->headers[i]) {

@@ -184,8 +184,8 @@ const char *mp__http_native_why(const mp_http_request *req, mp__http_url *u)
         return "the URL is not http:// or https:// to a host in plain form";
     if (req->speed_limit || req->speed_time_s)
         return "speed limits";
-    if (mp__nproxy_for(req, req->url, u->tls, &(mp__nproxy){0}) != 0)
-        return "a proxy other than http:// for an http:// URL";
+    if (mp__nproxy_for(req, req->url, &(mp__nproxy){0}) != 0)
+        return "a proxy other than http://";
     for (size_t i = 0; i < req->n_headers; i++)
         if (req->headers[i] && !header_plain(req->headers[i]))
             return "a header it sets itself, or curl's header forms";

@@ -19,7 +19,7 @@
 
 /* nxfer.state */
 enum { MP__NX_WAIT, MP__NX_CONNECT, MP__NX_TLS, MP__NX_SEND, MP__NX_RECV,
-       MP__NX_H2, MP__NX_QUEUE, MP__NX_DONE };
+       MP__NX_H2, MP__NX_QUEUE, MP__NX_TUNNEL, MP__NX_DONE };
 
 /* One transfer, on the task's coroutine stack. */
 typedef struct nxfer {
@@ -57,7 +57,8 @@ typedef struct nxfer {
     struct nxfer *qprev, *qnext, *gprev, *gnext;
     int in_gq, from_queue;
     mp__nproxy px; /* this hop's proxy (px.on): the connection goes to it,
-                      the request in absolute form */
+                      an http:// request in absolute form, an https:// one
+                      through a CONNECT tunnel (MP__NX_TUNNEL) */
 } nxfer;
 
 /* Gets the worker's engine state ready (http_native.c). Returns 0, or

@@ -64,7 +64,8 @@ typedef struct dcase {
     int follow; /* follow_redirects, at most max_redirects (0: 10) */
     unsigned max_redirects;
     int compressed; /* --compressed (issue #20) */
-    int px;         /* through a proxy: PX_* (plain http:// sets only) */
+    int px;         /* through a proxy: PX_* */
+    int set;        /* 0: both sets, 1: plain http:// only, 2: https only */
 } dcase;
 
 /* dcase.px: mp-testserver --proxy answers an absolute-form request with
@@ -207,13 +208,22 @@ static const dcase cases[] = {
          .max_redirects = 2),
     CASE("/encoding/utf8", 200, .at = AT_BIN),
     /* Through an HTTP proxy (-x): the absolute form, credentials. */
-    CASE("/ok", 203, .px = PX_PLAIN),
-    CASE("", 203, .px = PX_PLAIN),
-    CASE("/bytes/10?q=1", 203, .px = PX_AUTH),
-    CASE("www.test/ok", 203, .at = AT_NAME, .px = PX_PLAIN),
-    CASE("/ok", 407, .px = PX_NOAUTH),
-    CASE("/ok", MP_ECONNREFUSED, .px = PX_REFUSED),
-    CASE("/ok", 203, .px = PX_PLAIN, .method = "HEAD"),
+    CASE("/ok", 203, .px = PX_PLAIN, .set = 1),
+    CASE("", 203, .px = PX_PLAIN, .set = 1),
+    CASE("/bytes/10?q=1", 203, .px = PX_AUTH, .set = 1),
+    CASE("www.test/ok", 203, .at = AT_NAME, .px = PX_PLAIN, .set = 1),
+    CASE("/ok", 407, .px = PX_NOAUTH, .set = 1),
+    CASE("/ok", MP_ECONNREFUSED, .px = PX_REFUSED, .set = 1),
+    CASE("/ok", 203, .px = PX_PLAIN, .method = "HEAD", .set = 1),
+    /* https:// through its CONNECT tunnel: TLS and HTTP through it; the
+       proxy's 407, its 502 for a refused target, a refused proxy. */
+    CASE("/ok", 200, .px = PX_PLAIN, .set = 2, .then = "/ok"),
+    CASE("/echo", 200, .px = PX_AUTH, .set = 2, .method = "POST",
+         .body = "a=1"),
+    CASE("/bytes/300000", 200, .px = PX_PLAIN, .set = 2),
+    CASE("/ok", MP_EPROXY, .px = PX_NOAUTH, .set = 2),
+    CASE("", MP_EPROXY, .at = AT_REFUSED, .px = PX_PLAIN, .set = 2),
+    CASE("/ok", MP_ECONNREFUSED, .px = PX_REFUSED, .set = 2),
 };
 
 #define N_CASES (sizeof cases / sizeof cases[0])
@@ -325,6 +335,7 @@ static int diff_task(mp_task *t, const void *in, size_t len)
     then.url = s->then;
     then.want_headers = 1;
     then.cafile = q.cafile;
+    then.proxy = q.proxy; /* a tunnel left idle: taken again */
     for (int i = 0; i < 2; i++) {
         q.engine = then.engine = i == 0 ? MP_HTTP_CURL : MP_HTTP_NATIVE;
         int rc = mp_http(t, &q, &r);
@@ -366,7 +377,7 @@ static int spec_of(const dcase *c, dspec *s)
     int port = g_ts.port;
 
     memset(s, 0, sizeof *s);
-    if (!*base || (c->px && g_cafile))
+    if (!*base || (c->set == 1 && g_cafile) || (c->set == 2 && !g_cafile))
         return -1;
     if (c->px == PX_PLAIN)
         snprintf(s->proxy, sizeof s->proxy, "127.0.0.1:%d", g_px.port);
