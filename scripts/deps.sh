@@ -9,6 +9,7 @@ pkgs=(build-essential cmake pkg-config libevent-dev libnanomsg-dev
       libnghttp2-dev libbrotli-dev libzstd-dev # http_decode.c (zlib: above)
       python3-dev python3-pytest # python/: the mpool module and its suite
       python3-httpbin # test_http_redirect: httpbin's redirects on both engines
+      python3-h2 # tools/h2reset: HTTP/2 streams reset on purpose
       nginx-light libnginx-mod-http-echo libnginx-mod-stream openssl curl
       clang libclang-rt-14-dev) # clang + libclang-rt: scripts/fuzz.sh
 for arg in "$@"; do

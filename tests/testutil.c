@@ -292,6 +292,14 @@ int tu_bs_start(tu_ts *s, const char *extra_args)
     return server_start(s, "MP_BAD_SERVER", MP_BADSERVER_BIN, extra_args);
 }
 
+int tu_h2reset_start(tu_ts *s, const char *cert, const char *key)
+{
+    char args[2 * PATH_MAX + 32];
+
+    snprintf(args, sizeof args, "--tls-cert %s --tls-key %s", cert, key);
+    return server_start(s, "MP_H2RESET", MP_H2RESET_PY, args);
+}
+
 int tu_dns_start(tu_ts *s, const char *extra_args)
 {
     return server_start(s, "MP_TEST_DNS", MP_TESTDNS_BIN, extra_args);

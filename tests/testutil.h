@@ -45,6 +45,12 @@ int tu_ts_start(tu_ts *s, const char *extra_args);
  * it with tu_ts_stop. The function returns 0 or -1 after a message. */
 int tu_bs_start(tu_ts *s, const char *extra_args);
 
+/* Starts tools/h2reset/h2reset.py (HTTPS, HTTP/2 only, streams reset on
+ * purpose; Debian's python3-h2) with that certificate and key, like
+ * tu_ts_start: $MP_H2RESET, else the source tree's. The function returns
+ * 0 or -1 (e.g. python3-h2 is missing). */
+int tu_h2reset_start(tu_ts *s, const char *cert, const char *key);
+
 /* Starts mp-testdns (tools/testdns: UDP 127.0.0.1; *.test answers
  * 127.0.0.1 and ::1, *.v4.test 127.0.0.1 only, *.silent.test never
  * answers, anything else is NXDOMAIN) like tu_ts_start: $MP_TEST_DNS,
