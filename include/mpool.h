@@ -108,7 +108,8 @@ extern "C" {
     XX(EINPUT, -4015, "malformed input line")                               \
     XX(ESLOW, -4018, "transfer slower than the speed limit")               \
     XX(EATTACHED, -4020, "the pool runs on the caller's event loop")       \
-    XX(EPROXY, -4035, "the proxy refused to connect to the host")
+    XX(EPROXY, -4035, "the proxy refused to connect to the host")          \
+    XX(ECLOSED, -4040, "the pool was drained: it takes no more tasks")
 
 typedef enum mp_errno {
     MP_OK = 0,
@@ -137,13 +138,17 @@ typedef struct mp_result {
     int status;   /* 0, or a negative MP_E* code */
     void *data;   /* what the task returned (mp_return); NULL if nothing */
     size_t len;
-    char *error;  /* message from mp_fail or the pool, or NULL */
+    char *error;  /* message from mp_fail or the pool, or for a task that
+                     returned a bare code mp_strerror's; NULL on success */
 } mp_result;
 
 /*
  * A task. Runs in a worker, on a coroutine. Returns 0 for success (the
  * result carries what mp_return stored, or nothing), or a negative MP_E*
- * code for failure (mp_fail sets a message too). The function pointer is
+ * code for failure: mp_fail sets a message too; a bare code gets
+ * mp_strerror's sentence as its error. A positive return is a bug, not a
+ * success: the task fails with MP_ETASK and an error naming the value
+ * (`return mp_wait_fd(...)` must not pass its ready bits for success). The function pointer is
  * valid in workers because workers are forks of the caller's image taken at
  * mp_init(): functions in libraries dlopen()ed later are not.
  */
@@ -221,6 +226,18 @@ typedef struct mp_pool_options {
     int (*init)(const void *arg, size_t len);
     const void *init_arg;
     size_t init_len;
+    /* The pool argument: bytes every task may read with mp_pool_arg()
+       (copied; what globals set after mp_init() cannot carry, since
+       workers are forks taken at mp_init()). At most MP_MAX_PAYLOAD. */
+    const void *arg;
+    size_t arg_len;
+    /* HTTP connections of the whole pool (aiohttp's TCPConnector(limit)),
+       0 = no limit: split over the workers, worker i taking total / W,
+       plus one for i < total % W (the shares sum to the total, each at
+       least 1; fewer than `workers` is MP_EINVAL), applied with
+       mp_http_set_limits(share, 0) in each worker before init (which may
+       set its own limits instead). */
+    unsigned http_max_connections;
 } mp_pool_options;
 
 /*
@@ -297,11 +314,46 @@ MP_EXTERN int mp_pool_apply(mp_pool *p, mp_task_fn fn, const void *in,
                             size_t len, mp_result *out);
 
 /*
- * Stops the call in progress (or the next call, if none is running): no
- * more input is pulled, tasks not finished end with MP_ECANCELED. Safe from
- * a signal handler and from another thread.
+ * Stops the call in progress: no more input is pulled, tasks not finished
+ * end with MP_ECANCELED. Only the call running when the cancel is handled
+ * (the pool's loop runs it at once): on an idle pool it does nothing, and
+ * the next call runs whole. Futures are left alone (see
+ * mp_pool_cancel_futures). Safe from a signal handler and from another
+ * thread.
  */
 MP_EXTERN void mp_pool_cancel(mp_pool *p);
+
+/*
+ * Cancels every future of p not done, now: queued ones never run, those at
+ * workers are woken with MP_ECANCELED there; each ends with status
+ * MP_ECANCELED and its callback runs before this returns. The call in
+ * progress is left alone. Not for signal handlers (call it from the
+ * handler's loop). Returns the number of futures canceled, or MP_EINVAL.
+ */
+MP_EXTERN int mp_pool_cancel_futures(mp_pool *p);
+
+/*
+ * Draining (aiomultiprocess close() + join()): the pool stops taking work
+ * (mp_pool_submit, map, imap and apply return MP_ECLOSED from now on),
+ * the futures pending (queued or at workers) run to their end, then the
+ * drain ends and the callback set with mp_pool_on_drained runs once:
+ * status 0, or MP_ETIMEDOUT when timeout_ms (0: no limit) passed first
+ * (the futures left go on: mp_pool_cancel_futures or mp_pool_destroy
+ * ends them). Workers ignore SIGTERM, so a coordinator that drains on
+ * SIGTERM finishes its pending work.
+ *
+ * Without mp_pool_attach, mp_pool_drain runs the pool's loop and returns
+ * when the drain ends: 0 or MP_ETIMEDOUT. On an attached pool it returns
+ * 0 at once (safe from the caller's loop callbacks, e.g. a SIGTERM
+ * evsignal handler) and the callback, on the caller's loop, says when the
+ * drain ended: answer, then stop the loop. A drain that ended makes later
+ * drains return at once. Returns MP_EINVAL for NULL, during a blocking
+ * call or from inside the pool's own loop, MP_ENOMEM, MP_ESYS.
+ */
+typedef void (*mp_drained_fn)(mp_pool *p, int status, void *ud);
+MP_EXTERN int mp_pool_drain(mp_pool *p, unsigned timeout_ms);
+/* Sets the callback of the drain (NULL: none). Returns 0 or MP_EINVAL. */
+MP_EXTERN int mp_pool_on_drained(mp_pool *p, mp_drained_fn cb, void *ud);
 
 /* Number of workers the pool keeps. */
 MP_EXTERN int mp_pool_workers(const mp_pool *p);
@@ -421,6 +473,33 @@ MP_EXTERN int mp_future_wait(mp_future *f, unsigned timeout_ms);
 MP_EXTERN int mp_future_wait_any(mp_future *const *fs, size_t n,
                                  unsigned timeout_ms);
 
+/*
+ * Waits until every one of the n futures is done (asyncio.gather, or
+ * wait with ALL_COMPLETED), within timeout_ms for all of them (0: no
+ * limit). Returns 0, or the first error of mp_future_wait (MP_ETIMEDOUT:
+ * the rest go on).
+ */
+MP_EXTERN int mp_future_wait_all(mp_future *const *fs, size_t n,
+                                 unsigned timeout_ms);
+
+/*
+ * As completed (asyncio.as_completed): returns the index of a done future
+ * among the n (all of one pool) that mp_future_next has not returned
+ * before, waiting for one up to timeout_ms (0: no limit); each future is
+ * returned once, ever, so a loop needs no compaction:
+ *   for (int i; (i = mp_future_next(fs, n, 0)) >= 0 && (size_t)i < n;)
+ *       use(fs[i]);
+ * Returns n when every one of them was returned, or the codes of
+ * mp_future_wait.
+ */
+MP_EXTERN int mp_future_next(mp_future *const *fs, size_t n,
+                             unsigned timeout_ms);
+
+/* Moves f's result into *out without a copy: out then owns data and
+   error (mp_result_clear); f keeps the status, with no data or error.
+   Returns 0, or MP_EINVAL when f is NULL or not done. */
+MP_EXTERN int mp_future_take(mp_future *f, mp_result *out);
+
 /* Returns 1 when f is done (its result is there), 0 otherwise or for
    NULL. */
 MP_EXTERN int mp_future_done(const mp_future *f);
@@ -534,8 +613,26 @@ MP_EXTERN int mp_join(mp_child *c, mp_result *out, unsigned timeout_ms);
 MP_EXTERN int mp_gather(mp_task *t, mp_task_fn fn, const mp_buf *in,
                         size_t n, mp_result *out);
 
+/*
+ * mp_gather with at most max_at_once children running at once (gather
+ * under an asyncio.Semaphore): the first max_at_once start, and each time
+ * the oldest running one is joined the next input starts, in input order.
+ * max_at_once 0 or >= n: mp_gather. Outcomes as mp_gather's; when a spawn
+ * fails, the children not yet joined are canceled and their out[i]
+ * (and those never started) hold the code, the joined ones keep their
+ * results.
+ */
+MP_EXTERN int mp_gather_max(mp_task *t, mp_task_fn fn, const mp_buf *in,
+                            size_t n, mp_result *out, size_t max_at_once);
+
 /* The slot number (0..workers-1) of the calling worker; -1 outside one. */
 MP_EXTERN int mp_worker_slot(void);
+
+/* In a task or the init function (worker side): the pool argument,
+   mp_pool_options.arg, with its length in *len (if len is not NULL).
+   Valid for the worker's life; NULL (and 0) when none was given, or
+   outside a worker. */
+MP_EXTERN const void *mp_pool_arg(size_t *len);
 
 /* ---- HTTP inside a task ------------------------------------------------ */
 

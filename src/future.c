@@ -29,6 +29,7 @@ struct mp_future {
     mp_done_fn cb;
     void *ud;
     int *woken; /* a wait's flag, set when the future is done */
+    int reported; /* mp_future_next returned it */
     mp_result res;
     size_t len;
     _Alignas(max_align_t) unsigned char in[]; /* the input's copy */
@@ -82,6 +83,21 @@ static void complete(mp_future *f, int status, const void *data,
         f->cb(f, f->ud);
 }
 
+/* Ends a drain when p is closed and holds no future any more: its wait
+   wakes, its deadline goes, the drained callback runs (once). */
+static void drained_check(mp_pool *p)
+{
+    if (!p->closed || p->futq.n || p->futs.n || p->drain_done)
+        return;
+    p->drain_done = 1;
+    if (p->drain_woken)
+        *p->drain_woken = 1;
+    if (p->drain_timer)
+        event_del(p->drain_timer);
+    if (p->drained_cb)
+        p->drained_cb(p, 0, p->drained_ud);
+}
+
 /* Has the pool's loop dispatch soon (and flush cancels). */
 static void kick(mp_pool *p)
 {
@@ -95,6 +111,8 @@ int mp_pool_submit(mp_pool *p, mp_task_fn fn, const void *in, size_t len,
         return MP_EINVAL;
     if (len > MP_MAX_PAYLOAD)
         return MP_E2BIG;
+    if (p->closed)
+        return MP_ECLOSED;
     mp_future *f = malloc(sizeof(*f) + len);
     if (!f)
         return MP_ENOMEM;
@@ -138,6 +156,7 @@ void mp__fut_complete(mp_pool *p, size_t key, int status, const void *data,
     list_unlink(&p->futs, f);
     p->stats.tasks_done++;
     complete(f, status, data, len, err);
+    drained_check(p);
 }
 
 void mp__futs_end(mp_pool *p, int status, const char *why)
@@ -147,6 +166,7 @@ void mp__futs_end(mp_pool *p, int status, const char *why)
         list_unlink(f->state == F_QUEUED ? &p->futq : &p->futs, f);
         complete(f, status, NULL, 0, why);
     }
+    drained_check(p);
 }
 
 int mp_future_on_done(mp_future *f, mp_done_fn cb, void *ud)
@@ -178,6 +198,7 @@ int mp_future_cancel(mp_future *f)
     if (f->state == F_QUEUED) {
         list_unlink(&p->futq, f);
         complete(f, MP_ECANCELED, NULL, 0, "future canceled before it ran");
+        drained_check(p);
         return 0;
     }
     int slot = mp__ledger_cancel(&p->L, f->id);
@@ -187,6 +208,18 @@ int mp_future_cancel(mp_future *f)
     }
     list_unlink(&p->futs, f);
     complete(f, MP_ECANCELED, NULL, 0, "future canceled");
+    drained_check(p);
+    return 0;
+}
+
+int mp_future_take(mp_future *f, mp_result *out)
+{
+    if (!f || !out || f->state != F_DONE)
+        return MP_EINVAL;
+    *out = f->res;
+    f->res.data = NULL; /* the status stays: mp_future_result says it */
+    f->res.len = 0;
+    f->res.error = NULL;
     return 0;
 }
 
@@ -270,4 +303,124 @@ int mp_future_wait(mp_future *f, unsigned timeout_ms)
 {
     int rc = mp_future_wait_any(&f, 1, timeout_ms);
     return rc < 0 ? rc : 0;
+}
+
+int mp_future_wait_all(mp_future *const *fs, size_t n, unsigned timeout_ms)
+{
+    if (!fs && n)
+        return MP_EINVAL;
+    uint64_t end = mp__now_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (size_t i = 0; i < n; i++) {
+        if (!fs[i])
+            return MP_EINVAL;
+        if (fs[i]->state == F_DONE)
+            continue;
+        unsigned left = 0; /* 0: no limit */
+        if (timeout_ms) {
+            uint64_t now = mp__now_ns();
+            if (now >= end)
+                return MP_ETIMEDOUT;
+            left = (unsigned)((end - now + 999999) / 1000000);
+        }
+        int rc = mp_future_wait(fs[i], left);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Returns the lowest index of a done future mp_future_next has not
+   returned yet, marking it; n when none. */
+static size_t next_unreported(mp_future *const *fs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fs[i]->state == F_DONE && !fs[i]->reported) {
+            fs[i]->reported = 1;
+            return i;
+        }
+    return n;
+}
+
+int mp_future_next(mp_future *const *fs, size_t n, unsigned timeout_ms)
+{
+    if (!fs || n > INT32_MAX)
+        return MP_EINVAL;
+    mp_pool *p = NULL;
+    size_t pending = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!fs[i] || (p && fs[i]->p && fs[i]->p != p))
+            return MP_EINVAL; /* one pool's loop is driven, not two */
+        if (fs[i]->p)
+            p = fs[i]->p;
+        pending += fs[i]->state != F_DONE;
+    }
+    size_t i = next_unreported(fs, n);
+    if (i < n || !pending)
+        return (int)i;
+    int woken = 0;
+    for (size_t k = 0; k < n; k++)
+        if (fs[k]->state != F_DONE)
+            fs[k]->woken = &woken;
+    int rc = drive(p, &woken, timeout_ms);
+    for (size_t k = 0; k < n; k++)
+        if (fs[k]->state != F_DONE)
+            fs[k]->woken = NULL;
+    i = next_unreported(fs, n);
+    return i < n ? (int)i : rc < 0 ? rc : MP_ETIMEDOUT;
+}
+
+/* ---- draining ---------------------------------------------------------- */
+
+int mp_pool_on_drained(mp_pool *p, mp_drained_fn cb, void *ud)
+{
+    if (!p)
+        return MP_EINVAL;
+    p->drained_cb = cb;
+    p->drained_ud = ud;
+    return 0;
+}
+
+/* An attached pool's drain deadline passed: the callback says so. */
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    mp_pool *p = arg;
+    if (p->drain_done)
+        return;
+    p->drain_done = 1;
+    if (p->drained_cb)
+        p->drained_cb(p, MP_ETIMEDOUT, p->drained_ud);
+}
+
+int mp_pool_drain(mp_pool *p, unsigned timeout_ms)
+{
+    if (!p || p->call || (p->driving && !p->attached))
+        return MP_EINVAL;
+    if (p->closed && (p->drain_done || p->attached))
+        return p->drain_done && (p->futq.n || p->futs.n) ? MP_ETIMEDOUT
+                                                         : 0;
+    p->closed = 1;
+    drained_check(p);
+    if (p->drain_done)
+        return 0;
+    if (p->attached) { /* the caller's loop runs it; the callback tells */
+        if (timeout_ms) {
+            struct timeval tv = mp__ms_tv(timeout_ms);
+            if (!p->drain_timer &&
+                !(p->drain_timer = evtimer_new(p->base, on_drain_timeout,
+                                               p)))
+                return MP_ENOMEM;
+            evtimer_add(p->drain_timer, &tv);
+        }
+        return 0;
+    }
+    int woken = 0;
+    p->drain_woken = &woken;
+    int rc = drive(p, &woken, timeout_ms);
+    p->drain_woken = NULL;
+    if (rc == MP_ETIMEDOUT && !p->drain_done) {
+        p->drain_done = 1;
+        if (p->drained_cb)
+            p->drained_cb(p, MP_ETIMEDOUT, p->drained_ud);
+    }
+    return rc;
 }

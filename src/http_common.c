@@ -16,6 +16,7 @@
 
 #include "http_int.h"
 #include "mpool.h"
+#include "worker.h"
 
 int mp__http_error(mp_http_response *resp, int err, const char *fmt, ...)
 {
@@ -113,20 +114,24 @@ char *mp__http_final_url(const char *url, int has_path)
 }
 
 static unsigned g_limit_total, g_limit_host; /* mp_http_set_limits */
+static int g_limits_given; /* else: the worker's share of the pool's */
 
 void mp__http_limits_store(unsigned total, unsigned per_host)
 {
     g_limit_total = total;
     g_limit_host = per_host;
+    g_limits_given = 1;
 }
 
 void mp__http_limits_get(unsigned *total, unsigned *per_host)
 {
-    *total = g_limit_total;
-    *per_host = g_limit_host;
+    *total = g_limits_given ? g_limit_total : mp__worker_http_share();
+    *per_host = g_limits_given ? g_limit_host : 0;
 }
 
 int mp__http_limits_set(void)
 {
-    return g_limit_total || g_limit_host;
+    unsigned total, per_host;
+    mp__http_limits_get(&total, &per_host);
+    return total || per_host;
 }

@@ -33,6 +33,15 @@ static size_t page_size(void)
     return page > 0 ? (size_t)page : 4096;
 }
 
+/* http_max_connections is split over the workers, each getting one at
+   least. Returns MP_EINVAL with the sentence. */
+static int max_conns_refused(char *msg, size_t n, unsigned total, int w)
+{
+    return refuse(msg, n, MP_EINVAL, "http_max_connections must be at "
+                  "least the number of workers (%d), each worker taking one "
+                  "share, or 0 for no limit; got %u", w, total);
+}
+
 int mp_pool_options_check(const mp_pool_options *o, char *msg, size_t n)
 {
     if (msg && n)
@@ -75,6 +84,17 @@ int mp_pool_options_check(const mp_pool_options *o, char *msg, size_t n)
         return refuse(msg, n, MP_E2BIG, "init_len must be at most %zu "
                       "(MP_MAX_PAYLOAD); got %zu", (size_t)MP_MAX_PAYLOAD,
                       o->init_len);
+    if (o->arg_len && !o->arg)
+        return refuse(msg, n, MP_EINVAL, "arg_len is %zu but arg is NULL",
+                      o->arg_len);
+    if (o->arg_len > MP_MAX_PAYLOAD)
+        return refuse(msg, n, MP_E2BIG, "arg_len must be at most %zu "
+                      "(MP_MAX_PAYLOAD); got %zu", (size_t)MP_MAX_PAYLOAD,
+                      o->arg_len);
+    if (o->http_max_connections && o->workers &&
+        o->http_max_connections < (unsigned)o->workers)
+        return max_conns_refused(msg, n, o->http_max_connections,
+                                 o->workers);
     return 0;
 }
 
@@ -97,6 +117,10 @@ int mp__options_resolve(mp_pool_options *o, const mp_pool_options *in,
         if ((int64_t)o->workers * held > MP_MAX_POOL_TASKS)
             o->workers = MP_MAX_POOL_TASKS / held;
     }
+    if (o->http_max_connections &&
+        o->http_max_connections < (unsigned)o->workers)
+        return max_conns_refused(msg, n, o->http_max_connections,
+                                 o->workers);
     if (o->concurrency == 0)
         o->concurrency = MP_DEFAULT_CONCURRENCY;
     if (o->prefetch == 0)

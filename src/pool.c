@@ -506,6 +506,17 @@ void mp__on_cancel(int fd, short what, void *arg)
         abort_call(p, MP_ECANCELED, "canceled by mp_pool_cancel");
 }
 
+int mp_pool_cancel_futures(mp_pool *p)
+{
+    if (!p)
+        return MP_EINVAL;
+    size_t n = p->futq.n + p->futs.n;
+    const char *why = "canceled by mp_pool_cancel_futures";
+    drop_owned(p, 1, 0, MP_ECANCELED, why); /* futures': even keys */
+    mp__futs_end(p, MP_ECANCELED, why);
+    return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
 void mp_pool_cancel(mp_pool *p)
 {
     if (!p)
@@ -610,6 +621,8 @@ static void on_exited(void *ud, int i, int status, uint32_t spin_task)
     if (retired) {
         p->stats.workers_recycled++;
     } else {
+        if (p->adaptive) /* a death re-runs what it held: hold less */
+            mp__ledger_narrow(&p->L);
         p->stats.workers_died++;
         if (!w->got_result)
             w->fails++;
@@ -739,7 +752,8 @@ static void on_results(void *ud, int i, const mp__hdr *h, mp__reader *r)
     /* Its coroutines ran dry while tasks waited here: the window is
        smaller than what a round trip takes at this task rate. */
     if (p->adaptive && mp__ledger_held(&p->L, i) < p->L.concurrency &&
-        (pending(p, 1) || call_open(p)))
+        (pending(p, 1) || call_open(p)) && !p->L.retry.n &&
+        !p->L.solo.n && !p->L.alone.n) /* not while re-runs wait */
         mp__ledger_widen(&p->L);
 }
 
@@ -818,8 +832,8 @@ void mp__on_kick(int fd, short what, void *arg)
 static int run_call(mp_pool *p, mp__call *c)
 {
     p->call = c;
-    if (atomic_exchange(&p->cancel_flag, 0))
-        abort_call(p, MP_ECANCELED, "canceled by mp_pool_cancel");
+    /* a cancel of an idle pool is spent: it never stops this call */
+    atomic_store(&p->cancel_flag, 0);
     if (!c->status && revive(p) < 0) /* fails fast */
         abort_call(p, MP_ENOFORK, NO_FORKSERVER);
     p->driving = 1;
@@ -858,6 +872,8 @@ int mp_pool_map(mp_pool *p, mp_task_fn fn, const mp_buf *in, size_t n,
         return MP_EINVAL;
     if (p->attached)
         return MP_EATTACHED;
+    if (p->closed)
+        return MP_ECLOSED;
     for (size_t i = 0; i < n; i++) {
         if (!in[i].data && in[i].len)
             return MP_EINVAL;
@@ -877,6 +893,8 @@ int mp_pool_imap(mp_pool *p, mp_task_fn fn, mp_next_fn next,
         return MP_EINVAL;
     if (p->attached)
         return MP_EATTACHED;
+    if (p->closed)
+        return MP_ECLOSED;
     mp__call c = {.imap = 1, .fn = fn, .next = next,
                   .on_result = on_result, .ud = ud};
     return run_call(p, &c);

@@ -113,6 +113,12 @@ struct mp_pool {
     int driving;              /* a blocking call runs the loop now */
     int fut_turn;             /* futures and the call take turns */
     uint32_t *room;           /* dispatch_all's room per slot */
+    /* draining (future.c): no new work once closed */
+    int closed, drain_done;
+    int *drain_woken;             /* mp_pool_drain's flag while it waits */
+    struct event *drain_timer;    /* an attached pool's drain deadline */
+    mp_drained_fn drained_cb;
+    void *drained_ud;
     int adaptive;             /* prefetch was 0: the window adapts */
 };
 

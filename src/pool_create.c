@@ -77,6 +77,9 @@ static int pool_setup(mp_pool *p)
         .stack_size = o->stack_size,
         .init_fn = (uint64_t)(uintptr_t)o->init,
         .init_len = o->init_len,
+        .http_max = o->http_max_connections,
+        .workers = (uint32_t)p->nworkers,
+        .arg_len = o->arg_len,
     };
     rc = mp__slots_init(&p->S, p->nworkers, p->base, p->dir, &cfg,
                         p->init_copy, &mp__pool_hooks, p);
@@ -159,12 +162,16 @@ static int create(mp_pool **out, const mp_pool_options *opts, char *why,
     mp_pool *p = calloc(1, sizeof(*p));
     if (!p)
         return MP_ENOMEM;
-    if (o.init_len && !(p->init_copy = malloc(o.init_len))) {
+    /* the init argument, then the pool argument, as CONFIG carries them */
+    size_t both = o.init_len + o.arg_len;
+    if (both && !(p->init_copy = malloc(both))) {
         free(p);
         return MP_ENOMEM;
     }
     if (o.init_len)
         memcpy(p->init_copy, o.init_arg, o.init_len);
+    if (o.arg_len)
+        memcpy((char *)p->init_copy + o.init_len, o.arg, o.arg_len);
     rc = reserve_workers(o.workers, why, why_len);
     if (rc < 0) {
         free(p->init_copy);
@@ -177,6 +184,7 @@ static int create(mp_pool **out, const mp_pool_options *opts, char *why,
     p->S.fs_fd = -1;
     p->nworkers = o.workers; /* reserved: mp_pool_destroy gives them back */
     p->o.init_arg = p->init_copy;
+    p->o.arg = o.arg_len ? (char *)p->init_copy + o.init_len : NULL;
     rc = pool_setup(p);
     if (rc == 0)
         rc = start_workers(p);
@@ -214,7 +222,7 @@ void mp_pool_destroy(mp_pool *p)
             event_free(p->life[i].respawn);
     mp__ledger_free(&p->L);
     struct event *evs[] = {p->cancel_ev, p->rate_ev, p->create_ev,
-                           p->kick_ev};
+                           p->kick_ev, p->drain_timer};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);

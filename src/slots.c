@@ -269,7 +269,7 @@ static void on_writable(int fd, short what, void *arg)
 static int send_config(mp__slots *S, mp__slot *s)
 {
     mp__msg m;
-    uint64_t ilen = S->config.init_len;
+    uint64_t ilen = S->config.init_len + S->config.arg_len; /* both */
     int rc = mp__msg_begin(&m, MP_MSG_CONFIG, 0,
                            sizeof(mp__config) + ilen + 64);
     if (rc < 0)

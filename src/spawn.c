@@ -224,3 +224,34 @@ int mp_gather(mp_task *t, mp_task_fn fn, const mp_buf *in, size_t n,
     free(cs);
     return rc;
 }
+
+int mp_gather_max(mp_task *t, mp_task_fn fn, const mp_buf *in, size_t n,
+                  mp_result *out, size_t max_at_once)
+{
+    if (!t || !fn || (n && (!in || !out)) || t != mp__task_current())
+        return MP_EINVAL;
+    if (max_at_once == 0 || max_at_once >= n)
+        return mp_gather(t, fn, in, n, out);
+    mp_child **cs = calloc(n, sizeof(*cs));
+    if (!cs)
+        return MP_ENOMEM;
+    int rc = 0;
+    size_t started = 0, joined = 0;
+    /* a window of max_at_once children: the oldest is joined, then the
+       next one starts */
+    while (joined < n && rc == 0) {
+        while (started < n && started - joined < max_at_once && rc == 0)
+            if ((rc = mp_spawn(t, fn, in[started].data, in[started].len,
+                               &cs[started])) == 0)
+                started++;
+        if (rc == 0)
+            mp_join(cs[joined], &out[joined], 0), joined++;
+    }
+    for (size_t i = joined; i < n; i++) { /* a spawn failed: the rest */
+        out[i] = (mp_result){.status = rc};
+        if (i < started)
+            orphan(cs[i]);
+    }
+    free(cs);
+    return rc;
+}

@@ -64,8 +64,11 @@ typedef struct mp__config {
     uint64_t init_fn;
     uint64_t init_len;
     int32_t coordinator; /* its pid: a worker leaves when it is gone */
+    uint32_t http_max;   /* http_max_connections of the whole pool */
+    uint32_t workers;    /* of the pool: the worker's share of http_max */
     uint32_t reserved;
-} mp__config; /* then init_len bytes */
+    uint64_t arg_len;    /* bytes of the pool argument (mp_pool_arg) */
+} mp__config; /* then init_len bytes, then arg_len bytes */
 
 typedef struct mp__ready {
     int32_t status;
@@ -105,7 +108,7 @@ typedef struct mp__reader {
 _Static_assert(sizeof(mp__hdr) == 16, "wire: header of 16 bytes");
 _Static_assert(sizeof(mp__task_rec) == 8, "wire: task record of 8 bytes");
 _Static_assert(sizeof(mp__result_rec) == 16, "wire: result of 16 bytes");
-_Static_assert(sizeof(mp__config) == 48, "wire: config of 48 bytes");
+_Static_assert(sizeof(mp__config) == 64, "wire: config of 64 bytes");
 _Static_assert(sizeof(mp__ready) == 8, "wire: ready of 8 bytes");
 _Static_assert(MP_MAX_MSG < ((size_t)1 << 31), "wire: nanomsg sizes are int");
 

@@ -63,6 +63,9 @@ static struct worker {
     int coord_fd;            /* its pidfd (readable once it exits), or -1 */
     struct event *coord_ev;  /* on coord_fd, or a 1 s timer without it */
     uint32_t concurrency, timeout_ms;
+    const void *arg; /* the pool argument (mp_pool_arg), in CONFIG */
+    size_t arg_len;
+    unsigned http_share; /* of the pool's http_max_connections */
     size_t stack_size;
     queued *q; /* ring of tasks not started */
     size_t q_head, q_len, q_cap;
@@ -86,6 +89,18 @@ struct event_base *mp__worker_base(void)
 int mp_worker_slot(void)
 {
     return W.slot;
+}
+
+unsigned mp__worker_http_share(void)
+{
+    return W.http_share;
+}
+
+const void *mp_pool_arg(size_t *len)
+{
+    if (len)
+        *len = W.arg_len;
+    return W.arg_len ? W.arg : NULL;
 }
 
 /* ---- the coordinator's life -------------------------------------------- */
@@ -336,7 +351,7 @@ static int final_status(mp_task *t)
         return MP_ECANCELED;
     if (t->failed)
         return t->status;
-    return t->rc < 0 ? t->rc : 0;
+    return t->rc < 0 ? t->rc : t->rc > 0 ? MP_ETASK : 0;
 }
 
 static const char *final_message(mp_task *t, int status, char *buf,
@@ -348,7 +363,14 @@ static const char *final_message(mp_task *t, int status, char *buf,
     }
     if (t->canceled && !t->error)
         return "task canceled";
-    return t->error;
+    if (t->error || status == 0)
+        return t->error;
+    if (!t->failed && t->rc > 0) { /* a bug worth naming, not success */
+        snprintf(buf, n, "task returned %d: a task returns 0 or a "
+                 "negative MP_E* code", t->rc);
+        return buf;
+    }
+    return mp_strerror(status); /* a bare code: its sentence */
 }
 
 static void active_unlink(mp_task *t)
@@ -366,7 +388,7 @@ static void active_unlink(mp_task *t)
 static void task_finish(mp_task *t)
 {
     int status = final_status(t);
-    char buf[64];
+    char buf[96];
     const char *msg = final_message(t, status, buf, sizeof(buf));
     if (t->kin)
         t->kin->drop(t);
@@ -740,15 +762,23 @@ static int handshake(void)
     if (n < (int)(sizeof(mp__hdr) + sizeof(c)))
         _exit(2);
     memcpy(&c, (char *)buf + sizeof(mp__hdr), sizeof(c));
+    if ((uint64_t)n < sizeof(mp__hdr) + sizeof(c) + c.init_len + c.arg_len)
+        _exit(2);
     W.concurrency = c.concurrency;
     W.timeout_ms = c.task_timeout_ms;
     W.stack_size = c.stack_size;
     W.slot = (int)c.slot;
     watch_coordinator((pid_t)c.coordinator);
+    /* the CONFIG message stays alive: the arguments point into it */
+    W.arg = (char *)buf + sizeof(mp__hdr) + sizeof(c) + c.init_len;
+    W.arg_len = (size_t)c.arg_len;
     int rc = 0;
+    if (c.http_max && c.workers) /* this worker's share, 1 at least */
+        W.http_share = c.http_max / c.workers +
+                       (c.slot < c.http_max % c.workers);
     int (*init)(const void *, size_t) =
         (int (*)(const void *, size_t))(uintptr_t)c.init_fn;
-    if (init) /* the CONFIG message stays alive: the argument too */
+    if (init)
         rc = init((char *)buf + sizeof(mp__hdr) + sizeof(c), c.init_len);
     char msg[sizeof(W.init_msg) + 64];
     if (rc && W.init_msg[0])

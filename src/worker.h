@@ -120,6 +120,10 @@ void mp__task_abort(mp_task *t, int code);
    it lives here because forkserver.c depends on worker.c, not back. */
 void mp__ignore_stop_signals(void);
 
+/* This worker's share of the pool's http_max_connections (0: none): the
+   connection limit until mp_http_set_limits sets one (http_common.c). */
+unsigned mp__worker_http_share(void);
+
 /* Worker process entry, run in the child the forkserver forked. Never
    returns. */
 void mp__worker_main(const char *endpoint, int slot) __attribute__((noreturn));
