@@ -11,7 +11,8 @@ pkgs=(build-essential cmake pkg-config libevent-dev libnanomsg-dev
       python3-httpbin # test_http_redirect: httpbin's redirects on both engines
       python3-h2 # tools/h2reset: HTTP/2 streams reset on purpose
       nginx-light libnginx-mod-http-echo libnginx-mod-stream openssl curl
-      clang libclang-rt-14-dev) # clang + libclang-rt: scripts/fuzz.sh
+      clang libclang-rt-14-dev # clang + libclang-rt: scripts/fuzz.sh; clang: check_arch
+      universal-ctags) # tests/check_symbols.sh: names outside the library
 for arg in "$@"; do
   case $arg in
     --bench) pkgs+=(wrk python3 python3-aiohttp hyperfine)

@@ -294,7 +294,7 @@ static void a_crashed_workers_tasks_go_back_as_a_batch(void **state)
 
 /* mp_sleep sleeps at least what it was asked for, never less (libevent's
    cached, coarse clock would end some sleeps up to a tick early). */
-static void mp_sleep_never_ends_early(void **state)
+static void sleep_never_ends_early(void **state)
 {
     (void)state;
     mp_pool *p = make_pool(1, 16, 16);
@@ -323,7 +323,7 @@ int main(void)
         cmocka_unit_test(a_ten_task_map_goes_five_and_five),
         cmocka_unit_test(a_short_imap_is_spread_too),
         cmocka_unit_test(futures_are_spread_one_by_one_and_at_once),
-        cmocka_unit_test(mp_sleep_never_ends_early),
+        cmocka_unit_test(sleep_never_ends_early),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

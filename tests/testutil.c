@@ -136,14 +136,14 @@ static int terminate(pid_t pid)
 /* ---- mp-testserver -------------------------------------------------- */
 
 /* Where the build put the servers (tests/CMakeLists.txt says). */
-#ifndef MP_TESTSERVER_BIN
-#define MP_TESTSERVER_BIN "tools/mp-testserver"
+#ifndef TU_TESTSERVER_BIN
+#define TU_TESTSERVER_BIN "tools/mp-testserver"
 #endif
-#ifndef MP_TESTDNS_BIN
-#define MP_TESTDNS_BIN "tools/mp-testdns"
+#ifndef TU_TESTDNS_BIN
+#define TU_TESTDNS_BIN "tools/mp-testdns"
 #endif
-#ifndef MP_BADSERVER_BIN
-#define MP_BADSERVER_BIN "tools/mp-badserver"
+#ifndef TU_BADSERVER_BIN
+#define TU_BADSERVER_BIN "tools/mp-badserver"
 #endif
 
 /* Finds a server binary: $env, else the one the build made (built). The
@@ -284,12 +284,12 @@ static int server_start(tu_ts *s, const char *env_name, const char *built,
 
 int tu_ts_start(tu_ts *s, const char *extra_args)
 {
-    return server_start(s, "MP_TEST_SERVER", MP_TESTSERVER_BIN, extra_args);
+    return server_start(s, "MP_TEST_SERVER", TU_TESTSERVER_BIN, extra_args);
 }
 
 int tu_bs_start(tu_ts *s, const char *extra_args)
 {
-    return server_start(s, "MP_BAD_SERVER", MP_BADSERVER_BIN, extra_args);
+    return server_start(s, "MP_BAD_SERVER", TU_BADSERVER_BIN, extra_args);
 }
 
 int tu_h2reset_start(tu_ts *s, const char *cert, const char *key)
@@ -297,12 +297,12 @@ int tu_h2reset_start(tu_ts *s, const char *cert, const char *key)
     char args[2 * PATH_MAX + 32];
 
     snprintf(args, sizeof args, "--tls-cert %s --tls-key %s", cert, key);
-    return server_start(s, "MP_H2RESET", MP_H2RESET_PY, args);
+    return server_start(s, "MP_H2RESET", TU_H2RESET_PY, args);
 }
 
 int tu_dns_start(tu_ts *s, const char *extra_args)
 {
-    return server_start(s, "MP_TEST_DNS", MP_TESTDNS_BIN, extra_args);
+    return server_start(s, "MP_TEST_DNS", TU_TESTDNS_BIN, extra_args);
 }
 
 long tu_dns_queries(const char *log, const char *type, const char *name)
@@ -553,8 +553,8 @@ int tu_rm_rf(const char *dir)
 
 /* tools/nginx.sh is the one place that configures and starts nginx; the
  * benchmarks run it too. */
-#ifndef MP_NGINX_SH
-#define MP_NGINX_SH "tools/nginx.sh"
+#ifndef TU_NGINX_SH
+#define TU_NGINX_SH "tools/nginx.sh"
 #endif
 #define NGINX_SH_TIMEOUT_MS 60000 /* openssl req and three start attempts */
 
@@ -566,7 +566,7 @@ static int nginx_sh(const char *cmd, const char *dir, const char *opts,
                     char *out, size_t len)
 {
     char words[256], *save = NULL, *w;
-    char *argv[16] = {"bash", MP_NGINX_SH, (char *)cmd, (char *)dir};
+    char *argv[16] = {"bash", TU_NGINX_SH, (char *)cmd, (char *)dir};
     int argc = 4;
     long long deadline = now_ms() + NGINX_SH_TIMEOUT_MS;
     size_t used = 0;
@@ -609,7 +609,7 @@ static int nginx_sh(const char *cmd, const char *dir, const char *opts,
         out[used] = '\0';
     if (wait_exit(pid, deadline > now_ms() ? deadline - now_ms() : 0,
                   &status) != 1) {
-        fprintf(stderr, "testutil: %s %s did not finish\n", MP_NGINX_SH, cmd);
+        fprintf(stderr, "testutil: %s %s did not finish\n", TU_NGINX_SH, cmd);
         status = terminate(pid);
         return -1;
     }
@@ -691,7 +691,7 @@ int tu_nginx_start_opts(tu_nginx *n, const char *dir, const char *opts)
     }
     if (rc != 0 || nginx_parse(n, out) != 0 || (tls && n->tls_port <= 0)) {
         fprintf(stderr, "testutil: %s start %s failed (status %d)\n",
-                MP_NGINX_SH, dir, rc);
+                TU_NGINX_SH, dir, rc);
         tu_nginx_stop(n);
         return -1;
     }
