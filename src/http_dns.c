@@ -265,11 +265,6 @@ int mp_http_set_dns_servers(const char *list)
     return 0;
 }
 
-int mp__dns_servers_set(void)
-{
-    return g_servers != NULL;
-}
-
 /* ---- the resolver ----------------------------------------------------- */
 
 /* Adds each server of g_servers to dns. Returns 0 or -1. */

@@ -53,9 +53,6 @@ int mp__dns_lookup(mp_task *t, const char *name, uint16_t port,
 /* Returns 1 if name:port has a --resolve entry (mp_http_set_resolve). */
 int mp__dns_resolve_has(const char *name, uint16_t port);
 
-/* Returns 1 if mp_http_set_dns_servers named servers in this worker. */
-int mp__dns_servers_set(void);
-
 /* The --resolve entries as given (curl's CURLOPT_RESOLVE lines): sets
    *lines and returns their number; *gen changes whenever they do. */
 size_t mp__dns_resolve_lines(const char *const **lines, unsigned *gen);

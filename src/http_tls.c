@@ -262,11 +262,6 @@ int mp__tls_pending(const mp__tls *t)
     return SSL_has_pending(t->ssl) == 1;
 }
 
-int mp__tls_resumed(const mp__tls *t)
-{
-    return SSL_session_reused(t->ssl) == 1;
-}
-
 ssize_t mp__tls_read(mp__tls *t, void *buf, size_t n)
 {
     int rc;

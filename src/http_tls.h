@@ -56,9 +56,6 @@ int mp__tls_alpn_h2(const mp__tls *t);
    else 0: a connection that does is not reused. */
 int mp__tls_pending(const mp__tls *t);
 
-/* Returns 1 if the handshake resumed a session, else 0. */
-int mp__tls_resumed(const mp__tls *t);
-
 /*
  * Reads up to n bytes. Returns the count (> 0), 0 at the end of the stream
  * (close_notify or the peer's FIN), or -1 with errno: EAGAIN (call again

@@ -41,7 +41,8 @@ typedef struct mp__entry {
                             alone in the pool (no other task anywhere) */
     uint8_t staged;      /* new input waiting in the staged queue */
     uint32_t len;
-    size_t index; /* position in the call's input */
+    size_t index; /* its owner's key, opaque here (pool.h: MP__CALL_KEY,
+                     a future's address) */
     const void *data;
 } mp__entry;
 
@@ -87,7 +88,7 @@ typedef struct mp__ledger {
 
 /* What happened to an entry whose holder died (mp__ledger_reap). */
 typedef struct mp__verdict {
-    size_t index;    /* the task's position in the input */
+    size_t index;    /* the task's key (mp__entry.index) */
     int status;      /* MP_ETIMEDOUT: it spun past its deadline;
                         MP_EWORKER: it killed max_attempts workers, or
                         max_attempts pool forkservers (losses) */
@@ -157,7 +158,7 @@ void mp__ledger_give(mp__ledger *L, int h, uint32_t id);
 uint32_t mp__ledger_give_solo(mp__ledger *L, int h);
 
 /* Takes the result holder h sent for entry id and frees the entry. On
-   MP__R_DELIVER, *index is the task's input position. Returns
+   MP__R_DELIVER, *index is the task's key (mp__entry.index). Returns
    MP__R_DELIVER, MP__R_LATE or MP__R_STRAY (nothing changed). */
 int mp__ledger_result(mp__ledger *L, int h, uint32_t id, size_t *index);
 
