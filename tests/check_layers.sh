@@ -1,5 +1,5 @@
 #!/bin/sh
-# Dependencies between the library's files run one way (STYLE.md, issue
+# Dependencies between the library's files run one way (docs/STYLE.md, issue
 # #10): no two files of src/ may depend on each other, directly or through
 # others. An object file depends on another when it uses an external
 # symbol the other defines (nm). Reads the objects of the mpool_obj target
