@@ -18,8 +18,6 @@ under `if __name__ == "__main__":` (the worker runs the script as
 __mp_main__ to find it, as multiprocessing's spawn does).
 """
 
-import asyncio
-import concurrent.futures
 import errno as _errno
 import os
 import pickle
@@ -363,6 +361,7 @@ class _Waiter:
 
 
 async def _arun(run):
+    import asyncio  # here, not at import: it costs a run 60 ms of start
     loop = asyncio.get_running_loop()
     w = _Waiter(loop, run)
     try:
@@ -424,6 +423,7 @@ def _python_outcome(raw):
         if code == -_errno.ETIMEDOUT:
             raise TimeoutError(f"{name}: {msg}")
         if code == -_errno.ECANCELED:
+            import concurrent.futures
             raise concurrent.futures.CancelledError(f"{name}: {msg}")
         raise WorkerError(f"{name}: {msg}")
     answer = pickle.loads(raw)
@@ -533,6 +533,7 @@ class Pool:
     def submit(self, fn, /, *args, **kwargs):
         """submit(url) -> Future of its record; submit(fn, *args, **kw) ->
         Future of fn(*args, **kw)."""
+        import concurrent.futures
         f = concurrent.futures.Future()
         f.set_running_or_notify_cancel()
         if isinstance(fn, (str, bytes, dict)):
