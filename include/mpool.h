@@ -645,6 +645,9 @@ MP_EXTERN const void *mp_pool_arg(size_t *len);
    MP_HTTP_ENGINE=curl|native|auto replaces AUTO. */
 enum { MP_HTTP_AUTO = 0, MP_HTTP_CURL = 1, MP_HTTP_NATIVE = 2 };
 
+/* mp_http_request.max_redirects: follow none (0 there means 10). */
+#define MP_HTTP_NO_REDIRECTS (~0u)
+
 typedef struct mp_http_request {
     const char *method;  /* NULL: GET, or POST when body is set */
     const char *url;
@@ -660,7 +663,11 @@ typedef struct mp_http_request {
        body; http(s) targets only; Authorization and Cookie headers go
        to the first URL's host, port and scheme only. */
     int follow_redirects;
-    unsigned max_redirects;      /* with follow_redirects; 0 = 10 */
+    unsigned max_redirects;      /* with follow_redirects: at most this
+                                    many; 0 = 10; MP_HTTP_NO_REDIRECTS =
+                                    none (the first 3xx with a Location
+                                    ends MP_EREDIRECT, as curl's
+                                    --max-redirs 0) */
     int compressed;              /* send Accept-Encoding: deflate, gzip,
                                     br, zstd; decode the body */
     int insecure;                /* skip TLS verification */

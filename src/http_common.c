@@ -40,6 +40,13 @@ const char *mp__http_method(const mp_http_request *req)
     return req->body ? "POST" : "GET";
 }
 
+unsigned mp__http_max_redirects(const mp_http_request *req)
+{
+    if (req->max_redirects == MP_HTTP_NO_REDIRECTS)
+        return 0;
+    return req->max_redirects ? req->max_redirects : MP__HTTP_MAX_REDIRS;
+}
+
 int mp__http_body_reserve(char **body, size_t *body_cap, size_t need,
                           size_t max_body)
 {

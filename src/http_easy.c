@@ -26,7 +26,6 @@
 #include "http_int.h"
 #include "mpool.h"
 
-#define HTTP_MAX_REDIRS 10L /* default with follow_redirects */
 /*
  * The receive buffer of an https transfer (h2 may be chosen): it holds
  * libcurl 7.88's largest h2 head (DYN_H2_HEADERS, 128 KiB, plus the status
@@ -502,8 +501,7 @@ static CURLcode set_request(xfer *x)
     if (req->follow_redirects) {
         rc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
         rc |= curl_easy_setopt(e, CURLOPT_MAXREDIRS,
-                               req->max_redirects ? (long)req->max_redirects
-                                                  : HTTP_MAX_REDIRS);
+                               (long)mp__http_max_redirects(req));
     }
     if (req->compressed)
         rc |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, MP__DEC_ACCEPT);

@@ -47,6 +47,11 @@ char *mp__http_final_url(const char *url, int has_path);
 /* The method as it will be sent. */
 const char *mp__http_method(const mp_http_request *req);
 
+/* How many redirects req may follow (max_redirects: 0 is the default,
+   MP_HTTP_NO_REDIRECTS none), the same on every engine. */
+#define MP__HTTP_MAX_REDIRS 10u
+unsigned mp__http_max_redirects(const mp_http_request *req);
+
 /* ---- http_proxy.c: a request's proxy, the environment read once ------- */
 
 /* Stores the proxy for req's URL in *proxy and the no-proxy list in

@@ -5,7 +5,7 @@
  * curl's:
  *
  * - the Location is resolved by http_location.c; the count is checked
- *   before (max_redirects, 0 = 10: "Maximum (N) redirects followed",
+ *   before (mp__http_max_redirects: "Maximum (N) redirects followed",
  *   MP_EREDIRECT, the last 3xx's record);
  * - another scheme than http(s) fails with curl's message (MP_EURL);
  * - the method as curl changes it: on 301, 302 and 303 a POST becomes a
@@ -41,7 +41,6 @@
 #include "mpool.h"
 
 #define HF(kind) mp__http_fail_code(MP__HF_##kind) /* http_fail.h */
-#define MAX_REDIRS_DEFAULT 10u                     /* as http_easy.c's */
 
 /* The request of the hops after the first, as curl sends them. */
 typedef struct hops {
@@ -205,10 +204,12 @@ static char *join_for_curl(const char *base, const char *loc)
 
 /* The rest of the chain from the redirect x is on (to loc, the native
    form cannot hold it) runs on libcurl: its hops are added to this
-   one's, the record is curl's. Returns 0 or the code stored in resp. */
-static int hand_to_curl(nxfer *x, hops *h, unsigned left)
+   one's, the record is curl's; max is the whole chain's limit, the hop to
+   loc counted. Returns 0 or the code stored in resp. */
+static int hand_to_curl(nxfer *x, hops *h, unsigned max)
 {
     mp_http_response *resp = x->resp, r;
+    unsigned left = max - resp->redirects;
     char *url = join_for_curl(resp->final_url, x->r.location);
     size_t ol = (size_t)(h->first.target - h->req->url);
     uint64_t total = mp__now_ns() / 1000u - x->t0;
@@ -223,8 +224,8 @@ static int hand_to_curl(nxfer *x, hops *h, unsigned left)
         return mp__http_error(resp, HF(NOMEM), "out of memory");
     }
     h->q.url = url;
-    h->q.max_redirects = left;
-    h->q.follow_redirects = left > 0; /* 0 would be 10 */
+    h->q.max_redirects = left ? left : MP_HTTP_NO_REDIRECTS;
+    h->q.follow_redirects = 1;
     h->q.engine = MP_HTTP_CURL;
     memset(&r, 0, sizeof r);
     rc = mp__http_curl(x->task, &h->q, &r);
@@ -235,6 +236,9 @@ static int hand_to_curl(nxfer *x, hops *h, unsigned left)
     r.t_first_byte_us += resp->t_first_byte_us;
     r.t_total_us += total;
     r.engine = MP_HTTP_CURL;
+    if (rc == MP_EREDIRECT) /* curl counted from loc: the whole chain's */
+        mp__http_error(&r, HF(REDIRECTS), "Maximum (%u) redirects followed",
+                       max);
     free(resp->message); /* mp_http_response_clear is http_api.c's,
                             above this file */
     free(resp->final_url);
@@ -251,8 +255,7 @@ static int hand_to_curl(nxfer *x, hops *h, unsigned left)
 static int follow(nxfer *x, hops *h, char **next, mp__http_url *u, int *rc)
 {
     mp_http_response *resp = x->resp;
-    unsigned max = x->orig->max_redirects ? x->orig->max_redirects
-                                          : MAX_REDIRS_DEFAULT;
+    unsigned max = mp__http_max_redirects(x->orig);
     char why[300];
     int lrc;
 
@@ -282,14 +285,14 @@ static int follow(nxfer *x, hops *h, char **next, mp__http_url *u, int *rc)
         return 0;
     }
     if (lrc == MP__LOC_FOREIGN) {
-        *rc = hand_to_curl(x, h, max - resp->redirects);
+        *rc = hand_to_curl(x, h, max);
         return 0;
     }
     if (lrc == MP__LOC_OK && mp__http_native_url(*next, u) == 0 &&
         mp__nproxy_for(x->orig, *next, &x->px) != 0) {
         free(*next); /* a proxy it does not speak: libcurl's from here */
         *next = NULL;
-        *rc = hand_to_curl(x, h, max - resp->redirects);
+        *rc = hand_to_curl(x, h, max);
         return 0;
     }
     if (lrc != MP__LOC_OK || mp__http_native_url(*next, u) != 0 ||

@@ -256,6 +256,15 @@ static void test_url_lines(void **state)
     assert_string_equal(jerr(&r[0]), "MP_EREDIRECT");
     rec_free(&r[0]);
     mp_pool_destroy(p);
+
+    /* 0 follows none, as curl's --max-redirs 0 (it was the default 10) */
+    p = fetch_pool("{\"follow\":true,\"max_redirs\":0}", 1, 2);
+    r[0] = run1(p, 11, l[3]);
+    assert_string_equal(jerr(&r[0]), "MP_EREDIRECT");
+    assert_int_equal(json_integer_value(json_object_get(r[0].j, "redirects")),
+                     0);
+    rec_free(&r[0]);
+    mp_pool_destroy(p);
 }
 
 static void test_json_lines(void **state)

@@ -208,7 +208,7 @@ static void test_methods(void **state)
     assert_string_equal(o[1].body, "");
 }
 
-/* The limit (max_redirects, 0 = 10) and the record it leaves; other
+/* The limit (max_redirects, 0 = 10, MP_HTTP_NO_REDIRECTS none) and the record it leaves; other
    schemes; an empty Location is no redirect. */
 static void test_limits_and_schemes(void **state)
 {
@@ -227,6 +227,27 @@ static void test_limits_and_schemes(void **state)
         assert_true(o[i].body_null);
         assert_non_null(strstr(o[i].message, "Maximum (2) redirects followed"));
         assert_non_null(strstr(o[i].final_url, "/redirect/1"));
+    }
+    /* none allowed (curl's --max-redirs 0): the first 3xx ends it */
+    s.max_redirects = MP_HTTP_NO_REDIRECTS;
+    run3(&s, o);
+    expect3(&s, o, MP_EREDIRECT, NULL, NULL);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(o[i].status, 302);
+        assert_int_equal(o[i].redirects, 0);
+        assert_non_null(strstr(o[i].message, "Maximum (0) redirects followed"));
+        assert_non_null(strstr(o[i].final_url, "/redirect/3"));
+    }
+    /* the limit reached on a hop the native form hands to libcurl (a
+       fragment): the chain's limit, not a fresh one, nor a 3xx record */
+    s = mk("%s/to/302?loc=%%2Fredirect%%2F1%%23f", g_ts.base);
+    s.max_redirects = 1;
+    run3(&s, o);
+    for (int i = 0; i < 3; i++) { /* (not expect3: AUTO ends on libcurl) */
+        assert_int_equal(o[i].rc, MP_EREDIRECT);
+        assert_int_equal(o[i].status, 302);
+        assert_int_equal(o[i].redirects, 1);
+        assert_non_null(strstr(o[i].message, "Maximum (1) redirects followed"));
     }
     s = mk("%s/redirect-loop", g_ts.base);
     run3(&s, o);

@@ -468,7 +468,8 @@ static int run_build(const fetch_line *l, fetch_run *r)
     q->timeout_ms = fetch_conf.timeout_ms;
     q->connect_timeout_ms = fetch_conf.connect_timeout_ms;
     q->follow_redirects = fetch_conf.follow;
-    q->max_redirects = fetch_conf.max_redirs;
+    q->max_redirects = fetch_conf.max_redirs ? fetch_conf.max_redirs
+                                             : MP_HTTP_NO_REDIRECTS;
     q->compressed = fetch_conf.compressed;
     q->engine = fetch_conf.engine;
     q->insecure = fetch_conf.insecure;
