@@ -6,7 +6,11 @@
  * 50 ms CPU on 2 workers (a map and futures, wall time) and a 10-task
  * map's tasks per worker. Prints Markdown; bench/pool adds Python's
  * ProcessPoolExecutor to the same run.
- * Usage: bench_pool [tasks]
+ * Usage: bench_pool [tasks]      the tables
+ *        bench_pool tasks ident  one map of identity tasks at the
+ *                                default options: prints tasks/s
+ *        bench_pool tasks setup  the same but the map (its inputs
+ *                                and the pool)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -144,10 +148,28 @@ int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 2000000;
     mp_init();
-    mp_buf *in = calloc(n, sizeof(*in));
-    mp_result *out = calloc(n, sizeof(*out));
+    mp_buf *in = calloc(n ? n : 1, sizeof(*in));
+    mp_result *out = calloc(n ? n : 1, sizeof(*out));
     if (!in || !out)
         return 1;
+    int setup = argc > 2 && !strcmp(argv[2], "setup");
+    if (setup || (argc > 2 && !strcmp(argv[2], "ident"))) {
+        /* One map of n identity tasks at the default options, for
+           bench/pool's CPU count (perf stat of this process tree);
+           setup: the same without the map, what bench/pool takes off. */
+        uint64_t *v = calloc(n ? n : 1, sizeof(*v));
+        mp_pool *p;
+        mp_pool_options o = {.workers = 2};
+        if (!v || mp_pool_create(&p, &o) < 0)
+            return 1;
+        for (size_t i = 0; i < n; i++)
+            in[i] = (mp_buf){&v[i], sizeof(v[i])};
+        double t0 = now();
+        int rc = n && !setup ? mp_pool_map(p, ident, in, n, out) : 0;
+        printf("%.0f\n", n && !setup ? n / (now() - t0) : 0.0);
+        mp_pool_destroy(p);
+        return rc < 0;
+    }
     printf("coroutine switch (%s): %.1f ns\n\n", mp__coro_backend(),
            switch_ns());
     printf("| workers | concurrency | credit (batch) | tasks | tasks/s |\n");
