@@ -16,7 +16,8 @@ pkgs=(build-essential cmake pkg-config libevent-dev libnanomsg-dev
 for arg in "$@"; do
   case $arg in
     --bench) pkgs+=(wrk python3 python3-aiohttp hyperfine)
-             pkgs+=(dnsmasq-base) ;; # bench/manyhosts: a DNS server for *.test
+             pkgs+=(dnsmasq-base) # bench/manyhosts, bench/crawl: a DNS server for *.test
+             pkgs+=(wget2) ;; # bench/crawl: the third crawler
     --slurm) pkgs+=(slurm-wlm munge) ;;
   esac
 done

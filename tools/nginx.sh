@@ -20,7 +20,8 @@
 #
 # DIR must exist. nginx serves DIR/www: /1k, /256k, /text (text/plain, gzip'd
 # on request), /gz/1k (/1k's bytes, gzip'd ahead: gzip_static), /r/... (a 302
-# to /gz/1k), /hdr/... and /trailer (see limit_locations), /redir/text
+# to /gz/1k), /rx/...?to=NAME&... (a 302 to http://NAME:PORT/gz/1k?to=NAME&...,
+# bench/crawl), /hdr/... and /trailer (see limit_locations), /redir/text
 # (302 to /text), /redir/chain (301 to "text", then /redir/text),
 # /redir/see-other (303 to /echo), /redir/keep (307 to /echo) and, with the
 # echo module, /delay/100, /delay/10000 ("ok" after 10 s), /echo (a line
@@ -132,6 +133,7 @@ write_conf() { # DIR PORT TLS_PORT(0: none) TLS1_PORT ECHO(0/1) UP UP_PORT LOG K
         # bench/compressed: /gz/1k gzip'd to a client that accepts it, /r/... a 302 to it
         echo "  location /gz/ { gzip_static on; default_type text/plain; }"
         echo "  location /r/ { absolute_redirect off; return 302 /gz/1k; }"
+        echo "  location /rx/ { return 302 http://\$arg_to:\$server_port/gz/1k?\$args; }"
         limit_locations
         if [[ $echo == 1 ]]; then
             echo "  location = /delay/100 { echo_sleep 0.1; echo ok; }"
