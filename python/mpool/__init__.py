@@ -300,15 +300,55 @@ def _ordered(fn, v):
 
 # ---- fetch, afetch -------------------------------------------------------
 
-def fetch(urls, *, ordered=False, **options):
+def _resume_done(fn, path):
+    """The line numbers that already have a record in the JSON-lines file
+    path, as mpfetch --resume reads them: a missing file means none, a
+    torn or foreign line is passed over."""
+    if path is None:
+        return None
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise _bad_type(fn, "resume", "a path", path)
+    import json
+    done = set()
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return done
+    with f:
+        for raw in f:
+            try:
+                rec = json.loads(raw)
+            except ValueError:
+                continue
+            n = rec.get("line") if isinstance(rec, dict) else None
+            if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+                done.add(n)
+    return done
+
+
+def _skipping(urls, done):
+    """urls with the lines in done blanked: a blank line is counted and
+    not fetched, so the others keep their line numbers."""
+    for n, x in enumerate(urls, 1):
+        yield "" if n in done else x
+
+
+def fetch(urls, *, ordered=False, resume=None, **options):
     """Fetches every URL of the iterable urls (str, bytes, or dicts like
     mpfetch's JSON input lines) and returns an iterator over the records,
     pulled lazily: at most a few rounds of the pool's concurrency are in
     flight, so memory stays bounded on an endless generator. As they
     finish, or in input order with ordered=True. The pool and its workers
     live as long as the iterator: exhausted, closed (break, del) or
-    interrupted (KeyboardInterrupt), it stops every worker."""
+    interrupted (KeyboardInterrupt), it stops every worker.
+    resume=PATH skips the lines that already have a record in the JSON-lines
+    file PATH (records written as they came, e.g. by mpfetch -o or by this
+    function's caller), as mpfetch --resume does; the caller appends what
+    it gets. Unlike mpfetch it does not check a run stamp (shard, input)."""
     ordered = _ordered("fetch", ordered)
+    done = _resume_done("fetch", resume)
+    if done:
+        urls = _skipping(urls, done)
     o = _Options("fetch", options)
     cpool = o.make_pool(o.task_timeout_ms())
     return _mpool.Run(cpool, urls, _mpool.FETCH, ordered, o.window(cpool),
@@ -378,14 +418,18 @@ async def _arun(run):
         run.stop()
 
 
-def afetch(urls, *, ordered=False, **options):
+def afetch(urls, *, ordered=False, resume=None, **options):
     """fetch() for asyncio: `async for rec in mpool.afetch(urls, ...)`.
     Records arrive on the running loop, which never blocks on the pool: the
     pool's descriptors are registered with loop.add_reader (the pool is
     attached to an event_base of the module's, mp_pool_attach). Canceling
     the task that iterates (asyncio.CancelledError) cancels the batch and
-    stops every worker. urls is a plain (not async) iterable."""
+    stops every worker. urls is a plain (not async) iterable; resume as
+    fetch()'s."""
     ordered = _ordered("afetch", ordered)
+    done = _resume_done("afetch", resume)
+    if done:
+        urls = _skipping(urls, done)
     o = _Options("afetch", options)
     cpool = o.make_pool(o.task_timeout_ms())
     run = _mpool.Run(cpool, urls, _mpool.FETCH, ordered, o.window(cpool),

@@ -190,3 +190,23 @@ print(n, ok, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     assert n == ok == total
     if not ASAN:
         assert maxrss_kb < 60 * 1024, f"peak RSS {maxrss_kb} KiB"
+
+
+def test_resume_skips_lines_with_a_record(server, tmp_path):
+    lines = [server.url(f"/bytes/{n}") for n in range(1, 7)]
+    out = tmp_path / "out.jsonl"
+    first = [r for r in mpool.fetch(lines, workers=2, ordered=True)]
+    with open(out, "w") as f:  # lines 1, 2 and 5 done, then a torn record
+        for r in first:
+            if r["line"] in (1, 2, 5):
+                f.write(json.dumps(r) + "\n")
+        f.write('{"line":3,"url":"x')
+    rest = list(mpool.fetch(lines, workers=2, ordered=True, resume=out))
+    assert [r["line"] for r in rest] == [3, 4, 6]
+    assert [r["url"] for r in rest] == [lines[2], lines[3], lines[5]]
+    assert all(r["ok"] for r in rest)
+    # a file that is not there yet: nothing done
+    again = list(mpool.fetch(lines, workers=1, resume=tmp_path / "none"))
+    assert sorted(r["line"] for r in again) == [1, 2, 3, 4, 5, 6]
+    with pytest.raises(TypeError, match="resume"):
+        mpool.fetch(lines, resume=3)
