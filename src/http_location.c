@@ -181,6 +181,11 @@ int mp__http_location(const char *base, const char *loc, size_t n,
         ref_at = sl + 1;
     }
     if (n - ref_at >= 2 && loc[ref_at] == '/' && loc[ref_at + 1] == '/') {
+        /* "//host..." with a blank: curl 7.88's concat_url looks for the
+           host's end from the next "//" after the one it skipped, so its
+           blanks come out as no RFC says (fuzz_location's crash-04bd29) */
+        if (!sl && memchr(loc, ' ', n))
+            return MP__LOC_FOREIGN;
         auth = loc + ref_at + 2;
         while (auth + auth_len < loc + n && auth[auth_len] != '/' &&
                auth[auth_len] != '?')
