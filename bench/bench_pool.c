@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "coro.h"
+#include "worker/coro.h"
 #include "mpool.h"
 
 static double now(void)

@@ -747,7 +747,7 @@ typedef struct mp_http_response {
  * it stores in resp->error; resp is filled in both cases and must be cleared
  * with mp_http_response_clear.
  *
- * What failed -> the code, the same for every HTTP engine (src/http_fail.h):
+ * What failed -> the code, the same for every HTTP engine (src/http/shared/http_fail.h):
  *   URL malformed; scheme, or a redirect's, not http/https  MP_EURL
  *   host name did not resolve                               MP_EDNS
  *   connection refused                                      MP_ECONNREFUSED

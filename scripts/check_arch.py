@@ -47,7 +47,7 @@ def project_files(root):
 
 
 def unit_of(path):
-    """src/http_int.h -> src/http; src/pool.c -> src/pool."""
+    """src/http/shared/http_int.h -> src/http; src/pool/pool.c -> src/pool."""
     base, ext = os.path.splitext(path)
     if ext == ".h" and base.endswith("_int"):
         base = base[:-4]

@@ -2,14 +2,14 @@
 # Dependencies between the library's files run one way (docs/STYLE.md, issue
 # #10): no two files of src/ may depend on each other, directly or through
 # others. An object file depends on another when it uses an external
-# symbol the other defines (nm). Reads the objects of the mpool_obj target
+# symbol the other defines (nm). Reads the objects of the mplib_* targets (a component each)
 # under the build directory BUILD. Exits 0, or 1 naming each circle.
 set -eu
 build=${1:?usage: check_layers.sh BUILD_DIR}
 command -v nm >/dev/null || { echo "nm not found" >&2; exit 1; }
-dir=$(find "$build" -type d -path '*/mpool_obj.dir/src' | head -n 1)
-[ -n "$dir" ] || { echo "no mpool_obj objects under $build" >&2; exit 1; }
-for o in "$dir"/*.o; do
+objs=$(find "$build" -path '*/CMakeFiles/mplib_*.dir/*' -name '*.c.o' | sort)
+[ -n "$objs" ] || { echo "no mplib_* objects under $build" >&2; exit 1; }
+for o in $objs; do
     f=$(basename "$o" .c.o)
     nm "$o" | awk -v f="$f" 'NF == 3 && $2 ~ /^[TDBR]$/ {print "D", f, $3}
                               NF == 2 && $1 == "U" {print "U", f, $2}'

@@ -2,7 +2,7 @@
 # The library's prefix is the library's alone (docs/STYLE.md, issue #10.3,
 # #22): outside libmpool's own sources nothing defines a name starting mp_,
 # mp__ or MP_.
-#  1. No object file outside the library (the mpool_obj and mpool_faults
+#  1. No object file outside the library (the mplib_* and mpool_faults
 #     targets) defines an external symbol with the prefix (nm; a static
 #     inline from a library header, emitted locally at -O0, is the
 #     library's own).
@@ -16,7 +16,7 @@ build=${1:?usage: check_symbols.sh BUILD_DIR [SOURCE_DIR]}
 src=${2:-$(dirname "$0")/..}
 command -v nm >/dev/null || { echo "nm not found" >&2; exit 1; }
 bad=0 n=0
-for o in $(find "$build" -name '*.o' ! -path '*/mpool_obj.dir/*' ! -path '*/mpool_faults.dir/*'); do
+for o in $(find "$build" -name '*.o' ! -path '*/mplib_*.dir/*' ! -path '*/mpool_obj.dir/*' ! -path '*/mpool_faults.dir/*'); do
     n=$((n + 1))
     syms=$(nm --defined-only --extern-only "$o" | awk '$3 ~ /^(mp_|MP_)/ {print $3}')
     if [ -n "$syms" ]; then

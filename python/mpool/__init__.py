@@ -29,7 +29,7 @@ __version__ = _mpool.LIBMPOOL_VERSION
 
 cpus_available = _mpool.cpus_available
 
-# mpfetch's own constants (src/mpfetch/mpfetch.h, options.c): the pool's
+# mpfetch's own constants (src/mpfetch/mpfetch.h, cmdline.c): the pool's
 # credit is sized the way mpfetch sizes it, so a run moves the same batches.
 _MIN_CREDIT = 64
 _MAX_CREDIT = 65536

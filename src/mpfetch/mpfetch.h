@@ -4,7 +4,7 @@
  * the public API (mpool.h) and the fetch task's header (fetch.h), the way
  * curl's src/tool_*.c sit on top of lib/.
  *
- *   options.c    the getopt_long table, usage(), validation
+ *   cmdline.c    the getopt_long table, usage(), validation
  *   fetchconf.c  the fetch task's JSON configuration built from the options
  *   reader.c     streaming line reader (bounded memory, long-line guard)
  *   inflight.c   pool index -> input line map for tasks in flight
@@ -99,7 +99,7 @@ typedef struct mpf_config {
     const char *summary_json; /* --summary-json FILE; NULL: none */
 } mpf_config;
 
-/* ---- options.c ---------------------------------------------------------- */
+/* ---- cmdline.c ---------------------------------------------------------- */
 #define MPF_PARSE_RUN (-1)
 void mpf_config_defaults(mpf_config *cfg);
 int mpf_options_parse(mpf_config *cfg, int argc, char **argv);

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: mpfetch's option parsing (src/mpfetch/options.c). The input
+ * Fuzz target: mpfetch's option parsing (src/mpfetch/cmdline.c). The input
  * is a command line, arguments separated by NUL bytes (after "mpfetch"):
  * mpf_options_parse returns "run" or one of the documented exit statuses,
  * and may be called again and again (no getopt state carried over).

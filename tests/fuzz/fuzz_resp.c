@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the native engine's response reader (src/http_native_resp.c)
+ * Fuzz target: the native engine's response reader (src/http/native/http_native_resp.c)
  * with what it calls: the status line and headers (http_parse.c),
  * Content-Length, chunked and to-the-close framing, trailers, and the
  * decoded body (http_decode.c: gzip, deflate, br, zstd, stacked). Input:
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_native_resp.h"
+#include "http/native/http_native_resp.h"
 
 #define MAX_BODY (64u << 10) /* small: a stacked bomb stops here */
 

@@ -1,6 +1,6 @@
 /*
  * Fuzz target: the native engine's URL parser (mp__http_native_url in
- * src/http_native_url.c). It promises that a URL it takes is in the form
+ * src/http/native/http_native_url.c). It promises that a URL it takes is in the form
  * libcurl prints back unchanged (so the native engine's final_url is
  * curl's): libcurl's own parser is the oracle. A URL it takes must come
  * back from curl_url the same, with a "/" added when it has no path; its
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_int.h"
+#include "http/shared/http_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the wire decoder (src/wire.c). Any bytes, as a TASKS and as
+ * Fuzz target: the wire decoder (src/wire/wire.c). Any bytes, as a TASKS and as
  * a RESULTS message: the readers end cleanly or with MP_EPROTO, every view
  * they hand out lies inside the message, and a message they accept whole
  * re-encodes to the same records.
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "mpool.h"
-#include "wire.h"
+#include "wire/wire.h"
 
 #define CHECK(c) ((c) ? (void)0 : abort())
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """mp-h2reset: an HTTPS server speaking only HTTP/2 (ALPN h2) that resets
-streams on purpose, for the record tests (tests/test_http_h2_paths.c).
+streams on purpose, for the record tests (tests/http/native/test_http_h2_paths.c).
 Debian's python3-h2 (scripts/deps.sh). Loopback only.
 
   /reset-after-head   200, content-length 1000, 500 bytes, RST_STREAM

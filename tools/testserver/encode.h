@@ -1,6 +1,6 @@
 /*
  * Body codings for mp-testserver's /encode route and the decoder's unit
- * test (tests/test_http_decode.c): one buffer in, one encoded buffer out.
+ * test (tests/http/native/test_http_decode.c): one buffer in, one encoded buffer out.
  */
 #ifndef TS_ENCODE_H
 #define TS_ENCODE_H

@@ -1,0 +1,210 @@
+/*
+ * The native engine's connection pool: hosts keyed by (name, port), a
+ * free list of idle connections per host (taking one is O(1) however many
+ * there are), and opening and closing connections. Each connection owns
+ * one persistent libevent event for its whole life (registered with epoll
+ * once) and one timer; their callbacks are the transfer side's
+ * (http_native.c), which this file never calls otherwise.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "http/native/http_native_pool.h"
+#include "http/native/http_tls.h"
+#include "worker/worker.h"
+
+static mp__hn_state *g_hn;
+
+mp__hn_state *mp__hn_state_get(event_callback_fn on_conn,
+                               event_callback_fn on_timer,
+                               event_callback_fn on_kick)
+{
+    struct event_base *base = mp__worker_base();
+
+    if (!base)
+        return NULL;
+    if (g_hn && g_hn->base != base)
+        g_hn = NULL; /* a new worker image: the old state is not ours */
+    if (!g_hn && (g_hn = calloc(1, sizeof *g_hn)) != NULL) {
+        g_hn->base = base;
+        g_hn->on_conn = on_conn;
+        g_hn->on_timer = on_timer;
+        if (!(g_hn->kick = event_new(base, -1, 0, on_kick, g_hn))) {
+            free(g_hn);
+            g_hn = NULL;
+        }
+    }
+    return g_hn;
+}
+
+void mp__hn_kick(mp__hn_state *s, mp__nhost *h, int total)
+{
+    if (!s->n_waiting)
+        return; /* nobody waits: the common case, without limits */
+    if (h && h->q && !h->kicked) {
+        h->kicked = 1;
+        h->kick_next = s->kicked;
+        s->kicked = h;
+    }
+    s->any_kick |= total && s->gq;
+    if (s->kicked || s->any_kick)
+        event_active(s->kick, EV_TIMEOUT, 0);
+}
+
+void mp__hn_spare(mp__hn_state *s, mp__nconn *c, int spare)
+{
+    if (spare == c->spare)
+        return;
+    if (spare) {
+        c->eprev = NULL;
+        c->enext = s->spare;
+        if (c->enext)
+            c->enext->eprev = c;
+        else
+            s->spare_tail = c;
+        s->spare = c;
+    } else {
+        if (c->eprev)
+            c->eprev->enext = c->enext;
+        else
+            s->spare = c->enext;
+        if (c->enext)
+            c->enext->eprev = c->eprev;
+        else
+            s->spare_tail = c->eprev;
+        c->eprev = c->enext = NULL;
+    }
+    c->spare = spare;
+}
+
+/* Returns the FNV-1a hash of name[0..len) mixed with port. */
+static unsigned host_hash(const char *name, size_t len, uint16_t port)
+{
+    unsigned h = 2166136261u;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    return (h ^ port) * 2654435761u;
+}
+
+mp__nhost *mp__hn_host(mp__hn_state *s, const char *name, size_t len,
+                       uint16_t port, const void *scope)
+{
+    unsigned hash = host_hash(name, len, port);
+    unsigned b = hash & (MP__HN_BUCKETS - 1);
+    mp__nhost *h;
+
+    for (h = s->hosts[b]; h; h = h->next)
+        if (h->hash == hash && h->port == port && h->scope == scope &&
+            h->name_len == len && memcmp(h->name, name, len) == 0)
+            return h;
+    if (!(h = calloc(1, sizeof *h)) || !(h->name = malloc(len + 1))) {
+        free(h);
+        return NULL;
+    }
+    memcpy(h->name, name, len);
+    h->name[len] = '\0';
+    h->name_len = len;
+    h->port = port;
+    h->scope = scope;
+    h->hash = hash;
+    h->next = s->hosts[b];
+    s->hosts[b] = h;
+    return h;
+}
+
+void mp__hn_idle_unlink(mp__nconn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (c->host->idle == c)
+        c->host->idle = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    mp__hn_spare(g_hn, c, 0);
+}
+
+void mp__hn_idle_push(mp__nconn *c)
+{
+    c->prev = NULL;
+    c->next = c->host->idle;
+    if (c->next)
+        c->next->prev = c;
+    c->host->idle = c;
+    mp__hn_spare(g_hn, c, 1);
+    mp__hn_kick(g_hn, c->host, 1); /* its waiters, or another's room */
+}
+
+void mp__hn_conn_free(mp__nconn *c)
+{
+    if (c->host) {
+        mp__hn_spare(g_hn, c, 0);
+        g_hn->n_conns--;
+        c->host->n_conns--;
+        mp__hn_kick(g_hn, c->host, 1);
+    }
+    if (c->ev)
+        event_free(c->ev);
+    if (c->timer)
+        event_free(c->timer);
+    mp__tls_free(c->tls);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->wbuf);
+    free(c->tbuf);
+    free(c);
+}
+
+int mp__hn_want_write(mp__hn_state *s, mp__nconn *c, int want)
+{
+    if (c->want_write == want)
+        return 0;
+    event_del(c->ev);
+    event_assign(c->ev, s->base, c->fd,
+                 EV_READ | EV_PERSIST | (want ? EV_WRITE : 0), s->on_conn,
+                 c);
+    c->want_write = want;
+    return event_add(c->ev, NULL);
+}
+
+mp__nconn *mp__hn_conn_open(mp__hn_state *s, mp__nhost *h,
+                            const struct sockaddr *sa, unsigned salen)
+{
+    mp__nconn *c = calloc(1, sizeof *c);
+    int one = 1;
+
+    if (!c)
+        return NULL;
+    c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                   0);
+    if (c->fd < 0)
+        goto fail;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(c->fd, sa, (socklen_t)salen) != 0 && errno != EINPROGRESS)
+        goto fail;
+    c->host = h; /* counted from here on (mp__hn_conn_free) */
+    h->n_conns++;
+    s->n_conns++;
+    c->ev = event_new(s->base, c->fd, EV_READ | EV_WRITE | EV_PERSIST,
+                      s->on_conn, c);
+    c->timer = evtimer_new(s->base, s->on_timer, c);
+    if (!c->ev || !c->timer || event_add(c->ev, NULL) != 0) {
+        errno = ENOMEM;
+        goto fail;
+    }
+    c->want_write = 1;
+    return c;
+fail:;
+    int e = errno;
+    mp__hn_conn_free(c);
+    errno = e;
+    return NULL;
+}

@@ -1,0 +1,138 @@
+/*
+ * The native engine's connection pool (http_native_pool.c), used by its
+ * transfers (http_native.c): hosts keyed by name and port, each with a
+ * free list of idle connections, and the connections themselves.
+ */
+#ifndef MP_HTTP_NATIVE_H
+#define MP_HTTP_NATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "dns/http_dns.h"
+
+struct sockaddr;
+
+#define MP__HN_BUCKETS 1024         /* host table (power of two) */
+#define MP__HN_READ ((size_t)65536) /* bytes per recv */
+
+struct nxfer;
+
+/* A host: a name (as in the URL: a name, an IPv4 literal or a bracketed
+   IPv6 literal), a port and a TLS scope (the TLS context of https, NULL
+   for http), and its idle connections. Connections are pooled per name,
+   never per address: two names on one address never share a connection
+   (the Host header differs); nor do http and https, or two trust
+   settings. */
+typedef struct mp__nhost {
+    char *name; /* NUL-terminated, owned */
+    size_t name_len;
+    uint16_t port;
+    const void *scope; /* TLS context, or NULL */
+    mp__dns_addrs last; /* where its latest new connection went */
+    void *session;     /* the latest TLS session (http_tls.c fills it) */
+    int alpn;          /* offered h2, the server chose: 0 not known yet,
+                          1 HTTP/1.1, 2 h2 */
+    struct mp__nconn *h2free; /* h2 connections with a free stream slot
+                                 (http_native_h2.c), linked by prev/next */
+    struct nxfer *prober;     /* its transfer whose handshake offering h2
+                                 runs now (alpn not 1), or NULL */
+    struct nxfer *waiters;    /* transfers waiting for the prober's answer */
+    unsigned hash;
+    struct mp__nconn *idle;  /* LIFO, doubly linked */
+    struct mp__nhost *next;  /* bucket chain */
+    /* connection limits (mp_http_set_limits) */
+    unsigned n_conns;            /* open: in use, idle or h2 */
+    struct nxfer *q, *q_tail;    /* transfers waiting for a connection,
+                                    FIFO, linked by qprev/qnext */
+    struct mp__nhost *kick_next; /* in the state's kicked list */
+    int kicked;
+} mp__nhost;
+
+/* One connection. */
+typedef struct mp__nconn {
+    int fd;
+    struct mp__tls *tls; /* https: the TLS connection; NULL for http */
+    struct mp__h2 *h2;   /* an h2 connection (http_native_h2.c): many
+                            transfers, never in the idle list */
+    struct event *ev;    /* EV_READ|EV_PERSIST (+EV_WRITE while needed) */
+    struct event *timer; /* the transfer's connect or total timeout */
+    int want_write;
+    mp__nhost *host;
+    struct mp__nconn *prev, *next; /* idle list, or its host's h2free */
+    struct nxfer *x;               /* the transfer on it, or NULL idle */
+    char *wbuf;                    /* request bytes (kept across requests) */
+    size_t wcap;
+    struct mp__nconn *eprev, *enext; /* the state's spare list */
+    int spare;                       /* in it */
+    char *tbuf;                      /* a CONNECT tunnel's request, then
+                                        the proxy's answer (NULL after) */
+    size_t tlen, toff;
+} mp__nconn;
+
+/* The engine's state in one worker. on_conn and on_timer are the
+   transfer side's callbacks (arg: the connection), set once. */
+typedef struct mp__hn_state {
+    struct event_base *base;
+    event_callback_fn on_conn, on_timer;
+    mp__nhost *hosts[MP__HN_BUCKETS];
+    char rbuf[MP__HN_READ];
+    /* Connection limits (mp_http_set_limits). A spare connection is one
+       that can be closed to make room for another host's: idle HTTP/1.1,
+       or h2 without a stream; the list is oldest last. A host with
+       transfers waiting is kicked when it may have room (a connection of
+       it closed, went idle, or an h2 stream slot freed), and the kick
+       event (on_kick, with the state as its arg) runs once per loop turn
+       for all of them. */
+    unsigned n_conns;               /* open connections */
+    mp__nconn *spare, *spare_tail;  /* newest first */
+    struct nxfer *gq, *gq_tail;     /* first waiters of hosts with room of
+                                       their own, waiting for the total's
+                                       room, FIFO (gprev/gnext) */
+    mp__nhost *kicked;              /* hosts to look at */
+    int any_kick;                   /* the total may have room */
+    unsigned n_waiting;             /* transfers in all hosts' queues */
+    struct event *kick;
+} mp__hn_state;
+
+/* Returns the worker's engine state, creating it on first use with the
+   three callbacks; NULL outside a worker or when out of memory. */
+mp__hn_state *mp__hn_state_get(event_callback_fn on_conn,
+                               event_callback_fn on_timer,
+                               event_callback_fn on_kick);
+
+/* Marks h (NULL: none) to be looked at, and the total as having room if
+   total, on the next kick, if any transfer waits. */
+void mp__hn_kick(mp__hn_state *s, mp__nhost *h, int total);
+
+/* Puts c in the spare list (spare 1: it is idle or has no stream) or
+   takes it out (0). */
+void mp__hn_spare(mp__hn_state *s, mp__nconn *c, int spare);
+
+/* Returns the host for (name[0..len), port, scope), adding it; NULL if
+   out of memory. */
+mp__nhost *mp__hn_host(mp__hn_state *s, const char *name, size_t len,
+                       uint16_t port, const void *scope);
+
+/* Takes c out of its host's idle list. */
+void mp__hn_idle_unlink(mp__nconn *c);
+
+/* Puts c (no transfer) first in its host's idle list. */
+void mp__hn_idle_push(mp__nconn *c);
+
+/* Closes c (its TLS without a close_notify, as curl closes a pooled
+   connection) and frees it (it is in no list but the spare list and has
+   no transfer); its host and the total have room again. */
+void mp__hn_conn_free(mp__nconn *c);
+
+/* Watches c for writes too (want 1) or reads only. Returns 0 or -1. */
+int mp__hn_want_write(mp__hn_state *s, mp__nconn *c, int want);
+
+/* Opens a connection to h at the address sa (connect in progress or
+   done). Returns it, or NULL with errno set. */
+mp__nconn *mp__hn_conn_open(mp__hn_state *s, mp__nhost *h,
+                            const struct sockaddr *sa, unsigned salen);
+
+#endif

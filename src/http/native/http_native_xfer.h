@@ -1,0 +1,84 @@
+/*
+ * One transfer of the native engine (struct nxfer, on the task's
+ * coroutine stack), shared by its HTTP/1.1 side (http_native.c, which
+ * starts every transfer and finishes it) and its HTTP/2 side
+ * (http_native_h2.c, which carries it as a stream once a connection
+ * chose h2).
+ */
+#ifndef MP_HTTP_NATIVE_XFER_H
+#define MP_HTTP_NATIVE_XFER_H
+
+#include <stdint.h>
+
+#include "dns/http_dns.h"
+#include "http/shared/http_int.h"
+#include "http/native/http_native_pool.h"
+#include "http/native/http_native_proxy.h"
+#include "http/native/http_native_resp.h"
+#include "http/native/http_tls.h"
+
+/* nxfer.state */
+enum { MP__NX_WAIT, MP__NX_CONNECT, MP__NX_TLS, MP__NX_SEND, MP__NX_RECV,
+       MP__NX_H2, MP__NX_QUEUE, MP__NX_TUNNEL, MP__NX_DONE };
+
+/* One transfer, on the task's coroutine stack. */
+typedef struct nxfer {
+    mp_task *task;
+    const mp_http_request *req;  /* what this hop sends */
+    const mp_http_request *orig; /* as given: its method and URL name the
+                                    transfer in messages, as curl's */
+    mp_http_response *resp;
+    mp__nconn *c; /* HTTP/1.1 (or a connection still handshaking) */
+    int state, suspended, reused, retried;
+    size_t wlen, wsent;
+    mp__nresp r;      /* the response being read (http_native_resp.c) */
+    mp__tls_ctx *tls; /* https: the request's context */
+    uint64_t t0, t_conn, t_tls, t_first; /* t0: the first hop's start */
+    uint64_t hop0;                       /* this hop's start */
+    mp__http_url u;      /* the URL's host, port and target */
+    mp__nhost *h;        /* its host in the pool, once looked up (xhost) */
+    char name[256];      /* the host without brackets, NUL-terminated */
+    mp__dns_addrs addrs; /* where to connect, in order (http_dns.c) */
+    int ai;              /* the one tried now */
+    /* HTTP/2 (http_native_h2.c) */
+    mp__nconn *h2c;            /* the h2 connection it is a stream on */
+    int32_t stream;            /* its stream id */
+    int h2_retry;              /* ended unanswered: start it again */
+    int h2_final;              /* the final response's head is done */
+    unsigned hdr_lines;        /* of the head being read */
+    size_t hdr_bytes;          /* of the head being read, as curl's text */
+    size_t body_off;           /* request body bytes sent */
+    struct event *timer;       /* its timeout as a stream or a waiter */
+    struct nxfer *prev, *next; /* its connection's streams, or its host's
+                                  waiters (MP__NX_WAIT) */
+    struct nxfer *done_next;   /* ended, its task not woken yet */
+    /* connection limits (MP__NX_QUEUE): its host's queue, and the
+       state's queue for the total's room (in_gq) */
+    struct nxfer *qprev, *qnext, *gprev, *gnext;
+    int in_gq, from_queue;
+    mp__nproxy px; /* this hop's proxy (px.on): the connection goes to it,
+                      an http:// request in absolute form, an https:// one
+                      through a CONNECT tunnel (MP__NX_TUNNEL) */
+} nxfer;
+
+/* Gets the worker's engine state ready (http_native.c). Returns 0, or
+   the code stored in resp (outside a worker, out of memory). */
+int mp__nxfer_ready(mp_http_response *resp);
+
+/* Runs one hop of x (set up by http_native_redir.c: its request, URL,
+   response reader; mp__nxfer_ready done): resolves its host, sends,
+   reads, in the task. Returns 0 with x->r.location set (a redirect to
+   follow: x not finished), else what mp__nxfer_finish returned, or the
+   code stored in x->resp. */
+int mp__nxfer_run(nxfer *x);
+
+/* Moves the results of x, done, into x->resp (body, head, counts, the
+   body file closed). Returns x->resp->error. */
+int mp__nxfer_finish(nxfer *x);
+
+/* Writes x's HTTP/1.1 request into c->wbuf (x->wlen bytes, x->wsent
+   zeroed), as curl 7.88 sends it (http_native_req.c). Returns 0 or -1
+   (out of memory). */
+int mp__nreq_build(nxfer *x, mp__nconn *c);
+
+#endif

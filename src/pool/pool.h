@@ -1,0 +1,164 @@
+/*
+ * The coordinator's own state (pool.c): the calls, and each slot's
+ * lifecycle. It drives the ledger (ledger.h: who holds which task) and the
+ * slots (slots.h: worker processes), which never call it except through
+ * the hooks it registers with the slots.
+ */
+#ifndef MP_POOL_H
+#define MP_POOL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "pool/ledger.h"
+#include "mpool.h"
+#include "pool/slots.h"
+
+#define MP_MAX_FAILS 5 /* failed starts in a row before a slot gives up */
+#define MP_DEFAULT_CONCURRENCY 64
+#define MP_DEFAULT_ATTEMPTS 3
+#define MP_DEFAULT_STACK (256u << 10)
+
+/* pool_options.c: checks *in (NULL: all defaults) with mp_pool_options_check,
+   copies it to *o with every default filled in and stack_size rounded up
+   to whole pages. Returns 0, or its error with a sentence in msg. */
+int mp__options_resolve(mp_pool_options *o, const mp_pool_options *in,
+                        char *msg, size_t n);
+
+struct event;
+struct event_base;
+
+/* A slot's state; pool.c alone changes it. */
+enum {
+    MP__S_DEAD,     /* no worker: closed, maybe a respawn timer pending */
+    MP__S_STARTING, /* spawned, READY not yet received */
+    MP__S_READY,    /* takes tasks */
+    MP__S_RETIRING, /* reached max_tasks_per_worker: EXIT once empty */
+    MP__S_KILLED,   /* a send to it failed, or it sent a malformed
+                       message (broken): killed, its exit awaited */
+};
+
+/* The lifecycle of one slot, beside its process (slots.h) and what it
+   holds (the ledger's holder of the same index). */
+typedef struct mp__life {
+    struct mp_pool *pool;
+    int index;
+    int state;              /* MP__S_* */
+    struct event *respawn;  /* the back-off timer */
+    unsigned fails;         /* starts in a row that produced no result */
+    int got_result;         /* this generation sent a result */
+    int exit_sent;          /* this generation was told to leave */
+    uint32_t parked_tasks;  /* tasks in its parked message */
+    int cancel_ids;         /* it holds orphans it was not told about */
+    int broken;             /* it sent a malformed message: its death
+                               counts like a crash, its results no more */
+} mp__life;
+
+/* One call in progress: map, imap or apply. */
+typedef struct mp__call {
+    int imap;
+    mp_task_fn fn;
+    const mp_buf *in;
+    size_t n;
+    mp_result *out;
+    mp_next_fn next;
+    mp_result_fn on_result;
+    void *ud;
+    size_t pulled, delivered;
+    int input_done, input_paused;
+    int status; /* 0, or why the call stopped early */
+} mp__call;
+
+/*
+ * Ledger entries carry a key in their index, which the ledger only echoes
+ * back: a call's task at input position pos has the odd key 2 * pos + 1; a
+ * future's task has the future's address (even: malloc'ed, aligned). So
+ * one ledger serves the call in progress and every future at once.
+ */
+#define MP__CALL_KEY(pos) ((size_t)(pos) * 2 + 1)
+#define MP__KEY_POS(key) ((size_t)(key) >> 1)
+#define MP__KEY_IS_CALL(key) ((size_t)(key) & 1)
+#define MP__FUT_KEY(f) ((size_t)(uintptr_t)(f))
+
+/* A list of futures (future.c). */
+typedef struct mp__futlist {
+    struct mp_future *head, *tail;
+    size_t n;
+} mp__futlist;
+
+struct mp_pool {
+    mp_pool_options o;
+    void *init_copy;
+    int nworkers;
+    struct event_base *base;
+    int cancel_fd;
+    struct event *cancel_ev, *rate_ev, *create_ev;
+    atomic_int cancel_flag;
+    char dir[120];
+    mp__ledger L;   /* who holds which task */
+    mp__slots S;    /* the worker processes */
+    mp__life *life; /* each slot's state */
+    mp__call *call;
+    mp_pool_stats stats;
+    double tokens;
+    uint64_t tokens_ns;
+    int rate_armed, creating, create_err, ready;
+    char create_msg[1100]; /* why creation failed, for mp_last_error */
+    /* futures (future.c) */
+    mp__futlist futq;         /* submitted, waiting for credit */
+    mp__futlist futs;         /* in the ledger */
+    struct event *kick_ev;    /* active: dispatch and tell cancels soon */
+    struct event_base *own_base; /* the pool's loop (base, until attach) */
+    int attached;             /* base is the caller's (mp_pool_attach) */
+    int driving;              /* a blocking call runs the loop now */
+    int fut_turn;             /* futures and the call take turns */
+    uint32_t *room;           /* dispatch_all's room per slot */
+    /* draining (future.c): no new work once closed */
+    int closed, drain_done;
+    int *drain_woken;             /* mp_pool_drain's flag while it waits */
+    struct event *drain_timer;    /* an attached pool's drain deadline */
+    mp_drained_fn drained_cb;
+    void *drained_ud;
+    int adaptive;             /* prefetch was 0: the window adapts */
+};
+
+/* pool.c, for pool_create.c (the pool's creation and end): */
+
+/* The hooks the pool registers with its slots (mp__slots_init). */
+extern const mp__slot_hooks mp__pool_hooks;
+
+/* Starts a new worker in dead slot i. Returns 0 or an error (the slot
+   stays dead). */
+int mp__start_slot(mp_pool *p, int i);
+
+/* Records the first reason the pool's creation fails: err, and a message
+   for mp_last_error. Later reasons are ignored. */
+void mp__create_failed(mp_pool *p, int err, const char *fmt, ...)
+    MP_PRINTF(3, 4);
+
+/* Event callbacks (arg: the pool, or for the respawn timer the slot's
+   mp__life): the cancel eventfd became readable, the rate limiter's
+   refill timer fired, a slot's back-off timer fired. */
+void mp__on_cancel(int fd, short what, void *arg);
+void mp__on_rate(int fd, short what, void *arg);
+void mp__on_respawn(int fd, short what, void *arg);
+/* The kick event: futures were submitted or canceled (arg: the pool). */
+void mp__on_kick(int fd, short what, void *arg);
+
+/* Every future not done ends with MP_EABORTED and why (the pool cannot
+   run tasks any more, or is going away); their callbacks run. */
+void mp__end_futures(mp_pool *p, const char *why);
+
+/* future.c, called by pool.c. mp__fut_take moves the oldest queued future
+   into a new ledger entry and returns it (MP_NIL: none, or the ledger is
+   full); mp__fut_fn returns the task function of a future's key;
+   mp__fut_complete ends the future of key with a result (copied) and runs
+   its callback; mp__futs_end ends every future not done with status and
+   why (those in the ledger: only when the ledger is going away). */
+uint32_t mp__fut_take(mp_pool *p);
+mp_task_fn mp__fut_fn(size_t key);
+void mp__fut_complete(mp_pool *p, size_t key, int status, const void *data,
+                      size_t len, const char *err);
+void mp__futs_end(mp_pool *p, int status, const char *why);
+
+#endif
