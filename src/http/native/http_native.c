@@ -145,11 +145,6 @@ static nhost *xhost(nxfer *x)
 }
 
 /* Returns the monotonic clock in microseconds. */
-static uint64_t now_us(void)
-{
-    return mp__now_ns() / 1000u;
-}
-
 /* Ends x: on success its connection goes back to its host's free list
    (or is closed), on failure it is closed. Wakes the task if it waits:
    the caller must not touch x or its connection afterwards. */
@@ -187,7 +182,7 @@ static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
         else
             mp__hn_conn_free(c);
     }
-    x->resp->t_total_us = now_us() - x->t0;
+    x->resp->t_total_us = mp__now_us() - x->t0;
     x->state = MP__NX_DONE;
     if (x->suspended)
         mp__task_wake(x->task, 0);
@@ -291,7 +286,7 @@ static void do_read(nxfer *x)
         ssize_t k = conn_recv(c, g_hn->rbuf, HN_READ);
         if (k > 0) {
             if (!x->t_first)
-                x->t_first = now_us();
+                x->t_first = mp__now_us();
             /* TLS reads a record at a time, and may hold more: read on */
             if (feed(x, g_hn->rbuf, (size_t)k) ||
                 ((size_t)k < HN_READ && !c->tls))
@@ -330,7 +325,7 @@ static void do_read(nxfer *x)
 static void arm_total(nxfer *x, nconn *c)
 {
     if (x->req->timeout_ms) {
-        uint64_t used = (now_us() - x->t0) / 1000;
+        uint64_t used = (mp__now_us() - x->t0) / 1000;
         uint64_t left = x->req->timeout_ms > used
                             ? x->req->timeout_ms - used : 1;
         struct timeval tv = mp__ms_tv(left);
@@ -388,7 +383,7 @@ static int tls_step(nxfer *x)
         xfer_end(x, HF(NOMEM), "event_add failed", NULL);
         return 1;
     }
-    x->t_tls = now_us();
+    x->t_tls = mp__now_us();
     if (offers_h2(x))
         c->host->alpn = mp__tls_alpn_h2(c->tls) ? 2 : 1;
     if (offers_h2(x) && mp__tls_alpn_h2(c->tls)) { /* x becomes a stream */
@@ -550,7 +545,7 @@ static void on_conn(evutil_socket_t fd, short what, void *arg)
         }
         if (!(what & EV_WRITE))
             return;
-        x->t_conn = now_us();
+        x->t_conn = mp__now_us();
         if (x->tls && x->px.on && tunnel_begin(x))
             return;
         if (x->tls && !x->px.on && tls_begin(x))
@@ -677,7 +672,7 @@ static void on_wait_timer(evutil_socket_t fd, short what, void *arg)
 static int wait_probe(nxfer *x, nhost *h)
 {
     uint64_t ms = mp__http_connect_ms(x->req);
-    uint64_t used = (now_us() - x->hop0) / 1000;
+    uint64_t used = (mp__now_us() - x->hop0) / 1000;
     struct timeval tv = mp__ms_tv(ms > used ? ms - used : 1);
 
     if (!(x->timer = evtimer_new(g_hn->base, on_wait_timer, x)) ||
@@ -890,7 +885,7 @@ static void queue_start(nxfer *x)
 {
     queue_unlink(x);
     x->state = MP__NX_CONNECT;
-    x->t0 = now_us(); /* curl 7.88's timeouts start here too */
+    x->t0 = mp__now_us(); /* curl 7.88's timeouts start here too */
     x->from_queue = 1;
     xfer_start(x);
     x->from_queue = 0;
@@ -1062,12 +1057,12 @@ static int resolve(nxfer *x)
     }
     memcpy(x->name, p, n); /* n < 254: mp__http_native_url */
     x->name[n] = '\0';
-    t = now_us();
+    t = mp__now_us();
     rc = mp__dns_lookup(x->task, x->name, port,
                         mp__http_connect_ms(x->req), &x->addrs, why,
                         sizeof why);
     if (x->u.kind == MP__HU_NAME || x->px.on)
-        x->resp->t_dns_us += now_us() - t; /* each hop's, as curl sums */
+        x->resp->t_dns_us += mp__now_us() - t; /* each hop's, as curl sums */
     if (rc == MP_EDNS)
         rc = HF(DNS);
     else if (rc == MP_ETIMEDOUT)

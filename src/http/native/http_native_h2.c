@@ -59,11 +59,6 @@ typedef struct mp__h2 {
 static nxfer *g_done; /* ended streams whose tasks are to be woken */
 
 /* Returns the monotonic clock in microseconds. */
-static uint64_t now_us(void)
-{
-    return mp__now_ns() / 1000u;
-}
-
 /* Wakes the task of every ended stream (from the event loop). */
 static void drain_done(void)
 {
@@ -146,7 +141,7 @@ static void stream_end(nxfer *x, int err, const char *fmt, ...)
         mp__http_error(x->resp, err, "%s %.*s: %s", mp__http_method(x->orig),
                        HTTP_URL_SHOWN, x->orig->url, why);
     }
-    x->resp->t_total_us = now_us() - x->t0;
+    x->resp->t_total_us = mp__now_us() - x->t0;
     x->state = MP__NX_DONE;
     x->done_next = g_done;
     g_done = x;
@@ -354,7 +349,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f,
     if (x->h2_final) /* trailers: the head's end, as curl's */
         return trailer(ud, x, name, namelen, value, valuelen);
     if (!x->t_first)
-        x->t_first = now_us();
+        x->t_first = mp__now_us();
     if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
         if (head_begin(x, value, valuelen, why, sizeof why) < 0)
             return stream_fail(ud, x, HF(PROTOCOL), why);
@@ -648,7 +643,7 @@ int mp__h2_submit(mp__nconn *c, nxfer *x)
         x->next->prev = x;
     h->streams = x;
     if (x->req->timeout_ms) {
-        uint64_t used = (now_us() - x->t0) / 1000;
+        uint64_t used = (mp__now_us() - x->t0) / 1000;
         struct timeval tv = mp__ms_tv(x->req->timeout_ms > used
                                           ? x->req->timeout_ms - used
                                           : 1);

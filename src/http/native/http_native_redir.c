@@ -128,7 +128,7 @@ static void hop_init(nxfer *x, const hops *h, const mp_http_request *q,
     x->r.max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
     x->r.follow = req->follow_redirects;
     x->t0 = t0;
-    x->hop0 = mp__now_ns() / 1000u;
+    x->hop0 = mp__now_us();
     x->u = *u;
 }
 
@@ -212,7 +212,7 @@ static int hand_to_curl(nxfer *x, hops *h, unsigned max)
     unsigned left = max - resp->redirects;
     char *url = join_for_curl(resp->final_url, x->r.location);
     size_t ol = (size_t)(h->first.target - h->req->url);
-    uint64_t total = mp__now_ns() / 1000u - x->t0;
+    uint64_t total = mp__now_us() - x->t0;
     int same, rc;
 
     if (!url)
@@ -310,7 +310,7 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
 {
     const mp_http_request *q = req;
     mp__http_url u = *u0;
-    uint64_t t0 = mp__now_ns() / 1000u;
+    uint64_t t0 = mp__now_us();
     FILE *file = NULL;
     char msg[300];
     hops h;
