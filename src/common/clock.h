@@ -31,4 +31,13 @@ static inline struct timeval mp__ms_tv(uint64_t ms)
     return tv;
 }
 
+/* Returns what is left of a budget of ms milliseconds that started at
+   since_us (mp__now_us), at least 1 ms, as a struct timeval: a timer armed
+   with it fires at the deadline, or at once when it has passed. */
+static inline struct timeval mp__ms_left_tv(uint64_t ms, uint64_t since_us)
+{
+    uint64_t used = (mp__now_us() - since_us) / 1000;
+    return mp__ms_tv(ms > used ? ms - used : 1);
+}
+
 #endif

@@ -325,10 +325,7 @@ static void do_read(nxfer *x)
 static void arm_total(nxfer *x, nconn *c)
 {
     if (x->req->timeout_ms) {
-        uint64_t used = (mp__now_us() - x->t0) / 1000;
-        uint64_t left = x->req->timeout_ms > used
-                            ? x->req->timeout_ms - used : 1;
-        struct timeval tv = mp__ms_tv(left);
+        struct timeval tv = mp__ms_left_tv(x->req->timeout_ms, x->t0);
         evtimer_add(c->timer, &tv);
     } else {
         evtimer_del(c->timer);
@@ -671,9 +668,7 @@ static void on_wait_timer(evutil_socket_t fd, short what, void *arg)
    or -1 (out of memory: x connects now). */
 static int wait_probe(nxfer *x, nhost *h)
 {
-    uint64_t ms = mp__http_connect_ms(x->req);
-    uint64_t used = (mp__now_us() - x->hop0) / 1000;
-    struct timeval tv = mp__ms_tv(ms > used ? ms - used : 1);
+    struct timeval tv = mp__ms_left_tv(mp__http_connect_ms(x->req), x->hop0);
 
     if (!(x->timer = evtimer_new(g_hn->base, on_wait_timer, x)) ||
         evtimer_add(x->timer, &tv) != 0) {

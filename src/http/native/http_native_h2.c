@@ -643,10 +643,7 @@ int mp__h2_submit(mp__nconn *c, nxfer *x)
         x->next->prev = x;
     h->streams = x;
     if (x->req->timeout_ms) {
-        uint64_t used = (mp__now_us() - x->t0) / 1000;
-        struct timeval tv = mp__ms_tv(x->req->timeout_ms > used
-                                          ? x->req->timeout_ms - used
-                                          : 1);
+        struct timeval tv = mp__ms_left_tv(x->req->timeout_ms, x->t0);
         if (!(x->timer = evtimer_new(h->hn->base, on_stream_timer, x)) ||
             evtimer_add(x->timer, &tv) != 0) {
             stream_end(x, HF(NOMEM), "out of memory");
