@@ -44,7 +44,7 @@ int mp__slots_init(mp__slots *S, int n, struct event_base *base,
     for (int i = 0; i < n; i++) {
         S->v[i].set = S;
         S->v[i].index = i;
-        S->v[i].ch.sock = -1;
+        mp__chan_init(&S->v[i].ch);
     }
     return mp__slots_new_forkserver(S);
 }
@@ -274,17 +274,11 @@ static int send_config(mp__slots *S, mp__slot *s)
                            sizeof(mp__config) + ilen + 64);
     if (rc < 0)
         return rc;
-    mp__config c = S->config;
-    c.slot = (uint32_t)s->index;
-    c.coordinator = (int32_t)getpid();
-    char *at = mp__msg_reserve(&m, sizeof(c) + ilen);
-    if (!at) {
+    if (mp__msg_put_config(&m, &S->config, (uint32_t)s->index, S->init_arg,
+                           ilen) < 0) {
         mp__msg_discard(&m);
         return MP_ENOMEM;
     }
-    memcpy(at, &c, sizeof(c));
-    if (ilen)
-        memcpy(at + sizeof(c), S->init_arg, ilen);
     return mp__slot_send(S, s->index, &m);
 }
 
@@ -304,7 +298,7 @@ static int open_socket(mp__slots *S, mp__slot *s)
     s->sev = event_new(S->base, sfd, EV_READ | EV_PERSIST, on_writable, s);
     if (!s->rev || !s->sev)
         goto err;
-    s->ch.sev = s->sev;
+    mp__chan_watch(&s->ch, s->sev);
     event_add(s->rev, NULL);
     return 0;
 err:
@@ -319,8 +313,8 @@ void mp__slot_close(mp__slots *S, int i)
         event_free(s->rev);
     if (s->sev)
         event_free(s->sev);
-    s->rev = s->sev = s->ch.sev = NULL;
-    mp__chan_close(&s->ch);
+    s->rev = s->sev = NULL;
+    mp__chan_close(&s->ch); /* forgets the freed sev */
     if (s->endpoint[0]) { /* the ipc socket file, and a spin note */
         char path[256];
         unlink(s->endpoint + 6);

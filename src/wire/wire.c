@@ -68,6 +68,21 @@ int mp__msg_put_task(mp__msg *m, uint32_t id, const void *data, uint32_t len)
     return 0;
 }
 
+int mp__msg_put_config(mp__msg *m, const mp__config *c, uint32_t slot,
+                       const void *tail, size_t tail_len)
+{
+    char *at = mp__msg_reserve(m, sizeof(*c) + tail_len);
+    if (!at)
+        return MP_ENOMEM;
+    mp__config rec = *c;
+    rec.slot = slot;
+    rec.coordinator = (int32_t)getpid();
+    memcpy(at, &rec, sizeof(rec));
+    if (tail_len)
+        memcpy(at + sizeof(rec), tail, tail_len);
+    return 0;
+}
+
 int mp__msg_put_result(mp__msg *m, uint32_t id, int32_t status,
                        const void *data, uint32_t len, const char *err)
 {
@@ -219,17 +234,22 @@ static int ipc_dir_ok(const char *endpoint)
     return access(slash == dir ? "/" : dir, W_OK | X_OK) == 0;
 }
 
-int mp__chan_open(mp__chan *c, const char *endpoint, int bind, int *rfd,
-                  int *sfd)
+void mp__chan_init(mp__chan *c)
 {
-    int max = (int)MP_MAX_MSG;
-    size_t sz = sizeof(int);
     c->parked = (mp__msg){0};
     c->sev = NULL;
 #ifdef MP_FAULTS
     c->fault = 0;
 #endif
     c->sock = -1;
+}
+
+int mp__chan_open(mp__chan *c, const char *endpoint, int bind, int *rfd,
+                  int *sfd)
+{
+    int max = (int)MP_MAX_MSG;
+    size_t sz = sizeof(int);
+    mp__chan_init(c);
     if (bind && !ipc_dir_ok(endpoint))
         return MP_ESYS;
     c->sock = nn_socket(AF_SP, NN_PAIR);
@@ -247,12 +267,18 @@ int mp__chan_open(mp__chan *c, const char *endpoint, int bind, int *rfd,
     return 0;
 }
 
+void mp__chan_watch(mp__chan *c, struct event *sev)
+{
+    c->sev = sev;
+}
+
 void mp__chan_close(mp__chan *c)
 {
     mp__msg_discard(&c->parked);
     if (c->sock >= 0)
         nn_close(c->sock);
     c->sock = -1;
+    c->sev = NULL;
 }
 
 int mp__chan_parked(const mp__chan *c)

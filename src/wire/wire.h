@@ -153,6 +153,11 @@ void *mp__msg_reserve(mp__msg *m, size_t n);
 /* Appends one task record. Returns 0 or MP_ENOMEM. */
 int mp__msg_put_task(mp__msg *m, uint32_t id, const void *data,
                      uint32_t len);
+/* Appends the CONFIG record: c with its slot set to slot and its
+   coordinator to this process (the one that sends CONFIG), then tail_len
+   bytes of tail (the init and pool arguments). Returns 0 or MP_ENOMEM. */
+int mp__msg_put_config(mp__msg *m, const mp__config *c, uint32_t slot,
+                       const void *tail, size_t tail_len);
 /* Appends one result record; a message longer than MP_MAX_ERROR - 1 bytes
    is cut. Returns 0 or MP_ENOMEM. */
 int mp__msg_put_result(mp__msg *m, uint32_t id, int32_t status,
@@ -178,6 +183,9 @@ int mp__read_task(mp__reader *r, uint32_t *id, const void **data,
    mp__read_task does, or if the message is not NUL-terminated. */
 int mp__read_result(mp__reader *r, mp__result_view *v);
 
+/* Makes c a closed channel: no socket, nothing parked, no event. */
+void mp__chan_init(mp__chan *c);
+
 /* Opens c as one end of a PAIR: bound to endpoint (the coordinator) or
    connected to it (a worker), accepting messages up to MP_MAX_MSG. *rfd and
    *sfd receive the fds that signal "readable" and "writable". Returns 0 or
@@ -185,7 +193,12 @@ int mp__read_result(mp__reader *r, mp__result_view *v);
 int mp__chan_open(mp__chan *c, const char *endpoint, int bind, int *rfd,
                   int *sfd);
 
-/* Closes c and frees its parked message; sev stays the owner's. */
+/* Hands c the owner's event on the send fd (NULL: none), which c adds
+   while a message is parked and deletes when it went out. */
+void mp__chan_watch(mp__chan *c, struct event *sev);
+
+/* Closes c and frees its parked message; sev stays the owner's (c forgets
+   it: watch again after the next open). */
 void mp__chan_close(mp__chan *c);
 
 /* Returns 1 when c has a message parked. */

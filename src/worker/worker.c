@@ -820,7 +820,7 @@ static void setup_loop(void)
     if (!W.rev || !W.sev || !W.flush_ev || !W.flush_timer || !W.coord_ev)
         _exit(2);
     event_add(W.coord_ev, W.coord_fd >= 0 ? NULL : &second);
-    W.ch.sev = W.sev;
+    mp__chan_watch(&W.ch, W.sev);
     event_priority_set(W.rev, PRIO_RECV);
     event_priority_set(W.sev, PRIO_RECV);
     event_priority_set(W.flush_ev, PRIO_FLUSH);
