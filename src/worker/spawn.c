@@ -23,7 +23,7 @@
 struct mp_child {
     mp_task *task;         /* the child while it runs; NULL once done */
     mp_task *parent;       /* NULL once orphaned */
-    mp_child *prev, *next; /* on the parent's list */
+    mp__list_node link;    /* on the parent's kin.children */
     mp_task *joiner;       /* the parent, while suspended in mp_join */
     struct event timer;    /* mp_join's timeout */
     int timer_armed, done;
@@ -33,14 +33,7 @@ struct mp_child {
 
 static void unlink_child(mp_child *c)
 {
-    mp_task *p = c->parent;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        p->children = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
+    mp__list_remove(&c->link);
     c->parent = NULL;
 }
 
@@ -65,16 +58,19 @@ static void orphan(mp_child *c)
 /* kin.drop: t is done with the children it did not join. */
 static void children_drop(mp_task *t)
 {
-    while (t->children)
-        orphan(t->children);
+    mp__list_node *n;
+    while ((n = mp__list_first(&t->kin.children)))
+        orphan(MP__LIST_ENTRY(n, mp_child, link));
 }
 
 /* kin.abort: t's deadline or cancellation reaches its children. */
 static void children_abort(mp_task *t, int code)
 {
-    for (mp_child *c = t->children; c; c = c->next)
+    MP__LIST_EACH(n, &t->kin.children) {
+        mp_child *c = MP__LIST_ENTRY(n, mp_child, link);
         if (!c->done)
             mp__task_abort(c->task, code);
+    }
 }
 
 /* Stops mp_join's wait: removes its timer. */
@@ -89,22 +85,10 @@ static void stop_waiting(mp_child *c)
 /* kin.done: the child t finished; its handle takes the result. */
 static void child_done(mp_task *t, int status, const char *msg)
 {
-    mp_child *c = t->handle;
+    mp_child *c = t->kin.handle;
     c->task = NULL;
     c->done = 1;
-    c->res.status = status;
-    if (t->len) { /* the task's buffer becomes the result's */
-        c->res.data = t->data;
-        c->res.len = t->len;
-        t->data = NULL;
-        t->len = t->cap = 0;
-    }
-    if (msg && msg == t->error) {
-        c->res.error = t->error;
-        t->error = NULL;
-    } else if (msg) {
-        c->res.error = strdup(msg);
-    }
+    mp__task_take_result(t, status, msg, &c->res);
     if (!c->parent) {
         free_child(c);
         return;
@@ -127,7 +111,7 @@ int mp_spawn(mp_task *t, mp_task_fn fn, const void *in, size_t len,
     if (len > MP_MAX_PAYLOAD)
         return MP_E2BIG;
     mp_child *c = calloc(1, sizeof(*c) + len);
-    mp_task *k = c ? mp__task_alloc() : NULL;
+    mp_task *k = c ? mp__task_child(t, fn, c->in, len) : NULL;
     if (!k) {
         free(c);
         return MP_ENOMEM;
@@ -136,19 +120,9 @@ int mp_spawn(mp_task *t, mp_task_fn fn, const void *in, size_t len,
         memcpy(c->in, in, len);
     c->task = k;
     c->parent = t;
-    c->next = t->children;
-    if (t->children)
-        t->children->prev = c;
-    t->children = c;
-    k->fn = fn;
-    k->in = c->in;
-    k->in_len = len;
-    k->id = t->id;
-    k->deadline_ns = t->deadline_ns;
-    k->timed_out = t->timed_out;
-    k->canceled = t->canceled;
-    k->handle = c;
-    k->kin = t->kin = &spawn_kin;
+    mp__list_push_front(&t->kin.children, &c->link);
+    k->kin.handle = c;
+    k->kin.ops = t->kin.ops = &spawn_kin;
     mp__task_schedule(k);
     *out = c;
     return 0;

@@ -71,7 +71,8 @@ static struct worker {
     size_t q_head, q_len, q_cap;
     uint64_t max_held; /* most tasks held at once, queued + running */
     uint32_t running;
-    mp_task *free_tasks, *ready_head, *ready_tail, *active;
+    mp_task *free_tasks, *ready_head, *ready_tail;
+    mp__list active; /* top-level tasks running (mp_task.active) */
     int draining, flush_scheduled, flush_timed;
     mp__msg out; /* results being batched */
     char init_msg[1024]; /* mp_init_fail's message */
@@ -286,7 +287,7 @@ mp_task *mp__task_current(void)
 }
 
 /* Returns a task from the free list or a new one, or NULL (no memory). */
-mp_task *mp__task_alloc(void)
+static mp_task *task_alloc(void)
 {
     mp_task *t = W.free_tasks;
     if (t) {
@@ -301,7 +302,42 @@ mp_task *mp__task_alloc(void)
         free(t);
         return NULL;
     }
+    mp__list_init(&t->kin.children);
     return t;
+}
+
+mp_task *mp__task_child(mp_task *parent, mp_task_fn fn, const void *in,
+                        size_t len)
+{
+    mp_task *k = task_alloc();
+    if (!k)
+        return NULL;
+    k->fn = fn;
+    k->in = in;
+    k->in_len = len;
+    k->id = parent->id;
+    k->deadline_ns = parent->deadline_ns;
+    k->timed_out = parent->timed_out;
+    k->canceled = parent->canceled;
+    return k;
+}
+
+void mp__task_take_result(mp_task *t, int status, const char *msg,
+                          mp_result *out)
+{
+    out->status = status;
+    if (t->len) { /* the task's buffer becomes the result's */
+        out->data = t->data;
+        out->len = t->len;
+        t->data = NULL;
+        t->len = t->cap = 0;
+    }
+    if (msg && msg == t->error) {
+        out->error = t->error;
+        t->error = NULL;
+    } else if (msg) {
+        out->error = strdup(msg);
+    }
 }
 
 /* Clears the per-run state of t (keeps its coroutine and buffer). */
@@ -314,9 +350,8 @@ static void task_reset(mp_task *t)
     t->suspended = t->wake_code = t->done = 0;
     t->timed_out = t->canceled = 0;
     t->cancel = NULL;
-    t->kin = NULL;
-    t->handle = NULL;
-    t->children = NULL;
+    t->kin.ops = NULL; /* its children list is empty again */
+    t->kin.handle = NULL;
     t->msg = NULL;
     t->deadline_ns = 0;
 }
@@ -357,7 +392,7 @@ static int final_status(mp_task *t)
 static const char *final_message(mp_task *t, int status, char *buf,
                                  size_t n)
 {
-    if (t->timed_out && !t->handle) {
+    if (t->timed_out && !t->kin.handle) {
         snprintf(buf, n, "task timed out after %u ms", W.timeout_ms);
         return buf;
     }
@@ -373,34 +408,23 @@ static const char *final_message(mp_task *t, int status, char *buf,
     return mp_strerror(status); /* a bare code: its sentence */
 }
 
-static void active_unlink(mp_task *t)
-{
-    if (t->prev_active)
-        t->prev_active->next_active = t->next_active;
-    else
-        W.active = t->next_active;
-    if (t->next_active)
-        t->next_active->prev_active = t->prev_active;
-    t->prev_active = t->next_active = NULL;
-}
-
 /* Emits the result of a task that returned and recycles the task. */
 static void task_finish(mp_task *t)
 {
     int status = final_status(t);
     char buf[96];
     const char *msg = final_message(t, status, buf, sizeof(buf));
-    if (t->kin)
-        t->kin->drop(t);
-    if (t->handle) {
-        t->kin->done(t, status, msg);
+    if (t->kin.ops)
+        t->kin.ops->drop(t);
+    if (t->kin.handle) {
+        t->kin.ops->done(t, status, msg);
     } else {
         emit(t->id, status, t->len ? t->data : NULL, t->len, msg);
         release_msg(t->msg);
         if (t->deadline_armed)
             event_del(&t->deadline);
         t->deadline_armed = 0;
-        active_unlink(t);
+        mp__list_remove(&t->active);
         if (--W.running == 0)
             watchdog_arm(0);
     }
@@ -432,7 +456,7 @@ static void start_queued(void)
             release_msg(e->msg);
             continue;
         }
-        mp_task *t = mp__task_alloc();
+        mp_task *t = task_alloc();
         if (!t)
             _exit(1);
         t->fn = e->fn;
@@ -440,11 +464,7 @@ static void start_queued(void)
         t->in_len = e->len;
         t->id = e->id;
         t->msg = e->msg;
-        t->next_active = W.active;
-        t->prev_active = NULL;
-        if (W.active)
-            W.active->prev_active = t;
-        W.active = t;
+        mp__list_push_front(&W.active, &t->active);
         if (W.timeout_ms) {
             struct timeval tv = mp__ms_tv(W.timeout_ms);
             t->deadline_ns = mp__now_ns() + W.timeout_ms * 1000000ull;
@@ -484,8 +504,8 @@ void mp__task_abort(mp_task *t, int code)
         t->timed_out = 1;
     else
         t->canceled = 1;
-    if (t->kin)
-        t->kin->abort(t, code);
+    if (t->kin.ops)
+        t->kin.ops->abort(t, code);
     if (!t->suspended)
         return;
     if (t->cancel)
@@ -687,8 +707,8 @@ static void cancel_all(void)
         W.q_head = (W.q_head + 1) % W.q_cap;
         W.q_len--;
     }
-    for (mp_task *t = W.active; t; t = t->next_active)
-        mp__task_abort(t, MP_ECANCELED);
+    MP__LIST_EACH(n, &W.active)
+        mp__task_abort(MP__LIST_ENTRY(n, mp_task, active), MP_ECANCELED);
 }
 
 /* MP_MSG_CANCEL with records: only the tasks named (by task records
@@ -708,9 +728,11 @@ static void cancel_some(mp__reader *r)
                 e->fn = NULL;
             }
         }
-        for (mp_task *t = W.active; t; t = t->next_active)
+        MP__LIST_EACH(n, &W.active) {
+            mp_task *t = MP__LIST_ENTRY(n, mp_task, active);
             if (t->id == id)
                 mp__task_abort(t, MP_ECANCELED);
+        }
     }
 }
 
@@ -857,6 +879,7 @@ void mp__worker_main(const char *endpoint, int slot)
     mp__ignore_stop_signals(); /* the coordinator decides about those */
     signal(SIGPIPE, SIG_IGN);
     W.slot = slot;
+    mp__list_init(&W.active);
     int timeout = 30000; /* for the handshake's blocking calls */
     if (mp__chan_open(&W.ch, endpoint, 0, &W.rfd, &W.sfd) < 0 ||
         nn_setsockopt(W.ch.sock, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout,

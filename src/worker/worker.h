@@ -8,14 +8,15 @@
 #include <event2/event_struct.h>
 #include <stdint.h>
 
+#include "common/list.h"
 #include "worker/coro.h"
+#include "worker/kin.h"
 #include "mpool.h"
 
 #define MP__PRIO_TASK 1 /* libevent priority of a task's own events */
 
 struct event_base;
 struct mp__inmsg;
-typedef struct mp_child mp_child;
 
 /*
  * Undoes what an await registered (removes its event, its curl handle)
@@ -25,33 +26,16 @@ typedef struct mp_child mp_child;
 typedef void (*mp__cancel_fn)(mp_task *t, void *arg);
 
 /*
- * What a task's end and abort mean for its children. spawn.c points
- * t->kin at its table when t spawns a child or is one; worker.c calls
- * through it and never names spawn.c, so the dependency runs one way.
- *  drop(t):  t finished; cancel and orphan the children it did not join.
- *  done(t, status, msg): t is a child and finished; store its result in its
- *            handle (msg copied, unless it is t->error, which is taken) and
- *            wake a parent joining it.
- *  abort(t, code): t is timed out or canceled (code); so are its children.
- * All three run on the worker's loop or in a coroutine, and never block.
- */
-typedef struct mp__kin_ops {
-    void (*drop)(mp_task *t);
-    void (*done)(mp_task *t, int status, const char *msg);
-    void (*abort)(mp_task *t, int code);
-} mp__kin_ops;
-
-/*
  * A task as the worker runs it: one the coordinator sent (top-level), or a
- * child started by mp_spawn / mp_gather inside another task. Allocated and
- * recycled by worker.c; the child fields are spawn.c's.
+ * child started by mp_spawn / mp_gather inside another task. Allocated,
+ * filled and recycled by worker.c; kin (kin.h) is spawn.c's.
  */
 struct mp_task {
     mp__coro *co;
     struct event ev;       /* the current await's event */
     struct event deadline; /* task_timeout_ms (top-level tasks only) */
     mp_task *next;         /* free list or ready queue */
-    mp_task *prev_active, *next_active; /* top-level tasks running */
+    mp__list_node active;  /* on the worker's top-level tasks running */
     /* what runs */
     mp_task_fn fn;
     const void *in;
@@ -68,10 +52,7 @@ struct mp_task {
     int suspended, wake_code, done, timed_out, canceled, deadline_armed;
     mp__cancel_fn cancel;
     void *cancel_arg;
-    /* children (spawn.c) */
-    const mp__kin_ops *kin; /* NULL until it spawns or is spawned */
-    mp_child *handle;   /* this task is a child: its handle; else NULL */
-    mp_child *children; /* handles of its children not joined yet */
+    mp__kin kin; /* its children, or its handle as a child (spawn.c) */
 };
 
 /* The running worker's event loop; NULL outside a worker. */
@@ -97,9 +78,18 @@ void mp__task_wake(mp_task *t, int code);
 /* The task on the CPU now (inside its coroutine); NULL in the loop. */
 mp_task *mp__task_current(void);
 
-/* Returns a clean task with a coroutine, from the free list or new; NULL
-   when memory runs out. The caller fills fn, in, id... and schedules it. */
-mp_task *mp__task_alloc(void);
+/* Returns a clean task with a coroutine that runs fn(in, len) as
+   parent's child: it carries parent's task id and deadline, and is timed
+   out or canceled if parent is. NULL when memory runs out. The caller
+   sets its kin and schedules it. */
+mp_task *mp__task_child(mp_task *parent, mp_task_fn fn, const void *in,
+                        size_t len);
+
+/* Moves what the finished child t produced into out: status, t's data
+   buffer when it holds bytes, and msg (NULL: none), taken when it is t's
+   own error message, else copied. */
+void mp__task_take_result(mp_task *t, int status, const char *msg,
+                          mp_result *out);
 
 /* Appends t to the ready queue; it runs when the loop drains the queue
    (after the running coroutine yields). */
