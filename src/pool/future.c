@@ -201,11 +201,8 @@ int mp_future_cancel(mp_future *f)
         drained_check(p);
         return 0;
     }
-    int slot = mp__ledger_cancel(&p->L, f->id);
-    if (slot >= 0) { /* at a worker: it is told, its late result dropped */
-        p->life[slot].cancel_ids = 1;
-        kick(p);
-    }
+    if (mp__ledger_cancel(&p->L, f->id) >= 0)
+        kick(p); /* at a worker: it is told, its late result dropped */
     list_unlink(&p->futs, f);
     complete(f, MP_ECANCELED, NULL, 0, "future canceled");
     drained_check(p);

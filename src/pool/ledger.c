@@ -7,7 +7,7 @@
 #include "mpool.h"
 
 /* Appends entry id to list l. */
-static void list_push(mp__ledger *L, mp__list *l, uint32_t id)
+static void list_push(mp__ledger *L, mp__idlist *l, uint32_t id)
 {
     mp__entry *e = &L->ents[id];
     e->next = MP_NIL;
@@ -21,7 +21,7 @@ static void list_push(mp__ledger *L, mp__list *l, uint32_t id)
 }
 
 /* Removes entry id, which must be in list l, from it. */
-static void list_unlink(mp__ledger *L, mp__list *l, uint32_t id)
+static void list_unlink(mp__ledger *L, mp__idlist *l, uint32_t id)
 {
     mp__entry *e = &L->ents[id];
     if (e->prev != MP_NIL)
@@ -36,7 +36,7 @@ static void list_unlink(mp__ledger *L, mp__list *l, uint32_t id)
 }
 
 /* Puts entry id at the front of list l. */
-static void list_push_front(mp__ledger *L, mp__list *l, uint32_t id)
+static void list_push_front(mp__ledger *L, mp__idlist *l, uint32_t id)
 {
     mp__entry *e = &L->ents[id];
     e->prev = MP_NIL;
@@ -50,7 +50,7 @@ static void list_push_front(mp__ledger *L, mp__list *l, uint32_t id)
 }
 
 /* Removes the head of l. Returns it, or MP_NIL if l is empty. */
-static uint32_t list_pop(mp__ledger *L, mp__list *l)
+static uint32_t list_pop(mp__ledger *L, mp__idlist *l)
 {
     uint32_t id = l->head;
     if (id != MP_NIL)
@@ -58,7 +58,7 @@ static uint32_t list_pop(mp__ledger *L, mp__list *l)
     return id;
 }
 
-static const mp__list empty_list = {MP_NIL, MP_NIL, 0};
+static const mp__idlist empty_list = {MP_NIL, MP_NIL, 0};
 
 int mp__ledger_init(mp__ledger *L, int nholders, uint32_t concurrency,
                     uint32_t prefetch, uint64_t max_per_holder,
@@ -240,7 +240,7 @@ void mp__ledger_give(mp__ledger *L, int h, uint32_t id)
 
 /* The queue entry id waits in when it is queued: the alone one, the
    suspects' or the retry queue. */
-static mp__list *queue_of(mp__ledger *L, const mp__entry *e)
+static mp__idlist *queue_of(mp__ledger *L, const mp__entry *e)
 {
     return e->alone    ? &L->alone
            : e->solo   ? &L->solo
@@ -434,7 +434,7 @@ static uint32_t find_match(const mp__ledger *L, uint32_t id, size_t mask,
 int mp__ledger_drop_queued(mp__ledger *L, size_t mask, size_t match,
                            size_t *index)
 {
-    mp__list *l = &L->retry;
+    mp__idlist *l = &L->retry;
     uint32_t id = find_match(L, l->head, mask, match);
     if (id == MP_NIL)
         id = find_match(L, (l = &L->staged)->head, mask, match);
@@ -455,6 +455,7 @@ int mp__ledger_cancel(mp__ledger *L, uint32_t id)
     mp__entry *e = &L->ents[id];
     if (e->state == MP__E_SENT) {
         e->state = MP__E_ORPHAN;
+        L->holders[e->slot].untold = 1;
         return e->slot;
     }
     if (e->state == MP__E_QUEUED) {
@@ -483,10 +484,18 @@ int mp__ledger_orphan_next(mp__ledger *L, uint32_t *cursor, size_t mask,
         if (e->state != MP__E_SENT || (e->index & mask) != match)
             continue;
         e->state = MP__E_ORPHAN;
+        L->holders[e->slot].untold = 1;
         *index = e->index;
         return 1;
     }
     return 0;
+}
+
+int mp__ledger_take_untold(mp__ledger *L, int h)
+{
+    int untold = L->holders[h].untold;
+    L->holders[h].untold = 0;
+    return untold;
 }
 
 uint32_t mp__ledger_next_orphan(const mp__ledger *L, uint32_t *cursor)
@@ -506,4 +515,5 @@ void mp__ledger_holder_reset(mp__ledger *L, int h)
     ho->held = empty_list;
     ho->given = 0;
     ho->solo_busy = 0;
+    ho->untold = 0;
 }

@@ -46,26 +46,28 @@ typedef struct mp__entry {
     const void *data;
 } mp__entry;
 
-/* A doubly linked list of entries, by id. */
-typedef struct mp__list {
+/* A doubly linked list of entries, by id (not common/list.h's: the
+   entries' array moves when it grows). */
+typedef struct mp__idlist {
     uint32_t head, tail, n;
-} mp__list;
+} mp__idlist;
 
 /* What one worker slot holds. */
 typedef struct mp__holder {
-    mp__list held;  /* tasks given and not yet answered, oldest first */
+    mp__idlist held;  /* tasks given and not yet answered, oldest first */
     uint64_t given; /* tasks given since the worker started (recycling) */
     int solo_busy;  /* it holds a suspect, alone */
+    int untold;     /* it got orphans since mp__ledger_take_untold */
 } mp__holder;
 
 typedef struct mp__ledger {
     mp__entry *ents;
     char *inline_in; /* MP_INLINE_IN bytes per entry for copied inputs */
     uint32_t nents, free_head, in_use;
-    mp__list retry, solo; /* waiting to be re-sent; suspects, one at a time */
-    mp__list staged;      /* new input taken ahead of its dispatch, so it
+    mp__idlist retry, solo; /* waiting to be re-sent; suspects, one at a time */
+    mp__idlist staged;      /* new input taken ahead of its dispatch, so it
                              can be spread (mp__ledger_stage) */
-    mp__list alone;       /* suspects of forkserver deaths: one at a time,
+    mp__idlist alone;       /* suspects of forkserver deaths: one at a time,
                              with nothing else held in the pool */
     int alone_busy;       /* an alone entry is held now (nothing else is
                              given meanwhile) */
@@ -220,7 +222,8 @@ int mp__ledger_drop_queued(mp__ledger *L, size_t mask, size_t match,
 /* Takes back one task, entry id, whatever its state: queued, it is
    removed and freed (returns -1); held by a worker, it becomes an orphan
    (its late result will be dropped) and the holder is returned (>= 0), for
-   the caller to tell that worker; an orphan already: returns -1. */
+   the caller to tell that worker (mp__ledger_take_untold remembers it
+   too); an orphan already: returns -1. */
 int mp__ledger_cancel(mp__ledger *L, uint32_t id);
 
 /* The first entry holder h holds, MP_NIL if none: the cursor for
@@ -234,6 +237,12 @@ uint32_t mp__ledger_first(const mp__ledger *L, int h);
    *index set, or 0 at the end of the list. */
 int mp__ledger_orphan_next(mp__ledger *L, uint32_t *cursor, size_t mask,
                            size_t match, size_t *index);
+
+/* Returns 1 when holder h got orphans (mp__ledger_cancel,
+   mp__ledger_orphan_next) since the last call, for the caller to tell its
+   worker which results are no longer wanted (mp__ledger_next_orphan); 0
+   otherwise. Forgets them: the next call returns 0 until a new one. */
+int mp__ledger_take_untold(mp__ledger *L, int h);
 
 /* From *cursor on (mp__ledger_first), returns the next orphan of the
    holder's list and advances *cursor past it; MP_NIL at the end. */

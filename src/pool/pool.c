@@ -258,9 +258,8 @@ static void retire(mp_pool *p, int i)
 static void tell_cancels(mp_pool *p, int i)
 {
     mp__life *w = &p->life[i];
-    if (!w->cancel_ids || mp__slot_parked(&p->S, i))
+    if (mp__slot_parked(&p->S, i) || !mp__ledger_take_untold(&p->L, i))
         return;
-    w->cancel_ids = 0;
     if (w->state != MP__S_READY && w->state != MP__S_RETIRING)
         return;
     uint32_t cur = mp__ledger_first(&p->L, i), id, n = 0;
@@ -448,10 +447,8 @@ static void drop_owned(mp_pool *p, size_t mask, size_t match, int status,
         deliver(p, key, status, NULL, 0, why);
     for (int i = 0; i < p->nworkers; i++) {
         uint32_t cur = mp__ledger_first(&p->L, i);
-        while (mp__ledger_orphan_next(&p->L, &cur, mask, match, &key)) {
+        while (mp__ledger_orphan_next(&p->L, &cur, mask, match, &key))
             deliver(p, key, status, NULL, 0, why);
-            p->life[i].cancel_ids = 1;
-        }
         tell_cancels(p, i);
     }
 }

@@ -49,7 +49,6 @@ typedef struct mp__life {
     int got_result;         /* this generation sent a result */
     int exit_sent;          /* this generation was told to leave */
     uint32_t parked_tasks;  /* tasks in its parked message */
-    int cancel_ids;         /* it holds orphans it was not told about */
     int broken;             /* it sent a malformed message: its death
                                counts like a crash, its results no more */
 } mp__life;

@@ -48,6 +48,7 @@ enum {
                loss counted; want: how many verdicts (MP_EWORKER) */
     ALONE,  /* give a suspect of forkserver deaths to h; want: 1 if one
                was given; n: what mp__ledger_quiet says after it */
+    UNTOLD, /* want == mp__ledger_take_untold(h) */
 };
 #define COUNTS(in_use, retry, solo) {COUNT, 0, retry, in_use, solo}
 #define FIRST(index) {FIRST, 0, 0, index}
@@ -88,7 +89,7 @@ static uint32_t kth(const mp__ledger *L, int h, int k)
 }
 
 /* Checks one list's links both ways and its count; returns its length. */
-static uint32_t check_list(const mp__ledger *L, const mp__list *l)
+static uint32_t check_list(const mp__ledger *L, const mp__idlist *l)
 {
     uint32_t n = 0, prev = MP_NIL;
     for (uint32_t id = l->head; id != MP_NIL; id = L->ents[id].next) {
@@ -265,6 +266,9 @@ static void run_step(mp__ledger *L, const step *s)
         assert_int_equal(n, s->want);
         break;
     }
+    case UNTOLD:
+        assert_int_equal(mp__ledger_take_untold(L, s->h), s->want);
+        break;
     case COUNT:
         assert_int_equal(L->in_use, s->want);
         assert_int_equal(L->retry.n, s->n);
@@ -445,14 +449,21 @@ static const ledger_case cases[] = {
      4, 4, 0, 3, {
         {ADD, 0, 4, 4},      /* tasks 0-3 */
         {ADD, 1, 4, 4},      /* tasks 4-7 */
+        {UNTOLD, 0, 0, 0},
         {CANCEL, 0, 1, 0},   /* task 1, held by 0: an orphan */
+        {UNTOLD, 0, 0, 1},   /* 0 is to be told, once */
+        {UNTOLD, 0, 0, 0},
+        {UNTOLD, 1, 0, 0},
         {ORPHANS, 0, 0, 1},
         {DONE, 0, 1, MP__R_LATE},
         {DIE, 1, -1, 0},     /* 4-7 wait in retry */
         COUNTS(7, 4, 0),
         {CANCELQ, 0, 0, -1}, /* task 4, queued: freed */
+        {UNTOLD, 0, 0, 0},   /* nobody held it */
         COUNTS(6, 3, 0),
         {OWNER, 0, 1, 3},    /* odd: 5 and 7 queued, 3 held */
+        {UNTOLD, 0, 0, 1},   /* 3 */
+        {UNTOLD, 1, 0, 0},
         COUNTS(4, 1, 0),     /* 0, 2, the orphan 3; 6 queued */
         {ORPHANS, 0, 0, 1},
         {OWNER, 0, 0, 3},    /* even: 6 queued, 0 and 2 held */
