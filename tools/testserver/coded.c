@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "encode.h"
+#include "coded.h"
 #include "testserver.h"
 
 #define ENCODE_TEXT "hello encode\n"

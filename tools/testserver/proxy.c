@@ -28,13 +28,14 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "proxy.h"
 #include "testserver.h"
 
 #define PX_HEAD_MAX (16 * 1024)
 
 /* One client connection; with a tunnel, its origin side too. */
 struct px_conn {
-    struct px_conn *next, **prev; /* in px->conns */
+    mp__list_node link; /* on px->conns */
     struct ts_proxy *px;
     struct bufferevent *client, *origin;
     int tunnel; /* the 200 went out: relay bytes */
@@ -64,9 +65,7 @@ static void px_on_write(struct bufferevent *bev, void *arg)
 
 static void px_close(struct px_conn *c)
 {
-    *c->prev = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    mp__list_remove(&c->link);
     if (c->origin)
         bufferevent_free(c->origin);
     if (c->client)
@@ -265,11 +264,7 @@ static void px_on_accept(struct evconnlistener *l, evutil_socket_t fd,
         return;
     }
     c->px = px;
-    c->next = px->conns;
-    c->prev = &px->conns;
-    if (c->next)
-        c->next->prev = &c->next;
-    px->conns = c;
+    mp__list_push_front(&px->conns, &c->link);
     c->client = bufferevent_socket_new(evconnlistener_get_base(l), fd,
                                        BEV_OPT_CLOSE_ON_FREE);
     if (!c->client) {
@@ -309,6 +304,7 @@ static char *px_b64(const char *s)
 int ts_proxy_init(struct ts_proxy *px, struct event_base *base, int *lfd,
                   const char *auth)
 {
+    mp__list_init(&px->conns);
     if (auth && !(px->auth_b64 = px_b64(auth))) {
         fprintf(stderr, "mp-testserver: out of memory\n");
         return -1;
@@ -326,8 +322,10 @@ int ts_proxy_init(struct ts_proxy *px, struct event_base *base, int *lfd,
 
 void ts_proxy_free(struct ts_proxy *px)
 {
-    while (px->conns)
-        px_close(px->conns);
+    mp__list_node *n;
+
+    while ((n = mp__list_first(&px->conns)) != NULL)
+        px_close(MP__LIST_ENTRY(n, struct px_conn, link));
     if (px->listener)
         evconnlistener_free(px->listener);
     free(px->auth_b64);

@@ -16,6 +16,8 @@
 #include <event2/keyvalq_struct.h>
 #include <zlib.h>
 
+#include "coded.h"
+#include "routes.h"
 #include "testserver.h"
 
 #define MAX_BYTES (100ul << 20)     /* /bytes/N and /chunked/N limit */

@@ -1,9 +1,9 @@
 /*
- * mp-testserver: the test HTTP server of the suites, the README demo and
- * the benchmarks. This file is the core; the endpoints are in routes.c.
- *
- * libevent evhttp, HTTP/1.1 keep-alive, loopback only. After binding it
- * prints one line "PORT <n>" on stdout. Endpoints are listed in usage().
+ * mp-testserver's core: the server API the routes (routes.c, coded.c) and
+ * the proxy (proxy.c) are written against (testserver.h); main.c picks what
+ * it serves. It names none of them: the routes come as a table, the proxy
+ * as start/stop calls (struct ts_service).
+
  *
  * Counters (/stats) are per process: they are exact only with --procs 1,
  * the default. /stats traffic is invisible in them: a /stats request is not
@@ -24,7 +24,6 @@
  * body of a HEAD reply; ts_reply() drops it.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +31,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -44,17 +41,6 @@
 #include <event2/listener.h>
 
 #include "testserver.h"
-
-enum { EXIT_SYSTEM = 1, EXIT_USAGE = 2 };
-
-struct options {
-    const char *host;
-    int port;
-    int procs;
-    int exit_on_stdin_eof;
-    int proxy;              /* --proxy */
-    const char *proxy_auth; /* --proxy-auth USER:PASS */
-};
 
 static char pattern[TS_PATTERN_LEN + 26];
 
@@ -395,8 +381,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     count_request(srv, c, 0);
-    for (i = 0; i < ts_nroutes; i++) {
-        const struct ts_route *r = &ts_routes[i];
+    for (i = 0; i < srv->svc->nroutes; i++) {
+        const struct ts_route *r = &srv->svc->routes[i];
         size_t n = strlen(r->path);
 
         if (r->prefix ? strncmp(path, r->path, n) == 0
@@ -433,10 +419,7 @@ socklen_t ts_loopback_addr(const char *host, int port,
     return 0;
 }
 
-/* Binds and listens on the loopback address host:port. The function
- * returns the socket and stores the bound port in *bound, or returns -1
- * after saying what failed. */
-static int listen_on(const char *host, int port, int *bound)
+int ts_listen(const char *host, int port, int *bound)
 {
     struct sockaddr_storage ss;
     socklen_t len = ts_loopback_addr(host, port, &ss);
@@ -550,8 +533,8 @@ static int server_init(struct ts_server *srv, int *lfd, int watch_stdin)
         if (srv->stdin_ev == NULL || event_add(srv->stdin_ev, NULL) != 0)
             goto err;
     }
-    if (srv->proxy_mode)
-        return ts_proxy_init(&srv->px, b, lfd, srv->proxy_auth);
+    if (srv->svc->start)
+        return srv->svc->start(srv->svc->arg, b, lfd);
     return http_init(srv, lfd);
 err:
     fprintf(stderr, "mp-testserver: %s failed\n", what);
@@ -566,7 +549,8 @@ static void server_free(struct ts_server *srv)
 
     if (srv->http != NULL)
         evhttp_free(srv->http);
-    ts_proxy_free(&srv->px);
+    if (srv->svc->stop)
+        srv->svc->stop(srv->svc->arg);
     for (i = 0; i < srv->nfresh; i++)
         bufferevent_decref(srv->fresh[i]);
     if (srv->adopt_ev != NULL)
@@ -583,19 +567,16 @@ static void server_free(struct ts_server *srv)
     free(srv->conns);
 }
 
-/* Serves lfd until a signal (or stdin EOF). SIGTERM and SIGINT arrive
- * blocked (see main) and are unblocked once their handlers exist, so one
- * sent during start-up still means a clean exit. The function returns the
- * exit status. */
-static int serve(int lfd, int watch_stdin, const sigset_t *stops,
-                 const struct options *o)
+int ts_serve(int lfd, int watch_stdin, const sigset_t *stops,
+             const struct ts_service *svc)
 {
     struct ts_server srv;
-    int rc = EXIT_SYSTEM, ok;
+    int rc = TS_EXIT_SYSTEM, ok, i;
 
+    for (i = 0; i < (int)sizeof(pattern); i++)
+        pattern[i] = (char)('a' + i % 26);
     memset(&srv, 0, sizeof(srv));
-    srv.proxy_mode = o->proxy;
-    srv.proxy_auth = o->proxy_auth;
+    srv.svc = svc;
     ok = server_init(&srv, &lfd, watch_stdin) == 0;
     sigprocmask(SIG_UNBLOCK, stops, NULL);
     if (ok) {
@@ -608,144 +589,5 @@ static int serve(int lfd, int watch_stdin, const sigset_t *stops,
     if (lfd >= 0)
         close(lfd);
     server_free(&srv);
-    return rc;
-}
-
-static void usage(FILE *f)
-{
-    fputs("usage: mp-testserver [--host 127.0.0.1|::1] [--port N] "
-          "[--procs N] [--exit-on-stdin-eof]\n"
-          "                     [--proxy [--proxy-auth USER:PASS]]\n"
-          "With --proxy: a forward proxy on loopback instead of the routes\n"
-          "(tools/testserver/proxy.c): absolute-form requests get 203 and\n"
-          "\"proxied METHOD URL\", CONNECT tunnels to loopback ports, 502\n"
-          "when the target refuses, 407 without --proxy-auth's credentials.\n"
-          "Prints \"PORT <n>\" once bound, then serves HTTP/1.1 on loopback:\n",
-          f);
-    fputs(ts_routes_help, f);
-    fputs("  /stats              {connections, requests, open, max_open}; per\n"
-          "                      process (max_open: the most open at a\n"
-          "                      request since the last /stats),\n"
-          "                      so exact only with --procs 1 (the default)\n",
-          f);
-}
-
-/* Parses the command line into o. The function returns 0, or an exit
- * status after saying what is wrong. */
-static int parse_args(int argc, char **argv, struct options *o)
-{
-    static const struct option opts[] = {
-        {"host", required_argument, NULL, 'h'},
-        {"port", required_argument, NULL, 'p'},
-        {"procs", required_argument, NULL, 'n'},
-        {"exit-on-stdin-eof", no_argument, NULL, 'e'},
-        {"proxy", no_argument, NULL, 'P'},
-        {"proxy-auth", required_argument, NULL, 'A'},
-        {"help", no_argument, NULL, 'H'},
-        {NULL, 0, NULL, 0}};
-    unsigned long v;
-    int c;
-
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'h': o->host = optarg; break;
-        case 'e': o->exit_on_stdin_eof = 1; break;
-        case 'P': o->proxy = 1; break;
-        case 'A': o->proxy_auth = optarg; break;
-        case 'H': usage(stdout); exit(0);
-        case 'p':
-            if (ts_parse_num(optarg, 65535, &v) != 0) {
-                fprintf(stderr, "mp-testserver: --port must be 0-65535, "
-                                "got %s\n", optarg);
-                return EXIT_USAGE;
-            }
-            o->port = (int)v;
-            break;
-        case 'n':
-            if (ts_parse_num(optarg, 256, &v) != 0 || v < 1) {
-                fprintf(stderr, "mp-testserver: --procs must be 1-256, "
-                                "got %s\n", optarg);
-                return EXIT_USAGE;
-            }
-            o->procs = (int)v;
-            break;
-        default: usage(stderr); return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "mp-testserver: unexpected argument %s\n", argv[optind]);
-        return EXIT_USAGE;
-    }
-    return 0;
-}
-
-/* Forks procs-1 helpers serving lfd too; they die with us. The function
- * returns 1 in a helper, 0 in the parent (kids[] filled, *nkids set). */
-static int fork_helpers(int procs, pid_t *kids, int *nkids)
-{
-    pid_t parent = getpid();
-    int i;
-
-    for (i = 0; i < procs - 1; i++) {
-        pid_t pid = fork();
-
-        if (pid < 0) {
-            perror("mp-testserver: fork");
-            break;
-        }
-        if (pid == 0) {
-            if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
-                _exit(0);
-            return 1;
-        }
-        kids[(*nkids)++] = pid;
-    }
-    return 0;
-}
-
-int main(int argc, char **argv)
-{
-    struct options o = {"127.0.0.1", 0, 1, 0, 0, NULL};
-    pid_t kids[256];
-    sigset_t stops;
-    int nkids = 0, lfd, port, rc, i;
-
-    if ((rc = parse_args(argc, argv, &o)) != 0)
-        return rc;
-    signal(SIGPIPE, SIG_IGN);
-    for (i = 0; i < (int)sizeof(pattern); i++)
-        pattern[i] = (char)('a' + i % 26);
-    if (ts_routes_init() != 0)
-        return EXIT_SYSTEM;
-    if ((lfd = listen_on(o.host, o.port, &port)) < 0) {
-        ts_routes_free();
-        return EXIT_SYSTEM;
-    }
-    sigemptyset(&stops);
-    sigaddset(&stops, SIGTERM);
-    sigaddset(&stops, SIGINT);
-    sigprocmask(SIG_BLOCK, &stops, NULL);
-    printf("PORT %d\n", port);
-    fflush(stdout);
-    if (fork_helpers(o.procs, kids, &nkids)) {
-        rc = serve(lfd, 0, &stops, &o);
-        ts_routes_free();
-        return rc;
-    }
-    rc = serve(lfd, o.exit_on_stdin_eof, &stops, &o);
-    for (i = 0; i < nkids; i++)
-        kill(kids[i], SIGTERM);
-    for (i = 0; i < nkids; i++) {
-        int st = 0;
-
-        while (waitpid(kids[i], &st, 0) < 0 && errno == EINTR)
-            ;
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            fprintf(stderr, "mp-testserver: helper %d failed (status %d)\n",
-                    (int)kids[i], st);
-            rc = EXIT_SYSTEM;
-        }
-    }
-    ts_routes_free();
     return rc;
 }

@@ -1,7 +1,9 @@
 /*
- * mp-testserver internals: the server core (server.c: sockets, processes,
- * connection tracking, replies, /stats) and the routes (routes.c: every
- * other endpoint). A route is a handler_fn in ts_routes[]; a route that
+ * mp-testserver's server API: the core (server.c: sockets, connection
+ * tracking, replies, /stats, routing) as the routes (routes.c, coded.c)
+ * and the proxy (proxy.c) use it, and what main.c hands it to serve. Calls
+ * run one way: main.c -> routes, proxy -> this API; the core names none of
+ * them. A route is a ts_handler_fn in a ts_route table; a route that
  * answers later keeps a ts_pending record on its connection, which the
  * core frees when the connection goes away.
  *
@@ -10,6 +12,7 @@
 #ifndef TS_TESTSERVER_H
 #define TS_TESTSERVER_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -21,6 +24,7 @@
 
 struct ts_server;
 struct ts_conn;
+struct ts_service;
 
 /* A request answered later; owned by its connection's list. */
 struct ts_pending {
@@ -42,23 +46,6 @@ struct ts_conn {
     struct ts_pending *pending;
 };
 
-/* mp-testserver --proxy (proxy.c): a forward proxy instead of the routes. */
-struct px_conn;
-struct ts_proxy {
-    struct evconnlistener *listener;
-    char *auth_b64;         /* --proxy-auth, base64; NULL: none asked */
-    struct px_conn *conns;  /* open connections */
-};
-
-/* Serves the forward proxy on the listening socket *lfd (which becomes
- * the listener's: *lfd = -1); auth is "USER:PASS" or NULL. The function
- * returns 0, or -1 after saying what failed. */
-int ts_proxy_init(struct ts_proxy *px, struct event_base *base, int *lfd,
-                  const char *auth);
-
-/* Closes the listener and every connection still open. */
-void ts_proxy_free(struct ts_proxy *px);
-
 struct ts_server {
     struct event_base *base;
     struct evhttp *http;
@@ -69,9 +56,7 @@ struct ts_server {
     size_t capconns;
     long connections, requests, open;
     long max_open; /* open's peak at a request since the last /stats */
-    const char *proxy_auth; /* with proxy_mode: --proxy-auth or NULL */
-    int proxy_mode;         /* --proxy: px instead of http */
-    struct ts_proxy px;
+    const struct ts_service *svc; /* what it serves (ts_serve's) */
 };
 
 /* ---- the core, for the routes (server.c) ----------------------------- */
@@ -107,7 +92,9 @@ struct ts_pending *ts_pending_new(struct ts_conn *c,
 /* Frees p after unlinking it from its connection; the request stays. */
 void ts_pending_free(struct ts_pending *p);
 
-/* ---- the routes (routes.c) ------------------------------------------- */
+/* ---- what the core serves ------------------------------------------ */
+
+#define TS_EXIT_SYSTEM 1 /* exit status: a system call or library failed */
 
 /* Answers req (now or later); arg is the path after a prefix route's
  * prefix, or the whole path. */
@@ -120,28 +107,31 @@ struct ts_route {
     ts_handler_fn *fn;
 };
 
-extern const struct ts_route ts_routes[];
-extern const size_t ts_nroutes;
+/* What ts_serve serves on its listening socket: the routes through
+ * evhttp (start NULL), or a listener of the caller's own (the proxy):
+ * start(arg, base, lfd) takes the socket *lfd (*lfd = -1 then) and returns
+ * 0, or -1 after saying what failed; stop(arg) frees what start built, and
+ * runs whenever start is set, even when start failed. /stats is the
+ * core's. */
+struct ts_service {
+    const struct ts_route *routes;
+    size_t nroutes;
+    int (*start)(void *arg, struct event_base *base, int *lfd);
+    void (*stop)(void *arg);
+    void *arg;
+};
 
-/* One line per route for --help. */
-extern const char ts_routes_help[];
+/* Binds and listens on the loopback address host:port. The function
+ * returns the socket and stores the bound port in *bound, or returns -1
+ * after saying what failed. */
+int ts_listen(const char *host, int port, int *bound);
 
-/* Builds what the routes serve (the /gzip body). The function returns 0,
- * or -1 after saying what failed. */
-int ts_routes_init(void);
-
-/* Frees what ts_routes_init and the routes built. */
-void ts_routes_free(void);
-
-/* ---- coded bodies (coded.c) ------------------------------------------ */
-
-/* /encode/LIST: a text body with LIST's codings applied in order. */
-ts_handler_fn ts_encode_route;
-
-/* /gzip-bomb-gib/GIB: gzip decoding to GIB GiB of zeros (<= 16). */
-ts_handler_fn ts_gzip_bomb_gib;
-
-/* Frees the bomb's segment. */
-void ts_coded_free(void);
+/* Serves svc on lfd until SIGTERM, SIGINT or, with watch_stdin, EOF on
+ * stdin. The stops signals arrive blocked and are unblocked once their
+ * handlers exist, so one sent during start-up still means a clean exit.
+ * The function returns the exit status: 0, or TS_EXIT_SYSTEM after saying
+ * what failed. */
+int ts_serve(int lfd, int watch_stdin, const sigset_t *stops,
+             const struct ts_service *svc);
 
 #endif /* TS_TESTSERVER_H */
