@@ -32,9 +32,11 @@
  * server that picks h2 makes the connection an h2 connection
  * (http_native_h2.c) with this transfer as its first stream; later
  * transfers to the host take a free stream slot on one before they open
- * a connection. While the first handshake to a host is in flight, the
- * transfers that come meanwhile open connections of their own (each may
- * become an h2 connection that later transfers share). An h2 stream
+ * a connection. While a host's first handshake offering h2 is in flight
+ * (its prober), the host's transfers that come meanwhile wait for its
+ * answer, their connect timeout running: then they share its h2
+ * connection, or (HTTP/1.1, or the handshake failed) open connections of
+ * their own. An h2 stream
  * refused unanswered (GOAWAY, REFUSED_STREAM) is started again once here,
  * on a new connection.
  *
@@ -144,10 +146,6 @@ static nhost *xhost(nxfer *x)
     return x->h;
 }
 
-/* Returns the monotonic clock in microseconds. */
-/* Ends x: on success its connection goes back to its host's free list
-   (or is closed), on failure it is closed. Wakes the task if it waits:
-   the caller must not touch x or its connection afterwards. */
 static void probe_end(nhost *h, int ok);
 
 /* Returns " (through the proxy)" if x went to a proxy and err is a
@@ -161,6 +159,10 @@ static const char *via_proxy(const nxfer *x, int err)
                : "";
 }
 
+/* Ends x (err 0, or its failure: fmt and arg say why): on success its
+   connection goes back to its host's free list (or is closed), on
+   failure it is closed. Wakes the task if it waits: the caller must not
+   touch x or its connection afterwards. */
 static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
 {
     nconn *c = x->c;

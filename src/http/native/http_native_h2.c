@@ -58,7 +58,6 @@ typedef struct mp__h2 {
 
 static nxfer *g_done; /* ended streams whose tasks are to be woken */
 
-/* Returns the monotonic clock in microseconds. */
 /* Wakes the task of every ended stream (from the event loop). */
 static void drain_done(void)
 {
