@@ -78,15 +78,14 @@
 #include "mpool.h"
 #include "worker/worker.h"
 
-#define HN_READ MP__HN_READ
+#define HN_READ MP__NATIVE_POOL_READ
 #define HF(kind) mp__http_fail_code(MP__HF_##kind) /* http_fail.h */
 #define MP__TUNNEL_HEAD 16384 /* a proxy's answer to CONNECT, at most */
 
 typedef mp__nhost nhost;
 typedef mp__nconn nconn;
 
-
-static mp__hn_state *g_hn;
+static mp__native_pool *g_hn;
 
 static void on_conn(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
@@ -133,16 +132,17 @@ static nhost *xhost(nxfer *x)
     static const char via_proxy; /* the scope of connections to proxies */
 
     if (!x->h && x->px.on && !x->u.tls) /* one per proxy, any target */
-        x->h = mp__hn_host(g_hn, x->px.host, x->px.host_len, x->px.port,
-                           &via_proxy);
+        x->h = mp__native_pool_host(g_hn, x->px.host, x->px.host_len,
+                                    x->px.port, &via_proxy);
     else if (!x->h && x->px.on) { /* tunnels: per target and proxy */
         const void *scope = tunnel_scope(x);
-        x->h = scope ? mp__hn_host(g_hn, x->u.host, x->u.host_len,
-                                   x->u.port, scope)
+        x->h = scope ? mp__native_pool_host(g_hn, x->u.host, x->u.host_len,
+                                            x->u.port, scope)
                      : NULL;
     }
     else if (!x->h)
-        x->h = mp__hn_host(g_hn, x->u.host, x->u.host_len, x->u.port, x->tls);
+        x->h = mp__native_pool_host(g_hn, x->u.host, x->u.host_len, x->u.port,
+                                    x->tls);
     return x->h;
 }
 
@@ -179,10 +179,10 @@ static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
         c->x = NULL;
         /* bytes TLS read ahead past the response: nobody asked for them */
         if (!err && x->r.reusable && !(c->tls && mp__tls_pending(c->tls)) &&
-            mp__hn_want_write(g_hn, c, 0) == 0)
-            mp__hn_idle_push(c);
+            mp__native_pool_want_write(g_hn, c, 0) == 0)
+            mp__native_pool_idle_push(c);
         else
-            mp__hn_conn_free(c);
+            mp__native_pool_conn_free(c);
     }
     x->resp->t_total_us = mp__now_us() - x->t0;
     x->state = MP__NX_DONE;
@@ -216,7 +216,7 @@ static int retry_fresh(nxfer *x)
     x->retried = 1;
     evtimer_del(x->c->timer);
     x->c->x = NULL;
-    mp__hn_conn_free(x->c);
+    mp__native_pool_conn_free(x->c);
     x->c = NULL;
     return xfer_connect(x) == 0 || x->state == MP__NX_DONE;
 }
@@ -256,7 +256,8 @@ static int try_send(nxfer *x)
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (mp__hn_want_write(g_hn, c, conn_waits_write(c, 1)) != 0) {
+            if (mp__native_pool_want_write(g_hn, c,
+                                           conn_waits_write(c, 1)) != 0) {
                 xfer_end(x, HF(NOMEM), "event_add failed", NULL);
                 return 1;
             }
@@ -268,7 +269,7 @@ static int try_send(nxfer *x)
         return 1;
     }
     x->state = MP__NX_RECV;
-    if (c->want_write && mp__hn_want_write(g_hn, c, 0) != 0) {
+    if (c->want_write && mp__native_pool_want_write(g_hn, c, 0) != 0) {
         xfer_end(x, HF(NOMEM), "event_add failed", NULL);
         return 1;
     }
@@ -280,7 +281,8 @@ static void do_read(nxfer *x)
 {
     nconn *c = x->c;
 
-    if (c->tls && c->want_write && mp__hn_want_write(g_hn, c, 0) != 0) {
+    if (c->tls && c->want_write &&
+        mp__native_pool_want_write(g_hn, c, 0) != 0) {
         xfer_end(x, HF(NOMEM), "event_add failed", NULL);
         return;
     }
@@ -299,7 +301,7 @@ static void do_read(nxfer *x)
             continue;
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (conn_waits_write(c, 0) &&
-                mp__hn_want_write(g_hn, c, 1) != 0)
+                mp__native_pool_want_write(g_hn, c, 1) != 0)
                 xfer_end(x, HF(NOMEM), "event_add failed", NULL);
             return;
         }
@@ -377,7 +379,7 @@ static int tls_step(nxfer *x)
         return 1;
     }
     if (rc > 0) {
-        if (mp__hn_want_write(g_hn, c, rc == MP__TLS_WANT_WRITE) == 0)
+        if (mp__native_pool_want_write(g_hn, c, rc == MP__TLS_WANT_WRITE) == 0)
             return 0;
         xfer_end(x, HF(NOMEM), "event_add failed", NULL);
         return 1;
@@ -391,7 +393,7 @@ static int tls_step(nxfer *x)
         c->x = NULL;
         x->c = NULL;
         if (mp__h2_attach(g_hn, c) != 0) {
-            mp__hn_conn_free(c);
+            mp__native_pool_conn_free(c);
             xfer_end(x, HF(NOMEM), "out of memory", NULL);
             return 1;
         }
@@ -455,13 +457,13 @@ static int tunnel_step(nxfer *x)
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return mp__hn_want_write(g_hn, c, 1) == 0
+            return mp__native_pool_want_write(g_hn, c, 1) == 0
                        ? 0
                        : (xfer_end(x, HF(NOMEM), "event_add failed", NULL), 1);
         xfer_end(x, HF(CLOSED), "Send failure: ", strerror(errno));
         return 1;
     }
-    if (c->want_write && mp__hn_want_write(g_hn, c, 0) != 0) {
+    if (c->want_write && mp__native_pool_want_write(g_hn, c, 0) != 0) {
         xfer_end(x, HF(NOMEM), "event_add failed", NULL);
         return 1;
     }
@@ -504,7 +506,7 @@ static int next_address(nxfer *x)
         return 0;
     evtimer_del(x->c->timer);
     x->c->x = NULL;
-    mp__hn_conn_free(x->c);
+    mp__native_pool_conn_free(x->c);
     x->c = NULL;
     x->ai++;
     xfer_connect(x);
@@ -522,8 +524,8 @@ static void on_conn(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (!x) { /* idle: the server closed it, or sent what nobody asked */
-        mp__hn_idle_unlink(c);
-        mp__hn_conn_free(c);
+        mp__native_pool_idle_unlink(c);
+        mp__native_pool_conn_free(c);
         return;
     }
     if (x->state == MP__NX_CONNECT) {
@@ -613,8 +615,8 @@ static int xfer_connect(nxfer *x)
     if (h && x->addrs.n)
         h->last = x->addrs;
     while (h && x->ai < x->addrs.n &&
-           !(c = mp__hn_conn_open(g_hn, h, &x->addrs.a[x->ai].sa,
-                                  mp__sa_len(&x->addrs.a[x->ai]))) &&
+           !(c = mp__native_pool_conn_open(g_hn, h, &x->addrs.a[x->ai].sa,
+                                           mp__sa_len(&x->addrs.a[x->ai]))) &&
            errno != ENOMEM && x->ai + 1 < x->addrs.n)
         x->ai++;
     if (!c) {
@@ -741,7 +743,7 @@ static int xfer_start(nxfer *x)
             h->prober = x;
         return 0;
     }
-    mp__hn_idle_unlink(c);
+    mp__native_pool_idle_unlink(c);
     c->x = x;
     x->c = c;
     x->reused = 1;
@@ -768,8 +770,8 @@ static int close_spare(void)
     if (c->h2) {
         mp__h2_close_spare(c);
     } else {
-        mp__hn_idle_unlink(c);
-        mp__hn_conn_free(c);
+        mp__native_pool_idle_unlink(c);
+        mp__native_pool_conn_free(c);
     }
     return 0;
 }
@@ -920,11 +922,11 @@ static void host_serve(nhost *h)
 }
 
 /* libevent: a connection closed or went spare, or an h2 slot freed
-   (mp__hn_kick): starts the waiters that now have room, hosts first,
+   (mp__native_pool_kick): starts the waiters that now have room, hosts first,
    then the total's queue in order. */
 static void on_kick(evutil_socket_t fd, short what, void *arg)
 {
-    mp__hn_state *s = arg;
+    mp__native_pool *s = arg;
     unsigned total, per_host;
 
     (void)fd;
@@ -949,7 +951,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
             return;
         queue_start(x);
         if (h->q)
-            mp__hn_kick(s, h, 0); /* its next waiter */
+            mp__native_pool_kick(s, h, 0); /* its next waiter */
     }
 }
 
@@ -970,7 +972,7 @@ static void xfer_cancel(mp_task *t, void *arg)
     if (x->c) {
         evtimer_del(x->c->timer);
         x->c->x = NULL;
-        mp__hn_conn_free(x->c);
+        mp__native_pool_conn_free(x->c);
         x->c = NULL;
     }
 }
@@ -1072,7 +1074,7 @@ static int resolve(nxfer *x)
 
 int mp__nxfer_ready(mp_http_response *resp)
 {
-    if ((g_hn = mp__hn_state_get(on_conn, on_timer, on_kick)) != NULL)
+    if ((g_hn = mp__native_pool_get(on_conn, on_timer, on_kick)) != NULL)
         return 0;
     return mp__http_error(resp, mp__worker_base() ? MP_ENOMEM : MP_EINVAL,
                           "mp_http: %s",

@@ -47,7 +47,7 @@
 typedef struct mp__h2 {
     nghttp2_session *s;
     mp__nconn *c;
-    mp__hn_state *hn;
+    mp__native_pool *hn;
     struct event *flush; /* deferred write, activated by submits */
     int flush_armed, listed, dead;
     unsigned active;     /* streams open on it */
@@ -89,7 +89,8 @@ static void relist(mp__h2 *h)
         if (c->next)
             c->next->prev = c;
         c->host->h2free = c;
-        mp__hn_kick(h->hn, c->host, 0); /* its waiters may take the slot */
+        /* its waiters may take the slot */
+        mp__native_pool_kick(h->hn, c->host, 0);
     } else {
         if (c->prev)
             c->prev->next = c->next;
@@ -171,7 +172,7 @@ static void conn_close(mp__h2 *h, int err, const char *why)
     free(h->out);
     free(h);
     c->h2 = NULL;
-    mp__hn_conn_free(c);
+    mp__native_pool_conn_free(c);
 }
 
 /* Writes h's pending frames, gathering more from nghttp2 in batches.
@@ -219,15 +220,15 @@ static int flush(mp__h2 *h, char *why, size_t len)
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0 && errno == EAGAIN)
-            return mp__hn_want_write(h->hn, h->c,
-                                     mp__tls_want(h->c->tls) ==
-                                         MP__TLS_WANT_WRITE) == 0
+            return mp__native_pool_want_write(h->hn, h->c,
+                                              mp__tls_want(h->c->tls) ==
+                                                  MP__TLS_WANT_WRITE) == 0
                        ? 0
                        : (snprintf(why, len, "event_add failed"), -1);
         snprintf(why, len, "Send failure: %s", strerror(errno));
         return -1;
     }
-    if (h->c->want_write && mp__hn_want_write(h->hn, h->c, 0) != 0) {
+    if (h->c->want_write && mp__native_pool_want_write(h->hn, h->c, 0) != 0) {
         snprintf(why, len, "event_add failed");
         return -1;
     }
@@ -435,8 +436,8 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code,
         h->active--;
     relist(h);
     if (!h->active && !h->dead) { /* another host may take its place */
-        mp__hn_spare(h->hn, h->c, 1);
-        mp__hn_kick(h->hn, NULL, 1);
+        mp__native_pool_spare(h->hn, h->c, 1);
+        mp__native_pool_kick(h->hn, NULL, 1);
     }
     if (!x)
         return 0;
@@ -500,7 +501,7 @@ static nghttp2_session_callbacks *callbacks(void)
     return cb;
 }
 
-int mp__h2_attach(mp__hn_state *s, mp__nconn *c)
+int mp__h2_attach(mp__native_pool *s, mp__nconn *c)
 {
     nghttp2_session_callbacks *cb = callbacks();
     mp__h2 *h = calloc(1, sizeof *h);
@@ -657,7 +658,7 @@ int mp__h2_submit(mp__nconn *c, nxfer *x)
     }
     x->stream = id;
     h->active++;
-    mp__hn_spare(h->hn, c, 0);
+    mp__native_pool_spare(h->hn, c, 0);
     relist(h);
     flush_later(h);
     return 0;
@@ -670,7 +671,7 @@ void mp__h2_io(mp__nconn *c, short what)
 
     (void)what;
     for (;;) {
-        ssize_t k = mp__tls_read(c->tls, buf, MP__HN_READ);
+        ssize_t k = mp__tls_read(c->tls, buf, MP__NATIVE_POOL_READ);
         if (k > 0) {
             ssize_t rv = nghttp2_session_mem_recv(h->s, (uint8_t *)buf,
                                                   (size_t)k);
@@ -702,7 +703,7 @@ void mp__h2_io(mp__nconn *c, short what)
     /* a read that waits for the socket to take bytes (TLS) */
     int rw = mp__tls_want(c->tls) == MP__TLS_WANT_WRITE;
     if (flush_or_close(h) == 0 && rw && !c->want_write &&
-        mp__hn_want_write(h->hn, c, 1) != 0)
+        mp__native_pool_want_write(h->hn, c, 1) != 0)
         conn_close(h, HF(NOMEM), "event_add failed");
     drain_done();
 }

@@ -21,7 +21,7 @@
 /* Makes c (TLS done, ALPN h2, no transfer on it) an h2 connection: its
    session, our SETTINGS queued. Returns 0, or -1 (out of memory: c is
    unchanged, the caller frees it). */
-int mp__h2_attach(mp__hn_state *s, mp__nconn *c);
+int mp__h2_attach(mp__native_pool *s, mp__nconn *c);
 
 /* Starts x as a stream on the h2 connection c (from h2free, or just
    attached). Returns 0 (x runs; its task suspends), or -1 if x ended at

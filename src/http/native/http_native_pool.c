@@ -20,11 +20,11 @@
 #include "http/native/http_tls.h"
 #include "worker/worker.h"
 
-static mp__hn_state *g_hn;
+static mp__native_pool *g_hn;
 
-mp__hn_state *mp__hn_state_get(event_callback_fn on_conn,
-                               event_callback_fn on_timer,
-                               event_callback_fn on_kick)
+mp__native_pool *mp__native_pool_get(event_callback_fn on_conn,
+                                     event_callback_fn on_timer,
+                                     event_callback_fn on_kick)
 {
     struct event_base *base = mp__worker_base();
 
@@ -44,7 +44,7 @@ mp__hn_state *mp__hn_state_get(event_callback_fn on_conn,
     return g_hn;
 }
 
-void mp__hn_kick(mp__hn_state *s, mp__nhost *h, int total)
+void mp__native_pool_kick(mp__native_pool *s, mp__nhost *h, int total)
 {
     if (!s->n_waiting)
         return; /* nobody waits: the common case, without limits */
@@ -58,7 +58,7 @@ void mp__hn_kick(mp__hn_state *s, mp__nhost *h, int total)
         event_active(s->kick, EV_TIMEOUT, 0);
 }
 
-void mp__hn_spare(mp__hn_state *s, mp__nconn *c, int spare)
+void mp__native_pool_spare(mp__native_pool *s, mp__nconn *c, int spare)
 {
     if (spare == c->spare)
         return;
@@ -94,11 +94,11 @@ static unsigned host_hash(const char *name, size_t len, uint16_t port)
     return (h ^ port) * 2654435761u;
 }
 
-mp__nhost *mp__hn_host(mp__hn_state *s, const char *name, size_t len,
-                       uint16_t port, const void *scope)
+mp__nhost *mp__native_pool_host(mp__native_pool *s, const char *name,
+                                size_t len, uint16_t port, const void *scope)
 {
     unsigned hash = host_hash(name, len, port);
-    unsigned b = hash & (MP__HN_BUCKETS - 1);
+    unsigned b = hash & (MP__NATIVE_POOL_BUCKETS - 1);
     mp__nhost *h;
 
     for (h = s->hosts[b]; h; h = h->next)
@@ -120,7 +120,7 @@ mp__nhost *mp__hn_host(mp__hn_state *s, const char *name, size_t len,
     return h;
 }
 
-void mp__hn_idle_unlink(mp__nconn *c)
+void mp__native_pool_idle_unlink(mp__nconn *c)
 {
     if (c->prev)
         c->prev->next = c->next;
@@ -129,27 +129,28 @@ void mp__hn_idle_unlink(mp__nconn *c)
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
-    mp__hn_spare(g_hn, c, 0);
+    mp__native_pool_spare(g_hn, c, 0);
 }
 
-void mp__hn_idle_push(mp__nconn *c)
+void mp__native_pool_idle_push(mp__nconn *c)
 {
     c->prev = NULL;
     c->next = c->host->idle;
     if (c->next)
         c->next->prev = c;
     c->host->idle = c;
-    mp__hn_spare(g_hn, c, 1);
-    mp__hn_kick(g_hn, c->host, 1); /* its waiters, or another's room */
+    mp__native_pool_spare(g_hn, c, 1);
+    /* its waiters, or another's room */
+    mp__native_pool_kick(g_hn, c->host, 1);
 }
 
-void mp__hn_conn_free(mp__nconn *c)
+void mp__native_pool_conn_free(mp__nconn *c)
 {
     if (c->host) {
-        mp__hn_spare(g_hn, c, 0);
+        mp__native_pool_spare(g_hn, c, 0);
         g_hn->n_conns--;
         c->host->n_conns--;
-        mp__hn_kick(g_hn, c->host, 1);
+        mp__native_pool_kick(g_hn, c->host, 1);
     }
     if (c->ev)
         event_free(c->ev);
@@ -163,7 +164,7 @@ void mp__hn_conn_free(mp__nconn *c)
     free(c);
 }
 
-int mp__hn_want_write(mp__hn_state *s, mp__nconn *c, int want)
+int mp__native_pool_want_write(mp__native_pool *s, mp__nconn *c, int want)
 {
     if (c->want_write == want)
         return 0;
@@ -175,8 +176,8 @@ int mp__hn_want_write(mp__hn_state *s, mp__nconn *c, int want)
     return event_add(c->ev, NULL);
 }
 
-mp__nconn *mp__hn_conn_open(mp__hn_state *s, mp__nhost *h,
-                            const struct sockaddr *sa, unsigned salen)
+mp__nconn *mp__native_pool_conn_open(mp__native_pool *s, mp__nhost *h,
+                                     const struct sockaddr *sa, unsigned salen)
 {
     mp__nconn *c = calloc(1, sizeof *c);
     int one = 1;
@@ -190,7 +191,7 @@ mp__nconn *mp__hn_conn_open(mp__hn_state *s, mp__nhost *h,
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(c->fd, sa, (socklen_t)salen) != 0 && errno != EINPROGRESS)
         goto fail;
-    c->host = h; /* counted from here on (mp__hn_conn_free) */
+    c->host = h; /* counted from here on (mp__native_pool_conn_free) */
     h->n_conns++;
     s->n_conns++;
     c->ev = event_new(s->base, c->fd, EV_READ | EV_WRITE | EV_PERSIST,
@@ -204,7 +205,7 @@ mp__nconn *mp__hn_conn_open(mp__hn_state *s, mp__nhost *h,
     return c;
 fail:;
     int e = errno;
-    mp__hn_conn_free(c);
+    mp__native_pool_conn_free(c);
     errno = e;
     return NULL;
 }

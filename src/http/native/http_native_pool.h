@@ -3,8 +3,8 @@
  * transfers (http_native.c): hosts keyed by name and port, each with a
  * free list of idle connections, and the connections themselves.
  */
-#ifndef MP_HTTP_NATIVE_H
-#define MP_HTTP_NATIVE_H
+#ifndef MP_HTTP_NATIVE_POOL_H
+#define MP_HTTP_NATIVE_POOL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -15,8 +15,8 @@
 
 struct sockaddr;
 
-#define MP__HN_BUCKETS 1024         /* host table (power of two) */
-#define MP__HN_READ ((size_t)65536) /* bytes per recv */
+#define MP__NATIVE_POOL_BUCKETS 1024 /* host table (power of two) */
+#define MP__NATIVE_POOL_READ ((size_t)65536) /* bytes per recv */
 
 struct nxfer;
 
@@ -74,11 +74,11 @@ typedef struct mp__nconn {
 
 /* The engine's state in one worker. on_conn and on_timer are the
    transfer side's callbacks (arg: the connection), set once. */
-typedef struct mp__hn_state {
+typedef struct mp__native_pool {
     struct event_base *base;
     event_callback_fn on_conn, on_timer;
-    mp__nhost *hosts[MP__HN_BUCKETS];
-    char rbuf[MP__HN_READ];
+    mp__nhost *hosts[MP__NATIVE_POOL_BUCKETS];
+    char rbuf[MP__NATIVE_POOL_READ];
     /* Connection limits (mp_http_set_limits). A spare connection is one
        that can be closed to make room for another host's: idle HTTP/1.1,
        or h2 without a stream; the list is oldest last. A host with
@@ -95,44 +95,45 @@ typedef struct mp__hn_state {
     int any_kick;                   /* the total may have room */
     unsigned n_waiting;             /* transfers in all hosts' queues */
     struct event *kick;
-} mp__hn_state;
+} mp__native_pool;
 
 /* Returns the worker's engine state, creating it on first use with the
    three callbacks; NULL outside a worker or when out of memory. */
-mp__hn_state *mp__hn_state_get(event_callback_fn on_conn,
-                               event_callback_fn on_timer,
-                               event_callback_fn on_kick);
+mp__native_pool *mp__native_pool_get(event_callback_fn on_conn,
+                                     event_callback_fn on_timer,
+                                     event_callback_fn on_kick);
 
 /* Marks h (NULL: none) to be looked at, and the total as having room if
    total, on the next kick, if any transfer waits. */
-void mp__hn_kick(mp__hn_state *s, mp__nhost *h, int total);
+void mp__native_pool_kick(mp__native_pool *s, mp__nhost *h, int total);
 
 /* Puts c in the spare list (spare 1: it is idle or has no stream) or
    takes it out (0). */
-void mp__hn_spare(mp__hn_state *s, mp__nconn *c, int spare);
+void mp__native_pool_spare(mp__native_pool *s, mp__nconn *c, int spare);
 
 /* Returns the host for (name[0..len), port, scope), adding it; NULL if
    out of memory. */
-mp__nhost *mp__hn_host(mp__hn_state *s, const char *name, size_t len,
-                       uint16_t port, const void *scope);
+mp__nhost *mp__native_pool_host(mp__native_pool *s, const char *name,
+                                size_t len, uint16_t port, const void *scope);
 
 /* Takes c out of its host's idle list. */
-void mp__hn_idle_unlink(mp__nconn *c);
+void mp__native_pool_idle_unlink(mp__nconn *c);
 
 /* Puts c (no transfer) first in its host's idle list. */
-void mp__hn_idle_push(mp__nconn *c);
+void mp__native_pool_idle_push(mp__nconn *c);
 
 /* Closes c (its TLS without a close_notify, as curl closes a pooled
    connection) and frees it (it is in no list but the spare list and has
    no transfer); its host and the total have room again. */
-void mp__hn_conn_free(mp__nconn *c);
+void mp__native_pool_conn_free(mp__nconn *c);
 
 /* Watches c for writes too (want 1) or reads only. Returns 0 or -1. */
-int mp__hn_want_write(mp__hn_state *s, mp__nconn *c, int want);
+int mp__native_pool_want_write(mp__native_pool *s, mp__nconn *c, int want);
 
 /* Opens a connection to h at the address sa (connect in progress or
    done). Returns it, or NULL with errno set. */
-mp__nconn *mp__hn_conn_open(mp__hn_state *s, mp__nhost *h,
-                            const struct sockaddr *sa, unsigned salen);
+mp__nconn *mp__native_pool_conn_open(mp__native_pool *s, mp__nhost *h,
+                                     const struct sockaddr *sa,
+                                     unsigned salen);
 
 #endif
