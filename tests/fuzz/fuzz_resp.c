@@ -30,7 +30,7 @@ typedef struct seen {
    connection if the response wants more, with a fresh reader r. Fills
    *o; r keeps what it read, for the caller to compare and release. */
 static void read_resp(const mp_http_request *q, const uint8_t *p, size_t n,
-                      size_t step, mp__nresp *r, mp_http_response *resp,
+                      size_t step, mp__native_resp *r, mp_http_response *resp,
                       seen *o)
 {
     char msg[200];
@@ -47,13 +47,13 @@ static void read_resp(const mp_http_request *q, const uint8_t *p, size_t n,
     do {
         size_t k = n - at < step ? n - at : step;
         msg[0] = '\0';
-        o->rc = mp__nresp_feed(r, (const char *)p + at, k, &o->kind, msg,
-                               sizeof msg);
+        o->rc = mp__native_resp_feed(r, (const char *)p + at, k, &o->kind, msg,
+                                     sizeof msg);
         at += k;
     } while (o->rc == 0 && at < n);
     if (o->rc == 0) {
         msg[0] = '\0';
-        o->rc = mp__nresp_eof(r, &o->kind, msg, sizeof msg);
+        o->rc = mp__native_resp_eof(r, &o->kind, msg, sizeof msg);
     }
     if (o->rc < -1 || o->rc > 1)
         abort();
@@ -69,7 +69,7 @@ static void read_resp(const mp_http_request *q, const uint8_t *p, size_t n,
     o->bytes_in = r->bytes_in;
 }
 
-static void release(mp__nresp *r)
+static void release(mp__native_resp *r)
 {
     free(r->body);
     free(r->hdr);
@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     mp_http_request q = {.url = "http://h/"};
     mp_http_response ra, rb;
-    mp__nresp a, b;
+    mp__native_resp a, b;
     seen sa, sb;
 
     if (size < 2)

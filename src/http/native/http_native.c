@@ -196,7 +196,7 @@ static int feed(nxfer *x, const char *p, size_t n)
 {
     mp__http_fail kind = MP__HF_OTHER;
     char msg[160];
-    int rc = mp__nresp_feed(&x->r, p, n, &kind, msg, sizeof msg);
+    int rc = mp__native_resp_feed(&x->r, p, n, &kind, msg, sizeof msg);
 
     if (rc == 0)
         return 0;
@@ -317,7 +317,7 @@ static void do_read(nxfer *x)
         } else {
             mp__http_fail kind = MP__HF_OTHER;
             char msg[160];
-            int rc = mp__nresp_eof(&x->r, &kind, msg, sizeof msg);
+            int rc = mp__native_resp_eof(&x->r, &kind, msg, sizeof msg);
             xfer_end(x, rc > 0 ? 0 : mp__http_fail_code(kind), msg, NULL);
         }
         return;
@@ -628,7 +628,7 @@ static int xfer_connect(nxfer *x)
     c->x = x;
     x->c = c;
     x->state = MP__NX_CONNECT;
-    if (mp__nreq_build(x, c) < 0) {
+    if (mp__native_req_build(x, c) < 0) {
         xfer_end(x, HF(NOMEM), "out of memory", NULL);
         return -1;
     }
@@ -749,7 +749,7 @@ static int xfer_start(nxfer *x)
     x->reused = 1;
     x->t_conn = x->hop0;
     x->state = MP__NX_SEND;
-    if (mp__nreq_build(x, c) < 0) {
+    if (mp__native_req_build(x, c) < 0) {
         xfer_end(x, HF(NOMEM), "out of memory", NULL);
         return -1;
     }
@@ -1026,7 +1026,7 @@ static int xfer_finish(nxfer *x, mp_http_response *r)
     }
     if (!err && x->r.trl_len && x->r.hdr) { /* after the head, as curl */
         x->r.hdr_len = x->r.h.head_len;
-        if (mp__nresp_head_add(&x->r, x->r.trl, x->r.trl_len) < 0)
+        if (mp__native_resp_head_add(&x->r, x->r.trl, x->r.trl_len) < 0)
             err = mp__http_error(r, HF(NOMEM), "out of memory");
         else
             x->r.h.head_len += x->r.trl_len;

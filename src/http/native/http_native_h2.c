@@ -279,7 +279,7 @@ static void flush_later(mp__h2 *h)
 static int head_put(nxfer *x, const void *p, size_t n)
 {
     x->hdr_bytes += n;
-    return x->req->want_headers ? mp__nresp_head_add(&x->r, p, n) : 0;
+    return x->req->want_headers ? mp__native_resp_head_add(&x->r, p, n) : 0;
 }
 
 /* Fails stream x of h from inside a callback: RST_STREAM CANCEL, then
@@ -324,8 +324,8 @@ static int trailer(mp__h2 *h, nxfer *x, const uint8_t *name, size_t nn,
     mp__http_fail kind;
 
     if (!x->req->want_headers ||
-        mp__nresp_trailer(&x->r, (const char *)name, nn,
-                          (const char *)value, vn, &kind) == 0)
+        mp__native_resp_trailer(&x->r, (const char *)name, nn,
+                                (const char *)value, vn, &kind) == 0)
         return 0;
     return stream_fail(h, x, mp__http_fail_code(kind),
                        kind == MP__HF_NOMEM
@@ -359,7 +359,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f,
         return 0;
     if (x->r.follow && x->r.h.status >= 300 && x->r.h.status < 400 &&
         namelen == 8 && memcmp(name, "location", 8) == 0 &&
-        mp__nresp_location(&x->r, (const char *)value, valuelen) < 0)
+        mp__native_resp_location(&x->r, (const char *)value, valuelen) < 0)
         return stream_fail(ud, x, HF(NOMEM), "out of memory");
     if (++x->hdr_lines > MP_HTTP_MAX_HEADER_LINES)
         return stream_fail(ud, x, HF(PROTOCOL),
@@ -370,8 +370,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f,
                            "header block larger than 262144 bytes "
                            "(MP_HTTP_MAX_HEADER_BYTES)");
     if (namelen == 16 && memcmp(name, "content-encoding", 16) == 0 &&
-        mp__nresp_coding(&x->r, (const char *)value, valuelen, 0, &kind,
-                         why, sizeof why) < 0)
+        mp__native_resp_coding(&x->r, (const char *)value, valuelen, 0, &kind,
+                               why, sizeof why) < 0)
         return stream_fail(ud, x, mp__http_fail_code(kind), why);
     if (head_put(x, name, namelen) < 0 || head_put(x, ": ", 2) < 0 ||
         head_put(x, value, valuelen) < 0 || head_put(x, "\r\n", 2) < 0)
@@ -420,8 +420,8 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id,
     (void)flags;
     if (!x)
         return 0;
-    if (mp__nresp_body(&x->r, (const char *)p, n, &kind, msg,
-                       sizeof msg) < 0)
+    if (mp__native_resp_body(&x->r, (const char *)p, n, &kind, msg,
+                             sizeof msg) < 0)
         return stream_fail(ud, x, mp__http_fail_code(kind), msg);
     return 0;
 }

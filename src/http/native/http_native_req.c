@@ -54,7 +54,7 @@ static int wput_hostport(const nxfer *x, mp__nconn *c, size_t *n,
     return rc;
 }
 
-int mp__nreq_build(nxfer *x, mp__nconn *c)
+int mp__native_req_build(nxfer *x, mp__nconn *c)
 {
     const mp_http_request *q = x->req;
     const char *m = mp__http_method(q);

@@ -18,7 +18,7 @@
    r->werr says why it stops taking them. */
 static int body_out(void *ud, const char *p, size_t n)
 {
-    mp__nresp *r = ud;
+    mp__native_resp *r = ud;
 
     if (n > r->max_body - r->body_seen) { /* in every mode */
         r->werr = MP_EFBIG;
@@ -52,7 +52,7 @@ static int body_out(void *ud, const char *p, size_t n)
    the body's codings; r->werr says why it stops taking them. */
 static void body_sink(void *ud, const char *p, size_t n)
 {
-    mp__nresp *r = ud;
+    mp__native_resp *r = ud;
 
     if (r->werr || !n)
         return;
@@ -67,7 +67,7 @@ static void body_sink(void *ud, const char *p, size_t n)
 }
 
 /* Says why the body sink stopped. Returns -1. */
-static int werr_fail(mp__nresp *r, mp__http_fail *kind, char *msg,
+static int werr_fail(mp__native_resp *r, mp__http_fail *kind, char *msg,
                      size_t len)
 {
     if (r->werr == MP_EPROTO) {
@@ -92,7 +92,7 @@ static int werr_fail(mp__nresp *r, mp__http_fail *kind, char *msg,
    counts them in the head's byte limit); r->trl_err says why it stops. */
 static void trailer_sink(void *ud, const char *p, size_t n)
 {
-    mp__nresp *r = ud;
+    mp__native_resp *r = ud;
 
     if (r->trl_err)
         return;
@@ -122,7 +122,7 @@ static int is_blank(char c)
            c == '\f';
 }
 
-int mp__nresp_location(mp__nresp *r, const char *v, size_t n)
+int mp__native_resp_location(mp__native_resp *r, const char *v, size_t n)
 {
     while (n && is_blank(*v)) {
         v++;
@@ -143,7 +143,7 @@ int mp__nresp_location(mp__nresp *r, const char *v, size_t n)
 /* Finds the Location of the head p[0..n) (a 3xx to follow), as curl's
    header parser: a line starting with "Location:" in any case. Returns 0
    or -1 (out of memory). */
-static int location_find(mp__nresp *r, const char *p, size_t n)
+static int location_find(mp__native_resp *r, const char *p, size_t n)
 {
     const char *end = p + n, *eol;
 
@@ -151,14 +151,15 @@ static int location_find(mp__nresp *r, const char *p, size_t n)
         if (!(eol = memchr(p, '\n', (size_t)(end - p))))
             break;
         if ((size_t)(eol - p) >= 9 && strncasecmp(p, "Location:", 9) == 0 &&
-            mp__nresp_location(r, p + 9, (size_t)(eol - p) - 9) < 0)
+            mp__native_resp_location(r, p + 9, (size_t)(eol - p) - 9) < 0)
             return -1;
     }
     return 0;
 }
 
-int mp__nresp_coding(mp__nresp *r, const char *v, size_t n, int transfer,
-                     mp__http_fail *kind, char *msg, size_t len)
+int mp__native_resp_coding(mp__native_resp *r, const char *v, size_t n,
+                           int transfer, mp__http_fail *kind, char *msg,
+                           size_t len)
 {
     const char *why;
 
@@ -177,7 +178,7 @@ static int head_coding(void *ud, const char *v, size_t n, int transfer)
     mp__http_fail kind;
     char msg[8];
 
-    return mp__nresp_coding(ud, v, n, transfer, &kind, msg, sizeof msg);
+    return mp__native_resp_coding(ud, v, n, transfer, &kind, msg, sizeof msg);
 }
 
 /* Takes the codings of the head at head (its r->h.head_len bytes) for a
@@ -185,8 +186,8 @@ static int head_coding(void *ud, const char *v, size_t n, int transfer)
    Content-Encoding's. A head refused (too many codings) is no response
    (README, "One record"): status and version 0, no headers. Returns 0,
    or -1 with kind and msg. */
-static int take_codings(mp__nresp *r, const char *head, mp__http_fail *kind,
-                        char *msg, size_t len)
+static int take_codings(mp__native_resp *r, const char *head,
+                        mp__http_fail *kind, char *msg, size_t len)
 {
     if (!r->h.te_codings && !(r->h.has_ce && r->req->compressed))
         return 0;
@@ -203,7 +204,7 @@ static int take_codings(mp__nresp *r, const char *head, mp__http_fail *kind,
 
 /* Takes the head r->hdr[0..head_len): the response's status and framing.
    Returns the body mode. */
-static int take_head(mp__nresp *r)
+static int take_head(mp__native_resp *r)
 {
     const char *m = mp__http_method(r->req);
 
@@ -229,7 +230,7 @@ static int take_head(mp__nresp *r)
     return MP__NR_EOF;
 }
 
-int mp__nresp_head_add(mp__nresp *r, const char *p, size_t n)
+int mp__native_resp_head_add(mp__native_resp *r, const char *p, size_t n)
 {
     size_t need = r->hdr_len + n;
 
@@ -250,11 +251,11 @@ int mp__nresp_head_add(mp__nresp *r, const char *p, size_t n)
 
 /* Feeds head bytes. Returns 0 (more wanted), 1 (head done: the bytes past
    it are r->hdr[head_len..hdr_len)), or -1 with kind and msg. */
-static int feed_head(mp__nresp *r, const char *p, size_t n,
+static int feed_head(mp__native_resp *r, const char *p, size_t n,
                      mp__http_fail *kind, char *msg, size_t len)
 {
     *kind = MP__HF_PROTOCOL;
-    if (mp__nresp_head_add(r, p, n) < 0) {
+    if (mp__native_resp_head_add(r, p, n) < 0) {
         *kind = MP__HF_NOMEM;
         snprintf(msg, len, "out of memory");
         return -1;
@@ -287,7 +288,7 @@ static int feed_head(mp__nresp *r, const char *p, size_t n,
    request wants the headers. Returns 1 (head taken: *p and *n are the
    bytes past it), 0 (not that case: feed_head takes the bytes), or -1
    (out of memory: kind and msg set). */
-static int head_in_place(mp__nresp *r, const char **p, size_t *n,
+static int head_in_place(mp__native_resp *r, const char **p, size_t *n,
                          mp__http_fail *kind, char *msg, size_t len)
 {
     const char *why;
@@ -296,7 +297,7 @@ static int head_in_place(mp__nresp *r, const char **p, size_t *n,
         (r->h.status < 200 && r->h.status != 101))
         return 0;
     if (r->req->want_headers &&
-        mp__nresp_head_add(r, *p, r->h.head_len) < 0) {
+        mp__native_resp_head_add(r, *p, r->h.head_len) < 0) {
         *kind = MP__HF_NOMEM;
         snprintf(msg, len, "out of memory");
         return -1;
@@ -306,8 +307,8 @@ static int head_in_place(mp__nresp *r, const char **p, size_t *n,
     return 1;
 }
 
-int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
-                   mp__http_fail *kind, char *msg, size_t len)
+int mp__native_resp_feed(mp__native_resp *r, const char *p, size_t n,
+                         mp__http_fail *kind, char *msg, size_t len)
 {
     if (!n)
         return 0; /* nothing new (every state wants more then) */
@@ -387,16 +388,16 @@ int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
     return r->werr ? werr_fail(r, kind, msg, len) : 0;
 }
 
-int mp__nresp_body(mp__nresp *r, const char *p, size_t n,
-                   mp__http_fail *kind, char *msg, size_t len)
+int mp__native_resp_body(mp__native_resp *r, const char *p, size_t n,
+                         mp__http_fail *kind, char *msg, size_t len)
 {
     body_sink(r, p, n);
     return r->werr ? werr_fail(r, kind, msg, len) : 0;
 }
 
-int mp__nresp_trailer(mp__nresp *r, const char *name, size_t name_len,
-                      const char *value, size_t value_len,
-                      mp__http_fail *kind)
+int mp__native_resp_trailer(mp__native_resp *r, const char *name,
+                            size_t name_len, const char *value,
+                            size_t value_len, mp__http_fail *kind)
 {
     trailer_sink(r, name, name_len);
     trailer_sink(r, ": ", 2);
@@ -408,8 +409,8 @@ int mp__nresp_trailer(mp__nresp *r, const char *name, size_t name_len,
     return -1;
 }
 
-int mp__nresp_eof(mp__nresp *r, mp__http_fail *kind, char *msg,
-                  size_t len)
+int mp__native_resp_eof(mp__native_resp *r, mp__http_fail *kind, char *msg,
+                        size_t len)
 {
     r->reusable = 0;
     if (r->in_body && r->body_mode == MP__NR_EOF)

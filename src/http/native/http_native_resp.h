@@ -22,7 +22,7 @@ enum { MP__NR_NONE, MP__NR_CLEN, MP__NR_CHUNKED, MP__NR_EOF };
 /* One response being read. The caller zeroes it and sets req, resp,
    file and max_body; the rest is the reader's. The caller frees body,
    hdr and trl, and ends dec (mp__dec_end). */
-typedef struct mp__nresp {
+typedef struct mp__native_resp {
     const mp_http_request *req;
     mp_http_response *resp; /* status and http_version, set at the head */
     FILE *file;              /* body_path's stream, or NULL */
@@ -52,48 +52,49 @@ typedef struct mp__nresp {
                           followed (its body is read and dropped) */
     char *location;    /* that Location (blanks around it cut), or NULL */
     int ignore;        /* location set: the body is only counted */
-} mp__nresp;
+} mp__native_resp;
 
 /* Keeps v[0..n), a Location value of a 3xx response, as curl 7.88 does
    with CURLOPT_FOLLOWLOCATION: the first that is not empty once the
    blanks around it are cut; its body is then dropped (r->ignore). Returns
    0 or -1 (out of memory). */
-int mp__nresp_location(mp__nresp *r, const char *v, size_t n);
+int mp__native_resp_location(mp__native_resp *r, const char *v, size_t n);
 
 /* Feeds received bytes p[0..n) to r. Returns 0 (more wanted), 1 (the
    response is complete), or -1: it failed, *kind says how and msg why. */
-int mp__nresp_feed(mp__nresp *r, const char *p, size_t n,
-                   mp__http_fail *kind, char *msg, size_t msg_len);
+int mp__native_resp_feed(mp__native_resp *r, const char *p, size_t n,
+                         mp__http_fail *kind, char *msg, size_t msg_len);
 
 /* Appends p[0..n) to r's head bytes (r->hdr, with room for a NUL past
    them). Returns 0 or -1 (out of memory). */
-int mp__nresp_head_add(mp__nresp *r, const char *p, size_t n);
+int mp__native_resp_head_add(mp__native_resp *r, const char *p, size_t n);
 
 /* Adds the codings of a Content-Encoding (transfer 0, taken only with
    req->compressed) or Transfer-Encoding (1) value v[0..n) to r's body,
    before its first byte (HTTP/2 heads; an HTTP/1.1 head's are taken from
    it). Returns 0, or -1 with *kind and msg: too many codings. */
-int mp__nresp_coding(mp__nresp *r, const char *v, size_t n, int transfer,
-                     mp__http_fail *kind, char *msg, size_t msg_len);
+int mp__native_resp_coding(mp__native_resp *r, const char *v, size_t n,
+                           int transfer, mp__http_fail *kind, char *msg,
+                           size_t msg_len);
 
 /* Takes body bytes p[0..n) that arrived framed already (HTTP/2 DATA):
    stores, writes or counts them. Returns 0, or -1: the sink refused them
    (max_body, a write error, out of memory, undecodable), *kind and msg say why. */
-int mp__nresp_body(mp__nresp *r, const char *p, size_t n,
-                   mp__http_fail *kind, char *msg, size_t msg_len);
+int mp__native_resp_body(mp__native_resp *r, const char *p, size_t n,
+                         mp__http_fail *kind, char *msg, size_t msg_len);
 
 /* Appends a trailer field "name: value\r\n" that arrived framed already
    (HTTP/2 trailers) to r->trl, the head's end, as curl's header callback
    gets them. Returns 0, or -1 with *kind: over the head's byte limit
    (MP_HTTP_MAX_HEADER_BYTES, the trailers counted in it) or out of
    memory. */
-int mp__nresp_trailer(mp__nresp *r, const char *name, size_t name_len,
-                      const char *value, size_t value_len,
-                      mp__http_fail *kind);
+int mp__native_resp_trailer(mp__native_resp *r, const char *name,
+                            size_t name_len, const char *value,
+                            size_t value_len, mp__http_fail *kind);
 
 /* The connection ended cleanly after what was fed. Returns 1 (complete:
    a body until the end) or -1 with *kind and msg, as curl says it. */
-int mp__nresp_eof(mp__nresp *r, mp__http_fail *kind, char *msg,
-                  size_t msg_len);
+int mp__native_resp_eof(mp__native_resp *r, mp__http_fail *kind, char *msg,
+                        size_t msg_len);
 
 #endif

@@ -31,7 +31,7 @@ typedef struct nxfer {
     mp__nconn *c; /* HTTP/1.1 (or a connection still handshaking) */
     int state, suspended, reused, retried;
     size_t wlen, wsent;
-    mp__nresp r;      /* the response being read (http_native_resp.c) */
+    mp__native_resp r; /* the response being read (http_native_resp.c) */
     mp__tls_ctx *tls; /* https: the request's context */
     uint64_t t0, t_conn, t_tls, t_first; /* t0: the first hop's start */
     uint64_t hop0;                       /* this hop's start */
@@ -79,6 +79,6 @@ int mp__nxfer_finish(nxfer *x);
 /* Writes x's HTTP/1.1 request into c->wbuf (x->wlen bytes, x->wsent
    zeroed), as curl 7.88 sends it (http_native_req.c). Returns 0 or -1
    (out of memory). */
-int mp__nreq_build(nxfer *x, mp__nconn *c);
+int mp__native_req_build(nxfer *x, mp__nconn *c);
 
 #endif

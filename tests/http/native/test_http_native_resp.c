@@ -36,7 +36,7 @@ static outcome feed(const char *s, size_t n, size_t first, size_t step,
     mp_http_request q = {.url = "http://h/", .method = method,
                          .want_headers = want_headers};
     mp_http_response resp = {0};
-    mp__nresp r = {.req = &q, .resp = &resp, .max_body = 1 << 20};
+    mp__native_resp r = {.req = &q, .resp = &resp, .max_body = 1 << 20};
     outcome o = {0};
     size_t at = 0;
     char msg[160];
@@ -46,7 +46,7 @@ static outcome feed(const char *s, size_t n, size_t first, size_t step,
         mp__http_fail kind;
         if (k > n - at)
             k = n - at;
-        o.rc = mp__nresp_feed(&r, s + at, k, &kind, msg, sizeof msg);
+        o.rc = mp__native_resp_feed(&r, s + at, k, &kind, msg, sizeof msg);
         at += k;
     }
     o.status = resp.status;
