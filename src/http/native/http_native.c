@@ -19,8 +19,8 @@
  * (http_dns.c: --resolve, cache, evdns; it may suspend there) and the
  * connection tries them in order, as curl does, until one connects.
  *
- * A transfer (struct nxfer) lives on the task's coroutine stack: the task
- * sends the request and suspends; the connection's event callback reads,
+ * A transfer (struct mp__native_xfer) lives on the task's coroutine stack: the
+ * task sends the request and suspends; the connection's event callback reads,
  * feeds the response reader (http_native_resp.c: head, framing, body),
  * and wakes the task as its last act.
  *
@@ -90,8 +90,8 @@ static mp__native_pool *g_hn;
 static void on_conn(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 static void on_kick(evutil_socket_t fd, short what, void *arg);
-static int limits_room(nxfer *x, nhost *h);
-static int queue_add(nxfer *x, nhost *h);
+static int limits_room(mp__native_xfer *x, nhost *h);
+static int queue_add(mp__native_xfer *x, nhost *h);
 
 /* ---- the transfer ---------------------------------------------------- */
 
@@ -106,7 +106,7 @@ typedef struct tscope {
 /* Returns x's tunnel scope, made on first use (kept for the worker's
    life: a few per proxy), or NULL (out of memory: the host lookup then
    fails too). */
-static const void *tunnel_scope(const nxfer *x)
+static const void *tunnel_scope(const mp__native_xfer *x)
 {
     static tscope *all;
     tscope *t;
@@ -127,7 +127,7 @@ static const void *tunnel_scope(const nxfer *x)
 
 /* Returns x's host in the pool (name, port and TLS context), looked up
    once per transfer, or NULL (out of memory). */
-static nhost *xhost(nxfer *x)
+static nhost *xhost(mp__native_xfer *x)
 {
     static const char via_proxy; /* the scope of connections to proxies */
 
@@ -150,7 +150,7 @@ static void probe_end(nhost *h, int ok);
 
 /* Returns " (through the proxy)" if x went to a proxy and err is a
    failure to reach it (as the libcurl engine says), else "". */
-static const char *via_proxy(const nxfer *x, int err)
+static const char *via_proxy(const mp__native_xfer *x, int err)
 {
     return x->px.on && (err == HF(REFUSED) || err == HF(TIMEOUT) ||
                         err == HF(UNREACHABLE) || err == HF(DNS) ||
@@ -163,7 +163,8 @@ static const char *via_proxy(const nxfer *x, int err)
    connection goes back to its host's free list (or is closed), on
    failure it is closed. Wakes the task if it waits: the caller must not
    touch x or its connection afterwards. */
-static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
+static void xfer_end(mp__native_xfer *x, int err, const char *fmt,
+                     const char *arg)
 {
     nconn *c = x->c;
 
@@ -192,7 +193,7 @@ static void xfer_end(nxfer *x, int err, const char *fmt, const char *arg)
 
 /* Feeds received bytes to x's response (http_native_resp.c). Returns 1
    if x ended. */
-static int feed(nxfer *x, const char *p, size_t n)
+static int feed(mp__native_xfer *x, const char *p, size_t n)
 {
     mp__http_fail kind = MP__HF_OTHER;
     char msg[160];
@@ -204,12 +205,12 @@ static int feed(nxfer *x, const char *p, size_t n)
     return 1;
 }
 
-static int xfer_connect(nxfer *x);
+static int xfer_connect(mp__native_xfer *x);
 
 /* The reused connection of x turned out closed before any response byte:
    sends x again on a new connection (once). Returns 1 if it did, 0 if x
    is not eligible. */
-static int retry_fresh(nxfer *x)
+static int retry_fresh(mp__native_xfer *x)
 {
     if (!x->reused || x->retried || x->r.hdr_len || x->r.in_body)
         return 0;
@@ -243,7 +244,7 @@ static int conn_waits_write(const nconn *c, int sending)
 }
 
 /* Sends what is left of the request. Returns 1 if x ended. */
-static int try_send(nxfer *x)
+static int try_send(mp__native_xfer *x)
 {
     nconn *c = x->c;
 
@@ -277,7 +278,7 @@ static int try_send(nxfer *x)
 }
 
 /* Reads what the connection has for x. */
-static void do_read(nxfer *x)
+static void do_read(mp__native_xfer *x)
 {
     nconn *c = x->c;
 
@@ -326,7 +327,7 @@ static void do_read(nxfer *x)
 
 /* Arms c's timer with what is left of x's whole-transfer timeout, once
    connected (and the TLS handshake done): the connect timeout ends. */
-static void arm_total(nxfer *x, nconn *c)
+static void arm_total(mp__native_xfer *x, nconn *c)
 {
     if (x->req->timeout_ms) {
         struct timeval tv = mp__ms_left_tv(x->req->timeout_ms, x->t0);
@@ -338,13 +339,13 @@ static void arm_total(nxfer *x, nconn *c)
 
 /* Returns 1 if x's TLS handshakes offer h2 (a server choosing it gets
    x as a stream, http_native_h2.c): not for HTTP/1.1 only (req->http1). */
-static int offers_h2(const nxfer *x)
+static int offers_h2(const mp__native_xfer *x)
 {
     return !x->req->http1;
 }
 
 /* x's connection is up: starts its TLS handshake. Returns 1 if x ended. */
-static int tls_begin(nxfer *x)
+static int tls_begin(mp__native_xfer *x)
 {
     nconn *c = x->c;
     const char *name = c->host->name;
@@ -368,7 +369,7 @@ static int tls_begin(nxfer *x)
 /* Drives x's TLS handshake one step; once done, x sends (MP__NX_SEND), or
    becomes the first stream of the connection, now an h2 one, if the
    server chose h2. Returns 1 if x ended or went to HTTP/2. */
-static int tls_step(nxfer *x)
+static int tls_step(mp__native_xfer *x)
 {
     nconn *c = x->c;
     char msg[256];
@@ -413,7 +414,7 @@ static int tls_step(nxfer *x)
 /* x's connection to its proxy is up: writes the CONNECT request for
    its URL's host and port into the connection's tunnel buffer
    (MP__NX_TUNNEL). Returns 1 if x ended. */
-static int tunnel_begin(nxfer *x)
+static int tunnel_begin(mp__native_xfer *x)
 {
     nconn *c = x->c;
     char req[1024];
@@ -437,7 +438,7 @@ static int tunnel_begin(nxfer *x)
    of the tunnel's TLS is read with it). A 2xx starts the TLS handshake
    through the tunnel; another status ends x with MP_EPROXY, no status
    and no head in its record, as libcurl's. Returns 1 if x ended. */
-static int tunnel_step(nxfer *x)
+static int tunnel_step(mp__native_xfer *x)
 {
     nconn *c = x->c;
     int status = 0, rc;
@@ -500,7 +501,7 @@ static int tunnel_step(nxfer *x)
 /* The connect of x failed: tries its next address on a new connection,
    as curl does. Returns 1 if it did (x may have ended), 0 if none is
    left. */
-static int next_address(nxfer *x)
+static int next_address(mp__native_xfer *x)
 {
     if (x->ai + 1 >= x->addrs.n)
         return 0;
@@ -517,7 +518,7 @@ static int next_address(nxfer *x)
 static void on_conn(evutil_socket_t fd, short what, void *arg)
 {
     nconn *c = arg;
-    nxfer *x = c->x;
+    mp__native_xfer *x = c->x;
 
     if (c->h2) {
         mp__h2_io(c, what);
@@ -574,7 +575,7 @@ static void on_conn(evutil_socket_t fd, short what, void *arg)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     nconn *c = arg;
-    nxfer *x = c->x;
+    mp__native_xfer *x = c->x;
 
     (void)fd;
     (void)what;
@@ -599,7 +600,7 @@ static void timer_arm(nconn *c, uint64_t ms)
 }
 
 /* Starts x on a new connection. Returns 0, or -1 if x ended. */
-static int xfer_connect(nxfer *x)
+static int xfer_connect(mp__native_xfer *x)
 {
     nhost *h = xhost(x);
     const mp_http_request *q = x->req;
@@ -641,7 +642,7 @@ static int xfer_connect(nxfer *x)
 /* ---- a host's first handshake offering h2, and its waiters ---------- */
 
 /* Takes waiter x out of its host's list, and its timer away. */
-static void wait_unlink(nxfer *x)
+static void wait_unlink(mp__native_xfer *x)
 {
     if (x->prev)
         x->prev->next = x->next;
@@ -658,7 +659,7 @@ static void wait_unlink(nxfer *x)
 /* libevent: waiter x ran out of its connect time. */
 static void on_wait_timer(evutil_socket_t fd, short what, void *arg)
 {
-    nxfer *x = arg;
+    mp__native_xfer *x = arg;
 
     (void)fd;
     (void)what;
@@ -670,7 +671,7 @@ static void on_wait_timer(evutil_socket_t fd, short what, void *arg)
    offering h2): if h2, x becomes a stream beside it instead of opening a
    connection of its own. Its connect timeout runs meanwhile. Returns 0,
    or -1 (out of memory: x connects now). */
-static int wait_probe(nxfer *x, nhost *h)
+static int wait_probe(mp__native_xfer *x, nhost *h)
 {
     struct timeval tv = mp__ms_left_tv(mp__http_connect_ms(x->req), x->hop0);
 
@@ -690,7 +691,7 @@ static int wait_probe(nxfer *x, nhost *h)
     return 0;
 }
 
-static int xfer_start(nxfer *x);
+static int xfer_start(mp__native_xfer *x);
 
 /* h's prober is done: ok 1, its handshake answered (h2: a connection
    with free stream slots; or HTTP/1.1) or its transfer was canceled,
@@ -698,12 +699,12 @@ static int xfer_start(nxfer *x);
    waiter opens a connection of its own. */
 static void probe_end(nhost *h, int ok)
 {
-    nxfer *w = h->waiters;
+    mp__native_xfer *w = h->waiters;
 
     h->prober = NULL;
     h->waiters = NULL;
     while (w) { /* a waiter that ends at once wakes its task here */
-        nxfer *next = w->next;
+        mp__native_xfer *next = w->next;
         w->prev = w->next = NULL;
         if (w->timer)
             event_free(w->timer);
@@ -721,7 +722,7 @@ static void probe_end(nhost *h, int ok)
    slot, or on an idle connection, else waiting for the host's first
    handshake offering h2 to answer, else on a new connection. Returns 0,
    or -1 if x ended. */
-static int xfer_start(nxfer *x)
+static int xfer_start(mp__native_xfer *x)
 {
     nhost *h = xhost(x);
     nconn *c = h ? h->idle : NULL;
@@ -792,7 +793,7 @@ static int total_room(unsigned total)
  * can make room, or (FIFO) x comes fresh while others wait for the same
  * room. Without limits, 1 at once.
  */
-static int limits_room(nxfer *x, nhost *h)
+static int limits_room(mp__native_xfer *x, nhost *h)
 {
     unsigned total, per_host;
 
@@ -807,7 +808,7 @@ static int limits_room(nxfer *x, nhost *h)
 }
 
 /* Takes x out of the state's queue for the total's room. */
-static void gq_unlink(nxfer *x)
+static void gq_unlink(mp__native_xfer *x)
 {
     if (!x->in_gq)
         return;
@@ -825,7 +826,7 @@ static void gq_unlink(nxfer *x)
 
 /* Puts x, the first waiter of a host with room of its own, last in the
    state's queue for the total's room. */
-static void gq_push(nxfer *x)
+static void gq_push(mp__native_xfer *x)
 {
     x->gnext = NULL;
     x->gprev = g_hn->gq_tail;
@@ -838,7 +839,7 @@ static void gq_push(nxfer *x)
 }
 
 /* Takes x out of its host's queue (and the state's). */
-static void queue_unlink(nxfer *x)
+static void queue_unlink(mp__native_xfer *x)
 {
     nhost *h = x->h;
 
@@ -860,7 +861,7 @@ static void queue_unlink(nxfer *x)
    the task's deadline still ends it); first in h's queue with room
    under h's own limit, it waits in the state's queue for the total's.
    Returns 0. */
-static int queue_add(nxfer *x, nhost *h)
+static int queue_add(mp__native_xfer *x, nhost *h)
 {
     unsigned total, per_host;
 
@@ -880,7 +881,7 @@ static int queue_add(nxfer *x, nhost *h)
 }
 
 /* Starts x, taken out of its queue, as if it came now. */
-static void queue_start(nxfer *x)
+static void queue_start(mp__native_xfer *x)
 {
     queue_unlink(x);
     x->state = MP__NX_CONNECT;
@@ -891,7 +892,7 @@ static void queue_start(nxfer *x)
 }
 
 /* Returns 1 if x can start on h without a new connection. */
-static int can_reuse(const nxfer *x, const nhost *h)
+static int can_reuse(const mp__native_xfer *x, const nhost *h)
 {
     return h->idle || (h->h2free && offers_h2(x)) ||
            (h->prober && x->u.tls && offers_h2(x) && h->alpn != 1);
@@ -906,7 +907,7 @@ static void host_serve(nhost *h)
 
     mp__http_limits_get(&total, &per_host);
     while (h->q) {
-        nxfer *x = h->q;
+        mp__native_xfer *x = h->q;
         if (can_reuse(x, h)) {
             queue_start(x);
             continue;
@@ -941,7 +942,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     }
     s->any_kick = 0;
     while (s->gq) {
-        nxfer *x = s->gq;
+        mp__native_xfer *x = s->gq;
         nhost *h = x->h;
         if (per_host && h->n_conns >= per_host && !can_reuse(x, h)) {
             gq_unlink(x); /* its host's own room comes first now */
@@ -958,7 +959,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 /* mp__cancel_fn: the task's deadline passed or it was canceled. */
 static void xfer_cancel(mp_task *t, void *arg)
 {
-    nxfer *x = arg;
+    mp__native_xfer *x = arg;
 
     (void)t;
     if (x->state == MP__NX_WAIT)
@@ -979,7 +980,7 @@ static void xfer_cancel(mp_task *t, void *arg)
 
 /* Adds the times of x, a hop that ended, to r: each from the hop's
    start, summed over hops, as curl does. */
-static void hop_keep(const nxfer *x, mp_http_response *r)
+static void hop_keep(const mp__native_xfer *x, mp_http_response *r)
 {
     if (x->t_conn && !x->reused)
         r->t_connect_us += x->t_conn - x->hop0;
@@ -991,7 +992,7 @@ static void hop_keep(const nxfer *x, mp_http_response *r)
 
 /* Moves x's head into r (want_headers), replacing a previous hop's: the
    latest head that arrived whole is the record's. */
-static void head_keep(nxfer *x, mp_http_response *r)
+static void head_keep(mp__native_xfer *x, mp_http_response *r)
 {
     if (x->req->want_headers && x->r.hdr && x->state == MP__NX_DONE &&
         x->r.h.head_len && r->status) { /* a head taken, not refused */
@@ -1004,7 +1005,7 @@ static void head_keep(nxfer *x, mp_http_response *r)
 }
 
 /* Moves the results of a finished x into resp. Returns resp->error. */
-static int xfer_finish(nxfer *x, mp_http_response *r)
+static int xfer_finish(mp__native_xfer *x, mp_http_response *r)
 {
     int err = r->error;
 
@@ -1038,7 +1039,7 @@ static int xfer_finish(nxfer *x, mp_http_response *r)
 /* Finds where x connects, in the task (may suspend it) unless its host
    has an idle connection: fills x->addrs (http_dns.c). Returns 0, or the
    code stored in x->resp (MP_EDNS when the name does not resolve). */
-static int resolve(nxfer *x)
+static int resolve(mp__native_xfer *x)
 {
     nhost *h = xhost(x);
     size_t n = x->px.on ? x->px.host_len : x->u.host_len;
@@ -1072,7 +1073,7 @@ static int resolve(nxfer *x)
     return rc;
 }
 
-int mp__nxfer_ready(mp_http_response *resp)
+int mp__native_xfer_ready(mp_http_response *resp)
 {
     if ((g_hn = mp__native_pool_get(on_conn, on_timer, on_kick)) != NULL)
         return 0;
@@ -1082,12 +1083,12 @@ int mp__nxfer_ready(mp_http_response *resp)
                                             : "called outside a worker");
 }
 
-int mp__nxfer_finish(nxfer *x)
+int mp__native_xfer_finish(mp__native_xfer *x)
 {
     return xfer_finish(x, x->resp);
 }
 
-int mp__nxfer_run(nxfer *x)
+int mp__native_xfer_run(mp__native_xfer *x)
 {
     const mp_http_request *req = x->orig;
     int rc, woke = 0;

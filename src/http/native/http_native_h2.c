@@ -51,18 +51,18 @@ typedef struct mp__h2 {
     struct event *flush; /* deferred write, activated by submits */
     int flush_armed, listed, dead;
     unsigned active;     /* streams open on it */
-    nxfer *streams;      /* ours, not ended */
+    mp__native_xfer *streams; /* ours, not ended */
     char *out;           /* frames gathered, not written yet */
     size_t out_len, out_off, out_cap;
 } mp__h2;
 
-static nxfer *g_done; /* ended streams whose tasks are to be woken */
+static mp__native_xfer *g_done; /* ended streams whose tasks are to be woken */
 
 /* Wakes the task of every ended stream (from the event loop). */
 static void drain_done(void)
 {
     while (g_done) {
-        nxfer *x = g_done;
+        mp__native_xfer *x = g_done;
         g_done = x->done_next;
         x->done_next = NULL;
         if (x->suspended)
@@ -105,7 +105,7 @@ static void relist(mp__h2 *h)
 
 /* Takes stream x off its connection: nghttp2 forgets it, its timer
    goes. */
-static void stream_detach(nxfer *x)
+static void stream_detach(mp__native_xfer *x)
 {
     mp__h2 *h = x->h2c->h2;
 
@@ -126,9 +126,9 @@ static void stream_detach(nxfer *x)
 
 /* Ends stream x: err 0 (done, or h2_retry set) or an error with its
    message; detaches it from its connection and queues its task's wake. */
-static void stream_end(nxfer *x, int err, const char *fmt, ...)
+static void stream_end(mp__native_xfer *x, int err, const char *fmt, ...)
     MP_PRINTF(3, 4);
-static void stream_end(nxfer *x, int err, const char *fmt, ...)
+static void stream_end(mp__native_xfer *x, int err, const char *fmt, ...)
 {
     char why[300];
     va_list ap;
@@ -149,7 +149,7 @@ static void stream_end(nxfer *x, int err, const char *fmt, ...)
 
 /* Returns 1 if x may be started again on another connection: nothing of
    its response arrived and it was not started again before. */
-static int may_retry(const nxfer *x)
+static int may_retry(const mp__native_xfer *x)
 {
     return !x->retried && !x->t_first;
 }
@@ -276,7 +276,7 @@ static void flush_later(mp__h2 *h)
 
 /* Counts p[0..n) of x's head (its limits) and appends it to the head
    text if the request wants it. Returns 0 or -1 (out of memory). */
-static int head_put(nxfer *x, const void *p, size_t n)
+static int head_put(mp__native_xfer *x, const void *p, size_t n)
 {
     x->hdr_bytes += n;
     return x->req->want_headers ? mp__native_resp_head_add(&x->r, p, n) : 0;
@@ -284,7 +284,7 @@ static int head_put(nxfer *x, const void *p, size_t n)
 
 /* Fails stream x of h from inside a callback: RST_STREAM CANCEL, then
    ends it. Returns 0 (nghttp2 goes on with the session). */
-static int stream_fail(mp__h2 *h, nxfer *x, int err, const char *why)
+static int stream_fail(mp__h2 *h, mp__native_xfer *x, int err, const char *why)
 {
     nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, x->stream,
                               NGHTTP2_CANCEL);
@@ -294,8 +294,8 @@ static int stream_fail(mp__h2 *h, nxfer *x, int err, const char *why)
 
 /* A response head starts (":status"): a new head, as curl starts one at
    each status line. Returns 0, or -1 to fail the stream (why). */
-static int head_begin(nxfer *x, const uint8_t *v, size_t n, char *why,
-                      size_t len)
+static int head_begin(mp__native_xfer *x, const uint8_t *v, size_t n,
+                      char *why, size_t len)
 {
     int st = 0;
     char line[32];
@@ -318,8 +318,8 @@ static int head_begin(nxfer *x, const uint8_t *v, size_t n, char *why,
 /* A trailer field of x: kept after the head with want_headers (curl
    7.88 passes h2 trailers to its header callback when the stream closes,
    "name: value" lines after the head's blank line). Returns 0. */
-static int trailer(mp__h2 *h, nxfer *x, const uint8_t *name, size_t nn,
-                   const uint8_t *value, size_t vn)
+static int trailer(mp__h2 *h, mp__native_xfer *x, const uint8_t *name,
+                   size_t nn, const uint8_t *value, size_t vn)
 {
     mp__http_fail kind;
 
@@ -339,7 +339,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f,
                      const uint8_t *value, size_t valuelen, uint8_t flags,
                      void *ud)
 {
-    nxfer *x = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+    mp__native_xfer *x =
+        nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
     mp__http_fail kind;
     char why[160];
 
@@ -383,7 +384,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f,
                          void *ud)
 {
     mp__h2 *h = ud;
-    nxfer *x;
+    mp__native_xfer *x;
 
     if (f->hd.type == NGHTTP2_GOAWAY) {
         h->dead = 1; /* nghttp2 refuses the streams past its last id */
@@ -413,7 +414,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f,
 static int on_data(nghttp2_session *s, uint8_t flags, int32_t id,
                    const uint8_t *p, size_t n, void *ud)
 {
-    nxfer *x = nghttp2_session_get_stream_user_data(s, id);
+    mp__native_xfer *x = nghttp2_session_get_stream_user_data(s, id);
     mp__http_fail kind = MP__HF_OTHER;
     char msg[160];
 
@@ -430,7 +431,7 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code,
                            void *ud)
 {
     mp__h2 *h = ud;
-    nxfer *x = nghttp2_session_get_stream_user_data(s, id);
+    mp__native_xfer *x = nghttp2_session_get_stream_user_data(s, id);
 
     if (h->active)
         h->active--;
@@ -465,7 +466,7 @@ static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf,
                          size_t len, uint32_t *flags,
                          nghttp2_data_source *src, void *ud)
 {
-    nxfer *x = nghttp2_session_get_stream_user_data(s, id);
+    mp__native_xfer *x = nghttp2_session_get_stream_user_data(s, id);
     size_t n;
 
     (void)src;
@@ -553,7 +554,7 @@ static void header_nv(const char *l, char **p, nghttp2_nv *nv)
 
 /* Submits x's request on h (header fields in curl 7.88's order). Returns
    the stream id, or a negative nghttp2 error. */
-static int32_t submit(mp__h2 *h, nxfer *x)
+static int32_t submit(mp__h2 *h, mp__native_xfer *x)
 {
     const mp_http_request *q = x->req;
     const char *m = mp__http_method(q);
@@ -602,7 +603,7 @@ static int32_t submit(mp__h2 *h, nxfer *x)
 /* libevent: stream x's whole-transfer timeout passed. */
 static void on_stream_timer(evutil_socket_t fd, short what, void *arg)
 {
-    nxfer *x = arg;
+    mp__native_xfer *x = arg;
     mp__h2 *h = x->h2c->h2;
 
     (void)fd;
@@ -617,7 +618,7 @@ static void on_stream_timer(evutil_socket_t fd, short what, void *arg)
 /* x, just ended by mp__h2_submit (first on the done list): its task is
    woken now if it waits (a waiter started by another's handshake), not
    later. Returns -1. */
-static int submit_failed(nxfer *x)
+static int submit_failed(mp__native_xfer *x)
 {
     g_done = x->done_next;
     x->done_next = NULL;
@@ -626,7 +627,7 @@ static int submit_failed(nxfer *x)
     return -1;
 }
 
-int mp__h2_submit(mp__nconn *c, nxfer *x)
+int mp__h2_submit(mp__nconn *c, mp__native_xfer *x)
 {
     mp__h2 *h = c->h2;
     int32_t id;
@@ -713,7 +714,7 @@ void mp__h2_close_spare(mp__nconn *c)
     conn_close(c->h2, 0, "");
 }
 
-void mp__h2_cancel(nxfer *x)
+void mp__h2_cancel(mp__native_xfer *x)
 {
     mp__h2 *h = x->h2c->h2;
 

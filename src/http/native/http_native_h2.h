@@ -26,7 +26,7 @@ int mp__h2_attach(mp__native_pool *s, mp__nconn *c);
 /* Starts x as a stream on the h2 connection c (from h2free, or just
    attached). Returns 0 (x runs; its task suspends), or -1 if x ended at
    once (x->resp says why). */
-int mp__h2_submit(mp__nconn *c, nxfer *x);
+int mp__h2_submit(mp__nconn *c, mp__native_xfer *x);
 
 /* The h2 connection c's event fired (what: EV_READ / EV_WRITE): reads,
    writes, ends streams and wakes their tasks. c may be freed. */
@@ -39,6 +39,6 @@ void mp__h2_close_spare(mp__nconn *c);
 /* Takes x, a stream not ended, off its connection (RST_STREAM CANCEL;
    the connection stays): its task was canceled or passed its deadline,
    and x is not touched afterwards. */
-void mp__h2_cancel(nxfer *x);
+void mp__h2_cancel(mp__native_xfer *x);
 
 #endif

@@ -18,7 +18,7 @@ struct sockaddr;
 #define MP__NATIVE_POOL_BUCKETS 1024 /* host table (power of two) */
 #define MP__NATIVE_POOL_READ ((size_t)65536) /* bytes per recv */
 
-struct nxfer;
+struct mp__native_xfer;
 
 /* A host: a name (as in the URL: a name, an IPv4 literal or a bracketed
    IPv6 literal), a port and a TLS scope (the TLS context of https, NULL
@@ -37,16 +37,17 @@ typedef struct mp__nhost {
                           1 HTTP/1.1, 2 h2 */
     struct mp__nconn *h2free; /* h2 connections with a free stream slot
                                  (http_native_h2.c), linked by prev/next */
-    struct nxfer *prober;     /* its transfer whose handshake offering h2
-                                 runs now (alpn not 1), or NULL */
-    struct nxfer *waiters;    /* transfers waiting for the prober's answer */
+    struct mp__native_xfer *prober; /* its transfer whose handshake offering h2
+                             runs now (alpn not 1), or NULL */
+    struct mp__native_xfer
+        *waiters; /* transfers waiting for the prober's answer */
     unsigned hash;
     struct mp__nconn *idle;  /* LIFO, doubly linked */
     struct mp__nhost *next;  /* bucket chain */
     /* connection limits (mp_http_set_limits) */
     unsigned n_conns;            /* open: in use, idle or h2 */
-    struct nxfer *q, *q_tail;    /* transfers waiting for a connection,
-                                    FIFO, linked by qprev/qnext */
+    struct mp__native_xfer *q, *q_tail; /* transfers waiting for a connection,
+                                 FIFO, linked by qprev/qnext */
     struct mp__nhost *kick_next; /* in the state's kicked list */
     int kicked;
 } mp__nhost;
@@ -62,7 +63,7 @@ typedef struct mp__nconn {
     int want_write;
     mp__nhost *host;
     struct mp__nconn *prev, *next; /* idle list, or its host's h2free */
-    struct nxfer *x;               /* the transfer on it, or NULL idle */
+    struct mp__native_xfer *x;     /* the transfer on it, or NULL idle */
     char *wbuf;                    /* request bytes (kept across requests) */
     size_t wcap;
     struct mp__nconn *eprev, *enext; /* the state's spare list */
@@ -88,9 +89,10 @@ typedef struct mp__native_pool {
        for all of them. */
     unsigned n_conns;               /* open connections */
     mp__nconn *spare, *spare_tail;  /* newest first */
-    struct nxfer *gq, *gq_tail;     /* first waiters of hosts with room of
-                                       their own, waiting for the total's
-                                       room, FIFO (gprev/gnext) */
+    struct mp__native_xfer *gq,
+        *gq_tail;                   /* first waiters of hosts with room of
+                             their own, waiting for the total's
+                             room, FIFO (gprev/gnext) */
     mp__nhost *kicked;              /* hosts to look at */
     int any_kick;                   /* the total may have room */
     unsigned n_waiting;             /* transfers in all hosts' queues */

@@ -1,6 +1,6 @@
 /*
  * A native request from its first hop to its last: mp__http_native runs
- * each hop (http_native.c's mp__nxfer_run) and, with follow_redirects,
+ * each hop (http_native.c's mp__native_xfer_run) and, with follow_redirects,
  * follows a 3xx's Location as libcurl 7.88 does, so that the record is
  * curl's:
  *
@@ -111,9 +111,10 @@ static int hops_next(hops *h, long status, int same)
 }
 
 /* Sets x up for a hop of q to u. */
-static void hop_init(nxfer *x, const hops *h, const mp_http_request *q,
-                     const mp__http_url *u, mp_http_response *resp,
-                     mp_task *t, FILE *file, uint64_t t0)
+static void hop_init(mp__native_xfer *x, const hops *h,
+                     const mp_http_request *q, const mp__http_url *u,
+                     mp_http_response *resp, mp_task *t, FILE *file,
+                     uint64_t t0)
 {
     const mp_http_request *req = h->req;
 
@@ -133,7 +134,7 @@ static void hop_init(nxfer *x, const hops *h, const mp_http_request *q,
 }
 
 /* Frees what x's reader holds. */
-static void hop_free(nxfer *x)
+static void hop_free(mp__native_xfer *x)
 {
     free(x->r.body);
     free(x->r.hdr);
@@ -146,11 +147,11 @@ static void hop_free(nxfer *x)
 /* Ends a chain on a redirect that is not followed (x done): x finished
    into resp as curl leaves it, err with curl's message why, the body
    dropped. Returns err. */
-static int redirect_fail(nxfer *x, int err, const char *why)
+static int redirect_fail(mp__native_xfer *x, int err, const char *why)
 {
     mp_http_response *resp = x->resp;
 
-    mp__nxfer_finish(x);
+    mp__native_xfer_finish(x);
     free(resp->body);
     resp->body = NULL;
     return mp__http_error(resp, err, "%s %.*s: %s", mp__http_method(x->orig),
@@ -206,7 +207,7 @@ static char *join_for_curl(const char *base, const char *loc)
    form cannot hold it) runs on libcurl: its hops are added to this
    one's, the record is curl's; max is the whole chain's limit, the hop to
    loc counted. Returns 0 or the code stored in resp. */
-static int hand_to_curl(nxfer *x, hops *h, unsigned max)
+static int hand_to_curl(mp__native_xfer *x, hops *h, unsigned max)
 {
     mp_http_response *resp = x->resp, r;
     unsigned left = max - resp->redirects;
@@ -252,7 +253,8 @@ static int hand_to_curl(nxfer *x, hops *h, unsigned max)
 /* Follows the redirect x got (x->r.location) if it may: the next hop's
    URL in *next and its parsed form in *u. Returns 1 to go on, or 0 with
    *rc: the chain ended (the record is done). */
-static int follow(nxfer *x, hops *h, char **next, mp__http_url *u, int *rc)
+static int follow(mp__native_xfer *x, hops *h, char **next, mp__http_url *u,
+                  int *rc)
 {
     mp_http_response *resp = x->resp;
     unsigned max = mp__http_max_redirects(x->orig);
@@ -314,11 +316,11 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
     FILE *file = NULL;
     char msg[300];
     hops h;
-    nxfer x;
+    mp__native_xfer x;
     int rc;
 
     memset(&x, 0, sizeof x);
-    if ((rc = mp__nxfer_ready(resp)) != 0)
+    if ((rc = mp__native_xfer_ready(resp)) != 0)
         return rc;
     hops_init(&h, req, u0);
     for (;;) {
@@ -341,7 +343,7 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
             resp->final_url = mp__http_final_url(req->url, u.target[0] != 0);
         hop_init(&x, &h, q, &u, resp, t, file, t0);
         x.tls = tls;
-        rc = mp__nxfer_run(&x);
+        rc = mp__native_xfer_run(&x);
         file = x.r.file; /* closed if x finished */
         if (rc || !x.r.location || !follow(&x, &h, &next, &u, &rc))
             break;

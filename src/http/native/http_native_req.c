@@ -37,7 +37,7 @@ static int wputs(mp__nconn *c, size_t *len, const char *p)
 
 /* Appends the URL's host and its ":port" unless the scheme's default
    (line: scratch room). Returns 0 or -1. */
-static int wput_hostport(const nxfer *x, mp__nconn *c, size_t *n,
+static int wput_hostport(const mp__native_xfer *x, mp__nconn *c, size_t *n,
                          char *line, size_t len)
 {
     int rc = wput(c, n, x->u.host, x->u.host_len);
@@ -54,7 +54,7 @@ static int wput_hostport(const nxfer *x, mp__nconn *c, size_t *n,
     return rc;
 }
 
-int mp__native_req_build(nxfer *x, mp__nconn *c)
+int mp__native_req_build(mp__native_xfer *x, mp__nconn *c)
 {
     const mp_http_request *q = x->req;
     const char *m = mp__http_method(q);

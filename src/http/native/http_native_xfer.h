@@ -1,5 +1,5 @@
 /*
- * One transfer of the native engine (struct nxfer, on the task's
+ * One transfer of the native engine (struct mp__native_xfer, on the task's
  * coroutine stack), shared by its HTTP/1.1 side (http_native.c, which
  * starts every transfer and finishes it) and its HTTP/2 side
  * (http_native_h2.c, which carries it as a stream once a connection
@@ -17,12 +17,12 @@
 #include "http/native/http_native_resp.h"
 #include "http/native/http_tls.h"
 
-/* nxfer.state */
+/* mp__native_xfer.state */
 enum { MP__NX_WAIT, MP__NX_CONNECT, MP__NX_TLS, MP__NX_SEND, MP__NX_RECV,
        MP__NX_H2, MP__NX_QUEUE, MP__NX_TUNNEL, MP__NX_DONE };
 
 /* One transfer, on the task's coroutine stack. */
-typedef struct nxfer {
+typedef struct mp__native_xfer {
     mp_task *task;
     const mp_http_request *req;  /* what this hop sends */
     const mp_http_request *orig; /* as given: its method and URL name the
@@ -49,36 +49,36 @@ typedef struct nxfer {
     size_t hdr_bytes;          /* of the head being read, as curl's text */
     size_t body_off;           /* request body bytes sent */
     struct event *timer;       /* its timeout as a stream or a waiter */
-    struct nxfer *prev, *next; /* its connection's streams, or its host's
-                                  waiters (MP__NX_WAIT) */
-    struct nxfer *done_next;   /* ended, its task not woken yet */
+    /* its connection's streams, or its host's waiters (MP__NX_WAIT) */
+    struct mp__native_xfer *prev, *next;
+    struct mp__native_xfer *done_next;   /* ended, its task not woken yet */
     /* connection limits (MP__NX_QUEUE): its host's queue, and the
        state's queue for the total's room (in_gq) */
-    struct nxfer *qprev, *qnext, *gprev, *gnext;
+    struct mp__native_xfer *qprev, *qnext, *gprev, *gnext;
     int in_gq, from_queue;
     mp__nproxy px; /* this hop's proxy (px.on): the connection goes to it,
                       an http:// request in absolute form, an https:// one
                       through a CONNECT tunnel (MP__NX_TUNNEL) */
-} nxfer;
+} mp__native_xfer;
 
 /* Gets the worker's engine state ready (http_native.c). Returns 0, or
    the code stored in resp (outside a worker, out of memory). */
-int mp__nxfer_ready(mp_http_response *resp);
+int mp__native_xfer_ready(mp_http_response *resp);
 
 /* Runs one hop of x (set up by http_native_redir.c: its request, URL,
-   response reader; mp__nxfer_ready done): resolves its host, sends,
+   response reader; mp__native_xfer_ready done): resolves its host, sends,
    reads, in the task. Returns 0 with x->r.location set (a redirect to
-   follow: x not finished), else what mp__nxfer_finish returned, or the
+   follow: x not finished), else what mp__native_xfer_finish returned, or the
    code stored in x->resp. */
-int mp__nxfer_run(nxfer *x);
+int mp__native_xfer_run(mp__native_xfer *x);
 
 /* Moves the results of x, done, into x->resp (body, head, counts, the
    body file closed). Returns x->resp->error. */
-int mp__nxfer_finish(nxfer *x);
+int mp__native_xfer_finish(mp__native_xfer *x);
 
 /* Writes x's HTTP/1.1 request into c->wbuf (x->wlen bytes, x->wsent
    zeroed), as curl 7.88 sends it (http_native_req.c). Returns 0 or -1
    (out of memory). */
-int mp__native_req_build(nxfer *x, mp__nconn *c);
+int mp__native_req_build(mp__native_xfer *x, mp__nconn *c);
 
 #endif
