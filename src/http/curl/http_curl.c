@@ -11,11 +11,12 @@
  * handle holds the DNS cache and TLS sessions of every transfer; the multi's
  * own connection cache keeps connections alive across tasks.
  *
- * A transfer lives on the calling task's coroutine stack (struct xfer): the
- * task adds its easy handle and suspends. Finished transfers are collected
- * with curl_multi_info_read only after curl_multi_socket_action returned,
- * and only then is the task resumed: a coroutine is never resumed from
- * inside a curl callback, because it may call into curl again.
+ * A transfer lives on the calling task's coroutine stack (struct
+ * mp__curl_xfer): the task adds its easy handle and suspends. Finished
+ * transfers are collected with curl_multi_info_read only after
+ * curl_multi_socket_action returned, and only then is the task resumed: a
+ * coroutine is never resumed from inside a curl callback, because it may call
+ * into curl again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -91,17 +92,17 @@ static void drain(http_multi *m)
     while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
         CURL *easy = msg->easy_handle;
         CURLcode cc = msg->data.result;
-        xfer *x = NULL;
+        mp__curl_xfer *x = NULL;
 
         if (msg->msg != CURLMSG_DONE)
             continue;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
         curl_multi_remove_handle(m->multi, easy);
-        if (!x || x->state != XFER_ACTIVE)
+        if (!x || x->state != MP__CX_ACTIVE)
             continue;
         m->active--;
         x->result = cc;
-        x->state = XFER_DONE;
+        x->state = MP__CX_DONE;
         mp__task_wake(x->task, 0);
     }
 }
@@ -358,11 +359,11 @@ static void easy_put(http_state *s, CURL *easy, int big)
  * file, frees the buffers. Idempotent. Safe to call from the worker's cancel
  * path (never from a curl callback).
  */
-static void xfer_release(xfer *x)
+static void xfer_release(mp__curl_xfer *x)
 {
-    if (x->state == XFER_RELEASED)
+    if (x->state == MP__CX_RELEASED)
         return;
-    if (x->state == XFER_ACTIVE) {
+    if (x->state == MP__CX_ACTIVE) {
         curl_multi_remove_handle(x->mh->multi, x->easy);
         x->mh->active--;
     }
@@ -379,7 +380,7 @@ static void xfer_release(xfer *x)
     free(x->body);
     free(x->hdr);
     x->body = x->hdr = NULL;
-    x->state = XFER_RELEASED;
+    x->state = MP__CX_RELEASED;
 }
 
 /* mp__cancel_fn: the task's deadline passed or it was canceled while its
@@ -397,7 +398,7 @@ static void xfer_cancel(mp_task *t, void *arg)
  * host as http_dns.c resolved it (x->line). Returns 0 or -1 (out of
  * memory).
  */
-static int set_resolve(http_state *s, xfer *x)
+static int set_resolve(http_state *s, mp__curl_xfer *x)
 {
     const char *const *lines;
     unsigned gen;
@@ -435,7 +436,7 @@ static int set_resolve(http_state *s, xfer *x)
  * Prepares x (easy handle, options, body file) and adds it to the multi.
  * On failure fills resp and releases x. Returns 0 or the MP_E* code.
  */
-static int xfer_start(http_state *s, xfer *x, mp_http_response *resp)
+static int xfer_start(http_state *s, mp__curl_xfer *x, mp_http_response *resp)
 {
     const mp_http_request *req = x->req;
     CURLMcode mc;
@@ -476,7 +477,7 @@ static int xfer_start(http_state *s, xfer *x, mp_http_response *resp)
                          mc == CURLM_OUT_OF_MEMORY ? MP_ENOMEM : MP_EHTTP,
                          "curl_multi_add_handle: %s", curl_multi_strerror(mc));
     }
-    x->state = XFER_ACTIVE;
+    x->state = MP__CX_ACTIVE;
     x->mh->active++;
     return 0;
 }
@@ -489,7 +490,7 @@ static int xfer_start(http_state *s, xfer *x, mp_http_response *resp)
  * whole, none if it did not: a refused head is no response).
  * Returns 0 or the MP_E* code stored in resp->error.
  */
-static int xfer_finish(xfer *x, mp_http_response *resp)
+static int xfer_finish(mp__curl_xfer *x, mp_http_response *resp)
 {
     int err, ferr = 0;
 
@@ -527,7 +528,7 @@ int mp__http_curl(mp_task *t, const mp_http_request *req,
                   mp_http_response *resp)
 {
     http_state *s;
-    xfer x;
+    mp__curl_xfer x;
     int rc, woke;
     char line[768], why[320];
 
@@ -554,7 +555,7 @@ int mp__http_curl(mp_task *t, const mp_http_request *req,
     if ((rc = xfer_start(s, &x, resp)) != 0)
         return rc;
     woke = mp__task_suspend(t, xfer_cancel, &x);
-    if (x.state == XFER_DONE) {
+    if (x.state == MP__CX_DONE) {
         if (x.res_global)
             s->res_loaded = 1; /* curl loaded them before it connected */
         rc = xfer_finish(&x, resp);

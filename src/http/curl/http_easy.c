@@ -92,7 +92,7 @@ static mp__http_fail kind_lookup(CURLcode cc)
  * Refines curl's verdict where its code alone does not say what happened.
  * Returns the kind.
  */
-static mp__http_fail kind_refine(xfer *x, mp__http_fail kind)
+static mp__http_fail kind_refine(mp__curl_xfer *x, mp__http_fail kind)
 {
     long oserr = 0, status = 0;
     curl_off_t connected = 0;
@@ -141,7 +141,7 @@ static mp__http_fail kind_refine(xfer *x, mp__http_fail kind)
     }
 }
 
-int mp__http_easy_error(xfer *x, mp_http_response *resp)
+int mp__http_easy_error(mp__curl_xfer *x, mp_http_response *resp)
 {
     const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result);
     const char *m = mp__http_method(x->req), *via;
@@ -174,9 +174,10 @@ int mp__http_easy_error(xfer *x, mp_http_response *resp)
 }
 
 /* Records a failure found by a callback (the transfer is then aborted). */
-static void xfer_wfail(xfer *x, mp__http_fail kind, const char *fmt, ...)
-    MP_PRINTF(3, 4);
-static void xfer_wfail(xfer *x, mp__http_fail kind, const char *fmt, ...)
+static void xfer_wfail(mp__curl_xfer *x, mp__http_fail kind, const char *fmt,
+                       ...) MP_PRINTF(3, 4);
+static void xfer_wfail(mp__curl_xfer *x, mp__http_fail kind, const char *fmt,
+                       ...)
 {
     va_list ap;
 
@@ -189,7 +190,7 @@ static void xfer_wfail(xfer *x, mp__http_fail kind, const char *fmt, ...)
 /* ---- curl callbacks (they never resume a task) -------------------------- */
 
 /* Grows x->body to hold need bytes plus a NUL, doubling. Returns 0 or -1. */
-static int body_reserve(xfer *x, size_t need)
+static int body_reserve(mp__curl_xfer *x, size_t need)
 {
     return mp__http_body_reserve(&x->body, &x->body_cap, need, x->max_body);
 }
@@ -199,7 +200,7 @@ static int body_reserve(xfer *x, size_t need)
  * with decoding: the header then counts encoded bytes). Returns 0, or -1
  * to abort: out of memory, or announced larger than max_body (x->wfail).
  */
-static int body_first(xfer *x)
+static int body_first(mp__curl_xfer *x)
 {
     curl_off_t clen = -1;
 
@@ -226,7 +227,7 @@ static int body_first(xfer *x)
  */
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
-    xfer *x = ud;
+    mp__curl_xfer *x = ud;
 
     (void)size; /* always 1 */
     if (n > x->max_body - x->body_seen) { /* body_seen <= max_body */
@@ -275,7 +276,7 @@ static long version_of(const char *p, size_t n)
  * so the next request reads them as its response ("Received HTTP/0.9").
  * CURLOPT_FORBID_REUSE is read when the transfer is done (multi_done).
  */
-static void head_body_guard(xfer *x)
+static void head_body_guard(mp__curl_xfer *x)
 {
     if (x->body_said && x->hdr_version >= 10 && x->hdr_version <= 11 &&
         strcasecmp(mp__http_method(x->req), "HEAD") == 0)
@@ -289,7 +290,7 @@ static void head_body_guard(xfer *x)
  * starts a new response (redirects, 1xx). Returns 0, or -1 after
  * xfer_wfail.
  */
-static int header_check(xfer *x, const char *p, size_t n)
+static int header_check(mp__curl_xfer *x, const char *p, size_t n)
 {
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         const char *sp = memchr(p, ' ', n);
@@ -351,7 +352,7 @@ static int header_check(xfer *x, const char *p, size_t n)
  */
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
-    xfer *x = ud;
+    mp__curl_xfer *x = ud;
     size_t cap;
     char *q;
 
@@ -401,7 +402,7 @@ static CURLcode set_method(CURL *e, const mp_http_request *req)
     return rc;
 }
 
-int mp__http_easy_headers(xfer *x)
+int mp__http_easy_headers(mp__curl_xfer *x)
 {
     const mp_http_request *req = x->req;
     int has_expect = 0;
@@ -442,7 +443,7 @@ static int may_h2(const mp_http_request *req)
 
 /* Sets the options that do not depend on the request: protocol, signals,
    callbacks. Returns a CURLcode. */
-static CURLcode set_common(xfer *x)
+static CURLcode set_common(mp__curl_xfer *x)
 {
     CURL *e = x->easy;
     int rc = 0; /* OR of CURLcodes: any failure makes it non-zero */
@@ -468,7 +469,7 @@ static CURLcode set_common(xfer *x)
 /* Sets CURLOPT_PROXY and CURLOPT_NOPROXY on every transfer, "" for none:
    with both set, curl reads neither from the environment (it would on
    every transfer). Returns a CURLcode. */
-static CURLcode set_proxy(xfer *x)
+static CURLcode set_proxy(mp__curl_xfer *x)
 {
     const char *proxy, *noproxy;
     CURLcode rc;
@@ -484,7 +485,7 @@ int mp__http_easy_big_buffer(const mp_http_request *req)
 }
 
 /* Sets the request's own options on x->easy. Returns a CURLcode. */
-static CURLcode set_request(xfer *x)
+static CURLcode set_request(mp__curl_xfer *x)
 {
     const mp_http_request *req = x->req;
     CURL *e = x->easy;
@@ -561,7 +562,7 @@ void mp__http_easy_info(CURL *e, mp_http_response *resp)
     resp->t_total_us = info_us(e, CURLINFO_TOTAL_TIME_T);
 }
 
-CURLcode mp__http_easy_options(xfer *x)
+CURLcode mp__http_easy_options(mp__curl_xfer *x)
 {
     CURLcode rc = set_common(x);
 

@@ -1,8 +1,8 @@
 /*
- * One libcurl transfer (struct xfer), shared by http_curl.c (the multi handles,
- * the event loop, a transfer's life) and http_easy.c (its easy handle's
- * options, the callbacks that check the response as it arrives, and what
- * its outcome means). http_easy.c never calls http_curl.c.
+ * One libcurl transfer (struct mp__curl_xfer), shared by http_curl.c (the
+ * multi handles, the event loop, a transfer's life) and http_easy.c (its easy
+ * handle's options, the callbacks that check the response as it arrives, and
+ * what its outcome means). http_easy.c never calls http_curl.c.
  */
 #ifndef MP_HTTP_EASY_H
 #define MP_HTTP_EASY_H
@@ -17,10 +17,10 @@
 struct http_multi;
 
 /* Where a transfer is. Only ACTIVE transfers are in the multi handle. */
-enum { XFER_NEW, XFER_ACTIVE, XFER_DONE, XFER_RELEASED };
+enum { MP__CX_NEW, MP__CX_ACTIVE, MP__CX_DONE, MP__CX_RELEASED };
 
 /* One transfer, on the task's coroutine stack while it runs. */
-typedef struct xfer {
+typedef struct mp__curl_xfer {
     mp_task *task;
     const mp_http_request *req;
     struct http_multi *mh; /* the multi handle it runs in */
@@ -50,7 +50,7 @@ typedef struct xfer {
        none has; what a failed transfer's record says it received. */
     long head_status, head_version;
     char errbuf[CURL_ERROR_SIZE];
-} xfer;
+} mp__curl_xfer;
 
 /* Returns 1 if req's transfer gets the large receive buffer (https that
    may choose HTTP/2: see HTTP_H2_BUFFER in http_easy.c), else 0. */
@@ -58,19 +58,19 @@ int mp__http_easy_big_buffer(const mp_http_request *req);
 
 /* Builds x->headers: the caller's lines, plus an empty "Expect:" with a
    body (no 100-continue round trip). Returns 0 or -1 (out of memory). */
-int mp__http_easy_headers(xfer *x);
+int mp__http_easy_headers(mp__curl_xfer *x);
 
 /* Sets every option of x->easy for x->req: protocols, callbacks, the
    request, its proxy (CURLOPT_PROXY and CURLOPT_NOPROXY always, "" for
    none: curl then never reads the environment). Returns a CURLcode. */
-CURLcode mp__http_easy_options(xfer *x);
+CURLcode mp__http_easy_options(mp__curl_xfer *x);
 
 /*
  * Turns a finished transfer's outcome into our code and fills
  * resp->error/message with which transfer failed and why. Returns the code
  * (0 for CURLE_OK with no callback failure).
  */
-int mp__http_easy_error(xfer *x, mp_http_response *resp);
+int mp__http_easy_error(mp__curl_xfer *x, mp_http_response *resp);
 
 /* Fills resp's status, version, URL, counters and timings from the
    finished easy handle. */
