@@ -83,10 +83,9 @@ static int pick_engine(const mp_http_request *req, mp__http_url *u,
     if (!why)
         return MP_HTTP_NATIVE;
     if (req->engine == MP_HTTP_NATIVE)
-        return mp__http_error(resp, MP_EINVAL,
-                             "%s %.*s: the native engine cannot: %s",
-                             mp__http_method(req), HTTP_URL_SHOWN, req->url,
-                             why);
+        return mp__http_error(
+            resp, MP_EINVAL, "%s %.*s: the native engine cannot: %s",
+            mp__http_method(req), MP__HTTP_URL_SHOWN, req->url, why);
     return MP_HTTP_CURL;
 }
 

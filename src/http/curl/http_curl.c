@@ -441,24 +441,26 @@ static int xfer_start(http_state *s, mp__curl_xfer *x, mp_http_response *resp)
     const mp_http_request *req = x->req;
     CURLMcode mc;
 
-    x->max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
+    x->max_body = req->max_body ? req->max_body : MP__HTTP_MAX_BODY;
     if (!(x->easy = easy_get(s, mp__http_easy_big_buffer(req))) || mp__http_easy_headers(x) < 0) {
         xfer_release(x);
         return mp__http_error(resp, MP_ENOMEM, "%s %.*s: out of memory",
-                         mp__http_method(req), HTTP_URL_SHOWN, req->url);
+                              mp__http_method(req), MP__HTTP_URL_SHOWN,
+                              req->url);
     }
     if (set_resolve(s, x) < 0) {
         xfer_release(x);
         return mp__http_error(resp, MP_ENOMEM, "%s %.*s: out of memory",
-                         mp__http_method(req), HTTP_URL_SHOWN, req->url);
+                              mp__http_method(req), MP__HTTP_URL_SHOWN,
+                              req->url);
     }
     if (mp__http_easy_options(x) != CURLE_OK ||
         (x->resolve &&
          curl_easy_setopt(x->easy, CURLOPT_RESOLVE, x->resolve) != CURLE_OK)) {
         xfer_release(x);
-        return mp__http_error(resp, MP_EINVAL,
-                         "%s %.*s: curl_easy_setopt refused an option",
-                         mp__http_method(req), HTTP_URL_SHOWN, req->url);
+        return mp__http_error(
+            resp, MP_EINVAL, "%s %.*s: curl_easy_setopt refused an option",
+            mp__http_method(req), MP__HTTP_URL_SHOWN, req->url);
     }
     if (req->body_path && !(x->file = mp__http_body_file(req->body_path))) {
         int e = errno;
@@ -469,7 +471,8 @@ static int xfer_start(http_state *s, mp__curl_xfer *x, mp_http_response *resp)
     if (!(x->mh = multi_pick(s))) {
         xfer_release(x);
         return mp__http_error(resp, MP_ENOMEM, "%s %.*s: out of memory",
-                         mp__http_method(req), HTTP_URL_SHOWN, req->url);
+                              mp__http_method(req), MP__HTTP_URL_SHOWN,
+                              req->url);
     }
     if ((mc = curl_multi_add_handle(x->mh->multi, x->easy)) != CURLM_OK) {
         xfer_release(x);
@@ -547,9 +550,9 @@ int mp__http_curl(mp_task *t, const mp_http_request *req,
         const char *host = strstr(req->url, "://");
         resp->final_url = mp__http_final_url(
             req->url, host && strpbrk(host + 3, "/?") != NULL);
-        return mp__http_error(resp, rc == MP_EDNS ? HF_DNS : rc,
-                              "%s %.*s: %s", mp__http_method(req),
-                              HTTP_URL_SHOWN, req->url, why);
+        return mp__http_error(resp, rc == MP_EDNS ? HF_DNS : rc, "%s %.*s: %s",
+                              mp__http_method(req), MP__HTTP_URL_SHOWN,
+                              req->url, why);
     }
     x.line = rc ? line : NULL;
     if ((rc = xfer_start(s, &x, resp)) != 0)
@@ -564,8 +567,9 @@ int mp__http_curl(mp_task *t, const mp_http_request *req,
            deadline) nothing did yet. */
         xfer_release(&x);
         rc = mp__http_error(resp, woke < 0 ? woke : MP_ECANCELED,
-                       "%s %.*s: %s during the transfer", mp__http_method(req),
-                       HTTP_URL_SHOWN, req->url, mp_strerror(woke));
+                            "%s %.*s: %s during the transfer",
+                            mp__http_method(req), MP__HTTP_URL_SHOWN, req->url,
+                            mp_strerror(woke));
     }
     xfer_release(&x);
     return rc;

@@ -145,7 +145,7 @@ int mp__http_easy_error(mp__curl_xfer *x, mp_http_response *resp)
 {
     const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result);
     const char *m = mp__http_method(x->req), *via;
-    int u = HTTP_URL_SHOWN;
+    int u = MP__HTTP_URL_SHOWN;
     mp__http_fail kind;
 
     if (x->wfail == MP__HF_WRITE + 1)
@@ -491,7 +491,7 @@ static CURLcode set_request(mp__curl_xfer *x)
     CURL *e = x->easy;
     int rc = 0; /* OR of CURLcodes */
     long ct = req->connect_timeout_ms ? (long)req->connect_timeout_ms
-                                      : HTTP_CONNECT_MS;
+                                      : MP__HTTP_CONNECT_MS;
 
     rc |= curl_easy_setopt(e, CURLOPT_URL, req->url);
     rc |= set_method(e, req);

@@ -172,7 +172,7 @@ static void xfer_end(mp__native_xfer *x, int err, const char *fmt,
         probe_end(x->h, 0); /* failed before its answer */
     if (err) /* the proxy is not named: its URL may hold a password */
         mp__http_error(x->resp, err, "%s %.*s%s: %s%s",
-                       mp__http_method(x->orig), HTTP_URL_SHOWN,
+                       mp__http_method(x->orig), MP__HTTP_URL_SHOWN,
                        x->orig->url, via_proxy(x, err), fmt, arg ? arg : "");
     x->c = NULL;
     if (c) {
@@ -605,7 +605,7 @@ static int xfer_connect(mp__native_xfer *x)
     nhost *h = xhost(x);
     const mp_http_request *q = x->req;
     uint64_t ct = q->connect_timeout_ms ? q->connect_timeout_ms
-                                        : (uint64_t)HTTP_CONNECT_MS;
+                                        : (uint64_t)MP__HTTP_CONNECT_MS;
     nconn *c = NULL;
 
     x->reused = 0;
@@ -1069,7 +1069,8 @@ static int resolve(mp__native_xfer *x)
         rc = HF(TIMEOUT);
     if (rc)
         mp__http_error(x->resp, rc, "%s %.*s%s: %s", mp__http_method(x->orig),
-                       HTTP_URL_SHOWN, x->orig->url, via_proxy(x, rc), why);
+                       MP__HTTP_URL_SHOWN, x->orig->url, via_proxy(x, rc),
+                       why);
     return rc;
 }
 
@@ -1094,9 +1095,10 @@ int mp__native_xfer_run(mp__native_xfer *x)
     int rc, woke = 0;
 
     if (mp__nproxy_for(x->req, x->req->url, &x->px) != 0)
-        return mp__http_error(x->resp, MP_EINVAL, "%s %.*s: the native "
+        return mp__http_error(x->resp, MP_EINVAL,
+                              "%s %.*s: the native "
                               "engine cannot: a proxy of this kind",
-                              mp__http_method(req), HTTP_URL_SHOWN,
+                              mp__http_method(req), MP__HTTP_URL_SHOWN,
                               x->req->url);
     if ((rc = resolve(x)) != 0)
         return rc;
@@ -1118,7 +1120,8 @@ int mp__native_xfer_run(mp__native_xfer *x)
     } while (x->state == MP__NX_DONE && x->h2_retry && !woke);
     if (x->state == MP__NX_DONE && x->h2_retry)
         return mp__http_error(x->resp, HF(CLOSED), "%s %.*s: %s",
-                              mp__http_method(req), HTTP_URL_SHOWN, req->url,
+                              mp__http_method(req), MP__HTTP_URL_SHOWN,
+                              req->url,
                               "the server refused the HTTP/2 stream twice");
     if (x->state == MP__NX_DONE && x->r.location && !x->resp->error) {
         hop_keep(x, x->resp); /* a redirect: the next hop comes */
@@ -1131,6 +1134,6 @@ int mp__native_xfer_run(mp__native_xfer *x)
     xfer_cancel(x->task, x);
     return mp__http_error(x->resp, woke < 0 ? woke : MP_ECANCELED,
                           "%s %.*s: %s during the transfer",
-                          mp__http_method(req), HTTP_URL_SHOWN, req->url,
+                          mp__http_method(req), MP__HTTP_URL_SHOWN, req->url,
                           mp_strerror(woke));
 }

@@ -139,7 +139,7 @@ static void stream_end(mp__native_xfer *x, int err, const char *fmt, ...)
         vsnprintf(why, sizeof why, fmt, ap);
         va_end(ap);
         mp__http_error(x->resp, err, "%s %.*s: %s", mp__http_method(x->orig),
-                       HTTP_URL_SHOWN, x->orig->url, why);
+                       MP__HTTP_URL_SHOWN, x->orig->url, why);
     }
     x->resp->t_total_us = mp__now_us() - x->t0;
     x->state = MP__NX_DONE;

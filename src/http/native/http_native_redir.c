@@ -126,7 +126,7 @@ static void hop_init(mp__native_xfer *x, const hops *h,
     x->r.req = q;
     x->r.resp = resp;
     x->r.file = file;
-    x->r.max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
+    x->r.max_body = req->max_body ? req->max_body : MP__HTTP_MAX_BODY;
     x->r.follow = req->follow_redirects;
     x->t0 = t0;
     x->hop0 = mp__now_us();
@@ -155,7 +155,7 @@ static int redirect_fail(mp__native_xfer *x, int err, const char *why)
     free(resp->body);
     resp->body = NULL;
     return mp__http_error(resp, err, "%s %.*s: %s", mp__http_method(x->orig),
-                          HTTP_URL_SHOWN, x->orig->url, why);
+                          MP__HTTP_URL_SHOWN, x->orig->url, why);
 }
 
 /* Returns the absolute URL libcurl is given for loc against base (in
@@ -329,7 +329,7 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
         if (u.tls && !(tls = mp__tls_ctx_get(req->cafile, req->insecure, msg,
                                              sizeof msg))) {
             rc = mp__http_error(resp, HF(TLS), "%s %.*s: %s",
-                                mp__http_method(req), HTTP_URL_SHOWN,
+                                mp__http_method(req), MP__HTTP_URL_SHOWN,
                                 req->url, msg);
             break;
         }

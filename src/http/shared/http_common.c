@@ -101,7 +101,7 @@ out:
 unsigned mp__http_connect_ms(const mp_http_request *req)
 {
     unsigned ct = req->connect_timeout_ms ? req->connect_timeout_ms
-                                          : (unsigned)HTTP_CONNECT_MS;
+                                          : (unsigned)MP__HTTP_CONNECT_MS;
 
     return req->timeout_ms && req->timeout_ms < ct ? req->timeout_ms : ct;
 }

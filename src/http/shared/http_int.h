@@ -1,6 +1,7 @@
 /*
- * Internals shared by the HTTP engines: http_curl.c (mp_http, libcurl) and
- * http_native.c (HTTP/1.1 on the worker's loop).
+ * Internals shared by the dispatcher (http_api.c, mp_http) and the HTTP
+ * engines below it: libcurl's (http/curl/) and the native one
+ * (http/native/).
  */
 #ifndef MP_HTTP_INT_H
 #define MP_HTTP_INT_H
@@ -10,9 +11,9 @@
 
 #include "mpool.h"
 
-#define HTTP_MAX_BODY ((size_t)16 << 20) /* default body cap, every mode */
-#define HTTP_CONNECT_MS 10000L           /* default connect timeout */
-#define HTTP_URL_SHOWN 200               /* URL bytes quoted in messages */
+#define MP__HTTP_MAX_BODY ((size_t)16 << 20) /* default body cap, any mode */
+#define MP__HTTP_CONNECT_MS 10000L /* default connect timeout */
+#define MP__HTTP_URL_SHOWN 200     /* URL bytes quoted in messages */
 
 /* ---- http_common.c: what every engine shares -------------------------- */
 
@@ -36,7 +37,7 @@ int mp__http_body_reserve(char **body, size_t *body_cap, size_t need,
 FILE *mp__http_body_file(const char *path);
 
 /* Returns the connect timeout of req in ms, as curl takes it: the
-   connect_timeout_ms (default HTTP_CONNECT_MS), or timeout_ms if shorter.
+   connect_timeout_ms (default MP__HTTP_CONNECT_MS), or timeout_ms if shorter.
    It covers resolving the name too. */
 unsigned mp__http_connect_ms(const mp_http_request *req);
 
