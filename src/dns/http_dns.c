@@ -28,6 +28,7 @@
 #include <event2/util.h>
 
 #include "common/clock.h"
+#include "common/list.h"
 #include "dns/http_dns.h"
 #include "mpool.h"
 #include "worker/worker.h"
@@ -54,8 +55,8 @@ struct dns_name;
 /* A task waiting for a name's query, on its coroutine stack. */
 typedef struct dns_waiter {
     mp_task *t;
-    struct dns_name *e;
-    struct dns_waiter *prev, *next;
+    struct dns_name *e; /* the name it waits for; NULL once off its list */
+    mp__list_node link; /* in e->waiters */
     int err; /* 0, MP_EDNS or MP_ETIMEDOUT, set when woken */
     mp__dns_addrs *out;
     struct event *timer; /* the caller's bound, or NULL */
@@ -71,7 +72,7 @@ typedef struct dns_name {
     int result;            /* evdns' EVUTIL_EAI_* code (0: an answer) */
     uint64_t expires_ns;
     mp__dns_addrs addrs;
-    dns_waiter *waiters;
+    mp__list waiters;   /* of dns_waiter, newest first */
     struct event *done; /* made active when the answer is in */
 } dns_name;
 
@@ -370,7 +371,7 @@ static void cache_trim(dns_state *s)
         for (unsigned b = 0; b < DNS_BUCKETS; b++)
             for (dns_name **pp = &s->tab[b]; *pp;) {
                 dns_name *e = *pp;
-                if (!e->pending && !e->waking && !e->waiters &&
+                if (!e->pending && !e->waking && mp__list_empty(&e->waiters) &&
                     (pass || e->expires_ns <= now)) {
                     *pp = e->next;
                     s->count--;
@@ -432,10 +433,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
         name_unlink(s, e);
     else
         e->expires_ns = mp__now_ns() + (uint64_t)MP__DNS_TTL_S * 1000000000u;
-    while ((w = e->waiters) != NULL) {
-        e->waiters = w->next;
-        if (e->waiters)
-            e->waiters->prev = NULL;
+    for (mp__list_node *n; (n = mp__list_pop_front(&e->waiters)) != NULL;) {
+        w = MP__LIST_ENTRY(n, dns_waiter, link);
         w->e = NULL;
         w->err = e->result ? MP_EDNS : 0;
         if (!e->result)
@@ -455,12 +454,7 @@ static void waiter_cancel(mp_task *t, void *arg)
     (void)t;
     if (!w->e)
         return;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        w->e->waiters = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
+    mp__list_remove(&w->link);
     w->e = NULL;
 }
 
@@ -500,6 +494,7 @@ static dns_name *name_get(dns_state *s, const char *name)
             return NULL;
         }
         e->hash = hash;
+        mp__list_init(&e->waiters);
         e->next = s->tab[hash & (DNS_BUCKETS - 1)];
         s->tab[hash & (DNS_BUCKETS - 1)] = e;
         s->count++;
@@ -566,10 +561,7 @@ int mp__dns_lookup(mp_task *t, const char *name, uint16_t port,
         goto found;
     }
     w.e = e;
-    w.next = e->waiters;
-    if (w.next)
-        w.next->prev = &w;
-    e->waiters = &w;
+    mp__list_push_front(&e->waiters, &w.link);
     if (timeout_ms) {
         struct timeval tv = mp__ms_tv(timeout_ms);
         if (!(w.timer = evtimer_new(s->base, on_wait_timeout, &w)) ||
