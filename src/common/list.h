@@ -57,6 +57,12 @@ static inline mp__list_node *mp__list_first(const mp__list *l)
     return l->next == l ? NULL : l->next;
 }
 
+/* The last node, or NULL when l is empty. */
+static inline mp__list_node *mp__list_last(const mp__list *l)
+{
+    return l->prev == l ? NULL : l->prev;
+}
+
 static inline void mp__list_insert_before(mp__list_node *at,
                                           mp__list_node *n)
 {

@@ -29,6 +29,7 @@ static void order_and_removal(void **state)
     mp__list_init(&l);
     assert_true(mp__list_empty(&l));
     assert_null(mp__list_first(&l));
+    assert_null(mp__list_last(&l));
     assert_null(mp__list_pop_front(&l));
     struct item it[4] = {{0, {0}}, {1, {0}}, {2, {0}}, {3, {0}}};
     assert_false(mp__list_linked(&it[0].link));
@@ -40,6 +41,8 @@ static void order_and_removal(void **state)
     assert_int_equal(ids(&l, got, 4), 4);
     for (int i = 0; i < 4; i++)
         assert_int_equal(got[i], i);
+    assert_ptr_equal(mp__list_first(&l), &it[0].link);
+    assert_ptr_equal(mp__list_last(&l), &it[3].link);
     /* Removing the node being walked is allowed. */
     MP__LIST_EACH(n, &l) {
         struct item *x = MP__LIST_ENTRY(n, struct item, link);

@@ -85,6 +85,12 @@
 typedef mp__nhost nhost;
 typedef mp__nconn nconn;
 
+/* The transfer whose node field is n, or NULL for no node. */
+#define XFER_OF(n, field)                                                     \
+    ((n) ? MP__LIST_ENTRY(n, mp__native_xfer, field) : NULL)
+/* The connection whose link is n, or NULL. */
+#define CONN_OF(n) ((n) ? MP__LIST_ENTRY(n, nconn, link) : NULL)
+
 static mp__native_pool *g_hn;
 
 static void on_conn(evutil_socket_t fd, short what, void *arg);
@@ -644,13 +650,7 @@ static int xfer_connect(mp__native_xfer *x)
 /* Takes waiter x out of its host's list, and its timer away. */
 static void wait_unlink(mp__native_xfer *x)
 {
-    if (x->prev)
-        x->prev->next = x->next;
-    else
-        x->h->waiters = x->next;
-    if (x->next)
-        x->next->prev = x->prev;
-    x->prev = x->next = NULL;
+    mp__list_remove(&x->link);
     if (x->timer)
         event_free(x->timer);
     x->timer = NULL;
@@ -682,11 +682,7 @@ static int wait_probe(mp__native_xfer *x, nhost *h)
         x->timer = NULL;
         return -1;
     }
-    x->prev = NULL;
-    x->next = h->waiters;
-    if (x->next)
-        x->next->prev = x;
-    h->waiters = x;
+    mp__list_push_front(&h->waiters, &x->link);
     x->state = MP__NX_WAIT;
     return 0;
 }
@@ -699,13 +695,16 @@ static int xfer_start(mp__native_xfer *x);
    waiter opens a connection of its own. */
 static void probe_end(nhost *h, int ok)
 {
-    mp__native_xfer *w = h->waiters;
+    mp__list ws; /* h's waiters: a waiter started may wait on h again */
+    mp__list_node *n;
 
     h->prober = NULL;
-    h->waiters = NULL;
-    while (w) { /* a waiter that ends at once wakes its task here */
-        mp__native_xfer *next = w->next;
-        w->prev = w->next = NULL;
+    mp__list_init(&ws);
+    while ((n = mp__list_pop_front(&h->waiters)) != NULL)
+        mp__list_push_back(&ws, n);
+    while ((n = mp__list_pop_front(&ws)) != NULL) {
+        /* a waiter that ends at once wakes its task here */
+        mp__native_xfer *w = XFER_OF(n, link);
         if (w->timer)
             event_free(w->timer);
         w->timer = NULL;
@@ -714,7 +713,6 @@ static void probe_end(nhost *h, int ok)
             xfer_start(w);
         else
             xfer_connect(w);
-        w = next;
     }
 }
 
@@ -725,15 +723,15 @@ static void probe_end(nhost *h, int ok)
 static int xfer_start(mp__native_xfer *x)
 {
     nhost *h = xhost(x);
-    nconn *c = h ? h->idle : NULL;
+    nconn *c = h ? CONN_OF(mp__list_first(&h->idle)) : NULL;
     int probe = h && x->u.tls && offers_h2(x) && h->alpn != 1;
 
-    if (h && h->q && !x->from_queue)
+    if (h && !mp__list_empty(&h->q) && !x->from_queue)
         return queue_add(x, h); /* behind the host's waiters */
-    if (h && h->h2free && offers_h2(x)) {
+    if (h && !mp__list_empty(&h->h2free) && offers_h2(x)) {
         x->reused = 1;
         x->t_conn = x->hop0;
-        return mp__h2_submit(h->h2free, x);
+        return mp__h2_submit(CONN_OF(mp__list_first(&h->h2free)), x);
     }
     if (probe && h->prober && !c && wait_probe(x, h) == 0)
         return 0;
@@ -764,7 +762,8 @@ static int xfer_start(mp__native_xfer *x)
    another host needs its place. Returns 0, or -1 if there is none. */
 static int close_spare(void)
 {
-    nconn *c = g_hn->spare_tail;
+    mp__list_node *n = mp__list_last(&g_hn->spare);
+    nconn *c = n ? MP__LIST_ENTRY(n, nconn, spare_link) : NULL;
 
     if (!c)
         return -1;
@@ -800,7 +799,8 @@ static int limits_room(mp__native_xfer *x, nhost *h)
     mp__http_limits_get(&total, &per_host);
     if (!total && !per_host)
         return 1;
-    if (!x->from_queue && (h->q || (total && g_hn->gq)))
+    if (!x->from_queue &&
+        (!mp__list_empty(&h->q) || (total && !mp__list_empty(&g_hn->gq))))
         return 0;
     if (per_host && h->n_conns >= per_host)
         return 0;
@@ -810,50 +810,22 @@ static int limits_room(mp__native_xfer *x, nhost *h)
 /* Takes x out of the state's queue for the total's room. */
 static void gq_unlink(mp__native_xfer *x)
 {
-    if (!x->in_gq)
-        return;
-    if (x->gprev)
-        x->gprev->gnext = x->gnext;
-    else
-        g_hn->gq = x->gnext;
-    if (x->gnext)
-        x->gnext->gprev = x->gprev;
-    else
-        g_hn->gq_tail = x->gprev;
-    x->gprev = x->gnext = NULL;
-    x->in_gq = 0;
+    if (mp__list_linked(&x->glink))
+        mp__list_remove(&x->glink);
 }
 
 /* Puts x, the first waiter of a host with room of its own, last in the
    state's queue for the total's room. */
 static void gq_push(mp__native_xfer *x)
 {
-    x->gnext = NULL;
-    x->gprev = g_hn->gq_tail;
-    if (x->gprev)
-        x->gprev->gnext = x;
-    else
-        g_hn->gq = x;
-    g_hn->gq_tail = x;
-    x->in_gq = 1;
+    mp__list_push_back(&g_hn->gq, &x->glink);
 }
 
 /* Takes x out of its host's queue (and the state's). */
 static void queue_unlink(mp__native_xfer *x)
 {
-    nhost *h = x->h;
-
     gq_unlink(x);
-    if (x->qprev)
-        x->qprev->qnext = x->qnext;
-    else
-        h->q = x->qnext;
-    if (x->qnext)
-        x->qnext->qprev = x->qprev;
-    else
-        h->q_tail = x->qprev;
-    x->qprev = x->qnext = NULL;
-    g_hn->n_waiting--;
+    mp__list_remove(&x->qlink);
 }
 
 /* Makes x wait, last in h's queue, for a connection the limits allow
@@ -866,16 +838,10 @@ static int queue_add(mp__native_xfer *x, nhost *h)
     unsigned total, per_host;
 
     mp__http_limits_get(&total, &per_host);
-    x->qnext = NULL;
-    x->qprev = h->q_tail;
-    if (x->qprev)
-        x->qprev->qnext = x;
-    else
-        h->q = x;
-    h->q_tail = x;
-    g_hn->n_waiting++;
+    mp__list_push_back(&h->q, &x->qlink);
     x->state = MP__NX_QUEUE;
-    if (h->q == x && total && !(per_host && h->n_conns >= per_host))
+    if (mp__list_first(&h->q) == &x->qlink && total &&
+        !(per_host && h->n_conns >= per_host))
         gq_push(x);
     return 0;
 }
@@ -894,7 +860,8 @@ static void queue_start(mp__native_xfer *x)
 /* Returns 1 if x can start on h without a new connection. */
 static int can_reuse(const mp__native_xfer *x, const nhost *h)
 {
-    return h->idle || (h->h2free && offers_h2(x)) ||
+    return !mp__list_empty(&h->idle) ||
+           (!mp__list_empty(&h->h2free) && offers_h2(x)) ||
            (h->prober && x->u.tls && offers_h2(x) && h->alpn != 1);
 }
 
@@ -904,17 +871,17 @@ static int can_reuse(const mp__native_xfer *x, const nhost *h)
 static void host_serve(nhost *h)
 {
     unsigned total, per_host;
+    mp__native_xfer *x;
 
     mp__http_limits_get(&total, &per_host);
-    while (h->q) {
-        mp__native_xfer *x = h->q;
+    while ((x = XFER_OF(mp__list_first(&h->q), qlink)) != NULL) {
         if (can_reuse(x, h)) {
             queue_start(x);
             continue;
         }
-        if (x->in_gq || (per_host && h->n_conns >= per_host))
+        if (mp__list_linked(&x->glink) || (per_host && h->n_conns >= per_host))
             return;
-        if (g_hn->gq || !total_room(total)) {
+        if (!mp__list_empty(&g_hn->gq) || !total_room(total)) {
             gq_push(x);
             return;
         }
@@ -929,6 +896,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 {
     mp__native_pool *s = arg;
     unsigned total, per_host;
+    mp__native_xfer *x;
 
     (void)fd;
     (void)what;
@@ -941,8 +909,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
         host_serve(h);
     }
     s->any_kick = 0;
-    while (s->gq) {
-        mp__native_xfer *x = s->gq;
+    while ((x = XFER_OF(mp__list_first(&s->gq), glink)) != NULL) {
         nhost *h = x->h;
         if (per_host && h->n_conns >= per_host && !can_reuse(x, h)) {
             gq_unlink(x); /* its host's own room comes first now */
@@ -951,7 +918,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
         if (!can_reuse(x, h) && !total_room(total))
             return;
         queue_start(x);
-        if (h->q)
+        if (!mp__list_empty(&h->q))
             mp__native_pool_kick(s, h, 0); /* its next waiter */
     }
 }
@@ -1049,7 +1016,8 @@ static int resolve(mp__native_xfer *x)
     uint64_t t;
     int rc;
 
-    if (h && (h->idle || (h->h2free && offers_h2(x))))
+    if (h && (!mp__list_empty(&h->idle) ||
+              (!mp__list_empty(&h->h2free) && offers_h2(x))))
         return 0;
     if (p[0] == '[') {
         p++;

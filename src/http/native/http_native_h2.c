@@ -51,7 +51,7 @@ typedef struct mp__h2 {
     struct event *flush; /* deferred write, activated by submits */
     int flush_armed, listed, dead;
     unsigned active;     /* streams open on it */
-    mp__native_xfer *streams; /* ours, not ended */
+    mp__list streams;    /* ours, not ended, by their link */
     char *out;           /* frames gathered, not written yet */
     size_t out_len, out_off, out_cap;
 } mp__h2;
@@ -84,21 +84,11 @@ static void relist(mp__h2 *h)
     if (free_slot == h->listed)
         return;
     if (free_slot) {
-        c->prev = NULL;
-        c->next = c->host->h2free;
-        if (c->next)
-            c->next->prev = c;
-        c->host->h2free = c;
+        mp__list_push_front(&c->host->h2free, &c->link);
         /* its waiters may take the slot */
         mp__native_pool_kick(h->hn, c->host, 0);
     } else {
-        if (c->prev)
-            c->prev->next = c->next;
-        else
-            c->host->h2free = c->next;
-        if (c->next)
-            c->next->prev = c->prev;
-        c->prev = c->next = NULL;
+        mp__list_remove(&c->link);
     }
     h->listed = free_slot;
 }
@@ -111,13 +101,7 @@ static void stream_detach(mp__native_xfer *x)
 
     if (x->stream > 0)
         nghttp2_session_set_stream_user_data(h->s, x->stream, NULL);
-    if (x->prev)
-        x->prev->next = x->next;
-    else
-        h->streams = x->next;
-    if (x->next)
-        x->next->prev = x->prev;
-    x->prev = x->next = NULL;
+    mp__list_remove(&x->link);
     if (x->timer)
         event_free(x->timer);
     x->timer = NULL;
@@ -161,11 +145,12 @@ static int may_retry(const mp__native_xfer *x)
 static void conn_close(mp__h2 *h, int err, const char *why)
 {
     mp__nconn *c = h->c;
+    mp__list_node *n;
 
     h->dead = 1;
     relist(h);
-    while (h->streams)
-        stream_end(h->streams, err, "%s", why);
+    while ((n = mp__list_first(&h->streams)) != NULL)
+        stream_end(MP__LIST_ENTRY(n, mp__native_xfer, link), err, "%s", why);
     nghttp2_session_del(h->s);
     if (h->flush)
         event_free(h->flush);
@@ -521,6 +506,7 @@ int mp__h2_attach(mp__native_pool *s, mp__nconn *c)
         goto fail;
     h->c = c;
     h->hn = s;
+    mp__list_init(&h->streams);
     c->h2 = h;
     relist(h);
     return 0;
@@ -638,11 +624,7 @@ int mp__h2_submit(mp__nconn *c, mp__native_xfer *x)
     x->h2_final = 0;
     x->r.h.status = 0;
     x->body_off = 0;
-    x->prev = NULL;
-    x->next = h->streams;
-    if (x->next)
-        x->next->prev = x;
-    h->streams = x;
+    mp__list_push_front(&h->streams, &x->link);
     if (x->req->timeout_ms) {
         struct timeval tv = mp__ms_left_tv(x->req->timeout_ms, x->t0);
         if (!(x->timer = evtimer_new(h->hn->base, on_stream_timer, x)) ||

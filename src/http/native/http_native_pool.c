@@ -36,6 +36,8 @@ mp__native_pool *mp__native_pool_get(event_callback_fn on_conn,
         g_hn->base = base;
         g_hn->on_conn = on_conn;
         g_hn->on_timer = on_timer;
+        mp__list_init(&g_hn->spare);
+        mp__list_init(&g_hn->gq);
         if (!(g_hn->kick = event_new(base, -1, 0, on_kick, g_hn))) {
             free(g_hn);
             g_hn = NULL;
@@ -46,42 +48,24 @@ mp__native_pool *mp__native_pool_get(event_callback_fn on_conn,
 
 void mp__native_pool_kick(mp__native_pool *s, mp__nhost *h, int total)
 {
-    if (!s->n_waiting)
-        return; /* nobody waits: the common case, without limits */
-    if (h && h->q && !h->kicked) {
+    if (h && !mp__list_empty(&h->q) && !h->kicked) {
         h->kicked = 1;
         h->kick_next = s->kicked;
         s->kicked = h;
     }
-    s->any_kick |= total && s->gq;
+    s->any_kick |= total && !mp__list_empty(&s->gq);
     if (s->kicked || s->any_kick)
         event_active(s->kick, EV_TIMEOUT, 0);
 }
 
 void mp__native_pool_spare(mp__native_pool *s, mp__nconn *c, int spare)
 {
-    if (spare == c->spare)
+    if (spare == mp__list_linked(&c->spare_link))
         return;
-    if (spare) {
-        c->eprev = NULL;
-        c->enext = s->spare;
-        if (c->enext)
-            c->enext->eprev = c;
-        else
-            s->spare_tail = c;
-        s->spare = c;
-    } else {
-        if (c->eprev)
-            c->eprev->enext = c->enext;
-        else
-            s->spare = c->enext;
-        if (c->enext)
-            c->enext->eprev = c->eprev;
-        else
-            s->spare_tail = c->eprev;
-        c->eprev = c->enext = NULL;
-    }
-    c->spare = spare;
+    if (spare)
+        mp__list_push_front(&s->spare, &c->spare_link);
+    else
+        mp__list_remove(&c->spare_link);
 }
 
 /* Returns the FNV-1a hash of name[0..len) mixed with port. */
@@ -115,6 +99,10 @@ mp__nhost *mp__native_pool_host(mp__native_pool *s, const char *name,
     h->port = port;
     h->scope = scope;
     h->hash = hash;
+    mp__list_init(&h->h2free);
+    mp__list_init(&h->waiters);
+    mp__list_init(&h->idle);
+    mp__list_init(&h->q);
     h->next = s->hosts[b];
     s->hosts[b] = h;
     return h;
@@ -122,23 +110,14 @@ mp__nhost *mp__native_pool_host(mp__native_pool *s, const char *name,
 
 void mp__native_pool_idle_unlink(mp__nconn *c)
 {
-    if (c->prev)
-        c->prev->next = c->next;
-    else if (c->host->idle == c)
-        c->host->idle = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
+    if (mp__list_linked(&c->link))
+        mp__list_remove(&c->link);
     mp__native_pool_spare(g_hn, c, 0);
 }
 
 void mp__native_pool_idle_push(mp__nconn *c)
 {
-    c->prev = NULL;
-    c->next = c->host->idle;
-    if (c->next)
-        c->next->prev = c;
-    c->host->idle = c;
+    mp__list_push_front(&c->host->idle, &c->link);
     mp__native_pool_spare(g_hn, c, 1);
     /* its waiters, or another's room */
     mp__native_pool_kick(g_hn, c->host, 1);

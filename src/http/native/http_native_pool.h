@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 
+#include "common/list.h"
 #include "dns/http_dns.h"
 
 struct sockaddr;
@@ -35,19 +36,20 @@ typedef struct mp__nhost {
     void *session;     /* the latest TLS session (http_tls.c fills it) */
     int alpn;          /* offered h2, the server chose: 0 not known yet,
                           1 HTTP/1.1, 2 h2 */
-    struct mp__nconn *h2free; /* h2 connections with a free stream slot
-                                 (http_native_h2.c), linked by prev/next */
-    struct mp__native_xfer *prober; /* its transfer whose handshake offering h2
-                             runs now (alpn not 1), or NULL */
-    struct mp__native_xfer
-        *waiters; /* transfers waiting for the prober's answer */
+    mp__list h2free;   /* h2 connections with a free stream slot
+                          (http_native_h2.c), by their link, newest first */
+    struct mp__native_xfer *prober; /* its transfer whose handshake
+                                       offering h2 runs now (alpn not 1),
+                                       or NULL */
+    mp__list waiters; /* transfers waiting for the prober's answer, by
+                         their link, newest first */
     unsigned hash;
-    struct mp__nconn *idle;  /* LIFO, doubly linked */
-    struct mp__nhost *next;  /* bucket chain */
+    mp__list idle;          /* idle connections by link, newest first */
+    struct mp__nhost *next; /* bucket chain */
     /* connection limits (mp_http_set_limits) */
-    unsigned n_conns;            /* open: in use, idle or h2 */
-    struct mp__native_xfer *q, *q_tail; /* transfers waiting for a connection,
-                                 FIFO, linked by qprev/qnext */
+    unsigned n_conns; /* open: in use, idle or h2 */
+    mp__list q;       /* transfers waiting for a connection, FIFO, by
+                         their qlink */
     struct mp__nhost *kick_next; /* in the state's kicked list */
     int kicked;
 } mp__nhost;
@@ -62,12 +64,11 @@ typedef struct mp__nconn {
     struct event *timer; /* the transfer's connect or total timeout */
     int want_write;
     mp__nhost *host;
-    struct mp__nconn *prev, *next; /* idle list, or its host's h2free */
+    mp__list_node link;            /* in its host's idle or h2free list */
     struct mp__native_xfer *x;     /* the transfer on it, or NULL idle */
     char *wbuf;                    /* request bytes (kept across requests) */
     size_t wcap;
-    struct mp__nconn *eprev, *enext; /* the state's spare list */
-    int spare;                       /* in it */
+    mp__list_node spare_link;        /* in the pool's spare list */
     char *tbuf;                      /* a CONNECT tunnel's request, then
                                         the proxy's answer (NULL after) */
     size_t tlen, toff;
@@ -87,15 +88,13 @@ typedef struct mp__native_pool {
        it closed, went idle, or an h2 stream slot freed), and the kick
        event (on_kick, with the state as its arg) runs once per loop turn
        for all of them. */
-    unsigned n_conns;               /* open connections */
-    mp__nconn *spare, *spare_tail;  /* newest first */
-    struct mp__native_xfer *gq,
-        *gq_tail;                   /* first waiters of hosts with room of
-                             their own, waiting for the total's
-                             room, FIFO (gprev/gnext) */
-    mp__nhost *kicked;              /* hosts to look at */
-    int any_kick;                   /* the total may have room */
-    unsigned n_waiting;             /* transfers in all hosts' queues */
+    unsigned n_conns;  /* open connections */
+    mp__list spare;    /* spare connections by spare_link, newest first */
+    mp__list gq;       /* first waiters of hosts with room of their own,
+                          waiting for the total's room, FIFO, by their
+                          glink */
+    mp__nhost *kicked; /* hosts to look at */
+    int any_kick;      /* the total may have room */
     struct event *kick;
 } mp__native_pool;
 

@@ -10,12 +10,13 @@
 
 #include <stdint.h>
 
+#include "common/list.h"
 #include "dns/http_dns.h"
-#include "http/shared/http_int.h"
 #include "http/native/http_native_pool.h"
 #include "http/native/http_native_proxy.h"
 #include "http/native/http_native_resp.h"
 #include "http/native/http_tls.h"
+#include "http/shared/http_int.h"
 
 /* mp__native_xfer.state */
 enum { MP__NX_WAIT, MP__NX_CONNECT, MP__NX_TLS, MP__NX_SEND, MP__NX_RECV,
@@ -49,13 +50,13 @@ typedef struct mp__native_xfer {
     size_t hdr_bytes;          /* of the head being read, as curl's text */
     size_t body_off;           /* request body bytes sent */
     struct event *timer;       /* its timeout as a stream or a waiter */
-    /* its connection's streams, or its host's waiters (MP__NX_WAIT) */
-    struct mp__native_xfer *prev, *next;
+    mp__list_node link;        /* in its h2 connection's streams, or its host's
+                                  waiters (MP__NX_WAIT) */
     struct mp__native_xfer *done_next;   /* ended, its task not woken yet */
-    /* connection limits (MP__NX_QUEUE): its host's queue, and the
-       state's queue for the total's room (in_gq) */
-    struct mp__native_xfer *qprev, *qnext, *gprev, *gnext;
-    int in_gq, from_queue;
+    /* connection limits (MP__NX_QUEUE): in its host's queue (qlink), and
+       maybe in the pool's queue for the total's room (glink) */
+    mp__list_node qlink, glink;
+    int from_queue;
     mp__nproxy px; /* this hop's proxy (px.on): the connection goes to it,
                       an http:// request in absolute form, an https:// one
                       through a CONNECT tunnel (MP__NX_TUNNEL) */
