@@ -1,9 +1,11 @@
 /* The error table: mp_strerror and mp_err_name from MP_ERRNO_MAP; and
    mp_result_clear, which both sides use to free a result and its error
-   message. */
+   message, with mp__result_set, the coordinator's one copy of a result
+   (errors.h). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/errors.h"
 #include "mpool.h"
 
 void mp_result_clear(mp_result *r)
@@ -13,6 +15,21 @@ void mp_result_clear(mp_result *r)
     free(r->data);
     free(r->error);
     memset(r, 0, sizeof(*r));
+}
+
+void mp__result_set(mp_result *r, int status, const void *data, size_t len,
+                    const char *err)
+{
+    r->status = status;
+    r->data = NULL;
+    r->len = 0;
+    if (len && (r->data = malloc(len))) {
+        memcpy(r->data, data, len);
+        r->len = len;
+    } else if (len && status == 0) {
+        r->status = MP_ENOMEM;
+    }
+    r->error = err ? strdup(err) : NULL;
 }
 
 /* Returns the sentence for err; "unknown error" for codes not in the

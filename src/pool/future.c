@@ -3,145 +3,156 @@
  * run_in_executor / ensure_future, add_done_callback, wait_for, wait with
  * FIRST_COMPLETED).
  *
- * A future is first in the pool's queue (submitted, not yet in the
- * ledger: credit applies, the queue is what waits), then in the ledger like
- * any map task (an entry whose index is the future's address, see pool.h:
+ * A future is first in the queue (submitted, not yet in the ledger:
+ * credit applies, the queue is what waits), then in the ledger like any
+ * map task (an entry whose key is the future's address, see pool.h:
  * dispatch, re-run on a worker's death, timeouts and recycling are the
- * same), then done. pool.c takes queued futures when a worker has room
- * (mp__fut_take) and hands their results here (mp__fut_complete); this
- * file never dispatches: it pokes the pool's kick event, which does.
+ * same), then done. The pool takes queued futures when a worker has room
+ * (mp__futs_take) and hands their results here (mp__futs_complete); this
+ * file never dispatches: it pokes the pool's kick event, which does. Its
+ * state is its own (future.h); it sees the pool only through what
+ * mp__futs_init gave it.
  */
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
-#include "pool/pool.h"
+#include "common/errors.h"
+#include "pool/future.h"
 
-enum { F_QUEUED, F_LEDGER, F_DONE };
+enum { F_NEW, F_QUEUED, F_LEDGER, F_DONE };
 
 struct mp_future {
-    mp_pool *p;             /* NULL once done */
+    mp__futures *F; /* NULL once done */
     mp_task_fn fn;
-    int state;              /* F_* */
-    uint32_t id;            /* its ledger entry, in F_LEDGER */
-    mp_future *prev, *next; /* the pool's queue or its ledger list */
+    int state;          /* F_* */
+    uint32_t id;        /* its ledger entry, in F_LEDGER */
+    mp__list_node link; /* F's queue or its ledger list */
     mp_done_fn cb;
     void *ud;
-    int *woken; /* a wait's flag, set when the future is done */
+    int *woken;   /* a wait's flag, set when the future is done */
     int reported; /* mp_future_next returned it */
     mp_result res;
     size_t len;
     _Alignas(max_align_t) unsigned char in[]; /* the input's copy */
 };
 
-static void list_push(mp__futlist *l, mp_future *f)
+void mp__futs_init(mp__futures *F, mp_pool *pool, mp__ledger *L,
+                   mp__loop *loop, struct event *kick)
 {
-    f->next = NULL;
-    f->prev = l->tail;
-    if (l->tail)
-        l->tail->next = f;
-    else
-        l->head = f;
-    l->tail = f;
-    l->n++;
+    memset(F, 0, sizeof(*F));
+    F->pool = pool;
+    F->L = L;
+    F->loop = loop;
+    F->kick = kick;
+    mp__list_init(&F->queued);
+    mp__list_init(&F->running);
 }
 
-static void list_unlink(mp__futlist *l, mp_future *f)
+void mp__futs_free(mp__futures *F)
 {
-    if (f->prev)
-        f->prev->next = f->next;
-    else
-        l->head = f->next;
-    if (f->next)
-        f->next->prev = f->prev;
-    else
-        l->tail = f->prev;
-    f->prev = f->next = NULL;
-    l->n--;
+    if (F->drain_timer)
+        event_free(F->drain_timer);
+    F->drain_timer = NULL;
 }
 
-/* Ends f with status (data copied, err copied) and runs its callback,
-   which may free f: nothing touches f after it. */
-static void complete(mp_future *f, int status, const void *data,
-                     size_t len, const char *err)
+/* Returns the oldest future of list l, NULL when it is empty. */
+static mp_future *oldest(mp__list *l)
 {
-    f->state = F_DONE;
-    f->p = NULL;
-    f->res.status = status;
-    if (len && (f->res.data = malloc(len))) {
-        memcpy(f->res.data, data, len);
-        f->res.len = len;
-    } else if (len && status == 0) {
-        f->res.status = MP_ENOMEM;
+    mp__list_node *n = mp__list_first(l);
+    return n ? MP__LIST_ENTRY(n, mp_future, link) : NULL;
+}
+
+/* Moves f to state (F_*): off its old state's list, onto the new one's
+   (F_DONE has none), with F's counts. */
+static void move(mp__futures *F, mp_future *f, int state)
+{
+    if (f->state == F_QUEUED || f->state == F_LEDGER) {
+        mp__list_remove(&f->link);
+        *(f->state == F_QUEUED ? &F->nqueued : &F->nrunning) -= 1;
     }
-    f->res.error = err ? strdup(err) : NULL;
+    f->state = state;
+    if (state == F_QUEUED || state == F_LEDGER) {
+        mp__list_push_back(state == F_QUEUED ? &F->queued : &F->running,
+                           &f->link);
+        *(state == F_QUEUED ? &F->nqueued : &F->nrunning) += 1;
+    }
+}
+
+/* Ends a drain when F is closed and holds no future any more: its wait
+   wakes, its deadline goes, the drained callback runs (once). */
+static void drained_check(mp__futures *F)
+{
+    if (!F->closed || F->nqueued || F->nrunning || F->drain_done)
+        return;
+    F->drain_done = 1;
+    if (F->drain_woken)
+        *F->drain_woken = 1;
+    if (F->drain_timer)
+        event_del(F->drain_timer);
+    if (F->drained_cb)
+        F->drained_cb(F->pool, 0, F->drained_ud);
+}
+
+/* Ends f with status (data copied, err copied), runs its callback, which
+   may free f (nothing touches f after it), and ends a drain that waited
+   for it. */
+static void complete(mp_future *f, int status, const void *data, size_t len,
+                     const char *err)
+{
+    mp__futures *F = f->F;
+    move(F, f, F_DONE);
+    f->F = NULL;
+    mp__result_set(&f->res, status, data, len, err);
     if (f->woken)
         *f->woken = 1;
     f->woken = NULL;
     if (f->cb)
         f->cb(f, f->ud);
+    drained_check(F);
 }
 
-/* Ends a drain when p is closed and holds no future any more: its wait
-   wakes, its deadline goes, the drained callback runs (once). */
-static void drained_check(mp_pool *p)
+/* Has the pool's loop dispatch soon (and tell cancels). */
+static void kick(mp__futures *F)
 {
-    if (!p->closed || p->futq.n || p->futs.n || p->drain_done)
-        return;
-    p->drain_done = 1;
-    if (p->drain_woken)
-        *p->drain_woken = 1;
-    if (p->drain_timer)
-        event_del(p->drain_timer);
-    if (p->drained_cb)
-        p->drained_cb(p, 0, p->drained_ud);
+    event_active(F->kick, EV_TIMEOUT, 1);
 }
 
-/* Has the pool's loop dispatch soon (and flush cancels). */
-static void kick(mp_pool *p)
+int mp__futs_submit(mp__futures *F, mp_task_fn fn, const void *in, size_t len,
+                    mp_future **out)
 {
-    event_active(p->kick_ev, EV_TIMEOUT, 1);
-}
-
-int mp_pool_submit(mp_pool *p, mp_task_fn fn, const void *in, size_t len,
-                   mp_future **out)
-{
-    if (!p || !fn || !out || (!in && len))
+    if (!fn || !out || (!in && len))
         return MP_EINVAL;
     if (len > MP_MAX_PAYLOAD)
         return MP_E2BIG;
-    if (p->closed)
+    if (F->closed)
         return MP_ECLOSED;
     mp_future *f = malloc(sizeof(*f) + len);
     if (!f)
         return MP_ENOMEM;
     memset(f, 0, sizeof(*f));
-    f->p = p;
+    f->F = F;
     f->fn = fn;
     f->len = len;
     if (len)
         memcpy(f->in, in, len);
-    list_push(&p->futq, f);
-    if (p->futq.n > p->stats.max_futures_waiting)
-        p->stats.max_futures_waiting = p->futq.n;
-    kick(p);
+    move(F, f, F_QUEUED);
+    if (F->nqueued > F->max_queued)
+        F->max_queued = F->nqueued;
+    kick(F);
     *out = f;
     return 0;
 }
 
-uint32_t mp__fut_take(mp_pool *p)
+uint32_t mp__futs_take(mp__futures *F)
 {
-    mp_future *f = p->futq.head;
-    if (!f || mp__ledger_full(&p->L))
+    mp_future *f = oldest(&F->queued);
+    if (!f || mp__ledger_full(F->L))
         return MP_NIL;
-    uint32_t id = mp__ledger_add(&p->L, MP__FUT_KEY(f), f->in,
-                                 (uint32_t)f->len, 0);
-    list_unlink(&p->futq, f);
-    list_push(&p->futs, f);
-    f->state = F_LEDGER;
-    f->id = id;
-    return id;
+    f->id = mp__ledger_add(F->L, MP__FUT_KEY(f), f->in, (uint32_t)f->len, 0);
+    move(F, f, F_LEDGER);
+    return f->id;
 }
 
 mp_task_fn mp__fut_fn(size_t key)
@@ -149,24 +160,17 @@ mp_task_fn mp__fut_fn(size_t key)
     return ((mp_future *)(uintptr_t)key)->fn;
 }
 
-void mp__fut_complete(mp_pool *p, size_t key, int status, const void *data,
-                      size_t len, const char *err)
+void mp__futs_complete(mp__futures *F, size_t key, int status,
+                       const void *data, size_t len, const char *err)
 {
-    mp_future *f = (mp_future *)(uintptr_t)key;
-    list_unlink(&p->futs, f);
-    p->stats.tasks_done++;
-    complete(f, status, data, len, err);
-    drained_check(p);
+    complete((mp_future *)(uintptr_t)key, status, data, len, err);
 }
 
-void mp__futs_end(mp_pool *p, int status, const char *why)
+void mp__futs_end_queued(mp__futures *F, int status, const char *why)
 {
     mp_future *f;
-    while ((f = p->futq.head) || (f = p->futs.head)) {
-        list_unlink(f->state == F_QUEUED ? &p->futq : &p->futs, f);
+    while ((f = oldest(&F->queued)))
         complete(f, status, NULL, 0, why);
-    }
-    drained_check(p);
 }
 
 int mp_future_on_done(mp_future *f, mp_done_fn cb, void *ud)
@@ -194,18 +198,13 @@ int mp_future_cancel(mp_future *f)
 {
     if (!f || f->state == F_DONE)
         return MP_EINVAL;
-    mp_pool *p = f->p;
     if (f->state == F_QUEUED) {
-        list_unlink(&p->futq, f);
         complete(f, MP_ECANCELED, NULL, 0, "future canceled before it ran");
-        drained_check(p);
         return 0;
     }
-    if (mp__ledger_cancel(&p->L, f->id) >= 0)
-        kick(p); /* at a worker: it is told, its late result dropped */
-    list_unlink(&p->futs, f);
+    if (mp__ledger_cancel(f->F->L, f->id) >= 0)
+        kick(f->F); /* at a worker: it is told, its late result dropped */
     complete(f, MP_ECANCELED, NULL, 0, "future canceled");
-    drained_check(p);
     return 0;
 }
 
@@ -234,59 +233,48 @@ void mp_future_free(mp_future *f)
 
 /* ---- waiting ---------------------------------------------------------- */
 
-static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
+struct wait {
+    mp__futures *F;
+    int *woken;
+};
+
+/* A wait's question to the loop (loop.h): the first time, it has the
+   pool dispatch (futures queued meanwhile); it stops once *woken. */
+static int woken(void *arg, int first)
 {
-    *(int *)arg = 1;
+    struct wait *w = arg;
+    if (first)
+        kick(w->F);
+    return *w->woken;
 }
 
-/* Runs p's own loop until *woken or timeout_ms (0: no limit). Returns 0,
-   MP_ETIMEDOUT, MP_EATTACHED, MP_EINVAL (called from inside the pool's
-   loop) or MP_ESYS. */
-static int drive(mp_pool *p, int *woken, unsigned timeout_ms)
+/* Runs F's pool's loop until *flag or timeout_ms (0: no limit). Returns
+   0, or mp__loop_run's MP_ETIMEDOUT, MP_EATTACHED, MP_EINVAL (called
+   from inside the pool's loop), MP_ENOMEM or MP_ESYS. */
+static int drive(mp__futures *F, int *flag, unsigned timeout_ms)
 {
-    if (p->attached)
-        return MP_EATTACHED;
-    if (p->driving)
-        return MP_EINVAL;
-    int timed_out = 0, rc = 0;
-    struct event *t = NULL;
-    if (timeout_ms) {
-        struct timeval tv = mp__ms_tv(timeout_ms);
-        if (!(t = evtimer_new(p->base, on_wait_timeout, &timed_out)))
-            return MP_ENOMEM;
-        evtimer_add(t, &tv);
-    }
-    p->driving = 1;
-    kick(p);
-    while (!*woken && !timed_out)
-        if (event_base_loop(p->base, EVLOOP_ONCE) < 0) {
-            rc = MP_ESYS;
-            break;
-        }
-    p->driving = 0;
-    if (t)
-        event_free(t);
-    return *woken ? 0 : rc ? rc : MP_ETIMEDOUT;
+    struct wait w = {F, flag};
+    return mp__loop_run(F->loop, woken, &w, timeout_ms);
 }
 
 int mp_future_wait_any(mp_future *const *fs, size_t n, unsigned timeout_ms)
 {
     if (!fs || !n)
         return MP_EINVAL;
-    mp_pool *p = NULL;
+    mp__futures *F = NULL;
     for (size_t i = 0; i < n; i++) {
         if (!fs[i])
             return MP_EINVAL;
         if (fs[i]->state == F_DONE)
             return (int)i;
-        if (p && fs[i]->p != p)
+        if (F && fs[i]->F != F)
             return MP_EINVAL; /* one pool's loop is driven, not two */
-        p = fs[i]->p;
+        F = fs[i]->F;
     }
     int woken = 0;
     for (size_t i = 0; i < n; i++)
         fs[i]->woken = &woken;
-    int rc = drive(p, &woken, timeout_ms);
+    int rc = drive(F, &woken, timeout_ms);
     for (size_t i = 0; i < n; i++) /* the done ones cleared theirs */
         if (fs[i]->state != F_DONE)
             fs[i]->woken = NULL;
@@ -342,13 +330,13 @@ int mp_future_next(mp_future *const *fs, size_t n, unsigned timeout_ms)
 {
     if (!fs || n > INT32_MAX)
         return MP_EINVAL;
-    mp_pool *p = NULL;
+    mp__futures *F = NULL;
     size_t pending = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!fs[i] || (p && fs[i]->p && fs[i]->p != p))
+        if (!fs[i] || (F && fs[i]->F && fs[i]->F != F))
             return MP_EINVAL; /* one pool's loop is driven, not two */
-        if (fs[i]->p)
-            p = fs[i]->p;
+        if (fs[i]->F)
+            F = fs[i]->F;
         pending += fs[i]->state != F_DONE;
     }
     size_t i = next_unreported(fs, n);
@@ -358,7 +346,7 @@ int mp_future_next(mp_future *const *fs, size_t n, unsigned timeout_ms)
     for (size_t k = 0; k < n; k++)
         if (fs[k]->state != F_DONE)
             fs[k]->woken = &woken;
-    int rc = drive(p, &woken, timeout_ms);
+    int rc = drive(F, &woken, timeout_ms);
     for (size_t k = 0; k < n; k++)
         if (fs[k]->state != F_DONE)
             fs[k]->woken = NULL;
@@ -368,56 +356,54 @@ int mp_future_next(mp_future *const *fs, size_t n, unsigned timeout_ms)
 
 /* ---- draining ---------------------------------------------------------- */
 
-int mp_pool_on_drained(mp_pool *p, mp_drained_fn cb, void *ud)
+void mp__futs_on_drained(mp__futures *F, mp_drained_fn cb, void *ud)
 {
-    if (!p)
-        return MP_EINVAL;
-    p->drained_cb = cb;
-    p->drained_ud = ud;
-    return 0;
+    F->drained_cb = cb;
+    F->drained_ud = ud;
 }
 
-/* An attached pool's drain deadline passed: the callback says so. */
+/* The drain's deadline passed first: the callback says so, once. */
+static void drain_timed_out(mp__futures *F)
+{
+    if (F->drain_done)
+        return;
+    F->drain_done = 1;
+    if (F->drained_cb)
+        F->drained_cb(F->pool, MP_ETIMEDOUT, F->drained_ud);
+}
+
+/* An attached pool's drain deadline passed (arg: the futures). */
 static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
-    mp_pool *p = arg;
-    if (p->drain_done)
-        return;
-    p->drain_done = 1;
-    if (p->drained_cb)
-        p->drained_cb(p, MP_ETIMEDOUT, p->drained_ud);
+    drain_timed_out(arg);
 }
 
-int mp_pool_drain(mp_pool *p, unsigned timeout_ms)
+int mp__futs_drain(mp__futures *F, unsigned timeout_ms)
 {
-    if (!p || p->call || (p->driving && !p->attached))
+    mp__loop *l = F->loop;
+    if (l->driving && !l->attached)
         return MP_EINVAL;
-    if (p->closed && (p->drain_done || p->attached))
-        return p->drain_done && (p->futq.n || p->futs.n) ? MP_ETIMEDOUT
-                                                         : 0;
-    p->closed = 1;
-    drained_check(p);
-    if (p->drain_done)
+    if (F->closed && (F->drain_done || l->attached))
+        return F->drain_done && (F->nqueued || F->nrunning) ? MP_ETIMEDOUT : 0;
+    F->closed = 1;
+    drained_check(F);
+    if (F->drain_done)
         return 0;
-    if (p->attached) { /* the caller's loop runs it; the callback tells */
+    if (l->attached) { /* the caller's loop runs it; the callback tells */
         if (timeout_ms) {
             struct timeval tv = mp__ms_tv(timeout_ms);
-            if (!p->drain_timer &&
-                !(p->drain_timer = evtimer_new(p->base, on_drain_timeout,
-                                               p)))
+            if (!F->drain_timer &&
+                !(F->drain_timer = evtimer_new(l->base, on_drain_timeout, F)))
                 return MP_ENOMEM;
-            evtimer_add(p->drain_timer, &tv);
+            evtimer_add(F->drain_timer, &tv);
         }
         return 0;
     }
     int woken = 0;
-    p->drain_woken = &woken;
-    int rc = drive(p, &woken, timeout_ms);
-    p->drain_woken = NULL;
-    if (rc == MP_ETIMEDOUT && !p->drain_done) {
-        p->drain_done = 1;
-        if (p->drained_cb)
-            p->drained_cb(p, MP_ETIMEDOUT, p->drained_ud);
-    }
+    F->drain_woken = &woken;
+    int rc = drive(F, &woken, timeout_ms);
+    F->drain_woken = NULL;
+    if (rc == MP_ETIMEDOUT)
+        drain_timed_out(F);
     return rc;
 }

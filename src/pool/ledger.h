@@ -64,11 +64,12 @@ typedef struct mp__ledger {
     mp__entry *ents;
     char *inline_in; /* MP_INLINE_IN bytes per entry for copied inputs */
     uint32_t nents, free_head, in_use;
-    mp__idlist retry, solo; /* waiting to be re-sent; suspects, one at a time */
-    mp__idlist staged;      /* new input taken ahead of its dispatch, so it
-                             can be spread (mp__ledger_stage) */
-    mp__idlist alone;       /* suspects of forkserver deaths: one at a time,
-                             with nothing else held in the pool */
+    mp__idlist retry, solo; /* waiting to be re-sent; suspects, one at a
+                               time */
+    mp__idlist staged;      /* new input taken ahead of its dispatch, so
+                               it can be spread (mp__ledger_stage) */
+    mp__idlist alone;       /* suspects of forkserver deaths: one at a
+                               time, with nothing else held in the pool */
     int alone_busy;       /* an alone entry is held now (nothing else is
                              given meanwhile) */
     mp__holder *holders;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/errors.h"
 #include "pool/forkserver.h"
 #include "pool/pool.h"
 
@@ -42,26 +43,16 @@ void mp__create_failed(mp_pool *p, int err, const char *fmt, ...)
 static void deliver(mp_pool *p, size_t key, int status, const void *data,
                     size_t len, const char *err)
 {
+    p->stats.tasks_done++;
     if (!MP__KEY_IS_CALL(key)) {
-        mp__fut_complete(p, key, status, data, len, err);
+        mp__futs_complete(&p->F, key, status, data, len, err);
         return;
     }
     size_t index = MP__KEY_POS(key);
     mp__call *c = p->call;
     c->delivered++;
-    p->stats.tasks_done++;
     if (!c->imap) {
-        mp_result *r = &c->out[index];
-        r->status = status;
-        r->data = NULL;
-        r->len = 0;
-        if (len && (r->data = malloc(len))) {
-            memcpy(r->data, data, len);
-            r->len = len;
-        } else if (len && status == 0) {
-            r->status = MP_ENOMEM;
-        }
-        r->error = err ? strdup(err) : NULL;
+        mp__result_set(&c->out[index], status, data, len, err);
         return;
     }
     mp_result r = {status, (void *)data, len, (char *)err};
@@ -174,10 +165,10 @@ static uint32_t next_task(mp_pool *p, int fut)
         return take_token(p) ? mp__ledger_pop_retry(&p->L) : MP_NIL;
     if (!fut && p->L.staged.n)
         return take_token(p) ? mp__ledger_pop_staged(&p->L) : MP_NIL;
-    if ((fut ? !p->futq.n : !call_open(p)) || mp__ledger_full(&p->L) ||
+    if ((fut ? !p->F.nqueued : !call_open(p)) || mp__ledger_full(&p->L) ||
         !take_token(p))
         return MP_NIL;
-    uint32_t id = fut ? mp__fut_take(p) : pull_input(p);
+    uint32_t id = fut ? mp__futs_take(&p->F) : pull_input(p);
     if (id == MP_NIL && p->o.rate > 0)
         p->tokens += 1; /* the token was not used */
     return id;
@@ -286,8 +277,8 @@ static uint32_t fill_batch(mp_pool *p, int i, mp__msg *m, uint32_t *room)
     mp_task_fn fn = NULL;
     uint32_t id = MP_NIL, k = 0;
     /* the call and the futures take turns, a batch each */
-    int fut = p->futq.n && ((!call_open(p) && !p->L.staged.n) ||
-                            (p->fut_turn ^= 1));
+    int fut = p->F.nqueued && ((!call_open(p) && !p->L.staged.n) ||
+                               (p->fut_turn ^= 1));
     if (*room && (id = next_task(p, fut)) == MP_NIL)
         id = next_task(p, fut = !fut);
     for (; id != MP_NIL; id = *room ? next_task(p, fut) : MP_NIL) {
@@ -366,7 +357,7 @@ static void stage_input(mp_pool *p, uint32_t total)
    input, the rest of a map's input, queued futures. */
 static uint32_t pending(const mp_pool *p, uint32_t cap)
 {
-    uint64_t n = (uint64_t)p->L.retry.n + p->L.staged.n + p->futq.n;
+    uint64_t n = (uint64_t)p->L.retry.n + p->L.staged.n + p->F.nqueued;
     const mp__call *c = p->call;
     if (call_open(p))
         n += c->imap ? 0 : c->n - c->pulled;
@@ -473,16 +464,16 @@ static void abort_call(mp_pool *p, int status, const char *why)
         deliver(p, MP__CALL_KEY(c->pulled++), status, NULL, 0, why);
 }
 
-void mp__end_futures(mp_pool *p, const char *why)
+void mp__end_futures(mp_pool *p, int status, const char *why)
 {
-    drop_owned(p, 1, 0, MP_EABORTED, why); /* futures': even keys */
-    mp__futs_end(p, MP_EABORTED, why);
+    drop_owned(p, 1, 0, status, why); /* futures': even keys */
+    mp__futs_end_queued(&p->F, status, why);
 }
 
 /* Returns 1 when a call or a future waits for results. */
 static int busy(const mp_pool *p)
 {
-    return p->call || p->futq.n || p->futs.n;
+    return p->call || p->F.nqueued || p->F.nrunning;
 }
 
 /* The pool cannot go on (status says why): ends the call and every
@@ -490,7 +481,7 @@ static int busy(const mp_pool *p)
 static void fail_all(mp_pool *p, int status, const char *why)
 {
     abort_call(p, status, why);
-    mp__end_futures(p, why);
+    mp__end_futures(p, MP_EABORTED, why);
 }
 
 void mp__on_cancel(int fd, short what, void *arg)
@@ -503,15 +494,36 @@ void mp__on_cancel(int fd, short what, void *arg)
         abort_call(p, MP_ECANCELED, "canceled by mp_pool_cancel");
 }
 
+/* ---- futures (future.c holds them; the pool's calls on them) ---------- */
+
+int mp_pool_submit(mp_pool *p, mp_task_fn fn, const void *in, size_t len,
+                   mp_future **out)
+{
+    return p ? mp__futs_submit(&p->F, fn, in, len, out) : MP_EINVAL;
+}
+
 int mp_pool_cancel_futures(mp_pool *p)
 {
     if (!p)
         return MP_EINVAL;
-    size_t n = p->futq.n + p->futs.n;
-    const char *why = "canceled by mp_pool_cancel_futures";
-    drop_owned(p, 1, 0, MP_ECANCELED, why); /* futures': even keys */
-    mp__futs_end(p, MP_ECANCELED, why);
+    size_t n = p->F.nqueued + p->F.nrunning;
+    mp__end_futures(p, MP_ECANCELED, "canceled by mp_pool_cancel_futures");
     return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+int mp_pool_on_drained(mp_pool *p, mp_drained_fn cb, void *ud)
+{
+    if (!p)
+        return MP_EINVAL;
+    mp__futs_on_drained(&p->F, cb, ud);
+    return 0;
+}
+
+int mp_pool_drain(mp_pool *p, unsigned timeout_ms)
+{
+    if (!p || p->call)
+        return MP_EINVAL;
+    return mp__futs_drain(&p->F, timeout_ms);
 }
 
 void mp_pool_cancel(mp_pool *p)
@@ -792,8 +804,6 @@ const mp__slot_hooks mp__pool_hooks = {
 
 /* ---- running a call --------------------------------------------------- */
 
-/* Runs the loop until every input pulled has a result and no more input
-   will come. Returns the call's status. */
 #define NO_FORKSERVER \
     "the pool forkserver died and no new one could be started"
 
@@ -819,13 +829,45 @@ static int revive(mp_pool *p)
 void mp__on_kick(int fd, short what, void *arg)
 {
     mp_pool *p = arg;
-    if (p->futq.n && revive(p) < 0) {
-        mp__end_futures(p, NO_FORKSERVER);
+    if (p->F.nqueued && revive(p) < 0) {
+        mp__end_futures(p, MP_EABORTED, NO_FORKSERVER);
         return;
     }
     dispatch_all(p);
 }
 
+/* The loop's question (loop.h) while the call runs: is it over? It is
+   when every input pulled has its result and no more input will come.
+   Before the first pass it dispatches; after a pass, an imap input that
+   paused (MP_EAGAIN) is asked again once results came; paused with nothing
+   in flight, it is asked again at once, and a second pause ends the call
+   with MP_EAGAIN. */
+static int call_over(void *arg, int first)
+{
+    mp_pool *p = arg;
+    mp__call *c = p->call;
+    if (first) {
+        if (p->adaptive)
+            mp__ledger_narrow(&p->L);
+        dispatch_all(p);
+    } else if (c->input_paused && c->delivered) {
+        c->input_paused = 0;
+        dispatch_all(p);
+    }
+    if (c->input_done && c->delivered == c->pulled)
+        return 1;
+    if (!c->input_paused || c->delivered != c->pulled)
+        return 0;
+    c->input_paused = 0; /* nothing in flight to wait for */
+    dispatch_all(p);
+    if (c->input_paused && c->delivered == c->pulled) {
+        abort_call(p, MP_EAGAIN, "input paused with nothing in flight");
+        return 1;
+    }
+    return c->input_done && c->delivered == c->pulled;
+}
+
+/* Runs the loop until the call is over. Returns the call's status. */
 static int run_call(mp_pool *p, mp__call *c)
 {
     p->call = c;
@@ -833,43 +875,20 @@ static int run_call(mp_pool *p, mp__call *c)
     atomic_store(&p->cancel_flag, 0);
     if (!c->status && revive(p) < 0) /* fails fast */
         abort_call(p, MP_ENOFORK, NO_FORKSERVER);
-    p->driving = 1;
-    if (p->adaptive)
-        mp__ledger_narrow(&p->L);
-    dispatch_all(p);
-    while (!(c->input_done && c->delivered == c->pulled)) {
-        if (c->input_paused && c->delivered == c->pulled) {
-            c->input_paused = 0; /* nothing in flight to wait for */
-            dispatch_all(p);
-            if (c->input_paused && c->delivered == c->pulled) {
-                abort_call(p, MP_EAGAIN, "input paused with nothing "
-                           "in flight");
-                break;
-            }
-            continue;
-        }
-        if (event_base_loop(p->base, EVLOOP_ONCE) < 0) {
-            abort_call(p, MP_ESYS, "event_base_loop failed");
-            break;
-        }
-        if (c->input_paused && c->delivered) {
-            c->input_paused = 0;
-            dispatch_all(p);
-        }
-    }
+    if (mp__loop_run(&p->loop, call_over, p, 0) < 0)
+        abort_call(p, MP_ESYS, "event_base_loop failed");
     p->call = NULL;
-    p->driving = 0;
     return c->status;
 }
 
 int mp_pool_map(mp_pool *p, mp_task_fn fn, const mp_buf *in, size_t n,
                 mp_result *out)
 {
-    if (!p || !fn || (n && (!in || !out)) || p->call || p->driving)
+    if (!p || !fn || (n && (!in || !out)) || p->call || p->loop.driving)
         return MP_EINVAL;
-    if (p->attached)
+    if (p->loop.attached)
         return MP_EATTACHED;
-    if (p->closed)
+    if (p->F.closed)
         return MP_ECLOSED;
     for (size_t i = 0; i < n; i++) {
         if (!in[i].data && in[i].len)
@@ -886,11 +905,11 @@ int mp_pool_map(mp_pool *p, mp_task_fn fn, const mp_buf *in, size_t n,
 int mp_pool_imap(mp_pool *p, mp_task_fn fn, mp_next_fn next,
                  mp_result_fn on_result, void *ud)
 {
-    if (!p || !fn || !next || !on_result || p->call || p->driving)
+    if (!p || !fn || !next || !on_result || p->call || p->loop.driving)
         return MP_EINVAL;
-    if (p->attached)
+    if (p->loop.attached)
         return MP_EATTACHED;
-    if (p->closed)
+    if (p->F.closed)
         return MP_ECLOSED;
     mp__call c = {.imap = 1, .fn = fn, .next = next,
                   .on_result = on_result, .ud = ud};

@@ -10,7 +10,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "pool/future.h"
 #include "pool/ledger.h"
+#include "pool/loop.h"
 #include "mpool.h"
 #include "pool/slots.h"
 
@@ -77,19 +79,13 @@ typedef struct mp__call {
 #define MP__CALL_KEY(pos) ((size_t)(pos) * 2 + 1)
 #define MP__KEY_POS(key) ((size_t)(key) >> 1)
 #define MP__KEY_IS_CALL(key) ((size_t)(key) & 1)
-#define MP__FUT_KEY(f) ((size_t)(uintptr_t)(f))
-
-/* A list of futures (future.c). */
-typedef struct mp__futlist {
-    struct mp_future *head, *tail;
-    size_t n;
-} mp__futlist;
+/* a future's key: MP__FUT_KEY (future.h) */
 
 struct mp_pool {
     mp_pool_options o;
     void *init_copy;
     int nworkers;
-    struct event_base *base;
+    mp__loop loop;  /* the event_base, and who runs it */
     int cancel_fd;
     struct event *cancel_ev, *rate_ev, *create_ev;
     atomic_int cancel_flag;
@@ -103,21 +99,10 @@ struct mp_pool {
     uint64_t tokens_ns;
     int rate_armed, creating, create_err, ready;
     char create_msg[1100]; /* why creation failed, for mp_last_error */
-    /* futures (future.c) */
-    mp__futlist futq;         /* submitted, waiting for credit */
-    mp__futlist futs;         /* in the ledger */
+    mp__futures F;            /* the futures, and draining (future.h) */
     struct event *kick_ev;    /* active: dispatch and tell cancels soon */
-    struct event_base *own_base; /* the pool's loop (base, until attach) */
-    int attached;             /* base is the caller's (mp_pool_attach) */
-    int driving;              /* a blocking call runs the loop now */
     int fut_turn;             /* futures and the call take turns */
     uint32_t *room;           /* dispatch_all's room per slot */
-    /* draining (future.c): no new work once closed */
-    int closed, drain_done;
-    int *drain_woken;             /* mp_pool_drain's flag while it waits */
-    struct event *drain_timer;    /* an attached pool's drain deadline */
-    mp_drained_fn drained_cb;
-    void *drained_ud;
     int adaptive;             /* prefetch was 0: the window adapts */
 };
 
@@ -144,20 +129,10 @@ void mp__on_respawn(int fd, short what, void *arg);
 /* The kick event: futures were submitted or canceled (arg: the pool). */
 void mp__on_kick(int fd, short what, void *arg);
 
-/* Every future not done ends with MP_EABORTED and why (the pool cannot
-   run tasks any more, or is going away); their callbacks run. */
-void mp__end_futures(mp_pool *p, const char *why);
-
-/* future.c, called by pool.c. mp__fut_take moves the oldest queued future
-   into a new ledger entry and returns it (MP_NIL: none, or the ledger is
-   full); mp__fut_fn returns the task function of a future's key;
-   mp__fut_complete ends the future of key with a result (copied) and runs
-   its callback; mp__futs_end ends every future not done with status and
-   why (those in the ledger: only when the ledger is going away). */
-uint32_t mp__fut_take(mp_pool *p);
-mp_task_fn mp__fut_fn(size_t key);
-void mp__fut_complete(mp_pool *p, size_t key, int status, const void *data,
-                      size_t len, const char *err);
-void mp__futs_end(mp_pool *p, int status, const char *why);
+/* Ends every future not done with status and why: those in the ledger
+   through it (their workers are told), then the queued ones; their
+   callbacks run. For mp_pool_cancel_futures (MP_ECANCELED), and with
+   MP_EABORTED when the pool cannot run tasks any more or goes away. */
+void mp__end_futures(mp_pool *p, int status, const char *why);
 
 #endif

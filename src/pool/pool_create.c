@@ -65,11 +65,9 @@ static int pool_setup(mp_pool *p)
         if (most > p->L.capacity)
             p->L.max_window = most;
     }
-    if (make_dir(p) < 0)
+    if (make_dir(p) < 0 || mp__loop_init(&p->loop) < 0)
         return MP_ESYS;
-    p->base = p->own_base = event_base_new();
-    if (!p->base)
-        return MP_ESYS;
+    struct event_base *base = p->loop.base;
     mp__config cfg = {
         .concurrency = (uint32_t)o->concurrency,
         .prefetch = (uint32_t)o->prefetch,
@@ -81,32 +79,41 @@ static int pool_setup(mp_pool *p)
         .workers = (uint32_t)p->nworkers,
         .arg_len = o->arg_len,
     };
-    rc = mp__slots_init(&p->S, p->nworkers, p->base, p->dir, &cfg,
+    rc = mp__slots_init(&p->S, p->nworkers, base, p->dir, &cfg,
                         p->init_copy, &mp__pool_hooks, p);
     if (rc < 0)
         return rc;
     p->cancel_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->cancel_fd < 0)
         return MP_ESYS;
-    p->cancel_ev = event_new(p->base, p->cancel_fd, EV_READ | EV_PERSIST,
+    p->cancel_ev = event_new(base, p->cancel_fd, EV_READ | EV_PERSIST,
                              mp__on_cancel, p);
-    p->rate_ev = evtimer_new(p->base, mp__on_rate, p);
-    p->create_ev = evtimer_new(p->base, on_create_timeout, p);
-    p->kick_ev = event_new(p->base, -1, 0, mp__on_kick, p);
+    p->rate_ev = evtimer_new(base, mp__on_rate, p);
+    p->create_ev = evtimer_new(base, on_create_timeout, p);
+    p->kick_ev = event_new(base, -1, 0, mp__on_kick, p);
     if (!p->cancel_ev || !p->rate_ev || !p->create_ev || !p->kick_ev)
         return MP_ENOMEM;
+    mp__futs_init(&p->F, p, &p->L, &p->loop, p->kick_ev);
     event_add(p->cancel_ev, NULL);
     for (int i = 0; i < p->nworkers; i++) {
         mp__life *w = &p->life[i];
         w->pool = p;
         w->index = i;
-        w->respawn = evtimer_new(p->base, mp__on_respawn, w);
+        w->respawn = evtimer_new(base, mp__on_respawn, w);
         if (!w->respawn)
             return MP_ENOMEM;
     }
     p->tokens_ns = mp__now_ns();
     p->tokens = 1;
     return 0;
+}
+
+/* The loop's question (loop.h) while the pool is created: are all the
+   workers READY, or has creation failed? */
+static int created(void *arg, int first)
+{
+    mp_pool *p = arg;
+    return p->ready >= p->nworkers || p->create_err;
 }
 
 /* Spawns every worker and waits until all are ready. Returns 0, MP_EINIT,
@@ -121,9 +128,8 @@ static int start_workers(mp_pool *p)
     }
     struct timeval tv = {MP_CREATE_TIMEOUT_S, 0};
     event_add(p->create_ev, &tv);
-    while (p->ready < p->nworkers && !p->create_err)
-        if (event_base_loop(p->base, EVLOOP_ONCE) < 0)
-            return MP_ESYS;
+    if (mp__loop_run(&p->loop, created, p, 0) < 0)
+        return MP_ESYS;
     event_del(p->create_ev);
     p->creating = 0;
     return p->create_err;
@@ -213,21 +219,21 @@ void mp_pool_destroy(mp_pool *p)
 {
     if (!p)
         return;
-    if (p->futq.n || p->futs.n)
-        mp__end_futures(p, "the pool was destroyed");
+    if (p->F.nqueued || p->F.nrunning)
+        mp__end_futures(p, MP_EABORTED, "the pool was destroyed");
     atomic_fetch_sub(&workers_in_use, p->nworkers);
     mp__slots_close(&p->S);
     for (int i = 0; p->life && i < p->nworkers; i++)
         if (p->life[i].respawn)
             event_free(p->life[i].respawn);
     mp__ledger_free(&p->L);
+    mp__futs_free(&p->F);
     struct event *evs[] = {p->cancel_ev, p->rate_ev, p->create_ev,
-                           p->kick_ev, p->drain_timer};
+                           p->kick_ev};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);
-    if (p->own_base) /* not the caller's, after mp_pool_attach */
-        event_base_free(p->own_base);
+    mp__loop_free(&p->loop); /* not the caller's, after mp_pool_attach */
     if (p->cancel_fd >= 0)
         close(p->cancel_fd);
     mp__fs_rm_dir(p->dir); /* its forkserver did, unless it was lost */
@@ -239,7 +245,7 @@ void mp_pool_destroy(mp_pool *p)
 
 int mp_pool_attach(mp_pool *p, struct event_base *base)
 {
-    if (!p || !base || p->attached || p->call || p->driving)
+    if (!p || !base || p->loop.attached || p->call || p->loop.driving)
         return MP_EINVAL;
     struct event *evs[] = {p->cancel_ev, p->rate_ev, p->kick_ev};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
@@ -250,8 +256,7 @@ int mp_pool_attach(mp_pool *p, struct event_base *base)
             return MP_ESYS;
     if (mp__slots_attach(&p->S, base) < 0)
         return MP_ESYS;
-    p->base = base;
-    p->attached = 1;
+    mp__loop_attach(&p->loop, base);
     event_active(p->kick_ev, EV_TIMEOUT, 1); /* work submitted before */
     return 0;
 }
@@ -270,5 +275,6 @@ void mp_pool_get_stats(const mp_pool *p, mp_pool_stats *out)
     out->tasks_alone = p->L.solo_given;
     out->max_buffered = p->L.max_in_use;
     out->worker_cpu_us = mp__slots_cpu_us(&p->S);
-    out->futures_waiting = p->futq.n;
+    out->futures_waiting = p->F.nqueued;
+    out->max_futures_waiting = p->F.max_queued;
 }
