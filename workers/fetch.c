@@ -875,6 +875,49 @@ static int record_emit(mp_task *t, const fetch_line *l, fetch_run *r, int err)
     return rc;
 }
 
+/* ---- the worker's configuration ---------------------------------------- */
+
+fetch_cfg fetch_conf;
+static int cfg_set;
+
+/* Hands the configuration's "resolve" entries and "dns_servers" to
+   libmpool for this worker. Returns 0 or -1 (refused). */
+static int cfg_apply_dns(const fetch_cfg *c)
+{
+    if (c->resolve && mp_http_set_resolve(c->resolve, c->n_resolve) != 0)
+        return -1;
+    if (c->dns_servers && mp_http_set_dns_servers(c->dns_servers) != 0)
+        return -1;
+    return 0;
+}
+
+int fetch_init(const void *arg, size_t len)
+{
+    int rc = 0;
+
+    fetch_config_free(&fetch_conf);
+    cfg_set = 1;
+    if (arg && len && (fetch_config_parse(arg, len, &fetch_conf) < 0 ||
+                       cfg_apply_dns(&fetch_conf) < 0)) {
+        fetch_config_free(&fetch_conf);
+        rc = MP_EINVAL;
+    }
+    if (rc == 0 &&
+        mp_http_set_limits(fetch_conf.total_conns, fetch_conf.per_host))
+        rc = MP_EINVAL;
+    return rc;
+}
+
+void fetch_conf_ensure(void)
+{
+    if (!cfg_set) {
+        fetch_config_free(&fetch_conf);
+        cfg_set = 1;
+    }
+}
+
+/* ---- the task ---------------------------------------------------------- */
+
 int fetch_task(mp_task *t, const void *in, size_t len)
 {
     fetch_line l;

@@ -10,71 +10,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fetch_config.h"
 #include "mpool.h"
 
 /*
- * Configuration: a JSON object given as the pool's init_arg; fetch_init
- * is the pool's init function. Every key is optional:
- *   "method": "GET", "headers": ["Name: value", ...], "data": "body",
- *   "timeout_ms": 30000, "connect_timeout_ms": 10000,
- *   "follow": false, "max_redirs": 10, "compressed": false,
- *   "insecure": false, "cacert": "/path/ca.pem", "http1": false,
- *   "retries": 0, "retry_base_ms": 100, "retry_max_ms": 10000,
- *   "per_host": 0, "total_conns": 0,
- *   "body": "none" | "inline" | "sha256" | "dir", "body_dir": "/path",
- *   "include_headers": false, "max_body": 16777216 (every body mode),
- *   "speed_limit": 0 (bytes/s), "speed_time": 0 (seconds; see mp_http),
- *   "engine": "auto" | "curl" | "native" (mp_http_request.engine),
- *   "proxy": "host:port" ("" none), "noproxy": "a,b" (absent: the
- *   environment's, read once per worker; see mp_http_request),
- *   "resolve": ["HOST:PORT:ADDR[,ADDR...]", ...] (mp_http_set_resolve),
- *   "dns_servers": "ADDR[:PORT][,...]" (mp_http_set_dns_servers)
- * Returns 0, or MP_EINVAL for a malformed configuration.
+ * The pool's init function: parses the configuration (fetch_config.h: the
+ * JSON object given as the pool's init_arg, and its keys) into this
+ * worker's, and hands "resolve", "dns_servers", "total_conns" and
+ * "per_host" to libmpool. Returns 0, or MP_EINVAL for a malformed
+ * configuration.
  */
 int fetch_init(const void *arg, size_t len);
-
-/*
- * Validation: the one set of rules for methods, headers and body modes.
- * The fetch task applies them to its configuration and to every JSON input
- * line; front ends (mpfetch's options) call the same functions, so a value
- * refused in a worker is refused on the command line too.
- */
-
-/* Returns MP_HTTP_AUTO, MP_HTTP_CURL or MP_HTTP_NATIVE for an engine name
-   ("auto", "curl", "native"), or -1. */
-int fetch_engine_code(const char *name);
-
-/* The methods the task sends, canonical spelling, NULL-terminated. */
-extern const char *const fetch_methods[];
-
-/* Returns the canonical (upper-case) spelling of method m if it is one of
-   fetch_methods (any case), else NULL. */
-const char *fetch_method_name(const char *m);
-
-/* Returns 1 if h[0..n) is an acceptable header line, else 0: "Name: value"
-   or "Name;" (curl's way to send an empty header), Name one or more
-   visible ASCII characters other than ':', and no CR, LF or NUL anywhere
-   (they would split the request). */
-int fetch_header_ok(const char *h, size_t n);
-
-/* What the task does with a response body ("body" in the configuration). */
-typedef enum fetch_body {
-    FETCH_BODY_NONE,   /* "none": count the bytes, keep nothing */
-    FETCH_BODY_INLINE, /* "inline": the body in the record */
-    FETCH_BODY_SHA256, /* "sha256": its hex digest in the record */
-    FETCH_BODY_DIR     /* "dir": one file per request under "body_dir" */
-} fetch_body;
-
-/* Returns the fetch_body named by the n bytes at name ("none", "inline",
-   "sha256", "dir"), or -1 if there is no such mode. */
-int fetch_body_mode(const char *name, size_t n);
-
-/* Returns the name of mode (a fetch_body), or NULL if it is none. */
-const char *fetch_body_name(int mode);
-
-/* Returns 1 if dir suits mode, else 0: FETCH_BODY_DIR needs a non-empty
-   directory path, every other mode takes none (dir NULL). */
-int fetch_body_dir_ok(int mode, const char *dir);
 
 /* Task input: this header, then the raw input line (no newline). */
 typedef struct fetch_in {

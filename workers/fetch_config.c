@@ -1,7 +1,8 @@
 /*
- * The fetch task's configuration: the JSON object mpfetch passes as the
- * pool's init argument, parsed once per worker by fetch_init (see
- * fetch.h for the keys). Unknown keys and wrong types fail the init.
+ * The fetch task's configuration (fetch_config.h for the keys): the JSON
+ * object a front end builds (fetch_config_json: mpfetch's options) and
+ * every worker parses once (fetch_config_parse, from fetch_init), written
+ * and read in this one file; and the validators both sides apply.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +12,8 @@
 
 #include <jansson.h>
 
-#include "fetch_int.h"
-
-fetch_cfg fetch_conf;
-static int cfg_set;
+#include "fetch_config.h"
+#include "mpool.h"
 
 const char *const fetch_methods[] = {"GET",    "HEAD",  "POST",   "PUT",
                                      "DELETE", "PATCH", "OPTIONS", NULL};
@@ -30,12 +29,24 @@ const char *fetch_method_name(const char *m)
     return NULL;
 }
 
+/* The engines' names, by MP_HTTP_* code. */
+static const char *const engine_names[] = {
+    [MP_HTTP_AUTO] = "auto", [MP_HTTP_CURL] = "curl",
+    [MP_HTTP_NATIVE] = "native"};
+
 int fetch_engine_code(const char *name)
 {
-    return strcmp(name, "auto") == 0     ? MP_HTTP_AUTO
-           : strcmp(name, "curl") == 0   ? MP_HTTP_CURL
-           : strcmp(name, "native") == 0 ? MP_HTTP_NATIVE
-                                         : -1;
+    for (int i = 0; i < (int)(sizeof engine_names / sizeof *engine_names); i++)
+        if (strcmp(name, engine_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *fetch_engine_name(int code)
+{
+    if (code < 0 || code >= (int)(sizeof engine_names / sizeof *engine_names))
+        return NULL;
+    return engine_names[code];
 }
 
 /* Returns 1 for "Name: value" or "Name;" with a visible-ASCII name and no
@@ -82,18 +93,25 @@ int fetch_body_dir_ok(int mode, const char *dir)
 
 /* ---- configuration ----------------------------------------------------- */
 
-/* Frees the configuration's strings and sets the defaults. */
-static void cfg_reset(fetch_cfg *c)
+void fetch_config_free(fetch_cfg *c)
 {
-    free(c->method);
     for (size_t i = 0; i < c->n_headers; i++)
-        free(c->headers[i]);
+        free((char *)c->headers[i]);
     free(c->headers);
-    free(c->data);
-    free(c->cacert);
-    free(c->proxy);
-    free(c->noproxy);
-    free(c->body_dir);
+    for (size_t i = 0; i < c->n_resolve; i++)
+        free((char *)c->resolve[i]);
+    free(c->resolve);
+    free((char *)c->data);
+    free((char *)c->cacert);
+    free((char *)c->proxy);
+    free((char *)c->noproxy);
+    free((char *)c->body_dir);
+    free((char *)c->dns_servers);
+    fetch_config_defaults(c);
+}
+
+void fetch_config_defaults(fetch_cfg *c)
+{
     memset(c, 0, sizeof *c);
     c->timeout_ms = 30000;
     c->connect_timeout_ms = 10000;
@@ -133,7 +151,7 @@ static int cfg_bool(json_t *o, const char *key, int *out)
 
 /* Reads an optional string key without NUL bytes into a malloc'd copy.
    Returns 0 or -1. */
-static int cfg_str(json_t *o, const char *key, char **out)
+static int cfg_str(json_t *o, const char *key, const char **out)
 {
     json_t *v = json_object_get(o, key);
 
@@ -146,25 +164,50 @@ static int cfg_str(json_t *o, const char *key, char **out)
     return 0;
 }
 
-/* Reads "headers": an array of "Name: value" strings. Returns 0 or -1. */
-static int cfg_headers(json_t *o, fetch_cfg *c)
+/* Reads "method", any case, as its canonical spelling. Returns 0 or -1
+   (not a string, or not one of fetch_methods). */
+static int cfg_method(json_t *o, fetch_cfg *c)
 {
-    json_t *a = json_object_get(o, "headers"), *v;
+    json_t *v = json_object_get(o, "method");
+
+    if (!v)
+        return 0;
+    if (!json_is_string(v) ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return -1;
+    c->method = fetch_method_name(json_string_value(v));
+    return c->method ? 0 : -1;
+}
+
+/* Reads the optional array of strings key into a malloc'd array of
+   copies, *n of them; ok, when set, must accept each. Returns 0 or -1. */
+static int cfg_strings(json_t *o, const char *key,
+                       int (*ok)(const char *, size_t), const char ***out,
+                       size_t *n)
+{
+    json_t *a = json_object_get(o, key), *v;
     size_t i;
 
     if (!a)
         return 0;
     if (!json_is_array(a) ||
-        !(c->headers = calloc(json_array_size(a) + 1, sizeof(char *))))
+        !(*out = calloc(json_array_size(a) + 1, sizeof(char *))))
         return -1;
     json_array_foreach (a, i, v) {
         if (!json_is_string(v) ||
-            !fetch_header_ok(json_string_value(v), json_string_length(v)) ||
-            !(c->headers[i] = strdup(json_string_value(v))))
+            (ok && !ok(json_string_value(v), json_string_length(v))) ||
+            !((*out)[i] = strdup(json_string_value(v))))
             return -1;
-        c->n_headers = i + 1;
+        *n = i + 1;
     }
     return 0;
+}
+
+/* Reads "headers": an array of "Name: value" strings. Returns 0 or -1. */
+static int cfg_headers(json_t *o, fetch_cfg *c)
+{
+    return cfg_strings(o, "headers", fetch_header_ok, &c->headers,
+                       &c->n_headers);
 }
 
 /* Reads "body" and "body_dir" (creating the directory). Returns 0 or -1. */
@@ -201,9 +244,11 @@ static int cfg_data(json_t *o, fetch_cfg *c)
     if (!json_is_string(v))
         return -1;
     n = json_string_length(v);
-    if (!(c->data = malloc(n + 1)))
+    char *d = malloc(n + 1);
+    if (!d)
         return -1;
-    memcpy(c->data, json_string_value(v), n + 1);
+    memcpy(d, json_string_value(v), n + 1);
+    c->data = d;
     c->data_len = n;
     c->has_data = 1;
     return 0;
@@ -265,13 +310,25 @@ static int cfg_max_body(json_t *o, fetch_cfg *c)
     return 0;
 }
 
+/* Reads "resolve" (curl --resolve entries, an array of strings) and
+   "dns_servers" (a string), which fetch_init hands to libmpool. Returns 0
+   or -1. */
+static int cfg_dns(json_t *o, fetch_cfg *c)
+{
+    json_t *d = json_object_get(o, "dns_servers");
+
+    if (d && (!json_is_string(d) ||
+              !(c->dns_servers = strdup(json_string_value(d)))))
+        return -1;
+    return cfg_strings(o, "resolve", NULL, &c->resolve, &c->n_resolve);
+}
+
 /* Fills c from the configuration object. Returns 0 or -1. */
 static int cfg_parse(json_t *o, fetch_cfg *c)
 {
     const json_int_t big = 0xffffffff;
 
-    if (cfg_keys_known(o) < 0 || cfg_str(o, "method", &c->method) < 0 ||
-        (c->method && !fetch_method_name(c->method)) || cfg_headers(o, c) < 0 ||
+    if (cfg_keys_known(o) < 0 || cfg_method(o, c) < 0 || cfg_headers(o, c) < 0 ||
         cfg_data(o, c) < 0 || cfg_str(o, "cacert", &c->cacert) ||
         cfg_str(o, "proxy", &c->proxy) || cfg_str(o, "noproxy", &c->noproxy) ||
         cfg_uint(o, "timeout_ms", big, &c->timeout_ms) < 0 ||
@@ -289,68 +346,138 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
         cfg_bool(o, "insecure", &c->insecure) < 0 ||
         cfg_bool(o, "http1", &c->http1) < 0 ||
         cfg_bool(o, "include_headers", &c->include_headers) < 0 ||
-        cfg_body(o, c) < 0)
+        cfg_body(o, c) < 0 || cfg_dns(o, c) < 0)
         return -1;
-    if (c->method)
-        strcpy(c->method, fetch_method_name(c->method));
     return 0;
 }
 
-/* Hands "resolve" (curl --resolve entries) and "dns_servers" to libmpool
-   for this worker. Returns 0 or -1 (malformed). */
-static int cfg_dns(json_t *o)
+int fetch_config_parse(const void *json, size_t len, fetch_cfg *c)
 {
-    json_t *r = json_object_get(o, "resolve");
-    json_t *d = json_object_get(o, "dns_servers");
-    const char **e = NULL;
-    size_t n = 0;
+    /* NUL is allowed in "data" only (cfg_str refuses it elsewhere) */
+    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                           NULL);
     int rc = 0;
 
-    if (r) {
-        if (!json_is_array(r) ||
-            !(e = calloc(json_array_size(r) + 1, sizeof *e)))
-            return -1;
-        for (n = 0; n < json_array_size(r); n++)
-            if (!(e[n] = json_string_value(json_array_get(r, n))))
-                rc = -1;
-        if (rc == 0 && mp_http_set_resolve(e, n) != 0)
-            rc = -1;
-        free(e);
-    }
-    if (rc == 0 && d &&
-        (!json_is_string(d) ||
-         mp_http_set_dns_servers(json_string_value(d)) != 0))
+    fetch_config_defaults(c);
+    if (!json_is_object(o) || cfg_parse(o, c) < 0) {
+        fetch_config_free(c);
         rc = -1;
+    }
+    json_decref(o);
     return rc;
 }
 
-int fetch_init(const void *arg, size_t len)
-{
-    json_t *o = NULL;
-    int rc = 0;
+/* ---- building ---------------------------------------------------------- */
 
-    cfg_reset(&fetch_conf);
-    cfg_set = 1;
-    if (arg && len) {
-        /* NUL is allowed in "data" only (cfg_str refuses it elsewhere) */
-        o = json_loadb(arg, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-                       NULL);
-        if (!json_is_object(o) || cfg_parse(o, &fetch_conf) < 0 ||
-            cfg_dns(o) < 0) {
-            cfg_reset(&fetch_conf);
-            rc = MP_EINVAL;
+/* Sets key to a JSON string made from n bytes of s. Returns 0, or -1 when
+   s is not UTF-8 (jansson accepts only UTF-8 strings) or memory ran out. */
+static int put_string(json_t *o, const char *key, const char *s, size_t n)
+{
+    json_t *v = json_stringn(s, n);
+    if (!v)
+        return -1;
+    return json_object_set_new(o, key, v);
+}
+
+/* Sets key to an array of the n strings a. Returns 0, or -1 with *bad the
+   first one that is not UTF-8. */
+static int put_strings(json_t *o, const char *key, const char **a, size_t n,
+                       size_t *bad)
+{
+    json_t *arr = json_array();
+
+    if (json_object_set_new(o, key, arr) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_string(a[i]);
+        if (!v) {
+            *bad = i;
+            return -1;
         }
-        json_decref(o);
+        json_array_append_new(arr, v);
     }
-    if (rc == 0 && mp_http_set_limits(fetch_conf.total_conns, fetch_conf.per_host))
-        rc = MP_EINVAL;
-    return rc;
+    return 0;
 }
 
-void fetch_conf_ensure(void)
+/* Sets the number keys of c. */
+static void put_numbers(json_t *o, const fetch_cfg *c)
 {
-    if (!cfg_set) {
-        cfg_reset(&fetch_conf);
-        cfg_set = 1;
+    json_object_set_new(o, "timeout_ms", json_integer(c->timeout_ms));
+    json_object_set_new(o, "connect_timeout_ms",
+                        json_integer(c->connect_timeout_ms));
+    json_object_set_new(o, "max_redirs", json_integer(c->max_redirs));
+    json_object_set_new(o, "retries", json_integer(c->retries));
+    json_object_set_new(o, "retry_base_ms", json_integer(c->retry_base_ms));
+    json_object_set_new(o, "retry_max_ms", json_integer(c->retry_max_ms));
+    json_object_set_new(o, "per_host", json_integer(c->per_host));
+    json_object_set_new(o, "total_conns", json_integer(c->total_conns));
+    json_object_set_new(o, "max_body", json_integer((json_int_t)c->max_body));
+    json_object_set_new(o, "speed_limit", json_integer(c->speed_limit));
+    json_object_set_new(o, "speed_time", json_integer(c->speed_time));
+}
+
+/* Sets the boolean keys of c, its body mode and its engine. */
+static void put_flags(json_t *o, const fetch_cfg *c)
+{
+    json_object_set_new(o, "follow", json_boolean(c->follow));
+    json_object_set_new(o, "compressed", json_boolean(c->compressed));
+    json_object_set_new(o, "insecure", json_boolean(c->insecure));
+    json_object_set_new(o, "http1", json_boolean(c->http1));
+    json_object_set_new(o, "include_headers",
+                        json_boolean(c->include_headers));
+    json_object_set_new(o, "body", json_string(fetch_body_name(c->body)));
+    if (fetch_engine_name(c->engine))
+        json_object_set_new(o, "engine",
+                            json_string(fetch_engine_name(c->engine)));
+}
+
+/* Sets the text keys of c that are set, in the order *bad_key reports
+   them. Returns 0, or -1 with *bad_key (and *bad_index) naming the first
+   that is not UTF-8. */
+static int put_texts(json_t *o, const fetch_cfg *c, const char **bad_key,
+                     size_t *bad_index)
+{
+    const char *keys[] = {"proxy", "noproxy", "cacert", "body_dir",
+                          "dns_servers"};
+    const char *vals[] = {c->proxy, c->noproxy, c->cacert, c->body_dir,
+                          c->dns_servers};
+
+    *bad_key = "headers";
+    if (put_strings(o, "headers", c->headers, c->n_headers, bad_index) < 0)
+        return -1;
+    *bad_key = "data";
+    if (c->has_data && put_string(o, "data", c->data, c->data_len) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        *bad_key = keys[i];
+        if (vals[i] && put_string(o, keys[i], vals[i], strlen(vals[i])) < 0)
+            return -1;
     }
+    *bad_key = "resolve";
+    if (c->n_resolve &&
+        put_strings(o, "resolve", c->resolve, c->n_resolve, bad_index) < 0)
+        return -1;
+    *bad_key = NULL;
+    return 0;
+}
+
+char *fetch_config_json(const fetch_cfg *c, const char **bad_key,
+                        size_t *bad_index)
+{
+    char *text = NULL;
+    json_t *o = json_object();
+
+    *bad_key = NULL;
+    *bad_index = 0;
+    if (!o)
+        return NULL;
+    if (c->method) /* one of fetch_methods: ASCII */
+        json_object_set_new(o, "method", json_string(c->method));
+    if (put_texts(o, c, bad_key, bad_index) == 0) {
+        put_numbers(o, c);
+        put_flags(o, c);
+        text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    }
+    json_decref(o);
+    return text;
 }

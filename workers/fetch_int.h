@@ -1,4 +1,4 @@
-/* Internals shared by the fetch task's files (fetch.c, fetch_config.c). */
+/* The fetch task's internals (fetch.c), for its tests and fuzz target. */
 #ifndef FETCH_INT_H
 #define FETCH_INT_H
 
@@ -6,30 +6,8 @@
 
 #include "fetch.h"
 
-/* The worker's configuration (fetch_init). */
-typedef struct fetch_cfg {
-    char *method;
-    char **headers;
-    size_t n_headers;
-    char *data;
-    size_t data_len;
-    int has_data;
-    unsigned timeout_ms, connect_timeout_ms, max_redirs;
-    int follow, compressed, insecure, include_headers;
-    int http1; /* HTTP/1.1 only (mp_http_request.http1) */
-    int engine; /* MP_HTTP_AUTO, _CURL or _NATIVE */
-    char *cacert;
-    char *proxy, *noproxy; /* NULL: the environment's (mp_http_request) */
-    unsigned retries, retry_base_ms, retry_max_ms;
-    unsigned per_host, total_conns;
-    int body;
-    char *body_dir;
-    size_t max_body;
-    unsigned speed_limit, speed_time; /* bytes/s, seconds; 0: none */
-} fetch_cfg;
 
-
-/* The worker's configuration, set by fetch_init. */
+/* The worker's configuration, set by fetch_init (fetch.c). */
 extern fetch_cfg fetch_conf;
 
 /* Sets the defaults if fetch_init never ran (a pool without it). */

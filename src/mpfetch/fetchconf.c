@@ -1,10 +1,10 @@
 /*
- * The fetch task's configuration (workers/fetch.h): a JSON object built
- * from the command line with jansson, handed to every worker as the pool's
- * init argument.
+ * The fetch task's configuration from the command line: mpfetch's options
+ * as a fetch_cfg, which the fetch task's own fetch_config_json turns into
+ * the JSON object every worker gets as the pool's init argument (the
+ * format is written and read in workers/fetch_config.c alone).
  */
 #include <errno.h>
-#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,65 +22,6 @@ static unsigned to_ms(double s)
     return s > 0 && ms < 1 ? 1 : (unsigned)ms;
 }
 
-/* Sets key to a JSON string made from n bytes of s. Returns 0, or -1 when
-   s is not UTF-8 (jansson accepts only UTF-8 strings). */
-static int set_string(json_t *o, const char *key, const char *s, size_t n)
-{
-    json_t *v = json_stringn(s, n);
-    if (!v)
-        return -1;
-    return json_object_set_new(o, key, v);
-}
-
-/* Adds the request options (method, headers, data, redirects...). Returns
-   0, or -1 after saying which value is not UTF-8. */
-static int add_request(json_t *o, const mpf_config *cfg)
-{
-    if (cfg->method) /* one of fetch_methods: ASCII */
-        json_object_set_new(o, "method", json_string(cfg->method));
-    json_t *h = json_array();
-    json_object_set_new(o, "headers", h);
-    for (size_t i = 0; i < cfg->n_headers; i++) {
-        json_t *v = json_string(cfg->headers[i]);
-        if (!v) {
-            fprintf(stderr, "mpfetch: --header must be UTF-8 text, got "
-                            "\"%s\"\n", cfg->headers[i]);
-            return -1;
-        }
-        json_array_append_new(h, v);
-    }
-    if (cfg->data && set_string(o, "data", cfg->data, cfg->data_len)) {
-        fputs("mpfetch: --data must be UTF-8 text; binary bodies are not "
-              "supported\n", stderr);
-        return -1;
-    }
-    json_object_set_new(o, "follow", json_boolean(cfg->follow));
-    if (cfg->max_redirs >= 0)
-        json_object_set_new(o, "max_redirs", json_integer(cfg->max_redirs));
-    json_object_set_new(o, "compressed", json_boolean(cfg->compressed));
-    json_object_set_new(o, "insecure", json_boolean(cfg->insecure));
-    if (cfg->http1)
-        json_object_set_new(o, "http1", json_true());
-    if (cfg->engine)
-        json_object_set_new(o, "engine", json_string(cfg->engine));
-    if ((cfg->proxy &&
-         set_string(o, "proxy", cfg->proxy, strlen(cfg->proxy))) ||
-        (cfg->noproxy &&
-         set_string(o, "noproxy", cfg->noproxy, strlen(cfg->noproxy)))) {
-        fputs("mpfetch: --proxy and --noproxy must be UTF-8 text\n", stderr);
-        return -1;
-    }
-    if (cfg->n_resolve) { /* checked: ASCII */
-        json_t *r = json_array();
-        json_object_set_new(o, "resolve", r);
-        for (size_t i = 0; i < cfg->n_resolve; i++)
-            json_array_append_new(r, json_string(cfg->resolve[i]));
-    }
-    if (cfg->dns_servers) /* checked: ASCII */
-        json_object_set_new(o, "dns_servers", json_string(cfg->dns_servers));
-    return 0;
-}
-
 /*
  * Turns a path given on the command line into an absolute one, so workers
  * find it whatever their directory. Returns a malloc'd path, or NULL.
@@ -91,65 +32,80 @@ static char *absolute(const char *path)
     return r ? r : strdup(path);
 }
 
-/* Adds timeouts, retries, limits and what to do with bodies. Returns 0 or
-   -1 when out of memory. */
-static int add_transfer(json_t *o, const mpf_config *cfg)
+/* Says on stderr which option's text fetch_config_json refused (bad_key,
+   bad_index: see there), or that memory ran out. */
+static void say_bad(const mpf_config *cfg, const char *bad_key,
+                    size_t bad_index)
 {
-    json_object_set_new(o, "timeout_ms",
-                        json_integer(to_ms(cfg->timeout_s)));
-    json_object_set_new(o, "connect_timeout_ms",
-                        json_integer(to_ms(cfg->connect_timeout_s)));
-    json_object_set_new(o, "retries", json_integer(cfg->retries));
-    json_object_set_new(o, "per_host", json_integer(cfg->per_host));
-    json_object_set_new(o, "body", json_string(fetch_body_name(cfg->body)));
-    json_object_set_new(o, "include_headers",
-                        json_boolean(cfg->include_headers));
-    if (cfg->max_body)
-        json_object_set_new(o, "max_body",
-                            json_integer((json_int_t)cfg->max_body));
-    if (cfg->speed_limit)
-        json_object_set_new(o, "speed_limit",
-                            json_integer((json_int_t)cfg->speed_limit));
-    if (cfg->speed_time)
-        json_object_set_new(o, "speed_time", json_integer(cfg->speed_time));
-    const char *paths[2] = {cfg->cacert, cfg->body_dir};
-    const char *keys[2] = {"cacert", "body_dir"};
-    for (int i = 0; i < 2; i++) {
-        if (!paths[i])
-            continue;
-        char *a = absolute(paths[i]);
-        if (!a || set_string(o, keys[i], a, strlen(a))) {
-            fprintf(stderr, "mpfetch: the path %s must be UTF-8 text\n",
-                    paths[i]);
-            free(a);
-            return -1;
-        }
-        free(a);
-    }
-    return 0;
+    if (!bad_key)
+        fputs("mpfetch: out of memory\n", stderr);
+    else if (strcmp(bad_key, "headers") == 0)
+        fprintf(stderr, "mpfetch: --header must be UTF-8 text, got "
+                        "\"%s\"\n", cfg->headers[bad_index]);
+    else if (strcmp(bad_key, "data") == 0)
+        fputs("mpfetch: --data must be UTF-8 text; binary bodies are not "
+              "supported\n", stderr);
+    else if (strcmp(bad_key, "cacert") == 0 || strcmp(bad_key, "body_dir") == 0)
+        fprintf(stderr, "mpfetch: the path %s must be UTF-8 text\n",
+                bad_key[0] == 'c' ? cfg->cacert : cfg->body_dir);
+    else /* "proxy", "noproxy"; --resolve and --dns-servers are ASCII */
+        fputs("mpfetch: --proxy and --noproxy must be UTF-8 text\n", stderr);
 }
 
 /*
- * Builds the fetch task's configuration from cfg. Returns a malloc'd
- * compact JSON text, or NULL after saying on stderr what is wrong.
+ * Builds the fetch task's configuration from cfg (fetch_config_json: the
+ * format is the fetch task's). Returns a malloc'd compact JSON text, or
+ * NULL after saying on stderr what is wrong.
  */
 char *mpf_fetch_config_json(const mpf_config *cfg)
 {
+    fetch_cfg d;
+    fetch_config_defaults(&d);
+    char *cacert = cfg->cacert ? absolute(cfg->cacert) : NULL;
+    char *body_dir = cfg->body_dir ? absolute(cfg->body_dir) : NULL;
+    const char *bad_key = NULL;
+    size_t bad_index = 0;
     char *text = NULL;
-    json_t *o = json_object();
-    if (!o)
-        goto oom;
-    if (add_request(o, cfg) || add_transfer(o, cfg))
-        goto out;
-    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!text)
-        goto oom;
-out:
-    json_decref(o);
+    fetch_cfg c = {
+        .method = cfg->method,
+        .headers = cfg->headers,
+        .n_headers = cfg->n_headers,
+        .data = cfg->data,
+        .data_len = cfg->data_len,
+        .has_data = cfg->data != NULL,
+        .timeout_ms = to_ms(cfg->timeout_s),
+        .connect_timeout_ms = to_ms(cfg->connect_timeout_s),
+        .max_redirs = cfg->max_redirs >= 0 ? (unsigned)cfg->max_redirs
+                                           : d.max_redirs,
+        .follow = cfg->follow,
+        .compressed = cfg->compressed,
+        .insecure = cfg->insecure,
+        .include_headers = cfg->include_headers,
+        .http1 = cfg->http1,
+        .engine = cfg->engine ? fetch_engine_code(cfg->engine) : d.engine,
+        .cacert = cacert,
+        .proxy = cfg->proxy,
+        .noproxy = cfg->noproxy,
+        .retries = (unsigned)cfg->retries,
+        .retry_base_ms = d.retry_base_ms,
+        .retry_max_ms = d.retry_max_ms,
+        .per_host = (unsigned)cfg->per_host,
+        .total_conns = d.total_conns,
+        .body = cfg->body,
+        .body_dir = body_dir,
+        .max_body = cfg->max_body ? (size_t)cfg->max_body : d.max_body,
+        .speed_limit = (unsigned)cfg->speed_limit,
+        .speed_time = (unsigned)cfg->speed_time,
+        .resolve = cfg->resolve,
+        .n_resolve = cfg->n_resolve,
+        .dns_servers = cfg->dns_servers};
+    if ((!cfg->cacert || cacert) && (!cfg->body_dir || body_dir))
+        text = fetch_config_json(&c, &bad_key, &bad_index);
+    if (!text) /* bad_key NULL: out of memory */
+        say_bad(cfg, bad_key, bad_index);
+    free(cacert);
+    free(body_dir);
     return text;
-oom:
-    fputs("mpfetch: out of memory\n", stderr);
-    goto out;
 }
 
 /*

@@ -5,7 +5,8 @@
  * curl's src/tool_*.c sit on top of lib/.
  *
  *   cmdline.c    the getopt_long table, usage(), validation
- *   fetchconf.c  the fetch task's JSON configuration built from the options
+ *   fetchconf.c  the options as the fetch task's configuration (its JSON is
+ *                fetch_config_json's, in workers/fetch_config.c)
  *   reader.c     streaming line reader (bounded memory, long-line guard)
  *   inflight.c   pool index -> input line map for tasks in flight
  *   writer.c     whole-line buffered output, --ordered reorder window

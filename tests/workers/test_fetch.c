@@ -638,6 +638,89 @@ static void test_config_data_nul(void **state)
     mp_pool_destroy(p);
 }
 
+/* The configuration's format is written and read in one place
+   (fetch_config.c): what fetch_config_json builds parses back to the same
+   values, the defaults included, and text that JSON cannot carry is named
+   by its key. */
+static void test_config_round_trip(void **state)
+{
+    static const char *hdrs[] = {"X-A: 1", "X-B;"};
+    static const char *res[] = {"example.test:80:127.0.0.1"};
+    fetch_cfg c, back, d;
+    const char *bad;
+    size_t bad_i;
+    char *text;
+
+    fetch_config_defaults(&c);
+    text = fetch_config_json(&c, &bad, &bad_i);
+    assert_non_null(text);
+    assert_int_equal(fetch_config_parse(text, strlen(text), &back), 0);
+    fetch_config_defaults(&d);
+    assert_int_equal(back.timeout_ms, d.timeout_ms);
+    assert_int_equal(back.max_redirs, d.max_redirs);
+    assert_int_equal(back.retry_max_ms, d.retry_max_ms);
+    assert_int_equal(back.max_body, d.max_body);
+    assert_int_equal(back.engine, MP_HTTP_AUTO);
+    assert_null(back.method);
+    assert_null(back.proxy);
+    assert_false(back.has_data);
+    fetch_config_free(&back);
+    free(text);
+
+    c = (fetch_cfg){.method = "PUT", .headers = hdrs, .n_headers = 2,
+                    .data = "a\0b", .data_len = 3, .has_data = 1,
+                    .timeout_ms = 1234, .connect_timeout_ms = 56,
+                    .max_redirs = 3, .follow = 1, .compressed = 1,
+                    .insecure = 1, .include_headers = 1, .http1 = 1,
+                    .engine = MP_HTTP_NATIVE, .cacert = "/ca.pem",
+                    .proxy = "", .noproxy = "a,b", .retries = 2,
+                    .retry_base_ms = 7, .retry_max_ms = 70, .per_host = 4,
+                    .total_conns = 8, .body = FETCH_BODY_SHA256,
+                    .max_body = 99, .speed_limit = 10, .speed_time = 20,
+                    .resolve = res, .n_resolve = 1, .dns_servers = "127.0.0.1"};
+    text = fetch_config_json(&c, &bad, &bad_i);
+    assert_non_null(text);
+    assert_int_equal(fetch_config_parse(text, strlen(text), &back), 0);
+    free(text);
+    assert_string_equal(back.method, "PUT");
+    assert_int_equal(back.n_headers, 2);
+    assert_string_equal(back.headers[1], "X-B;");
+    assert_int_equal(back.data_len, 3);
+    assert_memory_equal(back.data, "a\0b", 3);
+    assert_true(back.has_data);
+    assert_int_equal(back.timeout_ms, 1234);
+    assert_int_equal(back.connect_timeout_ms, 56);
+    assert_int_equal(back.max_redirs, 3);
+    assert_true(back.follow && back.compressed && back.insecure &&
+                back.include_headers && back.http1);
+    assert_int_equal(back.engine, MP_HTTP_NATIVE);
+    assert_string_equal(back.cacert, "/ca.pem");
+    assert_string_equal(back.proxy, "");
+    assert_string_equal(back.noproxy, "a,b");
+    assert_int_equal(back.retries, 2);
+    assert_int_equal(back.retry_base_ms, 7);
+    assert_int_equal(back.retry_max_ms, 70);
+    assert_int_equal(back.per_host, 4);
+    assert_int_equal(back.total_conns, 8);
+    assert_int_equal(back.body, FETCH_BODY_SHA256);
+    assert_int_equal(back.max_body, 99);
+    assert_int_equal(back.speed_limit, 10);
+    assert_int_equal(back.speed_time, 20);
+    assert_int_equal(back.n_resolve, 1);
+    assert_string_equal(back.resolve[0], res[0]);
+    assert_string_equal(back.dns_servers, "127.0.0.1");
+    fetch_config_free(&back);
+
+    hdrs[1] = "X-B: \xff"; /* not UTF-8 */
+    assert_null(fetch_config_json(&c, &bad, &bad_i));
+    assert_string_equal(bad, "headers");
+    assert_int_equal(bad_i, 1);
+    hdrs[1] = "X-B;";
+    c.noproxy = "\xc3";
+    assert_null(fetch_config_json(&c, &bad, &bad_i));
+    assert_string_equal(bad, "noproxy");
+}
+
 /* The validators every front end shares: one table of values, each
    accepted or refused. */
 static void test_validators(void **state)
@@ -864,6 +947,7 @@ int main(void)
         TU_BOUNDED(test_validators, 90),
         TU_BOUNDED(test_url_plain, 90),
         TU_BOUNDED(test_config_data_nul, 90),
+        TU_BOUNDED(test_config_round_trip, 30),
         TU_BOUNDED(test_fuzz, 90),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
