@@ -12,9 +12,7 @@
 #include <sys/resource.h>
 
 #include "mpool_ext.h"
-
-PyObject *pyx_json_loads;
-PyObject *pyx_json_dumps;
+#include "record.h"
 
 PyObject *pyx_mp_error(int rc, const char *what)
 {
@@ -210,6 +208,22 @@ static PyObject *m_err_name(PyObject *self, PyObject *arg)
     return Py_BuildValue("ss", mp_err_name(code), mp_strerror(code));
 }
 
+/* _record(bytes) -> what a fetch record becomes (record.c), for tests. */
+static PyObject *m_record(PyObject *self, PyObject *arg)
+{
+    char *s;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(arg, &s, &n) < 0)
+        return NULL;
+    return pyx_record(s, (size_t)n);
+}
+
+/* _json_line(x) -> bytes: compact JSON, as record.c writes it. */
+static PyObject *m_json_line(PyObject *self, PyObject *arg)
+{
+    return pyx_json_line(arg);
+}
+
 static PyMethodDef methods[] = {
     {"_init", m_init, METH_NOARGS, "mp_init(): start the forkserver"},
     {"_pool_options_check", m_pool_options_check, METH_VARARGS,
@@ -224,6 +238,8 @@ static PyMethodDef methods[] = {
     {"cpus_available", m_cpus, METH_NOARGS,
      "The CPUs this process may use: the default number of workers."},
     {"_err_name", m_err_name, METH_O, "(mp_err_name, mp_strerror)"},
+    {"_record", m_record, METH_O, "a fetch record's JSON as a dict"},
+    {"_json_line", m_json_line, METH_O, "compact JSON (UTF-8 bytes)"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moddef = {
@@ -239,29 +255,6 @@ PyMODINIT_FUNC PyInit__mpool(void)
     PyObject *m = PyModule_Create(&moddef);
     if (!m || PyType_Ready(&pyx_pool_type) < 0 ||
         PyType_Ready(&pyx_run_type) < 0)
-        return NULL;
-    PyObject *json = PyImport_ImportModule("json");
-    if (!json)
-        return NULL;
-    /* The decoder's C scanner itself, scan_once(text, 0) -> (obj, end):
-       json.loads would add three Python-level calls per record. */
-    PyObject *dec_t = PyObject_GetAttrString(json, "JSONDecoder");
-    PyObject *dec = dec_t ? PyObject_CallNoArgs(dec_t) : NULL;
-    pyx_json_loads = dec ? PyObject_GetAttrString(dec, "scan_once") : NULL;
-    Py_XDECREF(dec);
-    Py_XDECREF(dec_t);
-    PyObject *enc = PyObject_GetAttrString(json, "JSONEncoder");
-    PyObject *kw = Py_BuildValue("{s:(ss),s:O}", "separators", ",", ":",
-                                 "ensure_ascii", Py_False);
-    PyObject *noargs = PyTuple_New(0);
-    PyObject *e = enc && kw && noargs ? PyObject_Call(enc, noargs, kw) : NULL;
-    pyx_json_dumps = e ? PyObject_GetAttrString(e, "encode") : NULL;
-    Py_XDECREF(e);
-    Py_XDECREF(noargs);
-    Py_XDECREF(kw);
-    Py_XDECREF(enc);
-    Py_DECREF(json);
-    if (!pyx_json_loads || !pyx_json_dumps)
         return NULL;
     Py_INCREF(&pyx_pool_type);
     Py_INCREF(&pyx_run_type);

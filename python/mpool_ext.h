@@ -7,6 +7,7 @@
  *   pool.c     Pool (a libmpool pool on an event_base of ours, attached)
  *              and Run (a stream of tasks over a pool: the iterator behind
  *              mpool.fetch, afetch, Pool.imap)
+ *   record.c   a fetch record made into a dict, dict inputs as JSON
  *
  * Threads and the GIL: every call into libmpool for one pool happens with
  * that pool's mutex held (pool_lock), never with the GIL held while
@@ -36,7 +37,5 @@ extern PyTypeObject pyx_run_type;
 int pyx_task(mp_task *t, const void *in, size_t len);
 int pyx_worker_init(const void *arg, size_t len);
 PyObject *pyx_mp_error(int rc, const char *what); /* sets OSError; NULL */
-extern PyObject *pyx_json_loads;   /* JSONDecoder().scan_once */
-extern PyObject *pyx_json_dumps;   /* json.dumps, compact */
 
 #endif

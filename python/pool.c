@@ -27,6 +27,7 @@
 #include "mpool_ext.h"
 
 #include "pool_int.h"
+#include "record.h"
 
 /* ---- the pool's mutex and loop ---------------------------------------- */
 
@@ -155,17 +156,8 @@ PyObject *pyx_outcome(pyx_item *it, int *code)
         memcpy(&h, r->data, sizeof(h));
         if (unfinished(h.error))
             *code = h.error;
-        PyObject *s = PyUnicode_DecodeUTF8((const char *)r->data + sizeof(h),
-                                           (Py_ssize_t)(r->len - sizeof(h)),
-                                           "replace");
-        PyObject *pair = s ? PyObject_CallFunction(pyx_json_loads, "Oi", s,
-                                                   0)
-                           : NULL;
-        Py_XDECREF(s);
-        PyObject *rec = pair ? PyTuple_GetItem(pair, 0) : NULL;
-        Py_XINCREF(rec);
-        Py_XDECREF(pair);
-        return rec;
+        return pyx_record((const char *)r->data + sizeof(h),
+                          r->len - sizeof(h));
     }
     if (unfinished(r->status))
         *code = r->status;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "pool_int.h"
+#include "record.h"
 
 /* ---- Run --------------------------------------------------------------- */
 
@@ -54,7 +55,7 @@ static Py_ssize_t task_input(pyx_run *r, PyObject *x)
     const char *s;
     Py_ssize_t n;
     if (r->kind == PYX_FETCH && PyDict_Check(x))
-        x = tmp = PyObject_CallOneArg(pyx_json_dumps, x);
+        x = tmp = pyx_json_line(x);
     if (!x)
         return -1;
     if (r->kind == PYX_FETCH && PyUnicode_Check(x)) {

@@ -20,9 +20,19 @@ __mp_main__ to find it, as multiprocessing's spawn does).
 
 import errno as _errno
 import os
-import pickle
+import sys as _sys
 
-from . import _mpool
+# _mpool carries libmpool, whose libraries (libcurl and what it links:
+# TLS, LDAP, Kerberos...) hold thousands of symbols. Python dlopens an
+# extension with RTLD_NOW, which binds every one of them at import: 5 ms
+# of a run's start. Lazily, as a program (mpfetch) binds them, only those
+# called are bound, when first called.
+_flags = _sys.getdlopenflags()
+_sys.setdlopenflags((_flags & ~os.RTLD_NOW) | os.RTLD_LAZY)
+try:
+    from . import _mpool
+finally:
+    _sys.setdlopenflags(_flags)
 
 __all__ = ["fetch", "afetch", "Pool", "WorkerError", "cpus_available"]
 __version__ = _mpool.LIBMPOOL_VERSION
@@ -269,13 +279,12 @@ class _Options:
         return _to_ms(per_try * (self.retries + 1) + 10.0)
 
     def make_pool(self, task_timeout_ms, stack_size=0):
-        import json
         why = _mpool._pool_options_check(self.workers, self.concurrency,
                                          self.prefetch, self.rate,
                                          stack_size)
         if why is not None:
             raise ValueError(f"{self.fn}: {why}")
-        conf = json.dumps(self.config, separators=(",", ":")).encode()
+        conf = _mpool._json_line(self.config)  # without json's import
         return _mpool.Pool(self.workers, self.concurrency, self.prefetch,
                            self.rate, task_timeout_ms, stack_size, conf)
 
@@ -470,6 +479,7 @@ def _python_outcome(raw):
             import concurrent.futures
             raise concurrent.futures.CancelledError(f"{name}: {msg}")
         raise WorkerError(f"{name}: {msg}")
+    import pickle  # here, not at import: a fetch never needs it
     answer = pickle.loads(raw)
     if answer[0]:
         return answer[1]
@@ -480,6 +490,7 @@ def _python_outcome(raw):
 
 
 def _task_bytes(fn, args, kwargs):
+    import pickle
     return pickle.dumps((fn, args, kwargs), pickle.HIGHEST_PROTOCOL)
 
 
@@ -584,8 +595,7 @@ class Pool:
             if args or kwargs:
                 raise TypeError("Pool.submit(url) takes no more arguments")
             if isinstance(fn, dict):
-                import json
-                fn = json.dumps(fn, separators=(",", ":"))
+                fn = _mpool._json_line(fn)
             data, kind = fn.encode() if isinstance(fn, str) else fn, \
                 _mpool.FETCH
 

@@ -1,0 +1,24 @@
+/*
+ * record.c: a fetch task's JSON record made into Python objects, and the
+ * JSON line of an input given as a dict. Calls nothing of the module's.
+ */
+#ifndef MPOOL_RECORD_H
+#define MPOOL_RECORD_H
+
+#include "mpool_ext.h"
+
+/* The n bytes at s, one JSON object as the fetch task writes it (UTF-8,
+   bad bytes read as U+FFFD), as json.loads gives it: dicts, lists, str,
+   int, float, True, False, None; keys are interned and shared between
+   records. Text after the object is ignored. Returns a new reference, or
+   NULL with an error set (json's, for what is not JSON). GIL held. */
+PyObject *pyx_record(const char *s, size_t n);
+
+/* json.dumps(x, separators=(",", ":"), ensure_ascii=False) as UTF-8: a
+   dict input as mpfetch's JSON input line, the fetch task's
+   configuration. Written here for dicts, lists, tuples, str, int, float,
+   True, False and None (json is imported only for the rest). Returns new
+   bytes, or NULL with an error set. GIL held. */
+PyObject *pyx_json_line(PyObject *x);
+
+#endif

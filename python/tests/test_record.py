@@ -1,0 +1,78 @@
+"""record.c: a fetch record's JSON made into a dict in C (the fast path)
+gives what json's scanner gives, and declines to it for the rest; the
+compact JSON of dict inputs and the configuration is json.dumps's."""
+import json
+import random
+
+import pytest
+
+from mpool import _mpool
+
+_scan = json.JSONDecoder().scan_once
+
+
+def json_reads(b):
+    """What the records were before record.c: the bytes decoded with
+    "replace", then json's scanner at 0."""
+    return _scan(b.decode("utf-8", "replace"), 0)[0]
+
+
+RECORD = (b'{"line":2,"url":"http://127.0.0.1:1/1k?i=2","method":"GET",'
+          b'"final_url":"http://127.0.0.1:1/1k?i=2","status":200,"ok":true,'
+          b'"error":null,"bytes":1024,"attempts":1,"redirects":0,'
+          b'"http_version":"1.1","time":{"dns":0.000000,"connect":0.000048,'
+          b'"tls":0.000000,"first_byte":0.000243,"total":0.000244}}')
+
+SAME = [
+    RECORD, b'{}', b'{"a":[]}', b'{"a":[1,2,{"b":null}],"c":true,"d":false}',
+    b'{"x":-0,"y":1e5,"z":1.5E-3,"w":12345678901234567890123}',
+    b'{"s":"a\\"b\\\\c\\/d\\n\\t\\r\\b\\f"}', b'{"u":"\\u00e9\\ud83d\\ude00"}',
+    b'{"h":"\xc3\xa9\xff\xfe abc"}', b'{"k\xc3\xa9":1}', b'{"t":"\xe2\x82"}',
+    b'{"a":1} trailing', b'{"a" : 1 , "b" :\n[ 1 , 2 ] }', b'{"n":NaN}',
+    b'{"n":-Infinity}', b'{"a":1,"a":2}', b'{"big":123456789012345678}',
+    b'{"big":1234567890123456789}', b'{"f":0.1,"g":-2.5e-308,"h":1e400}',
+    b'{"z":-0.0,"y":-0.000000,"x":0.1234567890123456789}',
+    b'{"e":"\\u0000"}', b'{"deep":' + b'[' * 40 + b']' * 40 + b'}',
+    b'{"headers":{"x-a":["1","2"],"' + b'k' * 100 + b'":"long key"}}',
+]
+
+
+@pytest.mark.parametrize("b", SAME)
+def test_record_is_what_json_reads(b):
+    assert repr(_mpool._record(b)) == repr(json_reads(b))
+
+
+@pytest.mark.parametrize("b", [
+    b'{"a":01}', b'{"a":1.}', b'{"a":tru}', b'{"a":"x\x01"}', b'{"a" 1}',
+    b'{"a":1,}', b'{', b'{"a":"\\x"}', b'{"a":-}'])
+def test_not_json_is_json_s_error(b):
+    with pytest.raises((ValueError, StopIteration)) as want:
+        json_reads(b)
+    with pytest.raises(want.type):
+        _mpool._record(b)
+
+
+def test_keys_are_shared_between_records():
+    a, b = _mpool._record(RECORD), _mpool._record(RECORD)
+    assert a == b
+    assert all(x is y for x, y in zip(a, b))
+
+
+def test_numbers_are_float_and_int_of_their_text():
+    rng = random.Random(7)
+    for _ in range(20000):
+        x = rng.random() * 10 ** rng.randint(-8, 8)
+        for t in ("%.6f" % x, repr(x), "%.17g" % x, "%.15f" % x,
+                  str(rng.randint(-10 ** 20, 10 ** 20))):
+            b = b'{"v":%s}' % t.encode()
+            assert repr(_mpool._record(b)) == repr(json.loads(b)), t
+
+
+@pytest.mark.parametrize("x", [
+    {"a": "é\"\\\n\x01\u2028", "b": [1, 2.5, None, True, False],
+     "c": {"d": (1, 2)}},
+    {1: 2}, {"f": float("nan")}, {"a": [{}]}, {"i": 10 ** 30, "f": 1e-7},
+    {"url": "http://h/x", "id": "7"}])
+def test_json_line_is_json_dumps(x):
+    assert _mpool._json_line(x) == json.dumps(
+        x, separators=(",", ":"), ensure_ascii=False).encode()
