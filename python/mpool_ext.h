@@ -3,11 +3,13 @@
  * (include/mpool.h) and the fetch task (workers/fetch.h). No second engine.
  *
  *   module.c   the module: mp_init at import, the validators the Python
- *              front end calls, the Python task that runs in workers
- *   pool.c     Pool (a libmpool pool on an event_base of ours, attached)
- *              and Run (a stream of tasks over a pool: the iterator behind
- *              mpool.fetch, afetch, Pool.imap)
- *   record.c   a fetch record made into a dict, dict inputs as JSON
+ *              front end calls; calls the files below, nothing calls it
+ *   run.c      Run (a stream of tasks over a pool: the iterator behind
+ *              mpool.fetch, afetch, Pool.imap); calls pool.c and below
+ *   pool.c     Pool (a libmpool pool on an event_base of ours, attached),
+ *              its mutex and loop, outcomes; calls record.c and task.c
+ *   record.c   a fetch record made into a dict (record.h); calls nothing
+ *   task.c     what runs in a worker, OSError (task.h); calls nothing
  *
  * Threads and the GIL: every call into libmpool for one pool happens with
  * that pool's mutex held (pool_lock), never with the GIL held while
@@ -27,15 +29,7 @@
 #include "mpool.h"
 
 /* The two tasks a pool runs: the fetch task (mpfetch's) and a pickled
-   Python call (module.c's pyx_task). */
+   Python call (task.c's pyx_task). */
 enum { PYX_FETCH = 0, PYX_PYTHON = 1 };
-
-extern PyTypeObject pyx_pool_type;
-extern PyTypeObject pyx_run_type;
-
-/* module.c */
-int pyx_task(mp_task *t, const void *in, size_t len);
-int pyx_worker_init(const void *arg, size_t len);
-PyObject *pyx_mp_error(int rc, const char *what); /* sets OSError; NULL */
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * Pool and Run: a libmpool pool attached to an event_base of ours, and a
- * stream of its tasks.
+ * Pool: a libmpool pool attached to an event_base of ours, its mutex and
+ * loop, and what a finished task becomes in Python (run.c's Run is a
+ * stream of its tasks; pool.c calls record.c and task.c, never run.c).
  *
  * Every task is an mp_future (mp_pool_submit) with a done-callback that
  * only links its item into a list (mutex held, no GIL). Whoever waits
@@ -24,10 +25,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "mpool_ext.h"
-
 #include "pool_int.h"
 #include "record.h"
+#include "task.h"
 
 /* ---- the pool's mutex and loop ---------------------------------------- */
 

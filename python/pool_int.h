@@ -1,6 +1,7 @@
 /*
- * What pool.c (Pool) and run.c (Run) share: the item of one task, the two
- * objects, and pool.c's mutex, loop and outcome functions (see pool.c).
+ * pool.c's header for run.c and module.c: the item of one task, the two
+ * objects (Pool, and Run whose done list pool.c's callback fills), and
+ * pool.c's mutex, loop and outcome functions (see pool.c).
  */
 #ifndef MPOOL_POOL_INT_H
 #define MPOOL_POOL_INT_H
@@ -10,6 +11,8 @@
 #include <string.h>
 
 #include "mpool_ext.h"
+
+extern PyTypeObject pyx_pool_type;
 
 struct event_base;
 struct event;

@@ -1,6 +1,7 @@
 /*
  * record.c: a fetch task's JSON record made into Python objects, and the
- * JSON line of an input given as a dict. Calls nothing of the module's.
+ * JSON line of an input given as a dict. Calls nothing of the module's
+ * (mpool_ext.h: the order of the files' calls).
  */
 #ifndef MPOOL_RECORD_H
 #define MPOOL_RECORD_H

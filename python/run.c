@@ -12,6 +12,8 @@
 
 #include "pool_int.h"
 #include "record.h"
+#include "run.h"
+#include "task.h"
 
 /* ---- Run --------------------------------------------------------------- */
 

@@ -1,4 +1,4 @@
-"""The Python task's side in a worker process (module.c's pyx_task calls
+"""The Python task's side in a worker process (task.c's pyx_task calls
 run). The worker is a fork of the interpreter as it was at `import mpool`:
 modules imported after that, and the main script's functions defined after
 it, are found here the way multiprocessing's spawn finds them: a module
