@@ -172,6 +172,9 @@ PyMODINIT_FUNC PyInit__mpool(void)
     Py_INCREF(&pyx_run_type);
     PyModule_AddObject(m, "Pool", (PyObject *)&pyx_pool_type);
     PyModule_AddObject(m, "Run", (PyObject *)&pyx_run_type);
+    PyObject *later = pyx_run_later();
+    if (!later || PyModule_AddObject(m, "LATER", later) < 0)
+        return NULL;
     PyModule_AddIntConstant(m, "FETCH", PYX_FETCH);
     PyModule_AddIntConstant(m, "PYTHON", PYX_PYTHON);
     PyModule_AddIntConstant(m, "MAX_WORKERS", MP_MAX_WORKERS);

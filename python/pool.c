@@ -85,8 +85,10 @@ void pyx_on_done(mp_future *f, void *ud)
     it->done = 1;
     pyx_run *r = it->run;
     if (!r) {
-        list_push(&it->p->fdone, it);
-        it->p->fpending--;
+        pyx_pool *p = it->p;
+        all_unlink(&p->fall, it);
+        list_push(&p->fdone, it);
+        p->fpending--;
         return;
     }
     if (!r->ordered)
@@ -312,8 +314,9 @@ static int pool_check(pyx_pool *p)
     return 0;
 }
 
-/* submit(data, kind, line, cb): one task; cb(pyx_outcome, code) runs when it
-   is done, from whichever thread drives the loop (Pool.drive). */
+/* submit(data, kind, line, cb) -> id: one task; cb(pyx_outcome, code) runs
+   when it is done, from whichever thread drives the loop (Pool.drive);
+   cancel(id) cancels it. */
 static PyObject *pool_submit(pyx_pool *p, PyObject *args)
 {
     Py_buffer in;
@@ -341,11 +344,14 @@ static PyObject *pool_submit(pyx_pool *p, PyObject *args)
     it->cb = cb;
     Py_INCREF(cb);
     int rc;
+    uint64_t id = 0;
     Py_BEGIN_ALLOW_THREADS
     pyx_pool_lock(p);
     rc = mp_pool_submit(p->pool, kind == PYX_FETCH ? fetch_task : pyx_task,
                         buf, hdr + (size_t)in.len, &it->f);
     if (rc == 0) {
+        it->index = id = ++p->fnext_id;
+        all_link(&p->fall, it);
         p->fpending++;
         mp_future_on_done(it->f, pyx_on_done, it);
     }
@@ -358,7 +364,29 @@ static PyObject *pool_submit(pyx_pool *p, PyObject *args)
         free(it);
         return pyx_mp_error(rc, "mp_pool_submit");
     }
-    Py_RETURN_NONE;
+    return PyLong_FromUnsignedLongLong(id); /* it may be freed by now */
+}
+
+/* cancel(id) -> True if submit()'s task id was not done and is canceled
+   now (mp_future_cancel: queued, it never runs; at a worker, it is woken
+   with MP_ECANCELED); its callback then gets code MP_ECANCELED from the
+   driver. False when it is done already or the pool is closed. */
+static PyObject *pool_cancel(pyx_pool *p, PyObject *arg)
+{
+    unsigned long long id = PyLong_AsUnsignedLongLong(arg);
+    if (id == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    int hit = 0;
+    Py_BEGIN_ALLOW_THREADS
+    pyx_pool_lock(p);
+    for (pyx_item *it = p->pool ? p->fall : NULL; it; it = it->all_next)
+        if (it->index == id) {
+            hit = mp_future_cancel(it->f) == 0; /* unlinks it */
+            break;
+        }
+    pyx_pool_unlock(p);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(hit);
 }
 
 /* drive(): runs the loop (GIL released) while submit()'s tasks are
@@ -426,6 +454,7 @@ static PyObject *pool_stats(pyx_pool *p, PyObject *unused)
 
 static PyMethodDef pool_methods[] = {
     {"submit", (PyCFunction)pool_submit, METH_VARARGS, NULL},
+    {"cancel", (PyCFunction)pool_cancel, METH_O, NULL},
     {"drive", (PyCFunction)pool_drive, METH_NOARGS, NULL},
     {"pending", (PyCFunction)pool_pending, METH_NOARGS, NULL},
     {"close", (PyCFunction)pool_close_m, METH_NOARGS, NULL},

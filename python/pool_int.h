@@ -24,11 +24,12 @@ typedef struct pyx_run pyx_run;
 struct pyx_item {
     mp_future *f;
     pyx_item *next;             /* in a done or ready list */
-    pyx_item *all_prev, *all_next; /* in its run's list of every item */
+    pyx_item *all_prev, *all_next; /* in its run's list of every item, or
+                                      its pool's of submit()'s not done */
     pyx_pool *p;
     pyx_run *run;               /* NULL: a submit()'s */
     PyObject *cb;               /* submit(): cb(pyx_outcome, code) */
-    uint64_t index;             /* position in its run */
+    uint64_t index;             /* position in its run; submit()'s id */
     uint64_t line;              /* fetch: the input's line number */
     int kind;                   /* PYX_FETCH, PYX_PYTHON */
     int done;
@@ -50,6 +51,8 @@ struct pyx_pool {
     atomic_int waiters; /* threads waiting for mu: drivers let them in */
     item_list fdone;    /* submit()'s items done, not yet resolved */
     size_t fpending;    /* submit()'s items not done */
+    pyx_item *fall;     /* those items (mu), for cancel() */
+    uint64_t fnext_id;  /* submit()'s last id */
     int closed;
 };
 
@@ -95,6 +98,26 @@ static inline pyx_item *list_pop(item_list *l)
     return it;
 }
 
+/* Links it first in the list at *head of its run's items or its pool's
+   submit() items (all_prev, all_next). */
+static inline void all_link(pyx_item **head, pyx_item *it)
+{
+    it->all_prev = NULL;
+    it->all_next = *head;
+    if (*head)
+        (*head)->all_prev = it;
+    *head = it;
+}
+
+static inline void all_unlink(pyx_item **head, pyx_item *it)
+{
+    if (it->all_prev)
+        it->all_prev->all_next = it->all_next;
+    else
+        *head = it->all_next;
+    if (it->all_next)
+        it->all_next->all_prev = it->all_prev;
+}
 
 void pyx_pool_lock(pyx_pool *p);       /* without the GIL, or see submit_one */
 void pyx_pool_unlock(pyx_pool *p);

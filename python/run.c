@@ -17,25 +17,6 @@
 
 /* ---- Run --------------------------------------------------------------- */
 
-static void all_link(pyx_run *r, pyx_item *it)
-{
-    it->all_prev = NULL;
-    it->all_next = r->all;
-    if (r->all)
-        r->all->all_prev = it;
-    r->all = it;
-}
-
-static void all_unlink(pyx_run *r, pyx_item *it)
-{
-    if (it->all_prev)
-        it->all_prev->all_next = it->all_next;
-    else
-        r->all = it->all_next;
-    if (it->all_next)
-        it->all_next->all_prev = it->all_prev;
-}
-
 /* Returns 1 if the n bytes at s are a line mpfetch skips (blank, or a
    comment after blanks): the same inputs get the same line numbers. */
 static int skipped_line(const char *s, size_t n)
@@ -134,7 +115,7 @@ static int submit_one(pyx_run *r, size_t len)
             pyx_mp_error(rc, "mp_pool_submit");
         return -1;
     }
-    all_link(r, it);
+    all_link(&r->all, it);
     if (r->ordered)
         r->ring[it->index % r->window] = it;
     r->next_index++;
@@ -142,8 +123,19 @@ static int submit_one(pyx_run *r, size_t len)
     return 0;
 }
 
-/* Pulls inputs and submits them while the run has room. Returns 0, or -1
-   with the input's error (or ours) set. */
+static PyObject *later; /* _mpool.LATER */
+
+PyObject *pyx_run_later(void)
+{
+    if (!later)
+        later = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
+    Py_XINCREF(later);
+    return later;
+}
+
+/* Pulls inputs and submits them while the run has room, until the input
+   ends or gives LATER (nothing yet: afetch's async input). Returns 0, or
+   -1 with the input's error (or ours) set. */
 static int fill(pyx_run *r)
 {
     while (r->it && r->inflight < r->window) {
@@ -152,6 +144,10 @@ static int fill(pyx_run *r)
             if (PyErr_Occurred())
                 return -1;
             Py_CLEAR(r->it);
+            break;
+        }
+        if (x == later) {
+            Py_DECREF(x);
             break;
         }
         r->line++;
@@ -201,7 +197,7 @@ static PyObject *pop_ready(pyx_run *r)
 {
     pyx_item *it;
     while ((it = list_pop(&r->ready))) {
-        all_unlink(r, it);
+        all_unlink(&r->all, it);
         r->inflight--;
         int code;
         PyObject *o = pyx_outcome(it, &code);
@@ -230,7 +226,7 @@ static void run_stop(pyx_run *r)
     }
     while (r->all) {
         pyx_item *it = r->all;
-        all_unlink(r, it);
+        all_unlink(&r->all, it);
         pyx_item_free(it);
     }
     memset(&r->done, 0, sizeof(r->done));

@@ -372,9 +372,12 @@ class _Waiter:
         self.loop, self.run = loop, run
         self.rd, self.wr = set(), set()
         self.fut = None
+        self.poked = False  # woken while not waiting: the next wait returns
 
     def _wake(self, *_):
-        if self.fut is not None and not self.fut.done():
+        if self.fut is None:
+            self.poked = True
+        elif not self.fut.done():
             self.fut.set_result(None)
 
     def _sync(self, have, want, add, remove):
@@ -385,6 +388,9 @@ class _Waiter:
         return set(want)
 
     async def wait(self):
+        if self.poked:
+            self.poked = False
+            return
         rd, wr, delay = self.run.fds()
         self.rd = self._sync(self.rd, rd, self.loop.add_reader,
                              self.loop.remove_reader)
@@ -409,10 +415,63 @@ class _Waiter:
         self.rd, self.wr = set(), set()
 
 
-async def _arun(run):
+class _AsyncInput:
+    """A Run's input from an async iterable, for afetch: a task on the loop
+    (feed) pulls it, at most `room` items ahead of the Run, which takes
+    them as a plain iterator, _mpool.LATER while none is there yet."""
+
+    def __init__(self, src, room, done):
+        import asyncio
+        import collections
+        self.src, self.room, self.done = src, room, done
+        self.buf = collections.deque()
+        self.space = asyncio.Event()
+        self.exc = None
+        self.ended = False
+        self.wake = lambda: None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.buf:
+            self.space.set()
+            return self.buf.popleft()
+        if self.exc is not None:
+            e, self.exc = self.exc, None
+            raise e
+        if self.ended:
+            raise StopIteration
+        return _mpool.LATER
+
+    async def feed(self):
+        import asyncio
+        n = 0
+        try:
+            async for x in self.src:
+                n += 1
+                while len(self.buf) >= self.room:
+                    self.space.clear()
+                    await self.space.wait()
+                self.buf.append("" if self.done and n in self.done else x)
+                self.wake()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:  # the input's error, raised by the Run
+            self.exc = e
+        finally:
+            self.ended = True
+            self.wake()
+
+
+async def _arun(run, ainput=None):
     import asyncio  # here, not at import: it costs a run 60 ms of start
     loop = asyncio.get_running_loop()
     w = _Waiter(loop, run)
+    feeder = None
+    if ainput is not None:
+        ainput.wake = w._wake
+        feeder = loop.create_task(ainput.feed())
     try:
         while True:
             recs, finished = run.step()
@@ -423,6 +482,8 @@ async def _arun(run):
             if not recs:
                 await w.wait()
     finally:
+        if feeder is not None:
+            feeder.cancel()
         w.close()
         run.stop()
 
@@ -433,17 +494,21 @@ def afetch(urls, *, ordered=False, resume=None, **options):
     pool's descriptors are registered with loop.add_reader (the pool is
     attached to an event_base of the module's, mp_pool_attach). Canceling
     the task that iterates (asyncio.CancelledError) cancels the batch and
-    stops every worker. urls is a plain (not async) iterable; resume as
-    fetch()'s."""
+    stops every worker. urls is an iterable or an async iterable (an async
+    generator, say: it is pulled on the loop, a window ahead of the
+    records, as fetch() pulls its input); resume as fetch()'s."""
     ordered = _ordered("afetch", ordered)
     done = _resume_done("afetch", resume)
-    if done:
+    asynchronous = hasattr(urls, "__aiter__")
+    if done and not asynchronous:
         urls = _skipping(urls, done)
     o = _Options("afetch", options)
     cpool = o.make_pool(o.task_timeout_ms())
-    run = _mpool.Run(cpool, urls, _mpool.FETCH, ordered, o.window(cpool),
-                     True, True)
-    return _arun(run)
+    window = o.window(cpool)
+    ainput = _AsyncInput(urls, window, done) if asynchronous else None
+    run = _mpool.Run(cpool, urls if ainput is None else ainput, _mpool.FETCH,
+                     ordered, window, True, True)
+    return _arun(run, ainput)
 
 
 # ---- Pool ----------------------------------------------------------------
@@ -487,6 +552,32 @@ def _python_outcome(raw):
     if tb:
         exc.add_note("The task's traceback, in its worker:\n" + tb)
     raise exc
+
+
+_TaskFuture = None
+
+
+def _task_future():
+    """Pool.submit's future type (made once: concurrent.futures is imported
+    only by a program that submits): a concurrent.futures.Future that
+    stays pending until its task is done, so that cancel() can cancel it,
+    and then cancels the task in the pool too."""
+    global _TaskFuture
+    if _TaskFuture is None:
+        import concurrent.futures
+
+        class TaskFuture(concurrent.futures.Future):
+            _mp_cancel = None
+
+            def cancel(self):
+                if not super().cancel():
+                    return False
+                if self._mp_cancel is not None:
+                    self._mp_cancel()
+                return True
+
+        _TaskFuture = TaskFuture
+    return _TaskFuture
 
 
 def _task_bytes(fn, args, kwargs):
@@ -587,10 +678,12 @@ class Pool:
 
     def submit(self, fn, /, *args, **kwargs):
         """submit(url) -> Future of its record; submit(fn, *args, **kw) ->
-        Future of fn(*args, **kw)."""
+        Future of fn(*args, **kw). The future's cancel() cancels the task
+        while it is not done: queued, it never runs; at a worker, its
+        awaits end with MP_ECANCELED there (a Python call, which cannot be
+        woken, runs to its end and its answer is dropped)."""
         import concurrent.futures
-        f = concurrent.futures.Future()
-        f.set_running_or_notify_cancel()
+        f = _task_future()()
         if isinstance(fn, (str, bytes, dict)):
             if args or kwargs:
                 raise TypeError("Pool.submit(url) takes no more arguments")
@@ -599,7 +692,7 @@ class Pool:
             data, kind = fn.encode() if isinstance(fn, str) else fn, \
                 _mpool.FETCH
 
-            def done(o, code):
+            def settle(o, code):
                 if code:
                     f.set_exception(WorkerError(o["error"]["message"]))
                 else:
@@ -607,16 +700,26 @@ class Pool:
         elif callable(fn):
             data, kind = _task_bytes(fn, args, kwargs), _mpool.PYTHON
 
-            def done(o, code):
+            def settle(o, code):
                 try:
-                    f.set_result(_python_outcome(o))
+                    v = _python_outcome(o)
                 except BaseException as e:  # the task's own exception
                     f.set_exception(e)
+                else:
+                    f.set_result(v)
         else:
             raise TypeError(f"Pool.submit: a URL or a callable, got {fn!r}")
+
+        def done(o, code):
+            try:
+                settle(o, code)
+            except concurrent.futures.InvalidStateError:
+                pass  # f.cancel() came first: it canceled the task too
+
         with self._lock:
             self._line += 1
-            self._c.submit(data, kind, self._line, done)
+            tid = self._c.submit(data, kind, self._line, done)
+            f._mp_cancel = lambda c=self._c: c.cancel(tid)
             if self._driver is None:
                 import threading
                 self._driver = threading.Thread(target=self._drive,

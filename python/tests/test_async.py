@@ -2,6 +2,8 @@
 running meanwhile; CancelledError stops every worker."""
 import asyncio
 
+import pytest
+
 import mpool
 from conftest import descendants, wait_gone
 
@@ -91,3 +93,58 @@ def test_gather_of_afetch_batches(server):
 
     out = asyncio.run(main())
     assert out == [[200 + k] * 50 for k in range(3)]
+
+
+def test_afetch_takes_an_async_iterable(server):
+    """An async generator as the input: pulled on the loop, a window ahead
+    of the records; its pauses (nothing to hand yet) stall nothing."""
+    pulled = []
+
+    async def urls():
+        for i in range(300):
+            if i % 40 == 0:
+                await asyncio.sleep(0.01)  # the input waits for its own I/O
+            pulled.append(i)
+            yield server.url(f"/bytes/{i}")
+
+    async def main():
+        return [r async for r in mpool.afetch(urls(), workers=2,
+                                              concurrency=8, ordered=True)]
+
+    recs = asyncio.run(main())
+    assert [r["bytes"] for r in recs] == list(range(300))
+    assert [r["line"] for r in recs] == list(range(1, 301))
+    assert len(pulled) == 300
+
+
+def test_async_input_is_pulled_lazily(server):
+    pulled = []
+
+    async def urls():
+        for i in range(100000):
+            pulled.append(i)
+            yield server.url("/ok")
+
+    async def main():
+        n = 0
+        async for r in mpool.afetch(urls(), workers=1, concurrency=4):
+            assert r["status"] == 200
+            n += 1
+            if n == 10:
+                break
+        return n
+
+    assert asyncio.run(main()) == 10
+    assert len(pulled) < 1000  # the window and as much again, buffered
+
+
+def test_async_input_error_propagates(server):
+    async def urls():
+        yield server.url("/ok")
+        raise RuntimeError("the input broke")
+
+    async def main():
+        return [r async for r in mpool.afetch(urls(), workers=1)]
+
+    with pytest.raises(RuntimeError, match="the input broke"):
+        asyncio.run(main())

@@ -101,3 +101,20 @@ def test_bad_pool_options():
         mpool.Pool(bogus=True)
     with pytest.raises(TypeError, match="callable"):
         mpool.Pool(workers=1).imap(3, [1])
+
+
+def test_future_cancel_cancels_its_task(server):
+    """cancel() on a submit()'s future cancels the task itself: with one
+    worker running one request at a time, two canceled requests of ten
+    minutes free the worker for the next one."""
+    with mpool.Pool(workers=1, concurrency=1) as pool:
+        slow = [pool.submit(server.url("/delay/600000")) for _ in range(2)]
+        assert all(f.cancel() for f in slow)
+        assert all(f.cancelled() for f in slow)
+        with pytest.raises(concurrent.futures.CancelledError):
+            slow[0].result(timeout=0)
+        f = pool.submit(server.url("/ok"))
+        assert f.result(timeout=60)["status"] == 200
+        assert not f.cancel()  # done: nothing to cancel
+        g = pool.submit(tasks.square, 7)
+        assert g.result(timeout=60) == 49 and not g.cancel()
