@@ -3,7 +3,10 @@
 
 Finds, and names, four kinds of circle:
   include  units in an include circle (a unit is x.c with x.h and x_int.h;
-           a header without a .c is its own unit)
+           a header without a .c is its own unit; a unit that spans more
+           .c files says so in its header's first comment, with a line
+           "unit: x.c x_more.c" naming the files beside it, x.c first,
+           and those files are all of unit x)
   folder   folders in an include circle (the unit edges between folders)
   symbol   object files of one target that need each other's symbols (nm)
   reach    a .c that writes a field of a struct another unit's header
@@ -46,12 +49,46 @@ def project_files(root):
     return out
 
 
+# files of a unit that spans several .c files: {path less .c: unit}
+SPANS = {}
+UNIT_LINE_RE = re.compile(r"^[\s*]*unit:\s*(.+?)\s*$", re.M)
+
+
 def unit_of(path):
-    """src/http/shared/http_int.h -> src/http; src/pool/pool.c -> src/pool."""
+    """src/http/shared/http_int.h -> src/http/shared/http;
+    src/pool/pool.c -> src/pool/pool; a file a header's "unit:" line
+    names -> that header's unit."""
     base, ext = os.path.splitext(path)
     if ext == ".h" and base.endswith("_int"):
         base = base[:-4]
-    return base
+    return SPANS.get(base, base)
+
+
+def read_spans(root, files):
+    """Fills SPANS from the "unit:" line of each header's first comment.
+    Returns the headers' mistakes (a file that does not exist, a list that
+    does not start with the header's own .c)."""
+    errors = []
+    known = set(files)
+    for f in files:
+        if not f.endswith(".h"):
+            continue
+        with open(os.path.join(root, f), errors="replace") as fh:
+            text = fh.read()
+        m = re.match(r"\s*/\*(.*?)\*/", text, re.S)
+        line = UNIT_LINE_RE.search(m.group(1)) if m else None
+        if not line:
+            continue
+        unit = unit_of(f)
+        names = line.group(1).split()
+        if names[0] != os.path.basename(unit) + ".c":
+            errors.append("%s: its unit: line must start with %s.c" % (f, os.path.basename(unit)))
+        for name in names:
+            path = os.path.join(os.path.dirname(f), name)
+            if path not in known or not name.endswith(".c"):
+                errors.append("%s: unit: names %s, not a .c beside it" % (f, name))
+            SPANS[os.path.splitext(path)[0]] = unit
+    return errors
 
 
 def compile_db(build):
@@ -399,6 +436,11 @@ def main():
     kinds = set(a.only.split(","))
     db = compile_db(build)
     findings, notes = [], {}
+    span_errors = read_spans(root, project_files(root))
+    for err in span_errors:
+        print("check_arch: %s" % err, file=sys.stderr)
+    if span_errors:
+        return 2
     try:
         if kinds & {"include", "folder"}:
             inc, nu, nd = check_includes(root, db)

@@ -202,6 +202,11 @@ int mp__ledger_widen(mp__ledger *L)
     return 1;
 }
 
+void mp__ledger_set_max_window(mp__ledger *L, uint32_t most)
+{
+    L->max_window = most > L->capacity ? most : L->capacity;
+}
+
 void mp__ledger_narrow(mp__ledger *L)
 {
     L->window = L->capacity;

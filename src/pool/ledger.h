@@ -142,6 +142,10 @@ uint32_t mp__ledger_pop_staged(mp__ledger *L);
    pointers into L->ents do not. */
 int mp__ledger_widen(mp__ledger *L);
 
+/* Lets the window grow up to most tasks per holder (never below
+   capacity, where it starts): an adaptive pool's limit. */
+void mp__ledger_set_max_window(mp__ledger *L, uint32_t most);
+
 /* Sets the window back to capacity (the entries stay allocated). */
 void mp__ledger_narrow(mp__ledger *L);
 

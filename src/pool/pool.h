@@ -1,8 +1,13 @@
 /*
- * The coordinator's own state (pool.c): the calls, and each slot's
- * lifecycle. It drives the ledger (ledger.h: who holds which task) and the
- * slots (slots.h: worker processes), which never call it except through
- * the hooks it registers with the slots.
+ * The coordinator's own state: the calls, and each slot's lifecycle. It
+ * drives the ledger (ledger.h: who holds which task), the futures
+ * (future.h) and the slots (slots.h: worker processes), which never call
+ * it except through the hooks it registers with the slots. One unit in two
+ * files: pool.c is the pool at work, pool_create.c its beginning and end
+ * (it builds and frees every field here; scripts/check_arch.py reads the
+ * line below).
+ *
+ * unit: pool.c pool_create.c
  */
 #ifndef MP_POOL_H
 #define MP_POOL_H

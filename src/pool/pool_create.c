@@ -2,7 +2,8 @@
  * A pool's life: options and their defaults, mp_pool_create (the private
  * endpoint directory, the loop, the ledger and the slots, every worker
  * started and READY), mp_pool_destroy, the stats. The calls and the slots'
- * state changes are pool.c's.
+ * state changes are pool.c's; the two files are one unit (pool.h), so
+ * this one builds and frees the fields pool.c works with.
  */
 #include <event2/event.h>
 #include <stdatomic.h>
@@ -61,9 +62,9 @@ static int pool_setup(mp_pool *p)
         return MP_ENOMEM;
     if (p->adaptive) {
         uint32_t most = MP_MAX_POOL_TASKS / (uint32_t)p->nworkers;
-        most = most < MP_MAX_WINDOW ? most : MP_MAX_WINDOW;
-        if (most > p->L.capacity)
-            p->L.max_window = most;
+        if (most > MP_MAX_WINDOW)
+            most = MP_MAX_WINDOW;
+        mp__ledger_set_max_window(&p->L, most);
     }
     if (make_dir(p) < 0 || mp__loop_init(&p->loop) < 0)
         return MP_ESYS;
@@ -187,7 +188,6 @@ static int create(mp_pool **out, const mp_pool_options *opts, char *why,
     p->o = o;
     p->adaptive = !opts || !opts->prefetch;
     p->cancel_fd = -1;
-    p->S.fs_fd = -1;
     p->nworkers = o.workers; /* reserved: mp_pool_destroy gives them back */
     p->o.init_arg = p->init_copy;
     p->o.arg = o.arg_len ? (char *)p->init_copy + o.init_len : NULL;

@@ -178,6 +178,8 @@ static void stop_forkserver(mp__slots *S)
 
 void mp__slots_close(mp__slots *S)
 {
+    if (!S->hooks) /* zeroed: mp__slots_init never ran, fs_fd is no fd */
+        return;
     for (int i = 0; S->v && i < S->n; i++)
         mp__slot_close(S, i);
     stop_forkserver(S);

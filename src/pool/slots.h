@@ -96,7 +96,8 @@ int mp__slots_init(mp__slots *S, int n, struct event_base *base,
 int mp__slots_new_forkserver(mp__slots *S);
 
 /* Closes every slot, then closes the forkserver's channel and waits (up to
-   5 s) until it has killed and reaped every worker and left. */
+   5 s) until it has killed and reaped every worker and left. A set
+   mp__slots_init never saw (zeroed) has nothing to close. */
 void mp__slots_close(mp__slots *S);
 
 /* Starts a new generation of slot i: opens its socket, queues the CONFIG

@@ -486,7 +486,7 @@ static void widen_keeps_entries(void **state)
 {
     mp__ledger L;
     assert_int_equal(mp__ledger_init(&L, 2, 2, 2, 0, 3), 0);
-    L.max_window = 16;
+    mp__ledger_set_max_window(&L, 16);
     char in[8][16];
     uint32_t ids[8];
     for (int i = 0; i < 8; i++) { /* fills it: 2 holders x 4 */

@@ -3,6 +3,7 @@
  * streaming in bounded memory, concurrency inside workers, init, several
  * pools, the awaits, and argument errors.
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -298,6 +299,35 @@ static void init_failure_carries_its_message(void **state)
     mp_pool_destroy(p);
 }
 
+/* A pool whose creation fails before it has workers (no endpoint
+   directory: TMPDIR does not exist) ends with MP_ESYS and a message, and
+   the half-built pool's end closes nothing it did not open: fd 0 stays
+   open, its flags as they were (the slots were never set up, so their
+   forkserver channel is no fd). */
+static void create_fails_before_workers(void **state)
+{
+    if (fcntl(0, F_GETFD) < 0)
+        assert_int_equal(open("/dev/null", O_RDONLY), 0);
+    int fl = fcntl(0, F_GETFL);
+    assert_int_equal(fcntl(0, F_SETFL, fl | O_NONBLOCK), 0);
+    const char *old = getenv("TMPDIR");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("TMPDIR", "/nonexistent-mpool-test-dir", 1);
+    mp_pool_options o = {.workers = 2};
+    mp_pool *p = (mp_pool *)1;
+    int rc = mp_pool_create(&p, &o);
+    if (saved)
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved);
+    assert_int_equal(rc, MP_ESYS);
+    assert_null(p);
+    assert_non_null(mp_last_error());
+    assert_int_equal(fcntl(0, F_GETFL), fl | O_NONBLOCK);
+    fcntl(0, F_SETFL, fl);
+}
+
 static void two_pools_at_once_and_in_turn(void **state)
 {
     mp_pool *a = make_pool(1, 8), *b = make_pool(2, 8);
@@ -418,6 +448,7 @@ int main(void)
         TU_BOUNDED(init_runs_in_every_worker, 120),
         TU_BOUNDED(init_failure_is_reported, 120),
         TU_BOUNDED(init_failure_carries_its_message, 120),
+        TU_BOUNDED(create_fails_before_workers, 120),
         TU_BOUNDED(two_pools_at_once_and_in_turn, 120),
         TU_BOUNDED(failures_are_per_task, 120),
         TU_BOUNDED(gather_and_wait_fd, 120),
