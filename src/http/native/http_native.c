@@ -897,20 +897,15 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     mp__native_pool *s = arg;
     unsigned total, per_host;
     mp__native_xfer *x;
+    nhost *h;
 
     (void)fd;
     (void)what;
     mp__http_limits_get(&total, &per_host);
-    while (s->kicked) {
-        nhost *h = s->kicked;
-        s->kicked = h->kick_next;
-        h->kick_next = NULL;
-        h->kicked = 0;
+    while ((h = mp__native_pool_kicked(s)) != NULL)
         host_serve(h);
-    }
-    s->any_kick = 0;
     while ((x = XFER_OF(mp__list_first(&s->gq), glink)) != NULL) {
-        nhost *h = x->h;
+        h = x->h;
         if (per_host && h->n_conns >= per_host && !can_reuse(x, h)) {
             gq_unlink(x); /* its host's own room comes first now */
             continue;

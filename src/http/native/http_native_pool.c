@@ -58,6 +58,20 @@ void mp__native_pool_kick(mp__native_pool *s, mp__nhost *h, int total)
         event_active(s->kick, EV_TIMEOUT, 0);
 }
 
+mp__nhost *mp__native_pool_kicked(mp__native_pool *s)
+{
+    mp__nhost *h = s->kicked;
+
+    if (!h) {
+        s->any_kick = 0;
+        return NULL;
+    }
+    s->kicked = h->kick_next;
+    h->kick_next = NULL;
+    h->kicked = 0;
+    return h;
+}
+
 void mp__native_pool_spare(mp__native_pool *s, mp__nconn *c, int spare)
 {
     if (spare == mp__list_linked(&c->spare_link))

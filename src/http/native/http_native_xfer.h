@@ -12,7 +12,7 @@
 
 #include "common/list.h"
 #include "dns/http_dns.h"
-#include "http/native/http_native_pool.h"
+#include "http/native/http_native_conn.h"
 #include "http/native/http_native_proxy.h"
 #include "http/native/http_native_resp.h"
 #include "http/native/http_tls.h"
