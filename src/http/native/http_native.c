@@ -956,44 +956,38 @@ static void hop_keep(const mp__native_xfer *x, mp_http_response *r)
    latest head that arrived whole is the record's. */
 static void head_keep(mp__native_xfer *x, mp_http_response *r)
 {
-    if (x->req->want_headers && x->r.hdr && x->state == MP__NX_DONE &&
-        x->r.h.head_len && r->status) { /* a head taken, not refused */
-        x->r.hdr[x->r.h.head_len] = '\0';
+    char *head;
+    size_t len;
+
+    if (x->req->want_headers && x->state == MP__NX_DONE &&
+        r->status && /* a head taken, not refused */
+        (head = mp__native_resp_head_take(&x->r, &len)) != NULL) {
         free(r->headers);
-        r->headers = x->r.hdr;
-        r->headers_len = x->r.h.head_len;
-        x->r.hdr = NULL;
+        r->headers = head;
+        r->headers_len = len;
     }
 }
 
 /* Moves the results of a finished x into resp. Returns resp->error. */
 static int xfer_finish(mp__native_xfer *x, mp_http_response *r)
 {
-    int err = r->error;
+    int err = r->error, ferr = mp__native_resp_file_close(&x->r);
 
-    if (x->r.file) {
-        int ferr = fclose(x->r.file) == 0 ? 0 : errno;
-        x->r.file = NULL;
-        if (ferr && !err)
-            err = mp__http_error(r, HF(WRITE), "close(%s): %s", x->req->body_path,
-                                strerror(ferr));
-    }
+    if (ferr && !err)
+        err = mp__http_error(r, HF(WRITE), "close(%s): %s", x->req->body_path,
+                             strerror(ferr));
     hop_keep(x, r);
     r->body_len = x->r.body_seen;
     r->bytes_down = x->r.bytes_in;
     if (!err && !x->req->body_path && !x->req->no_body) {
-        r->body = x->r.body ? x->r.body : calloc(1, 1);
-        x->r.body = NULL;
+        r->body = mp__native_resp_body_take(&x->r);
+        if (!r->body)
+            r->body = calloc(1, 1);
         if (!r->body)
             err = mp__http_error(r, HF(NOMEM), "out of memory");
     }
-    if (!err && x->r.trl_len && x->r.hdr) { /* after the head, as curl */
-        x->r.hdr_len = x->r.h.head_len;
-        if (mp__native_resp_head_add(&x->r, x->r.trl, x->r.trl_len) < 0)
-            err = mp__http_error(r, HF(NOMEM), "out of memory");
-        else
-            x->r.h.head_len += x->r.trl_len;
-    }
+    if (!err && mp__native_resp_trailers_to_head(&x->r) < 0)
+        err = mp__http_error(r, HF(NOMEM), "out of memory");
     head_keep(x, r);
     return err;
 }

@@ -292,10 +292,10 @@ static int head_begin(mp__native_xfer *x, const uint8_t *v, size_t n,
         snprintf(why, len, "status code %d is outside 100-599", st);
         return -1;
     }
-    x->r.hdr_len = 0;
+    mp__native_resp_head_start(&x->r);
     x->hdr_bytes = 0;
     x->hdr_lines = 0;
-    x->r.h.status = st; /* the response's once its head is whole */
+    x->h2_status = st; /* the response's once its head is whole */
     snprintf(line, sizeof line, "HTTP/2 %d \r\n", st);
     return head_put(x, line, strlen(line));
 }
@@ -343,7 +343,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f,
     }
     if (namelen && name[0] == ':')
         return 0;
-    if (x->r.follow && x->r.h.status >= 300 && x->r.h.status < 400 &&
+    if (x->r.follow && x->h2_status >= 300 && x->h2_status < 400 &&
         namelen == 8 && memcmp(name, "location", 8) == 0 &&
         mp__native_resp_location(&x->r, (const char *)value, valuelen) < 0)
         return stream_fail(ud, x, HF(NOMEM), "out of memory");
@@ -387,11 +387,11 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f,
         return 0;
     if (head_put(x, "\r\n", 2) < 0)
         return stream_fail(h, x, HF(NOMEM), "out of memory");
-    if (x->r.h.status >= 200) { /* the head arrived whole */
+    if (x->h2_status >= 200) { /* the head arrived whole */
         x->h2_final = 1;
-        x->resp->status = x->r.h.status;
+        x->resp->status = x->h2_status;
         x->resp->http_version = 20;
-        x->r.h.head_len = x->r.hdr_len; /* xfer_finish takes it */
+        mp__native_resp_head_done(&x->r); /* xfer_finish takes it */
     }
     return 0;
 }
@@ -622,7 +622,7 @@ int mp__h2_submit(mp__nconn *c, mp__native_xfer *x)
     x->c = NULL;
     x->state = MP__NX_H2;
     x->h2_final = 0;
-    x->r.h.status = 0;
+    x->h2_status = 0;
     x->body_off = 0;
     mp__list_push_front(&h->streams, &x->link);
     if (x->req->timeout_ms) {

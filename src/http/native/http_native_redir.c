@@ -123,25 +123,12 @@ static void hop_init(mp__native_xfer *x, const hops *h,
     x->req = q;
     x->orig = req;
     x->resp = resp;
-    x->r.req = q;
-    x->r.resp = resp;
-    x->r.file = file;
-    x->r.max_body = req->max_body ? req->max_body : MP__HTTP_MAX_BODY;
-    x->r.follow = req->follow_redirects;
+    mp__native_resp_init(&x->r, q, resp, file,
+                         req->max_body ? req->max_body : MP__HTTP_MAX_BODY,
+                         req->follow_redirects);
     x->t0 = t0;
     x->hop0 = mp__now_us();
     x->u = *u;
-}
-
-/* Frees what x's reader holds. */
-static void hop_free(mp__native_xfer *x)
-{
-    free(x->r.body);
-    free(x->r.hdr);
-    free(x->r.trl);
-    free(x->r.location);
-    x->r.body = x->r.hdr = x->r.trl = x->r.location = NULL;
-    mp__dec_end(&x->r.dec);
 }
 
 /* Ends a chain on a redirect that is not followed (x done): x finished
@@ -347,15 +334,13 @@ int mp__http_native(mp_task *t, const mp_http_request *req,
         file = x.r.file; /* closed if x finished */
         if (rc || !x.r.location || !follow(&x, &h, &next, &u, &rc))
             break;
-        hop_free(&x);
+        mp__native_resp_free(&x.r);
         free(resp->final_url);
         resp->final_url = next; /* u points into it */
         q = &h.q;
     }
-    if (x.r.file)
-        fclose(x.r.file);
-    x.r.file = NULL;
-    hop_free(&x);
+    mp__native_resp_file_close(&x.r);
+    mp__native_resp_free(&x.r);
     free(h.hdrs);
     return rc;
 }

@@ -96,7 +96,7 @@ static void trailer_sink(void *ud, const char *p, size_t n)
 
     if (r->trl_err)
         return;
-    if (r->h.head_len + r->trl_len + n > MP_HTTP_MAX_HEADER_BYTES) {
+    if (r->head_len + r->trl_len + n > MP_HTTP_MAX_HEADER_BYTES) {
         r->trl_err = MP__HF_PROTOCOL + 1;
         return;
     }
@@ -114,6 +114,79 @@ static void trailer_sink(void *ud, const char *p, size_t n)
     }
     memcpy(r->trl + r->trl_len, p, n);
     r->trl_len += n;
+}
+
+void mp__native_resp_init(mp__native_resp *r, const mp_http_request *req,
+                          mp_http_response *resp, FILE *file, size_t max_body,
+                          int follow)
+{
+    memset(r, 0, sizeof *r);
+    r->req = req;
+    r->resp = resp;
+    r->file = file;
+    r->max_body = max_body;
+    r->follow = follow;
+}
+
+void mp__native_resp_free(mp__native_resp *r)
+{
+    free(r->body);
+    free(r->hdr);
+    free(r->trl);
+    free(r->location);
+    r->body = r->hdr = r->trl = r->location = NULL;
+    mp__dec_end(&r->dec);
+}
+
+int mp__native_resp_file_close(mp__native_resp *r)
+{
+    int e = 0;
+
+    if (r->file && fclose(r->file) != 0)
+        e = errno;
+    r->file = NULL;
+    return e;
+}
+
+char *mp__native_resp_body_take(mp__native_resp *r)
+{
+    char *b = r->body;
+
+    r->body = NULL;
+    return b;
+}
+
+char *mp__native_resp_head_take(mp__native_resp *r, size_t *len)
+{
+    char *h = r->hdr;
+
+    if (!h || !r->head_len)
+        return NULL;
+    h[r->head_len] = '\0'; /* room for it: mp__native_resp_head_add */
+    *len = r->head_len;
+    r->hdr = NULL;
+    return h;
+}
+
+int mp__native_resp_trailers_to_head(mp__native_resp *r)
+{
+    if (!r->trl_len || !r->hdr)
+        return 0;
+    r->hdr_len = r->head_len; /* what followed the head: the body's */
+    if (mp__native_resp_head_add(r, r->trl, r->trl_len) < 0)
+        return -1;
+    r->head_len += r->trl_len;
+    return 0;
+}
+
+void mp__native_resp_head_start(mp__native_resp *r)
+{
+    r->hdr_len = 0;
+}
+
+void mp__native_resp_head_done(mp__native_resp *r)
+{
+    r->head_len = r->hdr_len;
 }
 
 static int is_blank(char c)
@@ -210,6 +283,7 @@ static int take_head(mp__native_resp *r)
 
     r->resp->status = r->h.status;
     r->resp->http_version = r->h.version;
+    r->head_len = r->h.head_len;
     r->reusable = !r->h.conn_close;
     /* A HEAD whose head announces a body: a server that sends that body
        anyway (a common bug) would have it read as the start of the next
@@ -340,10 +414,8 @@ int mp__native_resp_feed(mp__native_resp *r, const char *p, size_t n,
         if (r->body_mode != MP__NR_NONE && !r->ignore &&
             take_codings(r, head, kind, msg, len) < 0)
             return -1;
-        if (r->body_mode == MP__NR_CHUNKED && r->req->want_headers) {
-            r->ch.on_trailer = trailer_sink;
-            r->ch.trailer_ud = r;
-        }
+        if (r->body_mode == MP__NR_CHUNKED && r->req->want_headers)
+            mp__http_dechunk_trailers(&r->ch, trailer_sink, r);
         if (r->body_mode == MP__NR_NONE) {
             if (n)
                 r->reusable = 0; /* bytes nobody asked for */

@@ -19,9 +19,9 @@
 /* How the body is framed. */
 enum { MP__NR_NONE, MP__NR_CLEN, MP__NR_CHUNKED, MP__NR_EOF };
 
-/* One response being read. The caller zeroes it and sets req, resp,
-   file and max_body; the rest is the reader's. The caller frees body,
-   hdr and trl, and ends dec (mp__dec_end). */
+/* One response being read: set up by mp__native_resp_init, written by
+   this reader's functions only (its callers read it), freed by
+   mp__native_resp_free. */
 typedef struct mp__native_resp {
     const mp_http_request *req;
     mp_http_response *resp; /* status and http_version, set at the head */
@@ -33,7 +33,10 @@ typedef struct mp__native_resp {
                      that came whole in the first bytes is kept here only
                      when req->want_headers */
     size_t hdr_len, hdr_cap;
-    mp__http_head h;
+    mp__http_head h; /* what the parser found in an HTTP/1.x head */
+    size_t head_len; /* hdr's first bytes that are the head: the parsed
+                        one's (h.head_len) or an HTTP/2 head's; the
+                        trailers join it at the end */
     mp__http_chunked ch;
     int body_mode; /* MP__NR_* */
     uint64_t body_left;
@@ -53,6 +56,41 @@ typedef struct mp__native_resp {
     char *location;    /* that Location (blanks around it cut), or NULL */
     int ignore;        /* location set: the body is only counted */
 } mp__native_resp;
+
+/* Sets r up, zeroed, for the response to req, into the record resp:
+   file is body_path's stream (or NULL), max_body the body's cap, follow
+   1 if a 3xx with a Location is followed (its body read and dropped). */
+void mp__native_resp_init(mp__native_resp *r, const mp_http_request *req,
+                          mp_http_response *resp, FILE *file, size_t max_body,
+                          int follow);
+
+/* Frees what r holds (body, head, trailers, Location, codings), not its
+   file (mp__native_resp_file_close). */
+void mp__native_resp_free(mp__native_resp *r);
+
+/* Closes r's body file, if it has one. Returns 0, or fclose's errno. */
+int mp__native_resp_file_close(mp__native_resp *r);
+
+/* Returns r's body (NUL-terminated), which the caller now owns, or NULL
+   if none is kept. */
+char *mp__native_resp_body_take(mp__native_resp *r);
+
+/* Returns r's head (its head_len bytes, NUL-terminated), which the
+   caller now owns, with *len its length; NULL if no head is kept. */
+char *mp__native_resp_head_take(mp__native_resp *r, size_t *len);
+
+/* Appends r's trailers, if it kept a head and trailers, to the head,
+   after its blank line (as curl's header callback gets them). Returns 0,
+   or -1 (out of memory). */
+int mp__native_resp_trailers_to_head(mp__native_resp *r);
+
+/* HTTP/2 heads, whose fields arrive already parsed: a new head starts,
+   the bytes of the one before dropped; its text is added by
+   mp__native_resp_head_add. */
+void mp__native_resp_head_start(mp__native_resp *r);
+
+/* The HTTP/2 head being added is whole: its text is the head. */
+void mp__native_resp_head_done(mp__native_resp *r);
 
 /* Keeps v[0..n), a Location value of a 3xx response, as curl 7.88 does
    with CURLOPT_FOLLOWLOCATION: the first that is not empty once the

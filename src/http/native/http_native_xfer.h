@@ -1,9 +1,12 @@
 /*
- * One transfer of the native engine (struct mp__native_xfer, on the task's
- * coroutine stack), shared by its HTTP/1.1 side (http_native.c, which
- * starts every transfer and finishes it) and its HTTP/2 side
+ * One transfer of the native engine (struct mp__native_xfer, on the
+ * task's coroutine stack): the contract between its HTTP/1.1 side
+ * (http_native.c, which starts every transfer and finishes it, and
+ * http_native_redir.c, which sets each hop up) and its HTTP/2 side
  * (http_native_h2.c, which carries it as a stream once a connection
- * chose h2).
+ * chose h2). No .c owns this header; its connection and host are
+ * http_native_conn.h's, its response reader (r) is written only through
+ * http_native_resp.h's functions.
  */
 #ifndef MP_HTTP_NATIVE_XFER_H
 #define MP_HTTP_NATIVE_XFER_H
@@ -46,6 +49,7 @@ typedef struct mp__native_xfer {
     int32_t stream;            /* its stream id */
     int h2_retry;              /* ended unanswered: start it again */
     int h2_final;              /* the final response's head is done */
+    int h2_status;             /* the status of the head being read */
     unsigned hdr_lines;        /* of the head being read */
     size_t hdr_bytes;          /* of the head being read, as curl's text */
     size_t body_off;           /* request body bytes sent */

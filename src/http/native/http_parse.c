@@ -231,6 +231,12 @@ static int hexval(char c)
     return -1;
 }
 
+void mp__http_dechunk_trailers(mp__http_chunked *c, mp__http_sink fn, void *ud)
+{
+    c->on_trailer = fn;
+    c->trailer_ud = ud;
+}
+
 int mp__http_dechunk(mp__http_chunked *c, const char *p, size_t n,
                      size_t *used, mp__http_sink sink, void *ud)
 {

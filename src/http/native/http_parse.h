@@ -58,11 +58,17 @@ typedef struct mp__http_chunked {
     uint64_t left; /* data bytes left in the current chunk */
     unsigned line; /* bytes of the current size or trailer line so far */
     int digits;    /* hex digits of the current size line */
-    /* if set: the trailer lines, each with its line end (not the empty
-       line that ends them), as curl hands them to its header callback */
+    /* if set (mp__http_dechunk_trailers): the trailer lines, each with
+       its line end (not the empty line that ends them), as curl hands
+       them to its header callback */
     mp__http_sink on_trailer;
     void *trailer_ud;
 } mp__http_chunked;
+
+/* Makes c pass the trailer lines to fn (with ud), before its first
+   bytes. */
+void mp__http_dechunk_trailers(mp__http_chunked *c, mp__http_sink fn,
+                               void *ud);
 
 /*
  * Decodes p[0..n) of a chunked body, passing data to sink. Sets *used to
