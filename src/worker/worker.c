@@ -767,10 +767,13 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 
 int mp_init_fail(int err, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(W.init_msg, sizeof(W.init_msg), fmt ? fmt : "", ap);
-    va_end(ap);
+    W.init_msg[0] = '\0';
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(W.init_msg, sizeof(W.init_msg), fmt, ap);
+        va_end(ap);
+    }
     return err < 0 ? err : MP_EINIT;
 }
 
