@@ -68,15 +68,19 @@ static mp_future *oldest(mp__list *l)
    (F_DONE has none), with F's counts. */
 static void move(mp__futures *F, mp_future *f, int state)
 {
-    if (f->state == F_QUEUED || f->state == F_LEDGER) {
+    if (f->state == F_QUEUED)
+        F->nqueued--;
+    else if (f->state == F_LEDGER)
+        F->nrunning--;
+    if (mp__list_linked(&f->link))
         mp__list_remove(&f->link);
-        *(f->state == F_QUEUED ? &F->nqueued : &F->nrunning) -= 1;
-    }
     f->state = state;
-    if (state == F_QUEUED || state == F_LEDGER) {
-        mp__list_push_back(state == F_QUEUED ? &F->queued : &F->running,
-                           &f->link);
-        *(state == F_QUEUED ? &F->nqueued : &F->nrunning) += 1;
+    if (state == F_QUEUED) {
+        mp__list_push_back(&F->queued, &f->link);
+        F->nqueued++;
+    } else if (state == F_LEDGER) {
+        mp__list_push_back(&F->running, &f->link);
+        F->nrunning++;
     }
 }
 
