@@ -11,7 +11,11 @@
  *    that takes it returns, or, for mp_pool_map, read only while the call
  *    runs;
  *  - an mp_result filled by mp_pool_map / mp_pool_apply owns its `data` and
- *    `error`; mp_result_clear() frees them;
+ *    `error`; mp_result_clear() frees them, and is the only way to: a map's
+ *    `data` of up to 1 KiB is a piece of a block shared with other results
+ *    (one allocation for many), never to be passed to free() or realloc();
+ *    each piece lives until its own result is cleared (from any thread,
+ *    after mp_pool_destroy too), the block until its last piece is;
  *  - an mp_result handed to an mp_result_fn belongs to the pool and, with
  *    its data and error, is valid only during the callback (it points into
  *    the received batch, so nothing is copied): copy what you keep;
@@ -399,7 +403,8 @@ typedef struct mp_pool_stats {
 } mp_pool_stats;
 MP_EXTERN void mp_pool_get_stats(const mp_pool *p, mp_pool_stats *out);
 
-/* Frees data and error and zeroes the result. NULL is fine. */
+/* Frees data (or releases its piece of a result block) and error, and
+   zeroes the result. NULL is fine; any thread. */
 MP_EXTERN void mp_result_clear(mp_result *r);
 
 /*

@@ -6,30 +6,39 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "common/rblock.h"
 #include "mpool.h"
 
 void mp_result_clear(mp_result *r)
 {
     if (!r)
         return;
-    free(r->data);
+    if (r->data && !mp__rb_release(r->data)) /* a map's piece, or its own */
+        free(r->data);
     free(r->error);
     memset(r, 0, sizeof(*r));
 }
 
-void mp__result_set(mp_result *r, int status, const void *data, size_t len,
-                    const char *err)
+void mp__result_set_in(mp_result *r, struct mp__rbuild *rb, int status,
+                       const void *data, size_t len, const char *err)
 {
     r->status = status;
     r->data = NULL;
     r->len = 0;
-    if (len && (r->data = malloc(len))) {
+    if (len && (r->data = rb && len <= MP__RB_PIECE ? mp__rb_alloc(rb, len)
+                                                    : malloc(len))) {
         memcpy(r->data, data, len);
         r->len = len;
     } else if (len && status == 0) {
         r->status = MP_ENOMEM;
     }
     r->error = err ? strdup(err) : NULL;
+}
+
+void mp__result_set(mp_result *r, int status, const void *data, size_t len,
+                    const char *err)
+{
+    mp__result_set_in(r, NULL, status, data, len, err);
 }
 
 /* Returns the sentence for err; "unknown error" for codes not in the

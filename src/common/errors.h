@@ -13,4 +13,11 @@
 void mp__result_set(mp_result *r, int status, const void *data, size_t len,
                     const char *err);
 
+struct mp__rbuild;
+/* The same, with data of up to MP__RB_PIECE bytes cut from rb's block
+   (common/rblock.h: mp_result_clear releases the piece); rb NULL: as
+   mp__result_set. */
+void mp__result_set_in(mp_result *r, struct mp__rbuild *rb, int status,
+                       const void *data, size_t len, const char *err);
+
 #endif

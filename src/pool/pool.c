@@ -38,7 +38,9 @@ void mp__create_failed(mp_pool *p, int err, const char *fmt, ...)
 /* ---- results ---------------------------------------------------------- */
 
 /* Hands one result to its owner (key: see pool.h): to a future, or to the
-   call: into out[] (copied, owned by the result) for map, to on_result
+   call: into out[] (copied, owned by the result: small data goes to a
+   piece of the pool's current result block, mp_result_clear releases it)
+   for map, to on_result
    (borrowed) for imap. A callback that asks to stop aborts the call. */
 static void deliver(mp_pool *p, size_t key, int status, const void *data,
                     size_t len, const char *err)
@@ -52,7 +54,9 @@ static void deliver(mp_pool *p, size_t key, int status, const void *data,
     mp__call *c = p->call;
     c->delivered++;
     if (!c->imap) {
-        mp__result_set(&c->out[index], status, data, len, err);
+        /* small data: a piece of the pool's block, shared with other
+           results (common/rblock.h) */
+        mp__result_set_in(&c->out[index], &p->rb, status, data, len, err);
         return;
     }
     mp_result r = {status, (void *)data, len, (char *)err};
@@ -877,6 +881,7 @@ static int run_call(mp_pool *p, mp__call *c)
         abort_call(p, MP_ENOFORK, NO_FORKSERVER);
     if (mp__loop_run(&p->loop, call_over, p, 0) < 0)
         abort_call(p, MP_ESYS, "event_base_loop failed");
+    mp__rb_seal(&p->rb); /* out[]'s pieces may be released from now on */
     p->call = NULL;
     return c->status;
 }

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "common/rblock.h"
 #include "pool/future.h"
 #include "pool/ledger.h"
 #include "pool/loop.h"
@@ -99,6 +100,7 @@ struct mp_pool {
     mp__slots S;    /* the worker processes */
     mp__life *life; /* each slot's state */
     mp__call *call;
+    mp__rbuild rb;  /* the block small map results' data is cut from */
     mp_pool_stats stats;
     double tokens;
     uint64_t tokens_ns;

@@ -228,6 +228,7 @@ void mp_pool_destroy(mp_pool *p)
             event_free(p->life[i].respawn);
     mp__ledger_free(&p->L);
     mp__futs_free(&p->F);
+    mp__rb_drop(&p->rb); /* its block lives on with the results in it */
     struct event *evs[] = {p->cancel_ev, p->rate_ev, p->create_ev,
                            p->kick_ev};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
