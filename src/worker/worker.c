@@ -68,7 +68,7 @@ static struct worker {
     unsigned http_share; /* of the pool's http_max_connections */
     size_t stack_size;
     queued *q; /* ring of tasks not started */
-    size_t q_head, q_len, q_cap;
+    size_t q_head, q_len, q_cap; /* q_cap: a power of 2 */
     uint64_t max_held; /* most tasks held at once, queued + running */
     uint32_t running;
     mp_task *free_tasks, *ready_head, *ready_tail;
@@ -366,14 +366,19 @@ void mp__task_schedule(mp_task *t)
     W.ready_tail = t;
 }
 
-/* The coroutine of every task: runs one task per resume cycle, forever. */
+static int task_chain(mp_task *t);
+
+/* The coroutine of every task: runs one task per resume cycle, forever;
+   a task that succeeded may hand its coroutine to the next queued task
+   at once (task_chain). */
 static void task_body(void *arg)
 {
     mp_task *t = arg;
     for (;;) {
         t->rc = t->fn(t, t->in, t->in_len);
         t->done = 1;
-        mp__coro_yield(t->co);
+        if (!task_chain(t))
+            mp__coro_yield(t->co);
     }
 }
 
@@ -445,51 +450,98 @@ static void task_run(mp_task *t)
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg);
 
-/* Starts queued tasks while coroutines are free. */
-static void start_queued(void)
+/* Takes the oldest queued task into *e, passing over those canceled
+   while queued (answered already). Returns 1, or 0 when none is left. */
+static int pop_queued(queued *e)
 {
-    while (W.q_len && W.running < W.concurrency) {
-        queued *e = &W.q[W.q_head];
-        W.q_head = (W.q_head + 1) % W.q_cap;
+    while (W.q_len) {
+        *e = W.q[W.q_head];
+        W.q_head = (W.q_head + 1) & (W.q_cap - 1);
         W.q_len--;
-        if (!e->fn) { /* canceled while queued: answered already */
-            release_msg(e->msg);
-            continue;
-        }
-        mp_task *t = task_alloc();
-        if (!t)
-            _exit(1);
-        t->fn = e->fn;
-        t->in = e->data;
-        t->in_len = e->len;
-        t->id = e->id;
-        t->msg = e->msg;
-        mp__list_push_front(&W.active, &t->active);
-        if (W.timeout_ms) {
-            struct timeval tv = mp__ms_tv(W.timeout_ms);
-            t->deadline_ns = mp__now_ns() + W.timeout_ms * 1000000ull;
-            evtimer_assign(&t->deadline, W.base, on_deadline, t);
-            evtimer_add(&t->deadline, &tv);
-            t->deadline_armed = 1;
-        }
-        if (W.running++ == 0)
-            watchdog_arm(1);
-        mp__task_schedule(t);
+        if (e->fn)
+            return 1;
+        release_msg(e->msg);
     }
+    return 0;
 }
 
-/* Runs ready tasks and starts queued ones until neither is left. Not
-   reentrant: a nested call (a wake inside a wake) only queues. */
+/* Gives t, clean, the queued task e: it is running from now on (active,
+   its deadline armed). */
+static void task_begin(mp_task *t, const queued *e)
+{
+    t->fn = e->fn;
+    t->in = e->data;
+    t->in_len = e->len;
+    t->id = e->id;
+    t->msg = e->msg;
+    mp__list_push_front(&W.active, &t->active);
+    if (W.timeout_ms) {
+        struct timeval tv = mp__ms_tv(W.timeout_ms);
+        t->deadline_ns = mp__now_ns() + W.timeout_ms * 1000000ull;
+        evtimer_assign(&t->deadline, W.base, on_deadline, t);
+        evtimer_add(&t->deadline, &tv);
+        t->deadline_armed = 1;
+    }
+    if (W.running++ == 0)
+        watchdog_arm(1);
+}
+
+/* Starts the oldest queued task, if a coroutine is free, and runs it
+   until it awaits or ends. Returns 1 if it did. */
+static int start_one(void)
+{
+    queued e;
+    if (W.running >= W.concurrency || !pop_queued(&e))
+        return 0;
+    mp_task *t = task_alloc();
+    if (!t)
+        _exit(1);
+    task_begin(t, &e);
+    task_run(t);
+    return 1;
+}
+
+/* Runs t's coroutine on, in t's coroutine: t, a top-level task, has just
+   succeeded; when no woken task waits to run and its record fits in the
+   results batch as it is (nothing to send, nothing to allocate: the
+   coroutine's stack may be small), its result is emitted here and t takes
+   the next queued task, which saves the two switches to the loop and
+   back. Returns 1 when t has a new task to run, 0 to finish as usual. */
+static int task_chain(mp_task *t)
+{
+    size_t need = MP_ALIGN8(sizeof(mp__result_rec) + t->len);
+    queued e;
+    if (t->kin.handle || t->kin.ops || t->failed || t->rc || t->timed_out ||
+        t->canceled || W.ready_head || !W.out.buf ||
+        W.out.len + need > W.out.cap || W.out.len + need >= MP_FLUSH_BYTES ||
+        !pop_queued(&e))
+        return 0;
+    emit(t->id, 0, t->len ? t->data : NULL, t->len, NULL);
+    release_msg(t->msg);
+    if (t->deadline_armed)
+        event_del(&t->deadline);
+    t->deadline_armed = 0;
+    mp__list_remove(&t->active);
+    W.running--; /* and up again at once: the watchdog stays armed */
+    task_reset(t);
+    task_begin(t, &e);
+    return 1;
+}
+
+/* Runs woken tasks first, then starts queued ones, until neither is left.
+   Not reentrant: a nested call (a wake inside a wake) only queues. */
 static void drain(void)
 {
     if (W.draining)
         return;
     W.draining = 1;
     for (;;) {
-        start_queued();
         mp_task *t = W.ready_head;
-        if (!t)
-            break;
+        if (!t) {
+            if (!start_one())
+                break;
+            continue;
+        }
         W.ready_head = t->next;
         if (!W.ready_head)
             W.ready_tail = NULL;

@@ -150,6 +150,25 @@ static int sized(mp_task *t, const void *in, size_t len)
     return mp_return(t, buf, n);
 }
 
+/* One step of a chain through one coroutine: kind 0 returns its number,
+   1 sleeps past the pool's task deadline, 2 fails with a message, 3
+   sleeps 1 ms and returns its number. */
+typedef struct step {
+    int kind, num;
+} step;
+
+static int stepper(mp_task *t, const void *in, size_t len)
+{
+    const step *s = in;
+    if (s->kind == 1)
+        return mp_sleep(t, 5000);
+    if (s->kind == 2)
+        return mp_fail(t, MP_EIO, "step %d failed", s->num);
+    if (s->kind == 3 && mp_sleep(t, 1) < 0)
+        return MP_EIO;
+    return mp_return(t, &s->num, sizeof(s->num));
+}
+
 /* ---- tests ---- */
 
 static mp_pool *make_pool(int workers, int concurrency)
@@ -495,6 +514,46 @@ static void map_results_share_blocks_and_outlive_the_pool(void **state)
     free(v), free(in), free(out);
 }
 
+/* On one coroutine, a task that succeeds hands it to the next queued task
+   (worker.c's task_chain): every one still gets its own result, its own
+   deadline and its own message, whether it is chained, suspends, fails or
+   times out. */
+static void one_coroutine_runs_a_chain_of_tasks(void **state)
+{
+    enum { N = 3000 };
+    step *s = malloc(N * sizeof(*s));
+    mp_buf *in = malloc(N * sizeof(*in));
+    mp_result *out = calloc(N, sizeof(*out));
+    for (int i = 0; i < N; i++) {
+        int kind = i % 1000 == 500 ? 1 : i % 97 == 3 ? 2 : i % 89 == 5 ? 3 : 0;
+        s[i] = (step){kind, i};
+        in[i] = (mp_buf){&s[i], sizeof(s[i])};
+    }
+    mp_pool_options o = {.workers = 1, .concurrency = 1,
+                         .task_timeout_ms = 300};
+    mp_pool *p;
+    assert_int_equal(mp_pool_create(&p, &o), 0);
+    assert_int_equal(mp_pool_map(p, stepper, in, N, out), 0);
+    for (int i = 0; i < N; i++) {
+        if (s[i].kind == 1) {
+            assert_int_equal(out[i].status, MP_ETIMEDOUT);
+        } else if (s[i].kind == 2) {
+            char want[32];
+            snprintf(want, sizeof(want), "step %d failed", i);
+            assert_int_equal(out[i].status, MP_EIO);
+            assert_string_equal(out[i].error, want);
+        } else {
+            assert_int_equal(out[i].status, 0);
+            assert_null(out[i].error);
+            assert_int_equal(out[i].len, sizeof(int));
+            assert_memory_equal(out[i].data, &i, sizeof(int));
+        }
+        mp_result_clear(&out[i]);
+    }
+    mp_pool_destroy(p);
+    free(s), free(in), free(out);
+}
+
 static void bad_arguments(void **state)
 {
     mp_pool *p = NULL;
@@ -540,6 +599,7 @@ int main(void)
         TU_BOUNDED(gather_and_wait_fd, 120),
         TU_BOUNDED(worker_cpu_is_accounted, 120),
         TU_BOUNDED(map_results_share_blocks_and_outlive_the_pool, 120),
+        TU_BOUNDED(one_coroutine_runs_a_chain_of_tasks, 120),
         TU_BOUNDED(bad_arguments, 120),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
