@@ -293,14 +293,15 @@ static uint32_t fill_batch(mp_pool *p, int i, mp__msg *m, uint32_t *room)
             break;
         }
         mp__entry *e = &p->L.ents[id];
-        if (!m->buf && mp__msg_begin(m, MP_MSG_TASKS, (uintptr_t)f, 16u << 10))
+        if (!m->buf && mp__msg_begin(m, MP_MSG_TASKS, (uintptr_t)f,
+                                     MP_BATCH_HINT))
             abort();
         if (mp__msg_put_task(m, id, e->data, e->len))
             abort();
         fn = f;
         (*room)--;
         k++;
-        if (m->len >= MP_BATCH_MAX) /* bounded: MP_MAX_MSG */
+        if (m->len >= MP_BATCH_FILL) /* bounded: MP_MAX_MSG */
             break;
     }
     return k;
@@ -742,11 +743,7 @@ static void on_results(void *ud, int i, const mp__hdr *h, mp__reader *r)
     mp_pool *p = ud;
     mp__life *w = &p->life[i];
     mp__result_view v;
-    mp__reader check = *r;
-    int rc;
-    while ((rc = mp__read_result(&check, &v)) == 1)
-        ;
-    if (rc < 0)
+    if (mp__check_results(r) < 0)
         on_broken(p, i);
     if (w->broken)
         return;

@@ -172,8 +172,9 @@ static int at_end(const mp__reader *r)
     return r->p == r->end ? 0 : MP_EPROTO;
 }
 
-int mp__read_task(mp__reader *r, uint32_t *id, const void **data,
-                  uint32_t *len)
+/* mp__read_task's body, inlined into mp__check_tasks' loop. */
+static inline int read_task(mp__reader *r, uint32_t *id, const void **data,
+                            uint32_t *len)
 {
     if (r->left == 0)
         return at_end(r);
@@ -191,7 +192,8 @@ int mp__read_task(mp__reader *r, uint32_t *id, const void **data,
     return 1;
 }
 
-int mp__read_result(mp__reader *r, mp__result_view *v)
+/* mp__read_result's body, inlined into mp__check_results' loop. */
+static inline int read_result(mp__reader *r, mp__result_view *v)
 {
     if (r->left == 0)
         return at_end(r);
@@ -213,6 +215,38 @@ int mp__read_result(mp__reader *r, mp__result_view *v)
     v->error = rec.errlen ? err : NULL;
     r->left--;
     return 1;
+}
+
+int mp__read_task(mp__reader *r, uint32_t *id, const void **data,
+                  uint32_t *len)
+{
+    return read_task(r, id, data, len);
+}
+
+int mp__read_result(mp__reader *r, mp__result_view *v)
+{
+    return read_result(r, v);
+}
+
+int mp__check_tasks(const mp__reader *r)
+{
+    mp__reader c = *r;
+    uint32_t id, len;
+    const void *data;
+    int rc;
+    while ((rc = read_task(&c, &id, &data, &len)) == 1)
+        ;
+    return rc;
+}
+
+int mp__check_results(const mp__reader *r)
+{
+    mp__reader c = *r;
+    mp__result_view v;
+    int rc;
+    while ((rc = read_result(&c, &v)) == 1)
+        ;
+    return rc;
 }
 
 /* ---- the channel ------------------------------------------------------ */

@@ -20,6 +20,12 @@ struct event;
    bytes plus a message of MP_MAX_ERROR, on top of a batch filled up to
    its flush threshold (MP_BATCH_MAX). */
 #define MP_BATCH_MAX ((size_t)512 << 10)
+/* The size both ends fill a batch to before they send it (a record may
+   take it past, up to MP_BATCH_MAX), and start its message with: below
+   glibc's mmap threshold (128 KiB), so that a batch is built in reused
+   heap memory, not in pages mapped fresh for it (a page fault per 4 KiB). */
+#define MP_BATCH_FILL ((size_t)60 << 10)
+#define MP_BATCH_HINT (MP_BATCH_FILL + 4096) /* mp__msg_begin's hint */
 #define MP_MAX_ERROR ((size_t)64 << 10)
 #define MP_MAX_MSG (MP_MAX_PAYLOAD + MP_MAX_ERROR + MP_BATCH_MAX + 4096)
 
@@ -182,6 +188,11 @@ int mp__read_task(mp__reader *r, uint32_t *id, const void **data,
 /* Reads the next result record. Returns 1, 0 at the end, MP_EPROTO as
    mp__read_task does, or if the message is not NUL-terminated. */
 int mp__read_result(mp__reader *r, mp__result_view *v);
+/* Check every task (result) record of r's message, as mp__read_task
+   (mp__read_result) reads them, in one call: r does not move. Return 0,
+   or MP_EPROTO as those do. */
+int mp__check_tasks(const mp__reader *r);
+int mp__check_results(const mp__reader *r);
 
 /* Makes c a closed channel: no socket, nothing parked, no event. */
 void mp__chan_init(mp__chan *c);

@@ -30,7 +30,7 @@
 #include "worker/worker.h"
 
 #define MP_SPIN_GRACE_MS 1000u /* CPU past the deadline before a kill */
-#define MP_FLUSH_BYTES (256u << 10)
+#define MP_FLUSH_BYTES MP_BATCH_FILL
 #define MP_FLUSH_WAIT_MS 5u /* the longest a result waits for company */
 _Static_assert(MP_FLUSH_BYTES <= MP_BATCH_MAX, "a results batch fits MP_MAX_MSG");
 _Static_assert(MP_READ == EV_READ && MP_WRITE == EV_WRITE,
@@ -227,7 +227,7 @@ static void emit(uint32_t id, int status, const void *data, size_t len,
         wait_parked();
         flush();
     }
-    if (!W.out.buf && mp__msg_begin(&W.out, MP_MSG_RESULTS, 0, 64 << 10))
+    if (!W.out.buf && mp__msg_begin(&W.out, MP_MSG_RESULTS, 0, MP_BATCH_HINT))
         _exit(1);
     if (mp__msg_put_result(&W.out, id, status, data, (uint32_t)len, err))
         _exit(1);
@@ -702,11 +702,11 @@ static void queue_push(const queued *e)
         if (!q)
             _exit(1);
         for (size_t i = 0; i < W.q_len; i++)
-            q[i] = W.q[(W.q_head + i) % W.q_cap];
+            q[i] = W.q[(W.q_head + i) & (W.q_cap - 1)];
         free(W.q);
         W.q = q, W.q_cap = cap, W.q_head = 0;
     }
-    W.q[(W.q_head + W.q_len) % W.q_cap] = *e;
+    W.q[(W.q_head + W.q_len) & (W.q_cap - 1)] = *e;
     W.q_len++;
 }
 
@@ -717,13 +717,7 @@ static void queue_push(const queued *e)
    any death, instead of waiting for tasks this worker never read. */
 static void check_records(const mp__reader *r)
 {
-    mp__reader c = *r;
-    uint32_t id, len;
-    const void *data;
-    int rc;
-    while ((rc = mp__read_task(&c, &id, &data, &len)) == 1)
-        ;
-    if (rc < 0)
+    if (mp__check_tasks(r) < 0)
         _exit(MP_EXIT_PROTO);
 }
 
@@ -756,7 +750,7 @@ static void cancel_all(void)
         if (e->fn) /* not canceled (and answered) already */
             emit(e->id, MP_ECANCELED, NULL, 0, "task canceled");
         release_msg(e->msg);
-        W.q_head = (W.q_head + 1) % W.q_cap;
+        W.q_head = (W.q_head + 1) & (W.q_cap - 1);
         W.q_len--;
     }
     MP__LIST_EACH(n, &W.active)
@@ -774,7 +768,7 @@ static void cancel_some(mp__reader *r)
     check_records(r);
     while (mp__read_task(r, &id, &data, &len) == 1) {
         for (size_t i = 0; i < W.q_len; i++) {
-            queued *e = &W.q[(W.q_head + i) % W.q_cap];
+            queued *e = &W.q[(W.q_head + i) & (W.q_cap - 1)];
             if (e->id == id && e->fn) {
                 emit(id, MP_ECANCELED, NULL, 0, "task canceled");
                 e->fn = NULL;

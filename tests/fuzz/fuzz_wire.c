@@ -2,7 +2,8 @@
  * Fuzz target: the wire decoder (src/wire/wire.c). Any bytes, as a TASKS and as
  * a RESULTS message: the readers end cleanly or with MP_EPROTO, every view
  * they hand out lies inside the message, and a message they accept whole
- * re-encodes to the same records.
+ * re-encodes to the same records; mp__check_tasks / mp__check_results say
+ * what reading every record says.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,12 +34,14 @@ static void tasks(const uint8_t *data, size_t size)
 
     if (mp__reader_init(&r, data, size, &h) != 0)
         return;
+    int checked = mp__check_tasks(&r);
     CHECK(mp__msg_begin(&m, MP_MSG_TASKS, h.arg, 64) == 0);
     while ((rc = mp__read_task(&r, &id, &d, &len)) == 1) {
         inside(d, len, data, data + size);
         CHECK(mp__msg_put_task(&m, id, d, len) == 0);
     }
     CHECK(rc == 0 || rc == MP_EPROTO);
+    CHECK(checked == rc);
     if (rc == 0) {
         memcpy(m.buf + offsetof(mp__hdr, count), &m.count, sizeof m.count);
         CHECK(mp__reader_init(&r, data, size, &h) == 0);
@@ -64,6 +67,7 @@ static void results(const uint8_t *data, size_t size)
 
     if (mp__reader_init(&r, data, size, &h) != 0)
         return;
+    int checked = mp__check_results(&r);
     while ((rc = mp__read_result(&r, &v)) == 1) {
         if (v.len)
             inside(v.data, v.len, data, data + size);
@@ -71,6 +75,7 @@ static void results(const uint8_t *data, size_t size)
             inside(v.error, strlen(v.error) + 1, data, data + size);
     }
     CHECK(rc == 0 || rc == MP_EPROTO);
+    CHECK(checked == rc);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
