@@ -23,6 +23,7 @@
 #define KEY_SLOTS 256 /* a power of 2 */
 #define KEY_MAX 160   /* at most this many kept (header names vary) */
 #define KEY_LEN 64    /* longer keys are made afresh each time */
+#define SHORT_VALUE 8 /* str values this short are cached as keys are */
 
 static struct key {
     PyObject *s;
@@ -159,7 +160,8 @@ static PyObject *string(parser *ps, int key)
     }
     if (high) /* as the record's decode did: bad UTF-8 becomes U+FFFD */
         return PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "replace");
-    if (key)
+    /* keys, and short values ("GET", "1.1"), from the cache */
+    if (key || n <= SHORT_VALUE)
         return key_str(s, n, ps->nkey++);
     PyObject *u = PyUnicode_New((Py_ssize_t)n, 127);
     if (u)
@@ -269,11 +271,25 @@ static PyObject *word(parser *ps, const char *w, size_t n, PyObject *v)
     return v;
 }
 
+/* The size of the last record's dict at each depth: a dict made that
+   size at once grows no more (jsonw.c writes one shape of record). */
+static Py_ssize_t last_size[33];
+
+static PyObject *new_dict(int depth)
+{
+#if PY_VERSION_HEX < 0x030E0000
+    return _PyDict_NewPresized(last_size[depth]);
+#else
+    (void)depth;
+    return PyDict_New();
+#endif
+}
+
 /* The members of an object (after its '{'), or of an array (after '[').
    Returns a new dict or list, or NULL. */
 static PyObject *members(parser *ps, int obj)
 {
-    PyObject *c = obj ? PyDict_New() : PyList_New(0);
+    PyObject *c = obj ? new_dict(ps->depth) : PyList_New(0);
     char close = obj ? '}' : ']';
     if (!c)
         return NULL;
@@ -312,6 +328,8 @@ static PyObject *members(parser *ps, int obj)
         }
         if (ps->p < ps->end && *ps->p == close) {
             ps->p++;
+            if (obj)
+                last_size[ps->depth] = PyDict_GET_SIZE(c);
             return c;
         }
         goto no;

@@ -76,3 +76,16 @@ def test_numbers_are_float_and_int_of_their_text():
 def test_json_line_is_json_dumps(x):
     assert _mpool._json_line(x) == json.dumps(
         x, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_cached_values_follow_each_record():
+    """Short str values are cached as keys are; a record whose value or
+    shape differs from the last one's at the same place still reads as
+    itself."""
+    recs = [b'{"method":"GET","v":"1.1","n":{"a":1}}',
+            b'{"method":"POST","v":"2","n":{"a":1,"b":2,"c":3}}',
+            b'{"v":"GET","method":"1.1"}', b'{"method":"GET","v":"1.1"}',
+            b'{"method":"' + b'x' * 9 + b'"}']
+    for _ in range(3):
+        for b in recs:
+            assert _mpool._record(b) == json_reads(b)
