@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the redirect Location resolver (src/http/native/http_location.c),
+ * Fuzz target: the redirect Location resolver (src/http/message/http_location.c),
  * against libcurl's own URL parser as the oracle. The first byte picks a
  * base URL, the rest is the Location. Whatever the resolver says is in
  * the native form (MP__LOC_OK) must be what libcurl 7.88 makes of the
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "http/shared/http_int.h"
-#include "http/native/http_location.h"
+#include "http/message/http_location.h"
 
 static const char *const bases[] = {
     "http://h.test/a/b/c?q=1", "http://h.test", "https://h.test:8443/",

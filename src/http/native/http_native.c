@@ -74,7 +74,7 @@
 #include "http/native/http_native_h2.h"
 #include "http/native/http_native_xfer.h"
 #include "http/native/http_native_resp.h"
-#include "http/native/http_tls.h"
+#include "http/tls/http_tls.h"
 #include "mpool.h"
 #include "worker/worker.h"
 

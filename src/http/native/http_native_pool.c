@@ -17,7 +17,7 @@
 #include <event2/event.h>
 
 #include "http/native/http_native_pool.h"
-#include "http/native/http_tls.h"
+#include "http/tls/http_tls.h"
 #include "worker/worker.h"
 
 static mp__native_pool *g_hn;

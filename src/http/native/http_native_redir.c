@@ -35,9 +35,9 @@
 #include "common/clock.h"
 #include "http/shared/http_fail.h"
 #include "http/shared/http_int.h"
-#include "http/native/http_location.h"
+#include "http/message/http_location.h"
 #include "http/native/http_native_xfer.h"
-#include "http/native/http_tls.h"
+#include "http/tls/http_tls.h"
 #include "mpool.h"
 
 #define HF(kind) mp__http_fail_code(MP__HF_##kind) /* http_fail.h */

@@ -13,7 +13,7 @@
 
 #include "http/shared/http_decode.h"
 #include "http/shared/http_fail.h"
-#include "http/native/http_parse.h"
+#include "http/message/http_parse.h"
 #include "mpool.h"
 
 /* How the body is framed. */

@@ -18,7 +18,7 @@
 #include "http/native/http_native_conn.h"
 #include "http/native/http_native_proxy.h"
 #include "http/native/http_native_resp.h"
-#include "http/native/http_tls.h"
+#include "http/tls/http_tls.h"
 #include "http/shared/http_int.h"
 
 /* mp__native_xfer.state */

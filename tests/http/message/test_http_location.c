@@ -1,6 +1,6 @@
 /*
  * test_http_location: a redirect's Location resolved against the URL that
- * got it (mp__http_location, src/http/native/http_location.c), on a table of
+ * got it (mp__http_location, src/http/message/http_location.c), on a table of
  * references: RFC 3986's examples (5.4) where libcurl 7.88 agrees, curl's
  * encodings, what is another scheme and what the native form cannot hold.
  * tests/fuzz/fuzz_location.c checks the same against libcurl itself.
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/native/http_location.h"
+#include "http/message/http_location.h"
 
 /* Asserts loc against base gives rc and, with OK or SCHEME, want. */
 static void check(const char *base, const char *loc, int rc,

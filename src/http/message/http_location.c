@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "http/shared/http_int.h"
-#include "http/native/http_location.h"
+#include "http/message/http_location.h"
 
 #define SCHEME_MAX 40 /* curl's MAX_SCHEME_LEN */
 

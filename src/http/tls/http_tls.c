@@ -19,7 +19,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "http/native/http_tls.h"
+#include "http/tls/http_tls.h"
 
 #define TLS_CAFILE "/etc/ssl/certs/ca-certificates.crt" /* curl-config --ca */
 #define TLS_CAPATH "/etc/ssl/certs"                      /* curl -v: CApath */

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/native/http_parse.h"
+#include "http/message/http_parse.h"
 
 #define CHUNK_LINE_MAX 4096 /* bytes of one chunk-size or trailer line */
 

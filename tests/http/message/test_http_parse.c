@@ -1,5 +1,5 @@
 /*
- * test_http_parse: the native engine's response parser (src/http/native/http_parse.c)
+ * test_http_parse: the native engine's response parser (src/http/message/http_parse.c)
  * on known heads and chunked bodies, every one also fed byte by byte, and
  * fuzzed: random bytes and mutations of valid responses must give an
  * answer within bounds (and nothing ASan or UBSan can see).
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/native/http_parse.h"
+#include "http/message/http_parse.h"
 
 /* Returns the parse of the whole of s; asserts that every proper prefix
    needs more bytes (or fails like the whole). */
