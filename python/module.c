@@ -8,6 +8,8 @@
  * worker before its first Python task). The forkserver and the workers of
  * the fetch task never run Python code (task.c: what runs in a worker).
  */
+#include <limits.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -120,6 +122,261 @@ static PyObject *m_err_name(PyObject *self, PyObject *arg)
     return Py_BuildValue("ss", mp_err_name(code), mp_strerror(code));
 }
 
+/* ---- the fetch task's configuration ----------------------------------- */
+
+/* How a field of fetch_cfg is given from Python. */
+enum { CF_UINT, CF_BOOL, CF_TEXT, CF_TEXTS, CF_SIZE, CF_ENGINE, CF_BODY,
+       CF_DATA };
+
+/* The fields _fetch_config takes, by their fetch_cfg names; for CF_TEXTS
+   n_off is where the count goes. */
+static const struct cfg_field {
+    const char *name;
+    int kind;
+    size_t off, n_off;
+} cfg_fields[] = {
+#define CF(f, kind) {#f, kind, offsetof(fetch_cfg, f), 0}
+    CF(method, CF_TEXT),
+    {"headers", CF_TEXTS, offsetof(fetch_cfg, headers),
+     offsetof(fetch_cfg, n_headers)},
+    CF(data, CF_DATA),
+    CF(timeout_ms, CF_UINT),
+    CF(connect_timeout_ms, CF_UINT),
+    CF(max_redirs, CF_UINT),
+    CF(follow, CF_BOOL),
+    CF(compressed, CF_BOOL),
+    CF(insecure, CF_BOOL),
+    CF(include_headers, CF_BOOL),
+    CF(http1, CF_BOOL),
+    CF(engine, CF_ENGINE),
+    CF(cacert, CF_TEXT),
+    CF(proxy, CF_TEXT),
+    CF(noproxy, CF_TEXT),
+    CF(retries, CF_UINT),
+    CF(per_host, CF_UINT),
+    CF(body, CF_BODY),
+    CF(body_dir, CF_TEXT),
+    CF(max_body, CF_SIZE),
+    CF(speed_limit, CF_UINT),
+    CF(speed_time, CF_UINT),
+    {"resolve", CF_TEXTS, offsetof(fetch_cfg, resolve),
+     offsetof(fetch_cfg, n_resolve)},
+    CF(dns_servers, CF_TEXT),
+#undef CF
+};
+
+/* Returns the bytes of text v (str: UTF-8, lone surrogates passed through,
+   so that fetch_config_json refuses them by name; or bytes), a new
+   reference appended to keep (which holds them alive), or NULL with an
+   exception. A NUL would cut the text short: refused. */
+static const char *cfg_bytes(PyObject *v, const char *name, PyObject *keep,
+                             Py_ssize_t *len, int nul_ok)
+{
+    PyObject *b = PyUnicode_Check(v)
+                      ? PyUnicode_AsEncodedString(v, "utf-8", "surrogatepass")
+                  : PyBytes_Check(v) ? Py_NewRef(v)
+                                     : NULL;
+    if (!b) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "%s must be a str, got %R", name,
+                         v);
+        return NULL;
+    }
+    int rc = PyList_Append(keep, b);
+    Py_DECREF(b);
+    if (rc < 0)
+        return NULL;
+    *len = PyBytes_GET_SIZE(b);
+    if (!nul_ok && memchr(PyBytes_AS_STRING(b), '\0', (size_t)*len)) {
+        PyErr_Format(PyExc_ValueError, "%s must not hold a NUL", name);
+        return NULL;
+    }
+    return PyBytes_AS_STRING(b);
+}
+
+/* Sets the CF_TEXTS field f of c from the list or tuple v. Returns 0, or
+   -1 with an exception. */
+static int cfg_texts(fetch_cfg *c, const struct cfg_field *f, PyObject *v,
+                     PyObject *keep)
+{
+    PyObject *seq = PySequence_Fast(v, "a list of str");
+    if (!seq)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), len;
+    PyObject *arr = PyBytes_FromStringAndSize(NULL,
+                                              (n + 1) * sizeof(char *));
+    int rc = arr && PyList_Append(keep, arr) == 0 ? 0 : -1;
+    const char **a = arr ? (const char **)PyBytes_AS_STRING(arr) : NULL;
+    Py_XDECREF(arr);
+    for (Py_ssize_t i = 0; rc == 0 && i < n; i++)
+        if (!(a[i] = cfg_bytes(PySequence_Fast_GET_ITEM(seq, i), f->name,
+                               keep, &len, 0)))
+            rc = -1;
+    Py_DECREF(seq);
+    if (rc == 0) {
+        *(const char ***)((char *)c + f->off) = a;
+        *(size_t *)((char *)c + f->n_off) = (size_t)n;
+    }
+    return rc;
+}
+
+/* Sets the field f of c from v. Returns 0, or -1 with an exception. */
+static int cfg_set(fetch_cfg *c, const struct cfg_field *f, PyObject *v,
+                   PyObject *keep)
+{
+    char *at = (char *)c + f->off;
+    Py_ssize_t len;
+    const char *s;
+    unsigned long long u;
+    switch (f->kind) {
+    case CF_UINT:
+    case CF_SIZE:
+        u = PyLong_AsUnsignedLongLong(v);
+        if (PyErr_Occurred())
+            return -1;
+        if (f->kind == CF_SIZE)
+            *(size_t *)at = (size_t)u;
+        else if (u > UINT_MAX)
+            goto range;
+        else
+            *(unsigned *)at = (unsigned)u;
+        return 0;
+    case CF_BOOL:
+        return (*(int *)at = PyObject_IsTrue(v)) < 0 ? -1 : 0;
+    case CF_TEXTS:
+        return cfg_texts(c, f, v, keep);
+    case CF_DATA:
+        if (!(c->data = cfg_bytes(v, f->name, keep, &len, 1)))
+            return -1;
+        c->data_len = (size_t)len;
+        c->has_data = 1;
+        return 0;
+    }
+    if (!(s = cfg_bytes(v, f->name, keep, &len, 0)))
+        return -1;
+    if (f->kind == CF_TEXT)
+        *(const char **)at = s;
+    else if ((*(int *)at = f->kind == CF_ENGINE
+                               ? fetch_engine_code(s)
+                               : fetch_body_mode(s, (size_t)len)) < 0)
+        goto range;
+    return 0;
+range:
+    PyErr_Format(PyExc_ValueError, "%s: %R is out of range", f->name, v);
+    return -1;
+}
+
+/* _fetch_config(fields) -> bytes, or (key, index): the fetch task's
+   configuration (the pool's init argument) built by the fetch task's own
+   writer, fetch_config_json, from a fetch_cfg at its defaults with the
+   dict's fields (fetch_cfg's names) set; (key, index) names the text
+   that writer refused (fetch_config_json's bad_key, bad_index). An
+   unknown field is a TypeError, a value of the wrong kind a TypeError or
+   ValueError naming it: the Python front end checks its options first,
+   under their own names. */
+static PyObject *m_fetch_config(PyObject *self, PyObject *fields)
+{
+    fetch_cfg c;
+    PyObject *key, *v, *keep = PyList_New(0), *out = NULL;
+    Py_ssize_t pos = 0;
+    if (!keep)
+        return NULL;
+    if (!PyDict_Check(fields)) {
+        PyErr_SetString(PyExc_TypeError, "_fetch_config takes a dict");
+        goto done;
+    }
+    fetch_config_defaults(&c);
+    while (PyDict_Next(fields, &pos, &key, &v)) {
+        const char *k = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
+        size_t i = 0, n = sizeof cfg_fields / sizeof cfg_fields[0];
+        while (k && i < n && strcmp(k, cfg_fields[i].name) != 0)
+            i++;
+        if (!k || i == n) {
+            PyErr_Format(PyExc_TypeError, "_fetch_config: no field %R", key);
+            goto done;
+        }
+        if (cfg_set(&c, &cfg_fields[i], v, keep) < 0)
+            goto done;
+    }
+    const char *bad_key;
+    size_t bad_index;
+    char *text = fetch_config_json(&c, &bad_key, &bad_index);
+    if (text) {
+        out = PyBytes_FromString(text);
+        free(text);
+    } else if (!bad_key) {
+        PyErr_NoMemory();
+    } else {
+        out = Py_BuildValue("sn", bad_key, (Py_ssize_t)bad_index);
+    }
+done:
+    Py_DECREF(keep);
+    return out;
+}
+
+/* Returns the n strings a as a list, or NULL with an exception. */
+static PyObject *str_list(const char *const *a, size_t n)
+{
+    PyObject *l = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; l && i < n; i++) {
+        PyObject *s = PyUnicode_FromString(a[i]);
+        if (!s) {
+            Py_CLEAR(l);
+            break;
+        }
+        PyList_SET_ITEM(l, (Py_ssize_t)i, s);
+    }
+    return l;
+}
+
+/* Returns a text field as str, None for NULL. */
+static PyObject *str_or_none(const char *s)
+{
+    return s ? PyUnicode_FromString(s) : Py_NewRef(Py_None);
+}
+
+/* _fetch_config_parse(bytes) -> dict of every fetch_cfg field (the
+   names _fetch_config takes, and retry_base_ms, retry_max_ms,
+   total_conns), or None: what a worker reads from the configuration
+   (fetch_config_parse, as fetch_init calls it), for the tests. It
+   creates body_dir, as a worker does. */
+static PyObject *m_fetch_config_parse(PyObject *self, PyObject *arg)
+{
+    char *s;
+    Py_ssize_t n;
+    fetch_cfg c;
+    if (PyBytes_AsStringAndSize(arg, &s, &n) < 0)
+        return NULL;
+    if (fetch_config_parse(s, (size_t)n, &c) < 0)
+        Py_RETURN_NONE;
+    PyObject *d = Py_BuildValue(
+        "{s:N,s:N,s:N,s:I,s:I,s:I,s:O,s:O,s:O,s:O,s:O,s:N,s:N,s:N,s:N,"
+        "s:I,s:I,s:I,s:I,s:I,s:N,s:N,s:n,s:I,s:I,s:N,s:N}",
+        "method", str_or_none(c.method), "headers",
+        str_list(c.headers, c.n_headers), "data",
+        c.has_data ? PyBytes_FromStringAndSize(c.data, (Py_ssize_t)c.data_len)
+                   : Py_NewRef(Py_None),
+        "timeout_ms", c.timeout_ms, "connect_timeout_ms",
+        c.connect_timeout_ms, "max_redirs", c.max_redirs, "follow",
+        c.follow ? Py_True : Py_False, "compressed",
+        c.compressed ? Py_True : Py_False, "insecure",
+        c.insecure ? Py_True : Py_False, "include_headers",
+        c.include_headers ? Py_True : Py_False, "http1",
+        c.http1 ? Py_True : Py_False, "engine",
+        str_or_none(fetch_engine_name(c.engine)), "cacert",
+        str_or_none(c.cacert), "proxy", str_or_none(c.proxy), "noproxy",
+        str_or_none(c.noproxy), "retries", c.retries, "retry_base_ms",
+        c.retry_base_ms, "retry_max_ms", c.retry_max_ms, "per_host",
+        c.per_host, "total_conns", c.total_conns, "body",
+        str_or_none(fetch_body_name(c.body)), "body_dir",
+        str_or_none(c.body_dir), "max_body", (Py_ssize_t)c.max_body,
+        "speed_limit", c.speed_limit, "speed_time", c.speed_time, "resolve",
+        str_list(c.resolve, c.n_resolve), "dns_servers",
+        str_or_none(c.dns_servers));
+    fetch_config_free(&c);
+    return d;
+}
+
 /* _record(bytes) -> what a fetch record becomes (record.c), for tests. */
 static PyObject *m_record(PyObject *self, PyObject *arg)
 {
@@ -152,6 +409,10 @@ static PyMethodDef methods[] = {
     {"_err_name", m_err_name, METH_O, "(mp_err_name, mp_strerror)"},
     {"_record", m_record, METH_O, "a fetch record's JSON as a dict"},
     {"_json_line", m_json_line, METH_O, "compact JSON (UTF-8 bytes)"},
+    {"_fetch_config", m_fetch_config, METH_O,
+     "the fetch task's configuration: fetch_config_json"},
+    {"_fetch_config_parse", m_fetch_config_parse, METH_O,
+     "fetch_config_parse, as a worker reads the configuration"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moddef = {
@@ -180,6 +441,9 @@ PyMODINIT_FUNC PyInit__mpool(void)
     PyModule_AddIntConstant(m, "MAX_WORKERS", MP_MAX_WORKERS);
     PyModule_AddIntConstant(m, "MAX_CONCURRENCY", MP_MAX_CONCURRENCY);
     PyModule_AddIntConstant(m, "MAX_PREFETCH", MP_MAX_PREFETCH);
+    if (PyModule_AddObject(m, "FETCH_MAX_BODY",
+                           PyLong_FromSize_t(FETCH_MAX_BODY)) < 0)
+        return NULL;
     PyModule_AddStringConstant(m, "LIBMPOOL_VERSION", MP_VERSION_STRING);
     return m;
 }

@@ -3,7 +3,9 @@
  * (include/mpool.h) and the fetch task (workers/fetch.h). No second engine.
  *
  *   module.c   the module: mp_init at import, the validators the Python
- *              front end calls; calls the files below, nothing calls it
+ *              front end calls, the fetch task's configuration written
+ *              by its fetch_config_json; calls the files below, nothing
+ *              calls it
  *   run.c      Run (a stream of tasks over a pool: the iterator behind
  *              mpool.fetch, afetch, Pool.imap); calls pool.c and below
  *   pool.c     Pool (a libmpool pool on an event_base of ours, attached),

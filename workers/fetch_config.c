@@ -295,7 +295,8 @@ static int cfg_engine(json_t *o, fetch_cfg *c)
     return 0;
 }
 
-/* Reads the optional "max_body" (bytes, 1 TiB at most). Returns 0 or -1. */
+/* Reads the optional "max_body" (bytes, FETCH_MAX_BODY at most). Returns
+   0 or -1. */
 static int cfg_max_body(json_t *o, fetch_cfg *c)
 {
     json_t *v = json_object_get(o, "max_body");
@@ -303,7 +304,7 @@ static int cfg_max_body(json_t *o, fetch_cfg *c)
     if (!v)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        json_integer_value(v) > ((json_int_t)1 << 40))
+        json_integer_value(v) > (json_int_t)FETCH_MAX_BODY)
         return -1;
     if (json_integer_value(v) > 0)
         c->max_body = (size_t)json_integer_value(v);
@@ -473,7 +474,9 @@ char *fetch_config_json(const fetch_cfg *c, const char **bad_key,
         return NULL;
     if (c->method) /* one of fetch_methods: ASCII */
         json_object_set_new(o, "method", json_string(c->method));
-    if (put_texts(o, c, bad_key, bad_index) == 0) {
+    if (c->max_body > FETCH_MAX_BODY) /* the parser would refuse it */
+        *bad_key = "max_body";
+    else if (put_texts(o, c, bad_key, bad_index) == 0) {
         put_numbers(o, c);
         put_flags(o, c);
         text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -96,6 +96,10 @@ typedef struct fetch_cfg {
     const char *dns_servers; /* NULL: resolv.conf's (mp_http_set_dns_servers) */
 } fetch_cfg;
 
+/* The largest "max_body" the configuration holds (1 TiB): front ends
+   refuse more under their option's name, fetch_config_json as "max_body". */
+#define FETCH_MAX_BODY ((size_t)1 << 40)
+
 /* Sets c to the defaults, owning nothing: what an empty object parses to. */
 void fetch_config_defaults(fetch_cfg *c);
 
@@ -111,8 +115,9 @@ void fetch_config_free(fetch_cfg *c);
 /* Builds the JSON object that fetch_config_parse reads back as c (every
    key written). Returns a malloc'd compact JSON text, or NULL: then
    *bad_key names the first key whose text is not UTF-8 (JSON strings
-   are), *bad_index the element for "headers" and "resolve", or *bad_key
-   is NULL when memory ran out. */
+   are), *bad_index the element for "headers" and "resolve", or is
+   "max_body" for one above FETCH_MAX_BODY, or *bad_key is NULL when
+   memory ran out. */
 char *fetch_config_json(const fetch_cfg *c, const char **bad_key,
                         size_t *bad_index);
 

@@ -95,8 +95,9 @@ def _str(fn, name, v):
     return v
 
 
-def _bytes_size(fn, name, v):
-    """An int, or mpfetch's BYTES with a k, M or G suffix ("16M")."""
+def _bytes_size(fn, name, v, hi=1 << 62):
+    """An int up to hi, or mpfetch's BYTES with a k, M or G suffix
+    ("16M")."""
     if isinstance(v, str):
         mult = {"k": 1 << 10, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
         s = v[:-1] if v and v[-1] in mult else v
@@ -106,7 +107,7 @@ def _bytes_size(fn, name, v):
             raise ValueError(f"{fn}: {name} must be a size in bytes "
                              f"(suffixes k, M, G), got {v!r}") from None
         v = n
-    return _int(fn, name, v, 0, 1 << 62)
+    return _int(fn, name, v, 0, hi)
 
 
 def _to_ms(s):
@@ -172,6 +173,11 @@ class _Options:
         return default if v is None else v
 
     def _config(self):
+        """The fetch task's configuration (the pool's init argument), as
+        JSON bytes written by the fetch task's own writer
+        (fetch_config_json, through _mpool._fetch_config) from the
+        options: the fields of its fetch_cfg that the options set, the
+        rest at the task's defaults, as mpfetch's fetchconf.c fills it."""
         fn, g = self.fn, self._get
         conf = {}
         m = g("method")
@@ -185,21 +191,16 @@ class _Options:
         conf["headers"] = _headers(fn, g("headers", []))
         d = g("data")
         if d is not None:
-            if isinstance(d, bytes):
-                try:
-                    d = d.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise ValueError(f"{fn}: data must be UTF-8 text; binary "
-                                     f"bodies are not supported") from None
-            conf["data"] = _str(fn, "data", d)
+            if not isinstance(d, bytes):
+                _str(fn, "data", d)
+            conf["data"] = d  # UTF-8 or refused by the writer
         conf["follow"] = _bool(fn, "location", g("location", False))
         mr = g("max_redirs")
         if mr is not None:
             conf["max_redirs"] = _int(fn, "max_redirs", mr, 0, 1000)
         conf["compressed"] = _bool(fn, "compressed", g("compressed", False))
         conf["insecure"] = _bool(fn, "insecure", g("insecure", False))
-        if _bool(fn, "http1_1", g("http1_1", False)):
-            conf["http1"] = True
+        conf["http1"] = _bool(fn, "http1_1", g("http1_1", False))
         e = g("engine")
         if e is not None:
             if not _mpool._engine_ok(_str(fn, "engine", e)):
@@ -216,8 +217,7 @@ class _Options:
                 if not isinstance(x, str) or not _mpool._resolve_ok(x):
                     raise ValueError(f"{fn}: resolve wants HOST:PORT:ADDR"
                                      f"[,ADDR...], got {x!r}")
-            if r:
-                conf["resolve"] = r
+            conf["resolve"] = r
         ds = g("dns_servers")
         if ds is not None:
             if not _mpool._dns_servers_ok(_str(fn, "dns_servers", ds)):
@@ -231,15 +231,15 @@ class _Options:
         body, body_dir = self._body(g("body", "none"))
         conf["body"] = body
         conf["include_headers"] = _bool(fn, "include", g("include", False))
-        mb = _bytes_size(fn, "max_body", g("max_body", 0))
+        mb = _bytes_size(fn, "max_body", g("max_body", 0),
+                         _mpool.FETCH_MAX_BODY)
         if mb:
             conf["max_body"] = mb
         sl = _bytes_size(fn, "speed_limit", g("speed_limit", 0))
         if sl > 0xffffffff:
             raise ValueError(f"{fn}: speed_limit must be below 4G bytes per "
                              f"second, got {sl}")
-        if sl:
-            conf["speed_limit"] = sl
+        conf["speed_limit"] = sl
         st = g("speed_time")
         if st is not None:
             conf["speed_time"] = _int(fn, "speed_time", st, 1, 86400)
@@ -250,7 +250,21 @@ class _Options:
             conf["cacert"] = os.path.realpath(ca)
         if body_dir is not None:
             conf["body_dir"] = os.path.realpath(body_dir)
-        return conf
+        text = _mpool._fetch_config(conf)
+        if isinstance(text, tuple):  # the writer refused a text
+            raise self._refused(conf, *text)
+        return text
+
+    def _refused(self, conf, key, i):
+        """The ValueError for the text fetch_config_json refused (key,
+        and i for a list's element), under the option's name."""
+        fn = self.fn
+        if key == "data":
+            return ValueError(f"{fn}: data must be UTF-8 text; binary "
+                              f"bodies are not supported")
+        opt = {"body_dir": "body"}.get(key, key)
+        v = conf[key][i] if key in ("headers", "resolve") else conf[key]
+        return ValueError(f"{fn}: {opt} must be UTF-8 text, got {v!r}")
 
     def _body(self, b):
         fn = self.fn
@@ -284,9 +298,9 @@ class _Options:
                                          stack_size)
         if why is not None:
             raise ValueError(f"{self.fn}: {why}")
-        conf = _mpool._json_line(self.config)  # without json's import
         return _mpool.Pool(self.workers, self.concurrency, self.prefetch,
-                           self.rate, task_timeout_ms, stack_size, conf)
+                           self.rate, task_timeout_ms, stack_size,
+                           self.config)
 
     def window(self, cpool):
         """Tasks a run keeps in flight: the pool's credit, plus one more

@@ -532,7 +532,12 @@ static int apply(mpf_config *cfg, int c, const char *arg)
     case OPT_SHARD: return parse_shard(arg, cfg);
     case OPT_BODY: return parse_body(arg, cfg);
     case 'i': cfg->include_headers = 1; return 0;
-    case OPT_MAX_BODY: return parse_bytes("--max-body", arg, &cfg->max_body);
+    case OPT_MAX_BODY:
+        if (parse_bytes("--max-body", arg, &cfg->max_body) != 0)
+            return MPF_EXIT_USAGE;
+        if (cfg->max_body > FETCH_MAX_BODY)
+            return bad("--max-body must be at most 1T, got \"%s\"", arg);
+        return 0;
     case OPT_SPEED_LIMIT:
         if (parse_bytes("--speed-limit", arg, &cfg->speed_limit) != 0)
             return MPF_EXIT_USAGE;

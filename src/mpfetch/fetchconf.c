@@ -42,6 +42,8 @@ static void say_bad(const mpf_config *cfg, const char *bad_key,
     else if (strcmp(bad_key, "headers") == 0)
         fprintf(stderr, "mpfetch: --header must be UTF-8 text, got "
                         "\"%s\"\n", cfg->headers[bad_index]);
+    else if (strcmp(bad_key, "max_body") == 0) /* cmdline.c refuses it */
+        fputs("mpfetch: --max-body must be at most 1T\n", stderr);
     else if (strcmp(bad_key, "data") == 0)
         fputs("mpfetch: --data must be UTF-8 text; binary bodies are not "
               "supported\n", stderr);

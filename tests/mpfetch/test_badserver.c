@@ -383,6 +383,10 @@ static void test_speed_options(void **state)
     expect_usage_error("--speed-time", "0",
                        "--speed-time must be at least 1, got 0");
     expect_usage_error("--speed-time", "soon", "\"soon\"");
+    /* more than a worker's configuration holds (FETCH_MAX_BODY): refused
+       here, not by every worker's init */
+    expect_usage_error("--max-body", "2048G",
+                       "--max-body must be at most 1T, got \"2048G\"");
 }
 
 int main(void)

@@ -719,6 +719,20 @@ static void test_config_round_trip(void **state)
     c.noproxy = "\xc3";
     assert_null(fetch_config_json(&c, &bad, &bad_i));
     assert_string_equal(bad, "noproxy");
+    c.noproxy = NULL;
+
+    /* the largest max_body the parser takes is written; one more is not
+       (every worker's init would fail on it) */
+    c.max_body = FETCH_MAX_BODY;
+    text = fetch_config_json(&c, &bad, &bad_i);
+    assert_non_null(text);
+    assert_int_equal(fetch_config_parse(text, strlen(text), &back), 0);
+    assert_int_equal(back.max_body, FETCH_MAX_BODY);
+    fetch_config_free(&back);
+    free(text);
+    c.max_body = FETCH_MAX_BODY + 1;
+    assert_null(fetch_config_json(&c, &bad, &bad_i));
+    assert_string_equal(bad, "max_body");
 }
 
 /* The validators every front end shares: one table of values, each
