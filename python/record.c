@@ -402,14 +402,14 @@ static PyObject *json_record(const char *s, size_t n)
 PyObject *pyx_record(const char *s, size_t n)
 {
     parser ps = {.p = s, .end = s + n};
-    while (ps.p < ps.end && *ps.p == ' ')
-        ps.p++;
+    ws(&ps); /* json.loads's leading whitespace, skipped for both readers */
+    const char *start = ps.p;
     PyObject *rec = NULL;
     if (ps.p < ps.end && *ps.p == '{')
         rec = value(&ps);
     if (rec || PyErr_Occurred())
         return rec;
-    return json_record(s, n);
+    return json_record(start, (size_t)(ps.end - start));
 }
 
 /* ---- JSON text of a dict: an input line, the fetch task's configuration -- */

@@ -11,7 +11,8 @@
 /* The n bytes at s, one JSON object as the fetch task writes it (UTF-8,
    bad bytes read as U+FFFD), as json.loads gives it: dicts, lists, str,
    int, float, True, False, None; keys are interned and shared between
-   records. Text after the object is ignored. Returns a new reference, or
+   records. json's whitespace before the object is skipped, as json.loads
+   skips it; text after the object is ignored. Returns a new reference, or
    NULL with an error set (json's, for what is not JSON). GIL held. */
 PyObject *pyx_record(const char *s, size_t n);
 
