@@ -12,80 +12,9 @@
 
 #include "mpfetch_e2e.h"
 #include "testutil.h"
+#include "mpfetch_nginx.h"
 
 #define TEXT_LEN (70 * 56) /* /text: 70 lines of 56 bytes */
-
-typedef struct fixture {
-    tu_nginx ngx;
-    int up;
-    char *dir;
-    const char *bin;
-    char in[600], out[600], err[600];
-} fixture;
-
-static fixture g;
-
-/* Returns 1 if an nginx binary is installed where testutil looks. */
-static int nginx_installed(void)
-{
-    return access("/usr/sbin/nginx", X_OK) == 0 ||
-           access("/usr/local/sbin/nginx", X_OK) == 0 ||
-           access("/usr/local/nginx/sbin/nginx", X_OK) == 0;
-}
-
-/* Starts nginx with TLS once for the suite. Returns 0 or -1 (a failed
-   start of an installed nginx fails the suite). */
-static int setup(void **state)
-{
-    (void)state;
-    memset(&g, 0, sizeof(g));
-    g.bin = e2e_mpfetch();
-    g.dir = tu_tmpdir();
-    if (!g.dir)
-        return -1;
-    e2e_path(g.in, sizeof(g.in), g.dir, "in.txt");
-    e2e_path(g.out, sizeof(g.out), g.dir, "out.jsonl");
-    e2e_path(g.err, sizeof(g.err), g.dir, "err.txt");
-    if (!nginx_installed())
-        return 0;
-    if (tu_nginx_start(&g.ngx, g.dir, 1) != 0)
-        return -1;
-    g.up = 1;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_nginx_stop(&g.ngx);
-    if (g.dir)
-        tu_rm_rf(g.dir);
-    free(g.dir);
-    return 0;
-}
-
-#define NEED_NGINX()                                                        \
-    do {                                                                    \
-        if (!g.bin || !g.up) {                                              \
-            fprintf(stderr, "nginx or MP_MPFETCH missing; skipping\n");     \
-            skip();                                                         \
-        }                                                                   \
-    } while (0)
-
-/* Writes n lines "SCHEME://127.0.0.1:PORT/PATH?i" to g.in. */
-static void write_urls(size_t n, const char *scheme, int port,
-                       const char *path)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
-    for (size_t i = 1; i <= n; i++)
-        fprintf(f, "%s://127.0.0.1:%d%s?%zu\n", scheme, port, path, i);
-    fclose(f);
-    assert_int_equal(e2e_write_file(g.in, text, len), 0);
-    free(text);
-}
 
 /* Runs mpfetch with extra (NULL-terminated, at most 8) on g.in. Asserts
    exit 0 and n records. Returns the records. */
@@ -210,5 +139,5 @@ int main(void)
         TU_BOUNDED(test_https_untrusted, 120),
         TU_BOUNDED(test_gzip_compressed, 120),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }
