@@ -10,6 +10,7 @@
  */
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -377,6 +378,111 @@ static PyObject *m_fetch_config_parse(PyObject *self, PyObject *arg)
     return d;
 }
 
+/* ---- resume=: the run stamp (workers/fetch_stamp.h) -------------------- */
+
+/* _stamp_parse(line) -> the run stamp of one record's text (no newline),
+   as (shard_k, shard_n, bytes, fnv, name); None when it has none, False
+   when its "run" member is not one mpfetch wrote (fetch_stamp_parse). */
+static PyObject *m_stamp_parse(PyObject *self, PyObject *arg)
+{
+    char *s;
+    Py_ssize_t n;
+    fetch_stamp st;
+    if (PyBytes_AsStringAndSize(arg, &s, &n) < 0)
+        return NULL;
+    int rc = fetch_stamp_parse(s, (size_t)n, &st);
+    if (rc <= 0)
+        return Py_NewRef(rc < 0 ? Py_False : Py_None);
+    /* the name may be cut inside a character (fetch_stamp.name) */
+    PyObject *name = PyUnicode_DecodeUTF8(st.name, (Py_ssize_t)strlen(st.name),
+                                          "replace");
+    return name ? Py_BuildValue("KKKKN", (unsigned long long)st.shard_k,
+                                (unsigned long long)st.shard_n,
+                                (unsigned long long)st.bytes,
+                                (unsigned long long)st.fnv, name)
+                : NULL;
+}
+
+/* Fills the n stamps a (malloc'd, *a) from the list of _stamp_parse's
+   tuples l. Returns 0, or -1 with an exception. */
+static int stamps_from(PyObject *l, fetch_stamp **a, size_t *n)
+{
+    PyObject *seq = PySequence_Fast(l, "a list of stamps");
+    if (!seq)
+        return -1;
+    Py_ssize_t len = PySequence_Fast_GET_SIZE(seq);
+    *n = 0;
+    *a = PyMem_Calloc((size_t)len + 1, sizeof(fetch_stamp));
+    if (!*a) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < len; i++) {
+        unsigned long long k, sn, bytes, fnv;
+        const char *name;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "KKKKs", &k,
+                              &sn, &bytes, &fnv, &name)) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        fetch_stamp *st = &(*a)[i];
+        st->shard_k = k;
+        st->shard_n = sn;
+        st->bytes = bytes;
+        st->fnv = fnv;
+        snprintf(st->name, sizeof st->name, "%s", name);
+    }
+    *n = (size_t)len;
+    Py_DECREF(seq);
+    return 0;
+}
+
+/* _stamp_need(stamps) -> how many of the new input's first bytes
+   _stamp_check needs (fetch_stamp_need). */
+static PyObject *m_stamp_need(PyObject *self, PyObject *arg)
+{
+    fetch_stamp *a = NULL;
+    size_t n;
+    if (stamps_from(arg, &a, &n) < 0) {
+        PyMem_Free(a);
+        return NULL;
+    }
+    size_t need = fetch_stamp_need(a, n);
+    PyMem_Free(a);
+    return PyLong_FromSize_t(need);
+}
+
+/* _stamp_check(output, stamps, bad, head, name) -> None when resuming
+   the file output is safe for this input (no shard; its name for
+   messages; head its first bytes, _stamp_need of them), else the
+   sentence saying why: fetch_stamp_check, mpfetch --resume's check and
+   words, the file named "resume=PATH". */
+static PyObject *m_stamp_check(PyObject *self, PyObject *args)
+{
+    const char *output, *name, *head;
+    PyObject *l;
+    unsigned long long bad;
+    Py_ssize_t len;
+    fetch_stamp want, *a = NULL;
+    size_t n;
+    if (!PyArg_ParseTuple(args, "sOKy#s", &output, &l, &bad, &head, &len,
+                          &name))
+        return NULL;
+    if (stamps_from(l, &a, &n) < 0) {
+        PyMem_Free(a);
+        return NULL;
+    }
+    fetch_stamp_make(&want, 0, 0, name, head, (size_t)len);
+    char msg[8192]; /* two paths and a name */
+    int rc = fetch_stamp_check(&want, a, n, bad, head, (size_t)len, output,
+                               "resume=PATH", msg, sizeof msg);
+    PyMem_Free(a);
+    if (!rc)
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg), "replace");
+}
+
 /* _record(bytes) -> what a fetch record becomes (record.c), for tests. */
 static PyObject *m_record(PyObject *self, PyObject *arg)
 {
@@ -413,6 +519,9 @@ static PyMethodDef methods[] = {
      "the fetch task's configuration: fetch_config_json"},
     {"_fetch_config_parse", m_fetch_config_parse, METH_O,
      "fetch_config_parse, as a worker reads the configuration"},
+    {"_stamp_parse", m_stamp_parse, METH_O, "fetch_stamp_parse"},
+    {"_stamp_need", m_stamp_need, METH_O, "fetch_stamp_need"},
+    {"_stamp_check", m_stamp_check, METH_VARARGS, "fetch_stamp_check"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moddef = {
@@ -441,6 +550,7 @@ PyMODINIT_FUNC PyInit__mpool(void)
     PyModule_AddIntConstant(m, "MAX_WORKERS", MP_MAX_WORKERS);
     PyModule_AddIntConstant(m, "MAX_CONCURRENCY", MP_MAX_CONCURRENCY);
     PyModule_AddIntConstant(m, "MAX_PREFETCH", MP_MAX_PREFETCH);
+    PyModule_AddIntConstant(m, "STAMP_BYTES", FETCH_STAMP_BYTES);
     if (PyModule_AddObject(m, "FETCH_MAX_BODY",
                            PyLong_FromSize_t(FETCH_MAX_BODY)) < 0)
         return NULL;

@@ -323,35 +323,132 @@ def _ordered(fn, v):
 
 # ---- fetch, afetch -------------------------------------------------------
 
-def _resume_done(fn, path):
-    """The line numbers that already have a record in the JSON-lines file
-    path, as mpfetch --resume reads them: a missing file means none, a
-    torn or foreign line is passed over."""
-    if path is None:
+class _Resume:
+    """resume=PATH: what the JSON-lines file PATH already holds, read as
+    mpfetch --resume reads it (a missing file holds nothing; a torn or
+    foreign line counts for no line): done, the line numbers that have a
+    record; and the run stamps (the "run" member mpfetch puts in the
+    first record of each run with -o FILE, fetch_stamp.h), which check()
+    compares with the new input, as mpfetch does."""
+
+    MAX_STAMPS = 8  # distinct ones kept (mpfetch's MPF_MAX_STAMPS)
+
+    def __init__(self, fn, path):
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            raise _bad_type(fn, "resume", "a path", path)
+        import json
+        self.fn, self.path = fn, os.fsdecode(path)
+        self.done, self.stamps, self.bad = set(), {}, 0
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            return
+        with f:
+            for raw in f:
+                if not raw.endswith(b"\n"):
+                    break  # torn: its line runs again, as mpfetch's
+                try:
+                    rec = json.loads(raw)
+                except ValueError:
+                    continue
+                n = rec.get("line") if isinstance(rec, dict) else None
+                if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+                    continue
+                self.done.add(n)
+                if "run" in rec:
+                    self._stamp(raw.rstrip(b"\r\n"))
+
+    def _stamp(self, raw):
+        st = _mpool._stamp_parse(raw)
+        if st is False:
+            self.bad += 1
+        elif st is not None and len(self.stamps) < self.MAX_STAMPS:
+            self.stamps.setdefault(st[:4], st)  # the same: all but the name
+
+    def need(self):
+        """How many of the new input's first bytes check() needs."""
+        if not self.stamps or self.bad:
+            return 0
+        return _mpool._stamp_need(list(self.stamps.values()))
+
+    def check(self, head, name):
+        """Raises ValueError with mpfetch's sentence when the file holds
+        the records of a shard (mpool.fetch has none) or of another input
+        than the one whose first bytes are head (name: for the message)."""
+        if not self.stamps and not self.bad:
+            return
+        why = _mpool._stamp_check(self.path, list(self.stamps.values()),
+                                  self.bad, head, name)
+        if why is not None:
+            raise ValueError(f"{self.fn}: {why}")
+
+
+def _line_bytes(x):
+    """The bytes mpfetch would read for the input item x: a str or bytes
+    line, or a dict as its compact JSON line, ended by a newline. None
+    for an item that is none of them (the Run refuses it)."""
+    if isinstance(x, str):
+        b = x.encode("utf-8", "surrogatepass")
+    elif isinstance(x, bytes):
+        b = x
+    elif isinstance(x, dict):
+        b = _mpool._json_line(x)
+    else:
         return None
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise _bad_type(fn, "resume", "a path", path)
-    import json
-    done = set()
-    try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        return done
-    with f:
-        for raw in f:
-            try:
-                rec = json.loads(raw)
-            except ValueError:
-                continue
-            n = rec.get("line") if isinstance(rec, dict) else None
-            if isinstance(n, int) and not isinstance(n, bool) and n > 0:
-                done.add(n)
-    return done
+    return b if b.endswith(b"\n") else b + b"\n"
+
+
+class _Head:
+    """Collects the first `need` bytes of an input, item by item, as
+    mpfetch's stamp hashes them (_line_bytes)."""
+
+    def __init__(self, need):
+        self.need, self.buf, self.held = need, bytearray(), []
+
+    def full(self):
+        return len(self.buf) >= self.need
+
+    def add(self, x):
+        self.held.append(x)
+        b = _line_bytes(x)
+        if b is None:
+            self.need = len(self.buf)  # no further: the Run refuses x
+        else:
+            self.buf += b
+
+    def bytes(self):
+        return bytes(self.buf[:self.need])
+
+
+def _input_name(urls):
+    """The input's name for resume='s messages: an open file's, else
+    "urls" (the argument)."""
+    name = getattr(urls, "name", None)
+    return name if isinstance(name, str) else "urls"
+
+
+def _resumed(fn, urls, resume):
+    """urls after resume=PATH's check (_Resume.check over its first
+    items, read ahead and given back in front), with the lines that have
+    a record in PATH blanked: a blank line is counted and not fetched, so
+    the others keep their line numbers."""
+    r = _Resume(fn, resume)
+    need = r.need()
+    if r.stamps or r.bad:
+        name, it, head = _input_name(urls), iter(urls), _Head(need)
+        while not head.full():
+            x = next(it, _Head)
+            if x is _Head:
+                break
+            head.add(x)
+        r.check(head.bytes(), name)
+        import itertools
+        urls = itertools.chain(head.held, it)
+    return _skipping(urls, r.done) if r.done else urls
 
 
 def _skipping(urls, done):
-    """urls with the lines in done blanked: a blank line is counted and
-    not fetched, so the others keep their line numbers."""
+    """urls with the lines in done blanked."""
     for n, x in enumerate(urls, 1):
         yield "" if n in done else x
 
@@ -367,12 +464,15 @@ def fetch(urls, *, ordered=False, resume=None, **options):
     resume=PATH skips the lines that already have a record in the JSON-lines
     file PATH (records written as they came, e.g. by mpfetch -o or by this
     function's caller), as mpfetch --resume does; the caller appends what
-    it gets. Unlike mpfetch it does not check a run stamp (shard, input)."""
+    it gets. As mpfetch, it refuses (ValueError) a PATH whose run stamp
+    says it holds the records of a shard (mpfetch --shard) or of another
+    input: the stamp's digest of the input's first bytes (at most 64 KiB,
+    the items as lines, read ahead from urls, a generator too) must match.
+    Records without a stamp (this function's) are resumed unchecked."""
     ordered = _ordered("fetch", ordered)
-    done = _resume_done("fetch", resume)
-    if done:
-        urls = _skipping(urls, done)
     o = _Options("fetch", options)
+    if resume is not None:
+        urls = _resumed("fetch", urls, resume)
     cpool = o.make_pool(o.task_timeout_ms())
     return _mpool.Run(cpool, urls, _mpool.FETCH, ordered, o.window(cpool),
                       True)
@@ -432,12 +532,17 @@ class _Waiter:
 class _AsyncInput:
     """A Run's input from an async iterable, for afetch: a task on the loop
     (feed) pulls it, at most `room` items ahead of the Run, which takes
-    them as a plain iterator, _mpool.LATER while none is there yet."""
+    them as a plain iterator, _mpool.LATER while none is there yet.
+    resume (a _Resume, or None): its stamps are checked against the
+    input's first items before any is handed on; its done lines are
+    blanked."""
 
-    def __init__(self, src, room, done):
+    def __init__(self, src, room, resume):
         import asyncio
         import collections
-        self.src, self.room, self.done = src, room, done
+        self.src, self.room, self.resume = src, room, resume
+        self.done = resume.done if resume is not None else None
+        self.n = 0
         self.buf = collections.deque()
         self.space = asyncio.Event()
         self.exc = None
@@ -458,17 +563,34 @@ class _AsyncInput:
             raise StopIteration
         return _mpool.LATER
 
+    async def _put(self, x):
+        self.n += 1
+        while len(self.buf) >= self.room:
+            self.space.clear()
+            await self.space.wait()
+        self.buf.append("" if self.done and self.n in self.done else x)
+        self.wake()
+
     async def feed(self):
         import asyncio
-        n = 0
+        r, head = self.resume, None
+        if r is not None and (r.stamps or r.bad):
+            head = _Head(r.need())
         try:
             async for x in self.src:
-                n += 1
-                while len(self.buf) >= self.room:
-                    self.space.clear()
-                    await self.space.wait()
-                self.buf.append("" if self.done and n in self.done else x)
-                self.wake()
+                if head is None:
+                    await self._put(x)
+                    continue
+                head.add(x)
+                if head.full():  # the check, then what it read ahead
+                    r.check(head.bytes(), _input_name(self.src))
+                    held, head = head.held, None
+                    for y in held:
+                        await self._put(y)
+            if head is not None:  # the input ended within the bytes
+                r.check(head.bytes(), _input_name(self.src))
+                for y in head.held:
+                    await self._put(y)
         except asyncio.CancelledError:
             raise
         except BaseException as e:  # the input's error, raised by the Run
@@ -510,16 +632,21 @@ def afetch(urls, *, ordered=False, resume=None, **options):
     the task that iterates (asyncio.CancelledError) cancels the batch and
     stops every worker. urls is an iterable or an async iterable (an async
     generator, say: it is pulled on the loop, a window ahead of the
-    records, as fetch() pulls its input); resume as fetch()'s."""
+    records, as fetch() pulls its input); resume as fetch()'s, but the run
+    stamp of an async iterable's input is checked on the loop, before its
+    first item is fetched: a refusal (ValueError) comes out of the async
+    for, with no record before it."""
     ordered = _ordered("afetch", ordered)
-    done = _resume_done("afetch", resume)
-    asynchronous = hasattr(urls, "__aiter__")
-    if done and not asynchronous:
-        urls = _skipping(urls, done)
     o = _Options("afetch", options)
+    asynchronous = hasattr(urls, "__aiter__")
+    r = None
+    if resume is not None and asynchronous:
+        r = _Resume("afetch", resume)
+    elif resume is not None:
+        urls = _resumed("afetch", urls, resume)
     cpool = o.make_pool(o.task_timeout_ms())
     window = o.window(cpool)
-    ainput = _AsyncInput(urls, window, done) if asynchronous else None
+    ainput = _AsyncInput(urls, window, r) if asynchronous else None
     run = _mpool.Run(cpool, urls if ainput is None else ainput, _mpool.FETCH,
                      ordered, window, True, True)
     return _arun(run, ainput)

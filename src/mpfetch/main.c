@@ -43,15 +43,8 @@ static void report_beyond(const mpf_config *cfg, uint64_t n, uint64_t max,
 static int check_stamps(mpf_app *a, const mpf_resume_info *ri)
 {
     const mpf_config *cfg = a->cfg;
-    if (ri->bad_stamps) {
-        fprintf(stderr, "mpfetch: %s holds %llu records whose \"run\" "
-                        "member mpfetch did not write; its shard and input "
-                        "cannot be checked. Give another -o FILE\n",
-                cfg->output, (unsigned long long)ri->bad_stamps);
-        return MPF_EXIT_USAGE;
-    }
     int rc = mpf_stamp_check(&a->reader, &a->stamp, ri->stamps,
-                             ri->n_stamps, cfg->output);
+                             ri->n_stamps, ri->bad_stamps, cfg->output);
     if (rc)
         return rc;
     a->stamp_new = ri->n_stamps == 0;
@@ -331,7 +324,7 @@ static int run(const mpf_config *cfg, unsigned closed)
     if (mpf_writer_init(&a->writer, out_fd, cfg->ordered))
         goto oom;
     if (cfg->output && a->stamp_new &&
-        !(a->writer.stamp = mpf_stamp_member(&a->stamp,
+        !(a->writer.stamp = fetch_stamp_member(&a->stamp,
                                              &a->writer.stamp_len)))
         goto oom;
     a->writer.stats = &a->stats;

@@ -11,7 +11,8 @@
  *   inflight.c   pool index -> input line map for tasks in flight
  *   writer.c     whole-line buffered output, --ordered reorder window
  *   resume.c     --resume: line numbers already in the output file
- *   stamp.c      the run stamp: the shard and input an output holds
+ *   stamp.c      the run stamp of this run, and --resume's check of it
+ *                (the format and the check: workers/fetch_stamp.h)
  *   stats.c      counters, latency histogram, the summary
  *   summary.c    --summary-json: the summary as JSON
  *   ticker.c     progress line, stale-output flush, SIGINT grace timer
@@ -140,7 +141,6 @@ const char *mpf_reader_line(const mpf_reader *r);
 void mpf_reader_close(mpf_reader *r);
 int mpf_count_lines(int fd, uint64_t *lines);
 int mpf_line_is_skipped(const char *s, size_t n);
-uint64_t mpf_fnv1a64(const void *data, size_t n);
 
 /* ---- inflight.c --------------------------------------------------------- */
 typedef struct mpf_inflight_entry {
@@ -230,23 +230,13 @@ uint64_t mpf_lineset_above(const mpf_lineset *s, uint64_t line,
 void mpf_lineset_free(mpf_lineset *s);
 
 /* ---- stamp.c ------------------------------------------------------------ */
-/* The run stamp of an output file (see stamp.c): the shard, and a digest
-   of the input's first bytes. */
-#define MPF_STAMP_BYTES 65536 /* the digest covers at most these */
-typedef struct mpf_stamp {
-    uint64_t shard_k, shard_n; /* shard_n 0: no --shard */
-    uint64_t bytes;            /* of the input's start, hashed */
-    uint64_t fnv;              /* their FNV-1a-64 */
-    char name[160];            /* the input's, for messages only */
-} mpf_stamp;
-
+/* The run stamp of an output file (fetch_stamp, workers/fetch_stamp.h:
+   the shard, and a digest of the input's first bytes) of this run. */
 int mpf_stamp_make(mpf_reader *r, uint64_t k, uint64_t n_shards,
-                   const char *name, mpf_stamp *s);
-int mpf_stamp_same(const mpf_stamp *a, const mpf_stamp *b);
-char *mpf_stamp_member(const mpf_stamp *s, size_t *len);
-int mpf_stamp_parse(const char *s, size_t n, mpf_stamp *out);
-int mpf_stamp_check(mpf_reader *r, const mpf_stamp *want,
-                    const mpf_stamp *found, size_t n, const char *output);
+                   const char *name, fetch_stamp *s);
+int mpf_stamp_check(mpf_reader *r, const fetch_stamp *want,
+                    const fetch_stamp *found, size_t n, uint64_t bad,
+                    const char *output);
 
 /* What mpf_resume_load found in the output file. */
 #define MPF_MAX_STAMPS 8
@@ -256,7 +246,7 @@ typedef struct mpf_resume_info {
     uint64_t keep;       /* bytes before it (mpf_resume_cut) */
     uint64_t beyond;     /* records naming a line above max_line, ignored */
     uint64_t beyond_max; /* the largest such line */
-    mpf_stamp stamps[MPF_MAX_STAMPS]; /* the distinct run stamps */
+    fetch_stamp stamps[MPF_MAX_STAMPS]; /* the distinct run stamps */
     unsigned n_stamps;
     uint64_t bad_stamps; /* records with a "run" member not mpfetch's */
 } mpf_resume_info;
@@ -391,7 +381,7 @@ typedef struct mpf_app {
     int write_error;      /* errno of a failed output write */
     int lost_results;     /* results whose line was unknown */
     int summary_fd;       /* --summary-json's file; -1: none */
-    mpf_stamp stamp;      /* this run's (with -o) */
+    fetch_stamp stamp;    /* this run's (with -o) */
     int stamp_new;        /* the output gets it: it has no matching one */
 } mpf_app;
 

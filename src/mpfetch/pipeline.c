@@ -108,7 +108,7 @@ static int take_line(mpf_app *a, mp_buf *in)
     if (cfg->resume && mpf_lineset_has(&a->resumed, line))
         return 0;
     if (cfg->shard_n > 1 &&
-        mpf_fnv1a64(s, n) % cfg->shard_n != cfg->shard_k - 1)
+        fetch_fnv1a64(s, n) % cfg->shard_n != cfg->shard_k - 1)
         return 0;
     atomic_fetch_add_explicit(&a->counters.expected, 1, memory_order_relaxed);
     uint64_t seq = a->next_seq++;

@@ -278,15 +278,3 @@ int mpf_line_is_skipped(const char *s, size_t n)
     return i == n || s[i] == '#';
 }
 
-/* Returns the 64-bit FNV-1a hash of n bytes: the --shard function, stable
-   across machines, runs and versions. */
-uint64_t mpf_fnv1a64(const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}

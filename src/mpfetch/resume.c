@@ -7,8 +7,8 @@
  * its memory follows the records, never the size of the numbers in them:
  * one record {"line":9999999999} costs one entry. Records naming a line
  * beyond the input (when its length is known) are not kept at all. The
- * run stamps (stamp.c) ride in the same pass: a record with a "run"
- * member right after its line is read whole.
+ * run stamps (workers/fetch_stamp.h) ride in the same pass: a record with
+ * a "run" member right after its line is read whole.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -191,25 +191,18 @@ static uint64_t record_line(const char *s, size_t n)
     return v > 0 ? (uint64_t)v : 0;
 }
 
-/* Returns 1 if the record s[0..n) (whose line was read) has a "run"
-   member right after its line number, as the writer puts it. */
-static int has_run(const char *s, size_t n)
-{
-    const char *p = memchr(s, ',', n < 32 ? n : 32);
-    return p && (size_t)(s + n - p) > 7 && memcmp(p + 1, "\"run\":", 6) == 0;
-}
-
-/* Keeps the stamp of the record s[0..n) in r, once per distinct stamp. */
+/* Keeps the stamp of the record s[0..n) (whose line was read), if it
+   has one (fetch_stamp_parse), in r, once per distinct stamp. */
 static void add_stamp(mpf_resume_info *r, const char *s, size_t n)
 {
-    mpf_stamp st;
-    int rc = mpf_stamp_parse(s, n, &st);
+    fetch_stamp st;
+    int rc = fetch_stamp_parse(s, n, &st);
     if (rc < 0)
         r->bad_stamps++;
     if (rc <= 0)
         return;
     for (unsigned i = 0; i < r->n_stamps; i++)
-        if (mpf_stamp_same(&r->stamps[i], &st))
+        if (fetch_stamp_same(&r->stamps[i], &st))
             return;
     if (r->n_stamps < MPF_MAX_STAMPS) /* more: two differ among these */
         r->stamps[r->n_stamps++] = st;
@@ -248,7 +241,7 @@ int mpf_resume_load(int fd, uint64_t max_line, mpf_lineset *done,
         }
         off += n;
         uint64_t l = record_line(line, (size_t)n - 1);
-        if (l && has_run(line, (size_t)n - 1))
+        if (l)
             add_stamp(r, line, (size_t)n - 1);
         if (l > max_line) {
             r->beyond++;

@@ -160,9 +160,9 @@ static void test_skip_and_hash(void **state)
             fail_msg("line \"%s\": want skipped=%d", skip[i].s,
                      skip[i].skipped);
     /* FNV-1a 64 reference values (the --shard function) */
-    assert_true(mpf_fnv1a64("", 0) == 0xcbf29ce484222325ULL);
-    assert_true(mpf_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cULL);
-    assert_true(mpf_fnv1a64("foobar", 6) == 0x85944171f73967e8ULL);
+    assert_true(fetch_fnv1a64("", 0) == 0xcbf29ce484222325ULL);
+    assert_true(fetch_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cULL);
+    assert_true(fetch_fnv1a64("foobar", 6) == 0x85944171f73967e8ULL);
 }
 
 /* Which arguments are URLs, and URL arguments read back as lines 1..n. */
@@ -426,12 +426,12 @@ static void test_resume_load(void **state)
 static void test_resume_stamps(void **state)
 {
     (void)state;
-    mpf_stamp a = {.shard_k = 2, .shard_n = 4, .bytes = 65536,
+    fetch_stamp a = {.shard_k = 2, .shard_n = 4, .bytes = 65536,
                    .fnv = 0x0123456789abcdefULL, .name = "urls \"x\".txt"};
-    mpf_stamp b = a, got;
+    fetch_stamp b = a, got;
     b.shard_k = b.shard_n = 0;
     size_t la = 0, lb = 0;
-    char *ma = mpf_stamp_member(&a, &la), *mb = mpf_stamp_member(&b, &lb);
+    char *ma = fetch_stamp_member(&a, &la), *mb = fetch_stamp_member(&b, &lb);
     assert_non_null(ma);
     assert_non_null(mb);
     assert_int_equal(la, strlen(ma));
@@ -445,9 +445,9 @@ static void test_resume_stamps(void **state)
     fprintf(f, "{\"line\":4,%s\"ok\":true}\n", mb);
     fprintf(f, "{\"line\":5,\"run\":{\"shard\":\"9/2\"},\"ok\":1}\n");
     fclose(f);
-    assert_int_equal(mpf_stamp_parse(text, strchr(text, '\n') - text, &got),
+    assert_int_equal(fetch_stamp_parse(text, strchr(text, '\n') - text, &got),
                      1);
-    assert_true(mpf_stamp_same(&got, &a));
+    assert_true(fetch_stamp_same(&got, &a));
     assert_string_equal(got.name, a.name);
     int fd = memfile(text, len);
     mpf_lineset done = {0};
@@ -455,10 +455,10 @@ static void test_resume_stamps(void **state)
     assert_int_equal(mpf_resume_load(fd, UINT64_MAX, &done, &ri), 0);
     assert_int_equal(ri.records, 5);
     assert_int_equal(ri.n_stamps, 2);
-    assert_true(mpf_stamp_same(&ri.stamps[0], &a));
-    assert_true(mpf_stamp_same(&ri.stamps[1], &b));
+    assert_true(fetch_stamp_same(&ri.stamps[0], &a));
+    assert_true(fetch_stamp_same(&ri.stamps[1], &b));
     assert_int_equal(ri.bad_stamps, 1);
-    assert_false(mpf_stamp_same(&a, &b));
+    assert_false(fetch_stamp_same(&a, &b));
     mpf_lineset_free(&done);
     close(fd);
     free(text);

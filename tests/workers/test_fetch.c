@@ -735,6 +735,66 @@ static void test_config_round_trip(void **state)
     assert_string_equal(bad, "max_body");
 }
 
+/* The run stamp's check, both front ends' (fetch_stamp.h): the same
+   input resumes, grown at its end too; another input, another shard, a
+   "run" member no writer of ours wrote, or an input shorter than what was
+   hashed is refused with a sentence naming the file and the front end's
+   option. */
+static void test_stamp_check(void **state)
+{
+    (void)state;
+    const char *in = "http://a/1\nhttp://a/2\n";
+    fetch_stamp want, found[2], got;
+    char msg[1024];
+    size_t len = 0;
+
+    fetch_stamp_make(&found[0], 0, 0, "urls.txt", in, strlen(in));
+    fetch_stamp_make(&want, 0, 0, "new.txt", in, strlen(in));
+    assert_true(fetch_stamp_same(&want, &found[0]));
+    assert_int_equal(fetch_stamp_need(found, 1), strlen(in));
+    char *m = fetch_stamp_member(&found[0], &len), *text;
+    assert_non_null(m);
+    assert_true(asprintf(&text, "{\"line\":1,%s\"ok\":true}", m) > 0);
+    assert_int_equal(fetch_stamp_parse(text, strlen(text), &got), 1);
+    assert_true(fetch_stamp_same(&got, &found[0]));
+    free(text);
+    free(m);
+
+    const char *grown = "http://a/1\nhttp://a/2\nhttp://a/3\n";
+    assert_int_equal(fetch_stamp_check(&want, found, 1, 0, grown,
+                                       strlen(grown), "out.jsonl", "-o FILE",
+                                       msg, sizeof msg),
+                     0);
+    const char *other = "http://a/X\nhttp://a/2\n";
+    assert_int_equal(fetch_stamp_check(&want, found, 1, 0, other,
+                                       strlen(other), "out.jsonl", "-o FILE",
+                                       msg, sizeof msg),
+                     1);
+    assert_string_equal(msg, "out.jsonl holds the records of another input "
+                             "(urls.txt: its first 22 bytes are not those of "
+                             "new.txt); resuming would merge two inputs into "
+                             "one file. Give the same input, or another -o "
+                             "FILE");
+    assert_int_equal(fetch_stamp_check(&want, found, 1, 0, in, 5, "o", "X",
+                                       msg, sizeof msg),
+                     1); /* shorter than what was hashed */
+    fetch_stamp_make(&found[1], 2, 4, "urls.txt", in, strlen(in));
+    assert_int_equal(fetch_stamp_check(&want, found, 2, 0, in, strlen(in),
+                                       "o", "resume=PATH", msg, sizeof msg),
+                     1);
+    assert_string_equal(msg, "o holds the records of --shard 2/4 of "
+                             "urls.txt; this run has no --shard: resuming "
+                             "would merge two shards into one file. Give "
+                             "the same --shard, or another resume=PATH");
+    assert_int_equal(fetch_stamp_check(&want, found, 1, 3, in, strlen(in),
+                                       "o", "-o FILE", msg, sizeof msg),
+                     1);
+    assert_non_null(strstr(msg, "holds 3 records whose \"run\" member"));
+    assert_int_equal(fetch_stamp_check(&want, NULL, 0, 0, "", 0, "o", "X",
+                                       msg, sizeof msg),
+                     0); /* no stamp: nothing to check */
+}
+
 /* The validators every front end shares: one table of values, each
    accepted or refused. */
 static void test_validators(void **state)
@@ -962,6 +1022,7 @@ int main(void)
         TU_BOUNDED(test_url_plain, 90),
         TU_BOUNDED(test_config_data_nul, 90),
         TU_BOUNDED(test_config_round_trip, 30),
+        TU_BOUNDED(test_stamp_check, 30),
         TU_BOUNDED(test_fuzz, 90),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
