@@ -25,111 +25,33 @@
 #include <unistd.h>
 
 #include "mpool.h"
+#include "seen.h"
 #include "testutil.h"
 
 /* What a task is asked to fetch. */
 typedef struct spec {
-    char url[256];
-    char method[12];
-    char header[96];
-    char body[128];
-    char cafile[600];
-    char body_path[256];
+    seen_req r;
     char marker[256];   /* kill test: SIGKILL the worker if this is new */
     char kill_url[256]; /* kill test: transfer in flight at the kill */
-    unsigned timeout_ms, max_redirects, repeat;
-    int follow, compressed, want_headers, no_body;
-    size_t max_body;
+    unsigned repeat;
 } spec;
-
-/* What the task saw. */
-typedef struct seen {
-    int rc, error;
-    long status, http_version;
-    unsigned redirects;
-    uint64_t body_len, bytes_down, t_total_us, t_first_byte_us;
-    int body_null;
-    char message[256];
-    char final_url[256];
-    char headers[1024];
-    char body[1024];
-} seen;
 
 static tu_ts g_ts;
 
 /* ---- tasks (run in workers) ------------------------------------------- */
-
-/* Builds the request of s. */
-static void make_req(const spec *s, mp_http_request *q, const char **hdr)
-{
-    memset(q, 0, sizeof *q);
-    q->url = s->url;
-    q->method = s->method[0] ? s->method : NULL;
-    if (s->header[0]) {
-        hdr[0] = s->header;
-        q->headers = hdr;
-        q->n_headers = 1;
-    }
-    if (s->body[0]) {
-        q->body = s->body;
-        q->body_len = strlen(s->body);
-    }
-    q->timeout_ms = s->timeout_ms;
-    q->follow_redirects = s->follow;
-    q->max_redirects = s->max_redirects;
-    q->compressed = s->compressed;
-    q->want_headers = s->want_headers;
-    q->no_body = s->no_body;
-    q->max_body = s->max_body;
-    q->cafile = s->cafile[0] ? s->cafile : NULL;
-    q->body_path = s->body_path[0] ? s->body_path : NULL;
-}
-
-/* Copies what matters of r into o. */
-static void summarize(int rc, const mp_http_response *r, seen *o)
-{
-    memset(o, 0, sizeof *o);
-    o->rc = rc;
-    o->error = r->error;
-    o->status = r->status;
-    o->http_version = r->http_version;
-    o->redirects = r->redirects;
-    o->body_len = r->body_len;
-    o->bytes_down = r->bytes_down;
-    o->t_total_us = r->t_total_us;
-    o->t_first_byte_us = r->t_first_byte_us;
-    o->body_null = r->body == NULL;
-    if (r->message)
-        snprintf(o->message, sizeof o->message, "%s", r->message);
-    if (r->final_url)
-        snprintf(o->final_url, sizeof o->final_url, "%s", r->final_url);
-    if (r->headers)
-        snprintf(o->headers, sizeof o->headers, "%s", r->headers);
-    if (r->body)
-        memcpy(o->body, r->body,
-               r->body_len < sizeof o->body - 1 ? r->body_len
-                                                : sizeof o->body - 1);
-}
 
 /* The task: performs s (s->repeat times, keeping the last) and returns a
    `seen`. */
 static int http_task(mp_task *t, const void *in, size_t len)
 {
     const spec *s = in;
-    mp_http_request q;
-    mp_http_response r;
-    const char *hdr[1];
     seen o;
-    int rc = 0;
 
     if (len != sizeof *s)
         return mp_fail(t, MP_EINVAL, "bad spec");
-    make_req(s, &q, hdr);
     for (unsigned i = 0; i < (s->repeat ? s->repeat : 1); i++) {
-        rc = mp_http(t, &q, &r);
-        summarize(rc, &r, &o);
-        mp_http_response_clear(&r);
-        if (rc)
+        seen_http(t, &s->r, &o);
+        if (o.rc)
             break;
     }
     return mp_return(t, &o, sizeof o);
@@ -149,7 +71,7 @@ typedef struct role {
 static int kill_child(mp_task *t, const void *in, size_t len)
 {
     const role *ro = in;
-    mp_http_request q = {.url = ro->s->url};
+    mp_http_request q = {.url = ro->s->r.url};
     mp_http_response r;
     int rc, fd;
 
@@ -188,11 +110,11 @@ static int kill_task(mp_task *t, const void *in, size_t len)
 static int cancel_task(mp_task *t, const void *in, size_t len)
 {
     const spec *s = in;
-    mp_http_request q = {.url = s->url};
+    mp_http_request q = {.url = s->r.url};
     mp_http_response r;
     int rc;
 
-    if (!strstr(s->url, "/stats"))
+    if (!strstr(s->r.url, "/stats"))
         return mp_http(t, &q, &r), mp_http_response_clear(&r), 0;
     for (int i = 0; i < 1000; i++) {
         rc = mp_http(t, &q, &r);
@@ -245,7 +167,7 @@ static spec mkspec(const char *path)
     spec s;
 
     memset(&s, 0, sizeof s);
-    snprintf(s.url, sizeof s.url, "%s%s", g_ts.base, path);
+    snprintf(s.r.url, sizeof s.r.url, "%s%s", g_ts.base, path);
     return s;
 }
 
@@ -320,7 +242,7 @@ static void test_endpoints(void **state)
     expect_ok(&o, "ok\n");
     assert_int_equal(o.body_len, 3);
     assert_int_equal(o.http_version, 11);
-    assert_string_equal(o.final_url, s.url);
+    assert_string_equal(o.final_url, s.r.url);
     assert_true(o.t_total_us >= o.t_first_byte_us && o.t_total_us > 0);
 
     o = run(p, (s = mkspec("/bytes/1000"), &s));
@@ -334,7 +256,7 @@ static void test_endpoints(void **state)
     assert_int_equal(o.status, 404);
 
     s = mkspec("/status/503?retry_after=7");
-    s.want_headers = 1;
+    s.r.want_headers = 1;
     o = run(p, &s);
     assert_int_equal(o.status, 503);
     assert_non_null(strstr(o.headers, "Retry-After: 7\r\n"));
@@ -346,8 +268,8 @@ static void test_endpoints(void **state)
     assert_true(o.t_total_us >= 100000);
 
     s = mkspec("/redirect/3");
-    s.follow = 1;
-    s.want_headers = 1;
+    s.r.follow = 1;
+    s.r.want_headers = 1;
     o = run(p, &s);
     expect_ok(&o, "ok");
     assert_int_equal(o.redirects, 3);
@@ -366,16 +288,16 @@ static void test_endpoints(void **state)
     assert_int_equal(o.body_len, 100000);
 
     s = mkspec("/gzip");
-    s.compressed = 1;
+    s.r.compressed = 1;
     o = run(p, &s);
     expect_ok(&o, "hello gzip\nhello gzip\n");
     assert_int_equal(o.body_len, 11 * 200);
     assert_true(o.bytes_down < o.body_len);
 
     s = mkspec("/echo");
-    snprintf(s.method, sizeof s.method, "PUT");
-    snprintf(s.header, sizeof s.header, "X-Test: yes");
-    snprintf(s.body, sizeof s.body, "hello body");
+    snprintf(s.r.method, sizeof s.r.method, "PUT");
+    snprintf(s.r.header[0], sizeof s.r.header[0], "X-Test: yes");
+    snprintf(s.r.body, sizeof s.r.body, "hello body");
     o = run(p, &s);
     expect_ok(&o, "\"method\":\"PUT\"");
     assert_non_null(strstr(o.body, "\"X-Test\":\"yes\""));
@@ -383,26 +305,26 @@ static void test_endpoints(void **state)
     assert_null(strstr(o.body, "Expect"));
 
     s = mkspec("/echo");
-    snprintf(s.body, sizeof s.body, "a=1");
+    snprintf(s.r.body, sizeof s.r.body, "a=1");
     o = run(p, &s);
     expect_ok(&o, "\"method\":\"POST\"");
     assert_non_null(strstr(o.body, "\"body\":\"a=1\""));
 
     s = mkspec("/ok");
-    snprintf(s.method, sizeof s.method, "HEAD");
+    snprintf(s.r.method, sizeof s.r.method, "HEAD");
     o = run(p, &s);
     assert_int_equal(o.status, 200);
     assert_int_equal(o.body_len, 0);
 
     s = mkspec("/bytes/5000");
-    s.no_body = 1;
+    s.r.no_body = 1;
     o = run(p, &s);
     assert_int_equal(o.status, 200);
     assert_true(o.body_null);
     assert_int_equal(o.body_len, 5000);
 
     s = mkspec("");
-    snprintf(s.url, sizeof s.url, "%s/flaky/http-%d/1", g_ts.base,
+    snprintf(s.r.url, sizeof s.r.url, "%s/flaky/http-%d/1", g_ts.base,
              (int)getpid());
     o = run(p, &s);
     assert_int_equal(o.status, 503);
@@ -431,19 +353,19 @@ static void test_body_path(void **state)
 
     assert_non_null(mkdtemp(dir));
     s = mkspec("/bytes/3000");
-    snprintf(s.body_path, sizeof s.body_path, "%s/b", dir);
+    snprintf(s.r.body_path, sizeof s.r.body_path, "%s/b", dir);
     o = run(p, &s);
     assert_int_equal(o.error, 0);
     assert_true(o.body_null);
     assert_int_equal(o.body_len, 3000);
-    assert_non_null(f = fopen(s.body_path, "rb"));
+    assert_non_null(f = fopen(s.r.body_path, "rb"));
     n = fread(buf, 1, sizeof buf, f);
     fclose(f);
     assert_int_equal(n, 3000);
     assert_memory_equal(buf, "abcdefghijklmnopqrstuvwxyzab", 28);
-    unlink(s.body_path);
+    unlink(s.r.body_path);
 
-    snprintf(s.body_path, sizeof s.body_path, "%s/no/such/dir/b", dir);
+    snprintf(s.r.body_path, sizeof s.r.body_path, "%s/no/such/dir/b", dir);
     o = run(p, &s);
     assert_int_equal(o.error, MP_EIO);
     assert_non_null(strstr(o.message, "create"));
@@ -545,23 +467,24 @@ static void test_errors(void **state)
     seen o;
 
     s[0] = mkspec("");
-    snprintf(s[0].url, sizeof s[0].url, "http://127.0.0.1:%d/", free_port());
+    snprintf(s[0].r.url, sizeof s[0].r.url, "http://127.0.0.1:%d/",
+             free_port());
     s[1] = mkspec("/hang");
-    s[1].timeout_ms = 300;
+    s[1].r.timeout_ms = 300;
     s[2] = mkspec("/drop");
     s[3] = mkspec("");
-    snprintf(s[3].url, sizeof s[3].url, "http://" TU_BAD_NAME "/");
+    snprintf(s[3].r.url, sizeof s[3].r.url, "http://" TU_BAD_NAME "/");
     s[4] = mkspec("/redirect-loop");
-    s[4].follow = 1;
-    s[4].max_redirects = 5;
+    s[4].r.follow = 1;
+    s[4].r.max_redirects = 5;
     s[5] = mkspec("/bytes/2000000");
-    s[5].max_body = 1000000;
+    s[5].r.max_body = 1000000;
     s[6] = mkspec("");
-    snprintf(s[6].url, sizeof s[6].url, "ftp://127.0.0.1/x");
+    snprintf(s[6].r.url, sizeof s[6].r.url, "ftp://127.0.0.1/x");
     s[7] = mkspec("");
-    snprintf(s[7].url, sizeof s[7].url, "http://[::1/");
+    snprintf(s[7].r.url, sizeof s[7].r.url, "http://[::1/");
     s[8] = mkspec("/delay/5000");
-    s[8].timeout_ms = 200;
+    s[8].r.timeout_ms = 200;
     for (int i = 0; i < N; i++)
         in[i] = (mp_buf){&s[i], sizeof s[i]};
     assert_int_equal(mp_pool_map(p, http_task, in, N, out), 0);
@@ -569,7 +492,7 @@ static void test_errors(void **state)
         assert_int_equal(out[i].status, 0);
         memcpy(&o, out[i].data, sizeof o);
         if (o.error != want[i])
-            fail_msg("%s: got %s (%s), want %s", s[i].url,
+            fail_msg("%s: got %s (%s), want %s", s[i].r.url,
                      mp_err_name(o.error), o.message, mp_err_name(want[i]));
         assert_int_equal(o.rc, o.error);
         assert_true(o.message[0] != '\0');
@@ -770,13 +693,14 @@ static void test_https(void **state)
     print_message("TLS server: %s\n", ts.nginx.pid ? "nginx" : "s_server");
     p = pool_new(1, 4, 0, NULL);
     s = mkspec("");
-    snprintf(s.url, sizeof s.url, "https://127.0.0.1:%d%s", ts.port, ts.path);
+    snprintf(s.r.url, sizeof s.r.url, "https://127.0.0.1:%d%s", ts.port,
+             ts.path);
     o = run(p, &s);
     if (o.error != MP_ETLS)
         fail_msg("without the CA: %s (%s)", mp_err_name(o.error), o.message);
     assert_true(o.message[0] != '\0');
 
-    snprintf(s.cafile, sizeof s.cafile, "%s", ts.cafile);
+    snprintf(s.r.cafile, sizeof s.r.cafile, "%s", ts.cafile);
     s.repeat = 3; /* TLS sessions and connections are reused */
     o = run(p, &s);
     if (o.error)

@@ -26,14 +26,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "mpool.h"
+#include "seen.h"
 #include "testutil.h"
 
 /* Where a case's URL points. */
@@ -228,38 +227,16 @@ static const dcase cases[] = {
 
 #define N_CASES (sizeof cases / sizeof cases[0])
 
-/* One case as a task gets it (flat: copied into the worker). */
+/* One case as a task gets it (flat: copied into the worker): its
+   request, and the URL of its then (dcase.then). */
 typedef struct dspec {
-    char url[160];
+    seen_req r;
     char then[160];
-    char method[12];
-    char header[64];
-    char body[64];
-    char cafile[600];
-    char proxy[96];
-    unsigned timeout_ms;
-    size_t max_body;
-    int want_headers, no_body, compressed;
-    int follow;
-    unsigned max_redirects;
 } dspec;
-
-/* What one engine gave. */
-typedef struct dseen {
-    int rc, error;
-    long status, http_version;
-    unsigned redirects;
-    uint64_t body_len, bytes_down;
-    int body_null;
-    char final_url[160];
-    char headers[1024];
-    char body[1024];
-    char message[200];
-} dseen;
 
 /* A task's answer: per engine (curl, native), the case and its then. */
 typedef struct dout {
-    dseen e[2][2];
+    seen e[2][2];
 } dout;
 
 static tu_ts g_ts, g_dns, g_bad; /* test server, mp-testdns, mp-badserver */
@@ -268,84 +245,28 @@ static tu_ts g_px, g_pxa;         /* mp-testserver --proxy (--proxy-auth) */
 static const char *g_base;   /* the set's base URL: http or https */
 static const char *g_cafile; /* with https */
 
-/* Copies r into o; drops the Date line of the head (it moves). */
-static void summarize(int rc, const mp_http_response *r, dseen *o)
-{
-    memset(o, 0, sizeof *o);
-    o->rc = rc;
-    o->error = r->error;
-    o->status = r->status;
-    o->http_version = r->http_version;
-    o->redirects = r->redirects;
-    o->body_len = r->body_len;
-    o->bytes_down = r->bytes_down;
-    o->body_null = r->body == NULL;
-    if (r->final_url)
-        snprintf(o->final_url, sizeof o->final_url, "%s", r->final_url);
-    if (r->message)
-        snprintf(o->message, sizeof o->message, "%s", r->message);
-    if (r->body)
-        memcpy(o->body, r->body,
-               r->body_len < sizeof o->body - 1 ? r->body_len
-                                                : sizeof o->body - 1);
-    for (const char *p = r->headers; p && *p;) {
-        const char *eol = strchr(p, '\n');
-        size_t n = eol ? (size_t)(eol - p + 1) : strlen(p);
-        size_t have = strlen(o->headers);
-        if (strncasecmp(p, "Date:", 5) != 0 &&
-            have + n < sizeof o->headers)
-            memcpy(o->headers + have, p, n);
-        p += n;
-    }
-}
-
 /* The task: the spec (and its then) through curl, then through the
    native engine. */
 static int diff_task(mp_task *t, const void *in, size_t len)
 {
     const dspec *s = in;
-    const char *hdr[1] = {s->header};
-    mp_http_request q, then;
-    mp_http_response r;
+    seen_req q = s->r, then;
     dout out;
 
     (void)len;
     memset(&out, 0, sizeof out);
-    memset(&q, 0, sizeof q);
-    q.url = s->url;
-    q.method = s->method[0] ? s->method : NULL;
-    if (s->header[0]) {
-        q.headers = hdr;
-        q.n_headers = 1;
-    }
-    if (s->body[0]) {
-        q.body = s->body;
-        q.body_len = strlen(s->body);
-    }
-    q.timeout_ms = s->timeout_ms;
-    q.max_body = s->max_body;
-    q.want_headers = s->want_headers;
-    q.no_body = s->no_body;
-    q.follow_redirects = s->follow;
-    q.max_redirects = s->max_redirects;
-    q.compressed = s->compressed;
-    q.cafile = s->cafile[0] ? s->cafile : NULL;
-    q.proxy = s->proxy[0] ? s->proxy : NULL;
     memset(&then, 0, sizeof then);
-    then.url = s->then;
+    snprintf(then.url, sizeof then.url, "%s", s->then);
     then.want_headers = 1;
-    then.cafile = q.cafile;
-    then.proxy = q.proxy; /* a tunnel left idle: taken again */
+    snprintf(then.cafile, sizeof then.cafile, "%s", q.cafile);
+    snprintf(then.proxy, sizeof then.proxy, "%s", q.proxy);
+    then.proxy_set = q.proxy_set; /* a tunnel left idle: taken again */
     for (int i = 0; i < 2; i++) {
         q.engine = then.engine = i == 0 ? MP_HTTP_CURL : MP_HTTP_NATIVE;
-        int rc = mp_http(t, &q, &r);
-        summarize(rc, &r, &out.e[i][0]);
-        mp_http_response_clear(&r);
+        seen_http(t, &q, &out.e[i][0]);
         if (!s->then[0])
             continue;
-        rc = mp_http(t, &then, &r);
-        summarize(rc, &r, &out.e[i][1]);
-        mp_http_response_clear(&r);
+        seen_http(t, &then, &out.e[i][1]);
     }
     return mp_return(t, &out, sizeof out);
 }
@@ -379,73 +300,50 @@ static int spec_of(const dcase *c, dspec *s)
     memset(s, 0, sizeof *s);
     if (!*base || (c->set == 1 && g_cafile) || (c->set == 2 && !g_cafile))
         return -1;
+    s->r.proxy_set = c->px != PX_NONE;
     if (c->px == PX_PLAIN)
-        snprintf(s->proxy, sizeof s->proxy, "127.0.0.1:%d", g_px.port);
+        snprintf(s->r.proxy, sizeof s->r.proxy, "127.0.0.1:%d", g_px.port);
     else if (c->px == PX_AUTH)
-        snprintf(s->proxy, sizeof s->proxy, "http://u:p@127.0.0.1:%d",
+        snprintf(s->r.proxy, sizeof s->r.proxy, "http://u:p@127.0.0.1:%d",
                  g_pxa.port);
     else if (c->px == PX_NOAUTH)
-        snprintf(s->proxy, sizeof s->proxy, "127.0.0.1:%d", g_pxa.port);
+        snprintf(s->r.proxy, sizeof s->r.proxy, "127.0.0.1:%d", g_pxa.port);
     else if (c->px == PX_REFUSED)
-        snprintf(s->proxy, sizeof s->proxy, "127.0.0.1:%d", tu_free_port());
+        snprintf(s->r.proxy, sizeof s->r.proxy, "127.0.0.1:%d",
+                 tu_free_port());
     if (c->at == AT_REFUSED && g_cafile)
-        snprintf(s->url, sizeof s->url, "https://127.0.0.1:%d/x",
+        snprintf(s->r.url, sizeof s->r.url, "https://127.0.0.1:%d/x",
                  tu_free_port());
     else if (c->at == AT_REFUSED)
-        snprintf(s->url, sizeof s->url, "http://%s:%d/x",
+        snprintf(s->r.url, sizeof s->r.url, "http://%s:%d/x",
                  c->path[0] ? c->path : "127.0.0.1", tu_free_port());
     else if (c->at == AT_NAME)
-        snprintf(s->url, sizeof s->url, "http://%.*s:%d%s",
+        snprintf(s->r.url, sizeof s->r.url, "http://%.*s:%d%s",
                  slash ? (int)(slash - c->path) : (int)strlen(c->path),
                  c->path, port, slash ? slash : "");
     else
-        snprintf(s->url, sizeof s->url, "%s%s", base, c->path);
+        snprintf(s->r.url, sizeof s->r.url, "%s%s", base, c->path);
     if (c->then)
         snprintf(s->then, sizeof s->then, "%s%s", base, c->then);
-    snprintf(s->method, sizeof s->method, "%s", c->method ? c->method : "");
-    snprintf(s->header, sizeof s->header, "%s", c->header ? c->header : "");
-    snprintf(s->body, sizeof s->body, "%s", c->body ? c->body : "");
+    snprintf(s->r.method, sizeof s->r.method, "%s",
+             c->method ? c->method : "");
+    snprintf(s->r.header[0], sizeof s->r.header[0], "%s",
+             c->header ? c->header : "");
+    snprintf(s->r.body, sizeof s->r.body, "%s", c->body ? c->body : "");
     if (g_cafile)
-        snprintf(s->cafile, sizeof s->cafile, "%s", g_cafile);
-    s->timeout_ms = c->timeout_ms;
-    s->max_body = c->max_body;
-    s->no_body = c->no_body;
-    s->follow = c->follow;
-    s->max_redirects = c->max_redirects;
-    s->compressed = c->compressed;
-    s->want_headers = 1;
+        snprintf(s->r.cafile, sizeof s->r.cafile, "%s", g_cafile);
+    s->r.timeout_ms = c->timeout_ms;
+    s->r.max_body = c->max_body;
+    s->r.no_body = c->no_body;
+    s->r.follow = c->follow;
+    s->r.max_redirects = c->max_redirects;
+    s->r.compressed = c->compressed;
+    s->r.want_headers = 1;
     return 0;
 }
 
-/* Asserts the two engines agree on everything but times and messages. */
-static void compare(const char *url, const dseen *c, const dseen *n)
-{
-#define SAME(f, fmt)                                                        \
-    if (c->f != n->f)                                                       \
-        fail_msg("%s: " #f " curl " fmt " native " fmt " (%s | %s)", url,   \
-                 c->f, n->f, c->message, n->message)
-    SAME(rc, "%d");
-    SAME(error, "%d");
-    SAME(status, "%ld");
-    SAME(http_version, "%ld");
-    SAME(redirects, "%u");
-    SAME(body_len, "%" PRIu64);
-    SAME(bytes_down, "%" PRIu64);
-    SAME(body_null, "%d");
-#undef SAME
-    if (strcmp(c->final_url, n->final_url) != 0)
-        fail_msg("%s: final_url curl %s native %s", url, c->final_url,
-                 n->final_url);
-    if (strcmp(c->headers, n->headers) != 0)
-        fail_msg("%s: head differs:\ncurl:\n%s\nnative:\n%s", url,
-                 c->headers, n->headers);
-    if (strcmp(c->body, n->body) != 0)
-        fail_msg("%s: body differs:\ncurl:   %s\nnative: %s", url, c->body,
-                 n->body);
-}
-
 /* Fails unless d (of url) gave want: a status, or an MP_E* code. */
-static void expect(const char *url, const char *engine, const dseen *d,
+static void expect(const char *url, const char *engine, const seen *d,
                    int want)
 {
     int got = d->error ? d->error : (int)d->status;
@@ -489,14 +387,14 @@ static void same_records(void)
         for (int i = 0; i < n; i++) {
             dout d;
             if (out[i].status != 0)
-                fail_msg("%s: task failed: %s", s[i].url,
+                fail_msg("%s: task failed: %s", s[i].r.url,
                          mp_err_name(out[i].status));
             assert_int_equal(out[i].len, sizeof d);
             memcpy(&d, out[i].data, sizeof d);
-            compare(s[i].url, &d.e[0][0], &d.e[1][0]);
-            expect(s[i].url, "native", &d.e[1][0], cases[idx[i]].want);
+            seen_compare(s[i].r.url, &d.e[0][0], &d.e[1][0], 1);
+            expect(s[i].r.url, "native", &d.e[1][0], cases[idx[i]].want);
             if (s[i].then[0]) {
-                compare(s[i].then, &d.e[0][1], &d.e[1][1]);
+                seen_compare(s[i].then, &d.e[0][1], &d.e[1][1], 1);
                 expect(s[i].then, "curl", &d.e[0][1], 200);
                 expect(s[i].then, "native", &d.e[1][1], 200);
             }
@@ -556,23 +454,23 @@ static int refuse_task(mp_task *t, const void *in, size_t len)
 
     (void)len;
     for (int c = 0; c < 5; c++) {
-        char url[200];
+        char url[sizeof s->r.url + 32];
         memset(&q, 0, sizeof q);
-        snprintf(url, sizeof url, "%s", s->url);
+        snprintf(url, sizeof url, "%s", s->r.url);
         q.url = url;
         if (c == 0)
             q.speed_time_s = 30; /* speed limits */
         else if (c == 1)
             q.speed_limit = 1;
         else if (c == 2) { /* a name in upper case: curl's to print */
-            char *colon = strrchr(s->url, ':');
+            char *colon = strrchr(s->r.url, ':');
             snprintf(url, sizeof url, "http://LOCALHOST%s", colon);
         } else if (c == 3) {
             q.headers = host;
             q.n_headers = 1;
         } else {
             snprintf(url, sizeof url, "http://127.0.0.01%s",
-                     strrchr(s->url, ':'));
+                     strrchr(s->r.url, ':'));
         }
         q.engine = MP_HTTP_NATIVE;
         rc = mp_http(t, &q, &r);
@@ -602,7 +500,7 @@ static void test_native_refuses(void **state)
     mp_result r;
 
     memset(&s, 0, sizeof s);
-    snprintf(s.url, sizeof s.url, "%s/redirect/1", g_ts.base);
+    snprintf(s.r.url, sizeof s.r.url, "%s/redirect/1", g_ts.base);
     assert_int_equal(mp_pool_create(&p, &o), 0);
     assert_int_equal(mp_pool_apply(p, refuse_task, &s, sizeof s, &r), 0);
     if (r.status != 0)

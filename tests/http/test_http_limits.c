@@ -19,23 +19,12 @@
 #include <string.h>
 
 #include "mpool.h"
+#include "seen.h"
 #include "testutil.h"
 
 #define N_NAMES 4 /* host names of the total test, all on the server */
 
 static tu_ts g_ts;
-
-/* What the task reports. */
-typedef struct seen {
-    int rc, engine;
-    long status;
-    char message[200];
-} seen;
-
-/* A request: url, or with host set, http://host:port/path. */
-typedef struct job {
-    char url[160];
-} job;
 
 /* The limits each worker sets (init_arg), and the names it resolves to
    the server (curl's --resolve). */
@@ -62,23 +51,6 @@ static int init_limits(const void *arg, size_t len)
     return mp_http_set_limits(l->total, l->per_host);
 }
 
-static int fetch_task(mp_task *t, const void *in, size_t len)
-{
-    const job *j = in;
-    mp_http_request q = {.url = j->url};
-    mp_http_response r;
-    seen o;
-
-    memset(&o, 0, sizeof o);
-    o.rc = mp_http(t, &q, &r);
-    o.engine = r.engine;
-    o.status = r.status;
-    if (r.message)
-        snprintf(o.message, sizeof o.message, "%s", r.message);
-    mp_http_response_clear(&r);
-    return mp_return(t, &o, sizeof o);
-}
-
 /* Creates a pool of workers x conc tasks whose workers set l. */
 static mp_pool *pool_new(int workers, int conc, unsigned task_timeout_ms,
                          const limits *l)
@@ -96,7 +68,7 @@ static mp_pool *pool_new(int workers, int conc, unsigned task_timeout_ms,
 }
 
 /* Runs jobs[0..n) in p into out (each a `seen`, or the task's status). */
-static void run_all(mp_pool *p, const job *jobs, size_t n, mp_result *out)
+static void run_all(mp_pool *p, const seen_req *jobs, size_t n, mp_result *out)
 {
     mp_buf *in = calloc(n, sizeof *in);
 
@@ -104,7 +76,7 @@ static void run_all(mp_pool *p, const job *jobs, size_t n, mp_result *out)
     for (size_t i = 0; i < n; i++)
         in[i] = (mp_buf){&jobs[i], sizeof jobs[i]};
     tu_bound(120, "the limited requests");
-    assert_int_equal(mp_pool_map(p, fetch_task, in, n, out), 0);
+    assert_int_equal(mp_pool_map(p, seen_task, in, n, out), 0);
     tu_unbound();
     free(in);
 }
@@ -145,7 +117,7 @@ static long run_limited(const limits *l, int workers, int conc, int run,
 {
     enum { N = 2000 };
     mp_pool *p = pool_new(workers, conc, 0, l);
-    job *jobs = calloc(N, sizeof *jobs);
+    seen_req *jobs = calloc(N, sizeof *jobs);
     mp_result *out = calloc(N, sizeof *out);
     char host[32];
     long m;
@@ -214,9 +186,10 @@ static void test_deadline_while_waiting(void **state)
 {
     limits l = {.total = 1, .per_host = 0, .port = g_ts.port};
     mp_pool *p = pool_new(1, 4, 400, &l);
-    job jobs[2];
+    seen_req jobs[2];
     mp_result out[2];
 
+    memset(jobs, 0, sizeof jobs);
     for (int i = 0; i < 2; i++)
         snprintf(jobs[i].url, sizeof jobs[i].url, "http://h%d.test:%d/hang",
                  i, g_ts.port);

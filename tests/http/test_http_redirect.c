@@ -29,80 +29,26 @@
 #include <unistd.h>
 
 #include "mpool.h"
+#include "seen.h"
 #include "testutil.h"
-
-/* One request (flat: copied into the worker). */
-typedef struct rspec {
-    char url[300];
-    char method[12];
-    char header[2][64];
-    char body[64];
-    char cafile[600];
-    char body_path[256];
-    int engine;
-    unsigned max_redirects, timeout_ms;
-    size_t max_body;
-    int compressed;
-} rspec;
-
-/* What it gave. */
-typedef struct rseen {
-    int rc, engine;
-    long status, http_version;
-    unsigned redirects;
-    int body_null;
-    char final_url[300];
-    char body[1024];
-    char message[300];
-} rseen;
 
 static tu_ts g_ts, g_ts2; /* two test servers: two ports */
 
-/* The task: the spec, followed, into an rseen. */
+/* The task: the request, followed, into a seen. */
 static int one_task(mp_task *t, const void *in, size_t len)
 {
-    const rspec *s = in;
-    const char *hdr[2] = {s->header[0], s->header[1]};
-    mp_http_request q;
-    mp_http_response r;
-    rseen o;
+    seen_req s = *(const seen_req *)in;
+    seen o;
 
     (void)len;
-    memset(&q, 0, sizeof q);
-    memset(&o, 0, sizeof o);
-    q.url = s->url;
-    q.method = s->method[0] ? s->method : NULL;
-    q.headers = hdr;
-    q.n_headers = s->header[1][0] ? 2 : s->header[0][0] ? 1 : 0;
-    if (s->body[0]) {
-        q.body = s->body;
-        q.body_len = strlen(s->body);
-    }
-    q.follow_redirects = 1;
-    q.max_redirects = s->max_redirects;
-    q.timeout_ms = s->timeout_ms;
-    q.max_body = s->max_body;
-    q.compressed = s->compressed;
-    q.engine = s->engine;
-    q.cafile = s->cafile[0] ? s->cafile : NULL;
-    q.body_path = s->body_path[0] ? s->body_path : NULL;
-    o.rc = mp_http(t, &q, &r);
-    o.engine = r.engine;
-    o.status = r.status;
-    o.http_version = r.http_version;
-    o.redirects = r.redirects;
-    o.body_null = r.body == NULL;
-    snprintf(o.final_url, sizeof o.final_url, "%s",
-             r.final_url ? r.final_url : "");
-    snprintf(o.body, sizeof o.body, "%s", r.body ? r.body : "");
-    snprintf(o.message, sizeof o.message, "%s", r.message ? r.message : "");
-    mp_http_response_clear(&r);
+    s.follow = 1;
+    seen_http(t, &s, &o);
     return mp_return(t, &o, sizeof o);
 }
 
 /* Runs s on each engine (curl, native) and AUTO in a fresh one-worker
    pool; o[0..2]. */
-static void run3(rspec *s, rseen o[3])
+static void run3(seen_req *s, seen o[3])
 {
     mp_pool_options opt = {.workers = 1, .concurrency = 4};
     mp_pool *p = NULL;
@@ -122,10 +68,10 @@ static void run3(rspec *s, rseen o[3])
 }
 
 /* Returns a spec for url (printf-style). */
-static rspec mk(const char *fmt, ...) MP_PRINTF(1, 2);
-static rspec mk(const char *fmt, ...)
+static seen_req mk(const char *fmt, ...) MP_PRINTF(1, 2);
+static seen_req mk(const char *fmt, ...)
 {
-    rspec s;
+    seen_req s;
     va_list ap;
 
     memset(&s, 0, sizeof s);
@@ -138,7 +84,7 @@ static rspec mk(const char *fmt, ...)
 /* Fails unless each engine gave want (a status or an MP_E* code), a body
    with has and without lacks (NULL: not checked), AUTO on the native
    engine, and both engines the same status, redirects and final URL. */
-static void expect3(const rspec *s, const rseen o[3], int want,
+static void expect3(const seen_req *s, const seen o[3], int want,
                     const char *has, const char *lacks)
 {
     static const char *const name[3] = {"curl", "native", "auto"};
@@ -188,8 +134,8 @@ static void test_methods(void **state)
     };
 
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        rspec s = mk("%s/to/%d?loc=%%2Fecho", g_ts.base, t[i].code);
-        rseen o[3];
+        seen_req s = mk("%s/to/%d?loc=%%2Fecho", g_ts.base, t[i].code);
+        seen o[3];
         snprintf(s.method, sizeof s.method, "%s", t[i].method ? t[i].method
                                                               : "");
         snprintf(s.body, sizeof s.body, "%s", t[i].body ? t[i].body : "");
@@ -200,8 +146,8 @@ static void test_methods(void **state)
                      o[1].redirects);
     }
     /* HEAD stays HEAD on a 303 (no body: nothing to look at but that) */
-    rspec s = mk("%s/to/303?loc=%%2Fbytes%%2F10", g_ts.base);
-    rseen o[3];
+    seen_req s = mk("%s/to/303?loc=%%2Fbytes%%2F10", g_ts.base);
+    seen o[3];
     strcpy(s.method, "HEAD");
     run3(&s, o);
     expect3(&s, o, 200, NULL, NULL);
@@ -212,8 +158,8 @@ static void test_methods(void **state)
    schemes; an empty Location is no redirect. */
 static void test_limits_and_schemes(void **state)
 {
-    rspec s = mk("%s/redirect/3", g_ts.base);
-    rseen o[3];
+    seen_req s = mk("%s/redirect/3", g_ts.base);
+    seen o[3];
 
     s.max_redirects = 3;
     run3(&s, o);
@@ -273,8 +219,8 @@ static void test_limits_and_schemes(void **state)
    everywhere. */
 static void test_credentials(void **state)
 {
-    rspec s;
-    rseen o[3];
+    seen_req s;
+    seen o[3];
 
     /* the same host: kept, two hops */
     s = mk("%s/to/302?loc=%%2Fto%%2F307%%3Floc%%3D%%252Fecho", g_ts.base);
@@ -314,8 +260,8 @@ static void test_downgrade(void **state)
 {
     char *dir = tu_tmpdir(), opts[64];
     tu_nginx n;
-    rspec s;
-    rseen o[3];
+    seen_req s;
+    seen o[3];
 
     assert_non_null(dir);
     snprintf(opts, sizeof opts, "--tls-upstream %d", g_ts.port);
@@ -347,7 +293,7 @@ static void test_downgrade(void **state)
    *conns how many connection numbers they have between them. */
 static int log_count(const char *dir, const char *uri, int *conns)
 {
-    char path[600], line[512], seen[64][32];
+    char path[600], line[512], ids[64][32];
     int n = 0, k = 0;
     FILE *f;
 
@@ -363,9 +309,9 @@ static int log_count(const char *dir, const char *uri, int *conns)
         n++;
         int dup = 0;
         for (int i = 0; i < k; i++)
-            dup |= strcmp(seen[i], conn) == 0;
+            dup |= strcmp(ids[i], conn) == 0;
         if (!dup && k < 64)
-            snprintf(seen[k++], sizeof seen[0], "%s", conn);
+            snprintf(ids[k++], sizeof ids[0], "%s", conn);
     }
     fclose(f);
     *conns = k;
@@ -378,8 +324,8 @@ static void test_h2_hops(void **state)
 {
     char *dir = tu_tmpdir();
     tu_nginx n;
-    rspec s;
-    rseen o[3];
+    seen_req s;
+    seen o[3];
     int conns;
 
     assert_non_null(dir);
@@ -425,7 +371,7 @@ static void test_h2_hops(void **state)
 /* In a worker: /redirect/3 twice in a row on the native engine. */
 static int reuse_task(mp_task *t, const void *in, size_t len)
 {
-    const rspec *s = in;
+    const seen_req *s = in;
 
     for (int i = 0; i < 2; i++) {
         mp_http_request q;
@@ -447,7 +393,7 @@ static int reuse_task(mp_task *t, const void *in, size_t len)
    (two chains of 4) on one connection. */
 static void test_h1_reuse(void **state)
 {
-    rspec s = mk("%s/redirect/3", g_ts2.base);
+    seen_req s = mk("%s/redirect/3", g_ts2.base);
     mp_pool_options opt = {.workers = 1, .concurrency = 1};
     mp_pool *p = NULL;
     mp_result r;
@@ -470,8 +416,8 @@ static void test_h1_reuse(void **state)
 static void test_redirect_body(void **state)
 {
     char *dir = tu_tmpdir();
-    rspec s;
-    rseen o[3];
+    seen_req s;
+    seen o[3];
 
     assert_non_null(dir);
     s = mk("%s/to/302?loc=%%2Fbytes%%2F20&body=%s", g_ts.base,
@@ -543,8 +489,8 @@ static void test_httpbin(void **state)
     if (pid < 0)
         skip();
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        rspec s = mk("http://127.0.0.1:%d%s", port, t[i].path);
-        rseen o[3];
+        seen_req s = mk("http://127.0.0.1:%d%s", port, t[i].path);
+        seen o[3];
         snprintf(s.method, sizeof s.method, "%s", t[i].method ? t[i].method
                                                               : "");
         snprintf(s.body, sizeof s.body, "%s", t[i].body ? t[i].body : "");
@@ -567,8 +513,8 @@ static void test_httpbin(void **state)
                {"/brotli", "\"brotli\":true"},
                {"/redirect-to?url=%2Fgzip", "\"gzipped\":true"}};
     for (size_t i = 0; i < sizeof enc / sizeof enc[0]; i++) {
-        rspec e = mk("http://127.0.0.1:%d%s", port, enc[i].path);
-        rseen eo[3];
+        seen_req e = mk("http://127.0.0.1:%d%s", port, enc[i].path);
+        seen eo[3];
         e.compressed = 1;
         run3(&e, eo);
         expect3(&e, eo, 200, enc[i].has, NULL);
@@ -577,10 +523,10 @@ static void test_httpbin(void **state)
                      eo[0].body, eo[1].body);
     }
     /* to another host: Authorization and Cookie not sent there */
-    rspec s = mk("http://127.0.0.1:%d/redirect-to?url=http%%3A%%2F%%2F"
-                 "localhost%%3A%d%%2Fheaders",
-                 port, port);
-    rseen o[3];
+    seen_req s = mk("http://127.0.0.1:%d/redirect-to?url=http%%3A%%2F%%2F"
+                    "localhost%%3A%d%%2Fheaders",
+                    port, port);
+    seen o[3];
     strcpy(s.header[0], "Authorization: Basic dTpw");
     strcpy(s.header[1], "Cookie: a=b");
     run3(&s, o);

@@ -32,29 +32,18 @@
 #include "http/shared/http_int.h"
 #include "mpfetch/mpfetch_e2e.h"
 #include "mpool.h"
+#include "seen.h"
 #include "testutil.h"
 
-
-/* What a task is asked to do: two requests to url (the second one only
-   with twice), between them http_proxy becomes env_after. */
+/* What a task is asked to do: two requests of r (the second one only
+   with twice), between them http_proxy becomes env_after. r's engine is
+   the first request's, engine2 the second's. */
 typedef struct spec {
-    char url[256];
-    char proxy[300], noproxy[128];
-    int proxy_set, noproxy_set; /* 0: the field is NULL */
-    int engine, engine2;        /* of the first and the second request */
+    seen_req r;
+    int engine2;
     int twice;
     char env_after[128]; /* http_proxy after the first request ("": unset) */
-    char cafile[600];
 } spec;
-
-/* What one request gave. */
-typedef struct seen {
-    int rc;
-    long status, http_version;
-    size_t body_len;
-    char message[300];
-    char body[300];
-} seen;
 
 typedef struct seen2 {
     seen r[2];
@@ -94,25 +83,11 @@ static int env_init(const void *arg, size_t len)
 /* Runs one request of s with engine eng into o. */
 static void one(mp_task *t, const spec *s, int eng, seen *o)
 {
-    mp_http_request q;
-    mp_http_response r;
+    seen_req q = s->r;
 
-    memset(&q, 0, sizeof q);
-    q.url = s->url;
-    q.proxy = s->proxy_set ? s->proxy : NULL;
-    q.noproxy = s->noproxy_set ? s->noproxy : NULL;
     q.engine = eng;
-    q.cafile = s->cafile[0] ? s->cafile : NULL;
     q.timeout_ms = 20000;
-    o->rc = mp_http(t, &q, &r);
-    o->status = r.status;
-    o->http_version = r.http_version;
-    o->body_len = r.body_len;
-    snprintf(o->message, sizeof o->message, "%s", r.message ? r.message : "");
-    if (r.body)
-        snprintf(o->body, sizeof o->body, "%.*s",
-                 (int)(r.body_len < 299 ? r.body_len : 299), r.body);
-    mp_http_response_clear(&r);
+    seen_http(t, &q, o);
 }
 
 static int proxy_task(mp_task *t, const void *in, size_t len)
@@ -123,7 +98,7 @@ static int proxy_task(mp_task *t, const void *in, size_t len)
     if (len != sizeof *s)
         return mp_fail(t, MP_EINVAL, "bad spec");
     memset(&o, 0, sizeof o);
-    one(t, s, s->engine, &o.r[0]);
+    one(t, s, s->r.engine, &o.r[0]);
     if (s->twice) {
         if (s->env_after[0])
             setenv("http_proxy", s->env_after, 1);
@@ -156,20 +131,20 @@ static spec mkspec(const char *path)
     spec s;
 
     memset(&s, 0, sizeof s);
-    snprintf(s.url, sizeof s.url, "%s%s", g_ts.base, path);
+    snprintf(s.r.url, sizeof s.r.url, "%s%s", g_ts.base, path);
     return s;
 }
 
 static void set_proxy(spec *s, const char *proxy)
 {
-    snprintf(s->proxy, sizeof s->proxy, "%s", proxy);
-    s->proxy_set = 1;
+    snprintf(s->r.proxy, sizeof s->r.proxy, "%s", proxy);
+    s->r.proxy_set = 1;
 }
 
 static void set_noproxy(spec *s, const char *noproxy)
 {
-    snprintf(s->noproxy, sizeof s->noproxy, "%s", noproxy);
-    s->noproxy_set = 1;
+    snprintf(s->r.noproxy, sizeof s->r.noproxy, "%s", noproxy);
+    s->r.noproxy_set = 1;
 }
 
 /* Runs s in p. Returns what the task saw. */
@@ -332,26 +307,26 @@ static void test_explicit(void **state)
     proxy_addr(px, sizeof px, &g_px);
     set_proxy(&s, px);
     o = run(p, &s);
-    expect_proxied(&o.r[0], s.url);
-    s.engine = MP_HTTP_CURL;
-    expect_proxied(&run(p, &s).r[0], s.url);
-    snprintf(s.proxy, sizeof s.proxy, "http://%s", px); /* with a scheme */
-    expect_proxied(&run(p, &s).r[0], s.url);
-    s.engine = MP_HTTP_NATIVE;
-    expect_proxied(&run(p, &s).r[0], s.url);
-    snprintf(s.proxy, sizeof s.proxy, "u:p@127.0.0.1:%d", g_pxa.port);
-    expect_proxied(&run(p, &s).r[0], s.url);
-    snprintf(s.proxy, sizeof s.proxy, "http://%%75:%%70@127.0.0.1:%d/",
+    expect_proxied(&o.r[0], s.r.url);
+    s.r.engine = MP_HTTP_CURL;
+    expect_proxied(&run(p, &s).r[0], s.r.url);
+    snprintf(s.r.proxy, sizeof s.r.proxy, "http://%s", px); /* with a scheme */
+    expect_proxied(&run(p, &s).r[0], s.r.url);
+    s.r.engine = MP_HTTP_NATIVE;
+    expect_proxied(&run(p, &s).r[0], s.r.url);
+    snprintf(s.r.proxy, sizeof s.r.proxy, "u:p@127.0.0.1:%d", g_pxa.port);
+    expect_proxied(&run(p, &s).r[0], s.r.url);
+    snprintf(s.r.proxy, sizeof s.r.proxy, "http://%%75:%%70@127.0.0.1:%d/",
              g_pxa.port); /* %-encoded, as curl decodes them */
-    expect_proxied(&run(p, &s).r[0], s.url);
-    snprintf(s.proxy, sizeof s.proxy, "127.0.0.1:%d", g_pxa.port);
+    expect_proxied(&run(p, &s).r[0], s.r.url);
+    snprintf(s.r.proxy, sizeof s.r.proxy, "127.0.0.1:%d", g_pxa.port);
     seen o407 = run(p, &s).r[0]; /* no credentials: the proxy's answer */
     assert_int_equal(o407.rc, 0);
     assert_int_equal(o407.status, 407);
     set_proxy(&s, "socks5://127.0.0.1:1");
     expect_error(&run(p, &s).r[0], MP_EINVAL, "a proxy");
     set_proxy(&s, px); /* CONNECT to a plain server: TLS fails, as curl's */
-    snprintf(s.url, sizeof s.url, "https://127.0.0.1:%d/", g_ts.port);
+    snprintf(s.r.url, sizeof s.r.url, "https://127.0.0.1:%d/", g_ts.port);
     expect_error(&run(p, &s).r[0], MP_ETLS, NULL);
     s = mkspec("/ok");
     /* "" is no proxy: the native engine runs it */
@@ -397,10 +372,10 @@ static void test_request_bytes(void **state)
     for (int i = 0; i < 2; i++) {
         spec s = mkspec("/x?y");
         mp_future *f = NULL;
-        snprintf(s.proxy, sizeof s.proxy,
+        snprintf(s.r.proxy, sizeof s.r.proxy,
                  "http://us%%65r:p%%40ss@127.0.0.1:%d", port);
-        s.proxy_set = 1;
-        s.engine = i ? MP_HTTP_NATIVE : MP_HTTP_CURL;
+        s.r.proxy_set = 1;
+        s.r.engine = i ? MP_HTTP_NATIVE : MP_HTTP_CURL;
         assert_int_equal(mp_pool_submit(p, proxy_task, &s, sizeof s, &f), 0);
         assert_int_equal(mp_future_wait(f, 50), MP_ETIMEDOUT); /* sent */
         serve_one(lfd, got[i], sizeof got[i]);
@@ -438,21 +413,21 @@ static void test_noproxy(void **state)
     set_proxy(&s, px);
     for (size_t i = 0; i < sizeof bypass / sizeof bypass[0]; i++) {
         set_noproxy(&s, bypass[i]);
-        s.engine = MP_HTTP_NATIVE;
+        s.r.engine = MP_HTTP_NATIVE;
         expect_direct(&run(p, &s).r[0]);
-        s.engine = MP_HTTP_CURL;
+        s.r.engine = MP_HTTP_CURL;
         expect_direct(&run(p, &s).r[0]);
     }
     for (size_t i = 0; i < sizeof through / sizeof through[0]; i++) {
         set_noproxy(&s, through[i]); /* replaces the environment's */
-        s.engine = MP_HTTP_AUTO;
-        expect_proxied(&run(p, &s).r[0], s.url);
-        s.engine = MP_HTTP_NATIVE;
-        expect_proxied(&run(p, &s).r[0], s.url);
+        s.r.engine = MP_HTTP_AUTO;
+        expect_proxied(&run(p, &s).r[0], s.r.url);
+        s.r.engine = MP_HTTP_NATIVE;
+        expect_proxied(&run(p, &s).r[0], s.r.url);
     }
     /* NULL: the environment's no_proxy (127.0.0.1) */
-    s.noproxy_set = 0;
-    s.engine = MP_HTTP_NATIVE;
+    s.r.noproxy_set = 0;
+    s.r.engine = MP_HTTP_NATIVE;
     expect_direct(&run(p, &s).r[0]);
     mp_pool_destroy(p);
 }
@@ -467,30 +442,30 @@ static void test_environment(void **state)
 
     snprintf(env, sizeof env, "http_proxy=http://127.0.0.1:%d\n", g_px.port);
     p = pool_env(env);
-    expect_proxied(&run(p, &s).r[0], s.url);
-    s.engine = MP_HTTP_NATIVE;
-    expect_proxied(&run(p, &s).r[0], s.url);
+    expect_proxied(&run(p, &s).r[0], s.r.url);
+    s.r.engine = MP_HTTP_NATIVE;
+    expect_proxied(&run(p, &s).r[0], s.r.url);
     set_proxy(&s, "");
     expect_direct(&run(p, &s).r[0]);
-    s.engine = MP_HTTP_CURL; /* libcurl does not read it either */
+    s.r.engine = MP_HTTP_CURL; /* libcurl does not read it either */
     expect_direct(&run(p, &s).r[0]);
     mp_pool_destroy(p);
 
     s = mkspec("/ok");
     snprintf(env, sizeof env, "HTTP_PROXY=127.0.0.1:%d\n", g_px.port);
     p = pool_env(env);
-    s.engine = MP_HTTP_CURL;
+    s.r.engine = MP_HTTP_CURL;
     expect_direct(&run(p, &s).r[0]);
     mp_pool_destroy(p);
 
     snprintf(env, sizeof env, "ALL_PROXY=127.0.0.1:%d\n", g_px.port);
     p = pool_env(env);
-    expect_proxied(&run(p, &s).r[0], s.url);
+    expect_proxied(&run(p, &s).r[0], s.r.url);
     mp_pool_destroy(p);
 
     /* https:// takes HTTPS_PROXY (the proxy with auth answers CONNECT
        with 407), never http_proxy (then TLS meets the plain origin) */
-    snprintf(s.url, sizeof s.url, "https://127.0.0.1:%d/", g_ts.port);
+    snprintf(s.r.url, sizeof s.r.url, "https://127.0.0.1:%d/", g_ts.port);
     snprintf(env, sizeof env, "HTTPS_PROXY=127.0.0.1:%d\n", g_pxa.port);
     p = pool_env(env);
     expect_error(&run(p, &s).r[0], MP_EPROXY, "407");
@@ -517,14 +492,14 @@ static void test_env_read_once(void **state)
     s.engine2 = MP_HTTP_CURL;
     s.env_after[0] = '\0'; /* unset */
     o = run(p, &s);
-    expect_proxied(&o.r[0], s.url);
-    expect_proxied(&o.r[1], s.url);
+    expect_proxied(&o.r[0], s.r.url);
+    expect_proxied(&o.r[1], s.r.url);
     mp_pool_destroy(p);
 
     p = pool_env("");
     snprintf(s.env_after, sizeof s.env_after, "%s", px);
     for (int eng = MP_HTTP_AUTO; eng <= MP_HTTP_NATIVE; eng++) {
-        s.engine = s.engine2 = eng;
+        s.r.engine = s.engine2 = eng;
         o = run(p, &s);
         expect_direct(&o.r[0]);
         expect_direct(&o.r[1]);
@@ -550,23 +525,23 @@ static void test_errors(void **state)
     /* CONNECT answered 407 (no credentials), then 502 (target refuses),
        on each engine: no status, no version, as libcurl's record */
     for (int eng = MP_HTTP_CURL; eng <= MP_HTTP_NATIVE; eng++) {
-        s.engine = eng;
+        s.r.engine = eng;
         proxy_addr(px, sizeof px, &g_pxa);
         set_proxy(&s, px);
-        snprintf(s.url, sizeof s.url, "https://127.0.0.1:%d/", g_ts.port);
+        snprintf(s.r.url, sizeof s.r.url, "https://127.0.0.1:%d/", g_ts.port);
         seen o1 = run(p, &s).r[0];
         expect_error(&o1, MP_EPROXY, "407");
         assert_int_equal(o1.status, 0);
         assert_int_equal(o1.http_version, 0);
         proxy_addr(px, sizeof px, &g_px);
         set_proxy(&s, px);
-        snprintf(s.url, sizeof s.url, "https://127.0.0.1:%d/", port);
+        snprintf(s.r.url, sizeof s.r.url, "https://127.0.0.1:%d/", port);
         expect_error(&run(p, &s).r[0], MP_EPROXY, "502");
         snprintf(px, sizeof px, "127.0.0.1:%d", port);
         set_proxy(&s, px);
         expect_error(&run(p, &s).r[0], MP_ECONNREFUSED, "through the proxy");
     }
-    s.engine = 0;
+    s.r.engine = 0;
 
     /* a plain http:// request: the proxy's 407 is a response */
     s = mkspec("/ok");
@@ -577,7 +552,7 @@ static void test_errors(void **state)
     assert_int_equal(o.r[0].status, 407);
     snprintf(px, sizeof px, "u:p@127.0.0.1:%d", g_pxa.port);
     set_proxy(&s, px);
-    expect_proxied(&run(p, &s).r[0], s.url);
+    expect_proxied(&run(p, &s).r[0], s.r.url);
     mp_pool_destroy(p);
 }
 
@@ -600,12 +575,12 @@ static void test_connect_tls(void **state)
     }
     p = pool_env("");
     memset(&s, 0, sizeof s);
-    snprintf(s.url, sizeof s.url, "https://127.0.0.1:%d/1k", n.tls_port);
-    snprintf(s.cafile, sizeof s.cafile, "%s", n.cafile);
+    snprintf(s.r.url, sizeof s.r.url, "https://127.0.0.1:%d/1k", n.tls_port);
+    snprintf(s.r.cafile, sizeof s.r.cafile, "%s", n.cafile);
     proxy_addr(px, sizeof px, &g_px);
     set_proxy(&s, px);
     for (int eng = MP_HTTP_AUTO; eng <= MP_HTTP_NATIVE; eng++) {
-        s.engine = eng; /* auto: native, as forcing it */
+        s.r.engine = eng; /* auto: native, as forcing it */
         o = run(p, &s);
         if (o.r[0].rc)
             fail_msg("%s: %s", mp_err_name(o.r[0].rc), o.r[0].message);
@@ -613,9 +588,9 @@ static void test_connect_tls(void **state)
         assert_int_equal(o.r[0].body_len, 1024);
         assert_int_equal(o.r[0].http_version, 20);
     }
-    s.engine = MP_HTTP_NATIVE; /* with credentials too */
+    s.r.engine = MP_HTTP_NATIVE; /* with credentials too */
     proxy_addr(px, sizeof px, &g_pxa);
-    snprintf(s.proxy, sizeof s.proxy, "u:p@%s", px);
+    snprintf(s.r.proxy, sizeof s.r.proxy, "u:p@%s", px);
     o = run(p, &s);
     if (o.r[0].rc)
         fail_msg("%s: %s", mp_err_name(o.r[0].rc), o.r[0].message);

@@ -51,7 +51,7 @@ static struct {
 static int log_conns(const char *dir, const char *prefix, int *n)
 {
     char path[600], line[512];
-    long seen[256];
+    long ids[256];
     int k = 0;
     FILE *f;
 
@@ -67,10 +67,10 @@ static int log_conns(const char *dir, const char *prefix, int *n)
             strncmp(u, prefix, strlen(prefix)) != 0)
             continue;
         (*n)++;
-        for (i = 0; i < k && seen[i] != conn; i++)
+        for (i = 0; i < k && ids[i] != conn; i++)
             ;
         if (i == k && k < 256)
-            seen[k++] = conn;
+            ids[k++] = conn;
     }
     fclose(f);
     return k;
@@ -120,14 +120,14 @@ static void test_methods(void **state)
     burst *b = calloc(1, sizeof *b);
     burst_out *o = calloc(1, sizeof *o);
     int n, conns;
-    hspec *s = b->s;
+    seen_req *s = b->s;
 
     (void)state;
     b->first = mk(0, "/1k?m-first");
     b->has_first = 1;
     s[0] = mk(0, "/echo?m-post");
     strcpy(s[0].method, "POST");
-    strcpy(s[0].header, "X-Test: yes");
+    strcpy(s[0].header[0], "X-Test: yes");
     strcpy(s[0].body, "a=1&b=two");
     s[1] = mk(0, "/1k?m-head");
     strcpy(s[1].method, "HEAD");
@@ -213,7 +213,7 @@ static void test_timeout_cancel(void **state)
 static void test_same_records(void **state)
 {
     enum { N = 14 };
-    hspec s[N];
+    seen_req s[N];
     mp_buf in[N];
     mp_result out[N];
     mp_pool_options opt = {.workers = 2, .concurrency = 8};
@@ -229,7 +229,7 @@ static void test_same_records(void **state)
     strcpy(s[k++].method, "HEAD");
     s[k] = mk(0, "/echo");
     strcpy(s[k].method, "POST");
-    strcpy(s[k].header, "X-Test: yes");
+    strcpy(s[k].header[0], "X-Test: yes");
     strcpy(s[k++].body, "a=1&b=two");
     s[k] = mk(0, "/echo");
     strcpy(s[k].method, "PUT");
@@ -336,14 +336,14 @@ static int drop_task(mp_task *t, const void *in, size_t len)
     (void)len;
     if (!out)
         return mp_fail(t, MP_ENOMEM, "calloc");
-    h2u_one(t, &b->first, &out->first);
-    if (mp_spawn(t, h2u_one_task, &b->s[0], sizeof b->s[0], &c) != 0) {
+    seen_http(t, &b->first, &out->first);
+    if (mp_spawn(t, seen_task, &b->s[0], sizeof b->s[0], &c) != 0) {
         free(out);
         return mp_fail(t, MP_ETASK, "mp_spawn failed");
     }
     /* sent after the slow one on the same connection: once it is
        answered, nginx has the slow one too */
-    h2u_one(t, &b->after, &out->after);
+    seen_http(t, &b->after, &out->after);
     kill((pid_t)b->join_ms[0], SIGTERM);
     out->join_rc[0] = mp_join(c, &r, 0);
     if (r.status == 0 && r.len == sizeof out->o[0])
@@ -414,7 +414,7 @@ static void test_limits_one_h2_connection(void **state)
     enum { N = 300 };
     mp_pool_options opt = {.workers = 1, .concurrency = 64,
                            .init = limits_1};
-    hspec *s = calloc(N, sizeof *s);
+    seen_req *s = calloc(N, sizeof *s);
     mp_buf *in = calloc(N, sizeof *in);
     mp_result *out = calloc(N, sizeof *out);
     mp_pool *p = NULL;
@@ -429,11 +429,11 @@ static void test_limits_one_h2_connection(void **state)
         in[i] = (mp_buf){&s[i], sizeof s[i]};
     }
     assert_int_equal(mp_pool_create(&p, &opt), 0);
-    assert_int_equal(mp_pool_map(p, h2u_one_task, in, N, out), 0);
+    assert_int_equal(mp_pool_map(p, seen_task, in, N, out), 0);
     for (int i = 0; i < N; i++) {
         assert_int_equal(out[i].status, 0);
-        assert_int_equal(out[i].len, sizeof(hseen));
-        h2u_expect(&s[i], (const hseen *)out[i].data, 200);
+        assert_int_equal(out[i].len, sizeof(seen));
+        h2u_expect(&s[i], (const seen *)out[i].data, 200);
         mp_result_clear(&out[i]);
     }
     mp_pool_destroy(p);

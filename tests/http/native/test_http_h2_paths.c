@@ -59,7 +59,7 @@ static struct {
 #define mk(port, ...) h2u_mk(&g.n, port, __VA_ARGS__)
 
 /* Fails unless o ended with code (its rc and its error). */
-static void expect_code(const char *what, const hseen *o, int code)
+static void expect_code(const char *what, const seen *o, int code)
 {
     if (o->rc != code || o->error != code)
         fail_msg("%s: %s (error %s), not %s (%s)", what, mp_err_name(o->rc),
@@ -144,11 +144,11 @@ static void test_waiters_first_fails(void **state)
 typedef struct seq {
     int n;
     rlim_t fsize; /* RLIMIT_FSIZE of the worker meanwhile; 0: as it is */
-    hspec s[SEQ];
+    seen_req s[SEQ];
 } seq;
 
 typedef struct seq_out {
-    hseen o[SEQ];
+    seen o[SEQ];
 } seq_out;
 
 static int seq_task(mp_task *t, const void *in, size_t len)
@@ -169,7 +169,7 @@ static int seq_task(mp_task *t, const void *in, size_t len)
             return mp_fail(t, MP_EIO, "setrlimit");
     }
     for (int i = 0; i < q->n; i++)
-        h2u_one(t, &q->s[i], &out.o[i]);
+        seen_http(t, &q->s[i], &out.o[i]);
     if (q->fsize && setrlimit(RLIMIT_FSIZE, &old) != 0)
         return mp_fail(t, MP_EIO, "setrlimit");
     return mp_return(t, &out, sizeof out);
@@ -505,7 +505,7 @@ static void test_stream_reset(void **state)
         skip(); /* no python3-h2 */
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         mp_pool *p = NULL;
-        hspec s = mk(srv.port, "%s", t[i].path);
+        seen_req s = mk(srv.port, "%s", t[i].path);
         dpair d;
         char why[300];
         assert_int_equal(mp_pool_create(&p, &opt), 0);
@@ -743,7 +743,7 @@ static void test_tls_broken(void **state)
         mp_pool *p = NULL;
         dpair d;
         char why[300];
-        hspec s;
+        seen_req s;
         assert_int_equal(
             relay_start(&r, c[k].h2 ? g.n.tls_port : g.n.tls1_port,
                         c[k].mode),
@@ -796,7 +796,7 @@ static void test_trailers(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int h2 = cases[i].h2;
         mp_pool *p = NULL;
-        hspec s = mk(h2 ? 0 : g.n.tls1_port, "%s", cases[i].path);
+        seen_req s = mk(h2 ? 0 : g.n.tls1_port, "%s", cases[i].path);
         const char *end = h2 ? "\r\n\r\nx-t-one: 1\r\nx-t-two: two\r\n"
                              : "\r\n\r\nX-T-One: 1\r\nX-T-Two: two\r\n";
         size_t hl, el = strlen(end);
@@ -852,7 +852,7 @@ static void test_coded(void **state)
     assert_int_equal(mp_pool_create(&p, &opt), 0);
     for (int h2 = 1; h2 >= 0; h2--)
         for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
-            hspec s = mk(h2 ? 0 : g.n.tls1_port, "%s", c[i].path);
+            seen_req s = mk(h2 ? 0 : g.n.tls1_port, "%s", c[i].path);
             dpair d;
             char why[300];
             s.compressed = 1;

@@ -37,23 +37,14 @@
 #include <unistd.h>
 
 #include "mpool.h"
+#include "seen.h"
 #include "testutil.h"
 
-/* One request. */
+/* One request r, repeat times, then fanout at once. */
 typedef struct tspec {
-    char url[160];
-    char cafile[600];
-    int insecure, engine, repeat, fanout, http1;
+    seen_req r;
+    int repeat, fanout;
 } tspec;
-
-/* What it gave (the last of repeat, or of the fan-out's children). */
-typedef struct tseen {
-    int rc, error;
-    long status, http_version;
-    int engine;
-    uint64_t t_connect_us, t_tls_us;
-    char message[300];
-} tseen;
 
 static struct {
     tu_nginx n;
@@ -68,34 +59,17 @@ static struct {
 } g;
 
 /* Runs s once, in t. */
-static void one(mp_task *t, const tspec *s, tseen *o)
+static void one(mp_task *t, const tspec *s, seen *o)
 {
-    mp_http_request q;
-    mp_http_response r;
+    seen_req q = s->r;
 
-    memset(&q, 0, sizeof q);
-    q.url = s->url;
-    q.cafile = s->cafile[0] ? s->cafile : NULL;
-    q.insecure = s->insecure;
-    q.engine = s->engine;
-    q.http1 = s->http1;
     q.timeout_ms = 10000;
-    memset(o, 0, sizeof *o);
-    o->rc = mp_http(t, &q, &r);
-    o->error = r.error;
-    o->status = r.status;
-    o->http_version = r.http_version;
-    o->engine = r.engine;
-    o->t_connect_us = r.t_connect_us;
-    o->t_tls_us = r.t_tls_us;
-    if (r.message)
-        snprintf(o->message, sizeof o->message, "%s", r.message);
-    mp_http_response_clear(&r);
+    seen_http(t, &q, o);
 }
 
 static int child_task(mp_task *t, const void *in, size_t len)
 {
-    tseen o;
+    seen o;
 
     (void)len;
     one(t, in, &o);
@@ -109,7 +83,7 @@ static int child_task(mp_task *t, const void *in, size_t len)
 static int tls_task(mp_task *t, const void *in, size_t len)
 {
     const tspec *s = in;
-    tseen o;
+    seen o;
 
     (void)len;
     memset(&o, 0, sizeof o);
@@ -142,17 +116,17 @@ static int tls_task(mp_task *t, const void *in, size_t len)
 }
 
 /* Runs s in a fresh one-worker pool. Returns what it gave. */
-static tseen run(const tspec *s)
+static seen run(const tspec *s)
 {
     mp_pool_options opt = {.workers = 1, .concurrency = 8};
     mp_pool *p = NULL;
     char why[300];
-    tseen o;
+    seen o;
 
     assert_int_equal(mp_pool_create(&p, &opt), 0);
     if (tu_apply_copy(p, tls_task, s, sizeof *s, &o, sizeof o, why,
                       sizeof why) != 0)
-        fail_msg("%s: %s", s->url, why);
+        fail_msg("%s: %s", s->r.url, why);
     mp_pool_destroy(p);
     return o;
 }
@@ -162,8 +136,8 @@ static tspec mk(int port, const char *path, int engine)
     tspec s;
 
     memset(&s, 0, sizeof s);
-    snprintf(s.url, sizeof s.url, "https://127.0.0.1:%d%s", port, path);
-    s.engine = engine;
+    snprintf(s.r.url, sizeof s.r.url, "https://127.0.0.1:%d%s", port, path);
+    s.r.engine = engine;
     return s;
 }
 
@@ -173,12 +147,12 @@ static const char *eng_name(int e)
                                                             : "auto";
 }
 
-#define EXPECT(o, code, s)                                                  \
-    do {                                                                    \
-        if ((o).error != (code))                                            \
-            fail_msg("%s on %s: %s, not %s (%s)", (s).url,                  \
-                     eng_name((s).engine), mp_err_name((o).error),          \
-                     mp_err_name(code), (o).message);                       \
+#define EXPECT(o, code, s)                                                    \
+    do {                                                                      \
+        if ((o).error != (code))                                              \
+            fail_msg("%s on %s: %s, not %s (%s)", (s).r.url,                  \
+                     eng_name((s).r.engine), mp_err_name((o).error),          \
+                     mp_err_name(code), (o).message);                         \
     } while (0)
 
 /* Trust, on each engine, on the HTTP/1.1-only port. */
@@ -189,11 +163,11 @@ static void test_trust(void **state)
     (void)state;
     for (int i = 0; i < 2; i++) {
         tspec s = mk(g.n.tls1_port, "/1k", engines[i]);
-        tseen o = run(&s); /* the system's CAs do not know this one */
+        seen o = run(&s); /* the system's CAs do not know this one */
         EXPECT(o, MP_ETLS, s);
         assert_true(o.message[0] != '\0');
 
-        snprintf(s.cafile, sizeof s.cafile, "%s", g.n.cafile);
+        snprintf(s.r.cafile, sizeof s.r.cafile, "%s", g.n.cafile);
         o = run(&s);
         EXPECT(o, 0, s);
         assert_int_equal(o.status, 200);
@@ -201,21 +175,21 @@ static void test_trust(void **state)
         assert_true(o.t_tls_us > 0);
         assert_true(o.t_tls_us >= o.t_connect_us);
 
-        s.cafile[0] = '\0';
-        s.insecure = 1; /* -k */
+        s.r.cafile[0] = '\0';
+        s.r.insecure = 1; /* -k */
         o = run(&s);
         EXPECT(o, 0, s);
         assert_int_equal(o.status, 200);
 
-        s.insecure = 0;
-        snprintf(s.cafile, sizeof s.cafile, "%s/no-such-ca.pem", g.dir);
+        s.r.insecure = 0;
+        snprintf(s.r.cafile, sizeof s.r.cafile, "%s/no-such-ca.pem", g.dir);
         o = run(&s);
         EXPECT(o, MP_ETLS, s);
 
         /* a name: SNI and the certificate's DNS:localhost */
-        snprintf(s.url, sizeof s.url, "https://localhost:%d/1k",
+        snprintf(s.r.url, sizeof s.r.url, "https://localhost:%d/1k",
                  g.n.tls1_port);
-        snprintf(s.cafile, sizeof s.cafile, "%s", g.n.cafile);
+        snprintf(s.r.cafile, sizeof s.r.cafile, "%s", g.n.cafile);
         o = run(&s);
         EXPECT(o, 0, s);
         assert_int_equal(o.status, 200);
@@ -231,10 +205,10 @@ static void test_trust(void **state)
 static void test_http2(void **state)
 {
     tspec s = mk(g.n.tls_port, "/1k", MP_HTTP_AUTO);
-    tseen o;
+    seen o;
 
     (void)state;
-    snprintf(s.cafile, sizeof s.cafile, "%s", g.n.cafile);
+    snprintf(s.r.cafile, sizeof s.r.cafile, "%s", g.n.cafile);
     o = run(&s);
     EXPECT(o, 0, s);
     assert_int_equal(o.http_version, 20);
@@ -256,7 +230,7 @@ static void test_http2(void **state)
     assert_int_equal(o.http_version, 20);
     {
         tspec h1 = s;
-        snprintf(h1.url, sizeof h1.url, "https://127.0.0.1:%d/1k",
+        snprintf(h1.r.url, sizeof h1.r.url, "https://127.0.0.1:%d/1k",
                  g.n.tls1_port);
         h1.repeat = 0;
         o = run(&h1);
@@ -266,19 +240,19 @@ static void test_http2(void **state)
     }
     s.fanout = 0;
     for (int e = 0; e < 2; e++) {
-        s.engine = e ? MP_HTTP_CURL : MP_HTTP_NATIVE;
+        s.r.engine = e ? MP_HTTP_CURL : MP_HTTP_NATIVE;
         o = run(&s);
         EXPECT(o, 0, s);
         assert_int_equal(o.status, 200);
         assert_int_equal(o.http_version, 20);
-        assert_int_equal(o.engine, s.engine);
+        assert_int_equal(o.engine, s.r.engine);
     }
     /* HTTP/1.1 only: the h2 server is spoken to in HTTP/1.1, natively
        under auto (the host is known as h2 by now), and by libcurl */
-    s.http1 = 1;
+    s.r.http1 = 1;
     s.repeat = 2;
     for (int e = 0; e < 2; e++) {
-        s.engine = e ? MP_HTTP_CURL : MP_HTTP_AUTO;
+        s.r.engine = e ? MP_HTTP_CURL : MP_HTTP_AUTO;
         o = run(&s);
         EXPECT(o, 0, s);
         assert_int_equal(o.status, 200);
@@ -323,12 +297,12 @@ static void test_resumption(void **state)
     (void)state;
     for (int i = 0; i < 2; i++) {
         tspec s = mk(g.n.tls1_port, uris[i], engines[i]);
-        snprintf(s.cafile, sizeof s.cafile, "%s", g.n.cafile);
+        snprintf(s.r.cafile, sizeof s.r.cafile, "%s", g.n.cafile);
         s.repeat = 1;
         s.fanout = 3;
-        tseen o = run(&s);
+        seen o = run(&s);
         EXPECT(o, 0, s);
-        n = log_count(g.n.tls1_port, strchr(s.url + 8, '/'), &reused);
+        n = log_count(g.n.tls1_port, strchr(s.r.url + 8, '/'), &reused);
         print_message("%s: %d requests, %d on a resumed session\n",
                       eng_name(engines[i]), n, reused);
         assert_int_equal(n, 4);
@@ -348,8 +322,8 @@ static void test_handshake_broken(void **state)
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < 2; i++) {
             tspec s = mk(g.bad_port[k], "/x", engines[i]);
-            s.insecure = 1;
-            tseen o = run(&s);
+            s.r.insecure = 1;
+            seen o = run(&s);
             print_message("%s %s: %s (%s)\n", k ? "plain text" : "close",
                           eng_name(engines[i]), mp_err_name(o.error),
                           o.message);
@@ -366,8 +340,8 @@ static void test_short_body(void **state)
     (void)state;
     for (int i = 0; i < 2; i++) {
         tspec s = mk(g.bad_port[2], "/x", engines[i]);
-        s.insecure = 1;
-        tseen o = run(&s);
+        s.r.insecure = 1;
+        seen o = run(&s);
         print_message("%s: %s (%s)\n", eng_name(engines[i]),
                       mp_err_name(o.error), o.message);
         EXPECT(o, MP_ECONNRESET, s);
@@ -387,9 +361,9 @@ static void test_stray_bytes(void **state)
     (void)state;
     for (int i = 0; i < 2; i++) {
         tspec s = mk(g.bad_port[3], "/x", engines[i]);
-        s.insecure = 1;
+        s.r.insecure = 1;
         s.repeat = 3;
-        tseen o = run(&s);
+        seen o = run(&s);
         print_message("%s: third request: %s %ld (%s)\n",
                       eng_name(engines[i]), mp_err_name(o.error), o.status,
                       o.message);
