@@ -711,6 +711,15 @@ typedef struct mp_http_request {
     /* HTTP/1.1 only (curl's --http1.1): no HTTP/2 even where the server
        offers it. */
     int http1;
+    /* An https:// proxy's own certificate, as curl's --proxy-insecure and
+       --proxy-cacert (insecure and cafile above are the origin's only and
+       never reach the proxy): proxy_insecure skips its verification,
+       proxy_cafile trusts the CA certificates in that file for it (NULL:
+       the system's). Every https:// proxy runs on libcurl (see .proxy);
+       a proxy certificate that fails verification is MP_ETLS, the message
+       saying "(the proxy's TLS)". */
+    int proxy_insecure;
+    const char *proxy_cafile;
 } mp_http_request;
 
 typedef struct mp_http_response {

@@ -517,6 +517,16 @@ int tu_listen(int *port, int backlog)
     return fd;
 }
 
+void tu_proxy_env_clear(void)
+{
+    static const char *const all[] = {
+        "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+        "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        unsetenv(all[i]);
+}
+
 char *tu_tmpdir(void)
 {
     const char *base = getenv("TMPDIR");

@@ -144,6 +144,11 @@ int tu_apply_copy(mp_pool *p, mp_task_fn fn, const void *in, size_t len,
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"   \
     ".invalid"
 
+/* Unsets every variable libcurl and mp_http read a proxy from
+   (http_proxy, HTTPS_PROXY, all_proxy, no_proxy... both cases), so a
+   suite, or a worker's init, decides what is set. */
+void tu_proxy_env_clear(void);
+
 /* A whole cmocka test under one bound: TU_BOUNDED(fn, seconds) in the
  * test list instead of cmocka_unit_test(fn). Its teardown also kills what
  * the test left in tu_forked_add's list. */

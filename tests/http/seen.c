@@ -40,6 +40,8 @@ static void make_req(const seen_req *s, mp_http_request *q, const char *hdr[2])
     q->body_path = s->body_path[0] ? s->body_path : NULL;
     q->proxy = s->proxy_set ? s->proxy : NULL;
     q->noproxy = s->noproxy_set ? s->noproxy : NULL;
+    q->proxy_cafile = s->proxy_cafile[0] ? s->proxy_cafile : NULL;
+    q->proxy_insecure = s->proxy_insecure;
     q->timeout_ms = s->timeout_ms;
     q->connect_timeout_ms = s->connect_timeout_ms;
     q->follow_redirects = s->follow;

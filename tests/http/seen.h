@@ -27,6 +27,8 @@ typedef struct seen_req {
     char body_path[256];
     char proxy[300], noproxy[128];
     int proxy_set, noproxy_set;
+    char proxy_cafile[600]; /* an https:// proxy's CAs ("": NULL) */
+    int proxy_insecure;
     unsigned timeout_ms, connect_timeout_ms;
     int follow; /* follow_redirects, at most max_redirects */
     unsigned max_redirects;

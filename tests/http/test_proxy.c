@@ -59,11 +59,7 @@ static int env_init(const void *arg, size_t len)
 {
     char buf[512], *save = NULL;
 
-    static const char *const all[] = {
-        "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
-        "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        unsetenv(all[i]);
+    tu_proxy_env_clear();
     if (len >= sizeof buf)
         return MP_EINVAL;
     memcpy(buf, arg, len);
@@ -755,14 +751,10 @@ static void test_mpfetch_bad_scheme(void **state)
 
 static int setup(void **state)
 {
-    static const char *const vars[] = {
-        "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
-        "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
     char *dir;
 
     signal(SIGPIPE, SIG_IGN);
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
-        unsetenv(vars[i]); /* the suite decides what the workers see */
+    tu_proxy_env_clear(); /* the suite decides what the workers see */
     if (tu_ts_start(&g_ts, NULL) != 0 || tu_ts_start(&g_px, "--proxy") != 0 ||
         tu_ts_start(&g_pxa, "--proxy --proxy-auth u:p") != 0)
         return -1;

@@ -141,6 +141,23 @@ static mp__http_fail kind_refine(mp__curl_xfer *x, mp__http_fail kind)
     }
 }
 
+/* Returns 1 if x failed in its https:// proxy's own TLS: the proxy
+   applies, and no tunnel through it was answered (an http:// URL has
+   none: its only TLS is the proxy's). Else 0. */
+static int proxy_tls_failed(mp__curl_xfer *x)
+{
+    const char *px = mp__http_proxy_applies(x->req);
+    long connect = 0;
+
+    if (!px || strncasecmp(px, "https://", 8) != 0)
+        return 0;
+    if (strncasecmp(x->req->url, "https:", 6) != 0)
+        return 1;
+    return curl_easy_getinfo(x->easy, CURLINFO_HTTP_CONNECTCODE, &connect) ==
+               CURLE_OK &&
+           connect == 0;
+}
+
 int mp__http_easy_error(mp__curl_xfer *x, mp_http_response *resp)
 {
     const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result);
@@ -168,7 +185,8 @@ int mp__http_easy_error(mp__curl_xfer *x, mp_http_response *resp)
                                     kind == MP__HF_UNREACHABLE) &&
                                    mp__http_proxy_applies(x->req))
               ? " (through the proxy)"
-              : "";
+          : kind == MP__HF_TLS && proxy_tls_failed(x) ? " (the proxy's TLS)"
+                                                      : "";
     return mp__http_error(resp, mp__http_fail_code(kind), "%s %.*s%s: %s", m,
                           u, x->req->url, via, why);
 }
@@ -468,15 +486,26 @@ static CURLcode set_common(mp__curl_xfer *x)
 
 /* Sets CURLOPT_PROXY and CURLOPT_NOPROXY on every transfer, "" for none:
    with both set, curl reads neither from the environment (it would on
-   every transfer). Returns a CURLcode. */
+   every transfer). An https:// proxy's TLS takes proxy_insecure and
+   proxy_cafile, never insecure and cafile (curl's --proxy-insecure and
+   --proxy-cacert beside -k and --cacert). Returns a CURLcode. */
 static CURLcode set_proxy(mp__curl_xfer *x)
 {
+    const mp_http_request *req = x->req;
     const char *proxy, *noproxy;
-    CURLcode rc;
+    int rc = 0; /* OR of CURLcodes */
 
-    mp__http_proxy_get(x->req, &proxy, &noproxy);
-    rc = curl_easy_setopt(x->easy, CURLOPT_PROXY, proxy);
-    return rc ? rc : curl_easy_setopt(x->easy, CURLOPT_NOPROXY, noproxy);
+    mp__http_proxy_get(req, &proxy, &noproxy);
+    rc |= curl_easy_setopt(x->easy, CURLOPT_PROXY, proxy);
+    rc |= curl_easy_setopt(x->easy, CURLOPT_NOPROXY, noproxy);
+    if (req->proxy_insecure) {
+        rc |= curl_easy_setopt(x->easy, CURLOPT_PROXY_SSL_VERIFYPEER, 0L);
+        rc |= curl_easy_setopt(x->easy, CURLOPT_PROXY_SSL_VERIFYHOST, 0L);
+    }
+    if (req->proxy_cafile)
+        rc |= curl_easy_setopt(x->easy, CURLOPT_PROXY_CAINFO,
+                               req->proxy_cafile);
+    return rc ? CURLE_BAD_FUNCTION_ARGUMENT : CURLE_OK;
 }
 
 int mp__http_easy_big_buffer(const mp_http_request *req)

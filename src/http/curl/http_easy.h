@@ -26,7 +26,8 @@ int mp__http_easy_headers(mp__curl_xfer *x);
 
 /* Sets every option of x->easy for x->req: protocols, callbacks, the
    request, its proxy (CURLOPT_PROXY and CURLOPT_NOPROXY always, "" for
-   none: curl then never reads the environment). Returns a CURLcode. */
+   none: curl then never reads the environment; an https:// proxy's TLS
+   from proxy_insecure and proxy_cafile). Returns a CURLcode. */
 CURLcode mp__http_easy_options(mp__curl_xfer *x);
 
 /*
