@@ -16,15 +16,16 @@ _mpfetch()
     local with_arg="--workers --concurrency --per-host --rate --request
         --header --data --max-redirs --cacert --timeout --connect-timeout
         --speed-limit --speed-time --retries --output --shard --body --max-body --summary-json --grace
-        --engine --proxy --noproxy --resolve --dns-servers
+        --engine --proxy --noproxy --proxy-cacert --resolve --dns-servers
         -w -c -X -H -d -x -o"
     # options without one
-    local flags="--location --compressed --insecure --http1.1 --ordered --resume
+    local flags="--location --compressed --insecure --proxy-insecure --http1.1
+        --ordered --resume
         --include --fail-on-http-error --quiet --progress --no-progress
         --version --help -L -k -i -f -q -h"
 
     case $prev in
-        -o|--output|--cacert|--summary-json)
+        -o|--output|--cacert|--proxy-cacert|--summary-json)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
         -d|--data)
             if [[ $cur == @* ]]; then

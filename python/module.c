@@ -153,6 +153,8 @@ static const struct cfg_field {
     CF(cacert, CF_TEXT),
     CF(proxy, CF_TEXT),
     CF(noproxy, CF_TEXT),
+    CF(proxy_insecure, CF_BOOL),
+    CF(proxy_cacert, CF_TEXT),
     CF(retries, CF_UINT),
     CF(per_host, CF_UINT),
     CF(body, CF_BODY),
@@ -352,7 +354,7 @@ static PyObject *m_fetch_config_parse(PyObject *self, PyObject *arg)
         Py_RETURN_NONE;
     PyObject *d = Py_BuildValue(
         "{s:N,s:N,s:N,s:I,s:I,s:I,s:O,s:O,s:O,s:O,s:O,s:N,s:N,s:N,s:N,"
-        "s:I,s:I,s:I,s:I,s:I,s:N,s:N,s:n,s:I,s:I,s:N,s:N}",
+        "s:I,s:I,s:I,s:I,s:I,s:N,s:N,s:n,s:I,s:I,s:N,s:N,s:O,s:N}",
         "method", str_or_none(c.method), "headers",
         str_list(c.headers, c.n_headers), "data",
         c.has_data ? PyBytes_FromStringAndSize(c.data, (Py_ssize_t)c.data_len)
@@ -373,7 +375,9 @@ static PyObject *m_fetch_config_parse(PyObject *self, PyObject *arg)
         str_or_none(c.body_dir), "max_body", (Py_ssize_t)c.max_body,
         "speed_limit", c.speed_limit, "speed_time", c.speed_time, "resolve",
         str_list(c.resolve, c.n_resolve), "dns_servers",
-        str_or_none(c.dns_servers));
+        str_or_none(c.dns_servers), "proxy_insecure",
+        c.proxy_insecure ? Py_True : Py_False, "proxy_cacert",
+        str_or_none(c.proxy_cacert));
     fetch_config_free(&c);
     return d;
 }

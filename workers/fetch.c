@@ -477,6 +477,8 @@ static int run_build(const fetch_line *l, fetch_run *r)
     q->cafile = fetch_conf.cacert;
     q->proxy = fetch_conf.proxy;
     q->noproxy = fetch_conf.noproxy;
+    q->proxy_insecure = fetch_conf.proxy_insecure;
+    q->proxy_cafile = fetch_conf.proxy_cacert;
     q->max_body = fetch_conf.max_body;
     q->speed_limit = fetch_conf.speed_limit;
     q->speed_time_s = fetch_conf.speed_time;

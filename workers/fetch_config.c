@@ -103,6 +103,7 @@ void fetch_config_free(fetch_cfg *c)
     free(c->resolve);
     free((char *)c->data);
     free((char *)c->cacert);
+    free((char *)c->proxy_cacert);
     free((char *)c->proxy);
     free((char *)c->noproxy);
     free((char *)c->body_dir);
@@ -264,7 +265,8 @@ static int cfg_keys_known(json_t *o)
         "retries", "retry_base_ms", "retry_max_ms", "per_host",
         "total_conns", "body", "body_dir", "include_headers", "max_body",
         "speed_limit", "speed_time", "engine", "proxy", "noproxy",
-        "resolve", "dns_servers", "http1"};
+        "resolve", "dns_servers", "http1", "proxy_insecure",
+        "proxy_cacert"};
     /* clang-format on */
     const char *k;
     json_t *v;
@@ -331,6 +333,7 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
 
     if (cfg_keys_known(o) < 0 || cfg_method(o, c) < 0 || cfg_headers(o, c) < 0 ||
         cfg_data(o, c) < 0 || cfg_str(o, "cacert", &c->cacert) ||
+        cfg_str(o, "proxy_cacert", &c->proxy_cacert) ||
         cfg_str(o, "proxy", &c->proxy) || cfg_str(o, "noproxy", &c->noproxy) ||
         cfg_uint(o, "timeout_ms", big, &c->timeout_ms) < 0 ||
         cfg_uint(o, "connect_timeout_ms", big, &c->connect_timeout_ms) < 0 ||
@@ -345,6 +348,7 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
         cfg_max_body(o, c) < 0 || cfg_engine(o, c) < 0 || cfg_bool(o, "follow", &c->follow) < 0 ||
         cfg_bool(o, "compressed", &c->compressed) < 0 ||
         cfg_bool(o, "insecure", &c->insecure) < 0 ||
+        cfg_bool(o, "proxy_insecure", &c->proxy_insecure) < 0 ||
         cfg_bool(o, "http1", &c->http1) < 0 ||
         cfg_bool(o, "include_headers", &c->include_headers) < 0 ||
         cfg_body(o, c) < 0 || cfg_dns(o, c) < 0)
@@ -423,6 +427,7 @@ static void put_flags(json_t *o, const fetch_cfg *c)
     json_object_set_new(o, "follow", json_boolean(c->follow));
     json_object_set_new(o, "compressed", json_boolean(c->compressed));
     json_object_set_new(o, "insecure", json_boolean(c->insecure));
+    json_object_set_new(o, "proxy_insecure", json_boolean(c->proxy_insecure));
     json_object_set_new(o, "http1", json_boolean(c->http1));
     json_object_set_new(o, "include_headers",
                         json_boolean(c->include_headers));
@@ -438,10 +443,10 @@ static void put_flags(json_t *o, const fetch_cfg *c)
 static int put_texts(json_t *o, const fetch_cfg *c, const char **bad_key,
                      size_t *bad_index)
 {
-    const char *keys[] = {"proxy", "noproxy", "cacert", "body_dir",
-                          "dns_servers"};
-    const char *vals[] = {c->proxy, c->noproxy, c->cacert, c->body_dir,
-                          c->dns_servers};
+    const char *keys[] = {"proxy",    "noproxy",      "cacert",
+                          "body_dir", "dns_servers",  "proxy_cacert"};
+    const char *vals[] = {c->proxy,    c->noproxy,     c->cacert,
+                          c->body_dir, c->dns_servers, c->proxy_cacert};
 
     *bad_key = "headers";
     if (put_strings(o, "headers", c->headers, c->n_headers, bad_index) < 0)

@@ -15,6 +15,8 @@
  *   "engine": "auto" | "curl" | "native" (mp_http_request.engine),
  *   "proxy": "host:port" ("" none), "noproxy": "a,b" (absent: the
  *   environment's, read once per worker; see mp_http_request),
+ *   "proxy_insecure": false, "proxy_cacert": "/path/ca.pem" (an https://
+ *   proxy's own certificate: mp_http_request.proxy_insecure, .proxy_cafile),
  *   "resolve": ["HOST:PORT:ADDR[,ADDR...]", ...] (mp_http_set_resolve),
  *   "dns_servers": "ADDR[:PORT][,...]" (mp_http_set_dns_servers)
  */
@@ -85,6 +87,8 @@ typedef struct fetch_cfg {
     int engine; /* MP_HTTP_AUTO, _CURL or _NATIVE */
     const char *cacert;
     const char *proxy, *noproxy; /* NULL: the environment's (mp_http_request) */
+    int proxy_insecure;          /* an https:// proxy's certificate unchecked */
+    const char *proxy_cacert;    /* CAs for it; NULL: the system's */
     unsigned retries, retry_base_ms, retry_max_ms;
     unsigned per_host, total_conns;
     int body;             /* fetch_body */

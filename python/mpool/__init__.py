@@ -200,6 +200,8 @@ class _Options:
             conf["max_redirs"] = _int(fn, "max_redirs", mr, 0, 1000)
         conf["compressed"] = _bool(fn, "compressed", g("compressed", False))
         conf["insecure"] = _bool(fn, "insecure", g("insecure", False))
+        conf["proxy_insecure"] = _bool(fn, "proxy_insecure",
+                                       g("proxy_insecure", False))
         conf["http1"] = _bool(fn, "http1_1", g("http1_1", False))
         e = g("engine")
         if e is not None:
@@ -243,11 +245,12 @@ class _Options:
         st = g("speed_time")
         if st is not None:
             conf["speed_time"] = _int(fn, "speed_time", st, 1, 86400)
-        ca = g("cacert")
-        if ca is not None:
-            if not _str(fn, "cacert", ca) or not os.access(ca, os.R_OK):
-                raise ValueError(f"{fn}: cacert file {ca!r} cannot be read")
-            conf["cacert"] = os.path.realpath(ca)
+        for k in ("cacert", "proxy_cacert"):
+            ca = g(k)
+            if ca is not None:
+                if not _str(fn, k, ca) or not os.access(ca, os.R_OK):
+                    raise ValueError(f"{fn}: {k} file {ca!r} cannot be read")
+                conf[k] = os.path.realpath(ca)
         if body_dir is not None:
             conf["body_dir"] = os.path.realpath(body_dir)
         text = _mpool._fetch_config(conf)
@@ -314,7 +317,8 @@ _KNOWN = {"workers", "concurrency", "timeout", "connect_timeout", "retries",
           "method", "headers", "data", "location", "max_redirs",
           "compressed", "insecure", "http1_1", "engine", "proxy", "noproxy",
           "resolve", "dns_servers", "per_host", "rate", "body", "include",
-          "max_body", "speed_limit", "speed_time", "cacert"}
+          "max_body", "speed_limit", "speed_time", "cacert", "proxy_insecure",
+          "proxy_cacert"}
 
 
 def _ordered(fn, v):

@@ -52,6 +52,8 @@ def rows(tmp_path):
         "speed_limit": ("1k", "speed_limit", 1024),
         "speed_time": (9, "speed_time", 9),
         "cacert": (str(ca), "cacert", os.path.realpath(ca)),
+        "proxy_insecure": (True, "proxy_insecure", True),
+        "proxy_cacert": (str(ca), "proxy_cacert", os.path.realpath(ca)),
     }
 
 

@@ -141,6 +141,8 @@ def test_break_stops_the_run(server):
     ({"resolve": ["nohost"]}, ValueError, "resolve"),
     ({"dns_servers": "x y"}, ValueError, "dns_servers"),
     ({"cacert": "/nonexistent/ca.pem"}, ValueError, "cacert"),
+    ({"proxy_cacert": "/nonexistent/ca.pem"}, ValueError, "proxy_cacert"),
+    ({"proxy_insecure": "yes"}, TypeError, "proxy_insecure"),
     ({"speed_time": 0}, ValueError, "speed_time"),
     ({"ordered": "yes"}, TypeError, "ordered"),
     ({"shard": "1/2"}, TypeError, "shard"),

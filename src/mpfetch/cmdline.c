@@ -25,6 +25,8 @@ enum {
     OPT_HTTP1,
     OPT_ENGINE,
     OPT_CACERT,
+    OPT_PROXY_INSECURE,
+    OPT_PROXY_CACERT,
     OPT_PER_HOST,
     OPT_RATE,
     OPT_ORDERED,
@@ -68,6 +70,8 @@ static const struct option long_opts[] = {
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"proxy", required_argument, NULL, 'x'},
     {"noproxy", required_argument, NULL, OPT_NOPROXY},
+    {"proxy-insecure", no_argument, NULL, OPT_PROXY_INSECURE},
+    {"proxy-cacert", required_argument, NULL, OPT_PROXY_CACERT},
     {"resolve", required_argument, NULL, OPT_RESOLVE},
     {"dns-servers", required_argument, NULL, OPT_DNS_SERVERS},
     {"per-host", required_argument, NULL, OPT_PER_HOST},
@@ -128,8 +132,9 @@ static void usage(FILE *out)
         "  -L, --location           follow redirects\n"
         "      --max-redirs N       at most N redirects (with -L)\n"
         "      --compressed         ask for deflate/gzip/br/zstd, decode it\n"
-        "  -k, --insecure           do not verify TLS certificates\n"
-        "      --cacert FILE        trust the CAs in FILE\n"
+        "  -k, --insecure           do not verify the servers' TLS\n"
+        "                           certificates (not an https:// proxy's)\n"
+        "      --cacert FILE        trust the CAs in FILE (servers only)\n"
         "      --http1.1            HTTP/1.1 only, even where a server\n"
         "                           offers HTTP/2\n"
         "  -x, --proxy PROXY        [scheme://][user:pass@]HOST[:PORT] for\n"
@@ -140,6 +145,10 @@ static void usage(FILE *out)
         "      --noproxy LIST       hosts reached directly: comma-separated\n"
         "                           names (and their subdomains), IPs, * for\n"
         "                           all (default: no_proxy)\n"
+        "      --proxy-insecure     do not verify an https:// proxy's TLS\n"
+        "                           certificate\n"
+        "      --proxy-cacert FILE  trust the CAs in FILE for an https://\n"
+        "                           proxy\n"
         "      --resolve HOST:PORT:ADDR[,ADDR...]  connect to ADDR for HOST on\n"
         "                           PORT, no DNS query (repeatable, as curl)\n"
         "      --dns-servers ADDR[:PORT][,...]  ask these DNS servers, not\n"
@@ -512,6 +521,8 @@ static int apply(mpf_config *cfg, int c, const char *arg)
         cfg->proxy = arg;
         return 0;
     case OPT_NOPROXY: cfg->noproxy = arg; return 0;
+    case OPT_PROXY_INSECURE: cfg->proxy_insecure = 1; return 0;
+    case OPT_PROXY_CACERT: cfg->proxy_cacert = arg; return 0;
     case OPT_RESOLVE: return add_resolve(cfg, arg);
     case OPT_DNS_SERVERS:
         if (mp_http_dns_servers_check(arg) != 0)
@@ -588,6 +599,18 @@ void mpf_pool_options(const mpf_config *cfg, mp_pool_options *o)
     o->rate = cfg->rate;
 }
 
+/* Checks that the file option opt names (path; NULL: not given) can be
+   read. Returns 0 or MPF_EXIT_USAGE. */
+static int check_file(const char *opt, const char *path)
+{
+    if (path && path[0] == '\0')
+        return bad("%s must name a file, got \"\"", opt);
+    if (path && access(path, R_OK) != 0)
+        return bad("%s file %s cannot be read: %s", opt, path,
+                   strerror(errno));
+    return 0;
+}
+
 /* Checks the options that only make sense together, the pool's among
    them with the library's own check. Returns 0 or MPF_EXIT_USAGE. */
 static int check_combinations(const mpf_config *cfg)
@@ -601,11 +624,9 @@ static int check_combinations(const mpf_config *cfg)
     if (cfg->resume && !cfg->output)
         return bad("--resume needs -o FILE: it reads the records already "
                    "written there");
-    if (cfg->cacert && cfg->cacert[0] == '\0')
-        return bad("--cacert must name a file, got \"\"");
-    if (cfg->cacert && access(cfg->cacert, R_OK) != 0)
-        return bad("--cacert file %s cannot be read: %s", cfg->cacert,
-                   strerror(errno));
+    if (check_file("--cacert", cfg->cacert) != 0 ||
+        check_file("--proxy-cacert", cfg->proxy_cacert) != 0)
+        return MPF_EXIT_USAGE;
     if (cfg->output && cfg->output[0] == '\0')
         return bad("--output must name a file, got \"\"");
     return 0;

@@ -47,9 +47,13 @@ static void say_bad(const mpf_config *cfg, const char *bad_key,
     else if (strcmp(bad_key, "data") == 0)
         fputs("mpfetch: --data must be UTF-8 text; binary bodies are not "
               "supported\n", stderr);
-    else if (strcmp(bad_key, "cacert") == 0 || strcmp(bad_key, "body_dir") == 0)
+    else if (strcmp(bad_key, "cacert") == 0 ||
+             strcmp(bad_key, "proxy_cacert") == 0 ||
+             strcmp(bad_key, "body_dir") == 0)
         fprintf(stderr, "mpfetch: the path %s must be UTF-8 text\n",
-                bad_key[0] == 'c' ? cfg->cacert : cfg->body_dir);
+                bad_key[0] == 'c'   ? cfg->cacert
+                : bad_key[0] == 'p' ? cfg->proxy_cacert
+                                    : cfg->body_dir);
     else /* "proxy", "noproxy"; --resolve and --dns-servers are ASCII */
         fputs("mpfetch: --proxy and --noproxy must be UTF-8 text\n", stderr);
 }
@@ -65,6 +69,8 @@ char *mpf_fetch_config_json(const mpf_config *cfg)
     fetch_config_defaults(&d);
     char *cacert = cfg->cacert ? absolute(cfg->cacert) : NULL;
     char *body_dir = cfg->body_dir ? absolute(cfg->body_dir) : NULL;
+    char *proxy_cacert = cfg->proxy_cacert ? absolute(cfg->proxy_cacert)
+                                           : NULL;
     const char *bad_key = NULL;
     size_t bad_index = 0;
     char *text = NULL;
@@ -88,6 +94,8 @@ char *mpf_fetch_config_json(const mpf_config *cfg)
         .cacert = cacert,
         .proxy = cfg->proxy,
         .noproxy = cfg->noproxy,
+        .proxy_insecure = cfg->proxy_insecure,
+        .proxy_cacert = proxy_cacert,
         .retries = (unsigned)cfg->retries,
         .retry_base_ms = d.retry_base_ms,
         .retry_max_ms = d.retry_max_ms,
@@ -101,12 +109,14 @@ char *mpf_fetch_config_json(const mpf_config *cfg)
         .resolve = cfg->resolve,
         .n_resolve = cfg->n_resolve,
         .dns_servers = cfg->dns_servers};
-    if ((!cfg->cacert || cacert) && (!cfg->body_dir || body_dir))
+    if ((!cfg->cacert || cacert) && (!cfg->body_dir || body_dir) &&
+        (!cfg->proxy_cacert || proxy_cacert))
         text = fetch_config_json(&c, &bad_key, &bad_index);
     if (!text) /* bad_key NULL: out of memory */
         say_bad(cfg, bad_key, bad_index);
     free(cacert);
     free(body_dir);
+    free(proxy_cacert);
     return text;
 }
 

@@ -78,6 +78,8 @@ typedef struct mpf_config {
     size_t n_resolve;
     const char *dns_servers; /* --dns-servers; NULL: resolv.conf's */
     const char *cacert;
+    int proxy_insecure;       /* --proxy-insecure: an https:// proxy's */
+    const char *proxy_cacert; /* --proxy-cacert: CAs for that proxy */
     int per_host;            /* 0: no limit */
     double rate;             /* requests/s for the whole run; 0: unlimited */
     int ordered;

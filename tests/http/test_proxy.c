@@ -610,33 +610,14 @@ static char g_dir[512], g_in[600], g_out[600], g_err[600];
    and returns its single record (the caller json_decref's it). */
 static json_t *mpfetch1(const char *url, const char *const *args)
 {
-    const char *bin = e2e_mpfetch();
-    char *argv[32];
-    int argc = 0, rc;
     char line[300];
     json_t *recs, *rec;
 
-    if (!bin)
+    if (!e2e_mpfetch())
         return NULL;
     snprintf(line, sizeof line, "%s\n", url);
     assert_int_equal(e2e_write_file(g_in, line, strlen(line)), 0);
-    argv[argc++] = (char *)bin;
-    argv[argc++] = "-q";
-    argv[argc++] = "-w";
-    argv[argc++] = "1";
-    while (*args && argc < 28)
-        argv[argc++] = (char *)*args++;
-    argv[argc++] = "-o";
-    argv[argc++] = g_out;
-    argv[argc++] = g_in;
-    argv[argc] = NULL;
-    rc = e2e_run(argv, NULL, NULL, g_err);
-    if (rc != 0 && rc != 22) {
-        char *err = e2e_slurp(g_err, NULL);
-        fail_msg("mpfetch exited %d: %s", rc, err ? err : "");
-    }
-    recs = e2e_records(g_out);
-    assert_non_null(recs);
+    recs = e2e_fetch_records(NULL, args, g_in, g_out, g_err);
     assert_int_equal(json_array_size(recs), 1);
     rec = json_incref(json_array_get(recs, 0));
     json_decref(recs);

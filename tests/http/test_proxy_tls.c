@@ -9,9 +9,10 @@
  *  - nothing trusts the proxy: every request ends MP_ETLS, the message
  *    saying "(the proxy's TLS)"; insecure (-k) and cafile (--cacert) are
  *    the origin's and change nothing (curl's semantics);
- *  - proxy_insecure (curl's --proxy-insecure) or proxy_cafile
+ *  - proxy_insecure (--proxy-insecure) or proxy_cafile (--proxy-cacert)
  *    with the certificate: through, and an https:// origin still needs its
  *    own -k / --cacert (the proxy's CAs are not the origin's);
+ *  - the environment's https:// proxy takes the same options;
  *  - https:// proxies run on libcurl: auto gives the record forced curl
  *    gives (the same fields), forced native refuses with MP_EINVAL.
  */
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpfetch/mpfetch_e2e.h"
 #include "mpool.h"
 #include "seen.h"
 #include "testutil.h"
@@ -34,7 +36,7 @@
 static tu_ts g_ts, g_px; /* the origin, the plain proxy behind TLS */
 static tu_nginx g_ngx;   /* TLS in front of g_px; https:// origin too */
 static int g_have_ngx;
-static char g_dir[512], g_proxy[64];
+static char g_dir[512], g_proxy[64], g_in[600], g_out[600], g_err[600];
 
 /* ---- the library ------------------------------------------------------- */
 
@@ -171,16 +173,116 @@ static void test_trusted(void **state)
     mp_pool_destroy(p);
 }
 
+/* ---- mpfetch ------------------------------------------------------------ */
+
+/* Runs mpfetch on the input (an http:// URL through the proxy, and an
+   https:// one of nginx's) with -x PROXY (unless env), the options in
+   args (NULL-ended). Returns its records (the caller json_decref's). */
+static json_t *mpfetch_run(int env, const char *const *args)
+{
+    const char *const x[] = {"-x", g_proxy, NULL};
+    json_t *recs = e2e_fetch_records(env ? NULL : x, args, g_in, g_out, g_err);
+
+    assert_int_equal(json_array_size(recs), 2);
+    return recs;
+}
+
+/* Asserts every record of recs failed with code (the message holding
+   text, if not NULL); consumes recs. */
+static void expect_all_failed(json_t *recs, const char *code,
+                              const char *text)
+{
+    size_t i;
+    json_t *rec;
+
+    json_array_foreach (recs, i, rec) {
+        const char *msg = json_string_value(
+            json_object_get(json_object_get(rec, "error"), "message"));
+        if (strcmp(e2e_error_code(rec), code) != 0)
+            fail_msg("line %lld: want %s, got \"%s\": %s", e2e_line_of(rec),
+                     code, e2e_error_code(rec), msg ? msg : "");
+        if (text && (!msg || !strstr(msg, text)))
+            fail_msg("\"%s\" not in \"%s\"", text, msg ? msg : "");
+        assert_int_equal(json_integer_value(json_object_get(rec, "status")),
+                         0);
+    }
+    json_decref(recs);
+}
+
+/* Asserts line 1 is the proxy's 203 and line 2 nginx's 1k; consumes. */
+static void expect_all_ok(json_t *recs)
+{
+    json_t *r1 = e2e_by_line(recs, 1), *r2 = e2e_by_line(recs, 2);
+
+    assert_non_null(r1);
+    assert_non_null(r2);
+    if (strcmp(e2e_error_code(r1), "") || strcmp(e2e_error_code(r2), ""))
+        fail_msg("errors \"%s\", \"%s\"", e2e_error_code(r1),
+                 e2e_error_code(r2));
+    assert_int_equal(json_integer_value(json_object_get(r1, "status")), 203);
+    assert_int_equal(json_integer_value(json_object_get(r2, "status")), 200);
+    assert_int_equal(json_integer_value(json_object_get(r2, "bytes")), 1024);
+    json_decref(recs);
+}
+
+static void test_mpfetch(void **state)
+{
+    const char *ca = g_ngx.cafile;
+
+    (void)state;
+    if (!g_have_ngx || !e2e_mpfetch())
+        skip();
+    expect_all_failed(mpfetch_run(0, (const char *[]){NULL}), "MP_ETLS",
+                      "(the proxy's TLS)");
+    expect_all_failed(mpfetch_run(0, (const char *[]){"-k", NULL}),
+                      "MP_ETLS", "(the proxy's TLS)");
+    expect_all_failed(mpfetch_run(0, (const char *[]){"-k", "--cacert", ca,
+                                                      NULL}),
+                      "MP_ETLS", "(the proxy's TLS)");
+    expect_all_ok(mpfetch_run(0, (const char *[]){"--proxy-insecure", "-k",
+                                                  NULL}));
+    expect_all_ok(mpfetch_run(0, (const char *[]){"--proxy-cacert", ca,
+                                                  "--cacert", ca, NULL}));
+    expect_all_ok(mpfetch_run(0, (const char *[]){"--proxy-insecure",
+                                                  "--engine", "curl",
+                                                  "--cacert", ca, NULL}));
+    /* forced native: refused, not run on libcurl */
+    expect_all_failed(mpfetch_run(0, (const char *[]){"--proxy-insecure",
+                                                      "--engine", "native",
+                                                      NULL}),
+                      "MP_EINVAL", "a proxy other than http://");
+}
+
+/* The environment's https:// proxy (http_proxy, https_proxy) takes the
+   same options. */
+static void test_mpfetch_env(void **state)
+{
+    const char *ca = g_ngx.cafile;
+
+    (void)state;
+    if (!g_have_ngx || !e2e_mpfetch())
+        skip();
+    setenv("http_proxy", g_proxy, 1);
+    setenv("https_proxy", g_proxy, 1);
+    json_t *none = mpfetch_run(1, (const char *[]){"-k", NULL});
+    json_t *pca = mpfetch_run(1, (const char *[]){"--proxy-cacert", ca,
+                                                  "--cacert", ca, NULL});
+    unsetenv("http_proxy");
+    unsetenv("https_proxy");
+    expect_all_failed(none, "MP_ETLS", "(the proxy's TLS)");
+    expect_all_ok(pca);
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static int setup(void **state)
 {
-    char opts[64];
+    char opts[64], line[800];
     char *dir;
 
     (void)state;
     signal(SIGPIPE, SIG_IGN);
-    tu_proxy_env_clear();
+    tu_proxy_env_clear(); /* the suite decides what mpfetch sees */
     if (tu_ts_start(&g_ts, NULL) != 0 || tu_ts_start(&g_px, "--proxy") != 0)
         return -1;
     if (!(dir = tu_tmpdir()))
@@ -193,7 +295,12 @@ static int setup(void **state)
     if (g_have_ngx)
         snprintf(g_proxy, sizeof g_proxy, "https://127.0.0.1:%d",
                  g_ngx.tlsup_port);
-    return 0;
+    e2e_path(g_in, sizeof g_in, g_dir, "in.txt");
+    e2e_path(g_out, sizeof g_out, g_dir, "out.jsonl");
+    e2e_path(g_err, sizeof g_err, g_dir, "err.txt");
+    snprintf(line, sizeof line, "%s/ok\nhttps://127.0.0.1:%d/1k\n", g_ts.base,
+             g_ngx.tls_port);
+    return e2e_write_file(g_in, line, strlen(line));
 }
 
 static int teardown(void **state)
@@ -213,6 +320,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TU_BOUNDED(test_untrusted, 60),
         TU_BOUNDED(test_trusted, 60),
+        TU_BOUNDED(test_mpfetch, 120),
+        TU_BOUNDED(test_mpfetch_env, 60),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

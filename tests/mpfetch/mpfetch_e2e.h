@@ -221,6 +221,45 @@ static inline json_t *e2e_records(const char *path)
     return a;
 }
 
+/*
+ * Runs $MP_MPFETCH -q -w 1, the options of pre then of args (each
+ * NULL-ended, pre may be NULL; 24 in all at most), -o out, in, to
+ * completion (bounded), its stderr to err. Fails the test (cmocka)
+ * unless it exits 0 or 22 and out holds whole records. Returns them, a
+ * JSON array (json_decref it).
+ */
+static inline json_t *e2e_fetch_records(const char *const *pre,
+                                        const char *const *args,
+                                        const char *in, const char *out,
+                                        const char *err)
+{
+    const char *const none[] = {NULL};
+    char *argv[32];
+    int argc = 0, rc;
+    json_t *recs;
+
+    argv[argc++] = (char *)e2e_mpfetch();
+    argv[argc++] = "-q";
+    argv[argc++] = "-w";
+    argv[argc++] = "1";
+    for (const char *const *a = pre ? pre : none; *a && argc < 28; a++)
+        argv[argc++] = (char *)*a;
+    for (const char *const *a = args; *a && argc < 28; a++)
+        argv[argc++] = (char *)*a;
+    argv[argc++] = "-o";
+    argv[argc++] = (char *)out;
+    argv[argc++] = (char *)in;
+    argv[argc] = NULL;
+    rc = e2e_run(argv, NULL, NULL, err);
+    if (rc != 0 && rc != 22) {
+        char *text = e2e_slurp(err, NULL);
+        fail_msg("mpfetch exited %d: %s", rc, text ? text : "");
+    }
+    recs = e2e_records(out);
+    assert_non_null(recs);
+    return recs;
+}
+
 /* Returns the record's "line" number, or 0. */
 static inline long long e2e_line_of(json_t *rec)
 {

@@ -434,6 +434,10 @@ static void test_option_errors(void **state)
     expect_usage_error("--body", "dir:", "\"dir:\"");
     expect_usage_error("--body", "inline:x", "\"inline:x\"");
     expect_usage_error("--resume", NULL, "--resume needs -o");
+    expect_usage_error("--cacert", "", "--cacert must name a file");
+    expect_usage_error("--proxy-cacert", "", "--proxy-cacert must name a file");
+    expect_usage_error("--proxy-cacert", "/nonexistent/ca.pem",
+                       "--proxy-cacert file /nonexistent/ca.pem cannot be read");
     expect_usage_error("--frobnicate", NULL, "--frobnicate");
     /* libmpool's limits (issue #9.5), named, and the same in --help */
     char want[160];

@@ -663,6 +663,8 @@ static void test_config_round_trip(void **state)
     assert_int_equal(back.engine, MP_HTTP_AUTO);
     assert_null(back.method);
     assert_null(back.proxy);
+    assert_false(back.proxy_insecure);
+    assert_null(back.proxy_cacert);
     assert_false(back.has_data);
     fetch_config_free(&back);
     free(text);
@@ -677,7 +679,8 @@ static void test_config_round_trip(void **state)
                     .retry_base_ms = 7, .retry_max_ms = 70, .per_host = 4,
                     .total_conns = 8, .body = FETCH_BODY_SHA256,
                     .max_body = 99, .speed_limit = 10, .speed_time = 20,
-                    .resolve = res, .n_resolve = 1, .dns_servers = "127.0.0.1"};
+                    .resolve = res, .n_resolve = 1, .dns_servers = "127.0.0.1",
+                    .proxy_insecure = 1, .proxy_cacert = "/pca.pem"};
     text = fetch_config_json(&c, &bad, &bad_i);
     assert_non_null(text);
     assert_int_equal(fetch_config_parse(text, strlen(text), &back), 0);
@@ -695,6 +698,8 @@ static void test_config_round_trip(void **state)
                 back.include_headers && back.http1);
     assert_int_equal(back.engine, MP_HTTP_NATIVE);
     assert_string_equal(back.cacert, "/ca.pem");
+    assert_true(back.proxy_insecure);
+    assert_string_equal(back.proxy_cacert, "/pca.pem");
     assert_string_equal(back.proxy, "");
     assert_string_equal(back.noproxy, "a,b");
     assert_int_equal(back.retries, 2);
