@@ -5,6 +5,11 @@
  * from the bytes. The parent of a 20,000-URL run spent most of its time in
  * json's scanner (decode the whole record to str, then a new str, a memo
  * insert and a hash for every key of every record); this is the fast path.
+ * Records have one shape, so each key is first tried as the one the last
+ * record had at its place (no scan, no hash); strings are scanned eight
+ * bytes at a time, numbers read in one pass, and final_url shares url's
+ * str when they are equal (callgrind, 20,000 records: 8,480 instructions
+ * each, from 10,160).
  *
  * It reads the JSON that jsonw.c writes and declines anything else (a
  * \u escape, a control character, a number json would read otherwise,
@@ -28,6 +33,7 @@
 static struct key {
     PyObject *s;
     size_t len;
+    int plain; /* bytes has no '"', '\\', control or non-ASCII byte */
     char bytes[KEY_LEN];
 } keys[KEY_SLOTS];
 static int nkeys;
@@ -39,6 +45,8 @@ static uint32_t fnv1a(const char *s, size_t n)
         h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h;
 }
+
+static int plain_bytes(const char *s, size_t n);
 
 /* The slot where the i-th key of the last record was: records have their
    keys in one order, so a key is most often found at once, unhashed. */
@@ -67,6 +75,7 @@ static PyObject *key_str(const char *s, size_t n, unsigned i)
     PyUnicode_InternInPlace(&u);
     keys[h].s = u;
     keys[h].len = n;
+    keys[h].plain = plain_bytes(s, n);
     memcpy(keys[h].bytes, s, n);
     nkeys++;
 found:
@@ -83,6 +92,8 @@ typedef struct parser {
     int depth;
     unsigned nkey; /* keys read so far */
     int declined; /* not jsonw.c's JSON: let json read it */
+    PyObject *last; /* the last long str value made (a reference of its
+                       own: a repeated key may drop it from its dict) */
     char tmp[256];
 } parser;
 
@@ -99,11 +110,49 @@ static PyObject *decline(parser *ps)
 static const unsigned char special[256] = {
     [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1};
 
-static void ws(parser *ps)
+static int plain_bytes(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (special[(unsigned char)s[i]])
+            return 0;
+    return 1;
+}
+
+/* Returns the first byte from q on (before end) that special[] marks,
+   or end: eight bytes at a time while eight are left. */
+static const char *scan_plain(const char *q, const char *end)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    while (end - q >= 8) {
+        uint64_t v;
+        memcpy(&v, q, 8);
+        uint64_t quote = v ^ (ones * '"'), bslash = v ^ (ones * '\\');
+        /* a byte below 0x20, a zero byte of quote or bslash (a '"' or a
+           '\\'), or a high bit: v has a special byte */
+        uint64_t hit = (((v - ones * 0x20) & ~v) |
+                        ((quote - ones) & ~quote) |
+                        ((bslash - ones) & ~bslash) | v) & highs;
+        if (hit)
+            break;
+        q += 8;
+    }
+    while (q < end && !special[(unsigned char)*q])
+        q++;
+    return q;
+}
+
+static void ws_skip(parser *ps)
 {
     while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' ||
                                *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
+}
+
+/* JSON's whitespace: jsonw.c writes none, so one test most often. */
+static inline void ws(parser *ps)
+{
+    if (ps->p < ps->end && (unsigned char)*ps->p <= ' ')
+        ws_skip(ps);
 }
 
 static int one_escape(char c, char *out)
@@ -125,9 +174,18 @@ static PyObject *string(parser *ps, int key)
 {
     const char *s = ps->p, *q = s;
     int high = 0, esc = 0;
+    if (key && ps->nkey < HINTS) { /* the key the last record had here */
+        const struct key *k = &keys[hint[ps->nkey]];
+        if (k->s && k->plain && (size_t)(ps->end - s) > k->len &&
+            s[k->len] == '"' && memcmp(s, k->bytes, k->len) == 0) {
+            ps->p = s + k->len + 1;
+            ps->nkey++;
+            Py_INCREF(k->s);
+            return k->s;
+        }
+    }
     for (;; q++) {
-        while (q < ps->end && !special[(unsigned char)*q])
-            q++;
+        q = scan_plain(q, ps->end);
         if (q >= ps->end || *q == '"')
             break;
         unsigned char c = (unsigned char)*q;
@@ -163,73 +221,76 @@ static PyObject *string(parser *ps, int key)
     /* keys, and short values ("GET", "1.1"), from the cache */
     if (key || n <= SHORT_VALUE)
         return key_str(s, n, ps->nkey++);
-    PyObject *u = PyUnicode_New((Py_ssize_t)n, 127);
-    if (u)
-        memcpy(PyUnicode_1BYTE_DATA(u), s, n);
+    /* final_url is most often url again: one str for both */
+    PyObject *u = ps->last;
+    if (u && (size_t)PyUnicode_GET_LENGTH(u) == n &&
+        memcmp(PyUnicode_1BYTE_DATA(u), s, n) == 0) {
+        Py_INCREF(u);
+        return u;
+    }
+    u = PyUnicode_New((Py_ssize_t)n, 127);
+    if (!u)
+        return NULL;
+    memcpy(PyUnicode_1BYTE_DATA(u), s, n);
+    Py_XSETREF(ps->last, Py_NewRef(u));
     return u;
 }
 
 static int is_digit(const parser *ps, const char *q)
 {
-    return q < ps->end && *q >= '0' && *q <= '9';
+    return q < ps->end && (unsigned)(*q - '0') < 10;
 }
 
-/* A float written as digits, a point and at most 22 digits after it, 15
-   digits in all (jsonw.c's times: "0.000311"): m / 10^k with m and 10^k
-   exact doubles, one rounding, the double strtod gives (Clinger's fast
-   path). Returns NULL for other text, and for -0.0's sign. */
-static PyObject *fast_float(const char *s, const char *end)
+/* Reads digits from *q on into *m (m * 10 + digit each; past 19 digits
+   it wraps, and the callers then take the slow path), counting the
+   digits after the first nonzero one of the number into *sig. Returns
+   the number of digits. */
+static int digits(const parser *ps, const char **q, uint64_t *m, int *sig)
+{
+    const char *d = *q;
+    for (; d < ps->end && (unsigned)(*d - '0') < 10; d++) {
+        *m = *m * 10 + (uint64_t)(*d - '0');
+        if (*m)
+            ++*sig;
+    }
+    int n = (int)(d - *q);
+    *q = d;
+    return n;
+}
+
+/* A number, JSON's grammar: an int as int(), a float as float() reads
+   its text (json's parse_int and parse_float). The digits are read once:
+   an int of at most 18 characters is m itself; a float written as
+   digits, a point and at most 22 digits after it, 15 significant digits
+   in all (jsonw.c's times: "0.000311"), is m / 10^k with m and 10^k
+   exact doubles, one rounding: the double strtod gives (Clinger's fast
+   path), -0.0's sign aside. Other text goes through Python's own. */
+static PyObject *number(parser *ps)
 {
     static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
                                  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
                                  1e18, 1e19, 1e20, 1e21, 1e22};
-    int neg = *s == '-';
-    uint64_t m = 0;
-    int digits = 0, k = -1;
-    for (const char *d = s + neg; d < end; d++) {
-        if (*d == '.') {
-            k = 0;
-            continue;
-        }
-        if (*d < '0' || *d > '9')
-            return NULL; /* an exponent */
-        m = m * 10 + (uint64_t)(*d - '0');
-        if (m && ++digits > 15)
-            return NULL;
-        if (k >= 0)
-            k++;
-    }
-    if (k < 0 || k > 22 || (neg && m == 0))
-        return NULL;
-    double v = (double)m / p10[k];
-    return PyFloat_FromDouble(neg ? -v : v);
-}
-
-/* A number, JSON's grammar: an int as int(), a float as float() reads
-   its text (json's parse_int and parse_float). */
-static PyObject *number(parser *ps)
-{
     const char *s = ps->p, *q = s;
-    int frac = 0;
-    if (q < ps->end && *q == '-')
+    int neg = 0, sig = 0, k = -1, expo = 0;
+    uint64_t m = 0;
+    if (q < ps->end && *q == '-') {
+        neg = 1;
         q++;
+    }
     if (!is_digit(ps, q))
         return decline(ps);
     if (*q == '0')
         q++;
     else
-        while (is_digit(ps, q))
-            q++;
+        digits(ps, &q, &m, &sig);
     if (q < ps->end && *q == '.') {
-        frac = 1;
-        if (!is_digit(ps, ++q))
+        q++;
+        if ((k = digits(ps, &q, &m, &sig)) == 0)
             return decline(ps);
-        while (is_digit(ps, q))
-            q++;
     }
     if (q < ps->end && (*q == 'e' || *q == 'E')) {
-        frac = 1;
+        expo = 1;
         q++;
         if (q < ps->end && (*q == '+' || *q == '-'))
             q++;
@@ -240,14 +301,12 @@ static PyObject *number(parser *ps)
     }
     size_t n = (size_t)(q - s);
     ps->p = q;
-    PyObject *f = frac ? fast_float(s, q) : NULL;
-    if (f)
-        return f;
-    if (!frac && n <= 18) {
-        long long v = 0;
-        for (const char *d = *s == '-' ? s + 1 : s; d < q; d++)
-            v = v * 10 + (*d - '0');
-        return PyLong_FromLongLong(*s == '-' ? -v : v);
+    int frac = k >= 0 || expo;
+    if (!frac && n <= 18)
+        return PyLong_FromLongLong(neg ? -(long long)m : (long long)m);
+    if (frac && !expo && k <= 22 && sig <= 15 && !(neg && m == 0)) {
+        double v = (double)m / p10[k];
+        return PyFloat_FromDouble(neg ? -v : v);
     }
     if (n >= 64)
         return decline(ps);
@@ -407,12 +466,13 @@ PyObject *pyx_record(const char *s, size_t n)
     PyObject *rec = NULL;
     if (ps.p < ps.end && *ps.p == '{')
         rec = value(&ps);
+    Py_XDECREF(ps.last);
     if (rec || PyErr_Occurred())
         return rec;
     return json_record(start, (size_t)(ps.end - start));
 }
 
-/* ---- JSON text of a dict: an input line, the fetch task's configuration -- */
+/* ---- JSON text of a dict: an input line -------------------------------- */
 
 typedef struct obuf {
     char *b;

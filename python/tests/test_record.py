@@ -106,3 +106,26 @@ def test_cached_values_follow_each_record():
     for _ in range(3):
         for b in recs:
             assert _mpool._record(b) == json_reads(b)
+
+
+def test_a_repeated_long_value_is_one_str_and_outlives_its_key():
+    """final_url is most often url again: the reader makes one str for
+    both. The str it keeps for that stays alive when a repeated key drops
+    it from its dict (fuzz_record found the use after free under ASan)."""
+    url = b'"http://127.0.0.1:1/' + b'x' * 40 + b'"'
+    rec = _mpool._record(b'{"url":' + url + b',"final_url":' + url + b'}')
+    assert rec["url"] == rec["final_url"] and rec["url"] is rec["final_url"]
+    for b in (b'{"a":' + url + b',"a":1,"b":' + url + b'}',
+              b'{"a":[' + url + b'],"a":2,"b":[' + url + b',' + url + b']}'):
+        assert repr(_mpool._record(b)) == repr(json_reads(b))
+
+
+def test_keys_read_ahead_match_only_whole_keys():
+    """A key is first tried as the one the last record had at its place:
+    only a whole key, ended by its quote, is taken so."""
+    for a, b in ((b'{"status":1}', b'{"statusx":2}'),
+                 (b'{"status":1}', b'{"stat":3}'),
+                 (b'{"k\\"":1}', b'{"k\\"":2}'),
+                 (b'{"ab":1}', b'{"a\\u0062":2}')):
+        for x in (a, b, a, b):
+            assert repr(_mpool._record(x)) == repr(json_reads(x))
