@@ -4,8 +4,9 @@
  * native engine for it: the server (mp-testserver's max_open, the most
  * connections open at once at a request) never sees more than the limit,
  * every request succeeds, and each response says MP_HTTP_NATIVE. A
- * waiting request whose task deadline passes ends with MP_ETIMEDOUT and
- * takes nothing with it: the next request still gets the connection.
+ * waiting request whose task deadline passes ends (MP_ETIMEDOUT) and
+ * takes nothing with it, on both engines, under the per-host limit, the
+ * total, and both: no worker dies, the next request gets the connection.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -96,6 +97,32 @@ static void all_native_ok(mp_result *out, size_t n)
         assert_int_equal(o->engine, MP_HTTP_NATIVE);
         mp_result_clear(&out[i]);
     }
+}
+
+/* Asserts that no worker of p died: a crash that the pool hides by
+   replacing the worker and ending its tasks as they would have ended. */
+static void no_worker_died(mp_pool *p)
+{
+    mp_pool_stats st;
+
+    mp_pool_get_stats(p, &st);
+    if (st.workers_died != 0)
+        fail_msg("%llu worker(s) died", (unsigned long long)st.workers_died);
+}
+
+/* Asserts that r is a 200 from engine, and clears it. */
+static void ok_from(mp_result *r, int engine)
+{
+    const seen *o = (const seen *)r->data;
+
+    if (r->status != 0)
+        fail_msg("task: %s", mp_strerror(r->status));
+    assert_int_equal(r->len, sizeof *o);
+    if (o->rc != 0)
+        fail_msg("request: %s", o->message);
+    assert_int_equal(o->status, 200);
+    assert_int_equal(o->engine, engine);
+    mp_result_clear(r);
 }
 
 /* Returns the server's peak of open connections since the last call. */
@@ -204,8 +231,87 @@ static void test_deadline_while_waiting(void **state)
              g_ts.port);
     run_all(p, jobs, 1, out);
     all_native_ok(out, 1);
+    no_worker_died(p);
     mp_pool_destroy(p);
 }
+
+/* Fills s with a GET of path on host name h<i> of the server through
+   engine. */
+static void req_at(seen_req *s, int i, const char *path, int engine)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->url, sizeof s->url, "http://h%d.test:%d%s", i, g_ts.port,
+             path);
+    s->engine = engine;
+}
+
+/* One case of waiting under the limits: requests to /hang on host names
+   h<host[i]> (in this order: the first ones take the connections the
+   limits allow, the others wait), then one to /ok on h<after> that waits
+   behind them. */
+typedef struct wait_case {
+    unsigned total, per_host;
+    int n;
+    int host[4];
+    int after;
+} wait_case;
+
+/* (a) per host 1: the second request to h0 waits in its host's queue. */
+static const wait_case k_per_host = {0, 1, 2, {0, 0}, 0};
+/* (b) total 1: h1's request waits in its host's queue and the total's. */
+static const wait_case k_total = {1, 0, 2, {0, 1}, 1};
+/* (c) total 2, per host 1: h0's second request waits for its host's
+   room, h2's for the total's (h1's took the second connection). */
+static const wait_case k_both = {2, 1, 4, {0, 0, 1, 2}, 2};
+
+/* A case of the list in main: k through engine. */
+typedef struct engine_case {
+    const wait_case *k;
+    int engine;
+} engine_case;
+
+/* Creates a pool of 1 worker x conc tasks under k's limits. */
+static mp_pool *case_pool(const wait_case *k, int conc, unsigned timeout_ms)
+{
+    limits l = {.total = k->total, .per_host = k->per_host,
+                .port = g_ts.port};
+
+    return pool_new(1, conc, timeout_ms, &l); /* l is copied */
+}
+
+/* Deadline: every request of the case (those on a connection and those
+   waiting) in its own task, under a task deadline of 400 ms: each ends
+   MP_ETIMEDOUT, then the request after them gets a connection; no
+   worker died. */
+static void test_deadline(void **state)
+{
+    const engine_case *e = *state;
+    const wait_case *k = e->k;
+    int engine = e->engine;
+    mp_pool *p = case_pool(k, 8, 400);
+    seen_req jobs[4];
+    mp_result out[4];
+
+    for (int i = 0; i < k->n; i++)
+        req_at(&jobs[i], k->host[i], "/hang", engine);
+    run_all(p, jobs, (size_t)k->n, out);
+    for (int i = 0; i < k->n; i++) {
+        if (out[i].status != MP_ETIMEDOUT)
+            fail_msg("task %d: %s, not MP_ETIMEDOUT", i,
+                     mp_err_name(out[i].status));
+        mp_result_clear(&out[i]);
+    }
+    req_at(&jobs[0], k->after, "/ok", engine);
+    run_all(p, jobs, 1, out);
+    ok_from(&out[0], engine);
+    no_worker_died(p);
+    mp_pool_destroy(p);
+}
+
+/* test_deadline under each limit on each engine. */
+#define ENGINE_CASE(fn, kind, engine)                                       \
+    {#fn " " #kind " " #engine, fn, NULL, NULL,                             \
+     (void *)&(const engine_case){&k_##kind, MP_HTTP_##engine}}
 
 static int setup(void **state)
 {
@@ -226,6 +332,12 @@ int main(void)
         cmocka_unit_test(test_total_limit),
         cmocka_unit_test(test_both_limits),
         cmocka_unit_test(test_deadline_while_waiting),
+        ENGINE_CASE(test_deadline, per_host, NATIVE),
+        ENGINE_CASE(test_deadline, total, NATIVE),
+        ENGINE_CASE(test_deadline, both, NATIVE),
+        ENGINE_CASE(test_deadline, per_host, CURL),
+        ENGINE_CASE(test_deadline, total, CURL),
+        ENGINE_CASE(test_deadline, both, CURL),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -918,12 +918,17 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* mp__cancel_fn: the task's deadline passed or it was canceled. */
+/* mp__cancel_fn: the task's deadline passed or it was canceled. Undoes
+   x once: mp__native_xfer_run calls it again after the wake (it cannot
+   tell whether the worker did, see mp__task_suspend), and x, then
+   MP__NX_CANCELED and off its lists, is left alone. */
 static void xfer_cancel(mp_task *t, void *arg)
 {
     mp__native_xfer *x = arg;
 
     (void)t;
+    if (x->state == MP__NX_CANCELED)
+        return;
     if (x->state == MP__NX_WAIT)
         wait_unlink(x);
     if (x->state == MP__NX_QUEUE)
@@ -938,6 +943,7 @@ static void xfer_cancel(mp_task *t, void *arg)
         mp__native_pool_conn_free(x->c);
         x->c = NULL;
     }
+    x->state = MP__NX_CANCELED;
 }
 
 /* Adds the times of x, a hop that ended, to r: each from the hop's

@@ -21,9 +21,11 @@
 #include "http/tls/http_tls.h"
 #include "http/shared/http_int.h"
 
-/* mp__native_xfer.state */
+/* mp__native_xfer.state. CANCELED: the task's deadline or cancel undid
+   it (xfer_cancel): on no list, holding nothing. */
 enum { MP__NX_WAIT, MP__NX_CONNECT, MP__NX_TLS, MP__NX_SEND, MP__NX_RECV,
-       MP__NX_H2, MP__NX_QUEUE, MP__NX_TUNNEL, MP__NX_DONE };
+       MP__NX_H2, MP__NX_QUEUE, MP__NX_TUNNEL, MP__NX_DONE,
+       MP__NX_CANCELED };
 
 /* One transfer, on the task's coroutine stack. */
 typedef struct mp__native_xfer {

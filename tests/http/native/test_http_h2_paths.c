@@ -7,7 +7,9 @@
  *    of first requests waits for the first handshake's ALPN answer): a
  *    listener that completes TCP and never answers TLS, a burst with a
  *    connect timeout: each one MP_ETIMEDOUT, none hangs, the worker then
- *    serves the next request; the first handshake failing (refused, a
+ *    serves the next request; the same under a task deadline instead
+ *    of a connect timeout: each task MP_ETIMEDOUT, no worker dies; the
+ *    first handshake failing (refused, a
  *    plain HTTP server, an untrusted certificate): every waiter gets the
  *    code its own connection gets;
  *  - body_path over HTTP/2: the file holds exactly the body (256 KiB,
@@ -100,6 +102,48 @@ static void test_waiters_connect_timeout(void **state)
     close(fd);
     free(b);
     free(o);
+}
+
+/* The same silent listener, each request its own task under a task
+   deadline of 400 ms (no connect timeout of their own): the deadline
+   cancels the first handshake and its waiters, each task ends
+   MP_ETIMEDOUT, no worker dies, and the worker serves the next request. */
+static void test_waiters_deadline(void **state)
+{
+    enum { N = 6 };
+    mp_pool_options opt = {.workers = 1, .concurrency = N,
+                           .task_timeout_ms = 400};
+    mp_pool *p = NULL;
+    seen_req s[N], after = mk(0, "/1k?after-deadline");
+    mp_buf in[N];
+    mp_result out[N];
+    mp_pool_stats st;
+    seen o;
+    char why[300];
+    int port, fd = tu_listen(&port, 64);
+
+    (void)state;
+    assert_true(fd >= 0);
+    for (int i = 0; i < N; i++) {
+        s[i] = mk(port, "/1k?deadline-%d", i);
+        in[i] = (mp_buf){&s[i], sizeof s[i]};
+    }
+    assert_int_equal(mp_pool_create(&p, &opt), 0);
+    assert_int_equal(mp_pool_map(p, seen_task, in, N, out), 0);
+    for (int i = 0; i < N; i++) {
+        if (out[i].status != MP_ETIMEDOUT)
+            fail_msg("task %d: %s, not MP_ETIMEDOUT", i,
+                     mp_err_name(out[i].status));
+        mp_result_clear(&out[i]);
+    }
+    if (tu_apply_copy(p, seen_task, &after, sizeof after, &o, sizeof o, why,
+                      sizeof why) != 0)
+        fail_msg("after: %s", why);
+    h2u_expect(&after, &o, 200);
+    mp_pool_get_stats(p, &st);
+    assert_int_equal(st.workers_died, 0);
+    mp_pool_destroy(p);
+    close(fd);
 }
 
 /* The first handshake fails: nothing listens (refused), the server is
@@ -895,6 +939,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         TU_BOUNDED(test_waiters_connect_timeout, 60),
+        TU_BOUNDED(test_waiters_deadline, 60),
         TU_BOUNDED(test_waiters_first_fails, 60),
         TU_BOUNDED(test_body_path, 60),
         TU_BOUNDED(test_header_limits, 60),
