@@ -4,9 +4,10 @@
  * native engine for it: the server (mp-testserver's max_open, the most
  * connections open at once at a request) never sees more than the limit,
  * every request succeeds, and each response says MP_HTTP_NATIVE. A
- * waiting request whose task deadline passes ends (MP_ETIMEDOUT) and
- * takes nothing with it, on both engines, under the per-host limit, the
- * total, and both: no worker dies, the next request gets the connection.
+ * waiting request whose task deadline passes, or that is canceled, ends
+ * (MP_ETIMEDOUT) and takes nothing with it, on both engines, under the
+ * per-host limit, the total, and both: no worker dies, the requests that
+ * waited behind it still start, the next request gets the connection.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -308,10 +309,98 @@ static void test_deadline(void **state)
     mp_pool_destroy(p);
 }
 
-/* test_deadline under each limit on each engine. */
+/* What cancel_task does: k's /hang requests and the one after them. */
+typedef struct cancel_in {
+    int n;
+    seen_req hang[4], after;
+} cancel_in;
+
+/* What it gives: each /hang child's join code (and its status), and the
+   request after them. */
+typedef struct cancel_out {
+    int join_rc[4], join_status[4];
+    seen after;
+} cancel_out;
+
+/*
+ * An mp_task_fn: runs each of in's /hang requests as a child, then the
+ * request after them as one; cancels the /hang children last first (a
+ * join with a short timeout: they never answer), so that the waiting
+ * ones are canceled while they wait and the ones on a connection last;
+ * then joins the last child, which must get a connection now. Returns a
+ * cancel_out.
+ */
+static int cancel_task(mp_task *t, const void *in, size_t len)
+{
+    const cancel_in *c = in;
+    cancel_out o;
+    mp_child *ch[5];
+    mp_result r;
+    int rc;
+
+    if (len != sizeof *c)
+        return mp_fail(t, MP_EINVAL, "cancel_task: %zu bytes", len);
+    memset(&o, 0, sizeof o);
+    for (int i = 0; i <= c->n; i++)
+        if ((rc = mp_spawn(t, seen_task, i < c->n ? &c->hang[i] : &c->after,
+                           sizeof(seen_req), &ch[i])) != 0)
+            return mp_fail(t, rc, "mp_spawn: %s", mp_strerror(rc));
+    for (int i = c->n - 1; i >= 0; i--) {
+        o.join_rc[i] = mp_join(ch[i], &r, 20);
+        o.join_status[i] = r.status;
+        mp_result_clear(&r);
+    }
+    if ((rc = mp_join(ch[c->n], &r, 0)) != 0 || r.len != sizeof o.after)
+        return mp_fail(t, rc ? rc : MP_EPROTO, "mp_join: %s, %zu bytes",
+                       mp_strerror(rc ? rc : r.status), r.len);
+    memcpy(&o.after, r.data, sizeof o.after);
+    mp_result_clear(&r);
+    return mp_return(t, &o, sizeof o);
+}
+
+/* Cancel: the case's requests as children of one task (a task deadline
+   of 10 s, never reached when all goes well): each /hang child canceled
+   while it waits or holds its connection, its join MP_ETIMEDOUT; the
+   request that waited behind them then ends 200 (it did not stay behind
+   a canceled one); no worker died. */
+static void test_cancel(void **state)
+{
+    const engine_case *e = *state;
+    const wait_case *k = e->k;
+    int engine = e->engine;
+    mp_pool *p = case_pool(k, 1, 10000);
+    cancel_in c;
+    cancel_out o;
+    char why[200];
+
+    memset(&c, 0, sizeof c);
+    c.n = k->n;
+    for (int i = 0; i < k->n; i++)
+        req_at(&c.hang[i], k->host[i], "/hang", engine);
+    req_at(&c.after, k->after, "/ok", engine);
+    tu_bound(60, "the canceled requests");
+    if (tu_apply_copy(p, cancel_task, &c, sizeof c, &o, sizeof o, why,
+                      sizeof why) != 0)
+        fail_msg("cancel_task: %s", why);
+    tu_unbound();
+    for (int i = 0; i < k->n; i++)
+        if (o.join_rc[i] != MP_ETIMEDOUT || o.join_status[i] != MP_ETIMEDOUT)
+            fail_msg("child %d: join %s, status %s", i,
+                     mp_err_name(o.join_rc[i]), mp_err_name(o.join_status[i]));
+    if (o.after.rc != 0)
+        fail_msg("the request after them: %s", o.after.message);
+    assert_int_equal(o.after.status, 200);
+    assert_int_equal(o.after.engine, engine);
+    no_worker_died(p);
+    mp_pool_destroy(p);
+}
+
+/* test_deadline and test_cancel under each limit, on each engine. */
 #define ENGINE_CASE(fn, kind, engine)                                       \
     {#fn " " #kind " " #engine, fn, NULL, NULL,                             \
      (void *)&(const engine_case){&k_##kind, MP_HTTP_##engine}}
+#define ENGINE_CASES(fn, kind)                                              \
+    ENGINE_CASE(fn, kind, NATIVE), ENGINE_CASE(fn, kind, CURL)
 
 static int setup(void **state)
 {
@@ -332,12 +421,12 @@ int main(void)
         cmocka_unit_test(test_total_limit),
         cmocka_unit_test(test_both_limits),
         cmocka_unit_test(test_deadline_while_waiting),
-        ENGINE_CASE(test_deadline, per_host, NATIVE),
-        ENGINE_CASE(test_deadline, total, NATIVE),
-        ENGINE_CASE(test_deadline, both, NATIVE),
-        ENGINE_CASE(test_deadline, per_host, CURL),
-        ENGINE_CASE(test_deadline, total, CURL),
-        ENGINE_CASE(test_deadline, both, CURL),
+        ENGINE_CASES(test_deadline, per_host),
+        ENGINE_CASES(test_deadline, total),
+        ENGINE_CASES(test_deadline, both),
+        ENGINE_CASES(test_cancel, per_host),
+        ENGINE_CASES(test_cancel, total),
+        ENGINE_CASES(test_cancel, both),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -828,6 +828,24 @@ static void queue_unlink(mp__native_xfer *x)
     mp__list_remove(&x->qlink);
 }
 
+/* Takes x, a waiter canceled, out of its queues. The one behind it,
+   its host's first now, takes its place in the state's queue for the
+   total's room, and the kick looks at it: else it could wait for a
+   connection of its host to close that may never exist. */
+static void queue_leave(mp__native_xfer *x)
+{
+    nhost *h = x->h;
+    mp__native_xfer *next = NULL;
+
+    if (mp__list_first(&h->q) == &x->qlink && x->qlink.next != &h->q)
+        next = XFER_OF(x->qlink.next, qlink);
+    if (next && mp__list_linked(&x->glink))
+        mp__list_insert_before(x->glink.next, &next->glink);
+    queue_unlink(x);
+    if (next)
+        mp__native_pool_kick(g_hn, h, 0);
+}
+
 /* Makes x wait, last in h's queue, for a connection the limits allow
    (no timer: as in curl, its timeouts start when it leaves the queue;
    the task's deadline still ends it); first in h's queue with room
@@ -932,7 +950,7 @@ static void xfer_cancel(mp_task *t, void *arg)
     if (x->state == MP__NX_WAIT)
         wait_unlink(x);
     if (x->state == MP__NX_QUEUE)
-        queue_unlink(x);
+        queue_leave(x);
     if (x->h && x->h->prober == x)
         probe_end(x->h, 1); /* the next one asks */
     if (x->h2c)
