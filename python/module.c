@@ -65,6 +65,19 @@ static PyObject *m_pool_options_check(PyObject *self, PyObject *args)
     return PyUnicode_FromString(msg);
 }
 
+/* _fetch_pool_options(workers, concurrency) -> (workers, concurrency,
+   prefetch): the fetch task's pool options (fetch_pool_options, the
+   credit rule mpfetch's -w and -c go through). */
+static PyObject *m_fetch_pool_options(PyObject *self, PyObject *args)
+{
+    int workers, concurrency;
+    mp_pool_options o;
+    if (!PyArg_ParseTuple(args, "ii", &workers, &concurrency))
+        return NULL;
+    fetch_pool_options(&o, workers, concurrency);
+    return Py_BuildValue("iii", o.workers, o.concurrency, o.prefetch);
+}
+
 static PyObject *m_method_name(PyObject *self, PyObject *arg)
 {
     const char *m = PyUnicode_AsUTF8(arg);
@@ -507,6 +520,8 @@ static PyMethodDef methods[] = {
     {"_init", m_init, METH_NOARGS, "mp_init(): start the forkserver"},
     {"_pool_options_check", m_pool_options_check, METH_VARARGS,
      "mp_pool_options_check"},
+    {"_fetch_pool_options", m_fetch_pool_options, METH_VARARGS,
+     "fetch_pool_options: the pool's workers, concurrency, prefetch"},
     {"_method_name", m_method_name, METH_O, "fetch_method_name"},
     {"_header_ok", m_header_ok, METH_O, "fetch_header_ok"},
     {"_engine_ok", m_engine_ok, METH_O, "fetch_engine_code >= 0"},
@@ -556,7 +571,9 @@ PyMODINIT_FUNC PyInit__mpool(void)
     PyModule_AddIntConstant(m, "MAX_PREFETCH", MP_MAX_PREFETCH);
     PyModule_AddIntConstant(m, "STAMP_BYTES", FETCH_STAMP_BYTES);
     if (PyModule_AddObject(m, "FETCH_MAX_BODY",
-                           PyLong_FromSize_t(FETCH_MAX_BODY)) < 0)
+                           PyLong_FromSize_t(FETCH_MAX_BODY)) < 0 ||
+        PyModule_AddIntConstant(m, "FETCH_MIN_CREDIT", FETCH_MIN_CREDIT) ||
+        PyModule_AddIntConstant(m, "FETCH_MAX_CREDIT", FETCH_MAX_CREDIT))
         return NULL;
     PyModule_AddStringConstant(m, "LIBMPOOL_VERSION", MP_VERSION_STRING);
     return m;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "fetch_config.h"
+#include "fetch_pool.h"
 #include "fetch_stamp.h"
 #include "mpool.h"
 

@@ -39,11 +39,6 @@ __version__ = _mpool.LIBMPOOL_VERSION
 
 cpus_available = _mpool.cpus_available
 
-# mpfetch's own constants (src/mpfetch/mpfetch.h, cmdline.c): the pool's
-# credit is sized the way mpfetch sizes it, so a run moves the same batches.
-_MIN_CREDIT = 64
-_MAX_CREDIT = 65536
-
 
 class WorkerError(OSError):
     """A task ended without an answer from its function: its worker died
@@ -135,7 +130,8 @@ def _headers(fn, v):
 class _Options:
     """Every option of fetch / afetch / Pool checked once: the fetch task's
     configuration (workers/fetch.h) as mpfetch's fetchconf.c builds it,
-    and the pool's size and pace as mpfetch's mpf_pool_options sets them."""
+    and the pool's size and pace from the fetch task's fetch_pool_options,
+    which mpfetch's mpf_pool_options calls too."""
 
     def __init__(self, fn, opts, pool_only=()):
         o = {}
@@ -159,13 +155,9 @@ class _Options:
         self.connect_timeout = _num(fn, "connect_timeout",
                                     g("connect_timeout", 10), 0.001, 1e9)
         self.retries = _int(fn, "retries", g("retries", 0), 0, 100)
-        c = self.concurrency
-        self.prefetch = 0
-        if c < _MIN_CREDIT // 4:
-            self.prefetch = _MIN_CREDIT - c
-        elif c * 3 <= _mpool.MAX_PREFETCH and \
-                self.workers * c * 4 <= _MAX_CREDIT:
-            self.prefetch = c * 3
+        # the credit rule of mpfetch's -w and -c (fetch_pool_options)
+        _, _, self.prefetch = _mpool._fetch_pool_options(self.workers,
+                                                         self.concurrency)
         self.config = self._config()
 
     def _get(self, k, default=None):

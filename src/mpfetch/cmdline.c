@@ -578,24 +578,11 @@ static int apply(mpf_config *cfg, int c, const char *arg)
 }
 
 /* Fills o with the pool's size and pace from cfg (not the task deadline,
-   the init function or its argument: the caller adds those). */
+   the init function or its argument: the caller adds those), with the
+   fetch task's credit rule (fetch_pool_options), mpool's too. */
 void mpf_pool_options(const mpf_config *cfg, mp_pool_options *o)
 {
-    memset(o, 0, sizeof(*o));
-    o->workers = cfg->workers;
-    o->concurrency = cfg->concurrency;
-    /* A worker's credit of 4 x concurrency (prefetch 3 x), at least
-       MPF_MIN_CREDIT tasks: the batches each way carry a quarter of it,
-       and every batch costs both processes nanomsg's wake-ups (about ten
-       context switches a pair). With the library's default (prefetch =
-       concurrency) -c 10 holds 20 and the batches carry 5. Where the pool
-       would hold more than MPF_MAX_CREDIT tasks in all (or past
-       MP_MAX_PREFETCH), the library's default. */
-    if (cfg->concurrency < MPF_MIN_CREDIT / 4)
-        o->prefetch = MPF_MIN_CREDIT - cfg->concurrency;
-    else if ((long)cfg->concurrency * 3 <= MP_MAX_PREFETCH &&
-             (long)cfg->workers * cfg->concurrency * 4 <= MPF_MAX_CREDIT)
-        o->prefetch = cfg->concurrency * 3;
+    fetch_pool_options(o, cfg->workers, cfg->concurrency);
     o->rate = cfg->rate;
 }
 

@@ -49,9 +49,6 @@ enum {
 #define MPF_MAX_LINE ((size_t)1 << 20)
 /* --ordered: most records held back waiting for an earlier one. */
 #define MPF_ORDER_WINDOW ((uint64_t)1 << 16)
-#define MPF_MIN_CREDIT 64 /* tasks a worker may hold, queued + running */
-#define MPF_MAX_CREDIT 65536 /* tasks the pool holds beyond which a worker's
-                                credit is not raised (mpf_pool_options) */
 
 /* Everything the command line sets; mpf_config_defaults() fills it. */
 typedef struct mpf_config {

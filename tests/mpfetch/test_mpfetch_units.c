@@ -2,8 +2,9 @@
  * Unit tests of mpfetch's pure modules (issue #10.4), each a table of
  * cases run through the real functions, no pool and no network: the reader
  * (reader.c), the in-flight map (inflight.c), the writer and its --ordered
- * window (writer.c), the --resume reader and line set (resume.c) and the
- * statistics (stats.c). Files are memfds and pipes.
+ * window (writer.c), the --resume reader and line set (resume.c), the
+ * statistics (stats.c), and the options' pool credit (cmdline.c over the
+ * fetch task's). Files are memfds and pipes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -574,6 +575,91 @@ static void test_progress_width(void **state)
     assert_string_equal(line, "5000/50");
 }
 
+/* ---- options: the pool's credit ----------------------------------------- */
+
+/* Parses the options args (up to 6, then a URL argument) into cfg.
+   Returns what mpf_options_parse returned, with what it said on stderr in
+   err (cap bytes, NUL-terminated). */
+static int parse_args(mpf_config *cfg, const char *const *args, char *err,
+                      size_t cap)
+{
+    char *argv[10] = {"mpfetch"};
+    int argc = 1;
+    while (*args && argc < 8)
+        argv[argc++] = (char *)*args++;
+    argv[argc++] = "http://127.0.0.1:1/";
+    argv[argc] = NULL;
+    int fd = memfile("", 0), saved = dup(2);
+    assert_true(saved >= 0);
+    fflush(stderr);
+    assert_int_equal(dup2(fd, 2), 2);
+    mpf_config_defaults(cfg);
+    int rc = mpf_options_parse(cfg, argc, argv);
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    size_t n;
+    char *text = file_text(fd, &n);
+    snprintf(err, cap, "%s", text);
+    free(text);
+    close(fd);
+    return rc;
+}
+
+/* mpfetch's -w and -c give the pool the fetch task's credit rule
+   (fetch_pool_options, which mpool's keywords go through too: its
+   python/tests/test_limits.py holds this table): a worker holds 4 x -c
+   tasks, at least FETCH_MIN_CREDIT, the library's default (prefetch 0)
+   past MP_MAX_PREFETCH or FETCH_MAX_CREDIT tasks in the pool; -w absent
+   counts the workers the library starts. */
+static void test_pool_options(void **state)
+{
+    (void)state;
+    static const struct {
+        int workers, concurrency, prefetch;
+    } t[] = {
+        {1, 1, 63},       {1, 15, 49},       {1, 16, 48},
+        {1, 64, 192},     {4, 4096, 12288},  {4, 4097, 0},
+        {16, 1024, 3072}, {16, 1025, 0},     {1, 6666, 19998},
+        {1, 6667, 0},     {512, 15, 49},     {512, 32, 96},
+        {512, 33, 0},     {2, 20000, 0},     {0, 1, 63},
+        {0, 64, -1},      {0, 4096, -1}, /* -1: as for the CPUs' count */
+    };
+    assert_int_equal(FETCH_MIN_CREDIT, 64);
+    assert_int_equal(FETCH_MAX_CREDIT, 65536);
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        mp_pool_options want, got;
+        mpf_config cfg;
+        char w[16], c[16], err[512];
+        int prefetch = t[i].prefetch;
+        if (prefetch < 0) {
+            int cpus = mp_cpus_available();
+            fetch_pool_options(&want, cpus < MP_MAX_WORKERS ? cpus
+                                                            : MP_MAX_WORKERS,
+                               t[i].concurrency);
+            prefetch = want.prefetch;
+        }
+        fetch_pool_options(&want, t[i].workers, t[i].concurrency);
+        if (want.prefetch != prefetch || want.workers != t[i].workers ||
+            want.concurrency != t[i].concurrency)
+            fail_msg("-w %d -c %d: prefetch %d, want %d", t[i].workers,
+                     t[i].concurrency, want.prefetch, prefetch);
+        snprintf(w, sizeof w, "%d", t[i].workers);
+        snprintf(c, sizeof c, "%d", t[i].concurrency);
+        const char *with_w[] = {"-w", w, "-c", c, NULL};
+        int rc = parse_args(&cfg, t[i].workers ? with_w : with_w + 2, err,
+                            sizeof err);
+        if (rc != MPF_PARSE_RUN)
+            fail_msg("-w %d -c %d refused: %s", t[i].workers,
+                     t[i].concurrency, err);
+        mpf_pool_options(&cfg, &got);
+        assert_int_equal(got.workers, want.workers);
+        assert_int_equal(got.concurrency, want.concurrency);
+        assert_int_equal(got.prefetch, want.prefetch);
+        mpf_config_free(&cfg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -591,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_resume_stamps),
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_progress_width),
+        cmocka_unit_test(test_pool_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
