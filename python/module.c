@@ -570,8 +570,21 @@ PyMODINIT_FUNC PyInit__mpool(void)
     PyModule_AddIntConstant(m, "MAX_CONCURRENCY", MP_MAX_CONCURRENCY);
     PyModule_AddIntConstant(m, "MAX_PREFETCH", MP_MAX_PREFETCH);
     PyModule_AddIntConstant(m, "STAMP_BYTES", FETCH_STAMP_BYTES);
+    /* the options' bounds (fetch_config.h, fetch_pool.h), mpfetch's too */
     if (PyModule_AddObject(m, "FETCH_MAX_BODY",
                            PyLong_FromSize_t(FETCH_MAX_BODY)) < 0 ||
+        PyModule_AddIntConstant(m, "FETCH_MAX_RETRIES", FETCH_MAX_RETRIES) ||
+        PyModule_AddIntConstant(m, "FETCH_MAX_REDIRS", FETCH_MAX_REDIRS) ||
+        PyModule_AddIntConstant(m, "FETCH_MAX_PER_HOST", FETCH_MAX_PER_HOST) ||
+        PyModule_AddIntConstant(m, "FETCH_MAX_SPEED_TIME",
+                                FETCH_MAX_SPEED_TIME) ||
+        PyModule_AddObject(m, "FETCH_MAX_SPEED_LIMIT",
+                           PyLong_FromUnsignedLong(FETCH_MAX_SPEED_LIMIT)) ||
+        PyModule_AddIntConstant(m, "FETCH_MAX_SECONDS", FETCH_MAX_SECONDS) ||
+        PyModule_AddObject(m, "FETCH_MIN_CONNECT_TIMEOUT",
+                           PyFloat_FromDouble(FETCH_MIN_CONNECT_TIMEOUT)) ||
+        PyModule_AddObject(m, "FETCH_MAX_RATE",
+                           PyFloat_FromDouble(FETCH_MAX_RATE)) ||
         PyModule_AddIntConstant(m, "FETCH_MIN_CREDIT", FETCH_MIN_CREDIT) ||
         PyModule_AddIntConstant(m, "FETCH_MAX_CREDIT", FETCH_MAX_CREDIT))
         return NULL;

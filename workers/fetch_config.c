@@ -337,14 +337,14 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
         cfg_str(o, "proxy", &c->proxy) || cfg_str(o, "noproxy", &c->noproxy) ||
         cfg_uint(o, "timeout_ms", big, &c->timeout_ms) < 0 ||
         cfg_uint(o, "connect_timeout_ms", big, &c->connect_timeout_ms) < 0 ||
-        cfg_uint(o, "max_redirs", big, &c->max_redirs) < 0 ||
-        cfg_uint(o, "retries", 1000000, &c->retries) < 0 ||
+        cfg_uint(o, "max_redirs", FETCH_MAX_REDIRS, &c->max_redirs) < 0 ||
+        cfg_uint(o, "retries", FETCH_MAX_RETRIES, &c->retries) < 0 ||
         cfg_uint(o, "retry_base_ms", big, &c->retry_base_ms) < 0 ||
         cfg_uint(o, "retry_max_ms", big, &c->retry_max_ms) < 0 ||
-        cfg_uint(o, "per_host", big, &c->per_host) < 0 ||
+        cfg_uint(o, "per_host", FETCH_MAX_PER_HOST, &c->per_host) < 0 ||
         cfg_uint(o, "total_conns", big, &c->total_conns) < 0 ||
-        cfg_uint(o, "speed_limit", big, &c->speed_limit) < 0 ||
-        cfg_uint(o, "speed_time", 86400, &c->speed_time) < 0 ||
+        cfg_uint(o, "speed_limit", FETCH_MAX_SPEED_LIMIT, &c->speed_limit) < 0 ||
+        cfg_uint(o, "speed_time", FETCH_MAX_SPEED_TIME, &c->speed_time) < 0 ||
         cfg_max_body(o, c) < 0 || cfg_engine(o, c) < 0 || cfg_bool(o, "follow", &c->follow) < 0 ||
         cfg_bool(o, "compressed", &c->compressed) < 0 ||
         cfg_bool(o, "insecure", &c->insecure) < 0 ||
@@ -402,6 +402,23 @@ static int put_strings(json_t *o, const char *key, const char **a, size_t n,
         json_array_append_new(arr, v);
     }
     return 0;
+}
+
+/* Returns the key of the first number of c past its bound (the
+   FETCH_MAX_* the parser reads it with), or NULL. */
+static const char *past_bound(const fetch_cfg *c)
+{
+    if (c->max_body > FETCH_MAX_BODY)
+        return "max_body";
+    if (c->retries > FETCH_MAX_RETRIES)
+        return "retries";
+    if (c->max_redirs > FETCH_MAX_REDIRS)
+        return "max_redirs";
+    if (c->per_host > FETCH_MAX_PER_HOST)
+        return "per_host";
+    if (c->speed_time > FETCH_MAX_SPEED_TIME)
+        return "speed_time";
+    return NULL; /* speed_limit: an unsigned holds no more */
 }
 
 /* Sets the number keys of c. */
@@ -479,9 +496,8 @@ char *fetch_config_json(const fetch_cfg *c, const char **bad_key,
         return NULL;
     if (c->method) /* one of fetch_methods: ASCII */
         json_object_set_new(o, "method", json_string(c->method));
-    if (c->max_body > FETCH_MAX_BODY) /* the parser would refuse it */
-        *bad_key = "max_body";
-    else if (put_texts(o, c, bad_key, bad_index) == 0) {
+    *bad_key = past_bound(c); /* a number the parser would refuse */
+    if (!*bad_key && put_texts(o, c, bad_key, bad_index) == 0) {
         put_numbers(o, c);
         put_flags(o, c);
         text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -100,9 +100,26 @@ typedef struct fetch_cfg {
     const char *dns_servers; /* NULL: resolv.conf's (mp_http_set_dns_servers) */
 } fetch_cfg;
 
-/* The largest "max_body" the configuration holds (1 TiB): front ends
-   refuse more under their option's name, fetch_config_json as "max_body". */
+/*
+ * The options' bounds: the one set that mpfetch's options, mpool's
+ * keywords (module constants of mpool._mpool) and this configuration's
+ * parser take, so a value one front end takes the other takes too, and a
+ * worker reads it back. Front ends refuse a value past them under their
+ * option's name; fetch_config_json refuses one in c by its key (bad_key),
+ * fetch_config_parse the key in the JSON.
+ */
+/* The largest "max_body" (1 TiB). */
 #define FETCH_MAX_BODY ((size_t)1 << 40)
+#define FETCH_MAX_RETRIES 100       /* "retries" (--retries) */
+#define FETCH_MAX_REDIRS 1000       /* "max_redirs" (--max-redirs) */
+#define FETCH_MAX_PER_HOST 100000   /* "per_host" (--per-host) */
+#define FETCH_MAX_SPEED_TIME 86400  /* "speed_time" (--speed-time), seconds */
+#define FETCH_MAX_SPEED_LIMIT 0xffffffffu /* "speed_limit", bytes/s */
+/* --timeout and --connect-timeout in seconds (ten days; front ends turn
+   them into "timeout_ms" and "connect_timeout_ms"), and the least
+   --connect-timeout (a millisecond; 0 would be no limit). */
+#define FETCH_MAX_SECONDS 864000
+#define FETCH_MIN_CONNECT_TIMEOUT 0.001
 
 /* Sets c to the defaults, owning nothing: what an empty object parses to. */
 void fetch_config_defaults(fetch_cfg *c);
@@ -119,8 +136,9 @@ void fetch_config_free(fetch_cfg *c);
 /* Builds the JSON object that fetch_config_parse reads back as c (every
    key written). Returns a malloc'd compact JSON text, or NULL: then
    *bad_key names the first key whose text is not UTF-8 (JSON strings
-   are), *bad_index the element for "headers" and "resolve", or is
-   "max_body" for one above FETCH_MAX_BODY, or *bad_key is NULL when
+   are), *bad_index the element for "headers" and "resolve", or is the
+   key of a number past its bound ("max_body" above FETCH_MAX_BODY,
+   "retries" above FETCH_MAX_RETRIES...), or *bad_key is NULL when
    memory ran out. */
 char *fetch_config_json(const fetch_cfg *c, const char **bad_key,
                         size_t *bad_index);

@@ -15,6 +15,8 @@
 /* Tasks the pool holds in all beyond which a worker's credit is not
    raised: the library's default prefetch then. */
 #define FETCH_MAX_CREDIT 65536
+/* The most request starts per second a run asks for ("rate"). */
+#define FETCH_MAX_RATE 1e9
 
 /*
  * Fills o (everything else zero: the caller adds rate, the task deadline,

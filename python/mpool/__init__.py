@@ -150,11 +150,17 @@ class _Options:
                             _mpool.MAX_WORKERS)
         self.concurrency = _int(fn, "concurrency", g("concurrency", 64), 1,
                                 _mpool.MAX_CONCURRENCY)
-        self.rate = _num(fn, "rate", g("rate", 0), 0, 1e9)
-        self.timeout = _num(fn, "timeout", g("timeout", 30), 0, 1e9)
+        # the bounds: the fetch task's (workers/fetch_config.h, fetch_pool.h),
+        # mpfetch's options' too
+        self.rate = _num(fn, "rate", g("rate", 0), 0, _mpool.FETCH_MAX_RATE)
+        self.timeout = _num(fn, "timeout", g("timeout", 30), 0,
+                            _mpool.FETCH_MAX_SECONDS)
         self.connect_timeout = _num(fn, "connect_timeout",
-                                    g("connect_timeout", 10), 0.001, 1e9)
-        self.retries = _int(fn, "retries", g("retries", 0), 0, 100)
+                                    g("connect_timeout", 10),
+                                    _mpool.FETCH_MIN_CONNECT_TIMEOUT,
+                                    _mpool.FETCH_MAX_SECONDS)
+        self.retries = _int(fn, "retries", g("retries", 0), 0,
+                            _mpool.FETCH_MAX_RETRIES)
         # the credit rule of mpfetch's -w and -c (fetch_pool_options)
         _, _, self.prefetch = _mpool._fetch_pool_options(self.workers,
                                                          self.concurrency)
@@ -189,7 +195,8 @@ class _Options:
         conf["follow"] = _bool(fn, "location", g("location", False))
         mr = g("max_redirs")
         if mr is not None:
-            conf["max_redirs"] = _int(fn, "max_redirs", mr, 0, 1000)
+            conf["max_redirs"] = _int(fn, "max_redirs", mr, 0,
+                                      _mpool.FETCH_MAX_REDIRS)
         conf["compressed"] = _bool(fn, "compressed", g("compressed", False))
         conf["insecure"] = _bool(fn, "insecure", g("insecure", False))
         conf["proxy_insecure"] = _bool(fn, "proxy_insecure",
@@ -221,7 +228,8 @@ class _Options:
         conf["timeout_ms"] = _to_ms(self.timeout)
         conf["connect_timeout_ms"] = _to_ms(self.connect_timeout)
         conf["retries"] = self.retries
-        conf["per_host"] = _int(fn, "per_host", g("per_host", 0), 0, 100000)
+        conf["per_host"] = _int(fn, "per_host", g("per_host", 0), 0,
+                                _mpool.FETCH_MAX_PER_HOST)
         body, body_dir = self._body(g("body", "none"))
         conf["body"] = body
         conf["include_headers"] = _bool(fn, "include", g("include", False))
@@ -230,13 +238,14 @@ class _Options:
         if mb:
             conf["max_body"] = mb
         sl = _bytes_size(fn, "speed_limit", g("speed_limit", 0))
-        if sl > 0xffffffff:
+        if sl > _mpool.FETCH_MAX_SPEED_LIMIT:
             raise ValueError(f"{fn}: speed_limit must be below 4G bytes per "
                              f"second, got {sl}")
         conf["speed_limit"] = sl
         st = g("speed_time")
         if st is not None:
-            conf["speed_time"] = _int(fn, "speed_time", st, 1, 86400)
+            conf["speed_time"] = _int(fn, "speed_time", st, 1,
+                                      _mpool.FETCH_MAX_SPEED_TIME)
         for k in ("cacert", "proxy_cacert"):
             ca = g(k)
             if ca is not None:
@@ -259,6 +268,8 @@ class _Options:
                               f"bodies are not supported")
         opt = {"body_dir": "body"}.get(key, key)
         v = conf[key][i] if key in ("headers", "resolve") else conf[key]
+        if isinstance(v, int):  # past its FETCH_MAX_*: checked above first
+            return ValueError(f"{fn}: {opt} is past its limit, got {v}")
         return ValueError(f"{fn}: {opt} must be UTF-8 text, got {v!r}")
 
     def _body(self, b):

@@ -90,11 +90,19 @@ def test_the_largest_values_parse_in_the_worker():
     """What the options take at their top, a worker takes too: a value
     the writer puts that the parser refuses would fail every worker's
     init (an OSError at pool creation) instead of naming the option."""
-    got = parsed(max_body=_mpool.FETCH_MAX_BODY, retries=100,
-                 per_host=100000, speed_time=86400, max_redirs=1000,
-                 speed_limit=0xffffffff, timeout=1e9, connect_timeout=1e9)
+    m = _mpool
+    got = parsed(max_body=m.FETCH_MAX_BODY, retries=m.FETCH_MAX_RETRIES,
+                 per_host=m.FETCH_MAX_PER_HOST,
+                 speed_time=m.FETCH_MAX_SPEED_TIME,
+                 max_redirs=m.FETCH_MAX_REDIRS,
+                 speed_limit=m.FETCH_MAX_SPEED_LIMIT,
+                 timeout=m.FETCH_MAX_SECONDS,
+                 connect_timeout=m.FETCH_MAX_SECONDS)
     assert got["max_body"] == 1 << 40
-    assert got["timeout_ms"] == got["connect_timeout_ms"] == 0xffffffff
+    assert (got["retries"], got["per_host"], got["speed_time"],
+            got["max_redirs"], got["speed_limit"]) == \
+        (100, 100000, 86400, 1000, 0xffffffff)
+    assert got["timeout_ms"] == got["connect_timeout_ms"] == 864000000
 
 
 def test_max_body_beyond_a_worker_names_itself():

@@ -1,6 +1,10 @@
 """mpool and mpfetch share one set of rules, in C: the pool's credit
-(fetch_pool_options, workers/fetch_pool.h). mpool keeps no copy of it:
-these tests fail when one front end sizes the pool otherwise."""
+(fetch_pool_options, workers/fetch_pool.h) and the options' bounds (the
+FETCH_MAX_* of workers/fetch_config.h and fetch_pool.h, module constants
+of mpool._mpool). mpool keeps no copy of either: these tests fail when
+one front end takes what the other refuses, or sizes the pool otherwise."""
+import subprocess
+
 import pytest
 
 import mpool
@@ -48,3 +52,60 @@ def test_default_workers_count_as_the_cpus():
 def test_no_copy_of_the_rule_in_python():
     for name in ("_MIN_CREDIT", "_MAX_CREDIT"):
         assert not hasattr(mpool, name), name
+
+
+# (mpool's option, mpfetch's, the bound's constant in _mpool, above: the
+# bound is a maximum (else a minimum), runs: mpfetch is run at the bound)
+BOUNDS = [
+    ("retries", "--retries", "FETCH_MAX_RETRIES", True, True),
+    ("max_redirs", "--max-redirs", "FETCH_MAX_REDIRS", True, True),
+    ("per_host", "--per-host", "FETCH_MAX_PER_HOST", True, True),
+    ("speed_time", "--speed-time", "FETCH_MAX_SPEED_TIME", True, True),
+    ("speed_limit", "--speed-limit", "FETCH_MAX_SPEED_LIMIT", True, True),
+    ("max_body", "--max-body", "FETCH_MAX_BODY", True, True),
+    ("timeout", "--timeout", "FETCH_MAX_SECONDS", True, True),
+    ("connect_timeout", "--connect-timeout", "FETCH_MAX_SECONDS", True,
+     True),
+    ("connect_timeout", "--connect-timeout", "FETCH_MIN_CONNECT_TIMEOUT",
+     False, True),
+    ("rate", "--rate", "FETCH_MAX_RATE", True, True),
+    ("workers", "--workers", "MAX_WORKERS", True, False),
+    ("concurrency", "--concurrency", "MAX_CONCURRENCY", True, False),
+]
+
+
+def text(v):
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def run_mpfetch(mpfetch, empty, opt, v):
+    args = [mpfetch, "-q", opt, text(v), str(empty)]
+    if opt != "--workers":
+        args[1:1] = ["-w", "1"]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("py,cli,const,above,runs", BOUNDS,
+                         ids=[f"{b[0]}-{b[2]}" for b in BOUNDS])
+def test_the_bounds_are_mpfetchs(py, cli, const, above, runs, mpfetch,
+                                 tmp_path):
+    """At its bound an option is taken by both front ends (and mpool's
+    configuration reads back in a worker); one step past it both refuse
+    it, naming the option: mpool with ValueError, mpfetch with exit 2."""
+    bound = getattr(_mpool, const)
+    past = bound + 1 if above else bound / 2
+    if isinstance(bound, int) or float(bound).is_integer():
+        bound = int(bound)
+        past = int(past) if above else past
+    o = mpool._Options("fetch", {py: bound})
+    assert _mpool._fetch_config_parse(o.config) is not None
+    with pytest.raises(ValueError, match=py):
+        mpool.fetch([], **{py: past})
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    if runs:
+        p = run_mpfetch(mpfetch, empty, cli, bound)
+        assert p.returncode == 0, (cli, bound, p.stderr)
+    p = run_mpfetch(mpfetch, empty, cli, past)
+    assert p.returncode == 2, (cli, past, p.stderr)
+    assert cli in p.stderr, p.stderr

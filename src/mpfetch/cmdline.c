@@ -272,16 +272,17 @@ static int parse_number(const char *opt, const char *s, const char *unit,
     return 0;
 }
 
-/* A number of seconds, at least min, at most ten days. Returns 0 or
-   MPF_EXIT_USAGE. */
+/* A number of seconds, at least min, at most FETCH_MAX_SECONDS (ten
+   days). Returns 0 or MPF_EXIT_USAGE. */
 static int parse_seconds(const char *opt, const char *s, double min,
                          double *out)
 {
-    return parse_number(opt, s, "seconds", min, 864000, out);
+    return parse_number(opt, s, "seconds", min, FETCH_MAX_SECONDS, out);
 }
 
-/* Parses a byte count with an optional k/M/G suffix (powers of 1024).
-   Returns 0 with *out set, or MPF_EXIT_USAGE. */
+/* Parses a byte count with an optional k/M/G suffix (powers of 1024), below
+   2^60 once multiplied (the callers' own bounds are lower). Returns 0 with
+   *out set, or MPF_EXIT_USAGE. */
 static int parse_bytes(const char *opt, const char *s, uint64_t *out)
 {
     char *end;
@@ -296,7 +297,7 @@ static int parse_bytes(const char *opt, const char *s, uint64_t *out)
             end = (char *)s;
     }
     if (end == s || *s == '-' || errno == ERANGE || v == 0 ||
-        v > (UINT64_MAX >> 34))
+        v > (UINT64_MAX >> 4) >> shift)
         return bad("%s must be a positive size in bytes such as 1048576 or "
                    "16M, got \"%s\"",
                    opt, s);
@@ -489,17 +490,20 @@ static int apply(mpf_config *cfg, int c, const char *arg)
     case OPT_TIMEOUT:
         return parse_seconds("--timeout", arg, 0, &cfg->timeout_s);
     case OPT_CONNECT_TIMEOUT:
-        return parse_seconds("--connect-timeout", arg, 0.001,
+        return parse_seconds("--connect-timeout", arg,
+                             FETCH_MIN_CONNECT_TIMEOUT,
                              &cfg->connect_timeout_s);
     case OPT_GRACE: return parse_seconds("--grace", arg, 0, &cfg->grace_s);
     case OPT_RETRIES:
-        return parse_small("--retries", arg, 0, 100, &cfg->retries);
+        return parse_small("--retries", arg, 0, FETCH_MAX_RETRIES,
+                           &cfg->retries);
     case 'X': return set_method(cfg, arg);
     case 'H': return add_header(cfg, arg);
     case 'd': return add_data(cfg, arg);
     case 'L': cfg->follow = 1; return 0;
     case OPT_MAX_REDIRS:
-        return parse_small("--max-redirs", arg, 0, 1000, &cfg->max_redirs);
+        return parse_small("--max-redirs", arg, 0, FETCH_MAX_REDIRS,
+                           &cfg->max_redirs);
     case OPT_COMPRESSED: cfg->compressed = 1; return 0;
     case OPT_HTTP1: cfg->http1 = 1; return 0;
     case OPT_ENGINE:
@@ -533,10 +537,11 @@ static int apply(mpf_config *cfg, int c, const char *arg)
         cfg->dns_servers = arg;
         return 0;
     case OPT_PER_HOST:
-        return parse_small("--per-host", arg, 0, 100000, &cfg->per_host);
+        return parse_small("--per-host", arg, 0, FETCH_MAX_PER_HOST,
+                           &cfg->per_host);
     case OPT_RATE:
-        return parse_number("--rate", arg, "requests per second", 0, 1e9,
-                            &cfg->rate);
+        return parse_number("--rate", arg, "requests per second", 0,
+                            FETCH_MAX_RATE, &cfg->rate);
     case OPT_ORDERED: cfg->ordered = 1; return 0;
     case 'o': cfg->output = arg; return 0;
     case OPT_RESUME: cfg->resume = 1; return 0;
@@ -552,12 +557,13 @@ static int apply(mpf_config *cfg, int c, const char *arg)
     case OPT_SPEED_LIMIT:
         if (parse_bytes("--speed-limit", arg, &cfg->speed_limit) != 0)
             return MPF_EXIT_USAGE;
-        if (cfg->speed_limit > 0xffffffffu)
+        if (cfg->speed_limit > FETCH_MAX_SPEED_LIMIT)
             return bad("--speed-limit must be below 4G bytes per second, "
                        "got \"%s\"", arg);
         return 0;
     case OPT_SPEED_TIME:
-        return parse_small("--speed-time", arg, 1, 86400, &cfg->speed_time);
+        return parse_small("--speed-time", arg, 1, FETCH_MAX_SPEED_TIME,
+                           &cfg->speed_time);
     case 'f':
     case OPT_FAIL: cfg->fail_on_error = 1; return 0;
     case 'q': cfg->quiet = 1; return 0;

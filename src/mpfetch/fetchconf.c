@@ -54,8 +54,12 @@ static void say_bad(const mpf_config *cfg, const char *bad_key,
                 bad_key[0] == 'c'   ? cfg->cacert
                 : bad_key[0] == 'p' ? cfg->proxy_cacert
                                     : cfg->body_dir);
-    else /* "proxy", "noproxy"; --resolve and --dns-servers are ASCII */
+    else if (strcmp(bad_key, "proxy") == 0 || strcmp(bad_key, "noproxy") == 0)
+        /* --resolve and --dns-servers are ASCII */
         fputs("mpfetch: --proxy and --noproxy must be UTF-8 text\n", stderr);
+    else /* a number past its FETCH_MAX_*: cmdline.c refuses it first */
+        fprintf(stderr, "mpfetch: the option behind \"%s\" is past its "
+                        "limit\n", bad_key);
 }
 
 /*

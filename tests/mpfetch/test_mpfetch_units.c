@@ -3,8 +3,8 @@
  * cases run through the real functions, no pool and no network: the reader
  * (reader.c), the in-flight map (inflight.c), the writer and its --ordered
  * window (writer.c), the --resume reader and line set (resume.c), the
- * statistics (stats.c), and the options' pool credit (cmdline.c over the
- * fetch task's). Files are memfds and pipes.
+ * statistics (stats.c), and the options' pool credit and bounds
+ * (cmdline.c over the fetch task's). Files are memfds and pipes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -575,7 +575,7 @@ static void test_progress_width(void **state)
     assert_string_equal(line, "5000/50");
 }
 
-/* ---- options: the pool's credit ----------------------------------------- */
+/* ---- options: the pool's credit and the options' bounds --------------- */
 
 /* Parses the options args (up to 6, then a URL argument) into cfg.
    Returns what mpf_options_parse returned, with what it said on stderr in
@@ -660,6 +660,74 @@ static void test_pool_options(void **state)
     }
 }
 
+/* Each bounded option takes its FETCH_MAX_* (the bound mpool's keywords
+   read from the module) and refuses one more, naming itself; so does the
+   worker's parser, and the writer names the key. */
+static void test_option_bounds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *opt;
+        long long max; /* the most it takes */
+        const char *key; /* the configuration's, or NULL */
+    } t[] = {
+        {"--retries", FETCH_MAX_RETRIES, "retries"},
+        {"--max-redirs", FETCH_MAX_REDIRS, "max_redirs"},
+        {"--per-host", FETCH_MAX_PER_HOST, "per_host"},
+        {"--speed-time", FETCH_MAX_SPEED_TIME, "speed_time"},
+        {"--speed-limit", FETCH_MAX_SPEED_LIMIT, "speed_limit"},
+        {"--timeout", FETCH_MAX_SECONDS, NULL},
+        {"--connect-timeout", FETCH_MAX_SECONDS, NULL},
+        {"--rate", (long long)FETCH_MAX_RATE, NULL},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        mpf_config cfg;
+        char v[32], err[512];
+        const char *args[] = {t[i].opt, v, NULL};
+        snprintf(v, sizeof v, "%lld", t[i].max);
+        if (parse_args(&cfg, args, err, sizeof err) != MPF_PARSE_RUN)
+            fail_msg("%s %s refused: %s", t[i].opt, v, err);
+        mpf_config_free(&cfg);
+        snprintf(v, sizeof v, "%lld", t[i].max + 1);
+        assert_int_equal(parse_args(&cfg, args, err, sizeof err),
+                         MPF_EXIT_USAGE);
+        if (!strstr(err, t[i].opt))
+            fail_msg("%s %s: the complaint names another: %s", t[i].opt, v,
+                     err);
+        mpf_config_free(&cfg);
+        if (!t[i].key || strcmp(t[i].key, "speed_limit") == 0)
+            continue; /* in ms, or an unsigned holds no more */
+        char json[96];
+        fetch_cfg c;
+        snprintf(json, sizeof json, "{\"%s\":%lld}", t[i].key, t[i].max);
+        assert_int_equal(fetch_config_parse(json, strlen(json), &c), 0);
+        fetch_config_free(&c);
+        snprintf(json, sizeof json, "{\"%s\":%lld}", t[i].key, t[i].max + 1);
+        assert_int_equal(fetch_config_parse(json, strlen(json), &c), -1);
+        fetch_config_defaults(&c);
+        unsigned *field = strcmp(t[i].key, "retries") == 0 ? &c.retries
+                          : strcmp(t[i].key, "max_redirs") == 0 ? &c.max_redirs
+                          : strcmp(t[i].key, "per_host") == 0 ? &c.per_host
+                                                              : &c.speed_time;
+        *field = (unsigned)t[i].max + 1;
+        const char *bad_key = NULL;
+        size_t bad_index;
+        assert_null(fetch_config_json(&c, &bad_key, &bad_index));
+        assert_non_null(bad_key);
+        assert_string_equal(bad_key, t[i].key);
+    }
+    /* the least --connect-timeout, and below it */
+    mpf_config cfg;
+    char v[32], err[512];
+    const char *args[] = {"--connect-timeout", v, NULL};
+    snprintf(v, sizeof v, "%g", FETCH_MIN_CONNECT_TIMEOUT);
+    assert_int_equal(parse_args(&cfg, args, err, sizeof err), MPF_PARSE_RUN);
+    snprintf(v, sizeof v, "%g", FETCH_MIN_CONNECT_TIMEOUT / 2);
+    assert_int_equal(parse_args(&cfg, args, err, sizeof err), MPF_EXIT_USAGE);
+    assert_non_null(strstr(err, "--connect-timeout"));
+    mpf_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -678,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_progress_width),
         cmocka_unit_test(test_pool_options),
+        cmocka_unit_test(test_option_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
