@@ -88,6 +88,7 @@ void seen_fill(seen *o, int rc, const mp_http_response *r)
     o->t_first_byte_us = r->t_first_byte_us;
     o->t_connect_us = r->t_connect_us;
     o->t_tls_us = r->t_tls_us;
+    o->t_dns_us = r->t_dns_us;
     o->body_null = r->body == NULL;
     if (r->final_url)
         snprintf(o->final_url, sizeof o->final_url, "%s", r->final_url);
@@ -131,9 +132,25 @@ int seen_task(mp_task *t, const void *in, size_t len)
     return mp_return(t, &o, sizeof o);
 }
 
+/* The record's times are curl's: each from the transfer's start, so the
+   total is at least every phase, whatever the outcome (a failed lookup
+   once gave a total of 0 on the native engine). */
+static void phases_ok(const char *what, const char *engine, const seen *s)
+{
+    uint64_t t[] = {s->t_dns_us, s->t_connect_us, s->t_tls_us,
+                    s->t_first_byte_us};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i] > s->t_total_us)
+            fail_msg("%s: %s's time %zu (dns, connect, tls, first_byte) "
+                     "%" PRIu64 " us is past its total %" PRIu64 " us (%s)",
+                     what, engine, i, t[i], s->t_total_us, s->message);
+}
+
 void seen_compare(const char *what, const seen *c, const seen *n,
                   int with_bytes_down)
 {
+    phases_ok(what, "curl", c);
+    phases_ok(what, "native", n);
 #define SAME(f, fmt)                                                        \
     if (c->f != n->f)                                                       \
         fail_msg("%s: " #f " curl " fmt " native " fmt " (%s | %s)", what,  \

@@ -48,7 +48,7 @@ typedef struct seen {
     long status, http_version;
     unsigned redirects;
     uint64_t body_len, bytes_down;
-    uint64_t t_total_us, t_first_byte_us, t_connect_us, t_tls_us;
+    uint64_t t_total_us, t_first_byte_us, t_connect_us, t_tls_us, t_dns_us;
     int body_null; /* r->body was NULL */
     char final_url[300];
     char message[300];

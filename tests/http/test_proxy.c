@@ -517,6 +517,13 @@ static void test_errors(void **state)
     expect_error(&run(p, &s).r[0], MP_ECONNREFUSED, "through the proxy");
     set_proxy(&s, TU_BAD_NAME ":1");
     expect_error(&run(p, &s).r[0], MP_EDNS, "proxy");
+    /* both engines in curl's words for a proxy name that does not resolve */
+    for (int eng = MP_HTTP_CURL; eng <= MP_HTTP_NATIVE; eng++) {
+        s.r.engine = eng;
+        expect_error(&run(p, &s).r[0], MP_EDNS,
+                     "Could not resolve proxy: " TU_BAD_NAME);
+    }
+    s.r.engine = MP_HTTP_AUTO;
 
     /* CONNECT answered 407 (no credentials), then 502 (target refuses),
        on each engine: no status, no version, as libcurl's record */

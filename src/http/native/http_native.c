@@ -1042,8 +1042,12 @@ static int resolve(mp__native_xfer *x)
     rc = mp__dns_lookup(x->task, x->name, port,
                         mp__http_connect_ms(x->req), &x->addrs, why,
                         sizeof why);
-    if (x->u.kind == MP__HU_NAME || x->px.on)
-        x->resp->t_dns_us += mp__now_us() - t; /* each hop's, as curl sums */
+    /* each hop's lookup time, as curl sums them; a lookup that failed
+       counts none (curl's name lookup time stays 0 then) */
+    if (rc == 0 && (x->u.kind == MP__HU_NAME || x->px.on))
+        x->resp->t_dns_us += mp__now_us() - t;
+    if (rc == MP_EDNS && x->px.on) /* curl's words for the proxy's name */
+        snprintf(why, sizeof why, "Could not resolve proxy: %s", x->name);
     if (rc == MP_EDNS)
         rc = HF(DNS);
     else if (rc == MP_ETIMEDOUT)
@@ -1081,8 +1085,10 @@ int mp__native_xfer_run(mp__native_xfer *x)
                               "engine cannot: a proxy of this kind",
                               mp__http_method(req), MP__HTTP_URL_SHOWN,
                               x->req->url);
-    if ((rc = resolve(x)) != 0)
+    if ((rc = resolve(x)) != 0) {
+        x->resp->t_total_us = mp__now_us() - x->t0; /* as xfer_end sets it */
         return rc;
+    }
     do { /* again (once, on a new connection) for an h2 stream refused
             unanswered: the connections it could share may be ending too */
         if (x->h2_retry) {
