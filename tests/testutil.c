@@ -918,6 +918,16 @@ int tu_apply_copy(mp_pool *p, mp_task_fn fn, const void *in, size_t len,
     return rc;
 }
 
+uint64_t tu_pool_destroy_deaths(mp_pool *p)
+{
+    mp_pool_stats st = {0};
+
+    if (p)
+        mp_pool_get_stats(p, &st);
+    mp_pool_destroy(p);
+    return st.workers_died;
+}
+
 /* ---- httpbin --------------------------------------------------------- */
 
 /* Returns 1 once something accepts connections on 127.0.0.1:port. */

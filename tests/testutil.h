@@ -11,6 +11,7 @@
 #define TESTUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "mpool.h"
@@ -135,6 +136,12 @@ int tu_forked_kill_all(void **state); /* a cmocka teardown; returns 0 */
    the result's size). */
 int tu_apply_copy(mp_pool *p, mp_task_fn fn, const void *in, size_t len,
                   void *out, size_t out_len, char *why, size_t why_len);
+
+/* Destroys p (NULL is fine). The function returns how many of its
+   workers died unasked (mp_pool_stats.workers_died): a suite asserts 0
+   where a death is not the point, since the pool hides a crash (a new
+   worker, the tasks re-run or ended as they would have ended). */
+uint64_t tu_pool_destroy_deaths(mp_pool *p);
 
 /* A host name that cannot resolve, and whose lookup fails before any
    packet leaves the machine (tests talk to loopback only): its first

@@ -174,7 +174,7 @@ static void test_names_resolve(void **state)
     assert_int_equal(tu_dns_queries(g_log, "A", "localhost"), 0);
     assert_int_equal(tu_dns_queries(g_log, "A", "a.b.localhost"), 0);
     assert_true(tu_dns_queries(g_log, "A", "www.test") >= 1);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* NXDOMAIN and a server that never answers: MP_EDNS on both engines, the
@@ -211,7 +211,7 @@ static void test_failures(void **state)
             fail_msg("%s: message \"%s\"", d[i].url, d[i].body);
     }
     assert_true(tu_dns_queries(g_log, "A", "r.silent.test") >= 1);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* --resolve: no query leaves, the Host header stays the name, both
@@ -243,7 +243,7 @@ static void test_resolve_entries(void **state)
     assert_int_equal(tu_dns_queries(g_log, "A", "pinned.test"), 0);
     assert_int_equal(tu_dns_queries(g_log, "AAAA", "pinned.test"), 0);
     assert_int_equal(tu_dns_queries(g_log, "A", "other.example"), 0);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
     assert_int_equal(mp_http_resolve_check("h:80:1.2.3.4,[::1]"), 0);
     assert_int_equal(mp_http_resolve_check("h:80:"), MP_EINVAL);
     assert_int_equal(mp_http_resolve_check("h:0:1.2.3.4"), MP_EINVAL);
@@ -276,7 +276,7 @@ static void test_cache(void **state)
             fail_msg("%s (engine %d): %s %s", d[i].url, d[i].engine,
                      mp_err_name(d[i].rc), d[i].body);
     assert_int_equal(tu_dns_queries(g_log, "A", "cached.test"), 1);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* 100 concurrent first requests to one name, on each engine: one query. */
@@ -298,7 +298,7 @@ static void test_coalesced(void **state)
         mp_result_clear(&r);
         assert_int_equal(tu_dns_queries(g_log, "A", names[e]), 1);
     }
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* IPv6: a server on ::1 only. An [::1] literal, and a name whose answer
@@ -325,7 +325,7 @@ static void test_ipv6(void **state)
             fail_msg("%s (engine %d): %s %ld %s", d[i].url, d[i].engine,
                      mp_err_name(d[i].rc), d[i].status, d[i].body);
     assert_non_null(strstr(d[3].body, "\"Host\":\"dual.test:"));
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* mpfetch end to end, on each engine: --dns-servers (given as curl's

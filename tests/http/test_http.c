@@ -339,7 +339,7 @@ static void test_endpoints(void **state)
     s.repeat = 50;
     o = run(p, &s);
     expect_ok(&o, "abcdefghij");
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 static void test_body_path(void **state)
@@ -370,7 +370,7 @@ static void test_body_path(void **state)
     assert_int_equal(o.error, MP_EIO);
     assert_non_null(strstr(o.message, "create"));
     rmdir(dir);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* Runs n × /bytes/100 in p; asserts every one is a 200 with its 100
@@ -434,7 +434,7 @@ static void test_keepalive_limits(void **state)
 
     assert_true(c >= 1);
     assert_true(c <= 8 * 2);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* 4,000 keep-alive requests, 1 worker x 200 tasks, no connection limits:
@@ -449,7 +449,7 @@ static void test_keepalive_many(void **state)
 
     assert_true(c >= 1);
     assert_true(c <= 7 * 32);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
     wait_none_open();
 }
 
@@ -503,7 +503,7 @@ static void test_errors(void **state)
         o = run(p, (s[0] = mkspec("/ok"), &s[0]));
         expect_ok(&o, "ok");
     }
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* The pool's task deadline wakes a task blocked in mp_http. */
@@ -525,7 +525,7 @@ static void test_task_timeout(void **state)
     mp_result_clear(&r);
     o = run(p, (s = mkspec("/ok"), &s));
     expect_ok(&o, "ok");
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* mp_pool_cancel's path while tasks sit in mp_http: the worker removes
@@ -547,7 +547,7 @@ static void test_cancel_in_transfer(void **state)
     spec ok = mkspec("/ok");
     seen o = run(p, &ok);
     expect_ok(&o, "ok");
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* A worker killed while a transfer runs: the pool re-runs the task. */
@@ -574,7 +574,7 @@ static void test_worker_killed(void **state)
     assert_int_equal(access(s.marker, F_OK), 0);
     unlink(s.marker);
     rmdir(dir);
-    mp_pool_destroy(p);
+    mp_pool_destroy(p); /* a worker died: the point of this test */
 }
 
 /* ---- HTTPS ----------------------------------------------------------- */
@@ -709,7 +709,7 @@ static void test_https(void **state)
     assert_true(o.body_len > 0);
     if (ts.nginx.pid)
         assert_int_equal(o.http_version, 20);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
     tls_stop(&ts);
 }
 

@@ -401,7 +401,7 @@ static void same_records(void)
             mp_result_clear(&out[i]);
         }
     }
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 static void test_same_records(void **state)
 {
@@ -506,7 +506,7 @@ static void test_native_refuses(void **state)
     if (r.status != 0)
         fail_msg("%s", r.error ? r.error : mp_err_name(r.status));
     mp_result_clear(&r);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 static int setup(void **state)

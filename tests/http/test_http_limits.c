@@ -100,17 +100,6 @@ static void all_native_ok(mp_result *out, size_t n)
     }
 }
 
-/* Asserts that no worker of p died: a crash that the pool hides by
-   replacing the worker and ending its tasks as they would have ended. */
-static void no_worker_died(mp_pool *p)
-{
-    mp_pool_stats st;
-
-    mp_pool_get_stats(p, &st);
-    if (st.workers_died != 0)
-        fail_msg("%llu worker(s) died", (unsigned long long)st.workers_died);
-}
-
 /* Asserts that r is a 200 from engine, and clears it. */
 static void ok_from(mp_result *r, int engine)
 {
@@ -168,7 +157,7 @@ static long run_limited(const limits *l, int workers, int conc, int run,
     all_native_ok(out, N);
     print_message("total %u, per host %u, %d worker(s): the server saw at "
                   "most %ld at once\n", l->total, l->per_host, workers, m);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
     free(jobs);
     free(out);
     return m;
@@ -232,8 +221,7 @@ static void test_deadline_while_waiting(void **state)
              g_ts.port);
     run_all(p, jobs, 1, out);
     all_native_ok(out, 1);
-    no_worker_died(p);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* Fills s with a GET of path on host name h<i> of the server through
@@ -305,8 +293,7 @@ static void test_deadline(void **state)
     req_at(&jobs[0], k->after, "/ok", engine);
     run_all(p, jobs, 1, out);
     ok_from(&out[0], engine);
-    no_worker_died(p);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* What cancel_task does: k's /hang requests and the one after them. */
@@ -391,8 +378,7 @@ static void test_cancel(void **state)
         fail_msg("the request after them: %s", o.after.message);
     assert_int_equal(o.after.status, 200);
     assert_int_equal(o.after.engine, engine);
-    no_worker_died(p);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* test_deadline and test_cancel under each limit, on each engine. */

@@ -64,7 +64,7 @@ static void run3(seen_req *s, seen o[3])
         memcpy(&o[i], r.data, sizeof o[i]);
         mp_result_clear(&r);
     }
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* Returns a spec for url (printf-style). */
@@ -408,7 +408,7 @@ static void test_h1_reuse(void **state)
     assert_int_equal(tu_ts_get_stats(&g_ts2, &c1, &q1), 0);
     assert_int_equal(q1 - q0, 8);
     assert_int_equal(c1 - c0, 1);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* A redirect's body is read and dropped: not in body_path, not counted

@@ -328,7 +328,7 @@ static void test_explicit(void **state)
     /* "" is no proxy: the native engine runs it */
     set_proxy(&s, "");
     expect_direct(&run(p, &s).r[0]);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* Accepts one connection on lfd, reads a request head into buf (len),
@@ -390,7 +390,7 @@ static void test_request_bytes(void **state)
         fail_msg("the request begins \"%s\"", got[1]);
     assert_non_null(strstr(got[1], "\r\nProxy-Connection: Keep-Alive\r\n"));
     close(lfd);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* --noproxy: a listed host bypasses the proxy and stays native; an
@@ -425,7 +425,7 @@ static void test_noproxy(void **state)
     s.r.noproxy_set = 0;
     s.r.engine = MP_HTTP_NATIVE;
     expect_direct(&run(p, &s).r[0]);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* The environment as curl reads it: http_proxy (never HTTP_PROXY), then
@@ -445,19 +445,19 @@ static void test_environment(void **state)
     expect_direct(&run(p, &s).r[0]);
     s.r.engine = MP_HTTP_CURL; /* libcurl does not read it either */
     expect_direct(&run(p, &s).r[0]);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 
     s = mkspec("/ok");
     snprintf(env, sizeof env, "HTTP_PROXY=127.0.0.1:%d\n", g_px.port);
     p = pool_env(env);
     s.r.engine = MP_HTTP_CURL;
     expect_direct(&run(p, &s).r[0]);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 
     snprintf(env, sizeof env, "ALL_PROXY=127.0.0.1:%d\n", g_px.port);
     p = pool_env(env);
     expect_proxied(&run(p, &s).r[0], s.r.url);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 
     /* https:// takes HTTPS_PROXY (the proxy with auth answers CONNECT
        with 407), never http_proxy (then TLS meets the plain origin) */
@@ -465,11 +465,11 @@ static void test_environment(void **state)
     snprintf(env, sizeof env, "HTTPS_PROXY=127.0.0.1:%d\n", g_pxa.port);
     p = pool_env(env);
     expect_error(&run(p, &s).r[0], MP_EPROXY, "407");
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
     snprintf(env, sizeof env, "http_proxy=127.0.0.1:%d\n", g_pxa.port);
     p = pool_env(env);
     expect_error(&run(p, &s).r[0], MP_ETLS, NULL);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* Read once: a task that changes http_proxy after its first request does
@@ -490,7 +490,7 @@ static void test_env_read_once(void **state)
     o = run(p, &s);
     expect_proxied(&o.r[0], s.r.url);
     expect_proxied(&o.r[1], s.r.url);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 
     p = pool_env("");
     snprintf(s.env_after, sizeof s.env_after, "%s", px);
@@ -500,7 +500,7 @@ static void test_env_read_once(void **state)
         expect_direct(&o.r[0]);
         expect_direct(&o.r[1]);
     }
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* A wrong proxy gives the honest code. */
@@ -556,7 +556,7 @@ static void test_errors(void **state)
     snprintf(px, sizeof px, "u:p@127.0.0.1:%d", g_pxa.port);
     set_proxy(&s, px);
     expect_proxied(&run(p, &s).r[0], s.r.url);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* An https:// URL through the proxy's CONNECT tunnel reaches nginx: TLS
@@ -603,7 +603,7 @@ static void test_connect_tls(void **state)
     snprintf(px, sizeof px, "127.0.0.1:%d", tu_free_port());
     set_proxy(&s, px);
     expect_error(&run(p, &s).r[0], MP_ECONNREFUSED, "through the proxy");
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
     tu_nginx_stop(&n);
     tu_rm_rf(dir);
     free(dir);

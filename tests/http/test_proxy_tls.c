@@ -130,7 +130,7 @@ static void test_untrusted(void **state)
     assert_int_equal(n.rc, MP_EINVAL);
     if (!strstr(n.message, "a proxy other than http://"))
         fail_msg("%s", n.message);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* proxy_insecure or proxy_cafile: through the proxy; an https:// origin
@@ -170,7 +170,7 @@ static void test_trusted(void **state)
     assert_int_equal(o.status, 200);
     assert_int_equal(o.body_len, 1024);
     assert_int_equal(o.engine, MP_HTTP_CURL);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* ---- mpfetch ------------------------------------------------------------ */

@@ -60,7 +60,7 @@ static int fetch_pool_status(const char *cfg)
     mp_pool *p = NULL;
     int rc = mp_pool_create(&p, &o);
 
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
     return rc;
 }
 
@@ -242,7 +242,7 @@ static void test_url_lines(void **state)
     assert_int_equal(r[3].out.status, 302); /* "follow" is off */
     for (int i = 0; i < 4; i++)
         rec_free(&r[i]);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 
     p = fetch_pool("{\"follow\":true,\"max_redirs\":5}", 1, 2);
     r[0] = run1(p, 9, l[3]);
@@ -255,7 +255,7 @@ static void test_url_lines(void **state)
              (snprintf(l[0], sizeof l[0], "%s/redirect/9", g_ts.base), l[0]));
     assert_string_equal(jerr(&r[0]), "MP_EREDIRECT");
     rec_free(&r[0]);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 
     /* 0 follows none, as curl's --max-redirs 0 (it was the default 10) */
     p = fetch_pool("{\"follow\":true,\"max_redirs\":0}", 1, 2);
@@ -264,7 +264,7 @@ static void test_url_lines(void **state)
     assert_int_equal(json_integer_value(json_object_get(r[0].j, "redirects")),
                      0);
     rec_free(&r[0]);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 static void test_json_lines(void **state)
@@ -317,7 +317,7 @@ static void test_json_lines(void **state)
     assert_string_equal(jstr(r[2].j, "method"), "GET");
     for (int i = 0; i < 3; i++)
         rec_free(&r[i]);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 static void test_malformed(void **state)
@@ -382,7 +382,7 @@ static void test_malformed(void **state)
     rec_free(&r[0]);
     free(deep);
     free(huge);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 static void test_retries(void **state)
@@ -417,7 +417,7 @@ static void test_retries(void **state)
     assert_int_equal(r[4].out.attempts, 1);
     for (int i = 0; i < 5; i++)
         rec_free(&r[i]);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* Returns the arrival times (us, the server's monotonic clock) of the
@@ -468,7 +468,7 @@ static void test_retry_after(void **state)
                       "attempt\n", form[i], (a1 - a0) / 1000);
         rec_free(&r[i]);
     }
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* Returns the hex SHA-256 of p[0..n). */
@@ -507,7 +507,7 @@ static void test_body_modes(void **state)
     assert_int_equal(raw[1], 0x8b);
     rec_free(&r[0]);
     rec_free(&r[1]);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 
     p = fetch_pool("{\"body\":\"sha256\"}", 1, 4);
     r[0] = run1(p, 1, l[0]);
@@ -516,7 +516,7 @@ static void test_body_modes(void **state)
     assert_string_equal(jstr(r[0].j, "sha256"), hex);
     assert_null(json_object_get(r[0].j, "body"));
     rec_free(&r[0]);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 
     assert_non_null(dir = tu_tmpdir());
     snprintf(cfg, sizeof cfg, "{\"body\":\"dir\",\"body_dir\":\"%s/out\"}",
@@ -539,7 +539,7 @@ static void test_body_modes(void **state)
     snprintf(path, sizeof path, "%s/out/8.body", dir);
     assert_int_not_equal(access(path, F_OK), 0); /* partial file removed */
     rec_free(&r[0]);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
     tu_rm_rf(dir);
     free(dir);
     free(pat);
@@ -586,7 +586,7 @@ static void test_headers(void **state)
     assert_true(json_is_object(h));
     assert_string_equal(jstr(h, "content-length"), "1000");
     rec_free(&r);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 static void test_config_errors(void **state)
@@ -635,7 +635,7 @@ static void test_config_data_nul(void **state)
     assert_memory_equal(json_string_value(body), "a\0b=1", 5);
     json_decref(echo);
     rec_free(&r[0]);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* The configuration's format is written and read in one place
@@ -995,7 +995,7 @@ static void test_fuzz(void **state)
         rec_free(&r[i]);
         free(lines[i]);
     }
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* ---- main ------------------------------------------------------------- */

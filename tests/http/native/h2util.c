@@ -105,7 +105,7 @@ void h2u_run_burst(const burst *b, burst_out *out)
     if (tu_apply_copy(p, h2u_burst_task, b, sizeof *b, out, sizeof *out,
                       why, sizeof why) != 0)
         fail_msg("burst: %s", why);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 int h2u_diff_task(mp_task *t, const void *in, size_t len)

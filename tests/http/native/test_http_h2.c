@@ -276,7 +276,7 @@ static void test_same_records(void **state)
                 fail_msg("%s: version %ld", s[i].url, d.n.http_version);
         }
     }
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* nginx ends each connection after five requests (GOAWAY): a burst of 40
@@ -382,7 +382,7 @@ static void test_server_stops(void **state)
     if (tu_apply_copy(p, drop_task, b, sizeof *b, o, sizeof *o, why,
                       sizeof why) != 0)
         fail_msg("drop: %s", why);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
     h2u_expect(&b->first, &o->first, 200);
     h2u_expect(&b->after, &o->after, 200);
     print_message("server stopped: %s (%s)\n", mp_err_name(o->o[0].error),
@@ -436,7 +436,7 @@ static void test_limits_one_h2_connection(void **state)
         h2u_expect(&s[i], (const seen *)out[i].data, 200);
         mp_result_clear(&out[i]);
     }
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
     conns = log_conns(g.dir, "/1k?lim-", &n);
     print_message("limits 1/1: %d requests on %d connection(s)\n", n, conns);
     assert_int_equal(n, N);

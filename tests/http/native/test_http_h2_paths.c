@@ -117,7 +117,6 @@ static void test_waiters_deadline(void **state)
     seen_req s[N], after = mk(0, "/1k?after-deadline");
     mp_buf in[N];
     mp_result out[N];
-    mp_pool_stats st;
     seen o;
     char why[300];
     int port, fd = tu_listen(&port, 64);
@@ -140,9 +139,7 @@ static void test_waiters_deadline(void **state)
                       sizeof why) != 0)
         fail_msg("after: %s", why);
     h2u_expect(&after, &o, 200);
-    mp_pool_get_stats(p, &st);
-    assert_int_equal(st.workers_died, 0);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
     close(fd);
 }
 
@@ -230,7 +227,7 @@ static void run_seq(const seq *q, seq_out *out)
     if (tu_apply_copy(p, seq_task, q, sizeof *q, out, sizeof *out, why,
                       sizeof why) != 0)
         fail_msg("seq: %s", why);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 /* The three ways to nginx's /path compared here: the native engine's h2,
@@ -556,7 +553,7 @@ static void test_stream_reset(void **state)
         if (tu_apply_copy(p, h2u_diff_task, &s, sizeof s, &d, sizeof d, why,
                           sizeof why) != 0)
             fail_msg("reset: %s", why);
-        mp_pool_destroy(p);
+        assert_int_equal(tu_pool_destroy_deaths(p), 0);
         print_message("%s: curl %s %ld (%s) | native %s %ld (%s)\n",
                       t[i].path, mp_err_name(d.c.rc), d.c.status,
                       d.c.message, mp_err_name(d.n.rc), d.n.status,
@@ -797,7 +794,7 @@ static void test_tls_broken(void **state)
         if (tu_apply_copy(p, h2u_diff_task, &s, sizeof s, &d, sizeof d, why,
                           sizeof why) != 0)
             fail_msg("broken: %s", why);
-        mp_pool_destroy(p);
+        assert_int_equal(tu_pool_destroy_deaths(p), 0);
         relay_stop(&r);
         print_message("%s %s: curl %s (%s) | native %s (%s)\n",
                       c[k].h2 ? "h2" : "HTTP/1.1",
@@ -852,7 +849,7 @@ static void test_trailers(void **state)
         if (tu_apply_copy(p, h2u_diff_task, &s, sizeof s, &d, sizeof d, why,
                           sizeof why) != 0)
             fail_msg("trailers: %s", why);
-        mp_pool_destroy(p);
+        assert_int_equal(tu_pool_destroy_deaths(p), 0);
         if (!cases[i].curl_has) { /* the bug: curl's head lacks them */
             hl = strlen(d.n.headers);
             assert_true(hl > el);
@@ -918,7 +915,7 @@ static void test_coded(void **state)
                 assert_non_null(strstr(d.n.headers, "ncoding: gzip")); /* any case */
             }
         }
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
 static int setup(void **state)

@@ -127,7 +127,7 @@ static seen run(const tspec *s)
     if (tu_apply_copy(p, tls_task, s, sizeof *s, &o, sizeof o, why,
                       sizeof why) != 0)
         fail_msg("%s: %s", s->r.url, why);
-    mp_pool_destroy(p);
+    assert_int_equal(tu_pool_destroy_deaths(p), 0);
     return o;
 }
 
