@@ -78,6 +78,28 @@ static PyObject *m_fetch_pool_options(PyObject *self, PyObject *args)
     return Py_BuildValue("iii", o.workers, o.concurrency, o.prefetch);
 }
 
+/* _fetch_ms(seconds) -> milliseconds (fetch_ms: rounded, at least 1 for
+   seconds > 0, at most UINT_MAX). */
+static PyObject *m_fetch_ms(PyObject *self, PyObject *arg)
+{
+    double s = PyFloat_AsDouble(arg);
+    if (s == -1.0 && PyErr_Occurred())
+        return NULL;
+    return PyLong_FromUnsignedLong(fetch_ms(s));
+}
+
+/* _fetch_task_timeout_ms(timeout, connect_timeout, retries) -> the pool's
+   deadline for one fetch task in ms (fetch_task_timeout_ms, mpfetch's). */
+static PyObject *m_fetch_task_timeout_ms(PyObject *self, PyObject *args)
+{
+    double timeout, connect_timeout;
+    unsigned retries;
+    if (!PyArg_ParseTuple(args, "ddI", &timeout, &connect_timeout, &retries))
+        return NULL;
+    return PyLong_FromUnsignedLong(
+        fetch_task_timeout_ms(timeout, connect_timeout, retries));
+}
+
 static PyObject *m_method_name(PyObject *self, PyObject *arg)
 {
     const char *m = PyUnicode_AsUTF8(arg);
@@ -522,6 +544,9 @@ static PyMethodDef methods[] = {
      "mp_pool_options_check"},
     {"_fetch_pool_options", m_fetch_pool_options, METH_VARARGS,
      "fetch_pool_options: the pool's workers, concurrency, prefetch"},
+    {"_fetch_ms", m_fetch_ms, METH_O, "fetch_ms: seconds to ms"},
+    {"_fetch_task_timeout_ms", m_fetch_task_timeout_ms, METH_VARARGS,
+     "fetch_task_timeout_ms: the pool's deadline for one fetch task"},
     {"_method_name", m_method_name, METH_O, "fetch_method_name"},
     {"_header_ok", m_header_ok, METH_O, "fetch_header_ok"},
     {"_engine_ok", m_engine_ok, METH_O, "fetch_engine_code >= 0"},

@@ -34,4 +34,20 @@
  */
 void fetch_pool_options(mp_pool_options *o, int workers, int concurrency);
 
+/* Returns s seconds as whole milliseconds, rounded, at least 1 when
+   s > 0 (0 for s <= 0), at most UINT_MAX: how front ends turn their seconds into the
+   configuration's "timeout_ms" and the pool's task_timeout_ms. */
+unsigned fetch_ms(double s);
+
+/*
+ * The pool's own deadline for one fetch task (mp_pool_options'
+ * task_timeout_ms) of a run with these per-attempt timeouts and retries:
+ * a safety net well beyond what the task's own timeouts, retries and
+ * backoff can take, so a task that never finishes still gets a record.
+ * Returns milliseconds (fetch_ms); 0 (none) when timeout_s <= 0 asks for
+ * no limit.
+ */
+unsigned fetch_task_timeout_ms(double timeout_s, double connect_timeout_s,
+                               unsigned retries);
+
 #endif

@@ -105,14 +105,6 @@ def _bytes_size(fn, name, v, hi=1 << 62):
     return _int(fn, name, v, 0, hi)
 
 
-def _to_ms(s):
-    """Seconds to whole milliseconds, at least 1 when s > 0 (fetchconf.c)."""
-    ms = s * 1000.0 + 0.5
-    if ms >= 4294967295.0:
-        return 4294967295
-    return 1 if s > 0 and ms < 1 else int(ms)
-
-
 def _headers(fn, v):
     if isinstance(v, dict):
         v = [f"{k}: {x}" for k, x in v.items()]
@@ -225,8 +217,8 @@ class _Options:
                 raise ValueError(f"{fn}: dns_servers wants ADDR[:PORT]"
                                  f"[,ADDR[:PORT]...], got {ds!r}")
             conf["dns_servers"] = ds
-        conf["timeout_ms"] = _to_ms(self.timeout)
-        conf["connect_timeout_ms"] = _to_ms(self.connect_timeout)
+        conf["timeout_ms"] = _mpool._fetch_ms(self.timeout)
+        conf["connect_timeout_ms"] = _mpool._fetch_ms(self.connect_timeout)
         conf["retries"] = self.retries
         conf["per_host"] = _int(fn, "per_host", g("per_host", 0), 0,
                                 _mpool.FETCH_MAX_PER_HOST)
@@ -292,11 +284,11 @@ class _Options:
 
     def task_timeout_ms(self):
         """The pool's deadline for one fetch task: mpfetch's safety net
-        (fetchconf.c's mpf_task_timeout_ms), 0 for timeout=0."""
-        if self.timeout <= 0:
-            return 0
-        per_try = self.timeout + self.connect_timeout + 10.0
-        return _to_ms(per_try * (self.retries + 1) + 10.0)
+        (fetch_task_timeout_ms, which fetchconf.c calls), 0 for
+        timeout=0."""
+        return _mpool._fetch_task_timeout_ms(self.timeout,
+                                             self.connect_timeout,
+                                             self.retries)
 
     def make_pool(self, task_timeout_ms, stack_size=0):
         why = _mpool._pool_options_check(self.workers, self.concurrency,
@@ -758,7 +750,8 @@ class Pool:
         if task_timeout is None:
             tt = 0
         else:
-            tt = _to_ms(_num("Pool", "task_timeout", task_timeout, 0, 4e6))
+            tt = _mpool._fetch_ms(_num("Pool", "task_timeout", task_timeout,
+                                       0, 4e6))
         st = _int("Pool", "stack_size",
                   1 << 21 if stack_size is None else stack_size, 0, 1 << 26)
         before = _descendants(os.getpid())

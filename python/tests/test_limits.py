@@ -1,5 +1,7 @@
 """mpool and mpfetch share one set of rules, in C: the pool's credit
-(fetch_pool_options, workers/fetch_pool.h) and the options' bounds (the
+(fetch_pool_options, workers/fetch_pool.h), a task's deadline and the
+seconds as milliseconds (fetch_task_timeout_ms, fetch_ms), and the
+options' bounds (the
 FETCH_MAX_* of workers/fetch_config.h and fetch_pool.h, module constants
 of mpool._mpool). mpool keeps no copy of either: these tests fail when
 one front end takes what the other refuses, or sizes the pool otherwise."""
@@ -52,6 +54,30 @@ def test_default_workers_count_as_the_cpus():
 def test_no_copy_of_the_rule_in_python():
     for name in ("_MIN_CREDIT", "_MAX_CREDIT"):
         assert not hasattr(mpool, name), name
+
+
+# (timeout, connect_timeout, retries, timeout_ms, connect_timeout_ms, the
+# pool's task_timeout_ms): the table of test_mpfetch_units.c's
+# test_task_timeout, where mpfetch's options give the same.
+DEADLINES = [
+    (30, 10, 0, 30000, 10000, 60000),
+    (30, 10, 2, 30000, 10000, 160000),
+    (0, 10, 5, 0, 10000, 0),
+    (0.0001, 0.001, 0, 1, 1, 20001),
+    (2.5, 0.0015, 1, 2500, 2, 35003),
+    (864000, 864000, 100, 864000000, 864000000, 0xffffffff),
+]
+
+
+@pytest.mark.parametrize("t,ct,r,t_ms,ct_ms,task_ms", DEADLINES)
+def test_the_deadlines_are_the_c_ones(t, ct, r, t_ms, ct_ms, task_ms):
+    o = mpool._Options("fetch", dict(timeout=t, connect_timeout=ct,
+                                     retries=r))
+    assert o.task_timeout_ms() == task_ms
+    assert _mpool._fetch_task_timeout_ms(t, ct, r) == task_ms
+    got = _mpool._fetch_config_parse(o.config)
+    assert (got["timeout_ms"], got["connect_timeout_ms"]) == (t_ms, ct_ms)
+    assert not hasattr(mpool, "_to_ms")
 
 
 # (mpool's option, mpfetch's, the bound's constant in _mpool, above: the

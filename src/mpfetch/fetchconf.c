@@ -5,22 +5,11 @@
  * format is written and read in workers/fetch_config.c alone).
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mpfetch.h"
-
-/* Converts seconds to whole milliseconds, at least 1 when s > 0. Returns
-   the milliseconds, capped at UINT_MAX. */
-static unsigned to_ms(double s)
-{
-    double ms = s * 1000.0 + 0.5;
-    if (ms >= (double)UINT_MAX)
-        return UINT_MAX;
-    return s > 0 && ms < 1 ? 1 : (unsigned)ms;
-}
 
 /*
  * Turns a path given on the command line into an absolute one, so workers
@@ -85,8 +74,8 @@ char *mpf_fetch_config_json(const mpf_config *cfg)
         .data = cfg->data,
         .data_len = cfg->data_len,
         .has_data = cfg->data != NULL,
-        .timeout_ms = to_ms(cfg->timeout_s),
-        .connect_timeout_ms = to_ms(cfg->connect_timeout_s),
+        .timeout_ms = fetch_ms(cfg->timeout_s),
+        .connect_timeout_ms = fetch_ms(cfg->connect_timeout_s),
         .max_redirs = cfg->max_redirs >= 0 ? (unsigned)cfg->max_redirs
                                            : d.max_redirs,
         .follow = cfg->follow,
@@ -124,17 +113,10 @@ char *mpf_fetch_config_json(const mpf_config *cfg)
     return text;
 }
 
-/*
- * The pool's own deadline for one fetch task: a safety net well beyond what
- * the task's own timeouts, retries and backoff can take, so a task that
- * never finishes still gets a record. Returns milliseconds; 0 (none) when
- * --timeout 0 asked for no limit.
- */
+/* The pool's own deadline for one fetch task (fetch_task_timeout_ms, as
+   mpool's). Returns milliseconds; 0 (none) for --timeout 0. */
 unsigned mpf_task_timeout_ms(const mpf_config *cfg)
 {
-    if (cfg->timeout_s <= 0)
-        return 0;
-    double per_try = cfg->timeout_s + cfg->connect_timeout_s + 10.0;
-    double s = per_try * (cfg->retries + 1) + 10.0;
-    return to_ms(s);
+    return fetch_task_timeout_ms(cfg->timeout_s, cfg->connect_timeout_s,
+                                 (unsigned)cfg->retries);
 }

@@ -6,7 +6,8 @@
  *
  *   cmdline.c    the getopt_long table, usage(), validation
  *   fetchconf.c  the options as the fetch task's configuration (its JSON is
- *                fetch_config_json's, in workers/fetch_config.c)
+ *                fetch_config_json's, in workers/fetch_config.c), and a
+ *                task's deadline (fetch_task_timeout_ms's)
  *   reader.c     streaming line reader (bounded memory, long-line guard)
  *   inflight.c   pool index -> input line map for tasks in flight
  *   writer.c     whole-line buffered output, --ordered reorder window

@@ -3,8 +3,8 @@
  * cases run through the real functions, no pool and no network: the reader
  * (reader.c), the in-flight map (inflight.c), the writer and its --ordered
  * window (writer.c), the --resume reader and line set (resume.c), the
- * statistics (stats.c), and the options' pool credit and bounds
- * (cmdline.c over the fetch task's). Files are memfds and pipes.
+ * statistics (stats.c), and the options' pool credit, task deadline and
+ * bounds (cmdline.c and fetchconf.c over the fetch task's). Files are memfds and pipes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -660,6 +660,58 @@ static void test_pool_options(void **state)
     }
 }
 
+/* mpfetch's --timeout, --connect-timeout and --retries give the
+   configuration's milliseconds and the pool's deadline for a task of the
+   fetch task's fetch_ms and fetch_task_timeout_ms (mpool's too: the
+   same table is in python/tests/test_limits.py): per attempt the two
+   timeouts and 10 s, times the attempts, and 10 s more; 0 for
+   --timeout 0; a millisecond at least, UINT_MAX at most. */
+static void test_task_timeout(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *timeout, *connect, *retries;
+        unsigned timeout_ms, connect_ms, task_ms;
+    } t[] = {
+        {"30", "10", "0", 30000, 10000, 60000},
+        {"30", "10", "2", 30000, 10000, 160000},
+        {"0", "10", "5", 0, 10000, 0},
+        {"0.0001", "0.001", "0", 1, 1, 20001},
+        {"2.5", "0.0015", "1", 2500, 2, 35003},
+        {"864000", "864000", "100", 864000000, 864000000, 0xffffffffu},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        mpf_config cfg;
+        char err[512];
+        const char *args[] = {"--timeout",       t[i].timeout,
+                              "--connect-timeout", t[i].connect,
+                              "--retries",       t[i].retries, NULL};
+        if (parse_args(&cfg, args, err, sizeof err) != MPF_PARSE_RUN)
+            fail_msg("--timeout %s refused: %s", t[i].timeout, err);
+        unsigned task = fetch_task_timeout_ms(
+            cfg.timeout_s, cfg.connect_timeout_s, (unsigned)cfg.retries);
+        if (task != t[i].task_ms || mpf_task_timeout_ms(&cfg) != task)
+            fail_msg("--timeout %s --connect-timeout %s --retries %s: task "
+                     "%u ms, mpfetch's %u, want %u", t[i].timeout,
+                     t[i].connect, t[i].retries, task,
+                     mpf_task_timeout_ms(&cfg), t[i].task_ms);
+        assert_int_equal(fetch_ms(cfg.timeout_s), t[i].timeout_ms);
+        assert_int_equal(fetch_ms(cfg.connect_timeout_s), t[i].connect_ms);
+        char *json = mpf_fetch_config_json(&cfg);
+        fetch_cfg c;
+        assert_non_null(json);
+        assert_int_equal(fetch_config_parse(json, strlen(json), &c), 0);
+        assert_int_equal(c.timeout_ms, t[i].timeout_ms);
+        assert_int_equal(c.connect_timeout_ms, t[i].connect_ms);
+        fetch_config_free(&c);
+        free(json);
+        mpf_config_free(&cfg);
+    }
+    assert_int_equal(fetch_ms(-1), 0);
+    assert_int_equal(fetch_ms(0.0004), 1);
+    assert_int_equal(fetch_ms(1e12), 0xffffffffu);
+}
+
 /* Each bounded option takes its FETCH_MAX_* (the bound mpool's keywords
    read from the module) and refuses one more, naming itself; so does the
    worker's parser, and the writer names the key. */
@@ -746,6 +798,7 @@ int main(void)
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_progress_width),
         cmocka_unit_test(test_pool_options),
+        cmocka_unit_test(test_task_timeout),
         cmocka_unit_test(test_option_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
