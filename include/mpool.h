@@ -797,6 +797,22 @@ MP_EXTERN void mp_http_response_clear(mp_http_response *resp);
    an HTTP/2 connection counts once. Returns 0 or MP_EINVAL. */
 MP_EXTERN int mp_http_set_limits(unsigned total, unsigned per_host);
 
+/* Per-worker idle connections, kept for reuse (curl's CURLMOPT_MAXCONNECTS
+   and CURLOPT_MAXAGE_CONN); call from the pool's init function, like
+   mp_http_set_limits. The native engine keeps at most max_idle idle
+   connections (an HTTP/2 one without a stream counts as idle), across all
+   hosts: one more closes the least recently used. One idle for age_ms is
+   closed. 0 = the default: max_idle twice the worker's concurrency, at
+   least 64 (what the libcurl engine keeps: 64 per curl multi handle of 32
+   transfers), age_ms 118000 (libcurl's CURLOPT_MAXAGE_CONN). A host with
+   no connection and nothing waiting for it is forgotten (its TLS session
+   too) once max_idle others are newer, so a crawl of endless distinct
+   hosts holds bounded descriptors and memory. The libcurl engine takes
+   age_ms in whole seconds (rounded up) and, as libcurl does, closes an
+   old connection when it next looks for one, not on a timer; its cache
+   keeps 64 per multi handle whatever max_idle says. Returns 0. */
+MP_EXTERN int mp_http_set_idle(unsigned max_idle, unsigned age_ms);
+
 /*
  * Name resolution in this worker, for both engines (curl's --resolve and
  * --dns-servers); call from the pool's init function, like

@@ -97,6 +97,11 @@ unsigned mp__worker_http_share(void)
     return W.http_share;
 }
 
+unsigned mp__worker_concurrency(void)
+{
+    return W.concurrency;
+}
+
 const void *mp_pool_arg(size_t *len)
 {
     if (len)

@@ -114,6 +114,9 @@ void mp__ignore_stop_signals(void);
    connection limit until mp_http_set_limits sets one (http_common.c). */
 unsigned mp__worker_http_share(void);
 
+/* This worker's concurrency (tasks at once), or 0 outside a worker. */
+unsigned mp__worker_concurrency(void);
+
 /* Worker process entry, run in the child the forkserver forked. Never
    returns. */
 void mp__worker_main(const char *endpoint, int slot) __attribute__((noreturn));

@@ -460,11 +460,12 @@ static int may_h2(const mp_http_request *req)
 }
 
 /* Sets the options that do not depend on the request: protocol, signals,
-   callbacks. Returns a CURLcode. */
+   callbacks, the idle age (mp_http_set_idle). Returns a CURLcode. */
 static CURLcode set_common(mp__curl_xfer *x)
 {
     CURL *e = x->easy;
     int rc = 0; /* OR of CURLcodes: any failure makes it non-zero */
+    unsigned max_idle, age_ms;
 
     rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
     rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
@@ -481,6 +482,9 @@ static CURLcode set_common(mp__curl_xfer *x)
     rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     /* a proxy's answer to CONNECT is no response of the request's */
     rc |= curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    mp__http_idle_get(&max_idle, &age_ms); /* max_idle: http_curl.c's */
+    rc |= curl_easy_setopt(e, CURLOPT_MAXAGE_CONN,
+                           (long)(age_ms + 999) / 1000);
     return rc ? CURLE_BAD_FUNCTION_ARGUMENT : CURLE_OK;
 }
 

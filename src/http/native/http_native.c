@@ -13,7 +13,9 @@
  * connection past a limit waits, FIFO, in its host's queue (and, first of
  * its host, in the total's), started again by the pool's kick once room
  * appears; under the total a spare connection of another host (idle, or
- * h2 without a stream) is closed to make room.
+ * h2 without a stream) is closed to make room. The same list bounds idle
+ * connections (mp_http_set_idle): one spare too many closes the oldest,
+ * and one spare for the idle age closes (on_timer with no transfer).
  *
  * A new connection needs the host's addresses: the task looks its name up
  * (http_dns.c: --resolve, cache, evdns; it may suspend there) and the
@@ -98,6 +100,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg);
 static void on_kick(evutil_socket_t fd, short what, void *arg);
 static int limits_room(mp__native_xfer *x, nhost *h);
 static int queue_add(mp__native_xfer *x, nhost *h);
+static void spare_close(nconn *c);
+static int close_spare(void);
 
 /* ---- the transfer ---------------------------------------------------- */
 
@@ -186,9 +190,11 @@ static void xfer_end(mp__native_xfer *x, int err, const char *fmt,
         c->x = NULL;
         /* bytes TLS read ahead past the response: nobody asked for them */
         if (!err && x->r.reusable && !(c->tls && mp__tls_pending(c->tls)) &&
-            mp__native_pool_want_write(g_hn, c, 0) == 0)
+            mp__native_pool_want_write(g_hn, c, 0) == 0) {
             mp__native_pool_idle_push(c);
-        else
+            while (g_hn->n_spare > g_hn->idle_max && close_spare() == 0)
+                ; /* the oldest, never c: at once, not at the kick */
+        } else
             mp__native_pool_conn_free(c);
     }
     x->resp->t_total_us = mp__now_us() - x->t0;
@@ -585,8 +591,11 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (!x)
+    if (!x) { /* idle for the idle age (mp__native_pool_spare) */
+        if (mp__list_linked(&c->spare_link))
+            spare_close(c);
         return;
+    }
     xfer_end(x, HF(TIMEOUT),
              x->state == MP__NX_CONNECT  ? "Connection timed out"
              : x->state == MP__NX_TUNNEL ? "Proxy CONNECT aborted due to "
@@ -758,21 +767,27 @@ static int xfer_start(mp__native_xfer *x)
 
 /* ---- connection limits (mp_http_set_limits) ---------------------- */
 
-/* Closes the oldest spare connection (idle, or h2 without a stream):
-   another host needs its place. Returns 0, or -1 if there is none. */
-static int close_spare(void)
+/* Closes c, a spare connection (idle, or h2 without a stream). */
+static void spare_close(nconn *c)
 {
-    mp__list_node *n = mp__list_last(&g_hn->spare);
-    nconn *c = n ? MP__LIST_ENTRY(n, nconn, spare_link) : NULL;
-
-    if (!c)
-        return -1;
     if (c->h2) {
         mp__h2_close_spare(c);
     } else {
         mp__native_pool_idle_unlink(c);
         mp__native_pool_conn_free(c);
     }
+}
+
+/* Closes the oldest spare connection: another host needs its place, or
+   there are more than the idle count. Returns 0, or -1 if there is
+   none. */
+static int close_spare(void)
+{
+    mp__list_node *n = mp__list_last(&g_hn->spare);
+
+    if (!n)
+        return -1;
+    spare_close(MP__LIST_ENTRY(n, nconn, spare_link));
     return 0;
 }
 
@@ -908,7 +923,8 @@ static void host_serve(nhost *h)
 }
 
 /* libevent: a connection closed or went spare, or an h2 slot freed
-   (mp__native_pool_kick): starts the waiters that now have room, hosts first,
+   (mp__native_pool_kick): closes the oldest spare connections beyond the
+   idle count, then starts the waiters that now have room, hosts first,
    then the total's queue in order. */
 static void on_kick(evutil_socket_t fd, short what, void *arg)
 {
@@ -919,6 +935,8 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    while (s->n_spare > s->idle_max && close_spare() == 0)
+        ;
     mp__http_limits_get(&total, &per_host);
     while ((h = mp__native_pool_kicked(s)) != NULL)
         host_serve(h);
@@ -1074,21 +1092,13 @@ int mp__native_xfer_finish(mp__native_xfer *x)
     return xfer_finish(x, x->resp);
 }
 
-int mp__native_xfer_run(mp__native_xfer *x)
+/* mp__native_xfer_run once its host is found (resolve): the hop from
+   its start to its end. Returns what mp__native_xfer_run returns. */
+static int xfer_run(mp__native_xfer *x)
 {
     const mp_http_request *req = x->orig;
-    int rc, woke = 0;
+    int woke = 0;
 
-    if (mp__nproxy_for(x->req, x->req->url, &x->px) != 0)
-        return mp__http_error(x->resp, MP_EINVAL,
-                              "%s %.*s: the native "
-                              "engine cannot: a proxy of this kind",
-                              mp__http_method(req), MP__HTTP_URL_SHOWN,
-                              x->req->url);
-    if ((rc = resolve(x)) != 0) {
-        x->resp->t_total_us = mp__now_us() - x->t0; /* as xfer_end sets it */
-        return rc;
-    }
     do { /* again (once, on a new connection) for an h2 stream refused
             unanswered: the connections it could share may be ending too */
         if (x->h2_retry) {
@@ -1123,4 +1133,25 @@ int mp__native_xfer_run(mp__native_xfer *x)
                           "%s %.*s: %s during the transfer",
                           mp__http_method(req), MP__HTTP_URL_SHOWN, req->url,
                           mp_strerror(woke));
+}
+
+int mp__native_xfer_run(mp__native_xfer *x)
+{
+    int rc;
+
+    if (mp__nproxy_for(x->req, x->req->url, &x->px) != 0)
+        return mp__http_error(x->resp, MP_EINVAL,
+                              "%s %.*s: the native "
+                              "engine cannot: a proxy of this kind",
+                              mp__http_method(x->orig), MP__HTTP_URL_SHOWN,
+                              x->req->url);
+    rc = resolve(x);
+    if (rc)
+        x->resp->t_total_us = mp__now_us() - x->t0; /* as xfer_end sets it */
+    else
+        rc = xfer_run(x);
+    if (x->h) /* the hop lets go of its host (xhost took it) */
+        mp__native_pool_host_put(g_hn, x->h);
+    x->h = NULL;
+    return rc;
 }

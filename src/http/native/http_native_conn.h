@@ -36,11 +36,14 @@ typedef struct mp__nhost {
     const void *scope; /* TLS context, or NULL */
     unsigned hash;
     struct mp__nhost *next; /* bucket chain */
-    /* the pool's: its connections and kicks */
-    mp__list idle;               /* idle connections by link, newest first */
-    unsigned n_conns;            /* open: in use, idle or h2 */
-    struct mp__nhost *kick_next; /* in the pool's kicked list */
-    int kicked;
+    /* the pool's: its connections, users and kicks */
+    mp__list idle;      /* idle connections by link, newest first */
+    unsigned n_conns;   /* open: in use, idle or h2 */
+    unsigned users;     /* transfers that hold it (mp__native_pool_host
+                           to mp__native_pool_host_put) */
+    mp__list_node empty_link; /* in the pool's empty hosts: no connection,
+                                 no user */
+    mp__list_node kick_link;  /* in the pool's kicked list */
     /* http_tls.c's, through the pointer the HTTP/1.1 side gives it */
     void *session; /* the latest TLS session */
     /* the HTTP/1.1 side's: how the host answers, who waits for it */
@@ -65,7 +68,8 @@ typedef struct mp__nconn {
     int fd;
     mp__nhost *host;
     struct event *ev;    /* EV_READ|EV_PERSIST (+EV_WRITE while needed) */
-    struct event *timer; /* the transfer's connect or total timeout */
+    struct event *timer; /* the transfer's connect or total timeout;
+                            idle (spare), the idle age (the pool's) */
     int want_write;
     mp__list_node link;       /* in its host's idle list, or (HTTP/2
                                  side) its h2free */

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/time.h>
 
 #include <event2/event.h>
 
@@ -37,11 +38,21 @@ typedef struct mp__native_pool {
        for all of them. */
     unsigned n_conns;  /* open connections */
     mp__list spare;    /* spare connections by spare_link, newest first */
+    /* Idle connections (mp_http_set_idle): at most idle_max spare ones
+       (one more kicks: on_kick closes the oldest), each closed idle_age
+       after it went spare (its timer, on_timer with no transfer; a
+       libevent common timeout, so arming and disarming are O(1)). Hosts
+       without a connection or a user wait in empty, idle_max at most,
+       the oldest freed. */
+    unsigned n_spare, idle_max, n_empty;
+    struct timeval idle_age;
+    mp__list empty; /* empty hosts by empty_link, newest first */
     mp__list gq;       /* first waiters of hosts with room of their own,
                           waiting for the total's room, FIFO, by their
                           glink (http_native.c queues and takes them; the
                           pool asks whether any waits) */
-    mp__nhost *kicked; /* hosts to look at (mp__native_pool_kicked) */
+    mp__list kicked;   /* hosts to look at (mp__native_pool_kicked), by
+                          their kick_link */
     int any_kick;      /* the total may have room */
     struct event *kick;
 } mp__native_pool;
@@ -62,14 +73,20 @@ void mp__native_pool_kick(mp__native_pool *s, mp__nhost *h, int total);
    kick event's callback. */
 mp__nhost *mp__native_pool_kicked(mp__native_pool *s);
 
-/* Puts c in the spare list (spare 1: it is idle or has no stream) or
-   takes it out (0). */
+/* Puts c in the spare list (spare 1: it is idle or has no stream; its
+   timer then runs the idle age, and one spare too many kicks) or takes it
+   out (0: its timer stops). */
 void mp__native_pool_spare(mp__native_pool *s, mp__nconn *c, int spare);
 
-/* Returns the host for (name[0..len), port, scope), adding it; NULL if
-   out of memory. */
+/* Returns the host for (name[0..len), port, scope), adding it, held by
+   one more user (mp__native_pool_host_put lets go); NULL if out of
+   memory. */
 mp__nhost *mp__native_pool_host(mp__native_pool *s, const char *name,
                                 size_t len, uint16_t port, const void *scope);
+
+/* A user of h lets go of it: with no connection and no user left it
+   joins the empty hosts (the oldest of which may be freed: never h). */
+void mp__native_pool_host_put(mp__native_pool *s, mp__nhost *h);
 
 /* Takes c out of its host's idle list. */
 void mp__native_pool_idle_unlink(mp__nconn *c);

@@ -1,7 +1,8 @@
 /*
  * What every HTTP engine shares (http_curl.c for libcurl, http_native.c): the
  * error setter, the method, the body buffer's growth, the body file and
- * the connection limits (mp_http_set_limits stores them here).
+ * the connection limits and idle connections (mp_http_set_limits and
+ * mp_http_set_idle store them here).
  * It calls no engine and not mp_http (http_api.c), so the engines and the
  * dispatcher all depend on it and it on none of them.
  */
@@ -141,4 +142,25 @@ int mp__http_limits_set(void)
     unsigned total, per_host;
     mp__http_limits_get(&total, &per_host);
     return total || per_host;
+}
+
+static unsigned g_idle_max, g_idle_age_ms; /* mp_http_set_idle, 0: default */
+
+int mp_http_set_idle(unsigned max_idle, unsigned age_ms)
+{
+    g_idle_max = max_idle;
+    g_idle_age_ms = age_ms;
+    return 0;
+}
+
+void mp__http_idle_get(unsigned *max_idle, unsigned *age_ms)
+{
+    unsigned conc = mp__worker_concurrency();
+
+    if (g_idle_max)
+        *max_idle = g_idle_max;
+    else /* twice the tasks at once, as the libcurl engine keeps */
+        *max_idle =
+            conc > MP__HTTP_IDLE_MIN / 2 ? 2 * conc : MP__HTTP_IDLE_MIN;
+    *age_ms = g_idle_age_ms ? g_idle_age_ms : MP__HTTP_IDLE_AGE_MS;
 }

@@ -92,6 +92,12 @@ void mp__http_limits_store(unsigned total, unsigned per_host);
 void mp__http_limits_get(unsigned *total, unsigned *per_host);
 int mp__http_limits_set(void);
 
+/* The idle connections of mp_http_set_idle (http_common.c), defaults
+   applied: the most kept by a worker, and the age (ms) that closes one. */
+#define MP__HTTP_IDLE_AGE_MS 118000u /* libcurl's CURLOPT_MAXAGE_CONN */
+#define MP__HTTP_IDLE_MIN 64u        /* the libcurl engine's, per multi */
+void mp__http_idle_get(unsigned *max_idle, unsigned *age_ms);
+
 /* mp__http_url.kind */
 enum { MP__HU_IPV4, MP__HU_IPV6, MP__HU_NAME };
 
