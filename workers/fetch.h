@@ -12,6 +12,7 @@
 
 #include "fetch_config.h"
 #include "fetch_pool.h"
+#include "fetch_resume.h"
 #include "fetch_stamp.h"
 #include "mpool.h"
 

@@ -37,10 +37,10 @@ static void report_beyond(const mpf_config *cfg, uint64_t n, uint64_t max,
 /*
  * --resume: checks the run stamps in the output (another --shard or input
  * is refused: nothing is touched) and says when there is none to check.
- * ri is what mpf_resume_load found. Returns 0, or an exit status after
+ * ri is what fetch_resume_load found. Returns 0, or an exit status after
  * saying why.
  */
-static int check_stamps(mpf_app *a, const mpf_resume_info *ri)
+static int check_stamps(mpf_app *a, const fetch_resume_info *ri)
 {
     const mpf_config *cfg = a->cfg;
     int rc = mpf_stamp_check(&a->reader, &a->stamp, ri->stamps,
@@ -67,12 +67,12 @@ static int load_resume(mpf_app *a, int fd)
 {
     const mpf_config *cfg = a->cfg;
     uint64_t max_line = UINT64_MAX;
-    mpf_resume_info ri;
+    fetch_resume_info ri;
     int rc = 0;
     if (a->reader.is_regular &&
         (rc = mpf_count_lines(a->reader.fd, &max_line)) != 0)
         return file_error("read", mpf_input_name(cfg), -rc);
-    rc = mpf_resume_load(fd, max_line, &a->resumed, &ri);
+    rc = fetch_resume_load(fd, max_line, &a->resumed, &ri);
     if (rc)
         return file_error("read back the output file", cfg->output, -rc);
     if ((rc = check_stamps(a, &ri)) != 0)
@@ -218,7 +218,7 @@ static int report_errors(const mpf_app *a, int imap_rc, int finish_rc)
     }
     uint64_t max = 0, n;
     if (cfg->resume && !a->reader.is_regular && a->counters.eof &&
-        (n = mpf_lineset_above(&a->resumed, a->reader.lineno, &max)) != 0)
+        (n = fetch_lineset_above(&a->resumed, a->reader.lineno, &max)) != 0)
         report_beyond(cfg, n, max, a->reader.lineno);
     if (a->lost_results || (imap_rc == 0 && a->inflight.count)) {
         fprintf(stderr, "mpfetch: the pool lost track of %llu tasks: %llu "
@@ -342,7 +342,7 @@ out:
     if (a) {
         mpf_reader_close(&a->reader);
         mpf_inflight_free(&a->inflight);
-        mpf_lineset_free(&a->resumed);
+        fetch_lineset_free(&a->resumed);
     }
     free(a);
     return status;

@@ -11,7 +11,8 @@
  *   reader.c     streaming line reader (bounded memory, long-line guard)
  *   inflight.c   pool index -> input line map for tasks in flight
  *   writer.c     whole-line buffered output, --ordered reorder window
- *   resume.c     --resume: line numbers already in the output file
+ *   resume.c     --resume: the torn last record cut off the output file
+ *                (its reader: workers/fetch_resume.h)
  *   stamp.c      the run stamp of this run, and --resume's check of it
  *                (the format and the check: workers/fetch_stamp.h)
  *   stats.c      counters, latency histogram, the summary
@@ -213,22 +214,6 @@ int mpf_writer_finish(mpf_writer *w);
 void mpf_writer_destroy(mpf_writer *w);
 uint64_t mpf_now_ns(void);
 
-/* ---- resume.c ----------------------------------------------------------- */
-/* A set of line numbers: a hash of 64-line words (see resume.c). */
-typedef struct mpf_lineset {
-    uint64_t *keys; /* word index + 1; 0: free slot */
-    uint64_t *bits; /* the word's lines, bit k: line 64 * index + k */
-    size_t cap;     /* power of two */
-    size_t count;   /* words in use */
-    uint64_t lines; /* lines in the set */
-} mpf_lineset;
-
-int mpf_lineset_add(mpf_lineset *s, uint64_t line);
-int mpf_lineset_has(const mpf_lineset *s, uint64_t line);
-uint64_t mpf_lineset_above(const mpf_lineset *s, uint64_t line,
-                           uint64_t *max);
-void mpf_lineset_free(mpf_lineset *s);
-
 /* ---- stamp.c ------------------------------------------------------------ */
 /* The run stamp of an output file (fetch_stamp, workers/fetch_stamp.h:
    the shard, and a digest of the input's first bytes) of this run. */
@@ -238,22 +223,10 @@ int mpf_stamp_check(mpf_reader *r, const fetch_stamp *want,
                     const fetch_stamp *found, size_t n, uint64_t bad,
                     const char *output);
 
-/* What mpf_resume_load found in the output file. */
-#define MPF_MAX_STAMPS 8
-typedef struct mpf_resume_info {
-    uint64_t records;    /* with a line number, kept in the set */
-    uint64_t torn_bytes; /* of a last record without its newline */
-    uint64_t keep;       /* bytes before it (mpf_resume_cut) */
-    uint64_t beyond;     /* records naming a line above max_line, ignored */
-    uint64_t beyond_max; /* the largest such line */
-    fetch_stamp stamps[MPF_MAX_STAMPS]; /* the distinct run stamps */
-    unsigned n_stamps;
-    uint64_t bad_stamps; /* records with a "run" member not mpfetch's */
-} mpf_resume_info;
-
-int mpf_resume_load(int fd, uint64_t max_line, mpf_lineset *done,
-                    mpf_resume_info *r);
-int mpf_resume_cut(int fd, const mpf_resume_info *r);
+/* ---- resume.c ----------------------------------------------------------- */
+/* The reader of the output file and the line set are the fetch task's
+   (workers/fetch_resume.h, mpool's resume= reads with them too). */
+int mpf_resume_cut(int fd, const fetch_resume_info *r);
 
 /* ---- stats.c ------------------------------------------------------------ */
 #define MPF_HIST_BUCKETS 976
@@ -371,7 +344,7 @@ typedef struct mpf_app {
     mpf_reader reader;
     mpf_writer writer;
     mpf_inflight inflight;
-    mpf_lineset resumed;  /* lines already in the output (--resume) */
+    fetch_lineset resumed; /* lines already in the output (--resume) */
     mpf_stats stats;
     mpf_counters counters;
     uint64_t next_index;  /* pool index of the next input */

@@ -105,7 +105,7 @@ static int take_line(mpf_app *a, mp_buf *in)
     uint64_t line = a->reader.lineno;
     if (mpf_line_is_skipped(s, n))
         return 0;
-    if (cfg->resume && mpf_lineset_has(&a->resumed, line))
+    if (cfg->resume && fetch_lineset_has(&a->resumed, line))
         return 0;
     if (cfg->shard_n > 1 &&
         fetch_fnv1a64(s, n) % cfg->shard_n != cfg->shard_k - 1)

@@ -1,11 +1,13 @@
 /*
- * Fuzz target: the --resume reader (src/mpfetch/resume.c). Any bytes as
- * the output file left by an earlier run: mpf_resume_load succeeds, counts
- * no more records than there are lines, keeps no line beyond the input,
- * takes memory in proportion to the records (never to the numbers in
- * them: crash-huge-line-no-colon in the corpus is what libFuzzer found
- * before issue 9.7's fix), and cuts exactly the torn last line (the bytes
- * after the last newline) off the file.
+ * Fuzz target: the resume reader (workers/fetch_resume.c, mpfetch's
+ * --resume and mpool's resume=) and mpfetch's cut of a torn record
+ * (src/mpfetch/resume.c). Any bytes as the output file left by an earlier
+ * run: fetch_resume_load succeeds, counts no more records than there are
+ * lines, keeps no line beyond the input, takes memory in proportion to
+ * the records (never to the numbers in them: crash-huge-line-no-colon in
+ * the corpus is what libFuzzer found before issue 9.7's fix), and cuts
+ * exactly the torn last line (the bytes after the last newline) off the
+ * file.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,9 +30,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    mpf_lineset done = {0};
-    mpf_resume_info ri = {.records = 99, .torn_bytes = 99, .beyond = 99,
-                          .beyond_max = 99}; /* load sets them all */
+    fetch_lineset done = {0};
+    fetch_resume_info ri = {.records = 99, .torn_bytes = 99, .beyond = 99,
+                            .beyond_max = 99}; /* load sets them all */
     uint64_t lines = 0;
     size_t tail = size;
     /* the input's length: unknown (a pipe), or 100 lines */
@@ -44,8 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(ftruncate(fd, 0) == 0);
     CHECK(pwrite(fd, data, size, 0) == (ssize_t)size);
     CHECK(lseek(fd, 0, SEEK_SET) == 0);
-    CHECK(mpf_resume_load(fd, max_line, &done, &ri) == 0);
-    CHECK(ri.n_stamps <= MPF_MAX_STAMPS);
+    CHECK(fetch_resume_load(fd, max_line, &done, &ri) == 0);
+    CHECK(ri.n_stamps <= FETCH_RESUME_MAX_STAMPS);
     CHECK(mpf_resume_cut(fd, &ri) == 0);
     CHECK(ri.records + ri.beyond <= lines);
     CHECK(max_line != UINT64_MAX || ri.beyond == 0);
@@ -53,10 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(done.lines <= ri.records);
     /* memory follows the records, never the numbers in them (issue 9.7) */
     CHECK(done.count <= ri.records && done.cap <= 256 + 4 * done.count);
-    CHECK(mpf_lineset_above(&done, max_line, &above_max) == 0);
+    CHECK(fetch_lineset_above(&done, max_line, &above_max) == 0);
     CHECK(ri.torn_bytes == tail);
     CHECK(lseek(fd, 0, SEEK_CUR) == (off_t)(size - tail));
     CHECK(lseek(fd, 0, SEEK_END) == (off_t)(size - tail));
-    mpf_lineset_free(&done);
+    fetch_lineset_free(&done);
     return 0;
 }

@@ -334,29 +334,29 @@ static void test_lineset(void **state)
     static const uint64_t lines[] = {1,  2,  63, 64, 65,         127,
                                      128, 1000000, 9999999999ULL,
                                      UINT64_MAX / 2};
-    mpf_lineset s = {0};
+    fetch_lineset s = {0};
     uint64_t max;
-    assert_false(mpf_lineset_has(&s, 1));
+    assert_false(fetch_lineset_has(&s, 1));
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-        assert_int_equal(mpf_lineset_add(&s, lines[i]), 0);
-        assert_int_equal(mpf_lineset_add(&s, lines[i]), 0); /* again */
+        assert_int_equal(fetch_lineset_add(&s, lines[i]), 0);
+        assert_int_equal(fetch_lineset_add(&s, lines[i]), 0); /* again */
     }
     assert_int_equal(s.lines, sizeof(lines) / sizeof(lines[0]));
     static const uint64_t absent[] = {3, 62, 66, 126, 129, 999999,
                                       10000000000ULL, UINT64_MAX};
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-        assert_true(mpf_lineset_has(&s, lines[i]));
+        assert_true(fetch_lineset_has(&s, lines[i]));
     for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
-        assert_false(mpf_lineset_has(&s, absent[i]));
-    assert_int_equal(mpf_lineset_above(&s, 128, &max), 3);
+        assert_false(fetch_lineset_has(&s, absent[i]));
+    assert_int_equal(fetch_lineset_above(&s, 128, &max), 3);
     assert_true(max == UINT64_MAX / 2);
-    assert_int_equal(mpf_lineset_above(&s, UINT64_MAX / 2, &max), 0);
+    assert_int_equal(fetch_lineset_above(&s, UINT64_MAX / 2, &max), 0);
     assert_int_equal(max, 0);
     for (uint64_t l = 1; l <= 100000; l++) /* dense: grows the table */
-        assert_int_equal(mpf_lineset_add(&s, l), 0);
-    assert_true(mpf_lineset_has(&s, 77777));
+        assert_int_equal(fetch_lineset_add(&s, l), 0);
+    assert_true(fetch_lineset_has(&s, 77777));
     assert_true(s.count < 100000 / 64 + 16); /* a word per 64 lines */
-    mpf_lineset_free(&s);
+    fetch_lineset_free(&s);
 }
 
 static void test_resume_load(void **state)
@@ -396,9 +396,9 @@ static void test_resume_load(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t n = strlen(cases[i].out), left;
         int fd = memfile(cases[i].out, n);
-        mpf_lineset done = {0};
-        mpf_resume_info ri;
-        assert_int_equal(mpf_resume_load(fd, cases[i].max_line, &done, &ri),
+        fetch_lineset done = {0};
+        fetch_resume_info ri;
+        assert_int_equal(fetch_resume_load(fd, cases[i].max_line, &done, &ri),
                          0);
         assert_int_equal(mpf_resume_cut(fd, &ri), 0);
         if (ri.records != cases[i].records || ri.torn_bytes != cases[i].torn ||
@@ -411,18 +411,18 @@ static void test_resume_load(void **state)
                      (unsigned long long)ri.beyond_max);
         size_t k = 0;
         while (k < 3 && cases[i].has[k])
-            assert_true(mpf_lineset_has(&done, cases[i].has[k++]));
+            assert_true(fetch_lineset_has(&done, cases[i].has[k++]));
         assert_int_equal(done.lines, k);
         free(file_text(fd, &left)); /* the torn record was cut off */
         assert_int_equal(left, n - cases[i].torn);
         assert_int_equal(lseek(fd, 0, SEEK_CUR), (off_t)left);
-        mpf_lineset_free(&done);
+        fetch_lineset_free(&done);
         close(fd);
     }
 }
 
 /* The run stamp: what the writer splices into a run's first record reads
-   back the same; mpf_resume_load keeps each distinct stamp once, flags a
+   back the same; fetch_resume_load keeps each distinct stamp once, flags a
    "run" member mpfetch did not write, and counts the record's line. */
 static void test_resume_stamps(void **state)
 {
@@ -451,16 +451,16 @@ static void test_resume_stamps(void **state)
     assert_true(fetch_stamp_same(&got, &a));
     assert_string_equal(got.name, a.name);
     int fd = memfile(text, len);
-    mpf_lineset done = {0};
-    mpf_resume_info ri;
-    assert_int_equal(mpf_resume_load(fd, UINT64_MAX, &done, &ri), 0);
+    fetch_lineset done = {0};
+    fetch_resume_info ri;
+    assert_int_equal(fetch_resume_load(fd, UINT64_MAX, &done, &ri), 0);
     assert_int_equal(ri.records, 5);
     assert_int_equal(ri.n_stamps, 2);
     assert_true(fetch_stamp_same(&ri.stamps[0], &a));
     assert_true(fetch_stamp_same(&ri.stamps[1], &b));
     assert_int_equal(ri.bad_stamps, 1);
     assert_false(fetch_stamp_same(&a, &b));
-    mpf_lineset_free(&done);
+    fetch_lineset_free(&done);
     close(fd);
     free(text);
     free(ma);
