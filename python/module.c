@@ -8,6 +8,7 @@
  * worker before its first Python task). The forkserver and the workers of
  * the fetch task never run Python code (task.c: what runs in a worker).
  */
+#include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -417,33 +418,145 @@ static PyObject *m_fetch_config_parse(PyObject *self, PyObject *arg)
     return d;
 }
 
-/* ---- resume=: the run stamp (workers/fetch_stamp.h) -------------------- */
+/* ---- resume=: the file's done lines and run stamps ------------------ */
 
-/* _stamp_parse(line) -> the run stamp of one record's text (no newline),
-   as (shard_k, shard_n, bytes, fnv, name); None when it has none, False
-   when its "run" member is not one mpfetch wrote (fetch_stamp_parse). */
-static PyObject *m_stamp_parse(PyObject *self, PyObject *arg)
+/* LineSet: the lines of a resume file that have a record, as
+   fetch_resume_load (workers/fetch_resume.h, mpfetch --resume's reader)
+   found them, in its compact set (a bit per line, in 64-line words):
+   `n in s` and len(s), nothing else; made only by _resume_load. */
+typedef struct {
+    PyObject_HEAD
+    fetch_lineset set;
+} pyx_lineset;
+
+static void lineset_dealloc(PyObject *o)
 {
-    char *s;
-    Py_ssize_t n;
-    fetch_stamp st;
-    if (PyBytes_AsStringAndSize(arg, &s, &n) < 0)
-        return NULL;
-    int rc = fetch_stamp_parse(s, (size_t)n, &st);
-    if (rc <= 0)
-        return Py_NewRef(rc < 0 ? Py_False : Py_None);
+    fetch_lineset_free(&((pyx_lineset *)o)->set);
+    Py_TYPE(o)->tp_free(o);
+}
+
+static Py_ssize_t lineset_len(PyObject *o)
+{
+    uint64_t n = ((pyx_lineset *)o)->set.lines;
+    return n > (uint64_t)PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX : (Py_ssize_t)n;
+}
+
+/* `k in s`: 1 for an int line number in the set, else 0 (any other
+   object, 0, a negative or one past 2^64 is in no set). */
+static int lineset_contains(PyObject *o, PyObject *k)
+{
+    if (!PyLong_Check(k))
+        return 0;
+    unsigned long long v = PyLong_AsUnsignedLongLong(k);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear(); /* negative, or too big for any file's line */
+        return 0;
+    }
+    return fetch_lineset_has(&((pyx_lineset *)o)->set, v);
+}
+
+/* sys.getsizeof: the object and its table, what the set costs. */
+static PyObject *lineset_sizeof(PyObject *o, PyObject *unused)
+{
+    const fetch_lineset *s = &((pyx_lineset *)o)->set;
+    return PyLong_FromSize_t(sizeof(pyx_lineset) +
+                             s->cap * (sizeof(*s->keys) + sizeof(*s->bits)));
+}
+
+static PySequenceMethods lineset_seq = {
+    .sq_length = lineset_len,
+    .sq_contains = lineset_contains,
+};
+
+static PyMethodDef lineset_methods[] = {
+    {"__sizeof__", lineset_sizeof, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject pyx_lineset_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mpool._mpool.LineSet",
+    .tp_doc = "The lines of a resume file that have a record.",
+    .tp_basicsize = sizeof(pyx_lineset),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = lineset_dealloc,
+    .tp_as_sequence = &lineset_seq,
+    .tp_methods = lineset_methods,
+};
+
+/* A run stamp as Python has it: (shard_k, shard_n, bytes, fnv, name),
+   what _stamp_need and _stamp_check take back. Returns a new reference,
+   or NULL with an exception. */
+static PyObject *stamp_tuple(const fetch_stamp *st)
+{
     /* the name may be cut inside a character (fetch_stamp.name) */
-    PyObject *name = PyUnicode_DecodeUTF8(st.name, (Py_ssize_t)strlen(st.name),
+    PyObject *name = PyUnicode_DecodeUTF8(st->name,
+                                          (Py_ssize_t)strlen(st->name),
                                           "replace");
-    return name ? Py_BuildValue("KKKKN", (unsigned long long)st.shard_k,
-                                (unsigned long long)st.shard_n,
-                                (unsigned long long)st.bytes,
-                                (unsigned long long)st.fnv, name)
+    return name ? Py_BuildValue("KKKKN", (unsigned long long)st->shard_k,
+                                (unsigned long long)st->shard_n,
+                                (unsigned long long)st->bytes,
+                                (unsigned long long)st->fnv, name)
                 : NULL;
 }
 
-/* Fills the n stamps a (malloc'd, *a) from the list of _stamp_parse's
-   tuples l. Returns 0, or -1 with an exception. */
+/* Returns the list of the n stamps a as stamp_tuple's, or NULL with an
+   exception. */
+static PyObject *stamp_list(const fetch_stamp *a, unsigned n)
+{
+    PyObject *l = PyList_New((Py_ssize_t)n);
+    for (unsigned i = 0; l && i < n; i++) {
+        PyObject *t = stamp_tuple(&a[i]);
+        if (!t)
+            Py_CLEAR(l);
+        else
+            PyList_SET_ITEM(l, (Py_ssize_t)i, t);
+    }
+    return l;
+}
+
+/* _resume_load(fd) -> (lines, stamps, bad): the file of records open on
+   fd read by fetch_resume_load, mpfetch --resume's reader, from its
+   offset, the GIL released: the LineSet of the lines with a record, the
+   distinct run stamps (stamp_tuple's, at most FETCH_RESUME_MAX_STAMPS)
+   and the count of "run" members no writer of ours wrote. A torn last
+   record counts for no line (the file is not written). OSError when the
+   file cannot be read, MemoryError. */
+static PyObject *m_resume_load(PyObject *self, PyObject *arg)
+{
+    int fd = PyObject_AsFileDescriptor(arg), rc;
+    if (fd < 0)
+        return NULL;
+    fetch_resume_info *ri = PyMem_Malloc(sizeof(*ri));
+    if (!ri)
+        return PyErr_NoMemory();
+    pyx_lineset *ls = PyObject_New(pyx_lineset, &pyx_lineset_type);
+    if (!ls) {
+        PyMem_Free(ri);
+        return NULL;
+    }
+    memset(&ls->set, 0, sizeof(ls->set));
+    Py_BEGIN_ALLOW_THREADS
+    rc = fetch_resume_load(fd, UINT64_MAX, &ls->set, ri);
+    Py_END_ALLOW_THREADS
+    PyObject *stamps = NULL;
+    if (rc == -ENOMEM)
+        PyErr_NoMemory();
+    else if (rc) {
+        errno = -rc;
+        PyErr_SetFromErrno(PyExc_OSError);
+    } else
+        stamps = stamp_list(ri->stamps, ri->n_stamps);
+    unsigned long long bad = ri->bad_stamps;
+    PyMem_Free(ri);
+    if (!stamps) {
+        Py_DECREF(ls);
+        return NULL;
+    }
+    return Py_BuildValue("NNK", (PyObject *)ls, stamps, bad);
+}
+
+/* Fills the n stamps a (malloc'd, *a) from the list of stamp_tuple's
+   l. Returns 0, or -1 with an exception. */
 static int stamps_from(PyObject *l, fetch_stamp **a, size_t *n)
 {
     PyObject *seq = PySequence_Fast(l, "a list of stamps");
@@ -563,7 +676,8 @@ static PyMethodDef methods[] = {
      "the fetch task's configuration: fetch_config_json"},
     {"_fetch_config_parse", m_fetch_config_parse, METH_O,
      "fetch_config_parse, as a worker reads the configuration"},
-    {"_stamp_parse", m_stamp_parse, METH_O, "fetch_stamp_parse"},
+    {"_resume_load", m_resume_load, METH_O,
+     "fetch_resume_load: (lines, stamps, bad) of a resume file's fd"},
     {"_stamp_need", m_stamp_need, METH_O, "fetch_stamp_need"},
     {"_stamp_check", m_stamp_check, METH_VARARGS, "fetch_stamp_check"},
     {NULL, NULL, 0, NULL}};
@@ -580,7 +694,8 @@ PyMODINIT_FUNC PyInit__mpool(void)
 {
     PyObject *m = PyModule_Create(&moddef);
     if (!m || PyType_Ready(&pyx_pool_type) < 0 ||
-        PyType_Ready(&pyx_run_type) < 0)
+        PyType_Ready(&pyx_run_type) < 0 ||
+        PyType_Ready(&pyx_lineset_type) < 0)
         return NULL;
     Py_INCREF(&pyx_pool_type);
     Py_INCREF(&pyx_run_type);

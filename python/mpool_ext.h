@@ -4,8 +4,9 @@
  *
  *   module.c   the module: mp_init at import, the validators the Python
  *              front end calls, the fetch task's configuration written
- *              by its fetch_config_json; calls the files below, nothing
- *              calls it
+ *              by its fetch_config_json, resume='s file read by
+ *              fetch_resume_load into a LineSet; calls the files below,
+ *              nothing calls it
  *   run.c      Run (a stream of tasks over a pool: the iterator behind
  *              mpool.fetch, afetch, Pool.imap); calls pool.c and below
  *   pool.c     Pool (a libmpool pool on an event_base of ours, attached),

@@ -323,52 +323,38 @@ def _ordered(fn, v):
 # ---- fetch, afetch -------------------------------------------------------
 
 class _Resume:
-    """resume=PATH: what the JSON-lines file PATH already holds, read as
-    mpfetch --resume reads it (a missing file holds nothing; a torn or
-    foreign line counts for no line): done, the line numbers that have a
-    record; and the run stamps (the "run" member mpfetch puts in the
-    first record of each run with -o FILE, fetch_stamp.h), which check()
-    compares with the new input, as mpfetch does."""
-
-    MAX_STAMPS = 8  # distinct ones kept (mpfetch's MPF_MAX_STAMPS)
+    """resume=PATH: what the JSON-lines file PATH already holds, read by
+    mpfetch --resume's own reader (fetch_resume_load, workers/
+    fetch_resume.h), so both count the same lines as done: a missing file
+    holds nothing; a torn last line, or any line that is not a record,
+    counts for no line; the file is not written. done: the line numbers
+    that have a record (a compact C set: `n in done`, len); and the
+    distinct run stamps (the "run" member mpfetch puts in the first
+    record of each run with -o FILE, fetch_stamp.h) with the count of bad
+    ones, which check() compares with the new input, as mpfetch does."""
 
     def __init__(self, fn, path):
         if not isinstance(path, (str, bytes, os.PathLike)):
             raise _bad_type(fn, "resume", "a path", path)
-        import json
         self.fn, self.path = fn, os.fsdecode(path)
-        self.done, self.stamps, self.bad = set(), {}, 0
+        self.done, self.stamps, self.bad = None, [], 0
         try:
-            f = open(path, "rb")
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return
-        with f:
-            for raw in f:
-                if not raw.endswith(b"\n"):
-                    break  # torn: its line runs again, as mpfetch's
-                try:
-                    rec = json.loads(raw)
-                except ValueError:
-                    continue
-                n = rec.get("line") if isinstance(rec, dict) else None
-                if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-                    continue
-                self.done.add(n)
-                if "run" in rec:
-                    self._stamp(raw.rstrip(b"\r\n"))
-
-    def _stamp(self, raw):
-        st = _mpool._stamp_parse(raw)
-        if st is False:
-            self.bad += 1
-        elif st is not None and len(self.stamps) < self.MAX_STAMPS:
-            self.stamps.setdefault(st[:4], st)  # the same: all but the name
+        try:
+            self.done, self.stamps, self.bad = _mpool._resume_load(fd)
+        except OSError as e:
+            e.filename = self.path
+            raise
+        finally:
+            os.close(fd)
 
     def need(self):
         """How many of the new input's first bytes check() needs."""
         if not self.stamps or self.bad:
             return 0
-        return _mpool._stamp_need(list(self.stamps.values()))
+        return _mpool._stamp_need(self.stamps)
 
     def check(self, head, name):
         """Raises ValueError with mpfetch's sentence when the file holds
@@ -376,8 +362,8 @@ class _Resume:
         than the one whose first bytes are head (name: for the message)."""
         if not self.stamps and not self.bad:
             return
-        why = _mpool._stamp_check(self.path, list(self.stamps.values()),
-                                  self.bad, head, name)
+        why = _mpool._stamp_check(self.path, self.stamps, self.bad, head,
+                                  name)
         if why is not None:
             raise ValueError(f"{self.fn}: {why}")
 
