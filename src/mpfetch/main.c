@@ -263,11 +263,15 @@ static int stream(mpf_app *a, mp_pool *pool)
     mp_pool_destroy(pool);
     int failed = report_errors(a, rc, frc);
     int interrupted = mpf_signals_count() > 0;
-    mpf_run_info ri = {elapsed, interrupted, workers, ps.worker_cpu_us,
-                       mpf_self_cpu_us()};
+    mpf_run_info ri = {.elapsed_s = elapsed,
+                       .interrupted = interrupted,
+                       .workers = workers,
+                       .worker_cpu_us = ps.worker_cpu_us,
+                       .self_cpu_us = mpf_self_cpu_us(),
+                       .workers_died = ps.workers_died,
+                       .tasks_retried = ps.tasks_retried};
     if (!cfg->quiet)
-        mpf_stats_print(&a->stats, elapsed, interrupted, ri.worker_cpu_us,
-                        ri.self_cpu_us);
+        mpf_stats_print(&a->stats, &ri);
     if (a->summary_fd >= 0 &&
         mpf_summary_json(a->summary_fd, cfg->summary_json, &a->stats, &ri))
         failed = 1;

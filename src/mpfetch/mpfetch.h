@@ -250,17 +250,21 @@ void mpf_stats_add(mpf_stats *s, const fetch_out *h);
 void mpf_stats_add_error(mpf_stats *s, int code);
 void mpf_stats_count(mpf_stats *s, const mpf_rec *r);
 uint64_t mpf_stats_percentile(const mpf_stats *s, double p);
-void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted,
-                     uint64_t worker_cpu_us, uint64_t self_cpu_us);
-uint64_t mpf_self_cpu_us(void);
-
-/* ---- summary.c ---------------------------------------------------------- */
+/* What the run and the pool add to the records' counts, for the
+   summaries (human and JSON). */
 typedef struct mpf_run_info {
     double elapsed_s;
     int interrupted;
     int workers;
     uint64_t worker_cpu_us, self_cpu_us;
+    uint64_t workers_died;  /* the pool's: worker exits not asked for */
+    uint64_t tasks_retried; /* the pool's: requests re-run after one */
 } mpf_run_info;
+
+void mpf_stats_print(const mpf_stats *s, const mpf_run_info *r);
+uint64_t mpf_self_cpu_us(void);
+
+/* ---- summary.c ---------------------------------------------------------- */
 
 int mpf_summary_open(const mpf_config *cfg, int in_fd, int *fd,
                      int *created);

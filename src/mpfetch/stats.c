@@ -179,9 +179,9 @@ static void put_cpu(FILE *f, const mpf_stats *s, uint64_t worker_cpu_us,
  * status classes, errors, latency percentiles, and what an interruption
  * left undone.
  */
-void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted,
-                     uint64_t worker_cpu_us, uint64_t self_cpu_us)
+void mpf_stats_print(const mpf_stats *s, const mpf_run_info *r)
 {
+    double elapsed_s = r->elapsed_s;
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -203,12 +203,17 @@ void mpf_stats_print(const mpf_stats *s, double elapsed_s, int interrupted,
         put_latency(f, ", max", s->max_us);
         fputc('\n', f);
     }
-    put_cpu(f, s, worker_cpu_us, self_cpu_us);
+    put_cpu(f, s, r->worker_cpu_us, r->self_cpu_us);
+    if (r->workers_died) /* a crash the re-runs would hide */
+        fprintf(f, "  warning: workers died: %llu (replaced; requests "
+                   "run again: %llu)\n",
+                (unsigned long long)r->workers_died,
+                (unsigned long long)r->tasks_retried);
     if (s->unwritten)
         fprintf(f, "  not written: %llu records (the output failed, or "
                    "its reader went away); not counted above\n",
                 (unsigned long long)s->unwritten);
-    if (interrupted)
+    if (r->interrupted)
         fprintf(f, "  interrupted: %llu requests canceled; run again with "
                    "--resume -o FILE to finish\n",
                 (unsigned long long)s->canceled);

@@ -2,8 +2,9 @@
  * --summary-json FILE: the end-of-run summary as one JSON object, for
  * pipelines. The numbers are the human summary's (stats.c), from the same
  * counters: records, ok/failed, counts by status class and by error code,
- * bytes, req/s and MB/s, latency percentiles, CPU. Times are in seconds,
- * like the records' "time".
+ * bytes, req/s and MB/s, latency percentiles, CPU; and the pool's worker
+ * deaths and re-run requests. Times are in seconds, like the records'
+ * "time".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -69,12 +70,15 @@ static char *summary_text(const mpf_stats *s, const mpf_run_info *r,
     fprintf(f, "{\"records\":%llu,\"ok\":%llu,\"failed\":%llu,"
                "\"canceled\":%llu,\"unwritten\":%llu,"
                "\"interrupted\":%s,\"workers\":%d,"
+               "\"workers_died\":%llu,\"tasks_retried\":%llu,"
                "\"elapsed\":%.6f,\"req_per_s\":%.3f,\"bytes\":%llu,"
                "\"mb_per_s\":%.6f,",
             (unsigned long long)s->records, (unsigned long long)s->ok,
             (unsigned long long)s->failed, (unsigned long long)s->canceled,
             (unsigned long long)s->unwritten,
-            r->interrupted ? "true" : "false", r->workers, r->elapsed_s,
+            r->interrupted ? "true" : "false", r->workers,
+            (unsigned long long)r->workers_died,
+            (unsigned long long)r->tasks_retried, r->elapsed_s,
             (double)s->records / t, (unsigned long long)s->bytes,
             (double)s->bytes / t / 1e6);
     put_counts(f, s);

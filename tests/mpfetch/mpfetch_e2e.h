@@ -260,6 +260,33 @@ static inline json_t *e2e_fetch_records(const char *const *pre,
     return recs;
 }
 
+/*
+ * Returns the integer field key of the --summary-json object in path
+ * (workers_died, tasks_retried...). Fails the test (cmocka) when the file
+ * does not parse or lacks it.
+ */
+static inline long long e2e_summary_int(const char *path, const char *key)
+{
+    json_error_t jerr;
+    json_t *sum = json_load_file(path, 0, &jerr);
+    if (!sum)
+        fail_msg("summary %s: %s", path, jerr.text);
+    json_t *v = json_object_get(sum, key);
+    if (!json_is_integer(v))
+        fail_msg("summary %s has no integer \"%s\"", path, key);
+    long long n = (long long)json_integer_value(v);
+    json_decref(sum);
+    return n;
+}
+
+/* Asserts the run that wrote the summary in path lost no worker: the
+   re-runs after a death give the same records, so only this shows it. */
+static inline void e2e_assert_no_death(const char *path)
+{
+    assert_int_equal(e2e_summary_int(path, "workers_died"), 0);
+    assert_int_equal(e2e_summary_int(path, "tasks_retried"), 0);
+}
+
 /* Returns the record's "line" number, or 0. */
 static inline long long e2e_line_of(json_t *rec)
 {

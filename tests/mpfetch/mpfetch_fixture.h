@@ -1,8 +1,8 @@
 /*
  * The fixture the mpfetch end-to-end suites share (test_mpfetch.c,
  * test_mpfetch_faults.c): one test server for the suite, a scratch
- * directory with the input, output and stderr files, and the input
- * writer. Header-only, like mpfetch_e2e.h: each suite is its own
+ * directory with the input, output, stderr and --summary-json files,
+ * and the input writer. Header-only, like mpfetch_e2e.h: each suite is its own
  * executable. Include after mpfetch_e2e.h and testutil.h.
  */
 #ifndef MPFETCH_FIXTURE_H
@@ -12,7 +12,7 @@ typedef struct fixture {
     tu_ts ts;
     char *dir;
     const char *bin;
-    char in[600], out[600], err[600];
+    char in[600], out[600], err[600], sum[600];
 } fixture;
 
 static fixture g;
@@ -29,6 +29,7 @@ static int setup(void **state)
     e2e_path(g.in, sizeof(g.in), g.dir, "in.txt");
     e2e_path(g.out, sizeof(g.out), g.dir, "out.jsonl");
     e2e_path(g.err, sizeof(g.err), g.dir, "err.txt");
+    e2e_path(g.sum, sizeof(g.sum), g.dir, "summary.json");
     return 0;
 }
 

@@ -86,8 +86,9 @@ static void test_mixed_batch(void **state)
     NEED_BIN();
     write_mixed(tu_free_port());
     char *argv[] = {(char *)g.bin, "-w", "2", "-c", "8", "--timeout", "0.5",
-                    g.in, NULL};
+                    "--summary-json", g.sum, g.in, NULL};
     assert_int_equal(e2e_run(argv, NULL, g.out, g.err), 0);
+    e2e_assert_no_death(g.sum);
     json_t *recs = e2e_records(g.out);
     assert_non_null(recs);
     const long long want[] = {1, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14};
@@ -346,15 +347,17 @@ static size_t wait_lines(const char *path, size_t n)
     return have;
 }
 
-/* SIGKILL of one worker mid-run: still exactly one record per input. */
+/* SIGKILL of one worker mid-run: still exactly one record per input, and
+   the summaries say one worker died (the JSON's workers_died, the warning
+   line of the human one). */
 static void test_worker_killed(void **state)
 {
     (void)state;
     NEED_BIN();
     const size_t n = 600;
     write_urls(n, "/delay/50?%u");
-    char *argv[] = {(char *)g.bin, "-w", "2", "-c", "8", "-o", g.out, g.in,
-                    NULL};
+    char *argv[] = {(char *)g.bin, "-w", "2", "-c", "8", "-o", g.out,
+                    "--summary-json", g.sum, g.in, NULL};
     unlink(g.out);
     pid_t pid = e2e_spawn(argv, NULL, NULL, g.err);
     assert_true(pid > 0);
@@ -366,6 +369,12 @@ static void test_worker_killed(void **state)
     assert_true(e2e_count_lines(g.out) < n); /* killed mid-run */
     assert_int_equal(e2e_wait(pid, E2E_RUN_TIMEOUT_S), 0);
     json_decref(assert_all_lines(g.out, n));
+    assert_int_equal(e2e_summary_int(g.sum, "workers_died"), 1);
+    char *err = e2e_slurp(g.err, NULL);
+    assert_non_null(err);
+    if (!strstr(err, "warning: workers died: 1 ("))
+        fail_msg("no worker death in the summary: %s", err);
+    free(err);
 }
 
 /* SIGINT mid-run exits 130 with fewer records; --resume (after a torn

@@ -98,7 +98,7 @@ static void test_group_sigterm_then_resume(void **state)
     write_urls(n, "/delay/300?%u");
     unlink(g.out);
     char *argv[] = {(char *)g.bin, "-w", "2", "-c", "16", "-q", "--resume",
-                    "-o", g.out, g.in, NULL};
+                    "-o", g.out, "--summary-json", g.sum, g.in, NULL};
     int stopped = 0;
     for (int k = 0; k < 10; k++) {
         size_t before = e2e_count_lines(g.out);
@@ -118,11 +118,13 @@ static void test_group_sigterm_then_resume(void **state)
         if (st != 130)
             show_err();
         assert_int_equal(st, 130);
+        e2e_assert_no_death(g.sum); /* the signal killed no worker */
         stopped++;
         json_decref(e2e_records(g.out)); /* whole records only */
     }
     assert_true(stopped >= 3);
     assert_int_equal(e2e_run(argv, NULL, NULL, g.err), 0);
+    e2e_assert_no_death(g.sum);
     assert_complete_no_eworker(n);
 }
 

@@ -140,6 +140,8 @@ static void matches_the_records_and_the_human_summary(void **state)
     assert_int_equal(num(sum, "ok", NULL), ok);
     assert_int_equal(num(sum, "failed", NULL), n - ok);
     assert_int_equal(num(sum, "workers", NULL), 2);
+    assert_int_equal(num(sum, "workers_died", NULL), 0);
+    assert_int_equal(num(sum, "tasks_retried", NULL), 0);
     assert_true(json_is_false(json_object_get(sum, "interrupted")));
     assert_int_equal(num(sum, "status", "2xx"), cls[2]);
     assert_int_equal(num(sum, "status", "4xx"), cls[4]);
@@ -191,6 +193,7 @@ static void matches_the_records_and_the_human_summary(void **state)
                             real(sum, "cpu", "mpfetch")) / n) <= 1e-6);
     assert_non_null(strstr(text, "MP_ECONNREFUSED 2"));
     assert_non_null(strstr(text, "MP_EINPUT 1"));
+    assert_null(strstr(text, "workers died")); /* only when one did */
     free(text);
     json_decref(sum);
     json_decref(recs);
@@ -239,6 +242,7 @@ static void written_with_quiet_too(void **state)
     assert_int_equal(num(sum, "status", "2xx"), 7);
     assert_int_equal(num(sum, "bytes", NULL), 70);
     assert_int_equal(num(sum, "workers", NULL), 3);
+    assert_int_equal(num(sum, "workers_died", NULL), 0);
     assert_int_equal(json_object_size(json_object_get(sum, "errors")), 0);
     json_decref(sum);
     size_t len = 1;
