@@ -51,9 +51,14 @@ def mpfetch_records(mpfetch, tmp_path, lines, args):
         for x in lines:
             f.write((json.dumps(x) if isinstance(x, dict) else x) + "\n")
     # stdout, not -o FILE: a file's first record carries --resume's stamp
-    p = subprocess.run([mpfetch, "-q", "--ordered", *args, str(src)],
+    summary = tmp_path / "summary.json"
+    p = subprocess.run([mpfetch, "-q", "--ordered", "--summary-json",
+                        str(summary), *args, str(src)],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode in (0, 22), p.stderr
+    # a worker that crashed is replaced and its requests run again: the
+    # records would not show it, the summary does
+    assert json.loads(summary.read_text())["workers_died"] == 0
     return [json.loads(x) for x in p.stdout.splitlines()]
 
 
@@ -79,6 +84,13 @@ def test_records_equal_mpfetch(server, mpfetch, tmp_path, opts, args):
     got = list(mpool.fetch(lines, workers=2, ordered=True, **opts))
     assert [strip(r) for r in got] == [strip(r) for r in want]
     assert len(got) == 10  # 12 lines, a blank one and a comment skipped
+    # the same through a Pool, whose stats show a worker that died (the
+    # re-run would give the same records)
+    with mpool.Pool(workers=2, **opts) as pool:
+        again = list(pool.fetch(lines, ordered=True))
+        st = pool.stats()
+    assert [strip(r) for r in again] == [strip(r) for r in want]
+    assert st["workers_died"] == 0 and st["tasks_retried"] == 0
 
 
 def test_unordered_has_every_record(server):
