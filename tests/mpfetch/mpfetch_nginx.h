@@ -15,7 +15,7 @@ typedef struct fixture {
     int up; /* nginx runs */
     char *dir;
     const char *bin;
-    char in[600], out[600], err[600];
+    char in[600], out[600], err[600], sum[600];
 } fixture;
 
 static fixture g;
@@ -42,6 +42,7 @@ static int nginx_setup(void **state)
     e2e_path(g.in, sizeof(g.in), g.dir, "in.txt");
     e2e_path(g.out, sizeof(g.out), g.dir, "out.jsonl");
     e2e_path(g.err, sizeof(g.err), g.dir, "err.txt");
+    e2e_path(g.sum, sizeof(g.sum), g.dir, "summary.json");
     if (!nginx_installed())
         return 0;
     if (tu_nginx_start(&g.ngx, g.dir, 1) != 0)

@@ -98,7 +98,7 @@ static struct {
     tu_ts bs;
     char *dir;
     const char *bin;
-    char cert[600], key[600], in[600], out[600], err[600];
+    char cert[600], key[600], in[600], out[600], err[600], sum[600];
     char *engines[MAX_ENGINES]; /* NULL: mpfetch has no --engine */
     int n_engines;
     char engine_text[256];
@@ -158,6 +158,7 @@ static int setup(void **state)
     e2e_path(g.in, sizeof g.in, g.dir, "in.jsonl");
     e2e_path(g.out, sizeof g.out, g.dir, "out.jsonl");
     e2e_path(g.err, sizeof g.err, g.dir, "err.txt");
+    e2e_path(g.sum, sizeof g.sum, g.dir, "summary.json");
     if (make_cert() != 0) {
         fprintf(stderr, "openssl req failed; see %s\n", g.err);
         return -1;
@@ -271,6 +272,8 @@ static void run_table(const row *const *rows, size_t n, char **extra,
     argv[argc++] = max_body;
     argv[argc++] = "-o";
     argv[argc++] = g.out;
+    argv[argc++] = "--summary-json";
+    argv[argc++] = g.sum;
     if (engine) {
         argv[argc++] = "--engine";
         argv[argc++] = (char *)engine;
@@ -281,6 +284,9 @@ static void run_table(const row *const *rows, size_t n, char **extra,
     argv[argc] = NULL;
     fprintf(stderr, "engine %s\n", engine ? engine : "(default)");
     assert_int_equal(e2e_run(argv, NULL, NULL, g.err), 0);
+    /* a parser that crashed on a bad response would be hidden by the
+       pool's re-run of its requests: the summary shows it */
+    e2e_assert_no_death(g.sum);
     assert_non_null(recs = e2e_records(g.out));
     assert_int_equal(json_array_size(recs), 2 * n);
     for (size_t i = 0; i < n; i++) {

@@ -17,16 +17,20 @@
 #define TEXT_LEN (70 * 56) /* /text: 70 lines of 56 bytes */
 
 /* Runs mpfetch with extra (NULL-terminated, at most 8) on g.in. Asserts
-   exit 0 and n records. Returns the records. */
+   exit 0, n records and no worker died (the summary's count: the pool
+   would re-run a crashed worker's requests and the records come out
+   right anyway). Returns the records. */
 static json_t *fetch(size_t n, char *const extra[])
 {
-    char *argv[16] = {(char *)g.bin, "-w", "2", "-c", "8"};
-    int k = 5;
-    for (int i = 0; extra[i] && k < 14; i++)
+    char *argv[18] = {(char *)g.bin, "-w", "2", "-c", "8", "--summary-json",
+                      g.sum};
+    int k = 7;
+    for (int i = 0; extra[i] && k < 16; i++)
         argv[k++] = extra[i];
     argv[k++] = g.in;
     argv[k] = NULL;
     assert_int_equal(e2e_run(argv, NULL, g.out, g.err), 0);
+    e2e_assert_no_death(g.sum);
     json_t *recs = e2e_records(g.out);
     assert_non_null(recs);
     assert_int_equal(json_array_size(recs), n);
