@@ -708,7 +708,6 @@ PyMODINIT_FUNC PyInit__mpool(void)
     PyModule_AddIntConstant(m, "PYTHON", PYX_PYTHON);
     PyModule_AddIntConstant(m, "MAX_WORKERS", MP_MAX_WORKERS);
     PyModule_AddIntConstant(m, "MAX_CONCURRENCY", MP_MAX_CONCURRENCY);
-    PyModule_AddIntConstant(m, "MAX_PREFETCH", MP_MAX_PREFETCH);
     PyModule_AddIntConstant(m, "STAMP_BYTES", FETCH_STAMP_BYTES);
     /* the options' bounds (fetch_config.h, fetch_pool.h), mpfetch's too */
     if (PyModule_AddObject(m, "FETCH_MAX_BODY",
