@@ -204,6 +204,18 @@ static const struct cfg_field {
 #undef CF
 };
 
+/* Returns the contents of the bytes object arg, its length in *n, or
+   NULL with a TypeError (arg is not bytes). */
+static const char *bytes_arg(PyObject *arg, size_t *n)
+{
+    char *s;
+    Py_ssize_t len;
+    if (PyBytes_AsStringAndSize(arg, &s, &len) < 0)
+        return NULL;
+    *n = (size_t)len;
+    return s;
+}
+
 /* Returns the bytes of text v (str: UTF-8, lone surrogates passed through,
    so that fetch_config_json refuses them by name; or bytes), a new
    reference appended to keep (which holds them alive), or NULL with an
@@ -381,12 +393,12 @@ static PyObject *str_or_none(const char *s)
    creates body_dir, as a worker does. */
 static PyObject *m_fetch_config_parse(PyObject *self, PyObject *arg)
 {
-    char *s;
-    Py_ssize_t n;
+    size_t n;
     fetch_cfg c;
-    if (PyBytes_AsStringAndSize(arg, &s, &n) < 0)
+    const char *s = bytes_arg(arg, &n);
+    if (!s)
         return NULL;
-    if (fetch_config_parse(s, (size_t)n, &c) < 0)
+    if (fetch_config_parse(s, n, &c) < 0)
         Py_RETURN_NONE;
     PyObject *d = Py_BuildValue(
         "{s:N,s:N,s:N,s:I,s:I,s:I,s:O,s:O,s:O,s:O,s:O,s:N,s:N,s:N,s:N,"
@@ -638,11 +650,9 @@ static PyObject *m_stamp_check(PyObject *self, PyObject *args)
 /* _record(bytes) -> what a fetch record becomes (record.c), for tests. */
 static PyObject *m_record(PyObject *self, PyObject *arg)
 {
-    char *s;
-    Py_ssize_t n;
-    if (PyBytes_AsStringAndSize(arg, &s, &n) < 0)
-        return NULL;
-    return pyx_record(s, (size_t)n);
+    size_t n;
+    const char *s = bytes_arg(arg, &n);
+    return s ? pyx_record(s, n) : NULL;
 }
 
 /* _json_line(x) -> bytes: compact JSON, as record.c writes it. */
