@@ -99,8 +99,9 @@ void pyx_on_done(mp_future *f, void *ud)
     }
 }
 
-/* Ends p's pool (GIL held; released while the workers are reaped).
-   Futures not done end with MP_EABORTED and land in their lists. */
+/* Ends p's pool (GIL held; released while the workers are reaped),
+   keeping its counts for stats(). Futures not done end with MP_EABORTED
+   and land in their lists. */
 void pyx_pool_close(pyx_pool *p)
 {
     if (p->closed)
@@ -108,6 +109,8 @@ void pyx_pool_close(pyx_pool *p)
     p->closed = 1;
     Py_BEGIN_ALLOW_THREADS
     pyx_pool_lock(p);
+    if (p->pool)
+        mp_pool_get_stats(p->pool, &p->last);
     mp_pool_destroy(p->pool);
     p->pool = NULL;
     pyx_pool_unlock(p);
@@ -436,13 +439,21 @@ static PyObject *pool_workers(pyx_pool *p, PyObject *unused)
     return PyLong_FromLong(p->pool ? mp_pool_workers(p->pool) : 0);
 }
 
+/* stats(): the pool's counts; once it is closed, those of its close
+   (under mu: a close in another thread is writing them). */
 static PyObject *pool_stats(pyx_pool *p, PyObject *unused)
 {
     mp_pool_stats s;
-    memset(&s, 0, sizeof(s));
-    if (pool_check(p) < 0)
+    if (!p->closed && pool_check(p) < 0)
         return NULL;
-    mp_pool_get_stats(p->pool, &s);
+    Py_BEGIN_ALLOW_THREADS
+    pyx_pool_lock(p);
+    if (p->pool)
+        mp_pool_get_stats(p->pool, &s);
+    else
+        s = p->last;
+    pyx_pool_unlock(p);
+    Py_END_ALLOW_THREADS
     return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K}", "tasks_done",
                          (unsigned long long)s.tasks_done, "tasks_retried",
                          (unsigned long long)s.tasks_retried,

@@ -54,6 +54,7 @@ struct pyx_pool {
     pyx_item *fall;     /* those items (mu), for cancel() */
     uint64_t fnext_id;  /* submit()'s last id */
     int closed;
+    mp_pool_stats last; /* the counts at the close, for stats() */
 };
 
 struct pyx_run {

@@ -759,6 +759,8 @@ class Pool:
         return set(self._pids)
 
     def stats(self):
+        """The pool's counts (tasks_done, tasks_retried, workers_started,
+        workers_died, worker_cpu_us); after close(), those it had then."""
         return self._c.stats()
 
     def __enter__(self):

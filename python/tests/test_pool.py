@@ -30,6 +30,9 @@ def test_map_submit_and_fetch_share_one_pool(server):
         assert [r["line"] for r in d] == list(range(1, 101))
         assert pool.stats()["workers_started"] == 2  # the same workers
     assert wait_gone(pids) == set()
+    # closed: the counts it had at the close
+    assert pool.stats()["tasks_done"] == 400
+    assert pool.stats()["workers_started"] == 2
 
 
 def test_futures_callbacks_and_wrap_future(server):
