@@ -1,11 +1,15 @@
 """Fixtures of the mpool suite: mp-testserver on loopback (one for the
-session), mpfetch of the same build, and the processes below this one."""
+session), mpfetch of the same build, the processes below this one, and
+the check, after every test, that no worker of the pools it made died
+(a test whose workers die on purpose is marked workers_die)."""
 import os
 import subprocess
 import sys
 import time
 
 import pytest
+
+from watch import deaths, watch_pools
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -76,3 +80,31 @@ def run_py(code, timeout=300, **kw):
     """Runs python3 code in a fresh interpreter with this environment."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True,
                           text=True, timeout=timeout, **kw)
+
+
+def mpfetch_no_death(summary):
+    """Asserts that mpfetch's --summary-json file says no worker died and
+    no request ran again (the records would not show it)."""
+    import json
+    with open(summary) as f:
+        s = json.load(f)
+    assert (s["workers_died"], s["tasks_retried"]) == (0, 0), s
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "workers_die: the test kills workers on purpose (no "
+        "check that none of its pools' workers died)")
+
+
+@pytest.fixture(autouse=True)
+def no_worker_died(request, monkeypatch):
+    """After the test: no worker of a pool it made died, and no task ran
+    again."""
+    if request.node.get_closest_marker("workers_die"):
+        yield
+        return
+    pools = watch_pools(monkeypatch.setattr)
+    yield
+    assert deaths(pools) == (0, 0), \
+        f"(workers died, tasks run again) in {len(pools)} pools"

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 import mpool
-from conftest import run_py
+from conftest import HERE, mpfetch_no_death, run_py
 
 
 def inputs(s):
@@ -58,7 +58,7 @@ def mpfetch_records(mpfetch, tmp_path, lines, args):
     assert p.returncode in (0, 22), p.stderr
     # a worker that crashed is replaced and its requests run again: the
     # records would not show it, the summary does
-    assert json.loads(summary.read_text())["workers_died"] == 0
+    mpfetch_no_death(summary)
     return [json.loads(x) for x in p.stdout.splitlines()]
 
 
@@ -190,18 +190,23 @@ def test_million_urls_stay_under_60_mb(server):
     quarantine are most of the RSS) 100,000 URLs and no bound."""
     total = 100000 if ASAN else 1000000
     code = f"""
-import resource, mpool
+import resource, sys, mpool
+sys.path.insert(0, {HERE!r})
+from watch import deaths, watch_pools
+pools = watch_pools()
 n = ok = 0
 urls = ("{server.url('/ok')}" for _ in range({total}))
 for rec in mpool.fetch(urls, workers=2, concurrency=100):
     n += 1
     ok += rec["ok"]
-print(n, ok, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(n, ok, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+      *deaths(pools))
 """
     p = run_py(code, timeout=500)
     assert p.returncode == 0, p.stderr
-    n, ok, maxrss_kb = map(int, p.stdout.split())
+    n, ok, maxrss_kb, died, retried = map(int, p.stdout.split())
     assert n == ok == total
+    assert died == retried == 0
     if not ASAN:
         assert maxrss_kb < 60 * 1024, f"peak RSS {maxrss_kb} KiB"
 

@@ -75,6 +75,7 @@ def test_python_functions_run_in_workers():
             pool.submit(lambda: 1).result(60)
 
 
+@pytest.mark.workers_die  # tasks.crash
 def test_python_exceptions_come_back():
     with mpool.Pool(workers=1) as pool:
         with pytest.raises(ValueError, match="boom"):

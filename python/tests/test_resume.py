@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 import mpool
+from conftest import mpfetch_no_death
 
 
 def write_input(path, lines):
@@ -26,8 +27,10 @@ def stamped_run(bin_, tmp_path, lines, *args):
     """mpfetch -o out.jsonl over lines: returns (input path, out path)."""
     src = write_input(tmp_path / "in.txt", lines)
     out = str(tmp_path / "out.jsonl")
-    p = mpfetch(bin_, *args, "-o", out, src)
+    summary = tmp_path / "summary.json"
+    p = mpfetch(bin_, *args, "--summary-json", str(summary), "-o", out, src)
     assert p.returncode == 0, p.stderr
+    mpfetch_no_death(summary)
     with open(out) as f:
         assert '"run":{' in f.readline()  # the first record has the stamp
     return src, out

@@ -11,7 +11,7 @@ import pytest
 
 import mpool
 
-from conftest import run_py
+from conftest import mpfetch_no_death, run_py
 
 N = 12  # input lines, each its own URL
 
@@ -69,10 +69,12 @@ def mpfetch_fetches(bin_, tmp_path, text, lines):
     src.write_text("".join(u + "\n" for u in lines))
     out = tmp_path / "mpfetch.jsonl"
     out.write_bytes(text)
+    summary = tmp_path / "summary.json"
     p = subprocess.run([bin_, "-q", "-w", "1", "--resume", "-o", str(out),
-                        str(src)], capture_output=True, text=True,
-                       timeout=120)
+                        "--summary-json", str(summary), str(src)],
+                       capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
+    mpfetch_no_death(summary)
     kept = text[:text.rfind(b"\n") + 1]
     after = out.read_bytes()
     assert after.startswith(kept)

@@ -16,7 +16,9 @@ import os, sys
 sys.path.insert(0, {here!r})
 import mpool
 from conftest import descendants
+from watch import deaths, watch_pools
 base = descendants()          # the forkserver started at import
+pools = watch_pools()
 got = 0
 try:
     urls = ["{ok}"] * 3 + ["{hang}"] * 1000
@@ -26,7 +28,7 @@ try:
             pids = descendants() - base
             print("PIDS", *sorted(pids), flush=True)
 except KeyboardInterrupt:
-    print("INTERRUPTED", got, flush=True)
+    print("INTERRUPTED", got, *deaths(pools), flush=True)
     sys.exit(0)
 print("NOT INTERRUPTED", got, flush=True)
 sys.exit(1)
@@ -48,7 +50,8 @@ def test_ctrl_c_stops_every_worker(server):
     os.kill(p.pid, signal.SIGINT)
     out = p.stdout.read()
     assert p.wait(timeout=60) == 0, out
-    assert out.split() == ["INTERRUPTED", "3"]
+    # workers ignore SIGINT: none died (0 died, 0 tasks run again)
+    assert out.split() == ["INTERRUPTED", "3", "0", "0"]
     assert wait_gone(pids) == set()
 
 
@@ -158,6 +161,8 @@ threads = [threading.Thread(target=spam) for _ in range(4)]
 for t in threads:
     t.start()
 import mpool, tasks     # the forkserver starts while they log
+from watch import deaths, watch_pools
+pools = watch_pools()
 try:
     with mpool.Pool(workers=2) as pool:
         got = pool.map(tasks.log_line, range(300))
@@ -166,7 +171,7 @@ finally:
     stop.set()
     for t in threads:
         t.join()
-print(got == list(range(300)), sum(r["ok"] for r in recs))
+print(got == list(range(300)), sum(r["ok"] for r in recs), *deaths(pools))
 """
 
 
@@ -183,4 +188,4 @@ def test_threads_running_at_import(server):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True,
                        text=True, timeout=180)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.split() == ["True", "100"]
+    assert p.stdout.split() == ["True", "100", "0", "0"]  # and no death
