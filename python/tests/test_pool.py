@@ -87,6 +87,13 @@ def test_python_exceptions_come_back():
         with pytest.raises(mpool.WorkerError, match="MP_EWORKER"):
             pool.submit(tasks.crash).result(120)
         assert pool.map(tasks.square, [3]) == [9]  # the pool goes on
+    # with a deadline too, the message says how the worker died, not
+    # that the deadline passed (the pool tells a crash from a spin)
+    with mpool.Pool(workers=1, task_timeout=30) as pool:
+        with pytest.raises(mpool.WorkerError) as e:
+            pool.submit(tasks.crash).result(120)
+    assert str(e.value) == ("MP_EWORKER: worker died 3 times running this "
+                            "task (last one exited with status 3)")
 
 
 def test_closed_pool_refuses(server):

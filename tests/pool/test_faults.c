@@ -367,6 +367,42 @@ static void cpu_spin_gets_its_worker_replaced(void **state)
     free(jobs), free(in), free(out);
 }
 
+/* In a pool with a deadline, a task that crashes its worker every time
+   is told from one that spins past the deadline: the crash's message
+   says its worker died and how (the exit status the forkserver
+   reported), and only the spinning task, which its worker named in the
+   spin note before exiting, gets the deadline's words. */
+static void a_crash_under_a_deadline_is_told_from_it(void **state)
+{
+    enum { N = 40, CRASH = 4, SPIN = 9 };
+    job *jobs = make_jobs(N, J_OK);
+    jobs[CRASH].kind = J_SEGV;
+    jobs[SPIN].kind = J_SPIN;
+    mp_buf *in = bufs_of(jobs, N);
+    mp_result *out = calloc(N, sizeof(*out));
+    mp_pool *p = pool(2, 8, 200, 0);
+    tu_bound(30, "the map with a crashing task and a spinning one");
+    assert_int_equal(mp_pool_map(p, chaos, in, N, out), 0);
+    tu_unbound();
+    const char *crash = out[CRASH].error, *spin = out[SPIN].error;
+    assert_int_equal(out[CRASH].status, MP_EWORKER);
+    /* "killed by signal 11 (...)"; under ASan: "exited with status 1" */
+    if (!crash ||
+        !strstr(crash, "worker died 3 times running this task (last one ") ||
+        strstr(crash, "deadline"))
+        fail_msg("the crashing task says: %s", crash ? crash : "(null)");
+    assert_int_equal(out[SPIN].status, MP_ETIMEDOUT);
+    if (!spin || !strstr(spin, "ran on the CPU past its deadline of 200 ms"))
+        fail_msg("the spinning task says: %s", spin ? spin : "(null)");
+    for (size_t i = 0; i < N; i++) {
+        if (i != CRASH && i != SPIN)
+            assert_int_equal(out[i].status, 0);
+        mp_result_clear(&out[i]);
+    }
+    mp_pool_destroy(p);
+    free(jobs), free(in), free(out);
+}
+
 static void blocking_syscall_gets_its_worker_replaced(void **state)
 {
     enum { N = 30 };
@@ -1226,6 +1262,7 @@ int main(int argc, char **argv)
         TU_BOUNDED(await_timeout_wakes_the_task, 60),
         TU_BOUNDED(deadlines_hold_without_timer_create, 60),
         TU_BOUNDED(cpu_spin_gets_its_worker_replaced, 60),
+        TU_BOUNDED(a_crash_under_a_deadline_is_told_from_it, 60),
         TU_BOUNDED(blocking_syscall_gets_its_worker_replaced, 60),
         TU_BOUNDED(recycling_every_100_tasks, 60),
         TU_BOUNDED(imap_reruns_keep_their_input, 60),
