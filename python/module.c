@@ -319,7 +319,8 @@ range:
 
 /* _fetch_config(fields) -> bytes, or (key, index): the fetch task's
    configuration (the pool's init argument) built by the fetch task's own
-   writer, fetch_config_json, from a fetch_cfg at its defaults with the
+   writer, fetch_config_json, from a fetch_cfg at its defaults (records
+   in the binary form, which pyx_record_bin reads) with the
    dict's fields (fetch_cfg's names) set; (key, index) names the text
    that writer refused (fetch_config_json's bad_key, bad_index). An
    unknown field is a TypeError, a value of the wrong kind a TypeError or
@@ -337,6 +338,7 @@ static PyObject *m_fetch_config(PyObject *self, PyObject *fields)
         goto done;
     }
     fetch_config_defaults(&c);
+    c.binary_records = 1; /* what record.c reads fastest */
     while (PyDict_Next(fields, &pos, &key, &v)) {
         const char *k = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
         size_t i = 0, n = sizeof cfg_fields / sizeof cfg_fields[0];
@@ -402,7 +404,7 @@ static PyObject *m_fetch_config_parse(PyObject *self, PyObject *arg)
         Py_RETURN_NONE;
     PyObject *d = Py_BuildValue(
         "{s:N,s:N,s:N,s:I,s:I,s:I,s:O,s:O,s:O,s:O,s:O,s:N,s:N,s:N,s:N,"
-        "s:I,s:I,s:I,s:I,s:I,s:N,s:N,s:n,s:I,s:I,s:N,s:N,s:O,s:N}",
+        "s:I,s:I,s:I,s:I,s:I,s:N,s:N,s:n,s:I,s:I,s:N,s:N,s:O,s:N,s:O}",
         "method", str_or_none(c.method), "headers",
         str_list(c.headers, c.n_headers), "data",
         c.has_data ? PyBytes_FromStringAndSize(c.data, (Py_ssize_t)c.data_len)
@@ -425,7 +427,8 @@ static PyObject *m_fetch_config_parse(PyObject *self, PyObject *arg)
         str_list(c.resolve, c.n_resolve), "dns_servers",
         str_or_none(c.dns_servers), "proxy_insecure",
         c.proxy_insecure ? Py_True : Py_False, "proxy_cacert",
-        str_or_none(c.proxy_cacert));
+        str_or_none(c.proxy_cacert), "binary_records",
+        c.binary_records ? Py_True : Py_False);
     fetch_config_free(&c);
     return d;
 }

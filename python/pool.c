@@ -161,7 +161,7 @@ PyObject *pyx_outcome(pyx_item *it, int *code)
         memcpy(&h, r->data, sizeof(h));
         if (unfinished(h.error))
             *code = h.error;
-        return pyx_record((const char *)r->data + sizeof(h),
+        return pyx_fetch_record((const char *)r->data + sizeof(h),
                           r->len - sizeof(h));
     }
     if (unfinished(r->status))

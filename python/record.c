@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jsonw.h"
 #include "record.h"
 
 /* ---- keys: interned once, reused by every record ------------------------ */
@@ -470,6 +471,216 @@ PyObject *pyx_record(const char *s, size_t n)
     if (rec || PyErr_Occurred())
         return rec;
     return json_record(start, (size_t)(ps.end - start));
+}
+
+/* ---- the binary form ----------------------------------------------------- */
+
+/* jsonw.h's binary form: no text to scan, so a record costs its objects
+   and little else. The writer is in the same build, on this machine; a
+   record that does not follow the grammar (none does, but the bytes
+   cross a process) is a ValueError, never a read past its end. */
+
+typedef struct bparser {
+    const unsigned char *p, *end;
+    int depth;
+    unsigned nkey;   /* as parser's: the key hints are shared */
+    PyObject *last;  /* as parser's: final_url shares url's str */
+} bparser;
+
+static PyObject *bin_value(bparser *bp);
+
+static PyObject *bin_bad(const bparser *bp, const char *what)
+{
+    PyErr_Format(PyExc_ValueError, "mpool: malformed binary record: %s",
+                 what);
+    return NULL;
+}
+
+/* Reads a u32 length and checks that many bytes follow. Returns 0 or -1
+   (an error set). */
+static int bin_len(bparser *bp, size_t *n)
+{
+    uint32_t v;
+    if (bp->end - bp->p < 4) {
+        bin_bad(bp, "a length runs past the end");
+        return -1;
+    }
+    memcpy(&v, bp->p, 4);
+    bp->p += 4;
+    if ((size_t)(bp->end - bp->p) < v) {
+        bin_bad(bp, "a string runs past the end");
+        return -1;
+    }
+    *n = v;
+    return 0;
+}
+
+/* Returns 1 if the n bytes at s are ASCII (eight at a time). */
+static int ascii(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    for (uint64_t v; i + 8 <= n; i += 8) {
+        memcpy(&v, s + i, 8);
+        if (v & 0x8080808080808080u)
+            return 0;
+    }
+    for (; i < n; i++)
+        if (s[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
+/* A JWB_STR's bytes, as string() makes a value of them: short ones from
+   the key cache, a repeat of the last long one shared, non-ASCII as
+   UTF-8 (bad bytes U+FFFD, as the text's reader has them). */
+static PyObject *bin_str(bparser *bp, const unsigned char *s, size_t n)
+{
+    if (!ascii(s, n))
+        return PyUnicode_DecodeUTF8((const char *)s, (Py_ssize_t)n,
+                                    "replace");
+    if (n <= SHORT_VALUE)
+        return key_str((const char *)s, n, bp->nkey++);
+    PyObject *u = bp->last;
+    if (u && (size_t)PyUnicode_GET_LENGTH(u) == n &&
+        memcmp(PyUnicode_1BYTE_DATA(u), s, n) == 0)
+        return Py_NewRef(u);
+    if (!(u = PyUnicode_New((Py_ssize_t)n, 127)))
+        return NULL;
+    memcpy(PyUnicode_1BYTE_DATA(u), s, n);
+    Py_XSETREF(bp->last, Py_NewRef(u));
+    return u;
+}
+
+/* A JWB_JSON value: the text parser's (json's for what it declines),
+   with the key hints carried on. */
+static PyObject *bin_json(bparser *bp, const char *s, size_t n)
+{
+    parser ps = {.p = s, .end = s + n, .depth = bp->depth,
+                 .nkey = bp->nkey};
+    PyObject *v = value(&ps);
+    Py_XDECREF(ps.last);
+    bp->nkey = ps.nkey;
+    if (!v && !PyErr_Occurred())
+        v = json_record(s, n);
+    /* json's errors (StopIteration where the text does not start a
+       value, JSONDecodeError) all say the bytes are malformed */
+    if (!v && !PyErr_ExceptionMatches(PyExc_MemoryError)) {
+        PyErr_Clear();
+        bin_bad(bp, "a JSON value that is not JSON");
+    }
+    return v;
+}
+
+/* The members of an object, after its JWB_OBJ. */
+static PyObject *bin_members(bparser *bp)
+{
+    PyObject *d = new_dict(bp->depth);
+    if (!d)
+        return NULL;
+    for (;;) {
+        if (bp->p >= bp->end) {
+            bin_bad(bp, "an object runs past the end");
+            break;
+        }
+        if (*bp->p == JWB_END) {
+            bp->p++;
+            last_size[bp->depth] = PyDict_GET_SIZE(d);
+            return d;
+        }
+        if (*bp->p != JWB_KEY || bp->end - bp->p < 2) {
+            bin_bad(bp, "a member without a key");
+            break;
+        }
+        size_t kn = bp->p[1];
+        bp->p += 2;
+        if ((size_t)(bp->end - bp->p) < kn) {
+            bin_bad(bp, "a key runs past the end");
+            break;
+        }
+        const char *ks = (const char *)bp->p;
+        bp->p += kn;
+        PyObject *k = ascii(bp->p - kn, kn) ? key_str(ks, kn, bp->nkey++)
+                      : PyUnicode_DecodeUTF8(ks, (Py_ssize_t)kn, "replace");
+        PyObject *v = k ? bin_value(bp) : NULL;
+        int rc = v ? PyDict_SetItem(d, k, v) : -1;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (rc < 0)
+            break;
+    }
+    Py_DECREF(d);
+    return NULL;
+}
+
+static PyObject *bin_value(bparser *bp)
+{
+    int64_t i;
+    uint64_t us;
+    size_t n;
+    if (bp->p >= bp->end)
+        return bin_bad(bp, "a value is missing");
+    int tag = *bp->p++;
+    switch (tag) {
+    case JWB_OBJ: {
+        if (++bp->depth > 32)
+            return bin_bad(bp, "nested deeper than 32");
+        PyObject *d = bin_members(bp);
+        bp->depth--;
+        return d;
+    }
+    case JWB_STR:
+    case JWB_JSON: {
+        if (bin_len(bp, &n) < 0)
+            return NULL;
+        const unsigned char *s = bp->p;
+        bp->p += n;
+        return tag == JWB_STR ? bin_str(bp, s, n)
+                              : bin_json(bp, (const char *)s, n);
+    }
+    case JWB_INT:
+    case JWB_SECS:
+        if (bp->end - bp->p < 8)
+            return bin_bad(bp, "a number runs past the end");
+        memcpy(tag == JWB_INT ? (void *)&i : (void *)&us, bp->p, 8);
+        bp->p += 8;
+        if (tag == JWB_INT)
+            return PyLong_FromLongLong(i);
+        if (us >= JWB_SECS_MAX)
+            return bin_bad(bp, "a time past 2^53 microseconds");
+        /* one rounding of the exact us / 10^6: the double the text's
+           six decimals read as */
+        return PyFloat_FromDouble((double)us / 1e6);
+    case JWB_TRUE:
+        return Py_NewRef(Py_True);
+    case JWB_FALSE:
+        return Py_NewRef(Py_False);
+    case JWB_NULL:
+        return Py_NewRef(Py_None);
+    default:
+        return bin_bad(bp, "an unknown tag");
+    }
+}
+
+PyObject *pyx_record_bin(const char *s, size_t n)
+{
+    bparser bp = {.p = (const unsigned char *)s,
+                  .end = (const unsigned char *)s + n};
+    if (n == 0 || *bp.p != JWB_OBJ)
+        return bin_bad(&bp, "it is not an object");
+    PyObject *rec = bin_value(&bp);
+    Py_XDECREF(bp.last);
+    if (rec && bp.p != bp.end) {
+        Py_DECREF(rec);
+        return bin_bad(&bp, "bytes after the record");
+    }
+    return rec;
+}
+
+PyObject *pyx_fetch_record(const char *s, size_t n)
+{
+    if (n && (unsigned char)*s == JWB_OBJ)
+        return pyx_record_bin(s, n);
+    return pyx_record(s, n);
 }
 
 /* ---- JSON text of a dict: an input line -------------------------------- */

@@ -16,6 +16,17 @@
    NULL with an error set (json's, for what is not JSON). GIL held. */
 PyObject *pyx_record(const char *s, size_t n);
 
+/* The n bytes at s, one record in jsonw.h's binary form, as pyx_record
+   reads the same record written as JSON text: the same dict, the same
+   types, floats bit for bit (tests/fuzz/fuzz_binrec.c). Bytes that do
+   not follow the form are a ValueError. Returns a new reference, or NULL
+   with an error set. GIL held. */
+PyObject *pyx_record_bin(const char *s, size_t n);
+
+/* A fetch task's record in either form (its first byte tells):
+   pyx_record_bin or pyx_record. */
+PyObject *pyx_fetch_record(const char *s, size_t n);
+
 /* json.dumps(x, separators=(",", ":"), ensure_ascii=False) as UTF-8: a
    dict input as mpfetch's JSON input line, the fetch task's
    configuration. Written here for dicts, lists, tuples, str, int, float,

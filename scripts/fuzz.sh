@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-40}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire line resume options url location resp record)
+[ ${#targets[@]} -gt 0 ] || targets=(wire line resume options url location resp record binrec)
 scripts/deps.sh
 dir=build-fuzz
 cmake -S . -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \

@@ -846,6 +846,7 @@ static int record_emit(mp_task *t, const fetch_line *l, fetch_run *r, int err)
     fetch_out out = {0};
     int rc;
 
+    jw_set_binary(&w, fetch_conf.binary_records);
     jw_reset(&w, sizeof out);
     record_build(&w, l, r, err);
     out.line = l->no;

@@ -30,7 +30,8 @@ typedef struct fetch_in {
     uint64_t line; /* 1-based line number in the input */
 } fetch_in;
 
-/* Task output: this header, then the JSON record (UTF-8, no newline). */
+/* Task output: this header, then the record: JSON text (UTF-8, no
+   newline), or jsonw.h's binary form with "binary_records". */
 typedef struct fetch_out {
     uint64_t line;
     uint64_t total_us; /* latency of the last attempt */

@@ -266,7 +266,7 @@ static int cfg_keys_known(json_t *o)
         "total_conns", "body", "body_dir", "include_headers", "max_body",
         "speed_limit", "speed_time", "engine", "proxy", "noproxy",
         "resolve", "dns_servers", "http1", "proxy_insecure",
-        "proxy_cacert"};
+        "proxy_cacert", "binary_records"};
     /* clang-format on */
     const char *k;
     json_t *v;
@@ -351,6 +351,7 @@ static int cfg_parse(json_t *o, fetch_cfg *c)
         cfg_bool(o, "proxy_insecure", &c->proxy_insecure) < 0 ||
         cfg_bool(o, "http1", &c->http1) < 0 ||
         cfg_bool(o, "include_headers", &c->include_headers) < 0 ||
+        cfg_bool(o, "binary_records", &c->binary_records) < 0 ||
         cfg_body(o, c) < 0 || cfg_dns(o, c) < 0)
         return -1;
     return 0;
@@ -448,6 +449,8 @@ static void put_flags(json_t *o, const fetch_cfg *c)
     json_object_set_new(o, "http1", json_boolean(c->http1));
     json_object_set_new(o, "include_headers",
                         json_boolean(c->include_headers));
+    json_object_set_new(o, "binary_records",
+                        json_boolean(c->binary_records));
     json_object_set_new(o, "body", json_string(fetch_body_name(c->body)));
     if (fetch_engine_name(c->engine))
         json_object_set_new(o, "engine",

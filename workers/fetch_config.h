@@ -18,7 +18,10 @@
  *   "proxy_insecure": false, "proxy_cacert": "/path/ca.pem" (an https://
  *   proxy's own certificate: mp_http_request.proxy_insecure, .proxy_cafile),
  *   "resolve": ["HOST:PORT:ADDR[,ADDR...]", ...] (mp_http_set_resolve),
- *   "dns_servers": "ADDR[:PORT][,...]" (mp_http_set_dns_servers)
+ *   "dns_servers": "ADDR[:PORT][,...]" (mp_http_set_dns_servers),
+ *   "binary_records": false (true: each record in jsonw.h's binary form,
+ *   for a reader on this machine that turns it into objects, the Python
+ *   module; the same record, without the text to scan)
  */
 #ifndef FETCH_CONFIG_H
 #define FETCH_CONFIG_H
@@ -98,6 +101,7 @@ typedef struct fetch_cfg {
     const char **resolve; /* "HOST:PORT:ADDR[,ADDR...]" (mp_http_set_resolve) */
     size_t n_resolve;
     const char *dns_servers; /* NULL: resolv.conf's (mp_http_set_dns_servers) */
+    int binary_records; /* records in jsonw.h's binary form */
 } fetch_cfg;
 
 /*

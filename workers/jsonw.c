@@ -46,23 +46,93 @@ void jw_raw(jw *w, const void *p, size_t n)
     }
 }
 
-/* Writes the separator before a value: none right after a key. */
+/* Writes the separator before a value: none right after a key, none in
+   the binary form. */
 static void value_sep(jw *w)
 {
-    jw__sep(w);
+    if (!w->bin)
+        jw__sep(w);
+}
+
+/* ---- the binary form (jsonw.h) ---------------------------------------- */
+
+/* Writes tag t, then the n bytes at p. */
+static void bin_put(jw *w, int t, const void *p, size_t n)
+{
+    if (reserve(w, n + 1) == 0) {
+        w->buf[w->len] = (char)t;
+        if (n)
+            memcpy(w->buf + w->len + 1, p, n);
+        w->len += n + 1;
+    }
+}
+
+/* Writes tag t and n's u32, and makes room for the n bytes that follow.
+   Returns where they go, or NULL (w->oom set). */
+static char *bin_lead(jw *w, int t, size_t n)
+{
+    uint32_t n32 = (uint32_t)n;
+    if (n > UINT32_MAX) { /* past what a record can be: cut */
+        w->oom = 1;
+        return NULL;
+    }
+    if (reserve(w, n + 5) != 0)
+        return NULL;
+    char *o = w->buf + w->len;
+    o[0] = (char)t;
+    memcpy(o + 1, &n32, 4);
+    w->len += n + 5;
+    return o + 5;
+}
+
+/* Returns 1 if p[0..n) is ASCII without NUL: text whatever else is in it
+   (eight bytes at a time: no high bit, no zero byte). */
+static int ascii_text(const char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+    size_t i = 0;
+    for (uint64_t x; i + 8 <= n; i += 8) {
+        memcpy(&x, p + i, 8);
+        if ((x | ((x - ones) & ~x)) & high)
+            return 0;
+    }
+    for (; i < n; i++)
+        if ((unsigned char)p[i] - 1u >= 0x7f)
+            return 0;
+    return 1;
+}
+
+/* jw_str's binary form: the bytes the JSON string would hold. */
+static void bin_str(jw *w, const char *p, size_t n)
+{
+    char *o = bin_lead(w, JWB_STR, n);
+    if (!o)
+        return;
+    memcpy(o, p, n);
+    if (ascii_text(p, n) || jw_is_text(p, n))
+        return;
+    for (size_t i = 0; i < n; i++) /* as str_general replaces them */
+        if (o[i] == 0 || (unsigned char)o[i] >= 0x80)
+            o[i] = '?';
 }
 
 void jw_open(jw *w)
 {
     value_sep(w);
-    jw_raw(w, "{", 1);
+    if (w->bin)
+        bin_put(w, JWB_OBJ, NULL, 0);
+    else
+        jw_raw(w, "{", 1);
     if (w->depth < JW_DEPTH)
         w->first[w->depth++] = 1;
 }
 
 void jw_close(jw *w)
 {
-    jw_raw(w, "}", 1);
+    if (w->bin)
+        bin_put(w, JWB_END, NULL, 0);
+    else
+        jw_raw(w, "}", 1);
     if (w->depth > 0)
         w->depth--;
 }
@@ -169,6 +239,10 @@ static int plain8(uint64_t x)
 void jw_str(jw *w, const char *p, size_t n)
 {
     size_t i = 0;
+    if (w->bin) {
+        bin_str(w, p, n);
+        return;
+    }
     value_sep(w);
     for (uint64_t x; i + 8 <= n; i += 8) {
         memcpy(&x, p + i, 8);
@@ -212,6 +286,10 @@ void jw_int(jw *w, int64_t v)
 {
     char b[24], *e = b + sizeof b, *d;
 
+    if (w->bin) {
+        bin_put(w, JWB_INT, &v, sizeof v);
+        return;
+    }
     value_sep(w);
     if (v >= 0 && v < 10 && reserve(w, 1) == 0) { /* most counts */
         w->buf[w->len++] = (char)('0' + v);
@@ -225,12 +303,20 @@ void jw_int(jw *w, int64_t v)
 
 void jw_bool(jw *w, int v)
 {
+    if (w->bin) {
+        bin_put(w, v ? JWB_TRUE : JWB_FALSE, NULL, 0);
+        return;
+    }
     value_sep(w);
     jw_raw(w, v ? "true" : "false", v ? 4 : 5);
 }
 
 void jw_null(jw *w)
 {
+    if (w->bin) {
+        bin_put(w, JWB_NULL, NULL, 0);
+        return;
+    }
     value_sep(w);
     jw_raw(w, "null", 4);
 }
@@ -240,6 +326,10 @@ void jw_secs(jw *w, uint64_t us)
     char b[32], *e = b + sizeof b, *d = e;
     uint64_t f = us % 1000000;
 
+    if (w->bin && us < JWB_SECS_MAX) {
+        bin_put(w, JWB_SECS, &us, sizeof us);
+        return;
+    }
     value_sep(w);
     if (us == 0 && reserve(w, 8) == 0) { /* dns, connect, tls on reuse */
         memcpy(w->buf + w->len, "0.000000", 8);
@@ -250,6 +340,12 @@ void jw_secs(jw *w, uint64_t us)
         *--d = (char)('0' + f % 10);
     *--d = '.';
     d = digits_before(d, us / 1000000);
+    if (w->bin) { /* past a double's integers: the text itself */
+        char *o = bin_lead(w, JWB_JSON, (size_t)(e - d));
+        if (o)
+            memcpy(o, d, (size_t)(e - d));
+        return;
+    }
     jw_raw(w, d, (size_t)(e - d));
 }
 
@@ -260,7 +356,14 @@ void jw_json(jw *w, const json_t *v)
         jw_null(w);
         return;
     }
-    value_sep(w);
-    jw_raw(w, s, strlen(s));
+    if (w->bin) {
+        size_t n = strlen(s);
+        char *o = bin_lead(w, JWB_JSON, n);
+        if (o)
+            memcpy(o, s, n);
+    } else {
+        value_sep(w);
+        jw_raw(w, s, strlen(s));
+    }
     free(s);
 }

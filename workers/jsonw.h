@@ -3,6 +3,26 @@
  * one record per request is the hot path, and building a jansson tree only
  * to serialize it cost ~10% of a worker's CPU. Output is compact JSON with
  * the same escaping rules as jansson's JSON_COMPACT (UTF-8 kept as is).
+ *
+ * With bin set, the same calls write the same record in a binary form
+ * instead, for a reader in another process of the same machine (the
+ * Python module's parent, python/record.c) that would otherwise spend
+ * most of its time scanning text back into numbers and strings:
+ *
+ *   value  := JWB_OBJ { key value } JWB_END
+ *           | JWB_STR  u32 n, n bytes    jw_str's bytes, as the JSON
+ *                                        string holds them unescaped
+ *           | JWB_INT  i64               jw_int
+ *           | JWB_SECS u64 us            jw_secs: us / 1e6 seconds, the
+ *                                        double the six-decimal text
+ *                                        reads as (us < 2^53)
+ *           | JWB_TRUE | JWB_FALSE | JWB_NULL
+ *           | JWB_JSON u32 n, n bytes    jw_json's compact JSON text
+ *   key    := JWB_KEY u8 n, n bytes      jw_key's name (n <= 255)
+ *
+ * Numbers are in the machine's byte order, unaligned. A record is one
+ * object, so its first byte is JWB_OBJ, which no JSON text starts with.
+ * Both forms read back to the same value (tests/fuzz/fuzz_binrec.c).
  */
 #ifndef JSONW_H
 #define JSONW_H
@@ -14,23 +34,48 @@
 
 #define JW_DEPTH 8
 
+/* The binary form's tags (above). */
+enum {
+    JWB_OBJ = 0x02,
+    JWB_END,
+    JWB_STR,
+    JWB_INT,
+    JWB_SECS,
+    JWB_TRUE,
+    JWB_FALSE,
+    JWB_NULL,
+    JWB_JSON,
+    JWB_KEY,
+};
+/* The largest us that JWB_SECS carries; jw_secs writes a larger one as
+   JWB_JSON text (2^53: every smaller integer is a double). */
+#define JWB_SECS_MAX ((uint64_t)1 << 53)
+
 typedef struct jw {
     char *buf;
     size_t len, cap;
+    int bin;                /* write the binary form (kept by jw_reset) */
     int oom;                /* an allocation failed: the output is cut */
     int depth;
     unsigned char first[JW_DEPTH]; /* nothing written yet at this depth */
 } jw;
 
 /* Empties w down to its first keep bytes (kept as they are); the buffer
-   stays allocated for the next record. */
+   stays allocated for the next record, and w->bin as it is. */
 void jw_reset(jw *w, size_t keep);
+/* Makes w write the binary form (bin 1) or JSON text (0) from its next
+   value on. */
+static inline void jw_set_binary(jw *w, int bin)
+{
+    w->bin = bin;
+}
 /* Appends n raw bytes. */
 void jw_raw(jw *w, const void *p, size_t n);
 /* Opens / closes an object. */
 void jw_open(jw *w);
 void jw_close(jw *w);
-/* Starts the member named key (a literal needing no escapes). */
+/* Starts the member named key (a literal needing no escapes, at most
+   255 bytes). */
 void jw_key(jw *w, const char *key);
 /* jw_key for a string literal: its length known at compile time. */
 #define JW_KEY(w, lit) jw_keyn((w), "" lit, sizeof(lit) - 1)
@@ -72,6 +117,17 @@ static inline void jw__sep(jw *w)
 /* jw_key of key[0..n). */
 static inline void jw_keyn(jw *w, const char *key, size_t n)
 {
+    if (w->bin) {
+        if (n > 255)
+            n = 255;
+        if (jw__room(w, n + 2) == 0) {
+            w->buf[w->len] = JWB_KEY;
+            w->buf[w->len + 1] = (char)n;
+            memcpy(w->buf + w->len + 2, key, n);
+            w->len += n + 2;
+        }
+        return;
+    }
     if (w->depth && w->first[w->depth - 1] == 0 && jw__room(w, 1) == 0)
         w->buf[w->len++] = ',';
     if (jw__room(w, n + 3) == 0) { /* "key": in one go */

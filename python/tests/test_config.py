@@ -75,8 +75,12 @@ def test_every_option_reaches_the_worker(tmp_path):
 
 def test_no_option_is_the_tasks_defaults():
     """fetch() without options configures exactly what an empty
-    configuration does: mpool's defaults are the fetch task's."""
-    assert parsed() == _mpool._fetch_config_parse(b"{}")
+    configuration does: mpool's defaults are the fetch task's. Only the
+    records' form differs: the module reads the binary form (jsonw.h),
+    mpfetch writes the text."""
+    want = _mpool._fetch_config_parse(b"{}")
+    assert want["binary_records"] is False
+    assert parsed() == dict(want, binary_records=True)
 
 
 def test_every_option_at_once(tmp_path):

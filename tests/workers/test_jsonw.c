@@ -252,6 +252,77 @@ static void numbers_pinned(void **state)
     free(w.buf);
 }
 
+/* The binary form (jsonw.h), byte for byte: tags, lengths and numbers in
+   the machine's order, no separators; a time past 2^53 us and jw_json's
+   value as their JSON text; bytes that are not UTF-8 as the text writer
+   replaces them. */
+static void binary_form_pinned(void **state)
+{
+    jw w = {.bin = 1};
+    int64_t i = -42;
+    uint64_t us = 5, big = JWB_SECS_MAX;
+    uint32_t n;
+    unsigned char want[128], *o = want;
+#define PUT(p, len) (memcpy(o, (p), (len)), o += (len))
+#define TAG(t) (*o++ = (t))
+
+    (void)state;
+    jw_reset(&w, 0);
+    assert_int_equal(w.bin, 1); /* kept by jw_reset */
+    jw_open(&w);
+    JW_KEY(&w, "a");
+    jw_int(&w, i);
+    jw_key(&w, "t");
+    jw_open(&w);
+    jw_key(&w, "x");
+    jw_secs(&w, us);
+    jw_key(&w, "y");
+    jw_secs(&w, big);
+    jw_close(&w);
+    jw_key(&w, "s");
+    jw_str(&w, "h\xff", 2);
+    jw_key(&w, "n");
+    jw_cstr(&w, NULL);
+    jw_key(&w, "b");
+    jw_bool(&w, 0);
+    json_t *arr = json_pack("[i,s]", 7, "x");
+    jw_key(&w, "j");
+    jw_json(&w, arr);
+    json_decref(arr);
+    jw_close(&w);
+    assert_false(w.oom);
+
+    TAG(JWB_OBJ);
+    TAG(JWB_KEY), TAG(1), TAG('a'), TAG(JWB_INT), PUT(&i, 8);
+    TAG(JWB_KEY), TAG(1), TAG('t'), TAG(JWB_OBJ);
+    TAG(JWB_KEY), TAG(1), TAG('x'), TAG(JWB_SECS), PUT(&us, 8);
+    n = (uint32_t)strlen("9007199254.740992");
+    TAG(JWB_KEY), TAG(1), TAG('y'), TAG(JWB_JSON), PUT(&n, 4);
+    PUT("9007199254.740992", n);
+    TAG(JWB_END);
+    n = 2;
+    TAG(JWB_KEY), TAG(1), TAG('s'), TAG(JWB_STR), PUT(&n, 4), PUT("h?", 2);
+    TAG(JWB_KEY), TAG(1), TAG('n'), TAG(JWB_NULL);
+    TAG(JWB_KEY), TAG(1), TAG('b'), TAG(JWB_FALSE);
+    n = 7;
+    TAG(JWB_KEY), TAG(1), TAG('j'), TAG(JWB_JSON), PUT(&n, 4);
+    PUT("[7,\"x\"]", 7);
+    TAG(JWB_END);
+#undef PUT
+#undef TAG
+    assert_int_equal(w.len, (size_t)(o - want));
+    assert_memory_equal(w.buf, want, w.len);
+
+    /* the text writer's replacement of the same bytes */
+    jw t = {0};
+    jw_reset(&t, 0);
+    jw_str(&t, "h\xff", 2);
+    assert_int_equal(t.len, 4);
+    assert_memory_equal(t.buf, "\"h?\"", 4);
+    free(t.buf);
+    free(w.buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +333,7 @@ int main(void)
         cmocka_unit_test(text_check),
         cmocka_unit_test(every_position_of_the_scan),
         cmocka_unit_test(numbers_pinned),
+        cmocka_unit_test(binary_form_pinned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
