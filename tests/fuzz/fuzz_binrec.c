@@ -150,23 +150,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* A second call on s[0..n) frees all it allocates. */
-static void no_leak(const uint8_t *data, size_t size, const char *s,
-                    size_t n)
-{
-    PyObject *t, *v;
-    long before = pyo_live;
-    v = bin_record(s, n, &t);
-    Py_XDECREF(v);
-    Py_XDECREF(t);
-    if (pyo_live != before) {
-        pyo_show_input(data, size);
-        fprintf(stderr, "fuzz_binrec: %ld allocations not freed\n",
-                pyo_live - before);
-        abort();
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     PyObject *t, *got;
@@ -185,7 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         Py_XDECREF(got);
         Py_XDECREF(t);
-        no_leak(data, size, raw, size);
+        pyo_no_leak(pyx_record_bin, raw, size, data, size, "fuzz_binrec");
         free(raw);
         return 0;
     }
@@ -214,7 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     Py_DECREF(got);
     Py_DECREF(want);
-    no_leak(data, size, bw.buf, bw.len);
+    pyo_no_leak(pyx_record_bin, bw.buf, bw.len, data, size, "fuzz_binrec");
     free(tw.buf);
     free(bw.buf);
     return 0;

@@ -98,15 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Py_XDECREF(ref);
     Py_XDECREF(ref_t);
 
-    long before = pyo_live;
-    got = record(data, size, &got_t);
-    Py_XDECREF(got);
-    Py_XDECREF(got_t);
-    if (pyo_live != before) {
-        pyo_show_input(data, size);
-        fprintf(stderr, "fuzz_record: %ld allocations not freed\n",
-                pyo_live - before);
-        abort();
-    }
+    pyo_no_leak(pyx_record, (const char *)data, size, data, size,
+                "fuzz_record");
     return 0;
 }

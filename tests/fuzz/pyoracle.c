@@ -162,3 +162,20 @@ PyObject *pyo_call(PyObject *(*fn)(const char *, size_t), const char *s,
     Py_XDECREF(tb);
     return NULL;
 }
+
+void pyo_no_leak(PyObject *(*fn)(const char *, size_t), const char *s,
+                 size_t n, const uint8_t *data, size_t size,
+                 const char *who)
+{
+    PyObject *t;
+    long before = pyo_live;
+    PyObject *v = pyo_call(fn, s, n, &t);
+    Py_XDECREF(v);
+    Py_XDECREF(t);
+    if (pyo_live != before) {
+        pyo_show_input(data, size);
+        fprintf(stderr, "%s: %ld allocations not freed\n", who,
+                pyo_live - before);
+        abort();
+    }
+}

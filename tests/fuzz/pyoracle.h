@@ -41,5 +41,11 @@ void pyo_show_input(const uint8_t *data, size_t size);
    an error set, NULL without one). */
 PyObject *pyo_call(PyObject *(*fn)(const char *, size_t), const char *s,
                    size_t n, PyObject **type);
+/* Calls fn(s, n) again and aborts, naming who and showing the fuzz
+   input data, if it did not free all it allocated once its result is
+   released (a reference leaked). */
+void pyo_no_leak(PyObject *(*fn)(const char *, size_t), const char *s,
+                 size_t n, const uint8_t *data, size_t size,
+                 const char *who);
 
 #endif
