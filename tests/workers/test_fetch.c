@@ -22,6 +22,7 @@
 
 #include "fetch.h"
 #include "fetch_int.h"
+#include "jsonw.h"
 #include "mpool.h"
 #include "testutil.h"
 
@@ -589,6 +590,55 @@ static void test_headers(void **state)
     assert_int_equal(tu_pool_destroy_deaths(p), 0);
 }
 
+/* With "binary_records" every record a worker sends is in jsonw.h's
+   binary form (what the Python module asks for): a fetched line's, and a
+   malformed line's, which no request made. Without it, JSON text. */
+static void test_binary_records(void **state)
+{
+    static const char bad[] = "not a url";
+    char url[128];
+    const char *lines[] = {url, bad};
+    mp_buf in[2];
+    mp_result out[2];
+    size_t len;
+
+    (void)state;
+    snprintf(url, sizeof url, "%s/ok", g_ts.base);
+    for (int bin = 0; bin < 2; bin++) {
+        mp_pool *p = fetch_pool(bin ? "{\"binary_records\":true}" : "{}",
+                                1, 2);
+        for (size_t i = 0; i < 2; i++) {
+            in[i].data = mkin(i + 1, lines[i], strlen(lines[i]), &len);
+            in[i].len = len;
+        }
+        assert_int_equal(mp_pool_map(p, fetch_task, in, 2, out), 0);
+        for (size_t i = 0; i < 2; i++) {
+            fetch_out h;
+            assert_int_equal(out[i].status, 0);
+            assert_true(out[i].len > sizeof h + 1);
+            memcpy(&h, out[i].data, sizeof h);
+            assert_int_equal(h.line, i + 1);
+            const unsigned char *r =
+                (const unsigned char *)out[i].data + sizeof h;
+            /* the first member, "line", right after the object's tag */
+            if (bin) {
+                assert_int_equal(r[0], JWB_OBJ);
+                assert_int_equal(r[1], JWB_KEY);
+                assert_int_equal(r[2], 4);
+                assert_memory_equal(r + 3, "line", 4);
+                assert_int_equal(r[7], JWB_INT);
+            } else {
+                assert_memory_equal(r, "{\"line\":", 8);
+            }
+            assert_int_equal(r[out[i].len - sizeof h - 1],
+                             bin ? JWB_END : '}');
+            mp_result_clear(&out[i]);
+            free((void *)in[i].data);
+        }
+        assert_int_equal(tu_pool_destroy_deaths(p), 0);
+    }
+}
+
 static void test_config_errors(void **state)
 {
     static const char *const bad[] = {"not json",
@@ -666,6 +716,7 @@ static void test_config_round_trip(void **state)
     assert_false(back.proxy_insecure);
     assert_null(back.proxy_cacert);
     assert_false(back.has_data);
+    assert_false(back.binary_records);
     fetch_config_free(&back);
     free(text);
 
@@ -680,7 +731,8 @@ static void test_config_round_trip(void **state)
                     .total_conns = 8, .body = FETCH_BODY_SHA256,
                     .max_body = 99, .speed_limit = 10, .speed_time = 20,
                     .resolve = res, .n_resolve = 1, .dns_servers = "127.0.0.1",
-                    .proxy_insecure = 1, .proxy_cacert = "/pca.pem"};
+                    .proxy_insecure = 1, .proxy_cacert = "/pca.pem",
+                    .binary_records = 1};
     text = fetch_config_json(&c, &bad, &bad_i);
     assert_non_null(text);
     assert_int_equal(fetch_config_parse(text, strlen(text), &back), 0);
@@ -700,6 +752,7 @@ static void test_config_round_trip(void **state)
     assert_string_equal(back.cacert, "/ca.pem");
     assert_true(back.proxy_insecure);
     assert_string_equal(back.proxy_cacert, "/pca.pem");
+    assert_true(back.binary_records);
     assert_string_equal(back.proxy, "");
     assert_string_equal(back.noproxy, "a,b");
     assert_int_equal(back.retries, 2);
@@ -1022,6 +1075,7 @@ int main(void)
         TU_BOUNDED(test_retry_after, 90),
         TU_BOUNDED(test_body_modes, 90),
         TU_BOUNDED(test_headers, 90),
+        TU_BOUNDED(test_binary_records, 90),
         TU_BOUNDED(test_config_errors, 90),
         TU_BOUNDED(test_validators, 90),
         TU_BOUNDED(test_url_plain, 90),
