@@ -432,6 +432,17 @@ def _resumed(fn, urls, resume):
     return _skipping(urls, r.done) if r.done else urls
 
 
+def _urls(fn, urls):
+    """urls itself, refused if it is one URL or one input line: a str,
+    bytes or a dict is iterable, and would be fetched character by
+    character (or key by key)."""
+    if isinstance(urls, (str, bytes, bytearray, memoryview, dict)):
+        raise TypeError(f"{fn}: urls must be an iterable of URLs (str, "
+                        f"bytes or dict items), got one "
+                        f"{type(urls).__name__}: give [url] for one URL")
+    return urls
+
+
 def _skipping(urls, done):
     """urls with the lines in done blanked."""
     for n, x in enumerate(urls, 1):
@@ -454,6 +465,7 @@ def fetch(urls, *, ordered=False, resume=None, **options):
     input: the stamp's digest of the input's first bytes (at most 64 KiB,
     the items as lines, read ahead from urls, a generator too) must match.
     Records without a stamp (this function's) are resumed unchecked."""
+    urls = _urls("fetch", urls)
     ordered = _ordered("fetch", ordered)
     o = _Options("fetch", options)
     if resume is not None:
@@ -621,6 +633,7 @@ def afetch(urls, *, ordered=False, resume=None, **options):
     stamp of an async iterable's input is checked on the loop, before its
     first item is fetched: a refusal (ValueError) comes out of the async
     for, with no record before it."""
+    urls = _urls("afetch", urls)
     ordered = _ordered("afetch", ordered)
     o = _Options("afetch", options)
     asynchronous = hasattr(urls, "__aiter__")
@@ -776,10 +789,10 @@ class Pool:
         if d is not None:
             d.join()
 
-    def _run(self, fn, iterable, ordered):
+    def _run(self, fn, iterable, ordered, name):
         if iterable is None:  # map(urls): the fetch task
-            return _mpool.Run(self._c, fn, _mpool.FETCH, ordered,
-                              self._window, False)
+            return _mpool.Run(self._c, _urls(name, fn), _mpool.FETCH,
+                              ordered, self._window, False)
         if isinstance(fn, (str, bytes, dict)) or not callable(fn):
             raise TypeError("Pool: a task is a callable (or give URLs "
                             f"alone for the fetch task), got {fn!r}")
@@ -790,20 +803,22 @@ class Pool:
 
     def fetch(self, urls, *, ordered=False):
         """fetch() on this pool's workers: an iterator over the records."""
-        return self._run(urls, None, _ordered("Pool.fetch", ordered))
+        return self._run(urls, None, _ordered("Pool.fetch", ordered),
+                         "Pool.fetch")
 
     def imap(self, fn, iterable=None, *, ordered=True):
         """imap(urls) -> records, or imap(fn, iterable) -> fn(x) for each
         x; lazily, in input order (ordered=False: as they finish)."""
-        return self._run(fn, iterable, _ordered("Pool.imap", ordered))
+        return self._run(fn, iterable, _ordered("Pool.imap", ordered),
+                         "Pool.imap")
 
     def imap_unordered(self, fn, iterable=None):
-        return self._run(fn, iterable, False)
+        return self._run(fn, iterable, False, "Pool.imap_unordered")
 
     def map(self, fn, iterable=None):
         """list(imap(...)): records of the URLs, or fn(x) for each x, in
         input order."""
-        return list(self.imap(fn, iterable))
+        return list(self._run(fn, iterable, True, "Pool.map"))
 
     def submit(self, fn, /, *args, **kwargs):
         """submit(url) -> Future of its record; submit(fn, *args, **kw) ->

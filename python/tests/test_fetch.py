@@ -165,6 +165,31 @@ def test_bad_option_names_itself(opts, exc, name):
         mpool.fetch(["http://127.0.0.1:1/"], **opts)
 
 
+def children():
+    with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as f:
+        return f.read().split()
+
+
+@pytest.mark.parametrize("urls", ["http://127.0.0.1:1/",
+                                  b"http://127.0.0.1:1/",
+                                  {"url": "http://127.0.0.1:1/"}])
+def test_one_url_alone_is_refused(urls):
+    """A str is iterable: fetch("http://...") would fetch each character.
+    One URL (or input line) alone is a TypeError, before any worker."""
+    before = children()
+    for call, name in [(mpool.fetch, "fetch"), (mpool.afetch, "afetch")]:
+        with pytest.raises(TypeError, match=name + r": urls must be an "
+                           r"iterable of URLs .*give \[url\]"):
+            call(urls, workers=1)
+    assert children() == before
+    with mpool.Pool(workers=1, concurrency=2) as p:
+        for call, name in [(p.fetch, "Pool.fetch"), (p.map, "Pool.map"),
+                           (p.imap, "Pool.imap"),
+                           (p.imap_unordered, "Pool.imap_unordered")]:
+            with pytest.raises(TypeError, match=name + ": urls"):
+                call(urls)
+
+
 def test_bad_item_is_a_type_error(server):
     it = mpool.fetch([server.url("/ok"), 42], workers=1)
     with pytest.raises(TypeError, match="str, bytes or dict"):
