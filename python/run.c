@@ -390,6 +390,19 @@ static PyObject *run_stop_m(pyx_run *r, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* __enter__ / __exit__: `with mpool.fetch(urls) as records:` stops the run
+   on the way out, however the block ends, as close() does. */
+static PyObject *run_enter(pyx_run *r, PyObject *unused)
+{
+    return Py_NewRef((PyObject *)r);
+}
+
+static PyObject *run_exit(pyx_run *r, PyObject *args)
+{
+    run_stop(r);
+    Py_RETURN_FALSE;
+}
+
 static PyObject *run_inflight(pyx_run *r, PyObject *unused)
 {
     return PyLong_FromSize_t(r->inflight);
@@ -468,6 +481,12 @@ static PyMethodDef run_methods[] = {
     {"step", (PyCFunction)run_step, METH_NOARGS, NULL},
     {"fds", (PyCFunction)run_fds, METH_NOARGS, NULL},
     {"stop", (PyCFunction)run_stop_m, METH_NOARGS, NULL},
+    {"close", (PyCFunction)run_stop_m, METH_NOARGS,
+     "close(): stop the run, as a generator's close(): the tasks not done "
+     "are canceled, a pool of the run's own stops its workers, and next() "
+     "raises StopIteration."},
+    {"__enter__", (PyCFunction)run_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)run_exit, METH_VARARGS, NULL},
     {"inflight", (PyCFunction)run_inflight, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL}};
 

@@ -455,7 +455,8 @@ def fetch(urls, *, ordered=False, resume=None, **options):
     pulled lazily: at most a few rounds of the pool's concurrency are in
     flight, so memory stays bounded on an endless generator. As they
     finish, or in input order with ordered=True. The pool and its workers
-    live as long as the iterator: exhausted, closed (break, del) or
+    live as long as the iterator: exhausted, closed (close(), the end of a
+    `with mpool.fetch(urls) as records:` block, break, del) or
     interrupted (KeyboardInterrupt), it stops every worker.
     resume=PATH skips the lines that already have a record in the JSON-lines
     file PATH (records written as they came, e.g. by mpfetch -o or by this

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 import mpool
-from conftest import HERE, mpfetch_no_death, run_py
+from conftest import HERE, descendants, mpfetch_no_death, run_py, wait_gone
 
 
 def inputs(s):
@@ -165,29 +165,47 @@ def test_bad_option_names_itself(opts, exc, name):
         mpool.fetch(["http://127.0.0.1:1/"], **opts)
 
 
-def children():
-    with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as f:
-        return f.read().split()
-
-
 @pytest.mark.parametrize("urls", ["http://127.0.0.1:1/",
                                   b"http://127.0.0.1:1/",
                                   {"url": "http://127.0.0.1:1/"}])
 def test_one_url_alone_is_refused(urls):
     """A str is iterable: fetch("http://...") would fetch each character.
     One URL (or input line) alone is a TypeError, before any worker."""
-    before = children()
+    before = descendants()
     for call, name in [(mpool.fetch, "fetch"), (mpool.afetch, "afetch")]:
         with pytest.raises(TypeError, match=name + r": urls must be an "
                            r"iterable of URLs .*give \[url\]"):
             call(urls, workers=1)
-    assert children() == before
+    assert descendants() == before
     with mpool.Pool(workers=1, concurrency=2) as p:
         for call, name in [(p.fetch, "Pool.fetch"), (p.map, "Pool.map"),
                            (p.imap, "Pool.imap"),
                            (p.imap_unordered, "Pool.imap_unordered")]:
             with pytest.raises(TypeError, match=name + ": urls"):
                 call(urls)
+
+
+@pytest.mark.parametrize("how", ["close", "with"])
+def test_close_stops_the_run(server, how):
+    """close() (a generator's) and a with block end the run at once: its
+    workers exit, and next() raises StopIteration."""
+    before = descendants()
+    urls = (server.url("/ok") for _ in range(10 ** 9))
+    it = mpool.fetch(urls, workers=1, concurrency=4)
+    if how == "close":
+        assert next(it)["ok"]
+        pids = descendants() - before
+        it.close()
+    else:
+        with it as records:
+            assert records is it
+            assert next(records)["ok"]
+            pids = descendants() - before
+    assert pids  # the run's forkserver and worker
+    assert wait_gone(pids) == set()
+    with pytest.raises(StopIteration):
+        next(it)
+    it.close()  # again: nothing to do
 
 
 def test_bad_item_is_a_type_error(server):
