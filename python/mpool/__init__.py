@@ -111,7 +111,12 @@ def _headers(fn, v):
     elif isinstance(v, str):
         v = [v]
     if not isinstance(v, (list, tuple)):
-        raise _bad_type(fn, "headers", "a dict or a list of 'Name: value'", v)
+        raise _bad_type(fn, "headers", "a dict, or a list of 'Name: value' "
+                        "or of (name, value) pairs", v)
+    # (name, value) pairs, as aiohttp and requests take them: a name may
+    # come twice, which a dict cannot say
+    v = [f"{h[0]}: {h[1]}" if isinstance(h, tuple) and len(h) == 2 and
+         all(isinstance(x, str) for x in h) else h for h in v]
     for h in v:
         if not isinstance(h, str) or not _mpool._header_ok(h):
             raise ValueError(f"{fn}: headers wants 'Name: value' lines "

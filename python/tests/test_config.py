@@ -73,6 +73,20 @@ def test_every_option_reaches_the_worker(tmp_path):
         assert moved == {field} | ({"body"} if opt == "body" else set()), opt
 
 
+def test_headers_as_pairs_are_lines():
+    """headers as (name, value) pairs, as aiohttp and requests take them,
+    a name twice too, read back as the 'Name: value' lines."""
+    pairs = [("X-A", "1"), ("Cookie", "a=1"), ("Cookie", "b=2")]
+    want = ["X-A: 1", "Cookie: a=1", "Cookie: b=2"]
+    assert parsed(headers=pairs)["headers"] == want
+    assert parsed(headers=["X-A: 1", ("Cookie", "a=1")])["headers"] == \
+        want[:2]
+    for bad in ([("X-A",)], [("X-A", 1)], [("X-A", "1", "2")],
+                [("X-A", "a\r\nb")]):
+        with pytest.raises(ValueError, match="headers"):
+            parsed(headers=bad)
+
+
 def test_no_option_is_the_tasks_defaults():
     """fetch() without options configures exactly what an empty
     configuration does: mpool's defaults are the fetch task's. Only the
